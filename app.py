@@ -1,0 +1,38 @@
+"""Berth: wiring only. Routes live in chalicelib; see docs/architecture.md."""
+from __future__ import annotations
+
+from chalice import Chalice
+from chalice.app import CaseInsensitiveMapping
+
+from chalicelib.config import Settings
+from chalicelib.observability import configure_logging
+from chalicelib.registry.blueprint import build_blueprint
+from chalicelib.services import Services
+
+app = Chalice(app_name="berth")
+# Every request body must arrive byte-exact (a manifest's digest is over its
+# bytes) and every response body leave as sent: the API treats all types as binary.
+app.api.binary_types = ["*/*"]
+
+configure_logging()
+_services: Services | None = None
+
+
+def services() -> Services:
+    """The container's object graph, built on the first request."""
+    global _services
+    if _services is None:
+        _services = Services(Settings.from_env())
+    return _services
+
+
+@app.middleware("http")
+def accept_anything_by_default(event, get_response):
+    # With binary_types ["*/*"], Chalice refuses a response to a request that
+    # has no Accept header; an absent Accept means "anything" (RFC 9110).
+    if "accept" not in event.headers:
+        event.headers = CaseInsensitiveMapping({**dict(event.headers), "accept": "*/*"})
+    return get_response(event)
+
+
+app.register_blueprint(build_blueprint(services))

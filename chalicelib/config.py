@@ -1,0 +1,72 @@
+"""Settings: the one place that reads the environment.
+
+Everything the app needs to know about its deployment arrives as environment
+variables (set by `.chalice/config.json` from the infrastructure's outputs, or by
+the local stack). Secrets are not here: they live in SSM and are read by
+`chalicelib.secrets`, lazily, on first use.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    bucket_name: str
+    ssm_prefix: str
+    region: str
+    # Path prefix the OCI API sees: "" on the raw API Gateway URL (stage v2 eats
+    # "/v2"), "/v2" behind a custom domain mapped with an empty base path.
+    oci_prefix: str = ""
+    # Absolute base URL of the upload host ("https://uploads.example.com"); empty
+    # means uploads go to the API itself, within API Gateway's payload limit.
+    upload_url: str = ""
+    presign_ttl_seconds: int = 900
+    upload_ttl_seconds: int = 24 * 3600
+    # The most bytes one request body may carry into the Lambda handler.
+    max_request_body: int = 10 * 1024 * 1024
+    max_manifest_bytes: int = 4 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise ConfigurationError(f"environment variable {name} is not set")
+            return value
+
+        def integer(name: str, default: int) -> int:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
+            if value <= 0:
+                raise ConfigurationError(f"{name}={raw!r} must be positive")
+            return value
+
+        prefix = env.get("BERTH_OCI_PREFIX", "").strip().rstrip("/")
+        if prefix and not prefix.startswith("/"):
+            raise ConfigurationError(f"BERTH_OCI_PREFIX={prefix!r} must start with '/'")
+        return cls(
+            table_name=required("BERTH_TABLE"),
+            bucket_name=required("BERTH_BUCKET"),
+            ssm_prefix=env.get("BERTH_SSM_PREFIX", "/berth/dev").rstrip("/"),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            oci_prefix=prefix,
+            upload_url=env.get("BERTH_UPLOAD_URL", "").strip().rstrip("/"),
+            presign_ttl_seconds=integer("BERTH_PRESIGN_TTL", 900),
+            upload_ttl_seconds=integer("BERTH_UPLOAD_TTL", 24 * 3600),
+            max_request_body=integer("BERTH_MAX_REQUEST_BODY", 10 * 1024 * 1024),
+        )

@@ -1,0 +1,96 @@
+"""Domain errors.
+
+Storage and metadata code raise these; only the API layer
+(`chalicelib.registry.errcodes`) turns them into wire codes and statuses.
+Each carries a human message and, optionally, a `detail` object for clients.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class BerthError(Exception):
+    def __init__(self, message: str = "", detail: Any = None):
+        super().__init__(message or self.__class__.__doc__ or self.__class__.__name__)
+        self.message = message or (self.__class__.__doc__ or "").strip()
+        self.detail = detail
+
+
+class InvalidName(BerthError):
+    """invalid repository name"""
+
+
+class InvalidReference(BerthError):
+    """invalid tag or digest"""
+
+
+class InvalidDigest(BerthError):
+    """provided digest did not match uploaded content"""
+
+
+class UnsupportedDigest(InvalidDigest):
+    """digest algorithm not supported"""
+
+
+class RepositoryNotFound(BerthError):
+    """repository name not known to registry"""
+
+
+class BlobNotFound(BerthError):
+    """blob unknown to registry"""
+
+
+class ManifestNotFound(BerthError):
+    """manifest unknown"""
+
+
+class UploadNotFound(BerthError):
+    """blob upload unknown to registry"""
+
+
+class UploadInvalid(BerthError):
+    """blob upload invalid"""
+
+
+class RangeInvalid(BerthError):
+    """requested range not satisfiable"""
+
+    def __init__(self, message: str = "", detail: Any = None, *, offset: int = 0):
+        super().__init__(message, detail)
+        self.offset = offset
+
+
+class SizeInvalid(BerthError):
+    """provided length did not match content length"""
+
+
+class PayloadTooLarge(BerthError):
+    """request body too large"""
+
+
+class InvalidManifest(BerthError):
+    """manifest invalid"""
+
+
+class ManifestBlobUnknown(BerthError):
+    """manifest references a manifest or blob unknown to registry"""
+
+
+class Unsupported(BerthError):
+    """the operation is unsupported"""
+
+
+class Conflict(BerthError):
+    """a concurrent change won; retry"""
+
+
+class Unauthorized(BerthError):
+    """authentication required"""
+
+
+class Denied(BerthError):
+    """requested access to the resource is denied"""
+
+
+class InvalidPagination(BerthError):
+    """invalid number of results requested"""

@@ -1,0 +1,175 @@
+"""A thin layer over the low-level DynamoDB client: marshalling and paging.
+
+The low-level client (not the boto3 resource) keeps cold start small.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Iterator
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def marshal(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def unmarshal(item: dict[str, Any]) -> dict[str, Any]:
+    out = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    for k, v in out.items():
+        if hasattr(v, "value") and isinstance(getattr(v, "value"), bytes):
+            out[k] = v.value  # Binary -> bytes
+        elif type(v).__name__ == "Decimal":
+            out[k] = int(v) if v == v.to_integral_value() else float(v)
+    return out
+
+
+def is_condition_failure(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons") or []
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+class Table:
+    def __init__(self, client: Any, name: str):
+        self.client = client
+        self.name = name
+
+    def get(self, pk: str, sk: str, *, consistent: bool = False, projection: str | None = None) -> dict | None:
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": {"PK": {"S": pk}, "SK": {"S": sk}},
+            "ConsistentRead": consistent,
+        }
+        if projection:
+            kwargs["ProjectionExpression"] = projection
+        out = self.client.get_item(**kwargs)
+        item = out.get("Item")
+        return unmarshal(item) if item else None
+
+    def put(self, item: dict[str, Any], *, condition: str | None = None, values: dict | None = None, names: dict | None = None) -> None:
+        kwargs: dict[str, Any] = {"TableName": self.name, "Item": marshal(item)}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if values:
+            kwargs["ExpressionAttributeValues"] = marshal(values)
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        self.client.put_item(**kwargs)
+
+    def delete(self, pk: str, sk: str, *, return_old: bool = False) -> dict | None:
+        out = self.client.delete_item(
+            TableName=self.name,
+            Key={"PK": {"S": pk}, "SK": {"S": sk}},
+            ReturnValues="ALL_OLD" if return_old else "NONE",
+        )
+        old = out.get("Attributes")
+        return unmarshal(old) if old else None
+
+    def query_page(
+        self,
+        pk: str,
+        *,
+        low: str,
+        high: str,
+        limit: int,
+        projection: str | None = None,
+        names: dict | None = None,
+    ) -> list[dict[str, Any]]:
+        """Items of partition `pk` with low <= SK <= high, in order, at most `limit`."""
+        items: list[dict[str, Any]] = []
+        start: dict | None = None
+        while len(items) < limit:
+            kwargs: dict[str, Any] = {
+                "TableName": self.name,
+                "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+                "ExpressionAttributeValues": {":pk": {"S": pk}, ":lo": {"S": low}, ":hi": {"S": high}},
+                "Limit": limit - len(items),
+            }
+            if projection:
+                kwargs["ProjectionExpression"] = projection
+            if names:
+                kwargs["ExpressionAttributeNames"] = names
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            out = self.client.query(**kwargs)
+            items.extend(unmarshal(i) for i in out.get("Items", []))
+            start = out.get("LastEvaluatedKey")
+            if not start:
+                break
+        return items
+
+    def query_all(self, pk: str, *, low: str, high: str, projection: str | None = None, names: dict | None = None) -> Iterator[dict[str, Any]]:
+        start: dict | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.name,
+                "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+                "ExpressionAttributeValues": {":pk": {"S": pk}, ":lo": {"S": low}, ":hi": {"S": high}},
+            }
+            if projection:
+                kwargs["ProjectionExpression"] = projection
+            if names:
+                kwargs["ExpressionAttributeNames"] = names
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            out = self.client.query(**kwargs)
+            for i in out.get("Items", []):
+                yield unmarshal(i)
+            start = out.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def batch_get(self, keys: Iterable[tuple[str, str]], *, projection: str = "PK, SK") -> list[dict[str, Any]]:
+        pending = [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in dict.fromkeys(keys)]
+        found: list[dict[str, Any]] = []
+        delay = 0.05
+        while pending:
+            batch, pending = pending[:100], pending[100:]
+            request: dict[str, Any] = {self.name: {"Keys": batch, "ProjectionExpression": projection}}
+            while request:
+                out = self.client.batch_get_item(RequestItems=request)
+                found.extend(unmarshal(i) for i in out.get("Responses", {}).get(self.name, []))
+                request = out.get("UnprocessedKeys") or {}
+                if request:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+        return found
+
+    def transact(self, operations: list[dict[str, Any]]) -> None:
+        """Operations in the low-level form, with TableName filled in here."""
+        for op in operations:
+            next(iter(op.values()))["TableName"] = self.name
+        self.client.transact_write_items(TransactItems=operations)
+
+
+def put_op(item: dict[str, Any], condition: str | None = None, values: dict | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"Item": marshal(item)}
+    if condition:
+        body["ConditionExpression"] = condition
+    if values:
+        body["ExpressionAttributeValues"] = marshal(values)
+    return {"Put": body}
+
+
+def delete_op(pk: str, sk: str) -> dict[str, Any]:
+    return {"Delete": {"Key": {"PK": {"S": pk}, "SK": {"S": sk}}}}
+
+
+def update_op(pk: str, sk: str, expression: str, values: dict[str, Any], names: dict | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "Key": {"PK": {"S": pk}, "SK": {"S": sk}},
+        "UpdateExpression": expression,
+        "ExpressionAttributeValues": marshal(values),
+    }
+    if names:
+        body["ExpressionAttributeNames"] = names
+    return {"Update": body}

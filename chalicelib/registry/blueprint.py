@@ -1,0 +1,80 @@
+"""The OCI API on Chalice: one greedy route plus the bare root (design.md, Routing).
+
+On the raw API Gateway URL the stage `v2` is stripped, so the ping arrives as
+`/` and everything else under `/{proxy+}`; behind a custom domain the paths keep
+`/v2`, which `Settings.oci_prefix` removes here and nowhere else.
+"""
+from __future__ import annotations
+
+import io
+from typing import Callable
+
+from chalice import Blueprint, Response
+
+from chalicelib.registry.dispatch import dispatch
+from chalicelib.registry.errcodes import error_response
+from chalicelib.registry.http import Headers, OciRequest, OciResponse
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def build_blueprint(services: Callable[[], object]) -> Blueprint:
+    """`services` returns the container's Services (built on first call)."""
+    bp = Blueprint(__name__)
+
+    @bp.route("/", methods=["GET", "HEAD"], content_types=["*/*"])
+    def oci_root():
+        return _serve(bp, services(), "")
+
+    @bp.route("/{proxy+}", methods=METHODS, content_types=["*/*"])
+    def oci_proxy():
+        # Chalice passes no view argument for a greedy variable; read it directly
+        return _serve(bp, services(), (bp.current_request.uri_params or {}).get("proxy", ""))
+
+    return bp
+
+
+def _serve(bp: Blueprint, svc, proxy: str) -> Response:
+    request = bp.current_request
+    path = _oci_path(proxy, svc.settings.oci_prefix)
+    if path is None:
+        return _to_chalice(error_response("NAME_UNKNOWN", "no such endpoint", status=404), request.method)
+    event = request.to_original_event()
+    body = request.raw_body or b""
+    if isinstance(body, str):
+        body = body.encode()
+    query = request.query_params
+    oci_request = OciRequest(
+        method=request.method,
+        path=path,
+        query={k: query.getlist(k) for k in query} if query else {},
+        headers=Headers(request.headers),
+        body=io.BytesIO(body),
+        content_length=len(body),
+        source_ip=(event.get("requestContext", {}).get("identity") or {}).get("sourceIp", ""),
+        request_id=event.get("requestContext", {}).get("requestId", ""),
+    )
+    return _to_chalice(dispatch(svc, oci_request), request.method)
+
+
+def _oci_path(proxy: str, prefix: str) -> str | None:
+    """The path below /v2/, or None when it is outside the OCI API."""
+    path = proxy.strip("/") if proxy else ""
+    if prefix:
+        bare = prefix.strip("/")
+        if path == bare:
+            return ""
+        if not path.startswith(bare + "/"):
+            return None
+        path = path[len(bare) + 1 :]
+    # keep a trailing slash that is part of the route ("blobs/uploads/")
+    if proxy.endswith("/") and path:
+        path += "/"
+    return path
+
+
+def _to_chalice(response: OciResponse, method: str) -> Response:
+    headers = dict(response.headers)
+    body = b"" if method == "HEAD" else response.body
+    headers.setdefault("Content-Type", "application/octet-stream" if body else "application/json")
+    return Response(body=body, headers=headers, status_code=response.status)

@@ -1,0 +1,49 @@
+"""From an `OciRequest` to an `OciResponse`: match the route, validate the
+name, ask the authorizer, call the handler, map errors. Transport adapters
+(Lambda, the upload host) call `dispatch` and nothing else."""
+from __future__ import annotations
+
+import logging
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import BerthError, Unsupported
+from chalicelib.registry import routes as route_table
+from chalicelib.registry.errcodes import error_response, response_for
+from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.registry.oci.names import validate_name
+
+logger = logging.getLogger("berth.registry")
+
+API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
+_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "SlowDown", "TransactionConflictException"}
+
+
+def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] = route_table.ROUTES) -> OciResponse:
+    try:
+        route, params, path_known = route_table.match(routes, req.method, req.path)
+        if route is None:
+            if path_known:
+                raise Unsupported(f"{req.method} is not supported here")
+            return error_response("NAME_UNKNOWN", "no such endpoint", status=404, headers=API_VERSION_HEADER)
+        if "name" in params:
+            validate_name(params["name"])
+        svc.authorizer.authorize(req, route.accesses(req, params))
+        response = route.handler(svc, req, **params)
+    except BerthError as exc:
+        response = response_for(exc)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code not in _THROTTLED:
+            logger.exception("AWS call failed", extra={"aws_error": code})
+            response = error_response("UNKNOWN", "storage error")
+        else:
+            response = error_response("TOOMANYREQUESTS", "storage is busy; retry", headers={"Retry-After": "1"})
+    except BotoCoreError:
+        logger.exception("AWS call failed")
+        response = error_response("UNKNOWN", "storage unavailable", status=503)
+    except Exception:  # the one place a fault becomes UNKNOWN/500, logged with its trace
+        logger.exception("unhandled error", extra={"method": req.method, "path": req.path})
+        response = error_response("UNKNOWN")
+    response.headers.update(API_VERSION_HEADER)
+    return response

@@ -1,0 +1,32 @@
+"""Small helpers shared by the handlers."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from chalicelib.errors import InvalidPagination
+from chalicelib.registry.http import OciRequest
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
+def page_args(req: OciRequest) -> tuple[int, str | None]:
+    """`n` and `last` of a list request; n is clamped to MAX_PAGE."""
+    raw = req.arg("n")
+    if raw is None or raw == "":
+        n = DEFAULT_PAGE
+    else:
+        if not raw.isdigit():
+            raise InvalidPagination(f"n={raw[:20]!r} is not a non-negative integer")
+        n = min(int(raw), MAX_PAGE)
+    last = req.arg("last") or None
+    return n, last
+
+
+def next_link(path: str, n: int, last: str) -> str:
+    return f'<{path}?{urlencode({"n": n, "last": last})}>; rel="next"'
+
+
+def range_header(offset: int) -> str:
+    """The upload's Range header: inclusive end of what was received."""
+    return f"0-{max(offset - 1, 0)}"

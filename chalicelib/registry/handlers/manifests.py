@@ -1,0 +1,101 @@
+"""Manifests: GET, HEAD, PUT and DELETE by tag or digest."""
+from __future__ import annotations
+
+import hashlib
+
+from chalicelib.errors import InvalidDigest, ManifestBlobUnknown, ManifestNotFound
+from chalicelib.meta.registry import INLINE_MANIFEST_LIMIT, ManifestRecord
+from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.registry.oci.digests import CANONICAL, Digest, looks_like_digest
+from chalicelib.registry.oci.manifests import parse_manifest
+from chalicelib.registry.oci.names import validate_tag
+
+
+def get_manifest(svc, req: OciRequest, name: str, reference: str) -> OciResponse:
+    digest, media_type, size, body = _resolve(svc, name, reference, with_body=True)
+    return OciResponse(200, _headers(digest, media_type, size), body)
+
+
+def check_manifest(svc, req: OciRequest, name: str, reference: str) -> OciResponse:
+    digest, media_type, size, _ = _resolve(svc, name, reference, with_body=False)
+    return OciResponse(200, _headers(digest, media_type, size), b"")
+
+
+def put_manifest(svc, req: OciRequest, name: str, reference: str) -> OciResponse:
+    data = req.read_body(svc.settings.max_manifest_bytes)
+    parsed = parse_manifest(data, req.header("Content-Type"))
+    if looks_like_digest(reference):
+        claimed = Digest.parse(reference)
+        actual = hashlib.new(claimed.algorithm, data).hexdigest()
+        if actual != claimed.hex:
+            raise InvalidDigest(
+                f"manifest digest {claimed.algorithm}:{actual} does not match {claimed}", detail={"digest": str(claimed)}
+            )
+        digest, tag = str(claimed), None
+    else:
+        digest, tag = str(Digest.of(data, CANONICAL)), validate_tag(reference)
+
+    missing = svc.meta.missing_references(name, parsed.blobs, parsed.children)
+    if missing:
+        raise ManifestBlobUnknown(
+            f"manifest references {missing[0]}, which is not in {name}", detail={"digest": missing[0]}
+        )
+    inline = len(data) <= INLINE_MANIFEST_LIMIT
+    if not inline:
+        svc.blobs.put_manifest(digest, data)
+    record = ManifestRecord(
+        digest=digest,
+        media_type=parsed.media_type,
+        size=len(data),
+        body=data if inline else None,
+        subject=parsed.subject.digest if parsed.subject else None,
+        artifact_type=parsed.artifact_type,
+        annotations=parsed.annotations,
+        blobs=list(parsed.blobs),
+        children=list(parsed.children),
+        created=int(svc.clock()),
+    )
+    svc.meta.put_manifest(name, record, tag, int(svc.clock()))
+    headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest}
+    if record.subject:
+        headers["OCI-Subject"] = record.subject
+    return OciResponse.empty(201, headers)
+
+
+def delete_manifest(svc, req: OciRequest, name: str, reference: str) -> OciResponse:
+    if looks_like_digest(reference):
+        digest = str(Digest.parse(reference))
+        if svc.meta.delete_manifest(name, digest) is None:
+            raise ManifestNotFound(f"manifest {digest} is not in {name}", detail={"digest": digest})
+    else:
+        tag = validate_tag(reference)
+        if not svc.meta.delete_tag(name, tag):
+            raise ManifestNotFound(f"tag {tag} is not in {name}", detail={"tag": tag})
+    return OciResponse.empty(202)
+
+
+def _resolve(svc, name: str, reference: str, *, with_body: bool) -> tuple[str, str, int, bytes]:
+    """(digest, media type, size, bytes) of a manifest by tag or digest."""
+    if looks_like_digest(reference):
+        digest = str(Digest.parse(reference))
+        record = svc.meta.get_manifest(name, digest)
+        if record is None:
+            raise ManifestNotFound(f"manifest {digest} is not in {name}", detail={"digest": digest})
+        media_type, size, body = record.media_type, record.size, record.body
+    else:
+        tag = svc.meta.get_tag(name, validate_tag(reference))
+        if tag is None:
+            raise ManifestNotFound(f"tag {reference} is not in {name}", detail={"tag": reference})
+        digest, media_type, size, body = tag.digest, tag.media_type, tag.size, tag.body
+    if body is None and with_body:
+        body = svc.blobs.get_manifest(digest)
+    return digest, media_type, size, body or b""
+
+
+def _headers(digest: str, media_type: str, size: int) -> dict[str, str]:
+    return {
+        "Content-Type": media_type,
+        "Content-Length": str(size),
+        "Docker-Content-Digest": digest,
+        "ETag": f'"{digest}"',
+    }

@@ -1,0 +1,110 @@
+"""Blob upload sessions: POST, PATCH, PUT, GET and DELETE on .../blobs/uploads/."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from chalicelib.errors import BerthError, InvalidDigest, InvalidName, RangeInvalid
+from chalicelib.meta.uploads import UploadSession
+from chalicelib.registry.handlers.common import range_header
+from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.registry.oci.digests import Digest
+from chalicelib.registry.oci.names import validate_name
+from chalicelib.registry.upload_service import MIN_PART, ContentRange
+
+
+def start_upload(svc, req: OciRequest, name: str) -> OciResponse:
+    mounted = _try_mount(svc, req, name)
+    if mounted is not None:
+        return mounted
+    digest_arg = req.arg("digest")
+    if digest_arg is not None:
+        digest = Digest.parse(digest_arg)
+        data = req.read_body(svc.settings.max_request_body)
+        svc.uploads.put_monolithic(name, digest, data)
+        return _created(name, digest)
+    session = svc.uploads.start(name)
+    return OciResponse.empty(202, {**_session_headers(svc, session), "OCI-Chunk-Min-Length": str(MIN_PART)})
+
+
+def get_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse:
+    session = _session(svc, req, name, upload_id)
+    return OciResponse.empty(204, _session_headers(svc, session))
+
+
+def patch_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse:
+    session = _session(svc, req, name, upload_id)
+    try:
+        content_range = ContentRange.parse(req.header("Content-Range"))
+        svc.uploads.append(session, req.body, req.content_length, content_range)
+    except RangeInvalid as exc:
+        raise _with_session_headers(svc, exc, session) from None
+    return OciResponse.empty(202, _session_headers(svc, session))
+
+
+def complete_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse:
+    session = _session(svc, req, name, upload_id)
+    digest_arg = req.arg("digest")
+    if not digest_arg:
+        raise InvalidDigest("the digest parameter is required to complete an upload")
+    digest = Digest.parse(digest_arg)
+    try:
+        content_range = ContentRange.parse(req.header("Content-Range"))
+        svc.uploads.complete(session, digest, req.body, req.content_length, content_range)
+    except RangeInvalid as exc:
+        raise _with_session_headers(svc, exc, session) from None
+    return _created(name, digest)
+
+
+def cancel_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse:
+    session = _session(svc, req, name, upload_id)
+    svc.uploads.cancel(session)
+    return OciResponse.empty(204)
+
+
+# -- helpers -----------------------------------------------------------------
+def _try_mount(svc, req: OciRequest, name: str) -> OciResponse | None:
+    """Cross-repository mount; None means fall back to a new session."""
+    mount, source = req.arg("mount"), req.arg("from")
+    if not mount or not source:
+        return None
+    try:
+        digest = Digest.parse(mount)
+        validate_name(source)
+    except (InvalidDigest, InvalidName):
+        return None
+    size = svc.meta.link_size(source, str(digest))
+    if size is None:
+        return None
+    svc.meta.link_blob(name, str(digest), size, int(svc.clock()))
+    return _created(name, digest)
+
+
+def _created(name: str, digest: Digest) -> OciResponse:
+    return OciResponse.empty(201, {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": str(digest)})
+
+
+def _session(svc, req: OciRequest, name: str, upload_id: str) -> UploadSession:
+    state = req.arg("_state")
+    if state:
+        svc.upload_tokens.verify(state, upload_id, name, svc.clock())
+    return svc.uploads.get(name, upload_id)
+
+
+def upload_location(svc, session: UploadSession) -> str:
+    token = svc.upload_tokens.issue(session.id, session.name, session.expires_at)
+    return f"{svc.settings.upload_url}/v2/{session.name}/blobs/uploads/{session.id}?_state={quote(token)}"
+
+
+def _session_headers(svc, session: UploadSession) -> dict[str, str]:
+    return {
+        "Location": upload_location(svc, session),
+        "Range": range_header(session.offset),
+        "Docker-Upload-UUID": session.id,
+        "Blob-Upload-Session-ID": session.id,
+    }
+
+
+def _with_session_headers(svc, exc: BerthError, session: UploadSession) -> BerthError:
+    offset = getattr(exc, "offset", session.offset)
+    exc.headers = {**_session_headers(svc, session), "Range": range_header(offset)}  # type: ignore[attr-defined]
+    return exc

@@ -1,0 +1,77 @@
+"""The request and response the registry handlers see, independent of transport.
+
+The Lambda adapter (`chalicelib.registry.lambda_adapter`) and the upload host's
+WSGI app both build an `OciRequest`; handlers read the body as a stream, so the
+upload host can pass gigabytes through without holding them.
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Mapping
+
+
+class Headers:
+    """Case-insensitive, read-only view of request headers."""
+
+    def __init__(self, items: Mapping[str, str] | None = None):
+        self._items = {k.lower(): v for k, v in (items or {}).items()}
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._items.get(name.lower(), default)
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._items
+
+
+@dataclass
+class OciRequest:
+    method: str
+    path: str  # below /v2/, without leading slash: "" for the ping, "library/app/tags/list"
+    query: Mapping[str, list[str]] = field(default_factory=dict)
+    headers: Headers = field(default_factory=Headers)
+    body: BinaryIO = field(default_factory=io.BytesIO)
+    content_length: int | None = None  # None: unknown (chunked transfer encoding)
+    source_ip: str = ""
+    request_id: str = ""
+
+    def arg(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def args(self, name: str) -> list[str]:
+        return list(self.query.get(name) or [])
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def read_body(self, limit: int) -> bytes:
+        from chalicelib.errors import PayloadTooLarge
+
+        if self.content_length is not None and self.content_length > limit:
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+        data = self.body.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+        return data
+
+
+@dataclass
+class OciResponse:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @classmethod
+    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> "OciResponse":
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        all_headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        all_headers.update(headers or {})
+        return cls(status, all_headers, body)
+
+    @classmethod
+    def empty(cls, status: int, headers: dict[str, str] | None = None) -> "OciResponse":
+        all_headers = {"Content-Length": "0"}
+        all_headers.update(headers or {})
+        return cls(status, all_headers, b"")

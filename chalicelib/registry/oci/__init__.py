@@ -1,0 +1,1 @@
+"""Pure OCI rules: digests, names, references, media types. No I/O."""

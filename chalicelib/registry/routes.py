@@ -1,0 +1,108 @@
+"""The OCI distribution API as data: one table that the dispatcher, the upload
+host and the tests all read (as distribution's descriptors.go).
+
+Paths are what follows `/v2/`. Repository names contain slashes, so a name is
+matched loosely here and validated by the dispatcher (NAME_INVALID, not 404).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from chalicelib.auth.access import Access
+from chalicelib.registry.handlers import base, blobs, catalog, manifests, referrers, tags, uploads
+from chalicelib.registry.http import OciRequest
+
+_NAME = r"(?P<name>.+)"
+_DIGEST = r"(?P<digest>[^/]+)"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # the spec's operation, also the handler's name
+    method: str
+    pattern: re.Pattern
+    handler: Callable
+    actions: tuple[str, ...]  # needed on the repository in the path
+    errors: tuple[str, ...] = ()  # wire codes this route may answer (beyond auth and UNKNOWN)
+    upload_host: bool = False  # also served by the upload host
+    # access to other repositories that the request names (a mount's source)
+    extra_access: Callable[[OciRequest], list[Access]] | None = None
+
+    def accesses(self, request: OciRequest, params: dict[str, str]) -> list[Access]:
+        needed = []
+        if "name" in params and self.actions:
+            needed.append(Access("repository", params["name"], self.actions))
+        elif self.handler is catalog.list_repositories:
+            needed.append(Access("registry", "catalog", ("*",)))
+        if self.extra_access is not None:
+            needed.extend(self.extra_access(request))
+        return needed
+
+
+def _route(method: str, path: str, handler: Callable, actions=(), errors=(), upload_host=False, extra_access=None) -> Route:
+    return Route(
+        handler.__name__, method, re.compile(f"^{path}$"), handler, tuple(actions), tuple(errors), upload_host, extra_access
+    )
+
+
+def _mount_source(request: OciRequest) -> list[Access]:
+    source = request.arg("from")
+    if request.arg("mount") and source:
+        return [Access("repository", source, ("pull",))]
+    return []
+
+
+_MANIFEST = rf"{_NAME}/manifests/(?P<reference>[^/]+)"
+_UPLOAD = rf"{_NAME}/blobs/uploads/(?P<upload_id>[^/]+)"
+_UPLOAD_ERRORS = ("NAME_INVALID", "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "DIGEST_INVALID", "SIZE_INVALID")
+
+ROUTES: tuple[Route, ...] = (
+    _route("GET", "", base.ping),
+    _route("HEAD", "", base.ping),
+    _route("GET", "_catalog", catalog.list_repositories, errors=("PAGINATION_NUMBER_INVALID",)),
+    _route("GET", _MANIFEST, manifests.get_manifest, ["pull"], ("NAME_INVALID", "MANIFEST_UNKNOWN", "MANIFEST_INVALID", "DIGEST_INVALID")),
+    _route("HEAD", _MANIFEST, manifests.check_manifest, ["pull"], ("NAME_INVALID", "MANIFEST_UNKNOWN", "MANIFEST_INVALID", "DIGEST_INVALID")),
+    _route(
+        "PUT",
+        _MANIFEST,
+        manifests.put_manifest,
+        ["pull", "push"],
+        ("NAME_INVALID", "MANIFEST_INVALID", "MANIFEST_BLOB_UNKNOWN", "DIGEST_INVALID", "SIZE_INVALID"),
+    ),
+    _route("DELETE", _MANIFEST, manifests.delete_manifest, ["delete"], ("NAME_INVALID", "MANIFEST_UNKNOWN", "DIGEST_INVALID")),
+    _route(
+        "POST",
+        rf"{_NAME}/blobs/uploads/?",
+        uploads.start_upload,
+        ["pull", "push"],
+        ("NAME_INVALID", "DIGEST_INVALID", "SIZE_INVALID"),
+        extra_access=_mount_source,
+    ),
+    _route("GET", _UPLOAD, uploads.get_upload, ["pull", "push"], _UPLOAD_ERRORS, upload_host=True),
+    _route("PATCH", _UPLOAD, uploads.patch_upload, ["pull", "push"], _UPLOAD_ERRORS, upload_host=True),
+    _route("PUT", _UPLOAD, uploads.complete_upload, ["pull", "push"], _UPLOAD_ERRORS, upload_host=True),
+    _route("DELETE", _UPLOAD, uploads.cancel_upload, ["pull", "push"], _UPLOAD_ERRORS, upload_host=True),
+    _route("HEAD", rf"{_NAME}/blobs/{_DIGEST}", blobs.check_blob, ["pull"], ("NAME_INVALID", "BLOB_UNKNOWN", "DIGEST_INVALID")),
+    _route("GET", rf"{_NAME}/blobs/{_DIGEST}", blobs.get_blob, ["pull"], ("NAME_INVALID", "BLOB_UNKNOWN", "DIGEST_INVALID")),
+    _route("DELETE", rf"{_NAME}/blobs/{_DIGEST}", blobs.delete_blob, ["delete"], ("NAME_INVALID", "BLOB_UNKNOWN", "DIGEST_INVALID")),
+    _route("GET", rf"{_NAME}/tags/list", tags.list_tags, ["pull"], ("NAME_INVALID", "NAME_UNKNOWN", "PAGINATION_NUMBER_INVALID")),
+    _route("GET", rf"{_NAME}/referrers/{_DIGEST}", referrers.get_referrers, ["pull"], ("NAME_INVALID", "DIGEST_INVALID")),
+)
+
+
+def match(routes: tuple[Route, ...], method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
+    """(route, path params, path_known). path_known without a route means 405."""
+    path_known = False
+    for route in routes:
+        found = route.pattern.match(path)
+        if not found:
+            continue
+        # "<name>/blobs/uploads" is an upload start, never a blob named "uploads"
+        if route.handler in (blobs.check_blob, blobs.get_blob, blobs.delete_blob) and found["digest"] == "uploads":
+            continue
+        path_known = True
+        if route.method == method:
+            return route, found.groupdict(), True
+    return None, {}, path_known

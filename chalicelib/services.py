@@ -1,0 +1,110 @@
+"""The object graph, built once per Lambda container (or upload-host process).
+
+AWS clients and the clock are made here and passed down; nothing below
+reaches for a global. Each piece is built on first use, so a request only
+pays for the clients it needs.
+"""
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from typing import Any, Callable
+
+from chalicelib.config import Settings
+
+
+class Services:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        session: Any = None,
+        clock: Callable[[], float] = time.time,
+        authorizer: Any = None,
+    ):
+        self.settings = settings
+        self.clock = clock
+        self._session = session
+        self._authorizer = authorizer
+
+    # -- AWS clients -----------------------------------------------------------
+    @cached_property
+    def _boto(self) -> Any:
+        if self._session is not None:
+            return self._session
+        import boto3
+
+        return boto3.session.Session(region_name=self.settings.region)
+
+    def _client(self, service: str, **extra: Any) -> Any:
+        from botocore.config import Config
+
+        config = Config(
+            retries={"mode": "standard", "max_attempts": 4},
+            connect_timeout=3,
+            read_timeout=20,
+            **extra,
+        )
+        return self._boto.client(service, region_name=self.settings.region, config=config)
+
+    @cached_property
+    def s3(self) -> Any:
+        # SigV4 and path-style keep presigned URLs valid on every endpoint, moto included
+        return self._client("s3", signature_version="s3v4", s3={"addressing_style": "path"})
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self._client("dynamodb")
+
+    @cached_property
+    def ssm(self) -> Any:
+        return self._client("ssm")
+
+    # -- stores and services ---------------------------------------------------
+    @cached_property
+    def table(self):
+        from chalicelib.meta.table import Table
+
+        return Table(self.dynamodb, self.settings.table_name)
+
+    @cached_property
+    def meta(self):
+        from chalicelib.meta.registry import DynamoRegistryMeta
+
+        return DynamoRegistryMeta(self.table)
+
+    @cached_property
+    def blobs(self):
+        from chalicelib.storage.s3 import S3BlobStore
+
+        return S3BlobStore(self.s3, self.settings.bucket_name)
+
+    @cached_property
+    def uploads(self):
+        from chalicelib.meta.uploads import DynamoUploadSessions
+        from chalicelib.registry.upload_service import UploadService
+
+        return UploadService(
+            self.blobs, DynamoUploadSessions(self.table), self.meta, self.clock, self.settings.upload_ttl_seconds
+        )
+
+    @cached_property
+    def secrets(self):
+        from chalicelib.secrets import SsmSecrets
+
+        return SsmSecrets(self.ssm, self.settings.ssm_prefix)
+
+    @cached_property
+    def upload_tokens(self):
+        from chalicelib.registry.upload_tokens import UploadTokens
+        from chalicelib.secrets import UPLOAD_TOKEN_KEY
+
+        return UploadTokens(bytes.fromhex(self.secrets.get(UPLOAD_TOKEN_KEY)))
+
+    @cached_property
+    def authorizer(self):
+        if self._authorizer is not None:
+            return self._authorizer
+        from chalicelib.auth.access import OpenAuthorizer
+
+        return OpenAuthorizer()

@@ -1,0 +1,66 @@
+"""The upload host: the blob-upload routes as a streaming WSGI app.
+
+Same handlers as the Lambda, but request bodies stream straight from the
+socket into S3 multipart parts, so no request size limit applies. Runs as the
+local stack's second port and, in AWS, as an optional container service
+(design.md, "Platform limits"). Not imported by the Lambda.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+
+from werkzeug.wsgi import get_input_stream
+
+from chalicelib.registry.dispatch import dispatch
+from chalicelib.registry.errcodes import error_response
+from chalicelib.registry.http import Headers, OciRequest
+from chalicelib.registry.routes import ROUTES
+
+UPLOAD_ROUTES = tuple(r for r in ROUTES if r.upload_host)
+_STATUS_TEXT = {
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 307: "Temporary Redirect", 400: "Bad Request",
+    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
+    416: "Range Not Satisfiable", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+def create_upload_app(services: Any = None) -> Callable:
+    if services is None:
+        from chalicelib.config import Settings
+        from chalicelib.services import Services
+
+        services = Services(Settings.from_env())
+
+    def wsgi_app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/v2/"):
+            response = dispatch(services, _request(environ, path[4:]), UPLOAD_ROUTES)
+        elif path in ("/", "/healthz"):
+            response = error_response("UNSUPPORTED", "upload host: use the registry's upload URLs", status=200)
+        else:
+            response = error_response("NAME_UNKNOWN", "no such endpoint", status=404)
+        body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else response.body
+        status = f"{response.status} {_STATUS_TEXT.get(response.status, 'Unknown')}"
+        start_response(status, list(response.headers.items()))
+        return [body]
+
+    return wsgi_app
+
+
+def _request(environ: dict, path: str) -> OciRequest:
+    headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    raw_length = environ.get("CONTENT_LENGTH") or ""
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    length = int(raw_length) if raw_length.isdigit() and not chunked else None
+    return OciRequest(
+        method=environ.get("REQUEST_METHOD", "GET"),
+        path=path,
+        query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
+        headers=Headers(headers),
+        body=get_input_stream(environ, safe_fallback=True),
+        content_length=length,
+        source_ip=environ.get("REMOTE_ADDR", ""),
+    )
