@@ -36,3 +36,11 @@ def accept_anything_by_default(event, get_response):
 
 
 app.register_blueprint(build_blueprint(services))
+
+
+@app.schedule("rate(1 hour)")
+def clean_up_uploads(event):
+    from chalicelib.registry.maintenance import abort_stale_uploads
+
+    svc = services()
+    return {"aborted": abort_stale_uploads(svc.blobs, svc.clock(), svc.settings.upload_ttl_seconds)}

@@ -8,8 +8,8 @@ the local stack). Secrets are not here: they live in SSM and are read by
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 
 class ConfigurationError(Exception):
@@ -33,9 +33,17 @@ class Settings:
     # The most bytes one request body may carry into the Lambda handler.
     max_request_body: int = 10 * 1024 * 1024
     max_manifest_bytes: int = 4 * 1024 * 1024
+    # "token": Docker token auth (the default); "none": an open registry (tests only)
+    auth: str = "none"
+    token_service: str = "berth-registry"  # the `service` of challenges, the tokens' `aud`
+    token_issuer: str = "berth-token-issuer"
+    # Base URL clients reach the API on, for the challenge's realm; empty = from the request
+    public_url: str = ""
+    # creates the `admin` account on first login if it does not exist yet
+    admin_password: str = ""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
 
         def required(name: str) -> str:
@@ -56,6 +64,9 @@ class Settings:
                 raise ConfigurationError(f"{name}={raw!r} must be positive")
             return value
 
+        auth = env.get("BERTH_AUTH", "none").strip() or "none"
+        if auth not in ("token", "none"):
+            raise ConfigurationError(f"BERTH_AUTH={auth!r} must be 'token' or 'none'")
         prefix = env.get("BERTH_OCI_PREFIX", "").strip().rstrip("/")
         if prefix and not prefix.startswith("/"):
             raise ConfigurationError(f"BERTH_OCI_PREFIX={prefix!r} must start with '/'")
@@ -69,4 +80,9 @@ class Settings:
             presign_ttl_seconds=integer("BERTH_PRESIGN_TTL", 900),
             upload_ttl_seconds=integer("BERTH_UPLOAD_TTL", 24 * 3600),
             max_request_body=integer("BERTH_MAX_REQUEST_BODY", 10 * 1024 * 1024),
+            auth=auth,
+            token_service=env.get("BERTH_TOKEN_SERVICE", "").strip() or "berth-registry",
+            token_issuer=env.get("BERTH_TOKEN_ISSUER", "").strip() or "berth-token-issuer",
+            public_url=env.get("BERTH_PUBLIC_URL", "").strip().rstrip("/"),
+            admin_password=env.get("BERTH_ADMIN_PASSWORD", ""),
         )

@@ -1,6 +1,10 @@
-"""Secrets kept in SSM Parameter Store as SecureStrings, read on first use."""
+"""Secrets kept in SSM Parameter Store as SecureStrings, read on first use.
+
+All of them are fetched in one GetParameters call, once per container.
+"""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -8,25 +12,34 @@ from botocore.exceptions import ClientError
 from chalicelib.config import ConfigurationError
 
 UPLOAD_TOKEN_KEY = "upload-token-key"
+TOKEN_SIGNING_KEY = "token-signing-key"
+ALL_SECRETS = (UPLOAD_TOKEN_KEY, TOKEN_SIGNING_KEY)
 
 
 class SsmSecrets:
-    def __init__(self, ssm_client: Any, prefix: str):
+    def __init__(self, ssm_client: Any, prefix: str, names: Iterable[str] = ALL_SECRETS):
         self._ssm = ssm_client
         self._prefix = prefix
-        self._cache: dict[str, str] = {}
+        self._names = tuple(names)
+        self._cache: dict[str, str] | None = None
 
     def get(self, name: str) -> str:
+        if self._cache is None or name not in self._cache:
+            self._load(set(self._names) | {name})
         if name not in self._cache:
-            path = f"{self._prefix}/{name}"
-            try:
-                out = self._ssm.get_parameter(Name=path, WithDecryption=True)
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code")
-                if code == "ParameterNotFound":
-                    raise ConfigurationError(
-                        f"SSM parameter {path} is missing; run the bootstrap step (see README)"
-                    ) from None
-                raise ConfigurationError(f"cannot read SSM parameter {path}: {code}") from None
-            self._cache[name] = out["Parameter"]["Value"]
+            raise ConfigurationError(
+                f"SSM parameter {self._prefix}/{name} is missing; run the bootstrap step (see README)"
+            )
         return self._cache[name]
+
+    def _load(self, names: set[str]) -> None:
+        paths = {f"{self._prefix}/{n}": n for n in sorted(names)}
+        try:
+            out = self._ssm.get_parameters(Names=list(paths), WithDecryption=True)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            raise ConfigurationError(f"cannot read SSM parameters under {self._prefix}: {code}") from None
+        cache = dict(self._cache or {})
+        for parameter in out.get("Parameters", []):
+            cache[paths[parameter["Name"]]] = parameter["Value"]
+        self._cache = cache

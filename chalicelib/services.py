@@ -7,8 +7,9 @@ pays for the clients it needs.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib.config import Settings
 
@@ -96,15 +97,65 @@ class Services:
 
     @cached_property
     def upload_tokens(self):
+        from chalicelib.config import ConfigurationError
         from chalicelib.registry.upload_tokens import UploadTokens
         from chalicelib.secrets import UPLOAD_TOKEN_KEY
 
-        return UploadTokens(bytes.fromhex(self.secrets.get(UPLOAD_TOKEN_KEY)))
+        try:
+            return UploadTokens(bytes.fromhex(self.secrets.get(UPLOAD_TOKEN_KEY)))
+        except ValueError:
+            raise ConfigurationError(f"SSM parameter {self.settings.ssm_prefix}/{UPLOAD_TOKEN_KEY} is not hex") from None
 
+    # -- auth --------------------------------------------------------------------
     @cached_property
     def authorizer(self):
         if self._authorizer is not None:
             return self._authorizer
-        from chalicelib.auth.access import OpenAuthorizer
+        if self.settings.auth == "none":
+            from chalicelib.auth.access import OpenAuthorizer
 
-        return OpenAuthorizer()
+            return OpenAuthorizer()
+        from chalicelib.auth.token_authorizer import TokenAuthorizer
+
+        return TokenAuthorizer(
+            self.token_keys.verifier, service=self.settings.token_service, public_url=self.settings.public_url
+        )
+
+    @cached_property
+    def token_keys(self):
+        from chalicelib.auth.keys import TokenKeys
+
+        return TokenKeys(
+            self.secrets, service=self.settings.token_service, issuer=self.settings.token_issuer, clock=self.clock
+        )
+
+    @cached_property
+    def runtime_config(self):
+        from chalicelib.runtime_config import RuntimeConfig
+
+        return RuntimeConfig(self.ssm, self.settings.ssm_prefix)
+
+    @cached_property
+    def accounts(self):
+        from chalicelib.meta.accounts import DynamoAccounts
+
+        return DynamoAccounts(self.table, self.clock)
+
+    @cached_property
+    def authenticator(self):
+        from chalicelib.auth.authenticator import Authenticator
+        from chalicelib.auth.passwords import CredentialCache
+
+        return Authenticator(
+            self.accounts,
+            self.runtime_config,
+            ldap=self._ldap,
+            cache=CredentialCache(),
+            clock=self.clock,
+            admin_password=self.settings.admin_password or None,
+        )
+
+    def _ldap(self):
+        from chalicelib.auth.ldap import LdapAuthenticator, LdapSettings
+
+        return LdapAuthenticator(LdapSettings.from_mapping(self.runtime_config.values()))

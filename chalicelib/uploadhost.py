@@ -7,7 +7,8 @@ local stack's second port and, in AWS, as an optional container service
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs
 
 from werkzeug.wsgi import get_input_stream

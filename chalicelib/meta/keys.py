@@ -11,6 +11,24 @@ One table, string keys PK and SK:
     BLOB#<digest>          BLOB                            blob bytes exist in S3 (size)
     U#<upload id>          U                               upload session (TTL: expires_at)
 
+Accounts (chalicelib/meta/accounts.py):
+
+    PK                     SK                              item
+    USER#<username>        USER                            user account
+    USER#<username>        MEMBEROF#<project>              reverse index of one membership
+    USERS                  <username>                      user, listed in name order
+    PROJECT#<name>         PROJECT                         project
+    PROJECT#<name>         MEMBER#u#<username>             a user's role in the project
+    PROJECT#<name>         MEMBER#g#<group dn, lower case> an LDAP group's role in the project
+    PROJECTS               <name>                          project, listed in name order
+    ROBOT#<full name>      ROBOT                           robot account: robot$<project>+<name>
+                                                           (project level) or robot$<name> (system)
+    ROBOTS                 <full name>                     robot, listed in name order (a
+                                                           project's robots share a prefix)
+    ID#<kind>#<id>         ID                              Harbor's integer id -> name (user,
+                                                           project, robot)
+    COUNTER                <kind>                          last integer id handed out for <kind>
+
 Lists (tags, catalog, referrers) are Queries on one partition in sort-key
 order, so a page costs the same whatever the total.
 """
@@ -63,3 +81,53 @@ UPLOAD_SK = "U"
 
 def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+# -- accounts ------------------------------------------------------------------------
+USERS_PK = "USERS"
+USER_SK = "USER"
+
+
+def user_pk(username: str) -> str:
+    return f"USER#{username}"
+
+
+MEMBEROF_PREFIX = "MEMBEROF#"
+
+
+def member_of_sk(project: str) -> str:
+    return f"{MEMBEROF_PREFIX}{project}"
+
+
+PROJECTS_PK = "PROJECTS"
+PROJECT_SK = "PROJECT"
+
+
+def project_pk(name: str) -> str:
+    return f"PROJECT#{name}"
+
+
+MEMBER_PREFIX = "MEMBER#"
+
+
+def member_sk(entity_type: str, entity_name: str) -> str:
+    """A user member by name; a group member by its DN, which LDAP compares without case."""
+    if entity_type == "g":
+        entity_name = entity_name.lower()
+    return f"{MEMBER_PREFIX}{entity_type}#{entity_name}"
+
+
+ROBOTS_PK = "ROBOTS"
+ROBOT_SK = "ROBOT"
+
+
+def robot_pk(full_name: str) -> str:
+    return f"ROBOT#{full_name}"
+
+
+def id_pk(kind: str, number: int) -> str:
+    return f"ID#{kind}#{number}"
+
+
+ID_SK = "ID"
+COUNTER_PK = "COUNTER"

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -14,6 +15,17 @@ from chalicelib.meta.table import Table, delete_op, is_condition_failure, put_op
 # Manifests up to this size are kept in the item itself (and copied into the tag
 # item), so a pull by tag is one GetItem. Larger ones go to S3.
 INLINE_MANIFEST_LIMIT = 64 * 1024
+# A DynamoDB item holds at most 400 KB. Annotations are copied into the manifest
+# and referrer items only up to this size; larger ones (possible only in a
+# manifest kept in S3) stay in the manifest's bytes alone.
+INLINE_ANNOTATIONS_LIMIT = 192 * 1024
+
+
+def _annotations_attr(annotations: dict[str, str] | None) -> str | None:
+    if not annotations:
+        return None
+    text = json.dumps(annotations)
+    return text if len(text.encode()) <= INLINE_ANNOTATIONS_LIMIT else None
 
 
 @dataclass
@@ -39,14 +51,14 @@ class ManifestRecord:
             "body": self.body,
             "subject": self.subject,
             "artifact_type": self.artifact_type,
-            "annotations": json.dumps(self.annotations) if self.annotations else None,
+            "annotations": _annotations_attr(self.annotations),
             "blobs": self.blobs or None,
             "children": self.children or None,
             "created": self.created,
         }
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "ManifestRecord":
+    def from_item(cls, item: dict[str, Any]) -> ManifestRecord:
         return cls(
             digest=item["digest"],
             media_type=item["media_type"],
@@ -146,7 +158,7 @@ class DynamoRegistryMeta:
                         "media_type": record.media_type,
                         "nbytes": record.size,
                         "artifact_type": record.artifact_type,
-                        "annotations": json.dumps(record.annotations) if record.annotations else None,
+                        "annotations": _annotations_attr(record.annotations),
                     }
                 )
             )

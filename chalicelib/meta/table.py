@@ -5,7 +5,8 @@ The low-level client (not the boto3 resource) keeps cold start small.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -21,7 +22,7 @@ def marshal(item: dict[str, Any]) -> dict[str, Any]:
 def unmarshal(item: dict[str, Any]) -> dict[str, Any]:
     out = {k: _deserializer.deserialize(v) for k, v in item.items()}
     for k, v in out.items():
-        if hasattr(v, "value") and isinstance(getattr(v, "value"), bytes):
+        if hasattr(v, "value") and isinstance(v.value, bytes):
             out[k] = v.value  # Binary -> bytes
         elif type(v).__name__ == "Decimal":
             out[k] = int(v) if v == v.to_integral_value() else float(v)

@@ -50,7 +50,7 @@ class UploadSession:
         }
 
     @classmethod
-    def from_item(cls, upload_id: str, item: dict[str, Any]) -> "UploadSession":
+    def from_item(cls, upload_id: str, item: dict[str, Any]) -> UploadSession:
         return cls(
             id=upload_id,
             name=item["name"],

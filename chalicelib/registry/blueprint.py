@@ -7,7 +7,7 @@ On the raw API Gateway URL the stage `v2` is stripped, so the ping arrives as
 from __future__ import annotations
 
 import io
-from typing import Callable
+from collections.abc import Callable
 
 from chalice import Blueprint, Response
 
@@ -22,7 +22,9 @@ def build_blueprint(services: Callable[[], object]) -> Blueprint:
     """`services` returns the container's Services (built on first call)."""
     bp = Blueprint(__name__)
 
-    @bp.route("/", methods=["GET", "HEAD"], content_types=["*/*"])
+    # every method, so that the dispatcher answers 405 UNSUPPORTED (with the API
+    # version header) rather than Chalice or API Gateway with a body of their own
+    @bp.route("/", methods=METHODS, content_types=["*/*"])
     def oci_root():
         return _serve(bp, services(), "")
 
@@ -54,7 +56,19 @@ def _serve(bp: Blueprint, svc, proxy: str) -> Response:
         source_ip=(event.get("requestContext", {}).get("identity") or {}).get("sourceIp", ""),
         request_id=event.get("requestContext", {}).get("requestId", ""),
     )
-    return _to_chalice(dispatch(svc, oci_request), request.method)
+    return _to_chalice(dispatch(svc, oci_request, _routes_for(path)), request.method)
+
+
+def _routes_for(path: str):
+    """The token service shares the greedy route: behind a custom domain its path
+    arrives as /v2/service/token, so the app, not API Gateway, must tell them apart."""
+    if path.startswith("service/"):
+        from chalicelib.auth.routes import TOKEN_ROUTES
+
+        return TOKEN_ROUTES
+    from chalicelib.registry.routes import ROUTES
+
+    return ROUTES
 
 
 def _oci_path(proxy: str, prefix: str) -> str | None:

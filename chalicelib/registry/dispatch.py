@@ -7,6 +7,8 @@ import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.auth.access import Identity
+from chalicelib.config import ConfigurationError
 from chalicelib.errors import BerthError, Unsupported
 from chalicelib.registry import routes as route_table
 from chalicelib.registry.errcodes import error_response, response_for
@@ -15,6 +17,7 @@ from chalicelib.registry.oci.names import validate_name
 
 logger = logging.getLogger("berth.registry")
 
+UPLOAD_STATE = Identity(subject="", kind="upload-state")
 API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "SlowDown", "TransactionConflictException"}
 
@@ -28,10 +31,20 @@ def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] = route
             return error_response("NAME_UNKNOWN", "no such endpoint", status=404, headers=API_VERSION_HEADER)
         if "name" in params:
             validate_name(params["name"])
-        svc.authorizer.authorize(req, route.accesses(req, params))
+        if route.public:
+            req.identity = None
+        elif route.upload_host and req.arg("_state"):
+            # the signed upload state is the credential (checked by the handler):
+            # the upload host may be another host, where clients send no token
+            req.identity = UPLOAD_STATE
+        else:
+            req.identity = svc.authorizer.authorize(req, route.accesses(req, params))
         response = route.handler(svc, req, **params)
     except BerthError as exc:
         response = response_for(exc)
+    except ConfigurationError as exc:
+        logger.error("configuration error", extra={"error": str(exc)})
+        response = error_response("UNKNOWN", f"server misconfigured: {exc}")
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code not in _THROTTLED:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Mapping
+from typing import Any, BinaryIO
 
 
 class Headers:
@@ -35,6 +36,8 @@ class OciRequest:
     content_length: int | None = None  # None: unknown (chunked transfer encoding)
     source_ip: str = ""
     request_id: str = ""
+    # who is asking (chalicelib.auth.access.Identity), set by the dispatcher
+    identity: Any = None
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -64,14 +67,14 @@ class OciResponse:
     body: bytes = b""
 
     @classmethod
-    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> "OciResponse":
+    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> OciResponse:
         body = json.dumps(payload, separators=(",", ":")).encode()
         all_headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
         all_headers.update(headers or {})
         return cls(status, all_headers, body)
 
     @classmethod
-    def empty(cls, status: int, headers: dict[str, str] | None = None) -> "OciResponse":
+    def empty(cls, status: int, headers: dict[str, str] | None = None) -> OciResponse:
         all_headers = {"Content-Length": "0"}
         all_headers.update(headers or {})
         return cls(status, all_headers, b"")

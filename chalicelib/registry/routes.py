@@ -7,8 +7,8 @@ matched loosely here and validated by the dispatcher (NAME_INVALID, not 404).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from chalicelib.auth.access import Access
 from chalicelib.registry.handlers import base, blobs, catalog, manifests, referrers, tags, uploads
@@ -27,31 +27,20 @@ class Route:
     actions: tuple[str, ...]  # needed on the repository in the path
     errors: tuple[str, ...] = ()  # wire codes this route may answer (beyond auth and UNKNOWN)
     upload_host: bool = False  # also served by the upload host
-    # access to other repositories that the request names (a mount's source)
-    extra_access: Callable[[OciRequest], list[Access]] | None = None
-
+    public: bool = False  # no authorization step (the token service itself)
     def accesses(self, request: OciRequest, params: dict[str, str]) -> list[Access]:
         needed = []
         if "name" in params and self.actions:
             needed.append(Access("repository", params["name"], self.actions))
         elif self.handler is catalog.list_repositories:
             needed.append(Access("registry", "catalog", ("*",)))
-        if self.extra_access is not None:
-            needed.extend(self.extra_access(request))
         return needed
 
 
-def _route(method: str, path: str, handler: Callable, actions=(), errors=(), upload_host=False, extra_access=None) -> Route:
+def _route(method: str, path: str, handler: Callable, actions=(), errors=(), upload_host=False, public=False) -> Route:
     return Route(
-        handler.__name__, method, re.compile(f"^{path}$"), handler, tuple(actions), tuple(errors), upload_host, extra_access
+        handler.__name__, method, re.compile(f"^{path}$"), handler, tuple(actions), tuple(errors), upload_host, public
     )
-
-
-def _mount_source(request: OciRequest) -> list[Access]:
-    source = request.arg("from")
-    if request.arg("mount") and source:
-        return [Access("repository", source, ("pull",))]
-    return []
 
 
 _MANIFEST = rf"{_NAME}/manifests/(?P<reference>[^/]+)"
@@ -71,14 +60,15 @@ ROUTES: tuple[Route, ...] = (
         ["pull", "push"],
         ("NAME_INVALID", "MANIFEST_INVALID", "MANIFEST_BLOB_UNKNOWN", "DIGEST_INVALID", "SIZE_INVALID"),
     ),
-    _route("DELETE", _MANIFEST, manifests.delete_manifest, ["delete"], ("NAME_INVALID", "MANIFEST_UNKNOWN", "DIGEST_INVALID")),
+    _route(
+        "DELETE", _MANIFEST, manifests.delete_manifest, ["delete"], ("NAME_INVALID", "MANIFEST_UNKNOWN", "MANIFEST_INVALID", "DIGEST_INVALID")
+    ),
     _route(
         "POST",
         rf"{_NAME}/blobs/uploads/?",
         uploads.start_upload,
         ["pull", "push"],
         ("NAME_INVALID", "DIGEST_INVALID", "SIZE_INVALID"),
-        extra_access=_mount_source,
     ),
     _route("GET", _UPLOAD, uploads.get_upload, ["pull", "push"], _UPLOAD_ERRORS, upload_host=True),
     _route("PATCH", _UPLOAD, uploads.patch_upload, ["pull", "push"], _UPLOAD_ERRORS, upload_host=True),
@@ -96,7 +86,7 @@ def match(routes: tuple[Route, ...], method: str, path: str) -> tuple[Route | No
     """(route, path params, path_known). path_known without a route means 405."""
     path_known = False
     for route in routes:
-        found = route.pattern.match(path)
+        found = route.pattern.fullmatch(path)
         if not found:
             continue
         # "<name>/blobs/uploads" is an upload start, never a blob named "uploads"

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from chalicelib import resumable_hash
 from chalicelib.errors import InvalidDigest, RangeInvalid, SizeInvalid, UploadInvalid, UploadNotFound
@@ -36,7 +37,7 @@ class ContentRange:
     end: int  # inclusive
 
     @classmethod
-    def parse(cls, value: str | None) -> "ContentRange | None":
+    def parse(cls, value: str | None) -> ContentRange | None:
         if value is None:
             return None
         text = value.strip()

@@ -1,7 +1,8 @@
 """The blob store contract: what the registry needs from object storage."""
 from __future__ import annotations
 
-from typing import Iterator, Protocol, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 
 class BlobStore(Protocol):

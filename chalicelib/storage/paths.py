@@ -3,7 +3,8 @@
     blobs/<alg>/<hex[0:2]>/<hex>          blob content, by digest; shared by all repositories
     manifests/<alg>/<hex>                  manifest bytes too large to keep in DynamoDB
     uploads/<upload-id>/data               the S3 multipart upload of an upload session
-    uploads/<upload-id>/tail/<start>-<end> bytes received but not yet a 5 MiB part
+    uploads/<upload-id>/tail/<nonce>/<start>-<end>
+                                           bytes received but not yet a 5 MiB part
 
 Everything under uploads/ is scratch: an S3 lifecycle rule aborts stale multipart
 uploads and expires the prefix (infra/berth.yaml).
@@ -27,5 +28,7 @@ def upload_data_key(upload_id: str) -> str:
     return f"{UPLOADS_PREFIX}{upload_id}/data"
 
 
-def upload_tail_key(upload_id: str, start: int, end: int) -> str:
-    return f"{UPLOADS_PREFIX}{upload_id}/tail/{start}-{end}"
+def upload_tail_key(upload_id: str, start: int, end: int, nonce: str) -> str:
+    # A key per write: a request that loses the race to save the session must not
+    # overwrite the tail that the winner's saved session (and hash state) points at.
+    return f"{UPLOADS_PREFIX}{upload_id}/tail/{nonce}/{start}-{end}"

@@ -1,7 +1,9 @@
 """S3 implementation of the blob store."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -96,7 +98,7 @@ class S3BlobStore:
                 raise
 
     def put_tail(self, upload_id: str, start: int, data: bytes) -> str:
-        key = paths.upload_tail_key(upload_id, start, start + len(data))
+        key = paths.upload_tail_key(upload_id, start, start + len(data), uuid.uuid4().hex)
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=data)
         return key
 

@@ -3,6 +3,7 @@ with AWS on moto (in-process), resources created from infra/berth.yaml."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import uuid
@@ -96,40 +97,62 @@ class ApiClient:
         return self.request("DELETE", url, **kw)
 
 
-@pytest.fixture
-def aws_env(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        cfn = boto3.client("cloudformation", region_name="us-east-1")
-        cfn.create_stack(StackName="berth-test", TemplateBody=(ROOT / "infra" / "berth.yaml").read_text())
-        outputs = {
-            o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="berth-test")["Stacks"][0]["Outputs"]
-        }
-        boto3.client("ssm", region_name="us-east-1").put_parameter(
-            Name=f"{outputs['SsmPrefix']}/upload-token-key", Value=os.urandom(32).hex(), Type="SecureString"
-        )
-        monkeypatch.setenv("BERTH_TABLE", outputs["TableName"])
-        monkeypatch.setenv("BERTH_BUCKET", outputs["BucketName"])
-        monkeypatch.setenv("BERTH_SSM_PREFIX", outputs["SsmPrefix"])
-        monkeypatch.setenv("BERTH_UPLOAD_URL", "")
-        yield outputs
+@pytest.fixture(scope="package")
+def _moto():
+    """One in-process moto for the tests of this package (starting it and
+    loading the botocore models costs about 0.3 s, too much per test); each
+    test gets a stack of its own from infra/berth.yaml, so tests share no state.
+    Package scope: the mock and the environment end with tests/api, before
+    other suites (e2e) that talk to a real endpoint."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+        }.items():
+            mp.setenv(name, value)
+        mp.delenv("AWS_ENDPOINT_URL", raising=False)
+        mp.delenv("AWS_PROFILE", raising=False)
+        with mock_aws():
+            yield boto3.session.Session(region_name="us-east-1")
+
+
+_stacks = itertools.count()
 
 
 @pytest.fixture
-def services(aws_env):
+def aws_env(_moto, monkeypatch):
+    stage = f"t{next(_stacks)}"
+    cfn = _moto.client("cloudformation")
+    cfn.create_stack(
+        StackName=f"berth-{stage}",
+        TemplateBody=(ROOT / "infra" / "berth.yaml").read_text(),
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+    )
+    outputs = {
+        o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=f"berth-{stage}")["Stacks"][0]["Outputs"]
+    }
+    _moto.client("ssm").put_parameter(
+        Name=f"{outputs['SsmPrefix']}/upload-token-key", Value=os.urandom(32).hex(), Type="SecureString"
+    )
+    monkeypatch.setenv("BERTH_TABLE", outputs["TableName"])
+    monkeypatch.setenv("BERTH_BUCKET", outputs["BucketName"])
+    monkeypatch.setenv("BERTH_SSM_PREFIX", outputs["SsmPrefix"])
+    monkeypatch.setenv("BERTH_UPLOAD_URL", "")
+    # the protocol tests run on an open registry; auth has tests of its own
+    monkeypatch.setenv("BERTH_AUTH", "none")
+    yield outputs
+
+
+@pytest.fixture
+def services(aws_env, _moto):
     import app as app_module
     from chalicelib.config import Settings
     from chalicelib.services import Services
 
-    svc = Services(Settings.from_env())
+    # the shared session keeps botocore's parsed service models between tests
+    svc = Services(Settings.from_env(), session=_moto)
     app_module._services = svc
     yield svc
     app_module._services = None
@@ -140,3 +163,46 @@ def api(services):
     import app as app_module
 
     return ApiClient(app_module.app)
+
+
+API_VERSION = "registry/2.0"
+# codes any route may answer besides the ones it declares in routes.ROUTES
+GENERAL_CODES = {"UNAUTHORIZED", "DENIED", "UNKNOWN", "TOOMANYREQUESTS"}
+
+
+def _check_reply(method: str, url: str, reply: Reply) -> None:
+    from chalicelib.registry import routes as route_table
+
+    where = f"{method} {url[:200]} ({reply.status})"
+    if reply.status >= 500:
+        pytest.fail(f"{where} is a server error: {reply.body[:500]!r}", pytrace=False)
+    if reply.headers.get("docker-distribution-api-version") != API_VERSION:
+        pytest.fail(f"{where} lacks Docker-Distribution-API-Version", pytrace=False)
+    if reply.status < 400 or method == "HEAD":
+        return
+    codes = reply.error_codes  # every error carries the OCI error body
+    route, _, _ = route_table.match(route_table.ROUTES, method, urlsplit(url).path[len("/v2/") :])
+    if route is not None:
+        undeclared = [c for c in codes if c not in route.errors and c not in GENERAL_CODES]
+        if undeclared:
+            pytest.fail(f"{where} answered {undeclared}, not declared for {route.name} in routes.py", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def checked_replies(monkeypatch):
+    """Every reply in every test: no 5xx (the registry answers 5xx only for
+    real server faults, design.md), the API version header on all responses,
+    errors included, and error codes that the route table declares."""
+    replies: list[tuple[str, str, Reply]] = []
+    original = ApiClient.request
+
+    def checked(self, method, url, body=b"", headers=None):
+        reply = original(self, method, url, body, headers)
+        replies.append((method, url, reply))
+        _check_reply(method, url, reply)
+        return reply
+
+    monkeypatch.setattr(ApiClient, "request", checked)
+    yield replies
+    bad = [(m, u[:200], r.status) for m, u, r in replies if r.status >= 500]
+    assert not bad, f"server errors: {bad}"

@@ -8,6 +8,7 @@ from chalicelib.registry.http import OciRequest
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+MAX_LAST = 256
 
 
 def page_args(req: OciRequest) -> tuple[int, str | None]:
@@ -20,6 +21,9 @@ def page_args(req: OciRequest) -> tuple[int, str | None]:
             raise InvalidPagination(f"n={raw[:20]!r} is not a non-negative integer")
         n = min(int(raw), MAX_PAGE)
     last = req.arg("last") or None
+    if last is not None and len(last) > MAX_LAST:
+        # longer than any tag or name could be, and beyond DynamoDB's key size
+        raise InvalidPagination("last is longer than any tag or repository name")
     return n, last
 
 

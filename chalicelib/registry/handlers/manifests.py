@@ -52,7 +52,9 @@ def put_manifest(svc, req: OciRequest, name: str, reference: str) -> OciResponse
         artifact_type=parsed.artifact_type,
         annotations=parsed.annotations,
         blobs=list(parsed.blobs),
-        children=list(parsed.children),
+        # each child once: an index may list one manifest many times, and the
+        # list is stored in the manifest's DynamoDB item (at most 400 KB)
+        children=list(dict.fromkeys(parsed.children)),
         created=int(svc.clock()),
     )
     svc.meta.put_manifest(name, record, tag, int(svc.clock()))

@@ -8,7 +8,7 @@ from chalicelib.registry.http import OciRequest, OciResponse
 def list_tags(svc, req: OciRequest, name: str) -> OciResponse:
     n, last = page_args(req)
     tags, more = svc.meta.list_tags(name, last=last, limit=n) if n else ([], False)
-    if not tags and last is None and not svc.meta.repository_exists(name):
+    if not tags and not svc.meta.repository_exists(name):
         raise RepositoryNotFound(f"repository {name} is not known", detail={"name": name})
     headers = {"Link": next_link(f"/v2/{name}/tags/list", n, tags[-1])} if more else {}
     return OciResponse.json(200, {"name": name, "tags": tags}, headers)

@@ -63,9 +63,15 @@ def cancel_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciRespons
 
 # -- helpers -----------------------------------------------------------------
 def _try_mount(svc, req: OciRequest, name: str) -> OciResponse | None:
-    """Cross-repository mount; None means fall back to a new session."""
+    """Cross-repository mount; None means fall back to a new session.
+
+    The caller must be allowed to pull from the source; if not, or if the source
+    lacks the blob, the client simply uploads (as the spec's fallback says).
+    """
     mount, source = req.arg("mount"), req.arg("from")
     if not mount or not source:
+        return None
+    if req.identity is not None and not req.identity.can("repository", source, "pull"):
         return None
     try:
         digest = Digest.parse(mount)

@@ -23,20 +23,20 @@ class Digest:
         return f"{self.algorithm}:{self.hex}"
 
     @classmethod
-    def parse(cls, value: str) -> "Digest":
-        if not value or len(value) > 256 or not _GRAMMAR.match(value):
+    def parse(cls, value: str) -> Digest:
+        if not value or len(value) > 256 or not _GRAMMAR.fullmatch(value):
             raise InvalidDigest(f"invalid digest {value[:80]!r}", detail={"digest": value[:256]})
         algorithm, encoded = value.split(":", 1)
         if algorithm not in HEX_LENGTH:
             raise UnsupportedDigest(
                 f"unsupported digest algorithm {algorithm!r}", detail={"digest": value}
             )
-        if len(encoded) != HEX_LENGTH[algorithm] or not _HEX.match(encoded):
+        if len(encoded) != HEX_LENGTH[algorithm] or not _HEX.fullmatch(encoded):
             raise InvalidDigest(f"invalid {algorithm} digest {value!r}", detail={"digest": value})
         return cls(algorithm, encoded)
 
     @classmethod
-    def of(cls, data: bytes, algorithm: str = CANONICAL) -> "Digest":
+    def of(cls, data: bytes, algorithm: str = CANONICAL) -> Digest:
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
 

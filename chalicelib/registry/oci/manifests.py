@@ -16,6 +16,10 @@ from chalicelib.registry.oci.digests import Digest
 
 # Content types that say nothing about the manifest kind: fall back to its mediaType field.
 _GENERIC_TYPES = {"", "application/json", "application/octet-stream", "text/plain"}
+# RFC 6838 4.2: type and subtype names are at most 127 characters each. Media
+# types are stored in DynamoDB items (artifactType, a config's type), so a
+# longer one must be refused here, not fail the write.
+MAX_MEDIA_TYPE_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,8 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
     subject = _descriptor(doc["subject"], "subject") if doc.get("subject") is not None else None
     annotations = _annotations(doc.get("annotations"), "annotations")
     artifact_type = doc.get("artifactType")
-    if artifact_type is not None and not isinstance(artifact_type, str):
-        raise InvalidManifest("artifactType must be a string")
+    if artifact_type is not None and (not isinstance(artifact_type, str) or len(artifact_type) > MAX_MEDIA_TYPE_LENGTH):
+        raise InvalidManifest("artifactType must be a media type string")
 
     if media_type in mt.INDEXES:
         manifests = doc.get("manifests")
@@ -129,8 +133,8 @@ def _descriptor(raw: Any, where: str) -> Descriptor:
     if not isinstance(raw, dict):
         raise InvalidManifest(f"{where} must be a descriptor object")
     media_type = raw.get("mediaType")
-    if not isinstance(media_type, str) or not media_type:
-        raise InvalidManifest(f"{where}.mediaType must be a non-empty string")
+    if not isinstance(media_type, str) or not media_type or len(media_type) > MAX_MEDIA_TYPE_LENGTH:
+        raise InvalidManifest(f"{where}.mediaType must be a media type string")
     digest = raw.get("digest")
     if not isinstance(digest, str):
         raise InvalidManifest(f"{where}.digest must be a string")
@@ -145,8 +149,8 @@ def _descriptor(raw: Any, where: str) -> Descriptor:
     if not isinstance(urls, list | tuple) or not all(isinstance(u, str) for u in urls):
         raise InvalidManifest(f"{where}.urls must be an array of strings")
     artifact_type = raw.get("artifactType")
-    if artifact_type is not None and not isinstance(artifact_type, str):
-        raise InvalidManifest(f"{where}.artifactType must be a string")
+    if artifact_type is not None and (not isinstance(artifact_type, str) or len(artifact_type) > MAX_MEDIA_TYPE_LENGTH):
+        raise InvalidManifest(f"{where}.artifactType must be a media type string")
     return Descriptor(
         media_type=media_type,
         digest=digest,

@@ -14,13 +14,13 @@ MAX_NAME_LENGTH = 255
 
 
 def validate_name(name: str) -> str:
-    if not name or len(name) > MAX_NAME_LENGTH or not _NAME.match(name):
+    if not name or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
         raise InvalidName(f"invalid repository name {name[:300]!r}", detail={"name": name[:300]})
     return name
 
 
 def validate_tag(tag: str) -> str:
-    if not _TAG.match(tag):
+    if not _TAG.fullmatch(tag):
         raise InvalidReference(f"invalid tag {tag[:200]!r}", detail={"tag": tag[:200]})
     return tag
 

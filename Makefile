@@ -1,0 +1,29 @@
+# Berth developer tasks.
+#   make venv   create .venv and install requirements-dev.txt (again only when a requirements file changes)
+#   make run    the whole stack locally (python -m devstack); extra flags: make run ARGS=--apigw-limits
+#   make test   the test suite
+
+PY ?= python3
+VENV = .venv
+PYTHON = $(VENV)/bin/python
+# Stamp of the last install: newer than both requirement files means nothing to do.
+VENV_STAMP = $(VENV)/.installed
+ARGS ?=
+
+.PHONY: venv run test
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt
+	test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install -r requirements-dev.txt
+	touch $@
+
+run: venv
+	$(PYTHON) -m devstack $(ARGS)
+
+# The end-to-end tests drive skopeo and a private dockerd: install them first (apt-get,
+# only what is missing).
+test: venv
+	bash scripts/install-system-deps.sh
+	$(PYTHON) -m pytest -q tests

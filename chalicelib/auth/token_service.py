@@ -1,0 +1,188 @@
+"""The token service at /v2/service/token (Docker token authentication).
+
+GET with Basic credentials (or none: anonymous) and `scope` parameters, as
+docker and skopeo use it; POST with the OAuth2 form (`grant_type=password` or
+`refresh_token`), as containerd and podman do. The token grants the requested
+actions that the caller's role allows, never more.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import logging
+from urllib.parse import parse_qs
+
+from chalicelib.auth.access import Access
+from chalicelib.auth.authenticator import robot_principal
+from chalicelib.auth.grants import grant
+from chalicelib.auth.principal import Principal
+from chalicelib.auth.scopes import InvalidScope, parse_scopes
+from chalicelib.errors import BerthError, Unauthorized
+from chalicelib.registry.errcodes import error_response
+from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.registry.oci.names import project_of
+
+logger = logging.getLogger("berth.token")
+REFRESH_TTL = 30 * 24 * 3600
+MAX_FORM = 16 * 1024
+
+
+def get_token(svc, req: OciRequest) -> OciResponse:
+    try:
+        scopes = parse_scopes(req.args("scope"))
+        principal = _basic_principal(svc, req, scopes)
+        offline = (req.arg("offline_token") or "").lower() == "true"
+        return _issue(svc, principal, scopes, refresh=offline and principal is not None, oauth=False)
+    except InvalidScope as exc:
+        return error_response("UNSUPPORTED", exc.message, status=400)
+    except Unauthorized as exc:
+        return _unauthorized(exc.message)
+
+
+def post_token(svc, req: OciRequest) -> OciResponse:
+    try:
+        form = _form(req)
+        scopes = parse_scopes(" ".join(form.get("scope", [])).split(" ") if form.get("scope") else [])
+        grant_type = _one(form, "grant_type")
+        if grant_type == "password":
+            principal = _login(svc, _one(form, "username"), _one(form, "password"), scopes)
+            refresh = _one(form, "access_type") == "offline"
+        elif grant_type == "refresh_token":
+            principal = _refresh_principal(svc, _one(form, "refresh_token"))
+            refresh = True
+        else:
+            return _oauth_error(400, "unsupported_grant_type", "grant_type must be password or refresh_token")
+        return _issue(svc, principal, scopes, refresh=refresh, oauth=True)
+    except InvalidScope as exc:
+        return _oauth_error(400, "invalid_scope", exc.message)
+    except Unauthorized as exc:
+        return _oauth_error(401, "invalid_grant", exc.message)
+    except _BadForm as exc:
+        return _oauth_error(400, "invalid_request", str(exc))
+
+
+def jwks(svc, req: OciRequest) -> OciResponse:
+    response = OciResponse.json(200, svc.token_keys.jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+# -- internals ---------------------------------------------------------------
+class _BadForm(Exception):
+    pass
+
+
+def _form(req: OciRequest) -> dict[str, list[str]]:
+    content_type = (req.header("Content-Type") or "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise _BadForm("send application/x-www-form-urlencoded")
+    try:
+        return parse_qs(req.read_body(MAX_FORM).decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except (UnicodeDecodeError, BerthError):
+        raise _BadForm("malformed form body") from None
+
+
+def _one(form: dict[str, list[str]], key: str) -> str:
+    values = form.get(key) or [""]
+    return values[0]
+
+
+def _basic_principal(svc, req: OciRequest, scopes: list[Access]) -> Principal | None:
+    header = req.header("Authorization") or ""
+    scheme, _, encoded = header.partition(" ")
+    if not header:
+        return None
+    if scheme.lower() != "basic":
+        raise Unauthorized("use Basic credentials")
+    try:
+        username, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise Unauthorized("malformed credentials") from None
+    if not sep:
+        raise Unauthorized("malformed credentials")
+    return _login(svc, username, password, scopes)
+
+
+def _login(svc, username: str, password: str, scopes: list[Access]) -> Principal:
+    principal = svc.authenticator.authenticate(username, password)
+    if principal is None:
+        logger.info("login failed", extra={"user": username[:64]})
+        raise Unauthorized("invalid username or password")
+    return principal
+
+
+def _refresh_principal(svc, token: str) -> Principal:
+    from chalicelib.auth.tokens import InvalidToken
+
+    try:
+        claims = svc.token_keys.refresh_verifier().verify(token)
+    except InvalidToken:
+        raise Unauthorized("invalid refresh token") from None
+    subject = claims.get("sub", "")
+    if claims.get("kind") == "robot":
+        robot = svc.accounts.get_robot(subject)
+        principal = robot_principal(robot, svc.clock()) if robot is not None else None
+        if principal is None:
+            raise Unauthorized("invalid refresh token")
+        return principal
+    user = svc.accounts.get_user(subject)
+    if user is None or int(getattr(user, "password_version", 0) or 0) != int(claims.get("pwv", 0)):
+        raise Unauthorized("invalid refresh token")
+    return Principal(kind="user", name=user.username, admin=bool(user.sysadmin), groups=tuple(user.groups or ()))
+
+
+def _grants(svc, principal: Principal | None, scopes: list[Access]) -> list[dict]:
+    projects = {project_of(s.name) for s in scopes if s.type == "repository"}
+    context = None
+    if projects:
+        username = principal.name if principal is not None and principal.kind == "user" else None
+        groups = principal.groups if principal is not None else ()
+        context = svc.accounts.access_context(username, groups, projects)
+    access = []
+    for scope in scopes:
+        project = context.projects.get(project_of(scope.name)) if context and scope.type == "repository" else None
+        roles = context.roles.get(project_of(scope.name), []) if context else []
+        actions = grant(principal, scope, project, roles)
+        access.append({"type": scope.type, "name": scope.name, "actions": list(actions)})
+    return access
+
+
+def _issue(svc, principal: Principal | None, scopes: list[Access], *, refresh: bool, oauth: bool) -> OciResponse:
+    access = _grants(svc, principal, scopes)
+    ttl = svc.runtime_config.token_ttl_seconds
+    subject = principal.name if principal else ""
+    kind = principal.kind if principal else "anonymous"
+    token, issued_at = svc.token_keys.issuer().issue(
+        subject=subject, audience=svc.settings.token_service, access=access, ttl=ttl, extra={"kind": kind}
+    )
+    body: dict = {
+        "access_token": token,
+        "expires_in": ttl,
+        "issued_at": dt.datetime.fromtimestamp(issued_at, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if not oauth:
+        body["token"] = token
+    else:
+        body["scope"] = " ".join(f"{a['type']}:{a['name']}:{','.join(a['actions'])}" for a in access if a["actions"])
+    if refresh and principal is not None:
+        body["refresh_token"], _ = svc.token_keys.issuer().issue(
+            subject=subject,
+            audience=svc.token_keys.refresh_audience,
+            access=[],
+            ttl=REFRESH_TTL,
+            extra={"kind": kind, "pwv": principal.password_version},
+        )
+    response = OciResponse.json(200, body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _unauthorized(message: str) -> OciResponse:
+    return error_response("UNAUTHORIZED", message, headers={"WWW-Authenticate": 'Basic realm="berth"'})
+
+
+def _oauth_error(status: int, error: str, description: str) -> OciResponse:
+    response = OciResponse.json(status, {"error": error, "error_description": description})
+    response.headers["Cache-Control"] = "no-store"
+    return response

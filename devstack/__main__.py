@@ -1,0 +1,312 @@
+"""``python -m devstack``: Berth's whole stack on this machine.
+
+Starts moto, creates the resources from infra/berth.yaml, sets the app's environment,
+then imports the app and serves it behind the API Gateway stand-in on the API port and
+the upload host on the upload port. Prints ``READY api=... upload=... moto=...`` once
+everything answers; Ctrl-C or SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from devstack.gateway import Gateway, serve
+from devstack.motoserver import MotoServer, http_url
+from devstack.resources import REGION, ProvisionError, provision
+
+log = logging.getLogger("devstack")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_APP = "app:app"
+DEFAULT_UPLOAD_APP = "chalicelib.uploadhost:create_upload_app"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack",
+        description="Run Berth locally: moto, the infra/ resources, the API on /v2 and the upload host.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--api-port", type=int, default=8000, help="registry API port; 0 picks one"
+    )
+    parser.add_argument(
+        "--upload-port", type=int, default=8001, help="upload host port; 0 picks one"
+    )
+    parser.add_argument(
+        "--moto-port", type=int, default=5000, help="moto (AWS) port; 0 picks one"
+    )
+    parser.add_argument(
+        "--stage",
+        default="dev",
+        help="deployment stage: names the stack and /berth/<stage>",
+    )
+    parser.add_argument(
+        "--apigw-limits",
+        action="store_true",
+        help="behave like API Gateway + Lambda: 10 MB requests, 6 MB events and responses, "
+        "29 s timeout, remapped response headers (HEAD Content-Length, WWW-Authenticate, ...)",
+    )
+    parser.add_argument(
+        "--no-header-remap",
+        action="store_true",
+        help="with --apigw-limits, keep the limits but pass response headers unchanged",
+    )
+    parser.add_argument(
+        "--serial", action="store_true", help="run one API request at a time"
+    )
+    parser.add_argument(
+        "--app",
+        default=DEFAULT_APP,
+        help=f"Chalice app as module:attribute ({DEFAULT_APP})",
+    )
+    parser.add_argument(
+        "--upload-app",
+        default=DEFAULT_UPLOAD_APP,
+        help=f"factory returning the upload host's WSGI app ({DEFAULT_UPLOAD_APP})",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log every request"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # werkzeug logs one line per request (moto's included): only with --verbose.
+    logging.getLogger("werkzeug").setLevel(
+        logging.INFO if args.verbose else logging.WARNING
+    )
+    for chatty in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    moto = MotoServer(args.host, args.moto_port)
+    running: list[tuple[Any, threading.Thread | None]] = []
+    try:
+        moto_url = _listen("moto (AWS)", args.host, args.moto_port, moto.start)
+        point_aws_at_moto(moto_url)
+        env = provision(moto_url, args.stage)
+        # Bind both ports before the app is imported: with port 0 the app's
+        # BERTH_UPLOAD_URL must already carry the real upload port.
+        api_app, upload_app = _Deferred("registry API"), _Deferred("upload host")
+        api_server = _listen(
+            "the registry API",
+            args.host,
+            args.api_port,
+            lambda: serve(api_app, args.host, args.api_port),
+        )
+        running.append((api_server, None))
+        upload_server = _listen(
+            "the upload host",
+            args.host,
+            args.upload_port,
+            lambda: serve(upload_app, args.host, args.upload_port),
+        )
+        running.append((upload_server, None))
+        api_url = http_url(args.host, api_server.server_address[1])
+        upload_url = http_url(args.host, upload_server.server_address[1])
+
+        os.environ.update({**env, "BERTH_UPLOAD_URL": upload_url})
+        app = load_object(args.app)
+        api_app.target = Gateway(
+            app,
+            apigw_limits=args.apigw_limits,
+            serialize=args.serial,
+            remap_headers=False if args.no_header_remap else None,
+        )
+        upload_app.target = load_upload_app(args.upload_app)
+
+        for index, (server, _) in enumerate(running):
+            thread = threading.Thread(
+                target=server.serve_forever,
+                name=f"serve-{server.server_address[1]}",
+                daemon=True,
+            )
+            thread.start()
+            running[index] = (server, thread)
+
+        if stop.is_set():  # asked to stop while starting: never claim READY
+            return 0
+        print_banner(args, env, api_url, upload_url, moto_url, upload_app.target)
+        while not stop.wait(1.0):
+            pass
+        log.info("stopping")
+        return 0
+    except (StartupError, ProvisionError) as exc:
+        log.error("%s", exc)
+        return 1
+    finally:
+        _stop_all(running, moto)
+
+
+def _stop_all(
+    running: list[tuple[Any, threading.Thread | None]], moto: MotoServer
+) -> None:
+    """Stop the servers side by side: each shutdown() waits out a poll interval."""
+    # shutdown() waits for a serve_forever loop, so only servers whose thread ran get one.
+    stoppers = [
+        threading.Thread(target=s.shutdown) for s, t in running if t is not None
+    ]
+    stoppers.append(threading.Thread(target=moto.stop))
+    for stopper in stoppers:
+        stopper.start()
+    for stopper in stoppers:
+        stopper.join()
+    for server, _ in running:
+        server.server_close()
+
+
+class StartupError(Exception):
+    """A part of the stack could not be loaded; the message says which and why."""
+
+
+def _listen(what: str, host: str, port: int, bind: Callable[[], Any]) -> Any:
+    try:
+        return bind()
+    # werkzeug prints why and exits when it cannot bind; anything else raises OSError
+    except (OSError, SystemExit) as exc:
+        reason = f": {exc}" if isinstance(exc, OSError) else " (see above)"
+        raise StartupError(
+            f"cannot listen on {host}:{port} for {what}{reason}"
+        ) from None
+
+
+def point_aws_at_moto(moto_url: str) -> None:
+    """Point this process's AWS SDK, the app's included, at moto and nowhere else."""
+    for name in list(os.environ):
+        # Anything that could lead boto3 elsewhere: profiles, real tokens, per-service endpoints.
+        if name.startswith("AWS_ENDPOINT_URL_") or name in (
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+        ):
+            del os.environ[name]
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": moto_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+    )
+
+
+def load_object(spec: str) -> Any:
+    """Import ``module:attribute`` with the repository root importable."""
+    module_name, _, attribute = spec.partition(":")
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise StartupError(f"cannot import {spec}: {exc}") from exc
+    try:
+        return getattr(module, attribute or "app")
+    except AttributeError:
+        raise StartupError(f"{module_name} has no attribute {attribute!r}") from None
+
+
+def load_upload_app(spec: str) -> Callable[..., Any]:
+    """The upload host's WSGI app, or a placeholder while its module does not exist yet."""
+    module_name = spec.partition(":")[0]
+    try:
+        factory = load_object(spec)
+    except StartupError as exc:
+        missing = getattr(exc.__cause__, "name", None)
+        if (
+            isinstance(exc.__cause__, ModuleNotFoundError)
+            and missing
+            and (missing == module_name or module_name.startswith(missing + "."))
+        ):
+            log.warning(
+                "%s does not exist yet: the upload port answers 503", module_name
+            )
+            return _Deferred(f"upload host ({module_name} is not written yet)")
+        raise
+    return factory()
+
+
+class _Deferred:
+    """A WSGI app answering 503 until ``target`` is set; lets ports be bound first."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.target: Callable[..., Any] | None = None
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        if self.target is not None:
+            return self.target(environ, start_response)
+        body = json.dumps({"message": f"{self.what} is not available"}).encode()
+        start_response(
+            "503 Service Unavailable",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+
+def print_banner(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    api_url: str,
+    upload_url: str,
+    moto_url: str,
+    upload_app: Any,
+) -> None:
+    registry = api_url.removeprefix("http://")
+    uploads = (
+        upload_url
+        if not isinstance(upload_app, _Deferred)
+        else f"{upload_url} [placeholder: 503]"
+    )
+    limits = "on" if args.apigw_limits else "off (--apigw-limits to emulate them)"
+    lines = [
+        f"Berth is running: registry {api_url} (uploads {uploads}, AWS on moto {moto_url})",
+        f"  API Gateway stage v2 is served at {api_url}/v2/; API Gateway limits {limits}",
+        (
+            f"  resources: table {env['BERTH_TABLE']}, bucket {env['BERTH_BUCKET']}, "
+            f"SSM {env['BERTH_SSM_PREFIX']}"
+        ),
+        (
+            f"  AWS CLI:  AWS_ENDPOINT_URL={moto_url} AWS_ACCESS_KEY_ID=testing "
+            f"AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION} "
+            f"aws s3 ls s3://{env['BERTH_BUCKET']}"
+        ),
+        "  try:",
+        f"    skopeo copy --dest-tls-verify=false docker-archive:img.tar docker://{registry}/library/app:1",
+        f"    docker push {registry}/library/app:1        (docker trusts plain HTTP on 127.0.0.0/8)",
+        f"    podman push --tls-verify=false {registry}/library/app:1",
+        f"    oras push --plain-http {registry}/library/app:1 ./file.txt",
+        "  Ctrl-C stops it.",
+        f"READY api={api_url} upload={upload_url} moto={moto_url}",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,504 @@
+"""Blob uploads: POST, PATCH, PUT, GET and DELETE on /v2/<name>/blobs/uploads/."""
+from __future__ import annotations
+
+import os
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.api.helpers import (
+    MiB,
+    assert_error,
+    blob_object,
+    digest,
+    push_blob,
+    start_upload,
+    with_query,
+)
+
+NAME = "library/app"
+OCTET = {"Content-Type": "application/octet-stream"}
+MIN_CHUNK = 5 * MiB
+
+
+def _patch(api, loc, data, content_range: str | None = None):
+    headers = dict(OCTET)
+    if content_range is not None:
+        headers["Content-Range"] = content_range
+    return api.patch(loc, data, headers=headers)
+
+
+def _assert_session_reply(r, status: int, offset: int, name: str = NAME) -> str:
+    """Headers of a session reply; returns its Location."""
+    assert r.status == status, (r.status, r.body[:300])
+    loc = r.headers["location"]
+    assert loc.startswith(f"/v2/{name}/blobs/uploads/")  # relative: BERTH_UPLOAD_URL is empty
+    assert "_state" in parse_qs(urlsplit(loc).query)
+    assert r.headers["range"] == f"0-{max(offset - 1, 0)}"
+    upload_id = r.headers["docker-upload-uuid"]
+    assert urlsplit(loc).path.rsplit("/", 1)[1] == upload_id
+    return loc
+
+
+def _blob_is_servable(api, name: str, d: str) -> bool:
+    r = api.head(f"/v2/{name}/blobs/{d}")
+    assert r.status in (307, 404), r.status
+    return r.status == 307
+
+
+# -- starting ----------------------------------------------------------------------
+def test_post_opens_a_session(api):
+    r = api.post(f"/v2/{NAME}/blobs/uploads/")
+    loc = _assert_session_reply(r, 202, 0)
+    assert r.headers["range"] == "0-0"
+    assert int(r.headers["oci-chunk-min-length"]) == MIN_CHUNK
+    assert r.headers["content-length"] == "0"
+    upload_id = r.headers["docker-upload-uuid"]
+    # the session is there
+    r = api.get(loc)
+    assert r.status == 204
+    assert r.headers["docker-upload-uuid"] == upload_id
+
+
+def test_post_without_trailing_slash(api):
+    r = api.post(f"/v2/{NAME}/blobs/uploads")
+    _assert_session_reply(r, 202, 0)
+
+
+def test_each_post_opens_a_new_session(api):
+    a = start_upload(api, NAME).headers["docker-upload-uuid"]
+    b = start_upload(api, NAME).headers["docker-upload-uuid"]
+    assert a != b
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+def test_monolithic_post(api, services, algorithm):
+    data = os.urandom(3000)
+    d = digest(data, algorithm)
+    r = api.post(with_query(f"/v2/{NAME}/blobs/uploads/", digest=d), data, headers=OCTET)
+    assert r.status == 201, r.body
+    assert r.headers["location"] == f"/v2/{NAME}/blobs/{d}"
+    assert r.headers["docker-content-digest"] == d
+    assert blob_object(services, d) == data
+    assert _blob_is_servable(api, NAME, d)
+
+
+def test_monolithic_post_of_the_empty_blob(api, services):
+    d = digest(b"")
+    r = api.post(with_query(f"/v2/{NAME}/blobs/uploads/", digest=d))
+    assert r.status == 201, r.body
+    assert blob_object(services, d) == b""
+    assert _blob_is_servable(api, NAME, d)
+
+
+def test_monolithic_post_with_wrong_digest(api):
+    wrong = digest(b"something else")
+    r = api.post(with_query(f"/v2/{NAME}/blobs/uploads/", digest=wrong), b"data", headers=OCTET)
+    assert_error(r, 400, "DIGEST_INVALID")
+    assert not _blob_is_servable(api, NAME, wrong)
+
+
+@pytest.mark.parametrize("bad", ["sha256:abc", "nonsense", "md5:" + "0" * 32, "sha256:" + "G" * 64])
+def test_monolithic_post_with_malformed_digest(api, bad):
+    r = api.post(with_query(f"/v2/{NAME}/blobs/uploads/", digest=bad), b"data", headers=OCTET)
+    assert_error(r, 400, "DIGEST_INVALID")
+
+
+# -- PUT with the whole body -------------------------------------------------------
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+def test_put_with_whole_body(api, services, algorithm):
+    data = os.urandom(10_000)
+    d = digest(data, algorithm)
+    loc = start_upload(api, NAME).headers["location"]
+    r = api.put(with_query(loc, digest=d), data, headers=OCTET)
+    assert r.status == 201, r.body
+    assert r.headers["location"] == f"/v2/{NAME}/blobs/{d}"
+    assert r.headers["docker-content-digest"] == d
+    assert blob_object(services, d) == data
+    assert _blob_is_servable(api, NAME, d)
+    # the session is finished
+    assert_error(api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")
+
+
+def test_put_of_the_empty_blob(api, services):
+    loc = start_upload(api, NAME).headers["location"]
+    d = digest(b"")
+    r = api.put(with_query(loc, digest=d))
+    assert r.status == 201, r.body
+    assert blob_object(services, d) == b""
+
+
+def test_put_of_an_existing_blob_again(api, services):
+    data = b"same bytes"
+    d = push_blob(api, "library/one", data)
+    loc = start_upload(api, "library/two").headers["location"]
+    r = api.put(with_query(loc, digest=d), data, headers=OCTET)
+    assert r.status == 201
+    assert blob_object(services, d) == data
+    assert _blob_is_servable(api, "library/two", d)
+
+
+# -- chunked -----------------------------------------------------------------------
+def _scratch_keys(services, upload_id: str) -> list[str]:
+    out = services.s3.list_objects_v2(Bucket=services.settings.bucket_name, Prefix=f"uploads/{upload_id}/")
+    return [o["Key"] for o in out.get("Contents", [])]
+
+
+def test_chunked_patches_without_content_range(api, services):
+    data = os.urandom(300_000)
+    chunks = [data[:100_000], data[100_000:250_000], data[250_000:]]
+    r = start_upload(api, NAME)
+    loc, upload_id = r.headers["location"], r.headers["docker-upload-uuid"]
+    offset = 0
+    for chunk in chunks:
+        r = _patch(api, loc, chunk)
+        offset += len(chunk)
+        loc = _assert_session_reply(r, 202, offset)
+        status = api.get(loc)
+        _assert_session_reply(status, 204, offset)
+        # below 5 MiB everything waits in one tail object; no multipart upload yet
+        keys = _scratch_keys(services, upload_id)
+        assert len(keys) == 1 and keys[0].startswith(f"uploads/{upload_id}/tail/"), keys
+        assert services.s3.get_object(Bucket=services.settings.bucket_name, Key=keys[0])["Body"].read() == data[:offset]
+    assert services.uploads.get(NAME, upload_id).multipart_id is None
+    r = api.put(with_query(loc, digest=digest(data)))
+    assert r.status == 201, r.body
+    assert r.headers["docker-content-digest"] == digest(data)
+    assert blob_object(services, digest(data)) == data
+    assert _scratch_keys(services, upload_id) == []  # scratch objects are removed
+
+
+def test_chunked_patches_with_content_range_and_final_chunk_in_put(api, services):
+    data = os.urandom(250_000)
+    loc = start_upload(api, NAME).headers["location"]
+    r = _patch(api, loc, data[:100_000], "0-99999")
+    loc = _assert_session_reply(r, 202, 100_000)
+    r = _patch(api, loc, data[100_000:200_000], "100000-199999")
+    loc = _assert_session_reply(r, 202, 200_000)
+    final = data[200_000:]
+    r = api.put(with_query(loc, digest=digest(data)), final, headers={**OCTET, "Content-Range": f"200000-{len(data) - 1}"})
+    assert r.status == 201, r.body
+    assert blob_object(services, digest(data)) == data
+
+
+def test_put_with_final_chunk_without_content_range(api, services):
+    data = os.urandom(70_000)
+    loc = start_upload(api, NAME).headers["location"]
+    loc = _patch(api, loc, data[:30_000]).headers["location"]
+    r = api.put(with_query(loc, digest=digest(data)), data[30_000:], headers=OCTET)
+    assert r.status == 201, r.body
+    assert blob_object(services, digest(data)) == data
+
+
+def test_content_range_with_bytes_prefix(api):
+    loc = start_upload(api, NAME).headers["location"]
+    r = _patch(api, loc, b"abcd", "bytes=0-3")
+    _assert_session_reply(r, 202, 4)
+
+
+@pytest.mark.parametrize("algorithm, final_in_put", [("sha256", False), ("sha512", False), ("sha256", True)])
+def test_large_chunked_upload_uses_multipart_parts(api, services, algorithm, final_in_put):
+    """> 10 MiB in ~3 MiB PATCHes: small chunks wait in the tail, then become parts."""
+    data = os.urandom(12 * MiB + 12345)
+    step = 3 * MiB
+    final = data[4 * step :] if final_in_put else b""  # the last 12345 bytes
+    loc = start_upload(api, NAME).headers["location"]
+    offset = 0
+    for start in range(0, len(data) - len(final), step):
+        chunk = data[start : start + step]
+        r = _patch(api, loc, chunk, f"{start}-{start + len(chunk) - 1}" if start % (2 * step) else None)
+        offset += len(chunk)
+        loc = _assert_session_reply(r, 202, offset)
+    session = services.uploads.get(NAME, r.headers["docker-upload-uuid"])
+    assert session.multipart_id is not None and len(session.parts) >= 2
+    d = digest(data, algorithm)
+    r = api.put(with_query(loc, digest=d), final, headers=OCTET)
+    assert r.status == 201, r.body
+    assert r.headers["docker-content-digest"] == d
+    assert blob_object(services, d) == data
+    assert _blob_is_servable(api, NAME, d)
+    assert _scratch_keys(services, session.id) == []
+    assert services.s3.list_multipart_uploads(Bucket=services.settings.bucket_name).get("Uploads", []) == []
+
+
+def test_large_chunked_upload_with_wrong_digest_is_discarded(api, services):
+    data = os.urandom(11 * MiB)
+    loc = start_upload(api, NAME).headers["location"]
+    for start in range(0, len(data), 3 * MiB):
+        loc = _patch(api, loc, data[start : start + 3 * MiB]).headers["location"]
+    wrong = digest(b"not it")
+    assert_error(api.put(with_query(loc, digest=wrong)), 400, "DIGEST_INVALID")
+    upload_id = urlsplit(loc).path.rsplit("/", 1)[1]
+    assert _scratch_keys(services, upload_id) == []
+    assert_error(api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")
+    assert not _blob_is_servable(api, NAME, wrong)
+    assert not _blob_is_servable(api, NAME, digest(data))
+
+
+def test_patch_that_does_not_continue_is_416(api):
+    loc = start_upload(api, NAME).headers["location"]
+    loc = _patch(api, loc, b"a" * 100, "0-99").headers["location"]
+    for bad in ("0-99", "50-149", "101-200"):
+        r = _patch(api, loc, b"b" * 100, bad)
+        assert_error(r, 416, "BLOB_UPLOAD_INVALID")
+        assert r.headers["range"] == "0-99"
+        assert urlsplit(r.headers["location"]).path == urlsplit(loc).path
+    # the session is unharmed and continues where it was
+    r = _patch(api, loc, b"c" * 10, "100-109")
+    _assert_session_reply(r, 202, 110)
+
+
+def test_first_patch_must_start_at_zero(api):
+    loc = start_upload(api, NAME).headers["location"]
+    r = _patch(api, loc, b"x" * 10, "5-14")
+    assert_error(r, 416, "BLOB_UPLOAD_INVALID")
+    assert r.headers["range"] == "0-0"
+    assert "location" in r.headers
+
+
+@pytest.mark.parametrize("bad", ["garbage", "10", "-5", "5-", "9-0", "a-b", "0-9/10"])
+def test_malformed_content_range_is_416(api, bad):
+    loc = start_upload(api, NAME).headers["location"]
+    r = _patch(api, loc, b"x" * 10, bad)
+    assert_error(r, 416, "BLOB_UPLOAD_INVALID")
+    assert r.headers["range"] == "0-0"
+
+
+def test_content_range_longer_than_the_body(api):
+    loc = start_upload(api, NAME).headers["location"]
+    r = _patch(api, loc, b"x" * 10, "0-19")
+    assert_error(r, 416, "BLOB_UPLOAD_INVALID")
+    assert r.headers["range"] == "0-0"
+    # nothing was taken
+    assert api.get(loc).headers["range"] == "0-0"
+
+
+def test_put_final_chunk_with_content_range_that_does_not_continue(api):
+    loc = start_upload(api, NAME).headers["location"]
+    loc = _patch(api, loc, b"a" * 10).headers["location"]
+    r = api.put(with_query(loc, digest=digest(b"a" * 20)), b"a" * 10, headers={**OCTET, "Content-Range": "0-9"})
+    assert_error(r, 416, "BLOB_UPLOAD_INVALID")
+    assert r.headers["range"] == "0-9"
+
+
+def test_get_upload_status(api):
+    loc = start_upload(api, NAME).headers["location"]
+    r = api.get(loc)
+    _assert_session_reply(r, 204, 0)
+    assert r.headers["range"] == "0-0"
+    assert r.body == b""
+    loc = _patch(api, loc, b"z" * 1234).headers["location"]
+    r = api.get(loc)
+    _assert_session_reply(r, 204, 1234)
+    assert r.headers["range"] == "0-1233"
+
+
+# -- completing: errors --------------------------------------------------------------
+def test_put_without_digest(api):
+    loc = start_upload(api, NAME).headers["location"]
+    loc = _patch(api, loc, b"abc").headers["location"]
+    r = api.put(loc)
+    assert_error(r, 400, "DIGEST_INVALID")
+    # the session stays usable
+    r = api.put(with_query(loc, digest=digest(b"abc")))
+    assert r.status == 201
+
+
+@pytest.mark.parametrize("bad", ["sha256:1234", "md5:" + "0" * 32])
+def test_put_with_malformed_digest(api, bad):
+    loc = start_upload(api, NAME).headers["location"]
+    r = api.put(with_query(loc, digest=bad), b"abc", headers=OCTET)
+    assert_error(r, 400, "DIGEST_INVALID")
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_put_with_wrong_digest_discards_the_session(api, chunked):
+    data = b"the real bytes" * 100
+    wrong = digest(b"other bytes")
+    loc = start_upload(api, NAME).headers["location"]
+    if chunked:
+        loc = _patch(api, loc, data).headers["location"]
+        r = api.put(with_query(loc, digest=wrong))
+    else:
+        r = api.put(with_query(loc, digest=wrong), data, headers=OCTET)
+    assert_error(r, 400, "DIGEST_INVALID")
+    assert_error(api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")
+    assert_error(_patch(api, loc, b"more"), 404, "BLOB_UPLOAD_UNKNOWN")
+    assert not _blob_is_servable(api, NAME, wrong)
+    assert not _blob_is_servable(api, NAME, digest(data))
+    assert_error(api.get(f"/v2/{NAME}/blobs/{wrong}"), 404, "BLOB_UNKNOWN")
+
+
+# -- cancel and unknown sessions ---------------------------------------------------------
+def test_delete_cancels_the_session(api):
+    loc = start_upload(api, NAME).headers["location"]
+    loc = _patch(api, loc, b"partial").headers["location"]
+    r = api.delete(loc)
+    assert r.status == 204
+    assert_error(api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")
+    assert_error(api.delete(loc), 404, "BLOB_UPLOAD_UNKNOWN")
+    assert_error(api.put(with_query(loc, digest=digest(b"partial"))), 404, "BLOB_UPLOAD_UNKNOWN")
+
+
+def test_delete_cancels_a_multipart_session(api, services):
+    loc = start_upload(api, NAME).headers["location"]
+    loc = _patch(api, loc, os.urandom(6 * MiB)).headers["location"]
+    assert api.delete(loc).status == 204
+    assert_error(api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")
+    uploads = services.s3.list_multipart_uploads(Bucket=services.settings.bucket_name).get("Uploads", [])
+    assert uploads == []
+
+
+@pytest.mark.parametrize(
+    "upload_id",
+    ["00000000-0000-0000-0000-000000000000", "not-a-session", "x" * 65, "bad$id"],
+)
+@pytest.mark.parametrize("method", ["GET", "PATCH", "PUT", "DELETE"])
+def test_unknown_session(api, method, upload_id):
+    url = f"/v2/{NAME}/blobs/uploads/{upload_id}"
+    if method == "PUT":
+        url = with_query(url, digest=digest(b"x"))
+    r = api.request(method, url, b"x" if method in ("PATCH", "PUT") else b"")
+    assert_error(r, 404, "BLOB_UPLOAD_UNKNOWN")
+
+
+@pytest.mark.parametrize("keep_state", [True, False])
+def test_session_of_another_repository(api, keep_state):
+    loc = start_upload(api, "library/a").headers["location"]
+    other = loc.replace("/v2/library/a/", "/v2/library/b/", 1)
+    if not keep_state:
+        other = other.split("?", 1)[0]
+    for method in ("GET", "PATCH", "DELETE"):
+        r = api.request(method, other, b"x" if method == "PATCH" else b"")
+        assert_error(r, 404, "BLOB_UPLOAD_UNKNOWN")
+    r = api.put(with_query(other, digest=digest(b"x")), b"x", headers=OCTET)
+    assert_error(r, 404, "BLOB_UPLOAD_UNKNOWN")
+    # the session in library/a is untouched
+    assert api.get(loc).status == 204
+
+
+def test_state_of_another_session(api):
+    loc_a = start_upload(api, NAME).headers["location"]
+    loc_b = start_upload(api, NAME).headers["location"]
+    state_b = parse_qs(urlsplit(loc_b).query)["_state"][0]
+    mixed = with_query(loc_a, _state=state_b)
+    assert_error(api.get(mixed), 404, "BLOB_UPLOAD_UNKNOWN")
+
+
+def _tamper(state: str) -> list[str]:
+    payload, signature = state.split(".", 1)
+    flip = "A" if payload[5] != "A" else "B"
+    return [
+        payload[:5] + flip + payload[6:] + "." + signature,
+        payload + "." + signature[:-1] + ("A" if signature[-1] != "A" else "B"),
+        payload,
+        "garbage",
+        "a.b.c",
+        "!!!.???",
+    ]
+
+
+def test_tampered_state(api):
+    loc = start_upload(api, NAME).headers["location"]
+    state = parse_qs(urlsplit(loc).query)["_state"][0]
+    for bad in _tamper(state):
+        for method in ("GET", "PATCH", "DELETE"):
+            r = api.request(method, with_query(loc, _state=bad), b"x" if method == "PATCH" else b"")
+            assert_error(r, 404, "BLOB_UPLOAD_UNKNOWN")
+    assert api.get(loc).status == 204
+
+
+# -- mount -----------------------------------------------------------------------------
+def test_mount_from_another_repository(api, services):
+    data = b"shared layer" * 100
+    d = push_blob(api, "library/base", data)
+    assert not _blob_is_servable(api, "library/derived", d)
+    r = api.post(with_query("/v2/library/derived/blobs/uploads/", mount=d, **{"from": "library/base"}))
+    assert r.status == 201, r.body
+    assert r.headers["docker-content-digest"] == d
+    assert r.headers["location"] == f"/v2/library/derived/blobs/{d}"
+    assert _blob_is_servable(api, "library/derived", d)
+    assert blob_object(services, d) == data
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["library/empty", "Library/Bad", "library//x", ""],
+)
+def test_mount_falls_back_to_a_session(api, source):
+    d = push_blob(api, "library/other", b"blob elsewhere")
+    r = api.post(with_query("/v2/library/derived/blobs/uploads/", mount=d, **{"from": source}))
+    _assert_session_reply(r, 202, 0, "library/derived")
+    assert not _blob_is_servable(api, "library/derived", d)
+
+
+@pytest.mark.parametrize("mount", ["sha256:abc", "garbage", ""])
+def test_mount_with_malformed_digest_falls_back(api, mount):
+    r = api.post(with_query("/v2/library/derived/blobs/uploads/", mount=mount, **{"from": "library/base"}))
+    _assert_session_reply(r, 202, 0, "library/derived")
+
+
+def test_mount_without_from_falls_back(api):
+    d = push_blob(api, "library/base", b"abc")
+    r = api.post(with_query("/v2/library/derived/blobs/uploads/", mount=d))
+    _assert_session_reply(r, 202, 0, "library/derived")
+
+
+def test_expired_session(api, services, monkeypatch):
+    skew = [0.0]
+    # before the first request: the upload service takes the clock when it is built
+    monkeypatch.setattr(services, "clock", lambda: time.time() + skew[0])
+    loc = start_upload(api, NAME).headers["location"]
+    assert api.get(loc).status == 204
+    skew[0] = services.settings.upload_ttl_seconds + 60
+    assert_error(api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")  # the signed state expired
+    assert_error(api.get(loc.split("?", 1)[0]), 404, "BLOB_UPLOAD_UNKNOWN")  # and the session itself
+
+
+# -- big single requests ----------------------------------------------------------------
+def test_single_patch_larger_than_a_part(api, services):
+    data = os.urandom(9 * MiB)
+    loc = start_upload(api, NAME).headers["location"]
+    loc = _assert_session_reply(_patch(api, loc, data), 202, len(data))
+    r = api.put(with_query(loc, digest=digest(data)))
+    assert r.status == 201, r.body
+    assert blob_object(services, digest(data)) == data
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+def test_single_put_larger_than_a_part(api, services, algorithm):
+    data = os.urandom(9 * MiB)
+    d = digest(data, algorithm)
+    loc = start_upload(api, NAME).headers["location"]
+    r = api.put(with_query(loc, digest=d), data, headers=OCTET)
+    assert r.status == 201, r.body
+    assert blob_object(services, d) == data
+
+
+def test_single_put_larger_than_a_part_with_wrong_digest(api, services):
+    data = os.urandom(9 * MiB)
+    loc = start_upload(api, NAME).headers["location"]
+    r = api.put(with_query(loc, digest=digest(b"no")), data, headers=OCTET)
+    assert_error(r, 400, "DIGEST_INVALID")
+    assert not _blob_is_servable(api, NAME, digest(data))
+    assert_error(api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")
+
+
+def test_body_larger_than_the_request_limit(api, services):
+    data = b"\0" * (services.settings.max_request_body + 1)
+    r = api.post(with_query(f"/v2/{NAME}/blobs/uploads/", digest=digest(data)), data, headers=OCTET)
+    assert_error(r, 413, "SIZE_INVALID")
+
+
+def test_small_chunked_upload_with_sha512(api, services):
+    data = os.urandom(200_000)
+    loc = start_upload(api, NAME).headers["location"]
+    loc = _patch(api, loc, data[:120_000], "0-119999").headers["location"]
+    loc = _patch(api, loc, data[120_000:]).headers["location"]
+    d = digest(data, "sha512")
+    r = api.put(with_query(loc, digest=d))
+    assert r.status == 201, r.body
+    assert r.headers["docker-content-digest"] == d
+    assert blob_object(services, d) == data
+    assert _blob_is_servable(api, NAME, d)

@@ -1,0 +1,51 @@
+"""Fixtures shared by the test layers: AWS on moto, in-process, with the
+resources created from infra/berth.yaml exactly as a deployment creates them."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[1]
+REGION = "us-east-1"
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+# anything that could point boto3 at a real account or another endpoint
+_UNSET = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE")
+
+
+def use_fake_aws(mp: pytest.MonkeyPatch) -> None:
+    for name, value in FAKE_CREDENTIALS.items():
+        mp.setenv(name, value)
+    for name in _UNSET:
+        mp.delenv(name, raising=False)
+
+
+def create_stack(name: str = "berth-test") -> dict[str, str]:
+    """Create infra/berth.yaml on the active moto backend; returns the stack's outputs
+    (BucketName, TableName, SsmPrefix)."""
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack(StackName=name, TemplateBody=(ROOT / "infra" / "berth.yaml").read_text())
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch):
+    use_fake_aws(monkeypatch)
+
+
+@pytest.fixture
+def berth_stack(aws_credentials) -> Iterator[dict[str, str]]:
+    """A fresh moto backend holding Berth's resources, for one test."""
+    with mock_aws():
+        yield create_stack()

@@ -1,0 +1,27 @@
+"""Helpers for the contract tests: a settable clock and S3 inspection."""
+from __future__ import annotations
+
+T0 = 1_700_000_000
+
+
+class Clock:
+    def __init__(self, now: float = T0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def keys_under(s3, bucket: str, prefix: str = "") -> list[str]:
+    out = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        out.extend(o["Key"] for o in page.get("Contents", []))
+    return out
+
+
+def open_multiparts(s3, bucket: str) -> list[str]:
+    return [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+
+
+def read_object(s3, bucket: str, key: str) -> bytes:
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()

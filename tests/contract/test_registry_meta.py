@@ -1,0 +1,332 @@
+"""DynamoRegistryMeta against DynamoDB on moto: links, manifests, tags, referrers, lists."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from chalicelib.meta import keys
+from chalicelib.meta.registry import DynamoRegistryMeta, ManifestRecord, TagRecord
+from chalicelib.registry.oci import mediatypes as mt
+from chalicelib.registry.oci.digests import Digest
+from tests.contract.helpers import T0
+
+NAME = "library/app"
+
+
+def digest_of(text: str) -> str:
+    return str(Digest.of(text.encode()))
+
+
+def put_in_bulk(meta, table, monkeypatch, writes) -> None:
+    """put_manifest for each (name, record, tag), its items written in bulk.
+
+    moto copies the whole table for every TransactWriteItems, so a thousand
+    transactions take minutes; the items are exactly those put_manifest builds.
+    """
+    ops: list[dict] = []
+    with monkeypatch.context() as mp:
+        mp.setattr(table, "transact", ops.extend)
+        for name, rec, tag in writes:
+            meta.put_manifest(name, rec, tag, T0)
+    puts = {}
+    for op in ops:
+        if "Put" in op:
+            item = op["Put"]["Item"]
+            puts[(item["PK"]["S"], item["SK"]["S"])] = item
+        else:
+            table.client.update_item(TableName=table.name, **op["Update"])
+    items = list(puts.values())
+    for start in range(0, len(items), 25):
+        requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        table.client.batch_write_item(RequestItems={table.name: requests})
+
+
+def record(text: str = "m", **fields) -> ManifestRecord:
+    body = f'{{"manifest":"{text}"}}'.encode()
+    values = {
+        "digest": str(Digest.of(body)),
+        "media_type": mt.OCI_MANIFEST,
+        "size": len(body),
+        "body": body,
+        "blobs": [digest_of(f"{text}-config"), digest_of(f"{text}-layer")],
+        "created": T0,
+    }
+    values.update(fields)
+    return ManifestRecord(**values)
+
+
+# -- blob links ----------------------------------------------------------------------------
+def test_link_blob(meta: DynamoRegistryMeta):
+    d = digest_of("layer")
+    assert meta.link_size(NAME, d) is None
+    assert meta.blob_size(d) is None
+    meta.link_blob(NAME, d, 1234, T0)
+    assert meta.link_size(NAME, d) == 1234
+    assert meta.blob_size(d) == 1234
+    assert meta.link_size("library/other", d) is None
+
+
+def test_link_keeps_the_first_created_time(meta, table):
+    d = digest_of("layer")
+    meta.link_blob(NAME, d, 10, T0)
+    meta.link_blob("library/other", d, 10, T0 + 500)
+    assert table.get(keys.blob_pk(d), keys.BLOB_SK)["created"] == T0
+    assert meta.link_size("library/other", d) == 10
+
+
+def test_unlink_blob(meta):
+    d = digest_of("layer")
+    meta.link_blob(NAME, d, 10, T0)
+    meta.link_blob("library/other", d, 10, T0)
+    assert meta.unlink_blob(NAME, d) is True
+    assert meta.unlink_blob(NAME, d) is False
+    assert meta.link_size(NAME, d) is None
+    # other repositories and the record of the bytes are untouched (GC decides about bytes)
+    assert meta.link_size("library/other", d) == 10
+    assert meta.blob_size(d) == 10
+
+
+def test_missing_references(meta):
+    blobs = [digest_of(f"blob-{i}") for i in range(4)]
+    children = [digest_of(f"child-{i}") for i in range(3)]
+    meta.link_blob(NAME, blobs[0], 1, T0)
+    meta.link_blob(NAME, blobs[2], 1, T0)
+    meta.link_blob("library/other", blobs[1], 1, T0)
+    child = record("child-0")
+    meta.put_manifest(NAME, child, None, T0)
+    children[0] = child.digest
+    assert meta.missing_references(NAME, blobs, children) == [blobs[1], blobs[3], children[1], children[2]]
+    assert meta.missing_references(NAME, [blobs[0], blobs[0]], [children[0]]) == []
+    assert meta.missing_references(NAME, [], []) == []
+
+
+def test_a_manifest_is_not_a_blob_and_a_blob_is_not_a_manifest(meta):
+    m = record()
+    meta.put_manifest(NAME, m, None, T0)
+    meta.link_blob(NAME, digest_of("layer"), 1, T0)
+    assert meta.missing_references(NAME, [m.digest], [digest_of("layer")]) == [m.digest, digest_of("layer")]
+
+
+def test_missing_references_beyond_one_batch(meta):
+    # BatchGetItem takes 100 keys at a time
+    digests = [digest_of(f"blob-{i}") for i in range(250)]
+    present = set(random.Random(1).sample(digests, 40))
+    for d in present:
+        meta.link_blob(NAME, d, 1, T0)
+    assert meta.missing_references(NAME, digests, []) == [d for d in digests if d not in present]
+
+
+# -- manifests and tags -------------------------------------------------------------------
+def test_put_manifest_with_tag(meta):
+    m = record(annotations={"org.opencontainers.image.title": "x"}, children=[])
+    meta.put_manifest(NAME, m, "latest", T0)
+    assert meta.get_manifest(NAME, m.digest) == m
+    assert meta.get_tag(NAME, "latest") == TagRecord("latest", m.digest, m.media_type, m.size, m.body)
+    assert meta.repository_exists(NAME)
+    assert meta.get_tag(NAME, "other") is None
+    assert meta.get_tag("library/other", "latest") is None
+    assert meta.get_manifest("library/other", m.digest) is None
+
+
+def test_put_manifest_without_tag(meta):
+    m = record()
+    meta.put_manifest(NAME, m, None, T0)
+    assert meta.get_manifest(NAME, m.digest) == m
+    assert meta.list_tags(NAME, last=None, limit=100) == ([], False)
+    assert meta.repository_exists(NAME)
+
+
+def test_index_record_round_trips(meta):
+    children = [digest_of("amd64"), digest_of("arm64")]
+    m = record("index", media_type=mt.OCI_INDEX, blobs=[], children=children, artifact_type="application/x")
+    meta.put_manifest(NAME, m, "multi", T0)
+    assert meta.get_manifest(NAME, m.digest) == m
+
+
+def test_manifest_bytes_kept_elsewhere(meta):
+    m = record(body=None)
+    meta.put_manifest(NAME, m, "big", T0)
+    assert meta.get_manifest(NAME, m.digest).body is None
+    assert meta.get_tag(NAME, "big").body is None
+
+
+def test_moving_a_tag(meta):
+    old, new = record("old"), record("new")
+    meta.put_manifest(NAME, old, "latest", T0)
+    meta.put_manifest(NAME, new, "latest", T0 + 1)
+    assert meta.get_tag(NAME, "latest").digest == new.digest
+    assert meta.get_manifest(NAME, old.digest) == old  # untagged, not deleted
+    assert meta.list_tags(NAME, last=None, limit=10) == (["latest"], False)
+
+
+def test_put_manifest_with_subject_makes_a_referrer(meta):
+    subject = record("subject")
+    sbom = record(
+        "sbom",
+        subject=subject.digest,
+        artifact_type="application/vnd.example.sbom",
+        annotations={"org.example.kind": "sbom"},
+    )
+    sig = record("sig", subject=subject.digest, media_type=mt.OCI_MANIFEST, artifact_type=None)
+    meta.put_manifest(NAME, sbom, None, T0)
+    meta.put_manifest(NAME, sig, None, T0)
+    referrers = sorted(meta.list_referrers(NAME, subject.digest), key=lambda d: d["digest"])
+    expected = sorted(
+        [
+            {
+                "mediaType": mt.OCI_MANIFEST,
+                "digest": sbom.digest,
+                "size": sbom.size,
+                "artifactType": "application/vnd.example.sbom",
+                "annotations": {"org.example.kind": "sbom"},
+            },
+            {"mediaType": mt.OCI_MANIFEST, "digest": sig.digest, "size": sig.size},
+        ],
+        key=lambda d: d["digest"],
+    )
+    assert referrers == expected
+    # the subject need not exist, and referrers are per repository and per subject
+    assert meta.get_manifest(NAME, subject.digest) is None
+    assert meta.list_referrers("library/other", subject.digest) == []
+    assert meta.list_referrers(NAME, sbom.digest) == []
+
+
+def test_delete_tag(meta):
+    m = record()
+    meta.put_manifest(NAME, m, "a", T0)
+    meta.put_manifest(NAME, m, "b", T0)
+    assert meta.delete_tag(NAME, "a") is True
+    assert meta.delete_tag(NAME, "a") is False
+    assert meta.get_tag(NAME, "b").digest == m.digest
+    assert meta.get_manifest(NAME, m.digest) == m
+
+
+def test_delete_manifest_removes_its_tags_and_referrer_entry(meta):
+    subject = record("subject")
+    m = record("artifact", subject=subject.digest, artifact_type="application/x")
+    other = record("other")
+    meta.put_manifest(NAME, subject, "base", T0)
+    for tag in ("v1", "v1.0", "latest"):
+        meta.put_manifest(NAME, m, tag, T0)
+    meta.put_manifest(NAME, other, "other", T0)
+    assert len(meta.list_referrers(NAME, subject.digest)) == 1
+
+    assert meta.delete_manifest(NAME, m.digest) == m
+    assert meta.get_manifest(NAME, m.digest) is None
+    assert meta.list_tags(NAME, last=None, limit=100) == (["base", "other"], False)
+    assert meta.list_referrers(NAME, subject.digest) == []
+    assert meta.get_tag(NAME, "other").digest == other.digest
+    assert meta.get_manifest(NAME, subject.digest) == subject
+    assert meta.delete_manifest(NAME, m.digest) is None
+
+
+def test_delete_manifest_with_more_tags_than_one_transaction(meta, table, monkeypatch):
+    m = record()
+    put_in_bulk(meta, table, monkeypatch, [(NAME, m, f"t{i:03d}") for i in range(150)])
+    meta.put_manifest(NAME, record("keep"), "keep", T0)
+    assert meta.delete_manifest(NAME, m.digest) == m
+    assert meta.list_tags(NAME, last=None, limit=1000) == (["keep"], False)
+
+
+def test_delete_manifest_in_another_repository_is_none(meta):
+    m = record()
+    meta.put_manifest(NAME, m, "latest", T0)
+    assert meta.delete_manifest("library/other", m.digest) is None
+    assert meta.get_tag(NAME, "latest") is not None
+
+
+# -- lists ------------------------------------------------------------------------------
+def _pages(fetch, limit: int) -> tuple[list[str], int]:
+    out, last, pages = [], None, 0
+    while True:
+        page, more = fetch(last=last, limit=limit)
+        pages += 1
+        out.extend(page)
+        assert len(page) <= limit
+        if not more:
+            return out, pages
+        assert len(page) == limit
+        last = page[-1]
+
+
+PREFIX_TAGS = ["a", "a-b", "a.b", "a_b", "ab", "a-", "A", "a0", "b", "a-b-c", "a.b.c"]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5, 100])
+def test_list_tags_with_tags_that_prefix_each_other(meta, limit):
+    m = record()
+    for tag in PREFIX_TAGS:
+        meta.put_manifest(NAME, m, tag, T0)
+    tags, _ = _pages(lambda **kw: meta.list_tags(NAME, **kw), limit)
+    assert tags == sorted(PREFIX_TAGS)  # byte order, each exactly once
+
+
+def test_list_tags_from_any_last(meta):
+    m = record()
+    for tag in ("a", "a-b", "a.b", "ab"):
+        meta.put_manifest(NAME, m, tag, T0)
+    assert meta.list_tags(NAME, last="a", limit=10) == (["a-b", "a.b", "ab"], False)
+    assert meta.list_tags(NAME, last="a-b", limit=10) == (["a.b", "ab"], False)
+    assert meta.list_tags(NAME, last="a.b", limit=1) == (["ab"], False)
+    assert meta.list_tags(NAME, last="a", limit=2) == (["a-b", "a.b"], True)
+    assert meta.list_tags(NAME, last="ab", limit=10) == ([], False)
+    # a `last` that is not a tag still means "after it"
+    assert meta.list_tags(NAME, last="a-", limit=10) == (["a-b", "a.b", "ab"], False)
+    assert meta.list_tags(NAME, last="0", limit=10) == (["a", "a-b", "a.b", "ab"], False)
+
+
+def test_list_tags_only_lists_tags(meta):
+    # blob links, manifests and referrers share the partition
+    subject = record("subject")
+    meta.link_blob(NAME, digest_of("layer"), 1, T0)
+    meta.put_manifest(NAME, record("r", subject=subject.digest), None, T0)
+    meta.put_manifest(NAME, subject, "only", T0)
+    meta.put_manifest("library/app2", subject, "elsewhere", T0)
+    meta.put_manifest("library", subject, "parent", T0)
+    assert meta.list_tags(NAME, last=None, limit=100) == (["only"], False)
+
+
+def test_a_thousand_tags_in_pages_of_a_hundred(meta, table, monkeypatch):
+    m = record()
+    tags = [f"v{i}" for i in range(1000)]
+    random.Random(2).shuffle(tags)
+    put_in_bulk(meta, table, monkeypatch, [(NAME, m, tag) for tag in tags])
+    assert meta.get_tag(NAME, tags[0]).digest == m.digest
+    listed, pages = _pages(lambda **kw: meta.list_tags(NAME, **kw), 100)
+    assert listed == sorted(tags)
+    assert pages == 10
+    assert meta.list_tags(NAME, last=None, limit=1000) == (sorted(tags), False)
+    assert meta.list_tags(NAME, last=None, limit=999) == (sorted(tags)[:999], True)
+
+
+def test_list_tags_of_an_unknown_repository(meta):
+    assert meta.list_tags("no/such/repo", last=None, limit=100) == ([], False)
+
+
+REPOS = ["a", "a-b", "a.b", "a/b", "a/b/c", "a_b", "ab", "a0", "b", "library/app", "library/app-x", "library/app/x"]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, 100])
+def test_list_repositories(meta, limit):
+    m = record()
+    for name in REPOS:
+        meta.put_manifest(name, m, "latest", T0)
+    meta.put_manifest("a", record("second"), "other", T0)  # listed once
+    meta.link_blob("blob-only", digest_of("layer"), 1, T0)  # not a repository until it has a manifest
+    names, _ = _pages(meta.list_repositories, limit)
+    assert names == sorted(REPOS)
+    assert not meta.repository_exists("blob-only")
+
+
+def test_list_repositories_from_any_last(meta):
+    for name in ("a", "a-b", "a/b", "ab"):
+        meta.put_manifest(name, record(), None, T0)
+    assert meta.list_repositories(last="a", limit=10) == (["a-b", "a/b", "ab"], False)
+    assert meta.list_repositories(last="a/b", limit=10) == (["ab"], False)
+    assert meta.list_repositories(last="ab", limit=10) == ([], False)
+    assert meta.list_repositories(last=None, limit=2) == (["a", "a-b"], True)
+
+
+def test_empty_catalog(meta):
+    assert meta.list_repositories(last=None, limit=100) == ([], False)

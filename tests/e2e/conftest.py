@@ -1,0 +1,363 @@
+"""Fixtures for the end-to-end tests: the local stack, dockerd, and the real clients.
+
+The tests drive real clients (skopeo, docker, the oras SDK) against the stack
+started by `python -m devstack`. Missing tools are a failure, not a skip: CI
+installs them (scripts/install-system-deps.sh), and a silently skipped e2e
+suite is worse than none.
+
+Credentials: the registry runs without auth for now. When it gets auth, set
+BERTH_E2E_USERNAME / BERTH_E2E_PASSWORD (or have devstack print `username=`
+and `password=` on its READY line); every helper here already passes them on
+(`Stack.credentials`, `Skopeo.creds_args`, `Docker.login`, `oras_client`,
+`Stack.http`).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.registry_http import RegistryHTTP
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STACK_READY_TIMEOUT = 60.0
+DOCKERD_READY_TIMEOUT = 60.0
+DOCKER_CLI = "/usr/bin/docker"  # Debian's docker.io client, matching its dockerd
+INSTALL_HINT = "run scripts/install-system-deps.sh (CI does)"
+
+_READY = re.compile(r"^READY\s+(.*)$")
+
+
+def require_tool(path_or_name: str) -> str:
+    """The tool's path, or a failure (never a skip) saying how to get it."""
+    found = path_or_name if os.path.isabs(path_or_name) else shutil.which(path_or_name)
+    if not found or not os.access(found, os.X_OK):
+        pytest.fail(f"{path_or_name} is required by the e2e tests and is missing: {INSTALL_HINT}",
+                    pytrace=False)
+    return found
+
+
+def _kill_group(proc: subprocess.Popen, grace: float) -> bool:
+    """SIGTERM the process we started, then SIGKILL its group if needed.
+
+    Returns True when it stopped on SIGTERM alone.
+    """
+    clean = True
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            clean = False
+    # Our child ran in its own session (start_new_session=True), so its process
+    # group holds only what it started: reap stragglers (servers it spawned).
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        clean = False
+    return clean
+
+
+# --------------------------------------------------------------------------- stack
+
+
+@dataclass
+class Stack:
+    api: str          # http://127.0.0.1:NNNN
+    upload: str
+    moto: str
+    process: subprocess.Popen = field(repr=False)
+    log_path: Path = field(repr=False)
+    info: dict[str, str] = field(default_factory=dict, repr=False)
+    _lines: deque = field(default_factory=lambda: deque(maxlen=400), repr=False)
+
+    @property
+    def host(self) -> str:
+        """What clients put in an image reference: 127.0.0.1:NNNN."""
+        return re.sub(r"^https?://", "", self.api).rstrip("/")
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        user = os.environ.get("BERTH_E2E_USERNAME") or self.info.get("username")
+        password = os.environ.get("BERTH_E2E_PASSWORD") or self.info.get("password")
+        return (user, password) if user and password else None
+
+    def http(self) -> RegistryHTTP:
+        return RegistryHTTP(self.api, credentials=self.credentials)
+
+    def log_tail(self, lines: int = 80) -> str:
+        return "\n".join(list(self._lines)[-lines:])
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def _start_stack(extra_args: list[str], log_dir: Path, name: str):
+    log_path = log_dir / f"{name}.log"
+    # BERTH_E2E_DEVSTACK_MODULE runs the same suite against another stack with the same CLI.
+    module = os.environ.get("BERTH_E2E_DEVSTACK_MODULE", "devstack")
+    cmd = [sys.executable, "-m", module, "--api-port", "0", "--upload-port", "0",
+           "--moto-port", "0", *extra_args]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, text=True, bufsize=1)
+    lines: deque = deque(maxlen=400)
+    ready: dict[str, str] = {}
+    ready_event = threading.Event()
+
+    def drain() -> None:
+        # Keep reading for the whole session so a chatty server never blocks on a full pipe.
+        with open(log_path, "a", encoding="utf-8") as log:
+            for line in proc.stdout:
+                log.write(line)
+                log.flush()
+                line = line.rstrip("\n")
+                lines.append(line)
+                match = _READY.match(line.strip())
+                if match and not ready_event.is_set():
+                    ready.update(dict(re.findall(r"(\w+)=(\S+)", match.group(1))))
+                    ready_event.set()
+        ready_event.set()  # EOF: the process is gone
+
+    threading.Thread(target=drain, name=f"{name}-drain", daemon=True).start()
+    deadline = time.monotonic() + STACK_READY_TIMEOUT
+    while not ready_event.wait(timeout=0.2):
+        if time.monotonic() > deadline:
+            break
+    if not ready:
+        _kill_group(proc, grace=5)
+        status = (f"exited with {proc.returncode}" if proc.returncode is not None
+                  else f"not READY after {STACK_READY_TIMEOUT:.0f} s")
+        tail = "\n".join(lines)
+        pytest.fail(f"devstack ({' '.join(cmd)}) {status}; output:\n{tail}", pytrace=False)
+    missing = [key for key in ("api", "upload", "moto") if key not in ready]
+    if missing:
+        _kill_group(proc, grace=5)
+        pytest.fail(f"devstack READY line lacks {missing}: {ready}", pytrace=False)
+    stack = Stack(api=ready["api"].rstrip("/"), upload=ready["upload"].rstrip("/"),
+                  moto=ready["moto"].rstrip("/"), process=proc, log_path=log_path,
+                  info=ready, _lines=lines)
+    try:
+        yield stack
+    finally:
+        if not _kill_group(proc, grace=20):
+            warnings.warn(f"devstack {name} did not stop on SIGTERM within 20 s; killed", stacklevel=1)
+
+
+@pytest.fixture(scope="session")
+def e2e_logs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("e2e-logs")
+
+
+@pytest.fixture(scope="session")
+def stack(e2e_logs):
+    """The local stack (moto + gateway + upload host), started once per session."""
+    yield from _start_stack([], e2e_logs, "devstack")
+
+
+@pytest.fixture(scope="session")
+def limited_stack(e2e_logs):
+    """A second stack emulating API Gateway's 10 MB request / 6 MB Lambda payload limits."""
+    yield from _start_stack(["--apigw-limits"], e2e_logs, "devstack-limited")
+
+
+# --------------------------------------------------------------------------- skopeo
+
+
+@dataclass
+class Skopeo:
+    binary: str
+    workdir: Path
+    auth_file: Path
+    log_dir: Path
+    _count: int = 0
+
+    def creds_args(self, stack: Stack, which: str) -> list[str]:
+        """`--src-creds`/`--dest-creds`/`--creds` for the stack, or nothing without auth."""
+        creds = stack.credentials
+        if not creds:
+            return []
+        flag = "--creds" if which == "" else f"--{which}-creds"
+        return [flag, f"{creds[0]}:{creds[1]}"]
+
+    def run(self, *args: str, check: bool = True, timeout: float = 300) -> SkopeoResult:
+        """Run skopeo with --debug (its log names every HTTP request); on failure the
+        assertion shows the tail of that log. stdout is kept as bytes (`--raw`
+        manifests must be compared byte for byte)."""
+        self._count += 1
+        cmd = [self.binary, "--debug", "--insecure-policy", "--tmpdir", str(self.workdir), *args]
+        env = dict(os.environ, REGISTRY_AUTH_FILE=str(self.auth_file))
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env, check=False)
+        stderr = proc.stderr.decode(errors="replace")
+        log = self.log_dir / f"skopeo-{self._count:03d}-{args[0]}.log"
+        log.write_text(f"$ {' '.join(cmd)}\nrc={proc.returncode}\n--- stdout\n"
+                       f"{proc.stdout.decode(errors='replace')}\n--- stderr\n{stderr}")
+        if check and proc.returncode != 0:
+            tail = "\n".join(stderr.splitlines()[-60:])
+            raise AssertionError(
+                f"skopeo failed (rc={proc.returncode}): {' '.join(cmd)}\n"
+                f"full log: {log}\n--- stderr tail\n{tail}\n--- stdout\n"
+                f"{proc.stdout[-2000:].decode(errors='replace')}")
+        return SkopeoResult(returncode=proc.returncode, stdout=proc.stdout, stderr=stderr, log=log)
+
+
+@dataclass
+class SkopeoResult:
+    returncode: int
+    stdout: bytes
+    stderr: str
+    log: Path
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode()
+
+
+@pytest.fixture(scope="session")
+def skopeo(tmp_path_factory, e2e_logs) -> Skopeo:
+    binary = require_tool("skopeo")
+    work = tmp_path_factory.mktemp("skopeo")
+    auth = work / "auth.json"
+    auth.write_text('{"auths": {}}')  # hermetic: ignore whatever the machine has stored
+    tmp = work / "tmp"
+    tmp.mkdir()
+    return Skopeo(binary=binary, workdir=tmp, auth_file=auth, log_dir=e2e_logs)
+
+
+# --------------------------------------------------------------------------- dockerd
+
+
+@dataclass
+class Docker:
+    """The docker CLI bound to our private dockerd."""
+
+    socket: Path
+    config_dir: Path
+    process: subprocess.Popen = field(repr=False)
+    log_path: Path = field(repr=False)
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, DOCKER_HOST=self.host, DOCKER_CONFIG=str(self.config_dir))
+
+    def run(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        cmd = [DOCKER_CLI, "-H", self.host, *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              env=self.env, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"docker failed (rc={proc.returncode}): {' '.join(cmd)}\n--- stdout\n"
+                f"{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}\n"
+                f"--- dockerd log tail\n{self.log_tail()}")
+        return proc
+
+    def login(self, stack: Stack) -> None:
+        creds = stack.credentials
+        if creds:
+            proc = subprocess.run(
+                [DOCKER_CLI, "-H", self.host, "login", "--username", creds[0], "--password-stdin",
+                 stack.host], input=creds[1], capture_output=True, text=True, env=self.env,
+                timeout=60, check=False)
+            assert proc.returncode == 0, f"docker login {stack.host} failed: {proc.stderr}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@pytest.fixture(scope="session")
+def dockerd():
+    """A private dockerd (vfs storage, no networking setup) on a socket of our own."""
+    daemon = require_tool("dockerd")
+    require_tool(DOCKER_CLI)
+    # A short path: unix socket paths are limited to ~108 bytes.
+    root = Path(tempfile.mkdtemp(prefix="berth-dockerd-", dir="/tmp"))
+    socket_path = root / "docker.sock"
+    config_dir = root / "config"
+    config_dir.mkdir()
+    (config_dir / "config.json").write_text('{"auths": {}}')
+    log_path = root / "dockerd.log"
+    cmd = [daemon, "--storage-driver=vfs", "--iptables=false", "--ip6tables=false",
+           "--bridge=none", f"--host=unix://{socket_path}", f"--data-root={root / 'root'}",
+           f"--exec-root={root / 'exec'}", f"--pidfile={root / 'pid'}"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    docker = Docker(socket=socket_path, config_dir=config_dir, process=proc, log_path=log_path)
+    try:
+        deadline = time.monotonic() + DOCKERD_READY_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"dockerd exited with {proc.returncode}: {' '.join(cmd)}\n"
+                            f"{docker.log_tail(60)}", pytrace=False)
+            if socket_path.exists():
+                info = subprocess.run([DOCKER_CLI, "-H", docker.host, "info"], capture_output=True,
+                                      env=docker.env, timeout=30, check=False)
+                if info.returncode == 0:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"dockerd not ready after {DOCKERD_READY_TIMEOUT:.0f} s: "
+                            f"{' '.join(cmd)}\n{docker.log_tail(60)}", pytrace=False)
+            time.sleep(0.3)
+        yield docker
+    finally:
+        _kill_group(proc, grace=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- oras
+
+
+@pytest.fixture(scope="session")
+def oras_client():
+    """A factory: `oras_client(stack)` gives an oras SDK client for that stack."""
+    import oras.client
+
+    def make(stack: Stack):
+        client = oras.client.OrasClient(hostname=stack.host, insecure=True, tls_verify=False)
+        creds = stack.credentials
+        if creds:
+            client.auth.set_basic_auth(*creds)
+        return client
+
+    return make
+
+
+# --------------------------------------------------------------------------- reports
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        funcargs = getattr(item, "funcargs", {})
+        for name in ("stack", "limited_stack"):
+            stack = funcargs.get(name)
+            if isinstance(stack, Stack):
+                state = "running" if stack.alive() else f"exited {stack.process.returncode}"
+                report.sections.append(
+                    (f"{name} log tail ({state}; full log {stack.log_path})", stack.log_tail()))
