@@ -34,7 +34,7 @@ class Settings:
     max_request_body: int = 10 * 1024 * 1024
     max_manifest_bytes: int = 4 * 1024 * 1024
     # "token": Docker token auth (the default); "none": an open registry (tests only)
-    auth: str = "none"
+    auth: str = "token"
     token_service: str = "berth-registry"  # the `service` of challenges, the tokens' `aud`
     token_issuer: str = "berth-token-issuer"
     # Base URL clients reach the API on, for the challenge's realm; empty = from the request
@@ -64,7 +64,7 @@ class Settings:
                 raise ConfigurationError(f"{name}={raw!r} must be positive")
             return value
 
-        auth = env.get("BERTH_AUTH", "none").strip() or "none"
+        auth = env.get("BERTH_AUTH", "token").strip() or "token"
         if auth not in ("token", "none"):
             raise ConfigurationError(f"BERTH_AUTH={auth!r} must be 'token' or 'none'")
         prefix = env.get("BERTH_OCI_PREFIX", "").strip().rstrip("/")

@@ -13,6 +13,7 @@ import importlib
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -128,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         upload_url = http_url(args.host, upload_server.server_address[1])
 
         os.environ.update({**env, "BERTH_UPLOAD_URL": upload_url})
+        admin_password = os.environ.get("BERTH_ADMIN_PASSWORD") or _new_admin_password()
+        os.environ["BERTH_ADMIN_PASSWORD"] = admin_password
+        env["admin_password"] = admin_password
+        _bootstrap(admin_password)
         app = load_object(args.app)
         api_app.target = Gateway(
             app,
@@ -270,6 +275,20 @@ class _Deferred:
         return [body]
 
 
+def _new_admin_password() -> str:
+    # meets Harbor's rule: upper and lower case and a digit
+    return "Berth" + secrets.token_urlsafe(9).replace("-", "x").replace("_", "y") + "1"
+
+
+def _bootstrap(admin_password: str) -> None:
+    """Secrets, the public `library` project and the admin account, as on first deploy."""
+    from chalicelib.bootstrap import bootstrap
+    from chalicelib.config import Settings
+    from chalicelib.services import Services
+
+    bootstrap(Services(Settings.from_env()), admin_password=admin_password)
+
+
 def print_banner(
     args: argparse.Namespace,
     env: dict[str, str],
@@ -297,13 +316,14 @@ def print_banner(
             f"AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION} "
             f"aws s3 ls s3://{env['BERTH_BUCKET']}"
         ),
+        f"  log in:   docker login {registry} -u admin -p {env['admin_password']}",
         "  try:",
         f"    skopeo copy --dest-tls-verify=false docker-archive:img.tar docker://{registry}/library/app:1",
         f"    docker push {registry}/library/app:1        (docker trusts plain HTTP on 127.0.0.0/8)",
         f"    podman push --tls-verify=false {registry}/library/app:1",
         f"    oras push --plain-http {registry}/library/app:1 ./file.txt",
         "  Ctrl-C stops it.",
-        f"READY api={api_url} upload={upload_url} moto={moto_url}",
+        f"READY api={api_url} upload={upload_url} moto={moto_url} username=admin password={env['admin_password']}",
     ]
     print("\n".join(lines), flush=True)
 

@@ -49,3 +49,15 @@ def berth_stack(aws_credentials) -> Iterator[dict[str, str]]:
     """A fresh moto backend holding Berth's resources, for one test."""
     with mock_aws():
         yield create_stack()
+
+
+@pytest.fixture(scope="session")
+def slapd():
+    """A private OpenLDAP server (tests/ldap_server.py) shared by every test of the
+    run that needs one (tests/ldap, and the token service's LDAP tests in
+    tests/api/auth). No slapd means these tests error out, never skip: run
+    scripts/install-system-deps.sh."""
+    from tests.ldap_server import Slapd
+
+    with Slapd() as server:
+        yield server

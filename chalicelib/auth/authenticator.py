@@ -85,13 +85,37 @@ class Authenticator:
         found = self._ldap().authenticate(username, password)
         if found is None:
             return None
-        user = self._accounts.upsert_ldap_user(found) if hasattr(self._accounts, "upsert_ldap_user") else None
+        user = self._remember_ldap_user(found)
         return Principal(
             kind="user",
             name=found.username,
             admin=bool(getattr(user, "sysadmin", False)),
             groups=tuple(found.groups),
         )
+
+    def _remember_ldap_user(self, found: Any) -> Any:
+        """A user first seen through LDAP gets an account; later logins refresh it."""
+        from chalicelib.errors import Conflict
+        from chalicelib.meta.accounts import User
+
+        user = self._accounts.get_user(found.username)
+        if user is None:
+            try:
+                return self._accounts.create_user(
+                    User(
+                        username=found.username,
+                        email=found.email,
+                        realname=found.realname,
+                        source="ldap",
+                        ldap_dn=found.dn,
+                        groups=list(found.groups),
+                    )
+                )
+            except Conflict:
+                user = self._accounts.get_user(found.username)
+        if user is not None and (list(user.groups or []) != list(found.groups) or user.ldap_dn != found.dn):
+            user = self._accounts.update_user(found.username, groups=list(found.groups), ldap_dn=found.dn)
+        return user
 
     def _bootstrap_admin(self) -> Any:
         """First start: create `admin` from BERTH_ADMIN_PASSWORD (only if absent)."""
@@ -110,7 +134,17 @@ class Authenticator:
 
 def robot_principal(robot: Any, now: float) -> Principal | None:
     """The principal of a robot account, or None if it is disabled or expired."""
-    if robot.disabled or (robot.expiry not in (None, -1) and robot.expiry < now):
+    if robot.disabled or robot.is_expired(now):
         return None
+    return Principal(kind="robot", name=robot.name, robot_permissions=robot_grants(robot))
+
+
+def robot_grants(robot: Any) -> dict[str, frozenset[str]]:
+    """{project ("*": all): registry actions}. A project robot acts in its own
+    project only, whatever its stored permissions name (Harbor's rule)."""
     permissions = json.loads(robot.permissions) if isinstance(robot.permissions, str) else robot.permissions
-    return Principal(kind="robot", name=robot.name, robot_permissions=robot_actions(permissions or []))
+    actions = robot_actions(permissions or [])
+    if getattr(robot, "level", "system") == "project":
+        own = actions.get(robot.project or "")
+        return {robot.project: own} if own else {}
+    return actions

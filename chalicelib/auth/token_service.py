@@ -14,7 +14,7 @@ import logging
 from urllib.parse import parse_qs
 
 from chalicelib.auth.access import Access
-from chalicelib.auth.authenticator import robot_principal
+from chalicelib.auth.authenticator import ROBOT_PREFIX, robot_principal
 from chalicelib.auth.grants import grant
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.scopes import InvalidScope, parse_scopes
@@ -31,9 +31,10 @@ MAX_FORM = 16 * 1024
 def get_token(svc, req: OciRequest) -> OciResponse:
     try:
         scopes = parse_scopes(req.args("scope"))
-        principal = _basic_principal(svc, req, scopes)
+        credentials = _basic_credentials(req)
+        principal, context = _login(svc, *credentials, scopes) if credentials else (None, None)
         offline = (req.arg("offline_token") or "").lower() == "true"
-        return _issue(svc, principal, scopes, refresh=offline and principal is not None, oauth=False)
+        return _issue(svc, principal, scopes, context, refresh=offline and principal is not None, oauth=False)
     except InvalidScope as exc:
         return error_response("UNSUPPORTED", exc.message, status=400)
     except Unauthorized as exc:
@@ -45,15 +46,16 @@ def post_token(svc, req: OciRequest) -> OciResponse:
         form = _form(req)
         scopes = parse_scopes(" ".join(form.get("scope", [])).split(" ") if form.get("scope") else [])
         grant_type = _one(form, "grant_type")
+        context = None
         if grant_type == "password":
-            principal = _login(svc, _one(form, "username"), _one(form, "password"), scopes)
+            principal, context = _login(svc, _one(form, "username"), _one(form, "password"), scopes)
             refresh = _one(form, "access_type") == "offline"
         elif grant_type == "refresh_token":
             principal = _refresh_principal(svc, _one(form, "refresh_token"))
             refresh = True
         else:
             return _oauth_error(400, "unsupported_grant_type", "grant_type must be password or refresh_token")
-        return _issue(svc, principal, scopes, refresh=refresh, oauth=True)
+        return _issue(svc, principal, scopes, context, refresh=refresh, oauth=True)
     except InvalidScope as exc:
         return _oauth_error(400, "invalid_scope", exc.message)
     except Unauthorized as exc:
@@ -88,11 +90,11 @@ def _one(form: dict[str, list[str]], key: str) -> str:
     return values[0]
 
 
-def _basic_principal(svc, req: OciRequest, scopes: list[Access]) -> Principal | None:
+def _basic_credentials(req: OciRequest) -> tuple[str, str] | None:
     header = req.header("Authorization") or ""
-    scheme, _, encoded = header.partition(" ")
     if not header:
         return None
+    scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
         raise Unauthorized("use Basic credentials")
     try:
@@ -101,15 +103,28 @@ def _basic_principal(svc, req: OciRequest, scopes: list[Access]) -> Principal | 
         raise Unauthorized("malformed credentials") from None
     if not sep:
         raise Unauthorized("malformed credentials")
-    return _login(svc, username, password, scopes)
+    return username, password
 
 
-def _login(svc, username: str, password: str, scopes: list[Access]) -> Principal:
-    principal = svc.authenticator.authenticate(username, password)
+def _login(svc, username: str, password: str, scopes: list[Access]):
+    """(principal, access context): a database user's item and their roles in the
+    requested projects come from one BatchGetItem, read before the password check."""
+    context = None
+    if username and not username.startswith(ROBOT_PREFIX) and len(username) <= 255:
+        context = svc.accounts.access_context(username, (), _projects(scopes))
+        principal = svc.authenticator.authenticate(username, password, user=context.user, user_known=True)
+    else:
+        principal = svc.authenticator.authenticate(username, password)
     if principal is None:
         logger.info("login failed", extra={"user": username[:64]})
         raise Unauthorized("invalid username or password")
-    return principal
+    if principal.groups or principal.kind != "user":
+        context = None  # group roles (or a robot's own list) need their own read
+    return principal, context
+
+
+def _projects(scopes: list[Access]) -> set[str]:
+    return {project_of(s.name) for s in scopes if s.type == "repository"}
 
 
 def _refresh_principal(svc, token: str) -> Principal:
@@ -129,13 +144,19 @@ def _refresh_principal(svc, token: str) -> Principal:
     user = svc.accounts.get_user(subject)
     if user is None or int(getattr(user, "password_version", 0) or 0) != int(claims.get("pwv", 0)):
         raise Unauthorized("invalid refresh token")
-    return Principal(kind="user", name=user.username, admin=bool(user.sysadmin), groups=tuple(user.groups or ()))
+    return Principal(
+        kind="user",
+        name=user.username,
+        admin=bool(user.sysadmin),
+        groups=tuple(user.groups or ()),
+        # the rotated refresh token must carry the current version, or it fails at once
+        password_version=int(getattr(user, "password_version", 0) or 0),
+    )
 
 
-def _grants(svc, principal: Principal | None, scopes: list[Access]) -> list[dict]:
-    projects = {project_of(s.name) for s in scopes if s.type == "repository"}
-    context = None
-    if projects:
+def _grants(svc, principal: Principal | None, scopes: list[Access], context=None) -> list[dict]:
+    projects = _projects(scopes)
+    if projects and context is None:
         username = principal.name if principal is not None and principal.kind == "user" else None
         groups = principal.groups if principal is not None else ()
         context = svc.accounts.access_context(username, groups, projects)
@@ -148,8 +169,8 @@ def _grants(svc, principal: Principal | None, scopes: list[Access]) -> list[dict
     return access
 
 
-def _issue(svc, principal: Principal | None, scopes: list[Access], *, refresh: bool, oauth: bool) -> OciResponse:
-    access = _grants(svc, principal, scopes)
+def _issue(svc, principal: Principal | None, scopes: list[Access], context, *, refresh: bool, oauth: bool) -> OciResponse:
+    access = _grants(svc, principal, scopes, context)
     ttl = svc.runtime_config.token_ttl_seconds
     subject = principal.name if principal else ""
     kind = principal.kind if principal else "anonymous"

@@ -4,7 +4,9 @@ It follows the spec literally (POST an upload session, PUT `?digest=` to the
 `Location` the registry gave, which may be on another host; PUT manifests with
 their exact bytes) and answers a Docker token challenge (`401` with
 `WWW-Authenticate: Bearer realm=...`) by fetching a token with the stack's
-credentials, so the same tests keep working once auth is switched on.
+credentials (none: an anonymous token), as docker and containerd do. A token
+is kept per repository and asked for again on every 401, so a token with too
+little scope (`error="insufficient_scope"`) is replaced, not re-sent.
 """
 from __future__ import annotations
 
@@ -59,19 +61,22 @@ class RegistryHTTP:
     def url(self, path: str) -> str:
         return urljoin(self.base_url + "/", path.lstrip("/"))
 
-    def request(self, method: str, path_or_url: str, **kwargs) -> requests.Response:
+    def request(self, method: str, path_or_url: str, *, extra_scopes: tuple[str, ...] = (),
+                **kwargs) -> requests.Response:
+        """`extra_scopes` go into the token request besides the challenge's, as docker
+        and skopeo add `repository:<from>:pull` for a cross-repository mount."""
         url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.url(path_or_url)
         kwargs.setdefault("timeout", self.timeout)
         headers = dict(kwargs.pop("headers", None) or {})
         # Like docker and containerd: credentials go to the registry host only, never
         # to the upload host a Location points at (it carries its own signed token).
         same_host = url.startswith(self.base_url + "/")
-        scope_key = self._scope_key(url)
+        scope_key = " ".join((self._scope_key(url), *extra_scopes))
         if same_host and scope_key in self._tokens:
             headers["Authorization"] = f"Bearer {self._tokens[scope_key]}"
         response = self.session.request(method, url, headers=headers, **kwargs)
         if (response.status_code == 401 and same_host
-                and self._answer_challenge(response, scope_key)):
+                and self._answer_challenge(response, scope_key, extra_scopes)):
             headers["Authorization"] = f"Bearer {self._tokens[scope_key]}"
             response = self.session.request(method, url, headers=headers, **kwargs)
         return response
@@ -81,7 +86,9 @@ class RegistryHTTP:
         match = re.search(r"/v2/(.+?)/(?:manifests|blobs|tags|referrers)/", url)
         return match.group(1) if match else ""
 
-    def _answer_challenge(self, response: requests.Response, scope_key: str) -> bool:
+    def _answer_challenge(self, response: requests.Response, scope_key: str,
+                          extra_scopes: tuple[str, ...] = ()) -> bool:
+        """Fetch a token for what the Bearer challenge asks (plus `extra_scopes`)."""
         challenge = response.headers.get("WWW-Authenticate", "")
         if not challenge.lower().startswith("bearer "):
             return False
@@ -89,9 +96,11 @@ class RegistryHTTP:
         realm = params.pop("realm", None)
         if not realm:
             return False
-        query = {k: v for k, v in params.items() if k in ("service", "scope")}
-        if "scope" not in query and scope_key:
-            query["scope"] = f"repository:{scope_key}:pull,push"
+        query = [(k, v) for k, v in params.items() if k in ("service", "scope")]
+        repository = self._scope_key(response.request.url)
+        if "scope" not in params and repository:
+            query.append(("scope", f"repository:{repository}:pull,push"))
+        query += [("scope", scope) for scope in extra_scopes]
         auth = self.credentials if self.credentials else None
         token_response = self.session.get(realm + "?" + urlencode(query), auth=auth,
                                           timeout=self.timeout)
@@ -141,8 +150,10 @@ class RegistryHTTP:
 
     def mount_blob(self, name: str, digest: str, source: str) -> requests.Response:
         query = urlencode({"mount": digest, "from": source})
+        # The challenge names only `name`; pulling from `source` is the client's to ask for.
         return self.request("POST", f"/v2/{name}/blobs/uploads/?{query}",
-                            headers={"Content-Length": "0"})
+                            headers={"Content-Length": "0"},
+                            extra_scopes=(f"repository:{source}:pull",))
 
     def head_blob(self, name: str, digest: str) -> requests.Response:
         return self.request("HEAD", f"/v2/{name}/blobs/{digest}", allow_redirects=True)

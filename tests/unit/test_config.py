@@ -99,7 +99,7 @@ def test_unknown_auth_mode_is_named(value):
         Settings.from_env({**BASE, "BERTH_AUTH": value})
 
 
-@pytest.mark.parametrize("value, auth", [("", "none"), ("token", "token"), (" none ", "none")])
+@pytest.mark.parametrize("value, auth", [("", "token"), ("token", "token"), (" none ", "none")])
 def test_auth_modes(value, auth):
     assert Settings.from_env({**BASE, "BERTH_AUTH": value}).auth == auth
 

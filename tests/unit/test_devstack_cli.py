@@ -117,8 +117,9 @@ def stack(tmp_path_factory):
 
 def test_ready_line_names_the_real_ports(stack):
     _, banner, ready, _ = stack
-    assert set(ready) == {"api", "upload", "moto"}
-    for url in ready.values():
+    assert set(ready) == {"api", "upload", "moto", "username", "password"}
+    assert ready["username"] == "admin" and len(ready["password"]) >= 12
+    for url in (ready["api"], ready["upload"], ready["moto"]):
         assert url.startswith("http://127.0.0.1:")
         assert not url.endswith(":0")
     assert banner[0].startswith(f"Berth is running: registry {ready['api']} ")

@@ -1,0 +1,95 @@
+"""First-start set-up that CloudFormation cannot do, safe to run again.
+
+- the SecureString secrets: the token signing key (RS256, PEM) and the upload
+  state key, created only if absent (a re-run never rotates them);
+- the public `library` project, as Harbor has from the start;
+- the `admin` system administrator, from BERTH_ADMIN_PASSWORD, if absent.
+
+Run by the local stack, and for a deployment with
+`python -m chalicelib.bootstrap` (environment as for the Lambda function).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import Conflict
+from chalicelib.secrets import TOKEN_SIGNING_KEY, UPLOAD_TOKEN_KEY
+
+LIBRARY = "library"
+
+
+def ensure_secret(ssm, prefix: str, name: str, make_value) -> bool:
+    """Create the SecureString `<prefix>/<name>` unless it exists; True if created."""
+    try:
+        ssm.put_parameter(
+            Name=f"{prefix}/{name}",
+            Value=make_value(),
+            Type="SecureString",
+            Overwrite=False,
+            Description="Berth secret, created by chalicelib.bootstrap",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterAlreadyExists":
+            return False
+        raise
+    return True
+
+
+def _signing_key_pem() -> str:
+    from chalicelib.auth.tokens import SigningKey
+
+    return SigningKey.generate("RS256").to_pem()
+
+
+def bootstrap(svc, *, admin_password: str | None) -> dict[str, bool]:
+    from chalicelib.auth.passwords import hash_password
+    from chalicelib.meta.accounts import Project, User
+
+    done = {
+        "upload_key": ensure_secret(svc.ssm, svc.settings.ssm_prefix, UPLOAD_TOKEN_KEY, lambda: secrets.token_hex(32)),
+        "signing_key": ensure_secret(svc.ssm, svc.settings.ssm_prefix, TOKEN_SIGNING_KEY, _signing_key_pem),
+        "library": False,
+        "admin": False,
+    }
+    if svc.accounts.get_project(LIBRARY) is None:
+        try:
+            svc.accounts.create_project(Project(name=LIBRARY, public=True, owner="admin"))
+            done["library"] = True
+        except Conflict:
+            pass
+    if admin_password and svc.accounts.get_user("admin") is None:
+        try:
+            svc.accounts.create_user(
+                User(
+                    username="admin",
+                    realname="System Administrator",
+                    password_hash=hash_password(admin_password),
+                    sysadmin=True,
+                    source="db",
+                )
+            )
+            done["admin"] = True
+        except Conflict:
+            pass
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args(argv)
+    from chalicelib.config import Settings
+    from chalicelib.services import Services
+
+    result = bootstrap(Services(Settings.from_env()), admin_password=os.environ.get("BERTH_ADMIN_PASSWORD") or None)
+    for what, created in result.items():
+        print(f"{what}: {'created' if created else 'already there'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

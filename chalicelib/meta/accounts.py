@@ -1,0 +1,801 @@
+"""Harbor-style accounts in DynamoDB: users, projects, members and robot accounts.
+
+Key layout in chalicelib/meta/keys.py. Each member and project robot is counted
+(`refs`) on the items it hangs from: its project, and for a user member the
+user. A project or user is deleted in the same transaction as its last
+dependent, on condition that the count is the one just read. So no grant
+outlives its project or user, and a project or user created again under an old
+name never inherits the old one's members or robots.
+
+Item attributes avoid DynamoDB's reserved words (comment, source, public, owner,
+project, level, permissions, name, ...), so every read can name them in a plain
+projection, BatchGetItem's included.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from botocore.exceptions import ClientError
+
+from chalicelib.auth.rbac import Role, best
+from chalicelib.errors import BerthError, Conflict
+from chalicelib.meta import keys
+from chalicelib.meta.table import (
+    Table,
+    delete_op,
+    is_condition_failure,
+    marshal,
+    put_op,
+    unmarshal,
+    update_op,
+)
+
+
+class AccountNotFound(BerthError):
+    """no such user, project, member or robot account"""
+
+
+USER_SOURCES = ("db", "ldap")
+ENTITY_TYPES = ("u", "g")
+ROBOT_LEVELS = ("project", "system")
+ROBOT_PREFIX = "robot$"
+NEVER = -1  # a robot's expiry when it does not expire
+
+_NEW = "attribute_not_exists(PK)"
+_EXISTS = "attribute_exists(PK)"
+_REFS = "refs"
+_MAX_TRANSACTION = 100
+_RETRIES = 5
+_SK_MAX = "\U0010ffff"
+_ROLE_IDS = frozenset(r.value for r in Role)
+
+
+class _Record:
+    """Field -> item attribute, one table per record type."""
+
+    ATTRIBUTES: ClassVar[dict[str, str]]
+
+    def _attributes(self) -> dict[str, Any]:
+        return {attr: getattr(self, f) for f, attr in self.ATTRIBUTES.items()}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]):
+        return cls(**{f: item[attr] for f, attr in cls.ATTRIBUTES.items() if attr in item})
+
+
+@dataclass
+class User(_Record):
+    username: str
+    email: str = ""
+    realname: str = ""
+    comment: str = ""
+    password_hash: str | None = None  # None for LDAP users
+    sysadmin: bool = False
+    source: str = "db"  # "db" | "ldap"
+    ldap_dn: str | None = None
+    groups: list[str] = field(default_factory=list)  # group DNs from LDAP
+    user_id: int = 0  # 0: allocate on create
+    password_version: int = 0  # bumped by every password change
+    created: int = 0
+    updated: int = 0
+
+    ATTRIBUTES: ClassVar[dict[str, str]] = {
+        "username": "username",
+        "email": "email",
+        "realname": "realname",
+        "comment": "user_comment",
+        "password_hash": "password_hash",
+        "sysadmin": "sysadmin",
+        "source": "auth_source",
+        "ldap_dn": "ldap_dn",
+        "groups": "ldap_groups",
+        "user_id": "user_id",
+        "password_version": "password_version",
+        "created": "created",
+        "updated": "updated",
+    }
+
+    def to_item(self) -> dict[str, Any]:
+        return {"PK": keys.user_pk(self.username), "SK": keys.USER_SK, **self._attributes()}
+
+
+@dataclass
+class Project(_Record):
+    name: str
+    project_id: int = 0  # 0: allocate on create
+    public: bool = False
+    owner: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)  # Harbor's, "public" kept equal to `public`
+    created: int = 0
+    updated: int = 0
+
+    ATTRIBUTES: ClassVar[dict[str, str]] = {
+        "name": "project_name",
+        "project_id": "project_id",
+        "public": "is_public",
+        "owner": "owner_name",
+        "metadata": "metadata",
+        "created": "created",
+        "updated": "updated",
+    }
+
+    def to_item(self) -> dict[str, Any]:
+        return {"PK": keys.project_pk(self.name), "SK": keys.PROJECT_SK, **self._attributes()}
+
+
+@dataclass
+class Member(_Record):
+    entity_type: str  # "u" (user) | "g" (LDAP group, by DN)
+    entity_name: str
+    role_id: int
+    member_id: int = 0  # 0: allocate on add
+    created: int = 0
+    project: str = ""  # set by add_member
+
+    ATTRIBUTES: ClassVar[dict[str, str]] = {
+        "entity_type": "entity_type",
+        "entity_name": "entity_name",
+        "role_id": "role_id",
+        "member_id": "member_id",
+        "created": "created",
+        "project": "project_name",
+    }
+
+    @property
+    def role(self) -> Role:
+        return Role(self.role_id)
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "PK": keys.project_pk(self.project),
+            "SK": keys.member_sk(self.entity_type, self.entity_name),
+            **self._attributes(),
+        }
+
+    def reverse_item(self) -> dict[str, Any]:
+        """The user's side of a user membership: which projects, without a scan."""
+        return {
+            "PK": keys.user_pk(self.entity_name),
+            "SK": keys.member_of_sk(self.project),
+            "project_name": self.project,
+            "role_id": self.role_id,
+            "member_id": self.member_id,
+        }
+
+
+@dataclass
+class Robot(_Record):
+    full_name: str  # robot$<project>+<name> or robot$<name>
+    secret_hash: str
+    level: str = "system"  # "project" | "system"
+    project: str | None = None  # project level only
+    permissions: str = "[]"  # JSON: [{"kind","namespace","access":[{"resource","action"}]}]
+    description: str = ""
+    expiry: int = NEVER  # epoch seconds (Harbor's expires_at; that name is the table's TTL attribute)
+    disabled: bool = False
+    creator: str = ""
+    robot_id: int = 0  # 0: allocate on create
+    created: int = 0
+    updated: int = 0
+
+    ATTRIBUTES: ClassVar[dict[str, str]] = {
+        "full_name": "robot_name",
+        "secret_hash": "secret_hash",
+        "level": "robot_level",
+        "project": "project_name",
+        "permissions": "permissions_json",
+        "description": "description",
+        "expiry": "expiry",
+        "disabled": "disabled",
+        "creator": "creator",
+        "robot_id": "robot_id",
+        "created": "created",
+        "updated": "updated",
+    }
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.permissions, str):
+            self.permissions = _permissions_json(self.permissions)
+
+    @property
+    def name(self) -> str:
+        """The login name, as Harbor's API shows it: the full name."""
+        return self.full_name
+
+    @property
+    def short_name(self) -> str:
+        """The name without prefix and project."""
+        rest = self.full_name[len(ROBOT_PREFIX) :]
+        return rest.split("+", 1)[1] if self.level == "project" else rest
+
+    @property
+    def access(self) -> list[dict[str, Any]]:
+        return json.loads(self.permissions)
+
+    def is_expired(self, now: float) -> bool:
+        return self.expiry != NEVER and now >= self.expiry
+
+    def to_item(self) -> dict[str, Any]:
+        return {"PK": keys.robot_pk(self.full_name), "SK": keys.ROBOT_SK, **self._attributes()}
+
+
+def robot_full_name(name: str, project: str | None = None) -> str:
+    return f"{ROBOT_PREFIX}{project}+{name}" if project else f"{ROBOT_PREFIX}{name}"
+
+
+@dataclass
+class AccessContext:
+    """What the token service needs to grant access, read in one BatchGetItem."""
+
+    user: User | None
+    projects: dict[str, Project]  # the requested projects that exist
+    roles: dict[str, list[Role]]  # project -> the user's own role and their groups' roles
+
+    def role(self, project: str) -> Role | None:
+        return best(self.roles.get(project, []))
+
+
+# every attribute any account item carries, for reads that fetch several kinds at once
+_ALL_ATTRIBUTES = ", ".join(
+    dict.fromkeys(
+        ["PK", "SK"]
+        + [a for record in (User, Project, Member, Robot) for a in record.ATTRIBUTES.values()]
+    )
+)
+
+
+class DynamoAccounts:
+    def __init__(self, table: Table, clock: Callable[[], float]):
+        self._t = table
+        self._clock = clock
+
+    # -- users -------------------------------------------------------------------------
+    def create_user(self, user: User) -> User:
+        if user.source not in USER_SOURCES:
+            raise ValueError(f"user source must be one of {USER_SOURCES}")
+        now = self._now()
+        user = replace(user, user_id=user.user_id or self._next_id("user"), created=user.created or now, updated=now)
+        self._transact(
+            [
+                (put_op({**user.to_item(), _REFS: 0}, _NEW), Conflict(f"user {user.username} already exists")),
+                (put_op({"PK": keys.USERS_PK, "SK": user.username}), None),
+                (put_op(_id_item("user", user.user_id, user.username), _NEW), Conflict(f"user id {user.user_id} is taken")),
+            ]
+        )
+        return user
+
+    def get_user(self, username: str) -> User | None:
+        item = self._t.get(keys.user_pk(username), keys.USER_SK, consistent=True)
+        return User.from_item(item) if item else None
+
+    def get_user_by_id(self, user_id: int) -> User | None:
+        name = self._name_of("user", user_id)
+        return self.get_user(name) if name is not None else None
+
+    _USER_FIELDS = ("email", "realname", "comment", "sysadmin", "source", "ldap_dn", "groups")
+
+    def update_user(self, username: str, /, **fields: Any) -> User:
+        """Change profile fields; a field set to None is removed. Passwords: set_password."""
+        _check_fields(fields, self._USER_FIELDS)
+        if "source" in fields and fields["source"] not in USER_SOURCES:
+            raise ValueError(f"user source must be one of {USER_SOURCES}")
+        sets = {User.ATTRIBUTES[f]: v for f, v in fields.items()}
+        sets["updated"] = self._now()
+        item = self._update(keys.user_pk(username), keys.USER_SK, sets, missing=_no_user(username))
+        return User.from_item(item)
+
+    def set_password(self, username: str, password_hash: str) -> User:
+        """Store a new hash and bump password_version, which invalidates what the old one issued."""
+        item = self._update(
+            keys.user_pk(username),
+            keys.USER_SK,
+            {"password_hash": password_hash, "updated": self._now()},
+            adds={"password_version": 1},
+            missing=_no_user(username),
+        )
+        return User.from_item(item)
+
+    def delete_user(self, username: str) -> None:
+        """Delete the user with all their memberships (and the reverse index)."""
+        for _ in range(_RETRIES):
+            user = self.get_user(username)
+            if user is None:
+                raise _no_user(username)
+            units = [_member_removal(project, "u", username) for project in self.list_memberships(username)]
+            closing = [delete_op(keys.USERS_PK, username), delete_op(keys.id_pk("user", user.user_id), keys.ID_SK)]
+            if self._dismantle(keys.user_pk(username), keys.USER_SK, units, closing):
+                return
+        raise Conflict(f"user {username} kept changing while being deleted; retry")
+
+    def list_users(self, last: str | None = None, limit: int = 100) -> tuple[list[User], bool]:
+        names, more = self._page(keys.USERS_PK, last, limit)
+        items = self._fetch((keys.user_pk(n), keys.USER_SK) for n in names)
+        return [User.from_item(items[k]) for n in names if (k := (keys.user_pk(n), keys.USER_SK)) in items], more
+
+    def list_memberships(self, username: str) -> dict[str, int]:
+        """project -> role id, for the user's own memberships (not their groups')."""
+        items = self._t.query_all(
+            keys.user_pk(username),
+            low=keys.MEMBEROF_PREFIX,
+            high=_prefix_end(keys.MEMBEROF_PREFIX),
+            projection="project_name, role_id",
+        )
+        return {i["project_name"]: int(i["role_id"]) for i in items}
+
+    # -- projects ----------------------------------------------------------------------
+    def create_project(self, project: Project) -> Project:
+        """Public if either `public` or metadata["public"] says so; both then agree."""
+        now = self._now()
+        public = project.public or _text_bool(project.metadata.get("public") or "false")
+        metadata = {**project.metadata, "public": _bool_text(public)}
+        project = replace(
+            project,
+            public=public,
+            project_id=project.project_id or self._next_id("project"),
+            metadata=metadata,
+            created=project.created or now,
+            updated=now,
+        )
+        self._transact(
+            [
+                (put_op({**project.to_item(), _REFS: 0}, _NEW), Conflict(f"project {project.name} already exists")),
+                (put_op({"PK": keys.PROJECTS_PK, "SK": project.name}), None),
+                (
+                    put_op(_id_item("project", project.project_id, project.name), _NEW),
+                    Conflict(f"project id {project.project_id} is taken"),
+                ),
+            ]
+        )
+        return project
+
+    def get_project(self, name: str) -> Project | None:
+        item = self._t.get(keys.project_pk(name), keys.PROJECT_SK, consistent=True)
+        return Project.from_item(item) if item else None
+
+    def get_project_by_id(self, project_id: int) -> Project | None:
+        name = self._name_of("project", project_id)
+        return self.get_project(name) if name is not None else None
+
+    def update_project(
+        self, name: str, public: bool | None = None, metadata: dict[str, str | None] | None = None
+    ) -> Project:
+        """Merge `metadata` into the project's (a None value removes the key), as Harbor
+        does. `public` and metadata["public"] stay equal; an explicit `public` wins."""
+        metadata = dict(metadata or {})
+        if "public" in metadata and metadata["public"] is None:
+            del metadata["public"]  # it mirrors `public`, which always has a value
+        if public is None and metadata.get("public") is not None:
+            public = _text_bool(metadata["public"])
+        if public is not None:
+            metadata["public"] = _bool_text(public)
+        sets: dict[Any, Any] = {("metadata", k): v for k, v in metadata.items()}
+        if public is not None:
+            sets["is_public"] = public
+        sets["updated"] = self._now()
+        item = self._update(keys.project_pk(name), keys.PROJECT_SK, sets, missing=_no_project(name))
+        return Project.from_item(item)
+
+    def delete_project(self, name: str) -> None:
+        """Delete the project with its members and its robot accounts. Whether it
+        still holds repositories is the caller's question."""
+        for _ in range(_RETRIES):
+            project = self.get_project(name)
+            if project is None:
+                raise _no_project(name)
+            units = [_member_removal(name, m.entity_type, m.entity_name) for m in self.list_members(name)]
+            prefix = robot_full_name("", name)
+            robots = self._t.query_all(keys.ROBOTS_PK, low=prefix, high=_prefix_end(prefix), projection="SK")
+            robot_items = self._fetch((keys.robot_pk(r["SK"]), keys.ROBOT_SK) for r in robots)
+            units += [_robot_removal(Robot.from_item(i)) for i in robot_items.values()]
+            closing = [
+                delete_op(keys.PROJECTS_PK, name),
+                delete_op(keys.id_pk("project", project.project_id), keys.ID_SK),
+            ]
+            if self._dismantle(keys.project_pk(name), keys.PROJECT_SK, units, closing):
+                return
+        raise Conflict(f"project {name} kept changing while being deleted; retry")
+
+    def list_projects(self, last: str | None = None, limit: int = 100) -> tuple[list[Project], bool]:
+        names, more = self._page(keys.PROJECTS_PK, last, limit)
+        items = self._fetch((keys.project_pk(n), keys.PROJECT_SK) for n in names)
+        return [
+            Project.from_item(items[k]) for n in names if (k := (keys.project_pk(n), keys.PROJECT_SK)) in items
+        ], more
+
+    # -- members -----------------------------------------------------------------------
+    def add_member(self, project: str, member: Member) -> Member:
+        """Conflict if the entity is a member already; AccountNotFound if the
+        project, or for a user member the user, does not exist."""
+        if member.entity_type not in ENTITY_TYPES:
+            raise ValueError(f"entity_type must be one of {ENTITY_TYPES}")
+        Role(member.role_id)  # ValueError for a role Harbor does not have
+        member = replace(
+            member,
+            project=project,
+            member_id=member.member_id or self._next_id("member"),
+            created=member.created or self._now(),
+        )
+        steps: list[tuple[dict[str, Any], BerthError | None]] = [
+            (put_op(member.to_item(), _NEW), Conflict(f"{member.entity_name} is already a member of {project}")),
+            (_refs_op(keys.project_pk(project), keys.PROJECT_SK, 1), _no_project(project)),
+        ]
+        if member.entity_type == "u":
+            steps += [
+                (put_op(member.reverse_item()), None),
+                (_refs_op(keys.user_pk(member.entity_name), keys.USER_SK, 1), _no_user(member.entity_name)),
+            ]
+        self._transact(steps)
+        return member
+
+    def get_member(self, project: str, entity_type: str, entity_name: str) -> Member | None:
+        item = self._t.get(keys.project_pk(project), keys.member_sk(entity_type, entity_name), consistent=True)
+        return Member.from_item(item) if item else None
+
+    def get_member_by_id(self, project: str, member_id: int) -> Member | None:
+        return next((m for m in self.list_members(project) if m.member_id == member_id), None)
+
+    def update_member_role(self, project: str, entity_type: str, entity_name: str, role_id: int) -> Member:
+        Role(role_id)
+        missing = _no_member(project, entity_name)
+        steps = [
+            (
+                _when(
+                    update_op(
+                        keys.project_pk(project),
+                        keys.member_sk(entity_type, entity_name),
+                        "SET role_id = :r",
+                        {":r": role_id},
+                    ),
+                    _EXISTS,
+                ),
+                missing,
+            )
+        ]
+        if entity_type == "u":
+            steps.append(
+                (
+                    _when(
+                        update_op(keys.user_pk(entity_name), keys.member_of_sk(project), "SET role_id = :r", {":r": role_id}),
+                        _EXISTS,
+                    ),
+                    missing,
+                )
+            )
+        self._transact(steps)
+        member = self.get_member(project, entity_type, entity_name)
+        if member is None:  # removed right after the update
+            raise missing
+        return member
+
+    def remove_member(self, project: str, entity_type: str, entity_name: str) -> None:
+        steps = [(op, _no_member(project, entity_name)) for op in _member_removal(project, entity_type, entity_name)]
+        self._transact(steps)
+
+    def list_members(self, project: str) -> list[Member]:
+        items = self._t.query_all(
+            keys.project_pk(project),
+            low=keys.MEMBER_PREFIX,
+            high=_prefix_end(keys.MEMBER_PREFIX),
+            projection=", ".join(Member.ATTRIBUTES.values()),
+        )
+        return [Member.from_item(i) for i in items]
+
+    # -- the token service's read --------------------------------------------------------
+    def access_context(self, username: str | None, groups: Iterable[str], projects: Iterable[str]) -> AccessContext:
+        """The user, the projects and every role the user holds in them, directly or
+        through a group, in one BatchGetItem (it takes 100 keys: 1 + projects x
+        (2 + groups); past that the read takes one more call per 100 keys)."""
+        groups = list(groups)
+        projects = list(dict.fromkeys(projects))
+        wanted: list[tuple[str, str]] = []
+        if username:
+            wanted.append((keys.user_pk(username), keys.USER_SK))
+        for p in projects:
+            pk = keys.project_pk(p)
+            wanted.append((pk, keys.PROJECT_SK))
+            if username:
+                wanted.append((pk, keys.member_sk("u", username)))
+            wanted += [(pk, keys.member_sk("g", g)) for g in groups]
+        items = self._fetch(wanted)
+        user_item = items.get((keys.user_pk(username), keys.USER_SK)) if username else None
+        found: dict[str, Project] = {}
+        roles: dict[str, list[Role]] = {}
+        for p in projects:
+            pk = keys.project_pk(p)
+            project_item = items.get((pk, keys.PROJECT_SK))
+            if project_item is None:
+                continue  # a member item without its project is never a grant
+            found[p] = Project.from_item(project_item)
+            held = [items[k] for k in wanted if k[0] == pk and k[1].startswith(keys.MEMBER_PREFIX) and k in items]
+            roles[p] = [Role(int(i["role_id"])) for i in held if int(i["role_id"]) in _ROLE_IDS]
+        return AccessContext(User.from_item(user_item) if user_item else None, found, roles)
+
+    # -- robots ------------------------------------------------------------------------
+    def create_robot(self, robot: Robot) -> Robot:
+        """Conflict if the name is taken; AccountNotFound if a project robot's project
+        does not exist."""
+        _check_robot(robot)
+        now = self._now()
+        robot = replace(robot, robot_id=robot.robot_id or self._next_id("robot"), created=robot.created or now, updated=now)
+        steps: list[tuple[dict[str, Any], BerthError | None]] = [
+            (put_op(robot.to_item(), _NEW), Conflict(f"robot account {robot.full_name} already exists")),
+            (put_op({"PK": keys.ROBOTS_PK, "SK": robot.full_name}), None),
+            (put_op(_id_item("robot", robot.robot_id, robot.full_name), _NEW), Conflict(f"robot id {robot.robot_id} is taken")),
+        ]
+        if robot.level == "project":
+            project = robot.project or ""  # _check_robot made sure there is one
+            steps.append((_refs_op(keys.project_pk(project), keys.PROJECT_SK, 1), _no_project(project)))
+        self._transact(steps)
+        return robot
+
+    def get_robot(self, full_name: str) -> Robot | None:
+        item = self._t.get(keys.robot_pk(full_name), keys.ROBOT_SK, consistent=True)
+        return Robot.from_item(item) if item else None
+
+    def get_robot_by_id(self, robot_id: int) -> Robot | None:
+        name = self._name_of("robot", robot_id)
+        return self.get_robot(name) if name is not None else None
+
+    _ROBOT_FIELDS = ("secret_hash", "permissions", "description", "expiry", "disabled")
+
+    def update_robot(self, full_name: str, /, **fields: Any) -> Robot:
+        """Change a robot's secret, permissions, description, expiry or disabled flag."""
+        _check_fields(fields, self._ROBOT_FIELDS)
+        if "permissions" in fields and not isinstance(fields["permissions"], str):
+            fields["permissions"] = _permissions_json(fields["permissions"])
+        sets = {Robot.ATTRIBUTES[f]: v for f, v in fields.items()}
+        sets["updated"] = self._now()
+        item = self._update(keys.robot_pk(full_name), keys.ROBOT_SK, sets, missing=_no_robot(full_name))
+        return Robot.from_item(item)
+
+    def delete_robot(self, full_name: str) -> None:
+        robot = self.get_robot(full_name)
+        if robot is None:
+            raise _no_robot(full_name)
+        self._transact([(op, _no_robot(full_name)) for op in _robot_removal(robot)])
+
+    def list_robots(
+        self, project: str | None = None, last: str | None = None, limit: int = 100
+    ) -> tuple[list[Robot], bool]:
+        """All robots, or one project's, in full-name order."""
+        prefix = robot_full_name("", project) if project else ""
+        names, more = self._page(keys.ROBOTS_PK, last, limit, prefix=prefix)
+        items = self._fetch((keys.robot_pk(n), keys.ROBOT_SK) for n in names)
+        return [Robot.from_item(items[k]) for n in names if (k := (keys.robot_pk(n), keys.ROBOT_SK)) in items], more
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def _next_id(self, kind: str) -> int:
+        out = self._t.client.update_item(
+            TableName=self._t.name,
+            Key=keys.key(keys.COUNTER_PK, kind),
+            UpdateExpression="ADD last_id :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(out["Attributes"]["last_id"]["N"])
+
+    def _name_of(self, kind: str, number: int) -> str | None:
+        item = self._t.get(keys.id_pk(kind, number), keys.ID_SK, consistent=True)
+        return item["target"] if item else None
+
+    def _page(self, listing_pk: str, last: str | None, limit: int, *, prefix: str = "") -> tuple[list[str], bool]:
+        if limit < 1:
+            raise ValueError("limit must be positive")
+        low = prefix or "\x00"
+        if last is not None:
+            low = max(low, last + "\x00")
+        high = _prefix_end(prefix) if prefix else _SK_MAX
+        if low >= high:
+            return [], False
+        items = self._t.query_page(listing_pk, low=low, high=high, limit=limit + 1, projection="SK")
+        names = [i["SK"] for i in items]
+        return names[:limit], len(names) > limit
+
+    def _fetch(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        wanted = list(wanted)
+        if not wanted:
+            return {}
+        return {(i["PK"], i["SK"]): i for i in self._t.batch_get(wanted, projection=_ALL_ATTRIBUTES)}
+
+    def _update(
+        self,
+        pk: str,
+        sk: str,
+        sets: dict[Any, Any],
+        *,
+        adds: dict[str, int] | None = None,
+        missing: BerthError,
+    ) -> dict[str, Any]:
+        expression, names, values = _update_expression(sets, adds or {})
+        try:
+            out = self._t.client.update_item(
+                TableName=self._t.name,
+                Key=keys.key(pk, sk),
+                UpdateExpression=expression,
+                ConditionExpression=_EXISTS,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=marshal(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise missing from None
+            raise
+        return unmarshal(out["Attributes"])
+
+    def _transact(self, steps: list[tuple[dict[str, Any], BerthError | None]]) -> None:
+        """Write the operations in one transaction; a failed condition raises the error
+        paired with its operation, a lost race with another transaction Conflict."""
+        try:
+            self._t.transact([op for op, _ in steps])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            for (_, failure), code in zip(steps, codes):
+                if code == "ConditionalCheckFailed" and failure is not None:
+                    raise failure from None
+            if {"ConditionalCheckFailed", "TransactionConflict"} & set(codes):
+                raise Conflict("a concurrent change to these accounts won; retry") from None
+            raise
+
+    def _dismantle(self, pk: str, sk: str, units: list[list[dict[str, Any]]], closing: list[dict[str, Any]]) -> bool:
+        """Delete the owner item (pk, sk) with its dependents. Each unit removes one
+        dependent and its links; transactions of at most 100 items each lower the
+        owner's refs by the units they carry, and the last one deletes the owner on
+        condition that refs are what was read. False when something changed meanwhile
+        (the caller reads again and continues)."""
+        owner = keys.key(pk, sk)
+        units = [[op for op in unit if next(iter(op.values())).get("Key") != owner] for unit in units]
+        room = _MAX_TRANSACTION - 1 - len(closing)
+        batches: list[list[list[dict[str, Any]]]] = [[]]
+        for unit in units:
+            if sum(map(len, batches[-1])) + len(unit) > room:
+                batches.append([])
+            batches[-1].append(unit)
+        for n, batch in enumerate(batches):
+            ops = [op for unit in batch for op in unit]
+            count = len(batch)
+            if n < len(batches) - 1:
+                ops.append(_refs_op(pk, sk, -count))
+            else:
+                condition = f"{_REFS} = :n" if count else f"{_EXISTS} AND (attribute_not_exists({_REFS}) OR {_REFS} = :n)"
+                ops.append(_when(delete_op(pk, sk), condition, {":n": count}))
+                ops += closing
+            stale = _Stale()
+            try:
+                self._transact([(op, stale) for op in ops])
+            except _Stale:
+                return False
+        return True
+
+
+class _Stale(BerthError):
+    """what was read changed before the write"""
+
+
+def _member_removal(project: str, entity_type: str, entity_name: str) -> list[dict[str, Any]]:
+    """Remove one membership: the member item, the project's count, and for a user
+    their reverse index entry and count."""
+    ops = [
+        _when(delete_op(keys.project_pk(project), keys.member_sk(entity_type, entity_name)), _EXISTS),
+        _refs_op(keys.project_pk(project), keys.PROJECT_SK, -1),
+    ]
+    if entity_type == "u":
+        ops += [
+            delete_op(keys.user_pk(entity_name), keys.member_of_sk(project)),
+            _refs_op(keys.user_pk(entity_name), keys.USER_SK, -1),
+        ]
+    return ops
+
+
+def _robot_removal(robot: Robot) -> list[dict[str, Any]]:
+    ops = [
+        _when(delete_op(keys.robot_pk(robot.full_name), keys.ROBOT_SK), _EXISTS),
+        delete_op(keys.ROBOTS_PK, robot.full_name),
+        delete_op(keys.id_pk("robot", robot.robot_id), keys.ID_SK),
+    ]
+    if robot.level == "project" and robot.project:
+        ops.append(_refs_op(keys.project_pk(robot.project), keys.PROJECT_SK, -1))
+    return ops
+
+
+def _refs_op(pk: str, sk: str, delta: int) -> dict[str, Any]:
+    # conditional, so that counting never creates an item that was deleted
+    return _when(update_op(pk, sk, f"ADD {_REFS} :d", {":d": delta}), _EXISTS)
+
+
+def _when(op: dict[str, Any], condition: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    body = next(iter(op.values()))
+    body["ConditionExpression"] = condition
+    if values:
+        body.setdefault("ExpressionAttributeValues", {}).update(marshal(values))
+    return op
+
+
+def _id_item(kind: str, number: int, name: str) -> dict[str, Any]:
+    return {"PK": keys.id_pk(kind, number), "SK": keys.ID_SK, "target": name}
+
+
+def _update_expression(sets: dict[Any, Any], adds: dict[str, int]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """SET / REMOVE (value None) / ADD over attribute paths (a str, or a tuple for a
+    map key), every name through a placeholder."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    clauses: dict[str, list[str]] = {"SET": [], "REMOVE": [], "ADD": []}
+
+    def ref(i: int, path: str | tuple[str, ...]) -> str:
+        parts = (path,) if isinstance(path, str) else path
+        for j, part in enumerate(parts):
+            names[f"#a{i}_{j}"] = part
+        return ".".join(f"#a{i}_{j}" for j in range(len(parts)))
+
+    for i, (path, value) in enumerate(sets.items()):
+        if value is None:
+            clauses["REMOVE"].append(ref(i, path))
+        else:
+            values[f":v{i}"] = value
+            clauses["SET"].append(f"{ref(i, path)} = :v{i}")
+    for i, (path, delta) in enumerate(adds.items(), start=len(sets)):
+        values[f":v{i}"] = delta
+        clauses["ADD"].append(f"{ref(i, path)} :v{i}")
+    expression = " ".join(f"{verb} {', '.join(parts)}" for verb, parts in clauses.items() if parts)
+    return expression, names, values
+
+
+def _check_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(fields) - set(allowed))
+    if unknown:
+        raise ValueError(f"cannot update {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+
+
+def _check_robot(robot: Robot) -> None:
+    if robot.level not in ROBOT_LEVELS:
+        raise ValueError(f"robot level must be one of {ROBOT_LEVELS}")
+    if robot.level == "project":
+        if not robot.project or not robot.full_name.startswith(robot_full_name("", robot.project)):
+            raise ValueError("a project robot is named robot$<project>+<name> and names its project")
+    elif robot.project or "+" in robot.full_name:
+        raise ValueError("a system robot is named robot$<name> and has no project")
+    if not robot.full_name.startswith(ROBOT_PREFIX) or not robot.short_name:
+        raise ValueError(f"a robot account's name starts with {ROBOT_PREFIX}")
+
+
+def _permissions_json(permissions: Any) -> str:
+    return json.dumps(permissions, separators=(",", ":"))
+
+
+def _bool_text(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _text_bool(value: str) -> bool:
+    # Harbor reads project metadata with Go's strconv.ParseBool
+    return value.strip().lower() in ("1", "t", "true")
+
+
+def _prefix_end(prefix: str) -> str:
+    """The smallest string greater than every string starting with `prefix`."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _no_user(username: str) -> AccountNotFound:
+    return AccountNotFound(f"user {username} not found")
+
+
+def _no_project(name: str) -> AccountNotFound:
+    return AccountNotFound(f"project {name} not found")
+
+
+def _no_member(project: str, entity_name: str) -> AccountNotFound:
+    return AccountNotFound(f"{entity_name} is not a member of {project}")
+
+
+def _no_robot(full_name: str) -> AccountNotFound:
+    return AccountNotFound(f"robot account {full_name} not found")
