@@ -36,6 +36,7 @@ class Authenticator:
         self._cache = cache
         self._clock = clock
         self._admin_password = admin_password
+        self._decoy: str | None = None
 
     def authenticate(self, username: str, password: str, *, user: Any = None, user_known: bool = False) -> Principal | None:
         """`user` may carry the user item when the caller already fetched it."""
@@ -52,6 +53,7 @@ class Authenticator:
         if user is None and username == ADMIN and self._admin_password:
             user = self._bootstrap_admin()
         if user is None or not getattr(user, "password_hash", None):
+            self._spend_like_a_check(password)  # an unknown user costs what a wrong password does
             return None
         if not self._check(username, password, user.password_hash):
             return None
@@ -62,6 +64,13 @@ class Authenticator:
             groups=tuple(user.groups or ()),
             password_version=int(getattr(user, "password_version", 0) or 0),
         )
+
+    def _spend_like_a_check(self, secret: str) -> None:
+        from chalicelib.auth.passwords import hash_password, verify_password
+
+        if self._decoy is None:
+            self._decoy = hash_password("decoy password, never matches")
+        verify_password(secret, self._decoy)
 
     def _check(self, name: str, secret: str, encoded: str) -> bool:
         from chalicelib.auth.passwords import verify_password
@@ -77,9 +86,10 @@ class Authenticator:
     def _robot(self, name: str, secret: str) -> Principal | None:
         robot = self._accounts.get_robot(name)
         principal = robot_principal(robot, self._clock()) if robot is not None else None
-        if principal is None or not self._check(name, secret, robot.secret_hash):
+        if principal is None:
+            self._spend_like_a_check(secret)
             return None
-        return principal
+        return principal if self._check(name, secret, robot.secret_hash) else None
 
     def _ldap_user(self, username: str, password: str) -> Principal | None:
         found = self._ldap().authenticate(username, password)

@@ -30,6 +30,8 @@ from ldap3.operation.search import parse_filter
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
+from chalicelib.auth.principal import IdentityProviderUnavailable
+
 logger = logging.getLogger("berth.auth.ldap")
 
 MAX_USERNAME_LENGTH = 255
@@ -72,7 +74,7 @@ KEYS: dict[str, str] = {
 }
 
 
-class LdapUnavailable(Exception):
+class LdapUnavailable(IdentityProviderUnavailable):
     """The directory cannot be reached or is misconfigured (not: wrong credentials)."""
 
 

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 from chalicelib.auth.access import Access
 from chalicelib.auth.authenticator import ROBOT_PREFIX, robot_principal
 from chalicelib.auth.grants import grant
+from chalicelib.auth.principal import IdentityProviderUnavailable as LdapUnavailable
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.scopes import InvalidScope, parse_scopes
 from chalicelib.errors import BerthError, Unauthorized
@@ -39,6 +40,9 @@ def get_token(svc, req: OciRequest) -> OciResponse:
         return error_response("UNSUPPORTED", exc.message, status=400)
     except Unauthorized as exc:
         return _unauthorized(exc.message)
+    except LdapUnavailable:
+        logger.exception("LDAP directory unavailable")
+        return error_response("UNKNOWN", "the identity provider is unavailable; retry later", status=503)
 
 
 def post_token(svc, req: OciRequest) -> OciResponse:
@@ -60,6 +64,9 @@ def post_token(svc, req: OciRequest) -> OciResponse:
         return _oauth_error(400, "invalid_scope", exc.message)
     except Unauthorized as exc:
         return _oauth_error(401, "invalid_grant", exc.message)
+    except LdapUnavailable:
+        logger.exception("LDAP directory unavailable")
+        return _oauth_error(503, "temporarily_unavailable", "the identity provider is unavailable; retry later")
     except _BadForm as exc:
         return _oauth_error(400, "invalid_request", str(exc))
 
