@@ -57,13 +57,7 @@ class Authenticator:
             return None
         if not self._check(username, password, user.password_hash):
             return None
-        return Principal(
-            kind="user",
-            name=user.username,
-            admin=bool(user.sysadmin),
-            groups=tuple(user.groups or ()),
-            password_version=int(getattr(user, "password_version", 0) or 0),
-        )
+        return user_principal(user)
 
     def _spend_like_a_check(self, secret: str) -> None:
         from chalicelib.auth.passwords import hash_password, verify_password
@@ -140,6 +134,17 @@ class Authenticator:
         except Conflict:
             pass
         return self._accounts.get_user(ADMIN)
+
+
+def user_principal(user: Any) -> Principal:
+    return Principal(
+        kind="user",
+        name=user.username,
+        admin=bool(user.sysadmin),
+        groups=tuple(user.groups or ()),
+        # refresh tokens carry it, so a password change ends them
+        password_version=int(getattr(user, "password_version", 0) or 0),
+    )
 
 
 def robot_principal(robot: Any, now: float) -> Principal | None:

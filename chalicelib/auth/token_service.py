@@ -14,7 +14,7 @@ import logging
 from urllib.parse import parse_qs
 
 from chalicelib.auth.access import Access
-from chalicelib.auth.authenticator import ROBOT_PREFIX, robot_principal
+from chalicelib.auth.authenticator import ROBOT_PREFIX, robot_principal, user_principal
 from chalicelib.auth.grants import grant
 from chalicelib.auth.principal import IdentityProviderUnavailable as LdapUnavailable
 from chalicelib.auth.principal import Principal
@@ -151,14 +151,7 @@ def _refresh_principal(svc, token: str) -> Principal:
     user = svc.accounts.get_user(subject)
     if user is None or int(getattr(user, "password_version", 0) or 0) != int(claims.get("pwv", 0)):
         raise Unauthorized("invalid refresh token")
-    return Principal(
-        kind="user",
-        name=user.username,
-        admin=bool(user.sysadmin),
-        groups=tuple(user.groups or ()),
-        # the rotated refresh token must carry the current version, or it fails at once
-        password_version=int(getattr(user, "password_version", 0) or 0),
-    )
+    return user_principal(user)
 
 
 def _grants(svc, principal: Principal | None, scopes: list[Access], context=None) -> list[dict]:

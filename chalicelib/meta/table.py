@@ -87,28 +87,23 @@ class Table:
     ) -> list[dict[str, Any]]:
         """Items of partition `pk` with low <= SK <= high, in order, at most `limit`."""
         items: list[dict[str, Any]] = []
-        start: dict | None = None
-        while len(items) < limit:
-            kwargs: dict[str, Any] = {
-                "TableName": self.name,
-                "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
-                "ExpressionAttributeValues": {":pk": {"S": pk}, ":lo": {"S": low}, ":hi": {"S": high}},
-                "Limit": limit - len(items),
-            }
-            if projection:
-                kwargs["ProjectionExpression"] = projection
-            if names:
-                kwargs["ExpressionAttributeNames"] = names
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            out = self.client.query(**kwargs)
-            items.extend(unmarshal(i) for i in out.get("Items", []))
-            start = out.get("LastEvaluatedKey")
-            if not start:
+        for item in self.query_all(pk, low=low, high=high, projection=projection, names=names, page_size=limit):
+            items.append(item)
+            if len(items) >= limit:
                 break
         return items
 
-    def query_all(self, pk: str, *, low: str, high: str, projection: str | None = None, names: dict | None = None) -> Iterator[dict[str, Any]]:
+    def query_all(
+        self,
+        pk: str,
+        *,
+        low: str,
+        high: str,
+        projection: str | None = None,
+        names: dict | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Items of partition `pk` with low <= SK <= high, in order, fetched lazily."""
         start: dict | None = None
         while True:
             kwargs: dict[str, Any] = {
@@ -116,6 +111,8 @@ class Table:
                 "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
                 "ExpressionAttributeValues": {":pk": {"S": pk}, ":lo": {"S": low}, ":hi": {"S": high}},
             }
+            if page_size:
+                kwargs["Limit"] = page_size
             if projection:
                 kwargs["ProjectionExpression"] = projection
             if names:
@@ -123,8 +120,7 @@ class Table:
             if start:
                 kwargs["ExclusiveStartKey"] = start
             out = self.client.query(**kwargs)
-            for i in out.get("Items", []):
-                yield unmarshal(i)
+            yield from (unmarshal(i) for i in out.get("Items", []))
             start = out.get("LastEvaluatedKey")
             if not start:
                 return
