@@ -11,6 +11,7 @@ import base64
 import binascii
 import datetime as dt
 import logging
+import re
 from urllib.parse import parse_qs
 
 from chalicelib.auth.access import Access
@@ -25,6 +26,8 @@ from chalicelib.registry.http import OciRequest, OciResponse
 from chalicelib.registry.oci.names import project_of
 
 logger = logging.getLogger("berth.token")
+# Harbor's project names (a subset of a repository name's first component)
+PROJECT_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 REFRESH_TTL = 30 * 24 * 3600
 MAX_FORM = 16 * 1024
 
@@ -163,10 +166,37 @@ def _grants(svc, principal: Principal | None, scopes: list[Access], context=None
     access = []
     for scope in scopes:
         project = context.projects.get(project_of(scope.name)) if context and scope.type == "repository" else None
+        if project is None and _creates_project(principal, scope):
+            project = _create_project(svc, project_of(scope.name), principal)
         roles = context.roles.get(project_of(scope.name), []) if context else []
         actions = grant(principal, scope, project, roles)
         access.append({"type": scope.type, "name": scope.name, "actions": list(actions)})
     return access
+
+
+def _creates_project(principal: Principal | None, scope: Access) -> bool:
+    """A system administrator's push into a project that does not exist creates it
+    (private), as ECR's create-on-push does: scripts and conformance suites push to
+    names of their own choosing. Everyone else is refused, as in Harbor."""
+    return (
+        principal is not None
+        and principal.admin
+        and scope.type == "repository"
+        and "push" in scope.actions
+        and PROJECT_NAME.fullmatch(project_of(scope.name)) is not None
+    )
+
+
+def _create_project(svc, name: str, principal: Principal):
+    from chalicelib.errors import Conflict
+    from chalicelib.meta.accounts import Project
+
+    try:
+        project = svc.accounts.create_project(Project(name=name, public=False, owner=principal.name))
+        logger.info("project created on push", extra={"project": name, "user": principal.name})
+        return project
+    except Conflict:
+        return svc.accounts.get_project(name)
 
 
 def _issue(svc, principal: Principal | None, scopes: list[Access], context, *, refresh: bool, oauth: bool) -> OciResponse:

@@ -135,9 +135,27 @@ def test_delete_outcome(world, api, principal, project):
 
 
 def test_nobody_gets_anything_in_a_project_that_does_not_exist(world, api):
-    for principal in ("sysadmin", "projectAdmin", "anonymous"):
+    for principal in ("projectAdmin", "anonymous"):
         claims = unverified_claims(token_for(world, principal, "repository:nosuch/app:pull,push,delete"))
         assert claims["access"][0]["actions"] == []
+    # asking only to pull creates nothing, even for a system administrator
+    claims = unverified_claims(token_for(world, "sysadmin", "repository:nosuch/app:pull"))
+    assert claims["access"][0]["actions"] == []
+    assert world.svc.accounts.get_project("nosuch") is None
+
+
+def test_a_sysadmin_push_creates_a_private_project(world, api):
+    claims = unverified_claims(token_for(world, "sysadmin", "repository:fresh/app:pull,push"))
+    assert claims["access"][0]["actions"] == ["pull", "push"]
+    project = world.svc.accounts.get_project("fresh")
+    assert project is not None and project.public is False
+    # ...which others then cannot see or use
+    claims = unverified_claims(token_for(world, "projectAdmin", "repository:fresh/app:pull,push"))
+    assert claims["access"][0]["actions"] == []
+    # a project name Harbor would refuse is never created
+    claims = unverified_claims(token_for(world, "sysadmin", "repository:a__b/app:pull,push"))
+    assert claims["access"][0]["actions"] == []
+    assert world.svc.accounts.get_project("a__b") is None
 
 
 def test_mount_needs_pull_on_the_source(world, api, setup):
