@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import RangeInvalid
 from chalicelib.meta import keys
-from chalicelib.meta.table import Table, is_condition_failure, marshal
+from chalicelib.meta.table import Table, delete_op, is_condition_failure, marshal
 
 
 @dataclass
@@ -21,6 +21,7 @@ class UploadSession:
     multipart_id: str | None = None  # S3 multipart upload, started with the first part
     parts: list[tuple[int, str]] = field(default_factory=list)
     tail_key: str | None = None  # bytes after the last part, in S3
+    tail_size: int = 0
     hash_state: bytes | None = None  # resumable sha256 over bytes 0..offset
 
     @property
@@ -30,10 +31,7 @@ class UploadSession:
 
     @property
     def tail_length(self) -> int:
-        if not self.tail_key:
-            return 0
-        start, end = self.tail_key.rsplit("/", 1)[1].split("-")
-        return int(end) - int(start)
+        return self.tail_size if self.tail_key else 0
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -46,6 +44,7 @@ class UploadSession:
             "multipart_id": self.multipart_id,
             "parts": [[n, e] for n, e in self.parts] or None,
             "tail_key": self.tail_key,
+            "tail_size": self.tail_size if self.tail_key else None,
             "hash_state": self.hash_state,
         }
 
@@ -60,6 +59,7 @@ class UploadSession:
             multipart_id=item.get("multipart_id"),
             parts=[(int(n), str(e)) for n, e in item.get("parts") or []],
             tail_key=item.get("tail_key"),
+            tail_size=int(item.get("tail_size") or 0),
             hash_state=item.get("hash_state"),
         )
 
@@ -93,3 +93,8 @@ class DynamoUploadSessions:
 
     def delete(self, upload_id: str) -> None:
         self._t.delete(keys.upload_pk(upload_id), keys.UPLOAD_SK)
+
+    @staticmethod
+    def delete_op(upload_id: str) -> dict:
+        """Deleting the session as part of another transaction."""
+        return delete_op(keys.upload_pk(upload_id), keys.UPLOAD_SK)

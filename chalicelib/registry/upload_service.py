@@ -112,7 +112,7 @@ class UploadService:
         if session.multipart_id:
             self._blobs.abort_multipart(session.id, session.multipart_id)
         self._sessions.delete(session.id)
-        self._blobs.delete_keys([session.tail_key] if session.tail_key else [])
+        self._blobs.delete_keys(_scratch([session.tail_key]))
 
     # -- writing ---------------------------------------------------------------
     def append(self, session: UploadSession, body: BinaryIO, length: int | None, content_range: ContentRange | None) -> UploadSession:
@@ -121,8 +121,8 @@ class UploadService:
         old_tail = session.tail_key
         self._stream(session, body, length, content_range, final=False)
         self._sessions.save(session, expected_offset=expected)
-        if old_tail and old_tail != session.tail_key:
-            self._blobs.delete_keys([old_tail])
+        if old_tail != session.tail_key:
+            self._blobs.delete_keys(_scratch([old_tail]))
         return session
 
     def complete(
@@ -134,11 +134,15 @@ class UploadService:
         size = session.offset
         try:
             if session.multipart_id is None:
-                # everything is in memory: a single PutObject, no multipart at all
-                _verify(digest, pending, hasher)
-                # rewriting identical content-addressed bytes costs what a lookup would
-                self._blobs.put_blob(str(digest), bytes(pending))
+                if pending is None and not _already_in_place(session, digest, hasher):
+                    pending = bytearray(self._read_tail(session))
+                if pending is not None:
+                    # one PutObject straight to the content-addressed key, no multipart
+                    _verify(digest, pending, hasher)
+                    self._blobs.put_blob(str(digest), bytes(pending))
             else:
+                if pending is None:
+                    pending = bytearray(self._read_tail(session))
                 if pending:
                     self._flush_part(session, pending, session.offset - len(pending))
                 self._blobs.finish_multipart(session.id, session.multipart_id, session.parts)
@@ -150,9 +154,11 @@ class UploadService:
         except (InvalidDigest, UploadInvalid):
             self._discard(session, old_tail)
             raise
-        self._meta.link_blob(session.name, str(digest), size, int(self._clock()))
-        self._sessions.delete(session.id)
-        self._blobs.delete_keys([k for k in (old_tail,) if k])
+        # the link, the blob record and the end of the session in one transaction
+        self._meta.link_blob(
+            session.name, str(digest), size, int(self._clock()), extra=[self._sessions.delete_op(session.id)]
+        )
+        self._blobs.delete_keys(_scratch([old_tail]))
         return size
 
     def put_monolithic(self, name: str, digest: Digest, data: bytes) -> int:
@@ -167,7 +173,10 @@ class UploadService:
     # -- internals -------------------------------------------------------------
     def _stream(
         self, session: UploadSession, body: BinaryIO, length: int | None, content_range: ContentRange | None, *, final: bool
-    ) -> tuple[_Hasher, bytearray]:
+    ) -> tuple[_Hasher, bytearray | None]:
+        """Read the request body into parts; returns the hasher and the bytes after the
+        last part (the old tail plus what arrived), or None when nothing arrived (the
+        tail was then not read)."""
         if content_range is not None:
             if content_range.start != session.offset:
                 raise RangeInvalid(
@@ -176,36 +185,54 @@ class UploadService:
             if length is not None and length != content_range.length:
                 raise RangeInvalid("Content-Length does not match Content-Range", offset=session.offset)
         hasher = _Hasher(session)
-        buffer = bytearray(self._blobs.get_tail(session.tail_key) if session.tail_key else b"")
+        buffer: bytearray | None = None
         buffer_start = session.parts_size
         received = 0
         while True:
             chunk = body.read(READ_SIZE)
             if not chunk:
                 break
+            if buffer is None:
+                buffer = bytearray(self._read_tail(session))
             received += len(chunk)
             hasher.update(chunk)
             buffer += chunk
-            if len(buffer) >= PART_TARGET:
-                self._flush_part(session, buffer, buffer_start)
-                buffer_start += len(buffer)
-                buffer = bytearray()
+            # keep at least a minimum part in hand, so the request's last bytes join a
+            # part instead of waiting in a tail object
+            if len(buffer) >= PART_TARGET + MIN_PART:
+                self._flush_part(session, buffer[:PART_TARGET], buffer_start)
+                buffer_start += PART_TARGET
+                del buffer[:PART_TARGET]
         expected = content_range.length if content_range is not None else length
         if expected is not None and received != expected:
             raise SizeInvalid(f"received {received} bytes, expected {expected}")
         session.offset += received
-        if not final:
-            if len(buffer) >= MIN_PART:
-                self._flush_part(session, buffer, buffer_start)
-                buffer = bytearray()
-                session.tail_key = None
-            elif buffer:
-                if session.tail_key is None or received:
-                    session.tail_key = self._blobs.put_tail(session.id, buffer_start, bytes(buffer))
-            else:
-                session.tail_key = None
-            session.hash_state = hasher.state()
+        if buffer is None or final:
+            return hasher, buffer
+        if len(buffer) >= MIN_PART:
+            self._flush_part(session, buffer, buffer_start)
+            session.tail_key, session.tail_size = None, 0
+        elif buffer:
+            session.tail_key, session.tail_size = self._put_tail(session, buffer, buffer_start, hasher), len(buffer)
+        else:
+            session.tail_key, session.tail_size = None, 0
+        session.hash_state = hasher.state()
         return hasher, buffer
+
+    def _put_tail(self, session: UploadSession, buffer: bytearray, start: int, hasher: _Hasher) -> str:
+        """Store bytes that do not make a part yet. With no parts, they are the whole blob
+        so far, and their sha256 is known: store them under that digest's own key, so a
+        PUT that adds nothing finds its blob already in place (no copy, no second read).
+        Such an object is correct for its digest whatever happens next."""
+        running = hasher.hexdigest()
+        if session.multipart_id is None and start == 0 and running is not None:
+            digest = f"{SESSION_HASH}:{running}"
+            self._blobs.put_blob(digest, bytes(buffer))
+            return paths.blob_key(digest)
+        return self._blobs.put_tail(session.id, start, bytes(buffer))
+
+    def _read_tail(self, session: UploadSession) -> bytes:
+        return self._blobs.get_tail(session.tail_key) if session.tail_key else b""
 
     def _flush_part(self, session: UploadSession, data: bytearray, start: int) -> None:
         number = start // MIN_PART + 1
@@ -230,8 +257,23 @@ class UploadService:
     def _discard(self, session: UploadSession, old_tail: str | None) -> None:
         if session.multipart_id:
             self._blobs.abort_multipart(session.id, session.multipart_id)
-        self._blobs.delete_keys([k for k in (old_tail, paths.upload_data_key(session.id)) if k])
+        self._blobs.delete_keys(_scratch([old_tail, paths.upload_data_key(session.id)]))
         self._sessions.delete(session.id)
+
+
+def _scratch(keys: list[str | None]) -> list[str]:
+    """The keys that are upload scratch. A tail kept under a blob's own key is never
+    deleted here: another repository may hold that very blob."""
+    return [k for k in keys if k and k.startswith(paths.UPLOADS_PREFIX)]
+
+
+def _already_in_place(session: UploadSession, digest: Digest, hasher: _Hasher) -> bool:
+    """The session's bytes sit under the claimed digest's key and hash to it."""
+    return (
+        digest.algorithm == SESSION_HASH
+        and session.tail_key == paths.blob_key(str(digest))
+        and hasher.hexdigest() == digest.hex
+    )
 
 
 def _verify(digest: Digest, data: bytearray, hasher: _Hasher) -> None:

@@ -2,6 +2,7 @@
 under their digest, verified; anything that fails verification leaves nothing."""
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 
@@ -109,7 +110,14 @@ def upload_items(table) -> list[str]:
 
 
 def assert_nothing_left(s3, bucket, meta, table, digest: Digest, name=NAME):
-    assert keys_under(s3, bucket) == []
+    assert keys_under(s3, bucket, paths.UPLOADS_PREFIX) == []
+    # A chunk that never reached a part is kept under its own running digest's key
+    # (so a PUT adding nothing finds it in place). Such an object may outlive a failed
+    # upload: it must hold exactly the bytes of that digest, and nothing may link to it.
+    for key in keys_under(s3, bucket):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert key == paths.blob_key("sha256:" + hashlib.sha256(body).hexdigest()), key
+        assert meta.blob_size("sha256:" + hashlib.sha256(body).hexdigest()) is None
     assert open_multiparts(s3, bucket) == []
     assert upload_items(table) == []
     assert meta.link_size(name, str(digest)) is None

@@ -35,6 +35,7 @@ def test_every_field_round_trips(sessions):
         multipart_id="mp-Id.with/odd+chars==",
         parts=[(1, '"etag-1"'), (2, '"etag-2"')],
         tail_key="uploads/x/tail/abc/10485760-10485767",
+        tail_size=7,
         hash_state=bytes(range(256)) + b"\x00\xff",
     )
     sessions.save(full, expected_offset=0)
