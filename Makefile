@@ -27,3 +27,12 @@ run: venv
 test: venv
 	bash scripts/install-system-deps.sh
 	$(PYTHON) -m pytest -q tests
+
+# The benchmark suite (issue 5, bench/): skopeo and the CNCF distribution registry from
+# apt-get if missing, then every section; rewrites docs/benchmarks.md. Not part of `make test`.
+# `make bench BENCH_ARGS=--quick` is a smoke run (it prints the report instead).
+BENCH_ARGS ?=
+.PHONY: bench
+bench: venv
+	bash bench/install-deps.sh
+	$(PYTHON) -m bench $(if $(filter --quick,$(BENCH_ARGS)),,--out docs/benchmarks.md) $(BENCH_ARGS)

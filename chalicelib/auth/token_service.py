@@ -165,6 +165,10 @@ def _grants(svc, principal: Principal | None, scopes: list[Access], context=None
         context = svc.accounts.access_context(username, groups, projects)
     access = []
     for scope in scopes:
+        if scope.type == "repository" and "/" not in scope.name:
+            # as in Harbor, a repository lives in a project: "<project>/<name>"
+            access.append({"type": scope.type, "name": scope.name, "actions": []})
+            continue
         project = context.projects.get(project_of(scope.name)) if context and scope.type == "repository" else None
         if project is None and _creates_project(principal, scope):
             project = _create_project(svc, project_of(scope.name), principal)

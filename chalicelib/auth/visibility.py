@@ -8,13 +8,13 @@ def visible_projects(accounts: Any, identity: Any) -> set[str] | None:
     """Project names the caller may pull from; None means all of them."""
     if identity is None or identity.grants is None:
         return None
-    projects = _all_projects(accounts)
     username, groups = None, ()
     if identity.kind == "user" and identity.subject:
         user = accounts.get_user(identity.subject)
         if user is not None and user.sysadmin:
-            return None
+            return None  # before listing anything: an administrator sees it all
         username, groups = identity.subject, tuple(user.groups or ()) if user else ()
+    projects = _all_projects(accounts)
     context = accounts.access_context(username, groups, [p.name for p in projects])
     visible = {name for name, project in context.projects.items() if project.public or context.roles.get(name)}
     if identity.kind == "robot":

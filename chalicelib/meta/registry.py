@@ -131,7 +131,7 @@ class DynamoRegistryMeta:
         ops = [
             put_op(record.to_item(name)),
             # the repository appears in the catalog with its first manifest
-            update_op(keys.CATALOG_PK, name, "SET #c = if_not_exists(#c, :now)", {":now": now}, names={"#c": "created"}),
+            _catalog_touch(name, now),
         ]
         if tag is not None:
             ops.append(
@@ -220,11 +220,88 @@ class DynamoRegistryMeta:
     def repository_exists(self, name: str) -> bool:
         return self._t.get(keys.CATALOG_PK, name, projection="SK") is not None
 
-    def list_repositories(self, *, last: str | None, limit: int) -> tuple[list[str], bool]:
-        low = last + "\x00" if last else "\x00"
-        items = self._t.query_page(keys.CATALOG_PK, low=low, high="\U0010ffff", limit=limit + 1, projection="SK")
+    def list_repositories(self, *, last: str | None, limit: int, prefix: str = "") -> tuple[list[str], bool]:
+        """Names in order; with `prefix` ("<project>/") only those that start with it."""
+        low = max(last + "\x00", prefix) if last else (prefix or "\x00")
+        high = _prefix_end(prefix) if prefix else "\U0010ffff"
+        if low >= high:
+            return [], False
+        items = self._t.query_page(keys.CATALOG_PK, low=low, high=high, limit=limit + 1, projection="SK")
         names = [i["SK"] for i in items]
         return names[:limit], len(names) > limit
+
+    def repositories(self, prefix: str) -> list[RepositoryRecord]:
+        """Every repository whose name starts with `prefix` ("<project>/"): one Query."""
+        items = self._t.query_all(
+            keys.CATALOG_PK, low=prefix, high=_prefix_end(prefix), projection="SK, created, updated"
+        )
+        return [RepositoryRecord(i["SK"], int(i.get("created", 0)), int(i.get("updated", i.get("created", 0)))) for i in items]
+
+    def get_repository(self, name: str) -> RepositoryRecord | None:
+        item = self._t.get(keys.CATALOG_PK, name, projection="SK, created, updated")
+        if item is None:
+            return None
+        return RepositoryRecord(name, int(item.get("created", 0)), int(item.get("updated", item.get("created", 0))))
+
+    def delete_repository(self, name: str) -> bool:
+        """Remove the repository from the catalog, then its manifests, tags, blob
+        links and referrer entries. The blobs' bytes stay for garbage collection."""
+        if self._t.delete(keys.CATALOG_PK, name, return_old=True) is None:
+            return False
+        pk = keys.repo_pk(name)
+        sort_keys = [i["SK"] for i in self._t.query_all(pk, low="\x00", high="\U0010ffff", projection="SK")]
+        for start in range(0, len(sort_keys), 100):
+            self._t.transact([delete_op(pk, sk) for sk in sort_keys[start : start + 100]])
+        return True
+
+    # -- what the management API lists -------------------------------------------------
+    def list_manifests(self, name: str, *, with_body: bool = True) -> list[ManifestRecord]:
+        """Every manifest of the repository; with_body: their bytes too, when inline."""
+        prefix = keys.manifest_sk("")
+        if with_body:
+            projection, names = None, None
+        else:
+            fields = ("digest", "media_type", "nbytes", "subject", "artifact_type", "children", "created")
+            names = {f"#f{i}": f for i, f in enumerate(fields)}
+            projection = ", ".join(names)
+        items = self._t.query_all(keys.repo_pk(name), low=prefix, high=_prefix_end(prefix), projection=projection, names=names)
+        return [ManifestRecord.from_item(i) for i in items]
+
+    def tag_digests(self, name: str) -> list[tuple[str, str, int]]:
+        """(tag, digest, updated) of every tag of the repository, in tag order."""
+        items = self._t.query_all(
+            keys.repo_pk(name), low=keys.TAG_PREFIX, high=_prefix_end(keys.TAG_PREFIX), projection="SK, digest, updated"
+        )
+        return [(i["SK"][len(keys.TAG_PREFIX) :], i["digest"], int(i.get("updated", 0))) for i in items]
+
+    def create_tag(self, name: str, tag: str, record: ManifestRecord, now: int) -> None:
+        """Point a new tag at a manifest the repository holds; Conflict if the tag exists."""
+        item = {
+            "PK": keys.repo_pk(name),
+            "SK": keys.tag_sk(tag),
+            "tag": tag,
+            "digest": record.digest,
+            "media_type": record.media_type,
+            "nbytes": record.size,
+            "body": record.body,
+            "updated": now,
+        }
+        ops = [
+            put_op(item, "attribute_not_exists(PK)"),
+            # the manifest must still be there when the tag lands (an update that changes
+            # nothing: ConditionCheck would need one more IAM action, deploy/lambda-policy.json)
+            _when_exists(update_op(keys.repo_pk(name), keys.manifest_sk(record.digest), "SET #c = if_not_exists(#c, :now)", {":now": now}, names={"#c": "created"})),
+            _catalog_touch(name, now),
+        ]
+        try:
+            self._t.transact(ops)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise Conflict(f"tag {tag} already exists in {name}") from None
+                raise Conflict(f"manifest {record.digest} is not in {name} any more") from None
+            raise
 
     # -- referrers ---------------------------------------------------------------
     def list_referrers(self, name: str, subject: str) -> list[dict[str, Any]]:
@@ -242,6 +319,25 @@ class DynamoRegistryMeta:
                 desc["annotations"] = json.loads(item["annotations"])
             out.append(desc)
         return out
+
+
+@dataclass
+class RepositoryRecord:
+    name: str
+    created: int
+    updated: int  # the last push or tag
+
+
+def _catalog_touch(name: str, now: int) -> dict[str, Any]:
+    # the repository appears in the catalog with its first manifest; `updated` follows pushes
+    return update_op(
+        keys.CATALOG_PK, name, "SET #c = if_not_exists(#c, :now), #u = :now", {":now": now}, names={"#c": "created", "#u": "updated"}
+    )
+
+
+def _when_exists(op: dict[str, Any]) -> dict[str, Any]:
+    next(iter(op.values()))["ConditionExpression"] = "attribute_exists(PK)"
+    return op
 
 
 def _prefix_end(prefix: str) -> str:

@@ -1,0 +1,443 @@
+"""docs/benchmarks.md: how to run, the commands, the machine, every table, the targets.
+
+The notes under each table are written from the measured numbers, so they stay true when
+the code (and with it the numbers) changes; a target's note says why it is missed and
+what would reach it.
+"""
+from __future__ import annotations
+
+import time
+
+from bench import env as env_section
+from bench.util import fmt_ms, fmt_s
+
+TARGETS = {
+    "throughput": "Push plus pull of the 50 MB image: at most 1.5 × the distribution registry's time",
+    "calls": "Pull by tag of an N-layer image: at most N + 3 AWS calls, the token included",
+    "coldstart": "Cold start (import + first request): at most 1.2 × the floor (import boto3 + chalice, create the clients)",
+    "scale": "A page costs the same at 100 and at 10,000 tags, and at 10 and at 1,000 repositories",
+    "concurrency": "16 parallel pulls and 4 parallel pushes against the local stack, no error",
+}
+
+
+def render(results: dict) -> str:
+    args = results["args"]
+    parts = [HEADER.format(when=time.strftime("%Y-%m-%d %H:%M %Z"), mode="quick (smoke)" if args.quick else "full",
+                           total=fmt_s(results["durations"]["total"]), sections=", ".join(args.sections),
+                           runs=args.runs)]
+    parts += [HOW_TO_RUN, "## Machine", "", env_section.render(results["env"]), ""]
+    parts += ["## Targets", "", _targets_table(results), ""]
+    parts += [RENDERERS[section](results[section], results) + "\n" for section in RENDERERS if section in results]
+    findings = _findings(results)
+    if findings:
+        parts += ["## What looked slow or wasteful", "", findings, ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def verdicts(results: dict) -> dict[str, tuple[bool, str]]:
+    """section -> (met?, measured value in words)."""
+    out: dict[str, tuple[bool, str]] = {}
+    if "throughput" in results:
+        from bench import throughput
+
+        r = throughput.target_ratio(results["throughput"])
+        out["throughput"] = (r <= 1.5, f"{r:.2f} ×")
+    if "calls" in results:
+        from bench import calls
+
+        rows = calls.pull_rows(results["calls"])
+        ok = all(row.warm.total <= row.minimum for row in rows)
+        words = "; ".join(f"{row.operation.split(' (')[0].replace('pull by tag of a ', '')}: {row.warm.total} warm "
+                          f"(N + 3 = {row.minimum}), {row.cold.total if row.cold else '-'} in a cold container"
+                          for row in rows)
+        out["calls"] = (ok, words)
+    if "coldstart" in results:
+        from bench import coldstart
+
+        t, m = coldstart.target_ratio(results["coldstart"])
+        out["coldstart"] = (t <= 1.2, f"time {t:.2f} × (peak RSS {m:.2f} ×)")
+    if "scale" in results:
+        from bench import scale
+
+        v = scale.verdicts(results["scale"])
+        tags_ok = all(ok for page, ok in v.items() if page.startswith("tag list"))
+        catalog_ok = all(ok for page, ok in v.items() if page.startswith("catalog"))
+        out["scale"] = (tags_ok and catalog_ok, (f"tag list page: {'constant' if tags_ok else 'grows'}; "
+                                                f"catalog page: {'constant' if catalog_ok else 'grows'}"))
+    if "concurrency" in results:
+        from bench import concurrency
+
+        errors = concurrency.berth_errors(results["concurrency"])
+        out["concurrency"] = (not errors, f"{len(errors)} errors")
+    return out
+
+
+def _targets_table(results: dict) -> str:
+    lines = ["| target | measured | met |", "| --- | --- | --- |"]
+    for section, (ok, words) in verdicts(results).items():
+        lines.append(f"| {TARGETS[section]} | {words} | {'yes' if ok else '**no**'} |")
+    return "\n".join(lines)
+
+
+def summary(results: dict) -> str:
+    lines = ["", "Targets:"]
+    for section, (ok, words) in verdicts(results).items():
+        lines.append(f"  {'met   ' if ok else 'MISSED'} {section}: {words}")
+    return "\n".join(lines)
+
+
+# -- sections -------------------------------------------------------------------------
+def _aws(data: dict, *names: str) -> tuple[int, float]:
+    calls = sum(data["aws"].get(n, {}).get("calls", 0) for n in names)
+    return calls, sum(data["aws"].get(n, {}).get("seconds", 0.0) for n in names)
+
+
+def _throughput(result: dict, results: dict) -> str:
+    from bench import throughput as tp
+
+    t = result["timings"]
+    ratio = tp.target_ratio(result)
+    out = ["## 1. Throughput against the CNCF distribution registry", "", THROUGHPUT_METHOD, "",
+           tp.render(result), ""]
+    b = result["breakdown"]
+    big_push, small_push = b.get((tp.BIG, "push")), b.get((tp.SMALL, "push"))
+    out += ["### Where Berth's time goes", "", BREAKDOWN_METHOD, "", tp.render_breakdown(result), ""]
+    if big_push and small_push:
+        handler = sum(v["seconds"] for v in big_push["requests"].values())
+        aws = sum(v["seconds"] for v in big_push["aws"].values())
+        n_copy, copy = _aws(big_push, "s3.CopyObject", "s3.DeleteObject")
+        _, multipart = _aws(big_push, "s3.CreateMultipartUpload", "s3.UploadPart", "s3.CompleteMultipartUpload")
+        n_parts, _ = _aws(big_push, "s3.UploadPart")
+        small_calls = sum(v["calls"] for v in small_push["aws"].values())
+        small_aws = sum(v["seconds"] for v in small_push["aws"].values())
+        n_tail, tail = _aws(small_push, "s3.GetObject", "s3.DeleteObjects")
+        n_sess, sess = _aws(small_push, "dynamodb.PutItem", "dynamodb.DeleteItem")
+        per_call = small_aws / small_calls if small_calls else 0
+        met = ratio <= 1.5
+        out += [
+            (f"**Target: push + pull of the 50 MB image ≤ 1.5 × distribution — measured {ratio:.2f} × "
+            f"({'met' if met else 'missed'}).**"),
+            "",
+            (f"- The pull is close: {fmt_s(t.median('berth', tp.BIG, 'pull'))} against "
+            f"{fmt_s(t.median('distribution', tp.BIG, 'pull'))}. Layer bytes never pass through Berth: each blob GET "
+            "costs one GetItem and answers 307 to a presigned URL, and the bytes come from S3 (here moto)."),
+            (f"- The push is where the time goes: {fmt_s(t.median('berth', tp.BIG, 'push'))} against "
+            f"{fmt_s(t.median('distribution', tp.BIG, 'push'))}. In the instrumented push, {fmt_s(handler)} of "
+            f"{fmt_s(big_push['wall'])} is spent inside Berth's handlers and {fmt_s(aws)} of that in AWS calls. The "
+            f"multipart upload itself (create, {n_parts} part uploads, complete) takes "
+            f"{fmt_s(multipart)}; copying each finished blob to its content-addressed key and deleting the "
+            f"upload object (CopyObject + DeleteObject, {n_copy} calls) another {fmt_s(copy)}: every layer byte is "
+            "written to S3 twice, plus once more when moto concatenates the parts. The rest of the handler time "
+            "is reading the request body, hashing it and buffering it into 8 MiB parts in Python."),
+            ("- The local stack is one Python process: moto's S3 and DynamoDB, the API gateway and the upload host "
+            "share one interpreter lock on this machine's cores; every AWS call is an HTTP request to moto "
+            f"(about {fmt_ms(per_call)} per call in the 30-layer push, {small_calls} calls, {fmt_s(small_aws)}). "
+            "The distribution registry is a Go binary writing files. So the local ratio overstates what a "
+            "deployment sees, where S3 and DynamoDB run elsewhere; but the calls and bytes Berth sends are its "
+            "own, and they are what can be cut."),
+        ]
+        if not met:
+            out += [
+                "",
+                "What would reach the target (code, not the target):",
+                "",
+                (f"1. Do not copy on completion. Keep a completed upload where it is and record its key in the "
+                f"`BLOB#` item (or upload a blob that arrives whole, with a Content-Length — skopeo sends one — "
+                f"with a single PutObject to a key chosen up front). That removes CopyObject + DeleteObject "
+                f"({fmt_s(copy)} of this push) and halves the S3 bytes written."),
+                ("2. Bigger parts: one PATCH carries a whole layer; parts of up to 64 MiB (instead of 8 MiB) mean "
+                "one UploadPart per layer here, and CompleteMultipartUpload joins fewer pieces."),
+                (f"3. Small blobs: an upload session costs 11 AWS calls for a blob under 5 MiB (section 2). The "
+                f"bytes that wait for the next chunk go to an S3 tail object in PATCH and are read back and "
+                f"deleted in PUT ({n_tail} GetObject/DeleteObjects calls, {fmt_s(tail)} in the 30-layer push); "
+                f"the session item is written, read, rewritten, read and deleted ({n_sess} PutItem/DeleteItem "
+                f"calls, {fmt_s(sess)}). Keeping a small tail inside the session item, or carrying the whole "
+                "session state (offset, hash state, part list) in the signed `_state` of the upload URL as "
+                "distribution does, brings a small blob to about 3 calls."),
+                ("4. For the local stack only: run moto in a process of its own (`moto_server`) so that the "
+                "emulated AWS does not compete with the registry for one interpreter lock."),
+            ]
+    return "\n".join(out)
+
+
+def _calls(result: dict, results: dict) -> str:
+    from bench import calls
+
+    rows = result["rows"]
+    pulls = calls.pull_rows(result)
+    pushes = [r for r in rows if r.operation.startswith("push of a new")]
+    catalog = next((r for r in rows if r.operation.startswith("catalog")), None)
+    steps = result["steps"]
+    small = [t for label, _, t in steps if label.startswith("32 KiB")]
+    big = [t for label, _, t in steps if not label.startswith("32 KiB")]
+    out = ["## 2. AWS calls per operation", "", CALLS_METHOD, "", calls.render(result), ""]
+    out += [
+        f"**Target: pull by tag of an N-layer image ≤ N + 3 AWS calls, token included — "
+        f"{'met' if all(r.warm.total <= r.minimum for r in pulls) else 'missed'}** "
+        + "; ".join(f"({r.image}: {r.warm.total} calls, {r.warm.describe()})" for r in pulls)
+        + ". A cold container adds "
+        + (calls.cold_adds(pulls[0]) if pulls else "nothing")
+        + ": the secrets (one GetParameters for both keys) and the token service's runtime "
+        "configuration (GetParametersByPath, cached 60 s per container). Presigning is local: no call.",
+        "",
+    ]
+    if pushes:
+        out.append("Pushes are far above their minimum: "
+                   + "; ".join(f"{r.image}: {r.warm.total} calls against {r.minimum}" for r in pushes)
+                   + f". Per blob, a small one costs {sum(t.total for t in small[:4])} calls over HEAD, POST, PATCH "
+                   f"and PUT, a multipart-sized one {sum(t.total for t in big[:4])} (table below), against 3. "
+                   + _layer_note(pushes[0], result)
+                   + "skopeo also sends every HEAD twice (one more GetItem per blob, not counted above).")
+    if catalog is not None and catalog.warm.total > catalog.minimum:
+        out += ["", (f"The catalog page costs {catalog.warm.total} calls ({catalog.warm.describe()}) where one Query "
+                "would do: before listing, the handler reads every project (Query on PROJECTS + BatchGetItem of "
+                "the project items) and the caller's user item, even for a system administrator, who may see "
+                "everything (section 4 shows this growing with the number of projects).")]
+    out += ["", "### One blob upload, request by request", "", calls.render_steps(result)]
+    return "\n".join(out)
+
+
+def _layer_note(push, result: dict) -> str:
+    """Calls per layer of the first image's push, from the push totals (token 1, manifest PUT 2)."""
+    rows = result["rows"]
+    small = next((r for r in rows if r.operation.startswith("push of a new") and r is not push), None)
+    if small is None or push.image not in result["images"]:
+        return ""
+    layers, nbytes = result["images"][push.image]
+    small_layers, _ = result["images"][small.image]
+    per_small_blob = (small.warm.total - 3) / (small_layers + 1)
+    per_layer = (push.warm.total - 3 - per_small_blob) / layers
+    size = nbytes / layers
+    whole = int(size // (8 * 2**20)) * 8
+    return (f"The layers of the first image are gzip files of {whole} MiB + {(size - whole * 2**20) / 1024:.0f} KiB, "
+            f"not a multiple of the 8 MiB part, so each also pays the tail round trip (PutObject in PATCH; "
+            f"GetObject, UploadPart and DeleteObjects in PUT): {per_layer:.0f} calls per layer. ")
+
+
+def _coldstart(result: dict, results: dict) -> str:
+    from bench import coldstart
+
+    s = coldstart.summary(result)
+    t, m = coldstart.target_ratio(result)
+    phases = dict(coldstart.phases(result))
+    key = next((v for k, v in phases.items() if k.startswith("load the RSA")), 0.0)
+    crypto = next((v for k, v in phases.items() if k.startswith("import cryptography")), 0.0)
+    client = next((v for k, v in phases.items() if k.startswith("create the SSM")), 0.0)
+    floor, ping = s["floor"]["total"], s["ping"]["total"]
+    projected = (ping - key) / floor if floor else float("nan")
+    out = ["## 3. Cold start", "", COLDSTART_METHOD, "", coldstart.render(result), "",
+           coldstart.render_phases(result), "",
+           (f"**Target: cold start ≤ 1.2 × the floor — measured {t:.2f} × ({'met' if t <= 1.2 else 'missed'}); "
+           f"peak RSS {m:.2f} ×.**"), ""]
+    out += [
+        (f"- `import app` alone ({fmt_ms(s['import']['total'])}) is below the floor: it imports boto3 and chalice "
+        "(through `chalicelib.meta.table`) but creates no client. The first request then creates the SSM "
+        f"client ({fmt_ms(client)}: botocore reads its endpoint and service models), imports cryptography and "
+        f"PyJWT ({fmt_ms(crypto)}), reads the secrets (one GetParameters) and loads the RSA signing key "
+        f"({fmt_ms(key)})."),
+        ("- Loading the key is almost all RSA key validation: cryptography checks a private key's consistency "
+        "on load (tens of milliseconds for RSA-2048) unless told `unsafe_skip_rsa_key_validation=True`; a "
+        "public key loads in well under a millisecond. The registry side only verifies tokens, so it needs "
+        "the public key alone."),
+    ]
+    if t > 1.2:
+        out += ["", ("What would reach the target: load the signing key without validation (the key is Berth's "
+                "own, generated by the bootstrap and read from a SecureString, so there is nothing untrusted to "
+                "validate), or give the verifier the public key (JWKS) as its own parameter and load the private "
+                f"key only in the token service. Without the key load, this run's cold start would be "
+                f"{fmt_ms(ping - key)}, {projected:.2f} × the floor. Further: import the handler modules "
+                "(uploads, manifest parsing, resumable hashing) and Powertools' logger when first used, not at "
+                "`import app`.")]
+    out += ["", "### Import costs", "", coldstart.render_imports(result)]
+    return "\n".join(out)
+
+
+def _scale(result: dict, results: dict) -> str:
+    from bench import scale
+
+    v = scale.verdicts(result)
+    large = f"{result['sizes'][1][0]:,} tags / {result['sizes'][1][1]:,} repos"
+    by = {(m.setup, m.page): m for m in result["measures"]}
+    out = ["## 4. Scale", "", SCALE_METHOD, "", scale.render(result), ""]
+    tags_ok = all(ok for p, ok in v.items() if p.startswith("tag list"))
+    cat_ok = all(ok for p, ok in v.items() if p.startswith("catalog"))
+    out.append(f"**Target: a page costs the same at 100 and at 10,000 tags — "
+               f"{'met' if tags_ok else 'missed'}.** A tag list page is one Query that reads at most n + 1 items "
+               "whatever the repository holds (the small repository's first page reads 100 because it has only "
+               "100 tags).")
+    out.append("")
+    if cat_ok:
+        out.append("**The catalog page costs the same at 10 and at 1,000 repositories.**")
+    else:
+        admin = by.get((large, "catalog, first page (n=100), admin"))
+        dev = by.get((large, "catalog, first page (n=100), developer of one project"))
+        out.append("**The catalog page does not: it grows with the registry.**")
+        if admin:
+            out.append(f"- As admin: {admin.tally.total} calls, {admin.tally.items_read} items read for 100 names. "
+                       "The handler first reads every project (Query on PROJECTS, a BatchGetItem of the project "
+                       "items per 100 projects) and only then learns from the user item that an admin sees "
+                       "everything.")
+        if dev:
+            out.append(f"- As a developer of one project: {dev.tally.total} calls, {dev.tally.items_read} items read "
+                       "to return that project's 10 repositories: every project, the caller's role in every "
+                       "project (BatchGetItem of 1 + 2 × projects keys, 100 per call), then catalog pages of "
+                       "n + 1 entries until n visible ones are found — the whole catalog when the caller sees "
+                       "little of it.")
+        out += ["", ("What would reach it: check the caller first (a system admin, or a robot with `*`, needs only "
+                "the catalog Query); for others, read their memberships from the `USER#<name>` / `MEMBEROF#` "
+                "reverse index (one Query) plus the public projects (one partition listing them), then list "
+                "repositories project by project with a range Query on `CATALOG` between `<project>/` and "
+                "`<project>0` (repository names start with their project), so a page reads about n items plus "
+                "one call per visible project touched, independent of the total.")]
+    out += ["", SCALE_MOTO_NOTE]
+    return "\n".join(out)
+
+
+def _concurrency(result: dict, results: dict) -> str:
+    from bench import concurrency
+
+    errors = concurrency.berth_errors(result)
+    p = result["plan"]
+    out = ["## 5. Concurrency", "", CONCURRENCY_METHOD.format(pulls=p["pulls"], pushes=p["pushes"]), "",
+           concurrency.render(result), "",
+           (f"**Target: {p['pulls']} parallel pulls and {p['pushes']} parallel pushes with no error — "
+           f"{'met' if not errors else 'missed'}** ({len(errors)} errors; every pulled layout and every "
+           "parallel push was read back and verified blob by blob).")]
+    return "\n".join(out)
+
+
+def _findings(results: dict) -> str:
+    """The slow or wasteful things the numbers show, one line each, with the evidence."""
+    lines = []
+    if "calls" in results:
+        steps = results["calls"]["steps"]
+        small = [(step, t) for label, step, t in steps if label.startswith("32 KiB")][:4]
+        big = [(step, t) for label, step, t in steps if not label.startswith("32 KiB")][:4]
+        if small:
+            lines.append("- **Small blob uploads: " + str(sum(t.total for _, t in small)) + " AWS calls where 3 "
+                         "would do.** " + "; ".join(f"{s}: {t.describe()}" for s, t in small) + ".")
+        if big:
+            lines.append("- **Multipart blobs are copied on completion.** " + "; ".join(
+                f"{s}: {t.describe()}" for s, t in big if "PUT" in s) + ". The CopyObject rewrites every byte "
+                "of the layer (and the blob record is read once more to decide whether to copy).")
+    if "throughput" in results:
+        from bench import throughput as tp
+
+        push = results["throughput"]["breakdown"].get((tp.SMALL, "push"))
+        heads = push["requests"].get("HEAD blob", {}).get("count", 0) if push else 0
+        uploads = push["requests"].get("POST upload", {}).get("count", 0) if push else 0
+        lines.append(f"- **skopeo sends each blob HEAD twice on push** ({heads} HEADs for {uploads} uploaded blobs in "
+                     "the instrumented 30-layer push), so a push pays one more GetItem per blob (client behaviour).")
+    if "scale" in results and not all(scale_ok for scale_ok in _scale_catalog(results)):
+        lines.append("- **The catalog reads every project on every page**, and for a caller who sees few "
+                     "repositories, the whole catalog (section 4).")
+    if "coldstart" in results:
+        from bench import coldstart
+
+        key = next((v for k, v in coldstart.phases(results["coldstart"]) if k.startswith("load the RSA")), 0.0)
+        lines.append(f"- **Cold start spends {fmt_ms(key)} validating the RSA signing key** that the registry "
+                     "only needs the public half of (section 3).")
+    if "calls" in results:
+        token = next((r for r in results["calls"]["rows"] if r.operation.startswith("token")), None)
+        if token and token.cold:
+            lines.append(f"- Tokens: a warm token costs {token.warm.total} call ({token.warm.describe()}); a cold "
+                         f"container adds {token.cold.total - token.warm.total} (the secrets and the runtime "
+                         "configuration), and the runtime configuration is read again every 60 s per container. "
+                         "Every `skopeo copy` asks for a fresh token, and the scrypt password check runs once per "
+                         "60 s per container and user (cached as a keyed HMAC in between).")
+    return "\n".join(lines)
+
+
+def _scale_catalog(results: dict) -> list[bool]:
+    from bench import scale
+
+    return [ok for page, ok in scale.verdicts(results["scale"]).items() if page.startswith("catalog")]
+
+
+RENDERERS = {"throughput": _throughput, "calls": _calls, "coldstart": _coldstart, "scale": _scale,
+             "concurrency": _concurrency}
+
+HEADER = """\
+# Berth benchmarks
+
+Written by `python -m bench` ({mode} run: {sections}; {runs} throughput runs; {when}; took {total}).
+`make bench` rewrites this page; do not edit it by hand.
+"""
+
+HOW_TO_RUN = """\
+## How to run
+
+```
+make bench                       # bench/install-deps.sh, then python -m bench --out docs/benchmarks.md (< 15 min)
+.venv/bin/python -m bench --quick                  # smoke run, < 3 min, prints the report
+.venv/bin/python -m bench calls scale              # some sections only: throughput concurrency coldstart calls scale
+.venv/bin/python -m bench --runs 9 --out /tmp/b.md # more throughput runs, report elsewhere
+```
+
+`bench/install-deps.sh` installs what is missing with apt-get: `skopeo` and Debian's `docker-registry`
+(the CNCF distribution registry, `/usr/bin/docker-registry`). The benchmark starts everything it
+measures itself and stops it at the end, by process id:
+
+- Berth: `python -m devstack --api-port 0 --upload-port 0 --moto-port 0` (moto, the resources from
+  `infra/berth.yaml`, the API and the upload host in one process; token auth on, admin password from
+  its `READY` line);
+- distribution: `/usr/bin/docker-registry serve config.yml` with filesystem storage in a temporary
+  directory, `http.addr` 127.0.0.1 on a free port, no auth;
+- the in-process sections (calls, scale) run the Chalice app on moto's `mock_aws` in the benchmark
+  process, with `BERTH_AUTH=token` after `chalicelib.bootstrap.bootstrap`.
+
+Sections: `bench/throughput.py`, `bench/calls.py`, `bench/coldstart.py` (with `bench/coldstart_child.py`),
+`bench/scale.py`, `bench/concurrency.py`; `bench/probe_stack.py` is the instrumented local stack.
+"""
+
+THROUGHPUT_METHOD = """\
+Every run builds two new images with `tests/e2e/images.py` (random bytes, gzip layers, so neither a
+registry nor skopeo's blob-info cache can skip an upload): 3 layers of 16 MiB, and 30 layers of 32 KiB.
+Each is pushed to each registry under a new repository name and pulled back into an empty layout,
+which is verified blob by blob; the registries' order alternates between runs. Before the first run,
+each registry serves one untimed push and pull of a tiny image (Berth's container is then warm). Commands (Berth gets
+`--dest-creds`/`--src-creds admin:<password>`; the distribution registry has no auth):
+
+```
+skopeo copy --quiet --dest-tls-verify=false oci:<layout>:latest docker://<host>/library/tp<i>-run<k>:1
+skopeo copy --quiet --src-tls-verify=false docker://<host>/library/tp<i>-run<k>:1 oci:<empty dir>:1
+```"""
+
+BREAKDOWN_METHOD = """\
+One more push and pull of each image against `python -m bench.probe_stack` (the same local stack,
+with every AWS call and every registry request timed inside the process; these timings are not used
+above), after the same warm-up. Handler and AWS times are sums over requests, which overlap when skopeo pulls in parallel."""
+
+CALLS_METHOD = """\
+Counted exactly: a botocore handler on `before-call` of the boto3 Session the app's `Services` build
+their clients from (presigning fires no such event). The requests are API Gateway proxy events into
+`app.app` and WSGI requests into `chalicelib.uploadhost` (as the local stack's upload port), in the
+order skopeo sends them, with one HEAD per blob. "Cold" is a new `Services` (a new Lambda container:
+secrets, runtime configuration and remembered credentials not loaded yet); "warm" has served a
+request. The N-layer pulls and pushes use the images of section 1."""
+
+COLDSTART_METHOD = """\
+Each sample is a new interpreter (`python bench/coldstart_child.py MODE`) against a running local
+stack's moto: time from the script's first line to the end of the imports and of the first request,
+and peak RSS (VmHWM). The first request is what a cold container serves first for a pull: `GET /v2/`
+with a valid Bearer token (the signing key comes from SSM). The floor, as the issue defines it:
+import boto3 and chalice and create the s3, dynamodb and ssm clients, nothing more. Modes alternate;
+one untimed run of each first."""
+
+SCALE_METHOD = """\
+Two deployments on in-process moto. Repositories `p<k>/app<i>`, ten per project (1 project for 10
+repositories, 100 for 1,000), all private; `p000/app00` holds the tags. The items are written with
+BatchWriteItem in the shape `DynamoRegistryMeta.put_manifest` writes them (manifest item, tag item
+with the manifest copy, catalog entry). Each page goes through the Chalice handler with a token;
+"items read" is what DynamoDB examined (Query ScannedCount, items returned by GetItem and
+BatchGetItem)."""
+
+SCALE_MOTO_NOTE = """\
+The time column is moto's, in-process: moto evaluates a Query over the whole partition in Python,
+so its time grows with the partition even when DynamoDB reads only the n + 1 items of the page (the
+"items read" column). The calls and items read are the cost DynamoDB bills; moto's time is not."""
+
+CONCURRENCY_METHOD = """\
+{pulls} `skopeo copy` pulls of one image at the same time, each into its own empty layout, each
+verified; then {pushes} pushes of {pushes} new images (random content) at the same time to {pushes}
+repositories, each read back and verified. The same against the distribution registry for reference."""

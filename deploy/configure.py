@@ -1,0 +1,191 @@
+"""Point a Chalice stage at the resources of its CloudFormation stacks.
+
+    python deploy/configure.py --stage prod [--public-url https://registry.example.com]
+                                            [--upload-url https://uploads.example.com]
+
+reads the outputs of the stacks ``berth-<stage>`` (infra/berth.yaml) and
+``berth-<stage>-ops`` (infra/operations.yaml) and writes
+
+- ``.chalice/config.json``, stage ``<stage>``: the app's environment (BERTH_TABLE,
+  BERTH_BUCKET, BERTH_SSM_PREFIX, and BERTH_PUBLIC_URL / BERTH_UPLOAD_URL when given),
+  API Gateway stage ``v2``, ``autogen_policy: false`` and ``iam_policy_file``;
+- ``.chalice/policy-<stage>.json``: the functions' IAM policy, rendered from
+  ``deploy/lambda-policy.json`` with the stacks' ARNs (exactly the calls the app makes;
+  tests/deploy/test_iam_policy.py keeps it so).
+
+Other settings of the stage (memory, tags, variables of your own) are kept. With
+``--print``, nothing is written and one of these is printed instead:
+
+- ``env``: ``export`` lines with the app's environment, for ``python -m chalicelib.bootstrap``;
+- ``ops-parameters``: ``--parameter-overrides`` for infra/operations.yaml;
+- ``app-parameters``: ``--parameter-overrides`` for the packaged app (``infra/apigw-extras.yaml``),
+  ``PublicUrl`` from ``--public-url`` or from the stage's BERTH_PUBLIC_URL;
+- ``uploadhost-parameters``: the data stack's part of infra/uploadhost.yaml's ``--parameter-overrides``.
+
+Reads only CloudFormation (DescribeStacks); the region comes from ``--region`` or the
+usual AWS configuration.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import string
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY_TEMPLATE = Path(__file__).resolve().parent / "lambda-policy.json"
+STAGE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
+DATA_OUTPUTS = ("BucketName", "BucketArn", "TableName", "TableArn", "SsmPrefix", "SsmParameterArn")
+OPS_OUTPUTS = ("ApiFunctionLogGroupArn", "CleanUpFunctionLogGroupArn")
+
+
+class ConfigureError(Exception):
+    """A stack or one of its outputs is missing; the message says which."""
+
+
+def data_stack_name(stage: str) -> str:
+    return f"berth-{stage}"
+
+
+def ops_stack_name(stage: str) -> str:
+    return f"berth-{stage}-ops"
+
+
+def stack_outputs(cfn: Any, name: str, required: tuple[str, ...]) -> dict[str, str]:
+    from botocore.exceptions import ClientError
+
+    try:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as exc:
+        raise ConfigureError(f"stack {name}: {exc.response.get('Error', {}).get('Message', exc)}") from None
+    status = stack["StackStatus"]
+    if not status.endswith("_COMPLETE") or "ROLLBACK" in status or status.startswith("DELETE"):
+        raise ConfigureError(f"stack {name} is {status}; deploy it first (README, 'Deploying to AWS')")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    missing = [key for key in required if not outputs.get(key)]
+    if missing:
+        raise ConfigureError(f"stack {name} lacks the outputs {', '.join(missing)}; update it from infra/")
+    return outputs
+
+
+def app_environment(
+    data: Mapping[str, str], *, public_url: str | None = None, upload_url: str | None = None
+) -> dict[str, str]:
+    """The stage's environment variables that come from the infrastructure."""
+    env = {
+        "BERTH_TABLE": data["TableName"],
+        "BERTH_BUCKET": data["BucketName"],
+        "BERTH_SSM_PREFIX": data["SsmPrefix"],
+    }
+    if public_url is not None:
+        env["BERTH_PUBLIC_URL"] = _url(public_url, "--public-url")
+    if upload_url is not None:
+        env["BERTH_UPLOAD_URL"] = _url(upload_url, "--upload-url")
+    return env
+
+
+def render_policy(outputs: Mapping[str, str], template: Path = POLICY_TEMPLATE) -> dict[str, Any]:
+    """deploy/lambda-policy.json with ${Output} replaced by the stacks' outputs."""
+    try:
+        text = string.Template(template.read_text(encoding="utf-8")).substitute(outputs)
+    except KeyError as exc:
+        raise ConfigureError(f"{template.name} needs the stack output {exc.args[0]}") from None
+    return json.loads(text)
+
+
+def update_config(config: dict[str, Any], stage: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """The Chalice config with stage `stage` pointed at `env`; everything else kept."""
+    stages = config.setdefault("stages", {})
+    entry = stages.setdefault(stage, {})
+    entry["api_gateway_stage"] = "v2"
+    entry["autogen_policy"] = False
+    entry["iam_policy_file"] = f"policy-{stage}.json"
+    entry.setdefault("environment_variables", {}).update(env)
+    return config
+
+
+def write(project: Path, stage: str, env: Mapping[str, str], policy: Mapping[str, Any]) -> list[Path]:
+    chalice_dir = project / ".chalice"
+    config_path = chalice_dir / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    update_config(config, stage, env)
+    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    policy_path = chalice_dir / f"policy-{stage}.json"
+    policy_path.write_text(json.dumps(policy, indent=2) + "\n", encoding="utf-8")
+    return [config_path, policy_path]
+
+
+def _url(value: str, option: str) -> str:
+    value = value.strip().rstrip("/")
+    if value and not re.match(r"^https?://[^/\s\"]+$", value):
+        raise ConfigureError(f"{option} {value!r} must be a scheme and a host, like https://registry.example.com")
+    return value
+
+
+def _configured(project: Path, stage: str, name: str) -> str:
+    """A variable of the stage as .chalice/config.json has it now ("" if none)."""
+    try:
+        config = json.loads((project / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return ""
+    return config.get("stages", {}).get(stage, {}).get("environment_variables", {}).get(name, "")
+
+
+def _overrides(values: Mapping[str, str]) -> str:
+    return " ".join(shlex.quote(f"{key}={value}") for key, value in values.items())
+
+
+def main(argv: list[str] | None = None, *, cfn: Any = None, project: Path = ROOT) -> int:
+    parser = argparse.ArgumentParser(
+        prog="deploy/configure.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stage", required=True, help="the stage (dev, prod, ...), as given to infra/*.yaml")
+    parser.add_argument("--region", help="AWS region of the stacks (default: your AWS configuration)")
+    parser.add_argument("--public-url", help="https://HOST the registry is reached at (custom domain); sets BERTH_PUBLIC_URL")
+    parser.add_argument("--upload-url", help="https://HOST of the upload host (infra/uploadhost.yaml); sets BERTH_UPLOAD_URL")
+    parser.add_argument("--print", dest="show", choices=("env", "ops-parameters", "app-parameters", "uploadhost-parameters"))
+    args = parser.parse_args(argv)
+    if not STAGE_PATTERN.match(args.stage):
+        parser.error(f"--stage {args.stage!r}: lower-case letters, digits and dashes, at most 20 characters")
+    if cfn is None:
+        import boto3
+
+        cfn = boto3.session.Session(region_name=args.region).client("cloudformation")
+    try:
+        data = stack_outputs(cfn, data_stack_name(args.stage), DATA_OUTPUTS)
+        if args.show == "ops-parameters":
+            print(_overrides({"Stage": args.stage, "TableName": data["TableName"], "BucketName": data["BucketName"]}))
+            return 0
+        if args.show == "uploadhost-parameters":
+            keys = ("TableName", "TableArn", "BucketName", "BucketArn", "SsmParameterArn")
+            print(_overrides({"Stage": args.stage, **{key: data[key] for key in keys}}))
+            return 0
+        env = app_environment(data, public_url=args.public_url, upload_url=args.upload_url)
+        if args.show == "env":
+            for key, value in env.items():
+                print(f"export {key}={shlex.quote(value)}")
+            return 0
+        if args.show == "app-parameters":
+            public_url = env.get("BERTH_PUBLIC_URL", _configured(project, args.stage, "BERTH_PUBLIC_URL"))
+            values = {"Stage": args.stage}
+            if public_url:
+                values["PublicUrl"] = public_url
+            print(_overrides(values))
+            return 0
+        ops = stack_outputs(cfn, ops_stack_name(args.stage), OPS_OUTPUTS)
+        policy = render_policy({**data, **ops})
+    except ConfigureError as exc:
+        print(f"configure: {exc}", file=sys.stderr)
+        return 1
+    for path in write(project, args.stage, env, policy):
+        print(f"wrote {path.relative_to(project) if path.is_relative_to(project) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

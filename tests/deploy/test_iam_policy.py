@@ -1,0 +1,232 @@
+"""The functions' IAM policy (deploy/lambda-policy.json, rendered by deploy/configure.py into
+.chalice/policy-<stage>.json) allows exactly what the app does.
+
+A representative run of the app (token auth, push with a chunked upload above S3's 5 MiB part
+size, pull, tags, catalog, referrers, mount, cancel, a digest mismatch, deletes and the hourly
+clean-up) goes through the real handler with every AWS call recorded by a botocore hook
+(`provide-client-params`, which presigned URLs emit as well). Each call is turned into the IAM
+actions and resource ARNs it needs, then
+- every one must be allowed by the rendered policy, and
+- every action the policy allows must have been needed by some call (logs: the Lambda
+  runtime writes the function's logs, not the app).
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import time
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+from tests.api.conftest import ApiClient
+from tests.deploy.conftest import REGION
+from tests.deploy.registry import ADMIN_PASSWORD, OCI_MANIFEST, MiB, Run, digest, with_query
+
+# written by the Lambda runtime with the function's role, never by the app's code
+RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+SCHEDULED_EVENT = {
+    "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+    "time": "2026-01-01T00:00:00Z", "region": REGION, "resources": [], "detail": {},
+}
+
+
+# -- AWS calls -> IAM (action, resource) -----------------------------------------------------
+def iam_needs(service: str, operation: str, params: dict, account: str) -> list[tuple[str, str]]:
+    """The IAM actions and resources a call needs (AWS's service authorization reference)."""
+    if service == "s3":
+        bucket = f"arn:aws:s3:::{params['Bucket']}"
+        obj = f"{bucket}/{params.get('Key', '')}"
+        if operation in ("GetObject", "HeadObject"):
+            # with s3:ListBucket a missing key is 404, without it 403: the app relies on 404
+            return [("s3:GetObject", obj), ("s3:ListBucket", bucket)]
+        if operation in ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"):
+            return [("s3:PutObject", obj)]
+        if operation in ("CopyObject", "UploadPartCopy"):
+            source = params["CopySource"]
+            source = source if isinstance(source, dict) else dict(zip(("Bucket", "Key"), source.split("/", 1)))
+            return [("s3:PutObject", obj), ("s3:GetObject", f"arn:aws:s3:::{source['Bucket']}/{source['Key']}")]
+        if operation == "AbortMultipartUpload":
+            return [("s3:AbortMultipartUpload", obj)]
+        if operation == "DeleteObject":
+            return [("s3:DeleteObject", obj)]
+        if operation == "DeleteObjects":
+            return [("s3:DeleteObject", f"{bucket}/{o['Key']}") for o in params["Delete"]["Objects"]]
+        if operation == "ListMultipartUploads":
+            return [("s3:ListBucketMultipartUploads", bucket)]
+        if operation in ("ListObjectsV2", "ListObjects", "HeadBucket"):
+            return [("s3:ListBucket", bucket)]
+    if service == "dynamodb":
+
+        def table(name: str) -> str:
+            return f"arn:aws:dynamodb:{REGION}:{account}:table/{name}"
+
+        if operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"):
+            return [(f"dynamodb:{operation}", table(params["TableName"]))]
+        if operation in ("BatchGetItem", "BatchWriteItem"):
+            return [(f"dynamodb:{operation}", table(name)) for name in params["RequestItems"]]
+        if operation == "TransactWriteItems":
+            kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+            return [
+                (f"dynamodb:{kinds[kind]}", table(body["TableName"]))
+                for item in params["TransactItems"]
+                for kind, body in item.items()
+            ]
+        if operation == "TransactGetItems":
+            return [("dynamodb:GetItem", table(item["Get"]["TableName"])) for item in params["TransactItems"]]
+    if service == "ssm":
+
+        def parameter(name: str) -> str:
+            return f"arn:aws:ssm:{REGION}:{account}:parameter/{name.lstrip('/')}"
+
+        if operation == "GetParameters":
+            return [("ssm:GetParameters", parameter(name)) for name in params["Names"]]
+        if operation in ("GetParameter", "PutParameter", "DeleteParameter"):
+            return [(f"ssm:{operation}", parameter(params["Name"]))]
+        if operation == "GetParametersByPath":
+            return [("ssm:GetParametersByPath", parameter(params["Path"]))]
+    pytest.fail(f"the app calls {service}:{operation}; map it to IAM actions here and allow it in deploy/lambda-policy.json")
+
+
+def allowed(policy: dict, action: str, resource: str) -> bool:
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        matches = any(fnmatch.fnmatchcase(action, a) for a in actions) and any(
+            fnmatch.fnmatchcase(resource, r) for r in resources
+        )
+        if matches and statement["Effect"] == "Deny":
+            return False
+        if matches and statement["Effect"] == "Allow" and "Condition" not in statement:
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def recorded(deployed, moto_session):
+    """(service, operation, params) of every AWS call the app made during the run."""
+    import boto3
+
+    import app as app_module
+    from chalicelib.bootstrap import bootstrap
+    from chalicelib.config import Settings
+    from chalicelib.services import Services
+
+    env = {**os.environ, **deployed.stage_env, "BERTH_AUTH": "token", "BERTH_UPLOAD_URL": ""}
+    for name in ("BERTH_PUBLIC_URL", "BERTH_TOKEN_SERVICE", "BERTH_TOKEN_ISSUER", "BERTH_OCI_PREFIX", "BERTH_ADMIN_PASSWORD"):
+        env.pop(name, None)
+    settings = Settings.from_env(env)
+    # the bootstrap runs with the operator's credentials, not the function's: not recorded
+    bootstrap(Services(settings, session=moto_session), admin_password=ADMIN_PASSWORD)
+
+    calls: list[tuple[str, str, dict]] = []
+    session = boto3.session.Session(region_name=REGION)
+    session.events.register(
+        "provide-client-params",
+        lambda params, model, **_: calls.append((model.service_model.service_name, model.name, dict(params))),
+    )
+    svc = Services(settings, session=session)
+    app_module._services = svc
+    try:
+        _run(Run(ApiClient(app_module.app)))
+        # the hourly clean-up, two days on: it aborts the session the run abandoned
+        app_module._services = Services(settings, session=session, clock=lambda: time.time() + 2 * 86400)
+        assert app_module.clean_up_uploads(SCHEDULED_EVENT, None) == {"aborted": 1}
+    finally:
+        app_module._services = None
+    return calls
+
+
+def _run(run: Run) -> None:
+    repo, base = "library/app", "library/base"
+    run.call("GET", "/v2/", 401)
+    run.call("GET", "/v2/service/jwks.json", 200)
+    # anonymous token for a public project, then the OAuth2 form (containerd, podman)
+    run.call("GET", f"/v2/service/token?service=berth-registry&scope=repository:{repo}:pull", 200)
+    form = urlencode({"grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD, "service": "berth-registry",
+                      "scope": f"repository:{repo}:pull"}).encode()
+    run.call("POST", "/v2/service/token", 200, form, {"Content-Type": "application/x-www-form-urlencoded"})
+    run.login(f"repository:{repo}:pull,push,delete", f"repository:{base}:pull,push,delete", "registry:catalog:*")
+    run.call("GET", "/v2/", 200)
+
+    # push: a monolithic config, a layer in chunks above the 5 MiB part size, a small chunked sha512 one
+    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    config_digest = run.push_blob(repo, config)
+    layer = os.urandom(6 * MiB + 4321)
+    layer_digest, _ = run.chunked(repo, [layer[: 3 * MiB], layer[3 * MiB : 6 * MiB]], final=layer[6 * MiB :])
+    small = os.urandom(150_000)
+    small_digest, _ = run.chunked(repo, [small[:100_000], small[100_000:]], algorithm="sha512")
+    image_digest, _ = run.manifest(
+        repo, "1", (config_digest, len(config)), [(layer_digest, len(layer)), (small_digest, len(small))]
+    )
+    # pull
+    run.call("GET", f"/v2/{repo}/manifests/1", 200, headers={"Accept": OCI_MANIFEST})
+    run.call("HEAD", f"/v2/{repo}/manifests/{image_digest}", 200)
+    assert "X-Amz-Signature" in run.call("GET", f"/v2/{repo}/blobs/{layer_digest}", 307).headers["location"]
+    run.call("HEAD", f"/v2/{repo}/blobs/{layer_digest}", 307)
+    run.call("GET", f"/v2/{repo}/blobs/{digest(b'missing')}", 404)
+    # listing
+    assert run.call("GET", f"/v2/{repo}/tags/list", 200).json()["tags"] == ["1"]
+    assert repo in run.call("GET", "/v2/_catalog", 200).json()["repositories"]
+    # a referrer of the image
+    subject = {"mediaType": OCI_MANIFEST, "digest": image_digest, "size": 1}
+    run.manifest(repo, "sig", (config_digest, len(config)), [], subject=subject)
+    assert run.call("GET", f"/v2/{repo}/referrers/{image_digest}", 200).json()["manifests"]
+    # mount into another repository, and a mount that falls back to a session
+    run.call("POST", with_query(f"/v2/{base}/blobs/uploads/", mount=layer_digest, **{"from": repo}), 201)
+    run.call("POST", with_query(f"/v2/{base}/blobs/uploads/", mount=digest(b"nowhere"), **{"from": repo}), 202)
+    # cancel a session holding a part, and a digest mismatch (both discard their bytes)
+    run.call("DELETE", run.open_session(repo, [os.urandom(5 * MiB + 10)]), 204)
+    run.chunked(repo, [os.urandom(5 * MiB + 10)], status=400)
+    # delete a tag's manifest and a blob link
+    run.call("DELETE", f"/v2/{repo}/manifests/{image_digest}", 202)
+    run.call("DELETE", f"/v2/{base}/blobs/{layer_digest}", 202)
+    # a session abandoned with a part in S3: the clean-up's job
+    parts = urlsplit(run.open_session(repo, [os.urandom(5 * MiB + 10)]))
+    assert parts.path
+
+
+def test_the_run_used_each_service(recorded):
+    services = {service for service, _, _ in recorded}
+    assert services == {"s3", "dynamodb", "ssm"}, services
+
+
+def test_every_call_is_allowed_by_the_policy(recorded, deployed):
+    account = deployed.data["TableArn"].split(":")[4]
+    denied = sorted(
+        {
+            (f"{service}:{operation}", action, resource)
+            for service, operation, params in recorded
+            for action, resource in iam_needs(service, operation, params, account)
+            if not allowed(deployed.policy, action, resource)
+        }
+    )
+    assert not denied, f"calls the policy does not allow: {denied}"
+
+
+def test_the_policy_allows_nothing_the_app_does_not_need(recorded, deployed):
+    account = deployed.data["TableArn"].split(":")[4]
+    needed = {
+        action for service, operation, params in recorded for action, _ in iam_needs(service, operation, params, account)
+    }
+    granted = set()
+    for statement in deployed.policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert "*" not in json.dumps(statement["Action"]), f"no wildcard actions: {statement}"
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        assert all(r not in ("*", "arn:aws:s3:::*") for r in resources), statement
+        granted.update(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    assert granted - RUNTIME_ACTIONS == needed, {
+        "granted, never needed": sorted(granted - RUNTIME_ACTIONS - needed),
+        "needed, not granted": sorted(needed - granted),
+    }
+
+
+def test_the_policy_is_scoped_to_this_stages_resources(deployed):
+    text = json.dumps(deployed.policy)
+    for key in ("BucketArn", "TableArn", "SsmParameterArn"):
+        assert deployed.data[key] in text
+    assert deployed.ops["ApiFunctionLogGroupArn"] + ":*" in text
+    assert f"parameter/berth/{deployed.stage}/*" in text
+    assert "${" not in text

@@ -1,0 +1,365 @@
+"""`chalice package` for the prod stage, merged with infra/apigw-extras.yaml, as the README
+deploys it: it succeeds without AWS credentials, its API routes every OCI path shape to the
+app, passes cfn-lint and AWS SAM's own transform, and the two small functions it adds (the
+challenge authorizer and the stage redeployer) behave.
+
+The package is built from a copy of the project whose .chalice/ was configured by
+deploy/configure.py against moto, with an empty requirements.txt: the dependencies do not
+change the template, and resolving them would need the network.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import types
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.deploy.conftest import INFRA, ROOT, deploy
+
+CHALICE = Path(sys.executable).parent / "chalice"
+METHODS = {"get", "head", "post", "put", "patch", "delete"}  # chalicelib/registry/blueprint.py
+API_ID, REGION, ACCOUNT = "abc123defg", "us-east-1", "123456789012"
+
+
+@pytest.fixture(scope="module")
+def prod(moto_session, tmp_path_factory):
+    return deploy(moto_session, tmp_path_factory.mktemp("prod"), stage="prod")
+
+
+@pytest.fixture(scope="module")
+def packaged(prod, tmp_path_factory) -> dict:
+    project = prod.project
+    shutil.copy(ROOT / "app.py", project / "app.py")
+    shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "requirements.txt").write_text("")
+    out = tmp_path_factory.mktemp("package") / "out"
+    # no credentials and no AWS configuration: packaging must not call AWS
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(project),
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    result = subprocess.run(
+        [str(CHALICE), "package", "--stage", "prod", "--merge-template", str(INFRA / "apigw-extras.yaml"), str(out)],
+        check=False,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (out / "deployment.zip").stat().st_size > 0
+    path = out / "sam.yaml"
+    return {"path": path, "template": yaml.safe_load(path.read_text()), "policy": prod.policy}
+
+
+def resources_of(template: dict, kind: str) -> dict:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def sub(value, params: dict[str, str]) -> str:
+    """Resolve the Fn::Sub / Ref / Fn::If forms this template uses, with HasPublicUrl from params."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return params[value["Ref"]]
+    if "Fn::Sub" in value:
+        text = value["Fn::Sub"]
+        return re.sub(r"\$\{([^}]+)\}", lambda m: params[m.group(1)], text)
+    if "Fn::If" in value:
+        condition, yes, no = value["Fn::If"]
+        assert condition == "HasPublicUrl"
+        return sub(yes if params.get("PublicUrl") else no, params)
+    raise AssertionError(value)
+
+
+PARAMS = {
+    "Stage": "prod",
+    "RestAPI": API_ID,
+    "AWS::Region": REGION,
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::Partition": "aws",
+    "AWS::AccountId": ACCOUNT,
+    "TokenService": "berth-registry",
+    "PublicUrl": "",
+}
+
+
+# -- the API ---------------------------------------------------------------------------------
+def test_api_is_stage_v2_regional_binary_and_named_after_the_stage(packaged):
+    api = packaged["template"]["Resources"]["RestAPI"]
+    assert api["Type"] == "AWS::Serverless::Api"
+    props = api["Properties"]
+    assert props["StageName"] == "v2"
+    assert props["EndpointConfiguration"] == "REGIONAL"
+    assert sub(props["Name"], PARAMS) == "berth-prod"
+    assert props["DefinitionBody"]["x-amazon-apigateway-binary-media-types"] == ["*/*"]
+
+
+def test_every_route_reaches_the_app_through_the_challenge_authorizer(packaged):
+    body = packaged["template"]["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    assert set(body["paths"]) == {"/", "/{proxy+}"}
+    for path, methods in body["paths"].items():
+        assert set(methods) == METHODS, path
+        for method, operation in methods.items():
+            integration = operation["x-amazon-apigateway-integration"]
+            assert integration["type"] == "aws_proxy", (path, method)
+            assert "${APIHandler.Arn}" in integration["uri"]["Fn::Sub"]
+            assert operation["security"] == [{"challenge": []}], (path, method)
+            assert "*/*" in operation["consumes"]
+    authorizer = body["securityDefinitions"]["challenge"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "request"
+    assert authorizer["authorizerResultTtlInSeconds"] == 0 and "identitySource" not in authorizer
+    assert "${ChallengeAuthorizer.Arn}" in authorizer["authorizerUri"]["Fn::Sub"]
+
+
+def api_gateway_resource(paths, request_path: str) -> str | None:
+    """API Gateway's choice among the API's resources: a static path first, then the
+    greedy {proxy+} (one or more segments, any characters)."""
+    if request_path in paths:
+        return request_path
+    if request_path != "/" and "/{proxy+}" in paths:
+        return "/{proxy+}"
+    return None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",  # the ping: GET /v2/ on the stage's URL
+        "/_catalog",
+        "/library/app/manifests/latest",
+        "/team/sub/group/app/manifests/sha256:" + "a" * 64,
+        "/a/b/c/d/e/blobs/sha256:" + "b" * 64,
+        "/a/b/blobs/uploads/",
+        "/a/b/blobs/uploads/3f2c9d?_state=x",
+        "/one/two/three/tags/list",
+        "/x/y/referrers/sha256:" + "c" * 64,
+        "/service/token",
+        "/v2/library/app/manifests/1",  # behind a custom domain mapped with an empty base path
+    ],
+)
+def test_oci_path_shapes_are_routed_to_the_app(packaged, path):
+    body = packaged["template"]["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    resource = api_gateway_resource(body["paths"], path.split("?")[0])
+    assert resource in ("/", "/{proxy+}"), path
+    assert body["paths"][resource]["get"]["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+
+
+# -- the functions ---------------------------------------------------------------------------
+def test_functions_carry_the_stage_settings_and_the_policy_file(packaged, prod):
+    functions = resources_of(packaged["template"], "AWS::Serverless::Function")
+    assert set(functions) == {"APIHandler", "CleanUpUploads"}
+    api, clean_up = functions["APIHandler"]["Properties"], functions["CleanUpUploads"]["Properties"]
+    assert api["Handler"] == "app.app" and api["Runtime"].startswith("python3")
+    assert (api["MemorySize"], api["Timeout"]) == (1024, 29)
+    assert (clean_up["MemorySize"], clean_up["Timeout"]) == (256, 300)
+    variables = api["Environment"]["Variables"]
+    assert variables["BERTH_TABLE"] == prod.data["TableName"]
+    assert variables["BERTH_BUCKET"] == prod.data["BucketName"]
+    assert variables["BERTH_SSM_PREFIX"] == "/berth/prod"
+    assert variables["BERTH_AUTH"] == "token"
+    for function in functions.values():
+        role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        policies = packaged["template"]["Resources"][role]["Properties"]["Policies"]
+        assert [p["PolicyDocument"] for p in policies] == [packaged["policy"]]
+
+
+def test_every_function_has_a_log_group_and_alarms_in_the_operations_stack(packaged):
+    ops = (INFRA / "operations.yaml").read_text()
+    names = []
+    for logical, function in packaged["template"]["Resources"].items():
+        if function["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function") and logical != "StageRedeployer":
+            assert "FunctionName" in function["Properties"], logical
+            names.append(function["Properties"]["FunctionName"]["Fn::Sub"])
+    assert sorted(names) == ["berth-${Stage}", "berth-${Stage}-challenge", "berth-${Stage}-clean_up_uploads"]
+    for name in names:
+        assert f"LogGroupName: !Sub /aws/lambda/{name}\n" in ops, name
+        assert f"Value: !Sub {name}\n" in ops, f"no alarm watches {name}"
+
+
+# -- the challenge ---------------------------------------------------------------------------
+def test_unauthorized_gateway_response_carries_the_apps_challenge(packaged):
+    from chalicelib.auth.token_authorizer import TokenAuthorizer
+    from chalicelib.registry.http import Headers, OciRequest
+
+    response = packaged["template"]["Resources"]["UnauthorizedResponse"]["Properties"]
+    assert response["ResponseType"] == "UNAUTHORIZED" and response["StatusCode"] == "401"
+    assert sub(response["RestApiId"], PARAMS) == API_ID
+    headers = response["ResponseParameters"]
+    assert headers["gatewayresponse.header.Docker-Distribution-API-Version"] == "'registry/2.0'"
+    assert json.loads(response["ResponseTemplates"]["application/json"])["errors"][0]["code"] == "UNAUTHORIZED"
+
+    host = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+    for public_url, expected_host in (("", host), ("https://registry.example.com", "registry.example.com")):
+        value = sub(headers["gatewayresponse.header.WWW-Authenticate"], {**PARAMS, "PublicUrl": public_url})
+        assert value.startswith("'") and value.endswith("'"), "a static value is quoted"
+        challenge = value[1:-1]
+        # what the app itself would say, minus the scope (which the gateway cannot know)
+        app = TokenAuthorizer(lambda: None, service="berth-registry", public_url=public_url)
+        request = OciRequest(method="GET", path="", query={}, headers=Headers({"Host": expected_host}), body=None)
+        assert challenge == f'Bearer realm="{app.realm(request)}",service="berth-registry"'
+        assert re.fullmatch(r'Bearer realm="https://[^"/]+/v2/service/token",service="[^"]+"', challenge)
+
+
+def test_the_stage_is_deployed_again_after_the_gateway_response(packaged):
+    resources = packaged["template"]["Resources"]
+    redeploy = resources["ChallengeRedeployment"]
+    assert set(redeploy["DependsOn"]) == {"UnauthorizedResponse", "RestAPIv2Stage"}
+    assert redeploy["Properties"]["StageName"] == "v2"
+    # the stage's logical id is SAM's (<api>< stage>Stage): checked by the transform below
+
+
+def test_sam_transform_and_cfn_lint_accept_the_package(packaged, monkeypatch):
+    from cfnlint.api import lint_file
+    from samtranslator.translator.transform import transform
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    matches = [m for m in lint_file(packaged["path"]) if m.rule.id[0] in "EW"]
+    assert not matches, "\n".join(str(m) for m in matches)
+
+    template = json.loads(json.dumps(packaged["template"]))
+    for function in resources_of(template, "AWS::Serverless::Function").values():
+        function["Properties"]["CodeUri"] = "s3://artifacts/deployment.zip"  # as `aws cloudformation package` does
+    out = transform(template, {"Stage": "prod", "PublicUrl": "", "TokenService": "berth-registry"}, _NoManagedPolicies())
+    resources = out["Resources"]
+    assert resources["RestAPIv2Stage"]["Type"] == "AWS::ApiGateway::Stage"
+    deployments = [k for k, r in resources.items() if r["Type"] == "AWS::ApiGateway::Deployment"]
+    assert len(deployments) == 1 and resources["RestAPIv2Stage"]["Properties"]["DeploymentId"] == {"Ref": deployments[0]}
+    assert set(resources["ChallengeRedeployment"]["DependsOn"]) <= set(resources)
+
+
+class _NoManagedPolicies:
+    def load(self):
+        return {}
+
+
+def inline_module(template: dict, logical: str) -> types.ModuleType:
+    """The inline code (Code.ZipFile) of one of the template's functions, loaded as a module."""
+    module = types.ModuleType(logical)
+    code = template["Resources"][logical]["Properties"]["Code"]["ZipFile"]
+    exec(compile(code, f"<{logical}>", "exec"), module.__dict__)  # noqa: S102 - the code under test
+    return module
+
+
+@pytest.fixture
+def authorizer(packaged):
+    return inline_module(packaged["template"], "ChallengeAuthorizer")
+
+
+def jwt(exp: float) -> str:
+    def part(doc):
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'RS256'})}.{part({'sub': 'admin', 'exp': exp})}.c2ln"
+
+
+FRESH, EXPIRED = jwt(time.time() + 600), jwt(time.time() - 5)
+
+
+@pytest.mark.parametrize(
+    "proxy, authorization, query, allowed",
+    [
+        ("", None, None, False),  # the ping without credentials: the challenge (docker login)
+        ("", f"Bearer {FRESH}", None, True),
+        ("library/app/manifests/1", None, None, False),
+        ("library/app/manifests/1", f"Bearer {EXPIRED}", None, False),  # expired: challenge again
+        ("library/app/manifests/1", "Bearer not-a-jwt", None, False),
+        ("library/app/manifests/1", "Basic YWRtaW46eA==", None, False),  # registries take tokens
+        ("library/app/manifests/1", f"bearer {FRESH}", None, True),
+        ("a/b/c/blobs/sha256:" + "0" * 64, None, None, False),
+        ("a/b/blobs/uploads/", None, None, False),
+        ("a/b/blobs/uploads/9a1b", None, {"_state": "signed"}, True),  # upload URLs carry their own grant
+        ("x/tags/list", None, None, False),
+        ("x/referrers/sha256:" + "0" * 64, None, None, False),
+        ("_catalog", None, None, False),
+        ("v2/", None, None, False),  # custom domain with an empty base path
+        ("v2/library/app/blobs/sha256:" + "0" * 64, None, None, False),
+        ("service/token", None, None, True),  # the token service: anonymous and Basic reach the app
+        ("v2/service/token", None, None, True),
+        ("service/jwks.json", None, None, True),
+        ("api/v2.0/projects", None, None, True),  # the management API and the console authenticate in the app
+        ("api/v2.0/projects/library/repositories/app/artifacts/latest/tags", "Basic YWRtaW46eA==", None, True),
+        ("v2/api/v2.0/projects/p/repositories/a%252Fb/artifacts/sha256:00/tags", None, None, True),
+        ("apis/x/manifests/1", None, None, False),  # a repository whose name merely starts with "api"
+        ("ui/index.html", None, None, True),
+    ],
+)
+def test_challenge_authorizer(authorizer, proxy, authorization, query, allowed):
+    arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/v2/GET/{proxy}"
+    event = {
+        "type": "REQUEST",
+        "methodArn": arn,
+        "headers": {"Authorization": authorization} if authorization else {},
+        "queryStringParameters": query,
+        "pathParameters": {"proxy": proxy} if proxy else None,
+    }
+    if not allowed:
+        with pytest.raises(Exception, match="^Unauthorized$"):
+            authorizer.handler(event, None)
+        return
+    result = authorizer.handler(event, None)
+    statement = result["policyDocument"]["Statement"]
+    assert statement == [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/v2/*"}
+    ]
+
+
+def test_stage_redeployer_deploys_and_reports(packaged, monkeypatch):
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_PUT(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    calls: list[dict] = []
+
+    class ApiGateway:
+        def create_deployment(self, **kwargs):
+            calls.append(kwargs)
+            if kwargs["restApiId"] == "broken":
+                raise RuntimeError("NotFoundException: Invalid API identifier")
+            return {"id": "dep1"}
+
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda name: ApiGateway()))
+    module = inline_module(packaged["template"], "StageRedeployer")
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/response"
+        base = {"ResponseURL": url, "StackId": "stack", "RequestId": "r1", "LogicalResourceId": "ChallengeRedeployment"}
+        props = {"RestApiId": API_ID, "StageName": "v2", "Challenge": "https://x y"}
+        module.handler({**base, "RequestType": "Create", "ResourceProperties": props}, None)
+        module.handler({**base, "RequestType": "Delete", "PhysicalResourceId": "p1", "ResourceProperties": props}, None)
+        broken = {**props, "RestApiId": "broken"}
+        module.handler({**base, "RequestType": "Update", "PhysicalResourceId": "p1", "ResourceProperties": broken}, None)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert [c["restApiId"] for c in calls] == [API_ID, "broken"]  # nothing to do on Delete
+    assert calls[0]["stageName"] == "v2"
+    assert [r["Status"] for r in received] == ["SUCCESS", "SUCCESS", "FAILED"]
+    assert "Invalid API identifier" in received[2]["Reason"]
+    assert received[1]["PhysicalResourceId"] == "p1"
