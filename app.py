@@ -5,11 +5,12 @@ from chalice import Chalice
 from chalice.app import CaseInsensitiveMapping
 
 from chalicelib.config import Settings
-from chalicelib.observability import configure_logging
+from chalicelib.observability import configure_logging, http_middleware
 from chalicelib.registry.blueprint import build_blueprint
 from chalicelib.services import Services
 
-app = Chalice(app_name="berth")
+# logging is ours (chalicelib/observability.py): Chalice would add a plain-text handler
+app = Chalice(app_name="berth", configure_logs=False)
 # Every request body must arrive byte-exact (a manifest's digest is over its
 # bytes) and every response body leave as sent: the API treats all types as binary.
 app.api.binary_types = ["*/*"]
@@ -35,6 +36,7 @@ def accept_anything_by_default(event, get_response):
     return get_response(event)
 
 
+app.register_middleware(http_middleware, "http")
 app.register_blueprint(build_blueprint(services))
 
 

@@ -142,6 +142,20 @@ class Services:
         return DynamoAccounts(self.table, self.clock)
 
     @cached_property
+    def audit(self):
+        from chalicelib.meta.audit import DynamoAuditLog
+
+        return DynamoAuditLog(self.table, self.clock, self._audit_retention_days)
+
+    def _audit_retention_days(self) -> int:
+        from chalicelib.meta.audit import DEFAULT_RETENTION_DAYS
+
+        try:
+            return int(self.runtime_config.get("audit_log_retention_days") or DEFAULT_RETENTION_DAYS)
+        except ValueError:
+            return DEFAULT_RETENTION_DAYS
+
+    @cached_property
     def authenticator(self):
         from chalicelib.auth.authenticator import Authenticator
         from chalicelib.auth.passwords import CredentialCache

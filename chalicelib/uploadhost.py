@@ -43,7 +43,7 @@ def create_upload_app(services: Any = None) -> Callable:
             response = error_response("NAME_UNKNOWN", "no such endpoint", status=404)
         body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else response.body
         status = f"{response.status} {_STATUS_TEXT.get(response.status, 'Unknown')}"
-        start_response(status, list(response.headers.items()))
+        start_response(status, [(k, v) for k, v in response.headers.items() if not k.startswith("X-Berth-")])
         return [body]
 
     return wsgi_app

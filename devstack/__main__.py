@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         upload_url = http_url(args.host, upload_server.server_address[1])
 
         os.environ.update({**env, "BERTH_UPLOAD_URL": upload_url})
+        # no EMF documents on the console; the JSON access log only with --verbose
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if args.verbose else "WARNING")
         admin_password = os.environ.get("BERTH_ADMIN_PASSWORD") or _new_admin_password()
         os.environ["BERTH_ADMIN_PASSWORD"] = admin_password
         env["admin_password"] = admin_password

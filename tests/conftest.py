@@ -2,6 +2,7 @@
 resources created from infra/berth.yaml exactly as a deployment creates them."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[1]
+# CloudWatch EMF metrics would print a JSON document per request
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 REGION = "us-east-1"
 
 FAKE_CREDENTIALS = {

@@ -37,6 +37,17 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "member.read": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER, Role.DEVELOPER, Role.GUEST}),
     "member.write": frozenset({Role.PROJECT_ADMIN}),
     "log.read": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER, Role.DEVELOPER, Role.GUEST}),
+    # the management API's checks on a project and what it holds (Harbor's rbac policies)
+    "project.read": frozenset(Role),
+    "project.write": frozenset({Role.PROJECT_ADMIN}),
+    "repository.read": frozenset(Role),
+    "repository.delete": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER}),
+    "artifact.delete": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER}),
+    "artifact.copy": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER, Role.DEVELOPER}),
+    "tag.create": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER, Role.DEVELOPER}),
+    "tag.delete": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER}),
+    "robot.read": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER}),
+    "robot.write": frozenset({Role.PROJECT_ADMIN}),
 }
 
 REGISTRY_ACTIONS = ("pull", "push", "delete")

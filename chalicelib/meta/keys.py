@@ -29,6 +29,10 @@ Accounts (chalicelib/meta/accounts.py):
                                                            project, robot)
     COUNTER                <kind>                          last integer id handed out for <kind>
 
+Audit log (chalicelib/meta/audit.py): each entry once per lookup, TTL expires_at:
+
+    LOG#P#<project> | LOG#U#<user> | LOG#O#<operation> | LOG#D#<yyyy-mm-dd>    <iso time>#<id>
+
 Lists (tags, catalog, referrers) are Queries on one partition in sort-key
 order, so a page costs the same whatever the total.
 """

@@ -56,6 +56,11 @@ def _serve(bp: Blueprint, svc, proxy: str) -> Response:
         source_ip=(event.get("requestContext", {}).get("identity") or {}).get("sourceIp", ""),
         request_id=event.get("requestContext", {}).get("requestId", ""),
     )
+    if path == "api/v2.0" or path.startswith("api/v2.0/"):
+        # the management API answers Harbor's errors, so it has a dispatcher of its own
+        from chalicelib.management.dispatch import dispatch as manage
+
+        return _to_chalice(manage(svc, oci_request), request.method)
     return _to_chalice(dispatch(svc, oci_request, _routes_for(path)), request.method)
 
 

@@ -18,11 +18,14 @@ from chalicelib.registry.oci.names import validate_name
 logger = logging.getLogger("berth.registry")
 
 UPLOAD_STATE = Identity(subject="", kind="upload-state")
+OPERATION_HEADER = "X-Berth-Operation"
 API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
+_AUDITED = frozenset({"put_manifest", "get_manifest", "delete_manifest"})
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "SlowDown", "TransactionConflictException"}
 
 
 def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] = route_table.ROUTES) -> OciResponse:
+    route = None
     try:
         route, params, path_known = route_table.match(routes, req.method, req.path)
         if route is None:
@@ -40,6 +43,8 @@ def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] = route
         else:
             req.identity = svc.authorizer.authorize(req, route.accesses(req, params))
         response = route.handler(svc, req, **params)
+        if route.name in _AUDITED and response.status < 300:
+            _audit(svc, req, route.name, params)
     except BerthError as exc:
         response = response_for(exc)
     except ConfigurationError as exc:
@@ -59,4 +64,18 @@ def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] = route
         logger.exception("unhandled error", extra={"method": req.method, "path": req.path})
         response = error_response("UNKNOWN")
     response.headers.update(API_VERSION_HEADER)
+    if route is not None:
+        # read (and removed) by the observability middleware, for logs and metrics
+        response.headers[OPERATION_HEADER] = route.name
     return response
+
+
+def _audit(svc, req: OciRequest, route_name: str, params: dict[str, str]) -> None:
+    """Pushes, pulls and deletes go to the audit log (chalicelib/management/audit.py);
+    a fault there never fails the registry operation it describes."""
+    from chalicelib.management.audit import record_registry_event
+
+    try:
+        record_registry_event(svc, req, route_name, params["name"], params["reference"])
+    except Exception:  # the operation is done; its audit entry is best effort
+        logger.exception("audit entry failed", extra={"route": route_name})

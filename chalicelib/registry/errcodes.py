@@ -8,6 +8,8 @@ from __future__ import annotations
 from chalicelib import errors
 from chalicelib.registry.http import OciResponse
 
+ERROR_HEADER = "X-Berth-Error"
+
 # code -> (status, default message)
 CODES: dict[str, tuple[int, str]] = {
     "BLOB_UNKNOWN": (404, "blob unknown to registry"),
@@ -64,7 +66,8 @@ def error_response(code: str, message: str | None = None, *, status: int | None 
     entry = {"code": code, "message": message or default_message}
     if detail is not None:
         entry["detail"] = detail
-    return OciResponse.json(status or default_status, {"errors": [entry]}, headers)
+    # read (and removed) by the observability middleware, for logs and metrics
+    return OciResponse.json(status or default_status, {"errors": [entry]}, {**(headers or {}), ERROR_HEADER: code})
 
 
 def response_for(exc: errors.BerthError, headers: dict[str, str] | None = None) -> OciResponse:

@@ -1,0 +1,251 @@
+"""The audit log: /audit-logs (system administrators) and /projects/{p}/logs
+(members with log.read), and `record_change`, which the dispatcher calls once
+for every successful change made through this API.
+
+Reads pick the narrowest partition the query names (user, operation, project,
+else the days of the time range; chalicelib/meta/audit.py) and filter the rest.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.management import paging
+from chalicelib.management.access import find_project, require, require_admin
+from chalicelib.management.errors import BadRequest, NotFound
+from chalicelib.management.schema import DATE_TIME, integer, string
+from chalicelib.management.spec import PAGING, operation
+from chalicelib.management.times import iso
+from chalicelib.meta import audit as store
+from chalicelib.registry.http import OciRequest, OciResponse
+
+logger = logging.getLogger("berth.audit")
+
+AUDIT_LOG = {
+    "type": "object",
+    "properties": {
+        "id": integer(),
+        "username": string(),
+        "resource": string(),
+        "resource_type": string(),
+        "operation": string(),
+        "op_time": DATE_TIME,
+    },
+    "required": ["id", "username", "resource", "resource_type", "operation", "op_time"],
+}
+_KEYS = ("username", "operation", "resource_type", "resource", "op_time", "project")
+_FIELDS = {
+    "username": lambda e: e.username,
+    "operation": lambda e: e.operation,
+    "resource_type": lambda e: e.resource_type,
+    "resource": lambda e: e.resource,
+    "project": lambda e: e.project or "",
+    "op_time": lambda e: e.op_time,
+}
+_METHOD_OPERATIONS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+
+
+def render(entry: store.AuditEntry) -> dict:
+    return {
+        "id": entry.id,
+        "username": entry.username,
+        "resource": entry.resource,
+        "resource_type": entry.resource_type,
+        "operation": entry.operation,
+        "op_time": iso(entry.op_time),
+    }
+
+
+# -- reading ------------------------------------------------------------------------------------
+@operation(
+    "listAuditLogs",
+    "The audit log, newest first; q: username, operation, resource_type, resource, project, op_time=[from~to]",
+    "auditlog",
+    response={"type": "array", "items": AUDIT_LOG},
+    params=PAGING,
+    errors=(400, 403),
+    paged=True,
+)
+def list_audit_logs(svc, req: OciRequest) -> OciResponse:
+    require_admin(req)
+    return _answer(svc, req, None)
+
+
+@operation(
+    "getLogs",
+    "A project's audit log, newest first (members with log.read)",
+    "project",
+    response={"type": "array", "items": AUDIT_LOG},
+    params=PAGING,
+    errors=(400, 403, 404),
+    paged=True,
+)
+def get_logs(svc, req: OciRequest, project_name: str) -> OciResponse:
+    project = find_project(svc, req, project_name, by_name=True)
+    require(svc, req, project, "log.read")
+    return _answer(svc, req, project.name)
+
+
+def _answer(svc, req: OciRequest, project: str | None) -> OciResponse:
+    page = paging.page_args(req)
+    conditions = paging.query_args(req, _KEYS)
+    if project is not None:
+        conditions["project"] = paging.Condition("exact", (project,))
+    since, until = _time_range(svc, conditions.pop("op_time", None))
+    log = svc.audit
+    exact = {k: c.values[0] for k, c in conditions.items() if c.op == "exact"}
+    if "project" in exact:
+        partitions = [store.project_pk(exact["project"])]
+    elif "username" in exact:
+        partitions = [store.user_pk(exact["username"])]
+    elif "operation" in exact:
+        partitions = [store.operation_pk(exact["operation"])]
+    else:
+        partitions = [store.day_pk(day) for day in log.days(since, until)]
+    entries = [e for pk in partitions for e in log.entries(pk, since=since, until=until)]
+    entries = paging.filtered(entries, conditions, _FIELDS)
+    order = paging.sort_args(req, ("op_time", "username", "operation"), "-op_time")
+    entries = paging.sorted_by(entries, order + [("op_time", True)], _FIELDS)
+    return paging.paged(req, entries, render, page)
+
+
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d")
+
+
+def _time_range(svc, condition: paging.Condition | None) -> tuple[float, float]:
+    """[since, until] in epoch seconds; the retention period by default."""
+    now = svc.clock()
+    since, until = now - svc.audit.retention_seconds(), now
+    if condition is None:
+        return since, until
+    if condition.op != "range":
+        raise BadRequest("op_time takes a range: op_time=[from~to]")
+    low, high = (_moment(v) if v else None for v in condition.values)
+    if low is not None and high is not None and low > high:
+        raise BadRequest("op_time's range ends before it starts")
+    # outside the retention period there is nothing: an empty range, an empty answer
+    return max(since, low) if low is not None else since, min(until, high) if high is not None else until
+
+
+def _moment(text: str) -> float:
+    text = text.strip()
+    if re.fullmatch(r"[0-9]{1,12}", text):
+        return float(text)
+    for fmt in _TIME_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC).timestamp()
+        except ValueError:
+            continue
+    raise BadRequest(f"op_time {text[:40]!r} is not a time (use 2006-01-02 15:04:05)")
+
+
+# -- writing ------------------------------------------------------------------------------------
+def record(svc, req: OciRequest, entry: store.AuditEntry) -> None:
+    """Store the entry and log it as a structured line. An audit write that fails
+    is logged and does not fail the request it describes."""
+    logger.info("audit", extra={"audit": {**entry.__dict__, "source_ip": req.source_ip}})
+    try:
+        svc.audit.record(
+            store.AuditEntry(
+                username=entry.username,
+                operation=entry.operation,
+                resource_type=entry.resource_type,
+                resource=entry.resource,
+                project=entry.project,
+                source_ip=req.source_ip,
+            )
+        )
+    except (ClientError, BotoCoreError):
+        logger.exception("audit log write failed", extra={"operation": entry.operation, "resource": entry.resource[:200]})
+
+
+def record_change(svc, req: OciRequest, route, params: dict, body: dict | None) -> None:
+    """The entry for a successful POST, PUT, PATCH or DELETE of this API."""
+    principal = req.identity
+    username = principal.name if principal is not None else (body or {}).get("username", "")
+    project = _project(svc, req, params, body)
+    kind = "tag" if route.name in ("create_tag", "delete_tag") else route.operation.tag
+    record(
+        svc,
+        req,
+        store.AuditEntry(
+            username=username,
+            operation=_METHOD_OPERATIONS[req.method],
+            resource_type=kind,
+            resource=_resource(route, params, body, project),
+            project=project,
+        ),
+    )
+
+
+# registry operations that the audit log records, as Harbor names them
+REGISTRY_OPERATIONS = {"put_manifest": "push", "get_manifest": "pull", "delete_manifest": "delete"}
+
+
+def record_registry_event(svc, req: OciRequest, route_name: str, name: str, reference: str) -> None:
+    """A push, pull or delete of a manifest through /v2 (registry/dispatch.py calls it)."""
+    from chalicelib.registry.oci.names import project_of
+
+    identity = req.identity
+    username = getattr(identity, "subject", "") or "anonymous"
+    separator = "@" if ":" in reference else ":"
+    record(
+        svc,
+        req,
+        store.AuditEntry(
+            username=username,
+            operation=REGISTRY_OPERATIONS[route_name],
+            resource_type="artifact",
+            resource=f"{name}{separator}{reference}",
+            project=project_of(name),
+        ),
+    )
+
+
+def _project(svc, req: OciRequest, params: dict, body: dict | None) -> str | None:
+    if "project_name" in params:
+        return str(params["project_name"])
+    if "project_name_or_id" in params:
+        try:
+            return find_project(svc, req, str(params["project_name_or_id"])).name
+        except BadRequest:
+            return None
+        except NotFound:  # gone: the change was its deletion
+            return str(params["project_name_or_id"])
+    if body and isinstance(body.get("project_name"), str):
+        return body["project_name"]
+    permissions = (body or {}).get("permissions")
+    if (body or {}).get("level") == "project" and permissions:
+        return permissions[0].get("namespace")
+    return None
+
+
+def _resource(route, params: dict, body: dict | None, project: str | None) -> str:
+    body = body or {}
+    if "repository_name" in params:
+        name = f"{params['project_name']}/{params['repository_name']}"
+        if "tag_name" in params:
+            return f"{name}:{params['tag_name']}"
+        if route.name == "create_tag":
+            return f"{name}:{body.get('name', '')}"
+        if "reference" in params:
+            reference = str(params["reference"])
+            return f"{name}@{reference}" if ":" in reference else f"{name}:{reference}"
+        return name
+    if "mid" in params:
+        return f"{project}/members/{params['mid']}"
+    if route.name == "create_project_member":
+        who = body.get("member_user") or body.get("member_group") or {}
+        return f"{project}/{who.get('username') or who.get('ldap_group_dn') or who.get('user_id', '')}"
+    if "user_id" in params:
+        return f"user {params['user_id']}"
+    if "robot_id" in params:
+        return f"robot {params['robot_id']}"
+    if route.name == "create_robot":
+        return str(body.get("name", ""))
+    if route.name == "create_user":
+        return str(body.get("username", ""))
+    return project or route.template

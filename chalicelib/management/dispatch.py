@@ -1,0 +1,175 @@
+"""From an `OciRequest` below /v2/api/v2.0 to a response: match the route,
+authenticate (Basic, as Harbor's scripts do), validate the body, call the
+handler, and turn every error into Harbor's body
+`{"errors":[{"code","message"}]}` — here and nowhere else.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib import errors
+from chalicelib.auth.principal import IdentityProviderUnavailable
+from chalicelib.config import ConfigurationError
+from chalicelib.management import errors as api
+from chalicelib.management import routes as route_table
+from chalicelib.management.schema import read_json
+from chalicelib.meta.accounts import AccountNotFound
+from chalicelib.registry.dispatch import OPERATION_HEADER
+from chalicelib.registry.http import OciRequest, OciResponse
+
+logger = logging.getLogger("berth.management")
+
+# Harbor's codes (src/lib/errors) -> status
+CODES: dict[str, int] = {
+    "BAD_REQUEST": 400,
+    "UNAUTHORIZED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,
+    "CONFLICT": 409,
+    "PRECONDITION": 412,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "TOO_MANY_REQUESTS": 429,
+    "INTERNAL_SERVER_ERROR": 500,
+    "SERVICE_UNAVAILABLE": 503,
+}
+
+# error type -> code; the first that matches wins (subclasses before their parents)
+_BY_ERROR: list[tuple[type[Exception], str]] = [
+    (api.BadRequest, "BAD_REQUEST"),
+    (api.Forbidden, "FORBIDDEN"),
+    (api.NotFound, "NOT_FOUND"),
+    (api.AlreadyExists, "CONFLICT"),
+    (api.PreconditionFailed, "PRECONDITION"),
+    (api.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"),
+    (AccountNotFound, "NOT_FOUND"),
+    (errors.Unauthorized, "UNAUTHORIZED"),
+    (errors.Denied, "FORBIDDEN"),
+    (errors.Unsupported, "METHOD_NOT_ALLOWED"),
+    # the stores raise Conflict for a duplicate name and for a lost race; both are 409
+    (errors.Conflict, "CONFLICT"),
+    (errors.InvalidName, "BAD_REQUEST"),
+    (errors.InvalidReference, "BAD_REQUEST"),
+    (errors.InvalidDigest, "BAD_REQUEST"),
+    (errors.InvalidManifest, "BAD_REQUEST"),
+    (errors.InvalidPagination, "BAD_REQUEST"),
+    (errors.PayloadTooLarge, "BAD_REQUEST"),
+    (errors.RepositoryNotFound, "NOT_FOUND"),
+    (errors.ManifestNotFound, "NOT_FOUND"),
+    (errors.BlobNotFound, "NOT_FOUND"),
+    (errors.ManifestBlobUnknown, "NOT_FOUND"),
+]
+_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "SlowDown"}
+MAX_CREDENTIALS = 4096
+_CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def classify(exc: Exception) -> str:
+    for error_type, code in _BY_ERROR:
+        if isinstance(exc, error_type):
+            return code
+    return "INTERNAL_SERVER_ERROR"
+
+
+def error_response(code: str, message: str) -> OciResponse:
+    return OciResponse.json(CODES[code], {"errors": [{"code": code, "message": message}]})
+
+
+def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] | None = None) -> OciResponse:
+    routes = route_table.ROUTES if routes is None else routes
+    path = req.path[len(route_table.PREFIX) :].strip("/")
+    route = None
+    try:
+        route, found, path_known = route_table.match(routes, req.method, path)
+        if route is None:
+            if path_known:
+                return _not_allowed(req, routes, path)
+            raise api.NotFound("no such endpoint")
+        req.identity = None if route.auth == "public" else _authenticate(svc, req, required=route.auth == "required")
+        params = route.params(found)
+        op = route.operation
+        body = read_json(req, op.body, required=op.body_required) if op.body is not None else None
+        response = route.handler(svc, req, **params, **({"body": body} if op.body is not None else {}))
+        if req.method in _CHANGES and response.status < 300:
+            _audit(svc, req, route, params, body)
+    except errors.BerthError as exc:
+        code = classify(exc)
+        if code == "INTERNAL_SERVER_ERROR":
+            logger.exception("unmapped error", extra={"method": req.method, "path": req.path})
+        response = error_response(code, exc.message if code != "INTERNAL_SERVER_ERROR" else "internal error")
+    except IdentityProviderUnavailable:
+        logger.exception("identity provider unavailable")
+        response = error_response("SERVICE_UNAVAILABLE", "the identity provider is unavailable; retry later")
+    except ConfigurationError as exc:
+        logger.error("configuration error", extra={"error": str(exc)})
+        response = error_response("INTERNAL_SERVER_ERROR", "server misconfigured")
+    except ClientError as exc:
+        aws_code = exc.response.get("Error", {}).get("Code", "")
+        if aws_code in _THROTTLED:
+            response = error_response("TOO_MANY_REQUESTS", "storage is busy; retry")
+            response.headers["Retry-After"] = "1"
+        else:
+            logger.exception("AWS call failed", extra={"aws_error": aws_code})
+            response = error_response("INTERNAL_SERVER_ERROR", "storage error")
+    except BotoCoreError:
+        logger.exception("AWS call failed")
+        response = error_response("SERVICE_UNAVAILABLE", "storage unavailable")
+    except Exception:  # the one place a fault becomes a 500, logged with its trace
+        logger.exception("unhandled error", extra={"method": req.method, "path": req.path})
+        response = error_response("INTERNAL_SERVER_ERROR", "internal error")
+    response.headers["X-Request-Id"] = _request_id(req)
+    if route is not None:
+        # read (and removed) by the observability middleware, for logs and metrics
+        response.headers[OPERATION_HEADER] = f"api.{route.name}"
+    return response
+
+
+def _audit(svc, req: OciRequest, route: route_table.Route, params: dict, body) -> None:
+    from chalicelib.management.audit import record_change
+
+    try:
+        record_change(svc, req, route, params, body if isinstance(body, dict) else None)
+    except Exception:  # the change is done: a fault in describing it must not turn it into an error
+        logger.exception("audit entry failed", extra={"method": req.method, "path": req.path})
+
+
+def _not_allowed(req: OciRequest, routes: tuple[route_table.Route, ...], path: str) -> OciResponse:
+    methods = sorted({r.method for r in routes if r.pattern.fullmatch(path)})
+    response = error_response("METHOD_NOT_ALLOWED", f"{req.method} is not allowed here; use {', '.join(methods)}")
+    response.headers["Allow"] = ", ".join(methods)
+    response.headers["X-Request-Id"] = _request_id(req)
+    return response
+
+
+def _authenticate(svc, req: OciRequest, *, required: bool):
+    """The caller's Principal from Basic credentials; None for an anonymous caller
+    on a route that allows one. Wrong credentials are always a 401."""
+    header = (req.header("Authorization") or "").strip()
+    if not header:
+        if required:
+            raise errors.Unauthorized("log in with Basic credentials")
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or len(encoded) > MAX_CREDENTIALS:
+        raise errors.Unauthorized("use Basic credentials")
+    try:
+        username, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise errors.Unauthorized("malformed credentials") from None
+    principal = svc.authenticator.authenticate(username, password) if sep else None
+    if principal is None:
+        logger.info("management login failed", extra={"user": username[:64]})
+        raise errors.Unauthorized("invalid username or password")
+    return principal
+
+
+def _request_id(req: OciRequest) -> str:
+    given = (req.header("X-Request-Id") or "").strip()
+    if given and len(given) <= 128 and given.isprintable():
+        return given
+    return req.request_id or str(uuid.uuid4())

@@ -1,0 +1,372 @@
+"""/projects: Harbor's projects, the first segment of every repository name.
+
+A project's name follows Harbor's rule (lower case letters and digits, single
+`.`, `_` or `-` between them, 1-255 characters) and may not be one of the
+paths the API itself uses under /v2 (`service`, `api`, `ui`). A project is
+deleted only when it holds no repositories (412 otherwise)."""
+from __future__ import annotations
+
+import re
+
+from chalicelib.auth import rbac
+from chalicelib.management import paging
+from chalicelib.management.access import (
+    allowed,
+    caller,
+    find_project,
+    is_admin,
+    project_for,
+    require_user,
+    role_in,
+    roles_in,
+    visible,
+)
+from chalicelib.management.errors import BadRequest, Forbidden, NotFound, PreconditionFailed
+from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
+from chalicelib.management.spec import IS_RESOURCE_NAME, PAGING, Param, operation
+from chalicelib.management.times import iso
+from chalicelib.meta.accounts import AccountNotFound, Member, Project
+from chalicelib.registry.http import OciRequest, OciResponse
+
+NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+MAX_NAME = 255
+RESERVED = frozenset({"service", "api", "ui"})  # paths under /v2 that are not repositories
+_BOOLEAN_TEXT = string(enum=["true", "false"])
+_METADATA_PROPERTIES = {
+    "public": _BOOLEAN_TEXT,
+    "enable_content_trust": _BOOLEAN_TEXT,
+    "enable_content_trust_cosign": _BOOLEAN_TEXT,
+    "prevent_vul": _BOOLEAN_TEXT,
+    "severity": string(enum=["none", "low", "medium", "high", "critical"]),
+    "auto_scan": _BOOLEAN_TEXT,
+    "auto_sbom_generation": _BOOLEAN_TEXT,
+    "reuse_sys_cve_allowlist": _BOOLEAN_TEXT,
+    "retention_id": string(maxLength=64),
+    "proxy_speed_kb": string(pattern=r"^-?[0-9]{1,12}$"),
+}
+METADATA = obj(_METADATA_PROPERTIES)
+CVE_ALLOWLIST = obj(
+    {
+        "id": integer(),
+        "project_id": integer(),
+        "expires_at": integer(nullable=True),
+        "items": array(obj({"cve_id": string(maxLength=64)}), maxItems=1000),
+        "creation_time": string(),
+        "update_time": string(),
+    }
+)
+PROJECT_REQ = obj(
+    {
+        "project_name": string(maxLength=MAX_NAME),
+        "public": boolean(nullable=True),
+        "metadata": METADATA,
+        "cve_allowlist": CVE_ALLOWLIST,
+        "storage_limit": integer(nullable=True, minimum=-1),
+        "registry_id": integer(nullable=True),
+    }
+)
+PROJECT = {
+    "type": "object",
+    "properties": {
+        "project_id": integer(),
+        "owner_id": integer(),
+        "name": string(),
+        "creation_time": DATE_TIME,
+        "update_time": DATE_TIME,
+        "deleted": boolean(),
+        "owner_name": string(),
+        "togglable": boolean(),
+        "current_user_role_id": integer(),
+        "current_user_role_ids": array(integer()),
+        "repo_count": integer(),
+        "chart_count": integer(),
+        "metadata": {"type": "object", "additionalProperties": string()},
+        "cve_allowlist": {"type": "object"},
+    },
+    "required": ["project_id", "name", "metadata", "repo_count"],
+}
+SUMMARY = {
+    "type": "object",
+    "properties": {
+        "repo_count": integer(),
+        "chart_count": integer(),
+        "project_admin_count": integer(),
+        "maintainer_count": integer(),
+        "developer_count": integer(),
+        "guest_count": integer(),
+        "limited_guest_count": integer(),
+    },
+    "required": ["repo_count"],
+}
+DELETABLE = {"type": "object", "properties": {"deletable": boolean(), "message": string()}, "required": ["deletable"]}
+_ROLE_COUNTS = {
+    rbac.Role.PROJECT_ADMIN: "project_admin_count",
+    rbac.Role.MAINTAINER: "maintainer_count",
+    rbac.Role.DEVELOPER: "developer_count",
+    rbac.Role.GUEST: "guest_count",
+    rbac.Role.LIMITED_GUEST: "limited_guest_count",
+}
+
+
+def check_name(name: str) -> str:
+    if not 1 <= len(name) <= MAX_NAME or not NAME.match(name):
+        raise BadRequest(
+            "project_name must be 1-255 lower case letters and digits, with single '.', '_' or '-' between them"
+        )
+    if name in RESERVED:
+        raise BadRequest(f"project_name {name!r} is reserved")
+    return name
+
+
+def repo_count(svc, project: str) -> int:
+    return len(svc.meta.repositories(project + "/"))
+
+
+def render(project: Project, role: rbac.Role | None, repos: int, owner_ids: dict[str, int]) -> dict:
+    return {
+        "project_id": project.project_id,
+        "owner_id": owner_ids.get(project.owner, 0),
+        "name": project.name,
+        "creation_time": iso(project.created),
+        "update_time": iso(project.updated),
+        "deleted": False,
+        "owner_name": project.owner,
+        "togglable": True,
+        "current_user_role_id": int(role) if role is not None else 0,
+        "current_user_role_ids": [int(role)] if role is not None else [],
+        "repo_count": repos,
+        "chart_count": 0,
+        "metadata": {k: str(v) for k, v in project.metadata.items()},
+        "cve_allowlist": {
+            "id": 0,
+            "project_id": project.project_id,
+            "items": [],
+            "creation_time": iso(project.created),
+            "update_time": iso(project.updated),
+        },
+    }
+
+
+def _owner_ids(svc, owners: set[str]) -> dict[str, int]:
+    out = {}
+    for owner in owners:
+        user = svc.accounts.get_user(owner) if owner else None
+        if user is not None:
+            out[owner] = user.user_id
+    return out
+
+
+# -- handlers -----------------------------------------------------------------------------------
+_FIELDS = {
+    "name": lambda p: p.name,
+    "project_id": lambda p: p.project_id,
+    "public": lambda p: "true" if p.public else "false",
+    "owner": lambda p: p.owner,
+    "creation_time": lambda p: p.created,
+    "update_time": lambda p: p.updated,
+}
+
+
+@operation(
+    "listProjects",
+    "List the projects the caller may see",
+    "project",
+    response={"type": "array", "items": PROJECT},
+    params=PAGING
+    + (
+        Param("name", string(), "The project's name (exact)"),
+        Param("public", boolean(), "Only public (true) or private (false) projects"),
+        Param("owner", string(), "The owner's username"),
+        Param("with_detail", boolean(), "Accepted for compatibility; details are always included"),
+    ),
+    errors=(400,),
+    paged=True,
+)
+def list_projects(svc, req: OciRequest) -> OciResponse:
+    caller(req)
+    page = paging.page_args(req)
+    conditions = paging.query_args(req, ("name", "public", "owner", "project_id"), {"name": "name", "owner": "owner"})
+    public = req.arg("public")
+    if public:
+        conditions["public"] = paging.Condition("exact", (_flag(public, "public"),))
+    order = paging.sort_args(req, ("name", "project_id", "creation_time", "update_time"), "name")
+    projects = paging.sorted_by(paging.filtered(visible(svc, req, all_projects(svc)), conditions, _FIELDS), order, _FIELDS)
+    shown = list(page.window(projects))
+    roles = roles_in(svc, req, [p.name for p in shown])
+    owners = _owner_ids(svc, {p.owner for p in shown})
+    rendered = {p.name: render(p, roles.get(p.name), repo_count(svc, p.name), owners) for p in shown}
+    return paging.paged(req, projects, lambda p: rendered[p.name], page)
+
+
+@operation(
+    "headProject",
+    "Whether a project of this name exists",
+    "project",
+    params=(Param("project_name", string(), "The name to check", required=True),),
+    errors=(400, 404),
+)
+def head_project(svc, req: OciRequest) -> OciResponse:
+    caller(req)
+    name = req.arg("project_name")
+    if not name:
+        raise BadRequest("project_name is required")
+    if len(name) > MAX_NAME or svc.accounts.get_project(name) is None:
+        raise NotFound(f"project {name[:100]} not found")
+    return OciResponse.empty(200)
+
+
+@operation(
+    "createProject",
+    "Create a project; its creator becomes its project admin",
+    "project",
+    ok=201,
+    body=PROJECT_REQ,
+    location=True,
+    params=(
+        Param(
+            "X-Resource-Name-In-Location",
+            {"type": "boolean", "default": False},
+            "Put the project's name, not its id, in Location",
+            where="header",
+        ),
+    ),
+    errors=(400, 403, 409),
+)
+def create_project(svc, req: OciRequest, body: dict) -> OciResponse:
+    principal = require_user(req)
+    if not is_admin(req) and svc.runtime_config.get("project_creation_restriction") != "everyone":
+        raise Forbidden("only a system administrator may create projects (project_creation_restriction is adminonly)")
+    if "project_name" not in body:
+        raise BadRequest("project_name is required")
+    name = check_name(body["project_name"])
+    if body.get("registry_id") is not None:
+        raise BadRequest("proxy cache projects (registry_id) are not supported")
+    metadata = dict(body.get("metadata") or {})
+    public = body.get("public")
+    if public is not None:
+        metadata["public"] = "true" if public else "false"
+    project = svc.accounts.create_project(
+        Project(name=name, public=metadata.get("public") == "true", owner=principal.name, metadata=metadata)
+    )
+    try:
+        svc.accounts.add_member(name, Member(entity_type="u", entity_name=principal.name, role_id=int(rbac.Role.PROJECT_ADMIN)))
+    except AccountNotFound:
+        pass  # the creator's account went away meanwhile; the project stays, for an administrator
+    in_location = (req.header("X-Resource-Name-In-Location") or "").strip().lower() == "true"
+    return OciResponse.empty(
+        201, {"Location": f"{paging.API_BASE}/projects/{project.name if in_location else project.project_id}"}
+    )
+
+
+@operation(
+    "getProject",
+    "A project",
+    "project",
+    response=PROJECT,
+    params=(IS_RESOURCE_NAME,),
+    errors=(400, 403, 404),
+)
+def get_project(svc, req: OciRequest, project_name_or_id: str) -> OciResponse:
+    project = project_for(svc, req, project_name_or_id, "project.read")
+    role = role_in(svc, req, project.name)
+    body = render(project, role, repo_count(svc, project.name), _owner_ids(svc, {project.owner}))
+    return OciResponse.json(200, body)
+
+
+@operation(
+    "updateProject",
+    "Change a project's metadata (public, ...); project admins",
+    "project",
+    body=PROJECT_REQ,
+    params=(IS_RESOURCE_NAME,),
+    errors=(400, 403, 404),
+)
+def update_project(svc, req: OciRequest, project_name_or_id: str, body: dict) -> OciResponse:
+    project = project_for(svc, req, project_name_or_id, "project.write")
+    if body.get("project_name") not in (None, project.name):
+        raise BadRequest("a project cannot be renamed")
+    if body.get("registry_id") is not None:
+        raise BadRequest("proxy cache projects (registry_id) are not supported")
+    metadata = dict(body.get("metadata") or {})
+    public = body.get("public")
+    if public is None and "public" in metadata:
+        public = metadata["public"] == "true"
+    if metadata or public is not None:
+        svc.accounts.update_project(project.name, public=public, metadata=metadata)
+    return OciResponse.empty(200)
+
+
+@operation(
+    "deleteProject",
+    "Delete a project that holds no repositories; project admins",
+    "project",
+    params=(IS_RESOURCE_NAME,),
+    errors=(400, 403, 404, 412),
+)
+def delete_project(svc, req: OciRequest, project_name_or_id: str) -> OciResponse:
+    project = project_for(svc, req, project_name_or_id, "project.write")
+    count = repo_count(svc, project.name)
+    if count:
+        raise PreconditionFailed(f"project {project.name} still holds {count} repositories; delete them first")
+    svc.accounts.delete_project(project.name)
+    return OciResponse.empty(200)
+
+
+@operation(
+    "getProjectDeletable",
+    "Whether a project may be deleted now",
+    "project",
+    response=DELETABLE,
+    params=(IS_RESOURCE_NAME,),
+    errors=(400, 403, 404),
+)
+def get_project_deletable(svc, req: OciRequest, project_name_or_id: str) -> OciResponse:
+    project = project_for(svc, req, project_name_or_id, "project.write")
+    count = repo_count(svc, project.name)
+    if count:
+        return OciResponse.json(200, {"deletable": False, "message": f"the project holds {count} repositories"})
+    return OciResponse.json(200, {"deletable": True, "message": ""})
+
+
+@operation(
+    "getProjectSummary",
+    "Counts of a project's repositories and members by role",
+    "project",
+    response=SUMMARY,
+    params=(IS_RESOURCE_NAME,),
+    errors=(400, 403, 404),
+)
+def get_project_summary(svc, req: OciRequest, project_name_or_id: str) -> OciResponse:
+    project = find_project(svc, req, project_name_or_id)
+    role = role_in(svc, req, project.name)
+    if not allowed(svc, req, project, "project.read", role=role):
+        raise Forbidden(f"you may not see project {project.name}")
+    summary = {"repo_count": repo_count(svc, project.name), "chart_count": 0}
+    if allowed(svc, req, project, "member.read", role=role):
+        counts = dict.fromkeys(_ROLE_COUNTS.values(), 0)
+        for member in svc.accounts.list_members(project.name):
+            if member.role_id in _ROLE_COUNTS:
+                counts[_ROLE_COUNTS[rbac.Role(member.role_id)]] += 1
+        summary.update(counts)
+    return OciResponse.json(200, summary)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def all_projects(svc) -> list[Project]:
+    out: list[Project] = []
+    last = None
+    while True:
+        page, more = svc.accounts.list_projects(last=last, limit=100)
+        out.extend(page)
+        if not more or not page:
+            return out
+        last = page[-1].name
+
+
+def _flag(value: str, name: str) -> str:
+    text = value.strip().lower()
+    if text in ("1", "t", "true"):
+        return "true"
+    if text in ("0", "f", "false"):
+        return "false"
+    raise BadRequest(f"{name} must be true or false")

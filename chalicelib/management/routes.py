@@ -1,0 +1,152 @@
+"""The management API as data: one table, in Harbor's path templates, that the
+dispatcher, the OpenAPI document and the tests all read.
+
+Paths are what follows `/v2/api/v2.0`. A template's `{name}` matches one path
+segment, except `{repository_name}`, which may also span several (Harbor's
+clients percent-encode the slashes of a nested name, `a%2Fb` or `a%252Fb`, but a
+gateway or a hand-written call may not); routes below a repository come first,
+so a repository called `artifacts` is never taken for the list of artifacts.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from chalicelib.management import artifacts, audit, members, projects, repositories, robots, system, users
+from chalicelib.management.errors import BadRequest
+from chalicelib.management.spec import Operation, operation_of
+
+PREFIX = "api/v2.0"
+# path parameters that are Harbor integers; the others are strings
+INTEGER_PARAMS = frozenset({"user_id", "mid", "robot_id"})
+_PARAM = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str  # Harbor's: "/projects/{project_name_or_id}/members/{mid}"
+    handler: Callable
+    auth: str = "required"  # "required" | "optional" (anonymous allowed) | "public" (never checked)
+
+    @property
+    def operation(self) -> Operation:
+        return operation_of(self.handler)
+
+    @property
+    def name(self) -> str:
+        return self.handler.__name__
+
+    @property
+    def pattern(self) -> re.Pattern:
+        return _compiled(self.template)
+
+    def params(self, found: re.Match) -> dict[str, object]:
+        """Decoded path parameters; integers for Harbor's integer ids."""
+        out: dict[str, object] = {}
+        for key, raw in found.groupdict().items():
+            value = unquote(raw)
+            if key == "repository_name":
+                value = unquote(value)  # encoded twice: a%252Fb
+            if key in INTEGER_PARAMS:
+                if not re.fullmatch(r"-?[0-9]{1,18}", value):
+                    raise BadRequest(f"{key} must be an integer")
+                out[key] = int(value)
+            else:
+                out[key] = value
+        return out
+
+
+_patterns: dict[str, re.Pattern] = {}
+
+
+def _compiled(template: str) -> re.Pattern:
+    if template not in _patterns:
+        regex = re.escape(template.lstrip("/"))
+        regex = re.sub(
+            r"\\\{([a-z_]+)\\\}",
+            lambda m: f"(?P<{m[1]}>.+?)" if m[1] == "repository_name" else f"(?P<{m[1]}>[^/]+)",
+            regex,
+        )
+        _patterns[template] = re.compile(f"^{regex}$")
+    return _patterns[template]
+
+
+def template_params(template: str) -> list[str]:
+    return _PARAM.findall(template)
+
+
+_P = "/projects/{project_name_or_id}"
+_REPO = "/projects/{project_name}/repositories/{repository_name}"
+_ART = _REPO + "/artifacts/{reference}"
+
+ROUTES: tuple[Route, ...] = (
+    # system
+    Route("GET", "/health", system.get_health, auth="public"),
+    Route("GET", "/ping", system.ping, auth="public"),
+    Route("GET", "/systeminfo", system.get_system_info, auth="optional"),
+    Route("GET", "/openapi.json", system.get_openapi, auth="public"),
+    # users
+    Route("GET", "/users/current", users.get_current_user),
+    Route("GET", "/users/search", users.search_users),
+    Route("GET", "/users", users.list_users),
+    Route("POST", "/users", users.create_user, auth="optional"),
+    Route("GET", "/users/{user_id}", users.get_user),
+    Route("PUT", "/users/{user_id}", users.update_user_profile),
+    Route("DELETE", "/users/{user_id}", users.delete_user),
+    Route("PUT", "/users/{user_id}/password", users.update_user_password),
+    Route("PUT", "/users/{user_id}/sysadmin", users.set_user_sysadmin),
+    # projects
+    Route("GET", "/projects", projects.list_projects),
+    Route("HEAD", "/projects", projects.head_project),
+    Route("POST", "/projects", projects.create_project),
+    Route("GET", _P + "/summary", projects.get_project_summary),
+    Route("GET", _P + "/_deletable", projects.get_project_deletable),
+    # members
+    Route("GET", _P + "/members/{mid}", members.get_project_member),
+    Route("PUT", _P + "/members/{mid}", members.update_project_member),
+    Route("DELETE", _P + "/members/{mid}", members.delete_project_member),
+    Route("GET", _P + "/members", members.list_project_members),
+    Route("POST", _P + "/members", members.create_project_member),
+    # artifacts and tags (before repositories: see the module's docstring)
+    Route("DELETE", _ART + "/tags/{tag_name}", artifacts.delete_tag),
+    Route("GET", _ART + "/tags", artifacts.list_tags),
+    Route("POST", _ART + "/tags", artifacts.create_tag),
+    Route("GET", _ART, artifacts.get_artifact),
+    Route("DELETE", _ART, artifacts.delete_artifact),
+    Route("GET", _REPO + "/artifacts", artifacts.list_artifacts),
+    Route("POST", _REPO + "/artifacts", artifacts.copy_artifact),
+    # repositories
+    Route("GET", "/projects/{project_name}/repositories", repositories.list_repositories),
+    Route("GET", _REPO, repositories.get_repository),
+    Route("DELETE", _REPO, repositories.delete_repository),
+    # projects by name or id (after everything below a project)
+    Route("GET", _P, projects.get_project),
+    Route("PUT", _P, projects.update_project),
+    Route("DELETE", _P, projects.delete_project),
+    # the audit log
+    Route("GET", "/audit-logs", audit.list_audit_logs),
+    Route("GET", "/projects/{project_name}/logs", audit.get_logs),
+    # robots
+    Route("GET", "/robots", robots.list_robot),
+    Route("POST", "/robots", robots.create_robot),
+    Route("GET", "/robots/{robot_id}", robots.get_robot_by_id),
+    Route("PUT", "/robots/{robot_id}", robots.update_robot),
+    Route("PATCH", "/robots/{robot_id}", robots.refresh_sec),
+    Route("DELETE", "/robots/{robot_id}", robots.delete_robot),
+)
+
+
+def match(routes: tuple[Route, ...], method: str, path: str) -> tuple[Route | None, re.Match | None, bool]:
+    """(route, its match, path_known). path_known without a route means 405."""
+    path_known = False
+    for route in routes:
+        found = route.pattern.fullmatch(path)
+        if not found:
+            continue
+        path_known = True
+        if route.method == method:
+            return route, found, True
+    return None, None, path_known

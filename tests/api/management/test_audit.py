@@ -1,0 +1,153 @@
+"""The audit log: changes through the management API and pushes, pulls and
+deletes through /v2 are recorded once per lookup partition (project, user,
+operation, day) with a retention TTL, and read back without scans."""
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+from botocore.exceptions import ClientError
+
+from chalicelib.meta import audit as store
+from tests.api.helpers import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, descriptor, digest, encode, with_query
+from tests.api.management.conftest import ADMIN_PASSWORD, basic, codes
+
+AUDIT_FIELDS = {"id", "username", "resource", "resource_type", "operation", "op_time"}
+
+
+def logs(harbor, path="/audit-logs", **q) -> list[dict]:
+    query = ",".join(f"{k}={v}" for k, v in q.items())
+    reply = harbor.get(f"{path}?{urlencode({'q': query, 'page_size': 100})}" if q else f"{path}?page_size=100")
+    assert reply.status == 200, reply.body
+    return reply.json()
+
+
+def token(world, user, password, scope) -> str:
+    reply = world.api.get(
+        "/v2/service/token?" + urlencode({"service": "berth-registry", "scope": scope}),
+        headers={"Authorization": basic(user, password)},
+    )
+    return reply.json()["token"]
+
+
+def push_pull_delete(world, name: str, tag: str, user="admin", password=ADMIN_PASSWORD) -> str:
+    bearer = {"Authorization": "Bearer " + token(world, user, password, f"repository:{name}:pull,push,delete")}
+    config, layer = encode({"seed": name + tag}), f"layer {name}".encode() * 10
+    for data in (config, layer):
+        reply = world.api.post(with_query(f"/v2/{name}/blobs/uploads/", digest=digest(data)), data, headers={**bearer, "Content-Type": "application/octet-stream"})
+        assert reply.status == 201
+    body = encode({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptor(OCI_CONFIG, config), "layers": [descriptor(OCI_LAYER, layer)]})
+    assert world.api.put(f"/v2/{name}/manifests/{tag}", body, headers={**bearer, "Content-Type": OCI_MANIFEST}).status == 201
+    assert world.api.get(f"/v2/{name}/manifests/{tag}", headers=bearer).status == 200
+    assert world.api.request("HEAD", f"/v2/{name}/manifests/{tag}", headers=bearer).status == 200  # not a pull
+    assert world.api.delete(f"/v2/{name}/manifests/{digest(body)}", headers=bearer).status == 202
+    return digest(body)
+
+
+def test_management_changes_are_recorded(world, admin):
+    name = world.name("aud")
+    assert admin.post("/projects", {"project_name": name}).status == 201
+    user = world.user()
+    admin.post(f"/projects/{name}/members", {"role_id": 2, "member_user": {"username": user.username}})
+    admin.put(f"/projects/{name}", {"metadata": {"public": "true"}})
+    entries = logs(admin, f"/projects/{name}/logs")
+    assert [(e["operation"], e["resource_type"]) for e in entries] == [("update", "project"), ("create", "member"), ("create", "project")]
+    assert all(set(e) == AUDIT_FIELDS and e["username"] == "admin" for e in entries)
+    assert entries[-1]["resource"] == name
+    assert entries[1]["resource"] == f"{name}/{user.username}"
+    assert entries[0]["op_time"] >= entries[-1]["op_time"]
+
+
+def test_failed_requests_are_not_recorded(world, admin):
+    name = world.name("nolog")
+    admin.post("/projects", {"project_name": name})
+    assert admin.post("/projects", {"project_name": name}).status == 409
+    assert len(logs(admin, f"/projects/{name}/logs")) == 1
+
+
+def test_pushes_pulls_and_deletes_through_the_registry_are_recorded(world, admin):
+    name = world.name("reg")
+    world.project(name)
+    manifest = push_pull_delete(world, f"{name}/app", "v1")
+    entries = logs(admin, f"/projects/{name}/logs")
+    assert [(e["operation"], e["resource"]) for e in entries] == [
+        ("delete", f"{name}/app@{manifest}"),
+        ("pull", f"{name}/app:v1"),
+        ("push", f"{name}/app:v1"),
+    ]
+    assert {e["resource_type"] for e in entries} == {"artifact"}
+
+
+def test_queries_by_user_operation_resource_and_time(world, admin):
+    name = world.name("q")
+    world.project(name)
+    pusher = world.user()
+    world.member(name, pusher.username, 2)
+    harbor = world.as_(pusher.username)
+    assert harbor.post(f"/projects/{name}/repositories/x/artifacts?from=library/none:v1").status == 404  # not recorded
+    world.push(f"{name}/img", "t1")
+    assert harbor.post(f"/projects/{name}/repositories/img/artifacts/t1/tags", {"name": "t2"}).status == 201
+    mine = logs(admin, username=pusher.username)
+    assert [(e["operation"], e["resource_type"], e["resource"]) for e in mine] == [("create", "tag", f"{name}/img:t2")]
+    creates = logs(admin, operation="create")
+    assert any(e["resource"] == f"{name}/img:t2" for e in creates) and all(e["operation"] == "create" for e in creates)
+    fuzzy = logs(admin, resource=f"~{name}/img")
+    assert [e["resource"] for e in fuzzy] == [f"{name}/img:t2"]
+    day = store.day_of(world.svc.clock())
+    assert logs(admin, op_time=f"[{day} 00:00:00~{day} 23:59:59]", username=pusher.username) == mine
+    assert logs(admin, op_time="[2001-01-01 00:00:00~2001-01-02 00:00:00]") == []
+    for bad in ("op_time=yesterday", "op_time=[x~y]", "op_time=[2030-01-02~2030-01-01]", "secret=1"):
+        reply = admin.get(f"/audit-logs?{urlencode({'q': bad})}")
+        assert reply.status == 400, bad
+
+
+def test_who_may_read(world, admin):
+    name = world.name("who")
+    world.project(name)
+    guest, limited, outsider = world.user(), world.user(), world.user()
+    world.member(name, guest.username, 3)
+    world.member(name, limited.username, 5)
+    assert world.as_(guest.username).get(f"/projects/{name}/logs").status == 200
+    assert world.as_(limited.username).get(f"/projects/{name}/logs").status == 403
+    assert world.as_(outsider.username).get(f"/projects/{name}/logs").status == 403
+    reply = world.as_(guest.username).get("/audit-logs")
+    assert reply.status == 403 and codes(reply) == ["FORBIDDEN"]
+    assert admin.get("/projects/nosuchproject/logs").status == 404
+
+
+def test_one_item_per_partition_with_a_retention_ttl(world, admin):
+    name = world.name("ttl")
+    admin.post("/projects", {"project_name": name})
+    entry = logs(admin, f"/projects/{name}/logs")[0]
+    log = world.svc.audit
+    day = store.day_of(world.svc.clock())
+    for pk in (store.project_pk(name), store.user_pk("admin"), store.operation_pk("create"), store.day_pk(day)):
+        assert entry["id"] in [e.id for e in log.entries(pk)], pk
+    raw = world.svc.dynamodb.query(
+        TableName=world.svc.settings.table_name,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": store.project_pk(name)}},
+    )["Items"][0]
+    assert int(raw["expires_at"]["N"]) - int(float(raw["op_time"]["N"])) == 90 * 24 * 3600
+
+
+def test_an_audit_failure_does_not_fail_the_change(world, admin, monkeypatch):
+    def broken(entry):
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "BatchWriteItem")
+
+    monkeypatch.setattr(world.svc.audit, "record", broken)
+    name = world.name("unlogged")
+    assert admin.post("/projects", {"project_name": name}).status == 201
+    assert world.svc.accounts.get_project(name) is not None
+
+
+@pytest.mark.parametrize("page_size", ["1", "2"])
+def test_paging(world, admin, page_size):
+    name = world.name("pg")
+    admin.post("/projects", {"project_name": name})
+    admin.put(f"/projects/{name}", {"metadata": {"auto_scan": "true"}})
+    admin.put(f"/projects/{name}", {"metadata": {"auto_scan": "false"}})
+    reply = admin.get(f"/projects/{name}/logs?page_size={page_size}&page=2")
+    assert reply.headers["x-total-count"] == "3"
+    assert len(json.loads(reply.body)) == 1  # page 2 of 3 entries: the 2nd (size 1) or the 3rd (size 2)

@@ -1,0 +1,124 @@
+"""The route table, asserted whole, and the OpenAPI document generated from it:
+every route is documented and every documented operation is routed."""
+from __future__ import annotations
+
+import re
+
+from openapi_spec_validator import validate
+
+from chalicelib.management.openapi import document
+from chalicelib.management.routes import INTEGER_PARAMS, ROUTES, match, template_params
+
+EXPECTED = [
+    ("GET", "/health", "get_health", "public"),
+    ("GET", "/ping", "ping", "public"),
+    ("GET", "/systeminfo", "get_system_info", "optional"),
+    ("GET", "/openapi.json", "get_openapi", "public"),
+    ("GET", "/users/current", "get_current_user", "required"),
+    ("GET", "/users/search", "search_users", "required"),
+    ("GET", "/users", "list_users", "required"),
+    ("POST", "/users", "create_user", "optional"),
+    ("GET", "/users/{user_id}", "get_user", "required"),
+    ("PUT", "/users/{user_id}", "update_user_profile", "required"),
+    ("DELETE", "/users/{user_id}", "delete_user", "required"),
+    ("PUT", "/users/{user_id}/password", "update_user_password", "required"),
+    ("PUT", "/users/{user_id}/sysadmin", "set_user_sysadmin", "required"),
+    ("GET", "/projects", "list_projects", "required"),
+    ("HEAD", "/projects", "head_project", "required"),
+    ("POST", "/projects", "create_project", "required"),
+    ("GET", "/projects/{project_name_or_id}/summary", "get_project_summary", "required"),
+    ("GET", "/projects/{project_name_or_id}/_deletable", "get_project_deletable", "required"),
+    ("GET", "/projects/{project_name_or_id}/members/{mid}", "get_project_member", "required"),
+    ("PUT", "/projects/{project_name_or_id}/members/{mid}", "update_project_member", "required"),
+    ("DELETE", "/projects/{project_name_or_id}/members/{mid}", "delete_project_member", "required"),
+    ("GET", "/projects/{project_name_or_id}/members", "list_project_members", "required"),
+    ("POST", "/projects/{project_name_or_id}/members", "create_project_member", "required"),
+    ("DELETE", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}", "delete_tag", "required"),
+    ("GET", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags", "list_tags", "required"),
+    ("POST", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags", "create_tag", "required"),
+    ("GET", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}", "get_artifact", "required"),
+    ("DELETE", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}", "delete_artifact", "required"),
+    ("GET", "/projects/{project_name}/repositories/{repository_name}/artifacts", "list_artifacts", "required"),
+    ("POST", "/projects/{project_name}/repositories/{repository_name}/artifacts", "copy_artifact", "required"),
+    ("GET", "/projects/{project_name}/repositories", "list_repositories", "required"),
+    ("GET", "/projects/{project_name}/repositories/{repository_name}", "get_repository", "required"),
+    ("DELETE", "/projects/{project_name}/repositories/{repository_name}", "delete_repository", "required"),
+    ("GET", "/projects/{project_name_or_id}", "get_project", "required"),
+    ("PUT", "/projects/{project_name_or_id}", "update_project", "required"),
+    ("DELETE", "/projects/{project_name_or_id}", "delete_project", "required"),
+    ("GET", "/audit-logs", "list_audit_logs", "required"),
+    ("GET", "/projects/{project_name}/logs", "get_logs", "required"),
+    ("GET", "/robots", "list_robot", "required"),
+    ("POST", "/robots", "create_robot", "required"),
+    ("GET", "/robots/{robot_id}", "get_robot_by_id", "required"),
+    ("PUT", "/robots/{robot_id}", "update_robot", "required"),
+    ("PATCH", "/robots/{robot_id}", "refresh_sec", "required"),
+    ("DELETE", "/robots/{robot_id}", "delete_robot", "required"),
+]
+
+SAMPLES = {"repository_name": "team%2Fapp", "reference": "sha256:" + "a" * 64, "tag_name": "v1"}
+
+
+def concrete(template: str) -> str:
+    """A path that fills the template's parameters with plausible values."""
+    def value(m: re.Match) -> str:
+        name = m[1]
+        return "7" if name in INTEGER_PARAMS else SAMPLES.get(name, "library")
+
+    return re.sub(r"\{([a-z_]+)\}", value, template).lstrip("/")
+
+
+def test_the_whole_route_table():
+    assert [(r.method, r.template, r.name, r.auth) for r in ROUTES] == EXPECTED
+
+
+def test_method_and_template_pairs_are_unique():
+    pairs = [(r.method, r.template) for r in ROUTES]
+    assert len(pairs) == len(set(pairs))
+
+
+def test_every_route_is_documented():
+    paths = document()["paths"]
+    for route in ROUTES:
+        op = paths[route.template][route.method.lower()]
+        assert op["operationId"] == route.operation.operation_id
+        documented = [p["name"] for p in op["parameters"] if p["in"] == "path"]
+        assert documented == template_params(route.template)
+
+
+def test_every_documented_operation_is_routed_to_its_handler():
+    for template, item in document()["paths"].items():
+        for method, op in item.items():
+            route, found, _ = match(ROUTES, method.upper(), concrete(template))
+            assert route is not None, (method, template)
+            assert (route.template, route.operation.operation_id) == (template, op["operationId"])
+            params = route.params(found)
+            if "repository_name" in params:
+                assert params["repository_name"] == "team/app"
+
+
+def test_operation_ids_are_unique():
+    ids = [op["operationId"] for item in document()["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids))
+
+
+def test_the_document_is_valid_openapi_3():
+    validate(document())
+
+
+def test_the_document_is_served_without_credentials(world):
+    reply = world.anonymous.get("/openapi.json")
+    assert reply.status == 200
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.json() == document()
+    assert reply.json()["servers"] == [{"url": "/v2/api/v2.0"}]
+
+
+def test_unsafe_operations_declare_their_failures():
+    """Everything that needs credentials may answer 401; every body may be refused (400, 415)."""
+    for route in ROUTES:
+        responses = document()["paths"][route.template][route.method.lower()]["responses"]
+        if route.auth != "public":
+            assert "401" in responses, route.name
+        if route.operation.body is not None:
+            assert {"400", "415"} <= set(responses), route.name
