@@ -156,6 +156,12 @@ class Services:
             return DEFAULT_RETENTION_DAYS
 
     @cached_property
+    def access_contexts(self):
+        from chalicelib.auth.context_cache import AccessContextCache
+
+        return AccessContextCache(self.accounts)
+
+    @cached_property
     def authenticator(self):
         from chalicelib.auth.authenticator import Authenticator
         from chalicelib.auth.passwords import CredentialCache

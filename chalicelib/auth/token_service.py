@@ -162,7 +162,11 @@ def _grants(svc, principal: Principal | None, scopes: list[Access], context=None
     if projects and context is None:
         username = principal.name if principal is not None and principal.kind == "user" else None
         groups = principal.groups if principal is not None else ()
-        context = svc.accounts.access_context(username, groups, projects)
+        # anonymous pulls of public projects come in bursts and read no account: their
+        # context may be a few seconds old; a user's is always read fresh, so a password
+        # or role change applies at once
+        source = svc.access_contexts if username is None else svc.accounts
+        context = source.access_context(username, groups, projects)
     access = []
     for scope in scopes:
         if scope.type == "repository" and "/" not in scope.name:
