@@ -190,9 +190,8 @@ def _calls(result: dict, results: dict) -> str:
                    + "skopeo also sends every HEAD twice (one more GetItem per blob, not counted above).")
     if catalog is not None and catalog.warm.total > catalog.minimum:
         out += ["", (f"The catalog page costs {catalog.warm.total} calls ({catalog.warm.describe()}) where one Query "
-                "would do: before listing, the handler reads every project (Query on PROJECTS + BatchGetItem of "
-                "the project items) and the caller's user item, even for a system administrator, who may see "
-                "everything (section 4 shows this growing with the number of projects).")]
+                "would do: the handler reads the caller's user item to learn that a system administrator sees "
+                "everything (a claim in the token would save it).")]
     out += ["", "### One blob upload, request by request", "", calls.render_steps(result)]
     return "\n".join(out)
 
@@ -209,9 +208,10 @@ def _layer_note(push, result: dict) -> str:
     per_layer = (push.warm.total - 3 - per_small_blob) / layers
     size = nbytes / layers
     whole = int(size // (8 * 2**20)) * 8
-    return (f"The layers of the first image are gzip files of {whole} MiB + {(size - whole * 2**20) / 1024:.0f} KiB, "
-            f"not a multiple of the 8 MiB part, so each also pays the tail round trip (PutObject in PATCH; "
-            f"GetObject, UploadPart and DeleteObjects in PUT): {per_layer:.0f} calls per layer. ")
+    return (f"The layers of the first image are gzip files of {whole} MiB + {(size - whole * 2**20) / 1024:.0f} KiB: "
+            f"each is an S3 multipart upload (CreateMultipartUpload, UploadPart per 8 MiB, "
+            f"CompleteMultipartUpload) copied to its content-addressed key afterwards (CopyObject, DeleteObject), "
+            f"plus the session item's writes: {per_layer:.0f} calls per layer. ")
 
 
 def _coldstart(result: dict, results: dict) -> str:
@@ -273,16 +273,14 @@ def _scale(result: dict, results: dict) -> str:
         dev = by.get((large, "catalog, first page (n=100), developer of one project"))
         out.append("**The catalog page does not: it grows with the registry.**")
         if admin:
-            out.append(f"- As admin: {admin.tally.total} calls, {admin.tally.items_read} items read for 100 names. "
-                       "The handler first reads every project (Query on PROJECTS, a BatchGetItem of the project "
-                       "items per 100 projects) and only then learns from the user item that an admin sees "
-                       "everything.")
+            out.append(f"- As admin: {admin.tally.total} calls, {admin.tally.items_read} items read for 100 names: "
+                       "the user item (an admin sees everything) and one catalog Query.")
         if dev:
             out.append(f"- As a developer of one project: {dev.tally.total} calls, {dev.tally.items_read} items read "
-                       "to return that project's 10 repositories: every project, the caller's role in every "
-                       "project (BatchGetItem of 1 + 2 × projects keys, 100 per call), then catalog pages of "
-                       "n + 1 entries until n visible ones are found — the whole catalog when the caller sees "
-                       "little of it.")
+                       "to return that project's 10 repositories: to learn which projects the caller may see, "
+                       "the handler reads every project and the caller's role in each (BatchGetItem of "
+                       "1 + 2 × projects keys, 100 per call); the catalog itself is then read only in the "
+                       "visible projects' key ranges.")
         out += ["", ("What would reach it: check the caller first (a system admin, or a robot with `*`, needs only "
                 "the catalog Query); for others, read their memberships from the `USER#<name>` / `MEMBEROF#` "
                 "reverse index (one Query) plus the public projects (one partition listing them), then list "
@@ -329,14 +327,17 @@ def _findings(results: dict) -> str:
         lines.append(f"- **skopeo sends each blob HEAD twice on push** ({heads} HEADs for {uploads} uploaded blobs in "
                      "the instrumented 30-layer push), so a push pays one more GetItem per blob (client behaviour).")
     if "scale" in results and not all(scale_ok for scale_ok in _scale_catalog(results)):
-        lines.append("- **The catalog reads every project on every page**, and for a caller who sees few "
-                     "repositories, the whole catalog (section 4).")
+        lines.append("- **For a caller who is not an administrator, the catalog reads every project and the "
+                     "caller's role in each** to learn what is visible (section 4); the user's membership index "
+                     "(`USER#<name>` / `MEMBEROF#`) plus a partition listing only public projects would make it "
+                     "follow what the caller sees.")
     if "coldstart" in results:
         from bench import coldstart
 
         key = next((v for k, v in coldstart.phases(results["coldstart"]) if k.startswith("load the RSA")), 0.0)
-        lines.append(f"- **Cold start spends {fmt_ms(key)} validating the RSA signing key** that the registry "
-                     "only needs the public half of (section 3).")
+        if key > 0.005:
+            lines.append(f"- **Cold start spends {fmt_ms(key)} loading the RSA signing key** that the registry "
+                         "only needs the public half of (section 3).")
     if "calls" in results:
         token = next((r for r in results["calls"]["rows"] if r.operation.startswith("token")), None)
         if token and token.cold:

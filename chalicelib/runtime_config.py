@@ -32,6 +32,12 @@ class RuntimeConfig:
         stored = self._provider.get_multiple(self._path, max_age=self._max_age, decrypt=True, recursive=False)
         return {**DEFAULTS, **{k: str(v) for k, v in stored.items()}}
 
+    def forget(self) -> None:
+        """Drop the cached values, so the next read goes to SSM: called after this
+        container writes a setting (other containers see it within max_age)."""
+        if self._provider is not None:
+            self._provider.clear_cache()
+
     def get(self, key: str) -> str:
         return self.values().get(key, "")
 

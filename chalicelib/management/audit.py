@@ -167,7 +167,9 @@ def record_change(svc, req: OciRequest, route, params: dict, body: dict | None) 
     principal = req.identity
     username = principal.name if principal is not None else (body or {}).get("username", "")
     project = _project(svc, req, params, body)
-    kind = "tag" if route.name in ("create_tag", "delete_tag") else route.operation.tag
+    kind = {"create_tag": "tag", "delete_tag": "tag", "update_configurations": "configuration"}.get(
+        route.name, route.operation.tag
+    )
     record(
         svc,
         req,
@@ -248,4 +250,6 @@ def _resource(route, params: dict, body: dict | None, project: str | None) -> st
         return str(body.get("name", ""))
     if route.name == "create_user":
         return str(body.get("username", ""))
+    if route.name == "update_configurations":  # the keys changed, never their values
+        return "configurations: " + ", ".join(sorted(body)) if body else "configurations"
     return project or route.template

@@ -14,7 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from chalicelib.management import artifacts, audit, members, projects, repositories, robots, system, users
+from chalicelib.management import (
+    artifacts,
+    audit,
+    configurations,
+    members,
+    projects,
+    repositories,
+    robots,
+    system,
+    users,
+)
 from chalicelib.management.errors import BadRequest
 from chalicelib.management.spec import Operation, operation_of
 
@@ -88,6 +98,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/ping", system.ping, auth="public"),
     Route("GET", "/systeminfo", system.get_system_info, auth="optional"),
     Route("GET", "/openapi.json", system.get_openapi, auth="public"),
+    # the runtime configuration
+    Route("GET", "/configurations", configurations.get_configurations),
+    Route("PUT", "/configurations", configurations.update_configurations),
     # users
     Route("GET", "/users/current", users.get_current_user),
     Route("GET", "/users/search", users.search_users),

@@ -2,8 +2,8 @@
 .chalice/policy-<stage>.json) allows exactly what the app does.
 
 A representative run of the app (token auth, push with a chunked upload above S3's 5 MiB part
-size, pull, tags, catalog, referrers, mount, cancel, a digest mismatch, deletes and the hourly
-clean-up) goes through the real handler with every AWS call recorded by a botocore hook
+size, pull, tags, catalog, referrers, mount, cancel, a digest mismatch, deletes, a change of the
+runtime configuration and the hourly clean-up) goes through the real handler with every AWS call recorded by a botocore hook
 (`provide-client-params`, which presigned URLs emit as well). Each call is turned into the IAM
 actions and resource ARNs it needs, then
 - every one must be allowed by the rendered policy, and
@@ -12,6 +12,7 @@ actions and resource ARNs it needs, then
 """
 from __future__ import annotations
 
+import base64
 import fnmatch
 import json
 import os
@@ -185,6 +186,16 @@ def _run(run: Run) -> None:
     # a session abandoned with a part in S3: the clean-up's job
     parts = urlsplit(run.open_session(repo, [os.urandom(5 * MiB + 10)]))
     assert parts.path
+    # the runtime configuration: set LDAP settings (a SecureString among them), then clear two
+    admin = {"Authorization": "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode(),
+             "Content-Type": "application/json"}
+    settings = {"token_expiration": 45, "ldap_url": "ldaps://ldap.example.com", "ldap_base_dn": "dc=example,dc=com",
+                "ldap_search_dn": "cn=reader,dc=example,dc=com", "ldap_search_password": "Reader-Passw0rd"}
+    run.call("PUT", "/v2/api/v2.0/configurations", 200, json.dumps(settings).encode(), admin, auth=False)
+    cleared = {"ldap_search_dn": "", "ldap_search_password": ""}
+    run.call("PUT", "/v2/api/v2.0/configurations", 200, json.dumps(cleared).encode(), admin, auth=False)
+    answered = run.call("GET", "/v2/api/v2.0/configurations", 200, headers=admin, auth=False).json()
+    assert answered["token_expiration"]["value"] == 45 and "ldap_search_password" not in answered
 
 
 def test_the_run_used_each_service(recorded):

@@ -14,6 +14,8 @@ EXPECTED = [
     ("GET", "/ping", "ping", "public"),
     ("GET", "/systeminfo", "get_system_info", "optional"),
     ("GET", "/openapi.json", "get_openapi", "public"),
+    ("GET", "/configurations", "get_configurations", "required"),
+    ("PUT", "/configurations", "update_configurations", "required"),
     ("GET", "/users/current", "get_current_user", "required"),
     ("GET", "/users/search", "search_users", "required"),
     ("GET", "/users", "list_users", "required"),
