@@ -21,15 +21,14 @@ import base64
 import json
 import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
 
 from bench.util import ROOT
+from devstack.events import proxy_event, proxy_reply
 
 UPLOAD_BASE = "http://uploads.bench.invalid"
 REGION = "us-east-1"
@@ -241,44 +240,8 @@ class InProcessRegistry:
         return self._api(method, url, body, headers or {})
 
     def _api(self, method: str, url: str, body: bytes, headers: dict) -> Reply:
-        parts = urlsplit(url)
-        assert parts.path.startswith("/v2/"), url
-        rest = parts.path[len("/v2/"):]
-        query = parse_qs(parts.query, keep_blank_values=True)
         headers = {"Host": "registry.bench.invalid", "X-Forwarded-Proto": "https", **headers}
-        if body:
-            headers.setdefault("Content-Length", str(len(body)))
-        event = {
-            "resource": "/{proxy+}" if rest else "/",
-            "path": "/" + rest,
-            "httpMethod": method,
-            "headers": headers,
-            "multiValueHeaders": {k: [v] for k, v in headers.items()},
-            "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
-            "multiValueQueryStringParameters": query or None,
-            "pathParameters": {"proxy": rest} if rest else None,
-            "stageVariables": None,
-            "requestContext": {
-                "resourcePath": "/{proxy+}" if rest else "/",
-                "httpMethod": method,
-                "stage": "v2",
-                "path": parts.path,
-                "requestId": str(uuid.uuid4()),
-                "identity": {"sourceIp": "127.0.0.1"},
-            },
-            "body": base64.b64encode(body).decode() if body else None,
-            "isBase64Encoded": bool(body),
-        }
-        out = self.app(event, None)
-        merged = {k.lower(): v for k, v in (out.get("headers") or {}).items()}
-        for k, v in (out.get("multiValueHeaders") or {}).items():
-            merged[k.lower()] = v[-1]
-        raw = out.get("body") or b""
-        if out.get("isBase64Encoded"):
-            raw = base64.b64decode(raw)
-        elif isinstance(raw, str):
-            raw = raw.encode()
-        return Reply(out["statusCode"], merged, raw)
+        return Reply(*proxy_reply(self.app(proxy_event(method, url, body, headers), None)))
 
     def _upload_host(self, method: str, path_and_query: str, body: bytes, headers: dict) -> Reply:
         from werkzeug.test import Client

@@ -4,8 +4,7 @@
 # plus ldap-utils for the LDAP tests (tests/ldap). Idempotent: installs only what
 # is missing, and runs `apt-get update` only when something is.
 set -euo pipefail
-
-export DEBIAN_FRONTEND=noninteractive
+. "$(dirname "$0")/apt-install-missing.sh"
 
 missing=()
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
@@ -20,26 +19,4 @@ if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ]; then
 fi
 command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
 
-if [ "${#missing[@]}" -eq 0 ]; then
-    echo "install-system-deps: skopeo, docker.io, slapd and ldap-utils already present"
-    exit 0
-fi
-
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        sudo=(sudo --preserve-env=DEBIAN_FRONTEND)
-    else
-        echo "install-system-deps: need root (or sudo) to install: ${missing[*]}" >&2
-        exit 1
-    fi
-fi
-
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-system-deps: apt-get not found; install by hand: ${missing[*]}" >&2
-    exit 1
-fi
-
-echo "install-system-deps: installing ${missing[*]}"
-"${sudo[@]}" apt-get update -q
-"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+apt_install_missing install-system-deps "${missing[@]}"

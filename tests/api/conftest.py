@@ -2,18 +2,18 @@
 with AWS on moto (in-process), resources created from infra/berth.yaml."""
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
 from moto import mock_aws
+
+from devstack.events import proxy_event, proxy_reply
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,44 +39,7 @@ class ApiClient:
         self.app = app
 
     def request(self, method: str, url: str, body: bytes = b"", headers: dict | None = None) -> Reply:
-        parts = urlsplit(url)
-        assert parts.path.startswith("/v2/"), url
-        rest = parts.path[len("/v2/") :]
-        query = parse_qs(parts.query, keep_blank_values=True)
-        headers = dict(headers or {})
-        if body:
-            headers.setdefault("Content-Length", str(len(body)))
-        event = {
-            "resource": "/{proxy+}" if rest else "/",
-            "path": "/" + rest,
-            "httpMethod": method,
-            "headers": headers,
-            "multiValueHeaders": {k: [v] for k, v in headers.items()},
-            "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
-            "multiValueQueryStringParameters": query or None,
-            "pathParameters": {"proxy": rest} if rest else None,
-            "stageVariables": None,
-            "requestContext": {
-                "resourcePath": "/{proxy+}" if rest else "/",
-                "httpMethod": method,
-                "stage": "v2",
-                "path": parts.path,
-                "requestId": str(uuid.uuid4()),
-                "identity": {"sourceIp": "127.0.0.1"},
-            },
-            "body": base64.b64encode(body).decode() if body else None,
-            "isBase64Encoded": bool(body),
-        }
-        out = self.app(event, None)
-        merged = {k.lower(): v for k, v in (out.get("headers") or {}).items()}
-        for k, v in (out.get("multiValueHeaders") or {}).items():
-            merged[k.lower()] = v[-1]
-        raw = out.get("body") or b""
-        if out.get("isBase64Encoded"):
-            raw = base64.b64decode(raw)
-        elif isinstance(raw, str):
-            raw = raw.encode()
-        return Reply(out["statusCode"], merged, raw)
+        return Reply(*proxy_reply(self.app(proxy_event(method, url, body, headers), None)))
 
     def get(self, url, **kw):
         return self.request("GET", url, **kw)
