@@ -7,14 +7,17 @@ On the raw API Gateway URL the stage `v2` is stripped, so the ping arrives as
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable
 
 from chalice import Blueprint, Response
 
+from chalicelib.config import ConfigurationError
 from chalicelib.registry.dispatch import dispatch
 from chalicelib.registry.errcodes import error_response
 from chalicelib.registry.http import Headers, OciRequest, OciResponse
 
+logger = logging.getLogger("berth.registry")
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -26,14 +29,28 @@ def build_blueprint(services: Callable[[], object]) -> Blueprint:
     # version header) rather than Chalice or API Gateway with a body of their own
     @bp.route("/", methods=METHODS, content_types=["*/*"])
     def oci_root():
-        return _serve(bp, services(), "")
+        return _serve_with(bp, services, "")
 
     @bp.route("/{proxy+}", methods=METHODS, content_types=["*/*"])
     def oci_proxy():
         # Chalice passes no view argument for a greedy variable; read it directly
-        return _serve(bp, services(), (bp.current_request.uri_params or {}).get("proxy", ""))
+        return _serve_with(bp, services, (bp.current_request.uri_params or {}).get("proxy", ""))
 
     return bp
+
+
+def _serve_with(bp: Blueprint, services: Callable[[], object], proxy: str) -> Response:
+    """A deployment with a missing or malformed setting answers every request, the
+    health check included, with 503 naming the setting (and logs it), rather than
+    a bare 500 from Chalice."""
+    try:
+        svc = services()
+    except ConfigurationError as exc:
+        logger.error("configuration error", extra={"error": str(exc)})
+        return _to_chalice(
+            error_response("UNKNOWN", f"server misconfigured: {exc}", status=503), bp.current_request.method
+        )
+    return _serve(bp, svc, proxy)
 
 
 def _serve(bp: Blueprint, svc, proxy: str) -> Response:
