@@ -5,6 +5,7 @@ wrong. An unreachable directory is different (LdapUnavailable propagates).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -151,7 +152,18 @@ def robot_principal(robot: Any, now: float) -> Principal | None:
     """The principal of a robot account, or None if it is disabled or expired."""
     if robot.disabled or robot.is_expired(now):
         return None
-    return Principal(kind="robot", name=robot.name, robot_permissions=robot_grants(robot))
+    return Principal(
+        kind="robot",
+        name=robot.name,
+        robot_permissions=robot_grants(robot),
+        # refresh tokens carry it: a refreshed (new) secret ends them
+        password_version=secret_version(robot.secret_hash),
+    )
+
+
+def secret_version(secret_hash: str | None) -> int:
+    """A number that changes whenever a robot's stored secret does."""
+    return int(hashlib.sha256((secret_hash or "").encode()).hexdigest()[:12], 16)
 
 
 def robot_grants(robot: Any) -> dict[str, frozenset[str]]:

@@ -148,7 +148,7 @@ def _refresh_principal(svc, token: str) -> Principal:
     if claims.get("kind") == "robot":
         robot = svc.accounts.get_robot(subject)
         principal = robot_principal(robot, svc.clock()) if robot is not None else None
-        if principal is None:
+        if principal is None or principal.password_version != int(claims.get("pwv", 0)):
             raise Unauthorized("invalid refresh token")
         return principal
     user = svc.accounts.get_user(subject)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.api.auth.conftest import ADMIN_PASSWORD, PASSWORD, SERVICE, bearer, unverified_claims
+from tests.api.auth.conftest import ADMIN_PASSWORD, PASSWORD, SERVICE, bearer, password_hash, unverified_claims
 
 
 def perms(namespace: str, *actions: str, resource: str = "repository") -> dict:
@@ -118,6 +118,23 @@ def test_robot_password_grant_and_refresh_until_disabled(world, api):
     world.svc.accounts.update_robot("robot$rp+toggle", disabled=True)
     assert world.post_token({"grant_type": "refresh_token", "refresh_token": refresh}).status == 401
     assert world.token_reply([], "robot$rp+toggle").status == 401
+
+
+def test_a_new_robot_secret_ends_its_refresh_tokens(world, api):
+    reply = world.post_token(
+        {"grant_type": "password", "username": "robot$rp+ci", "password": PASSWORD, "service": SERVICE,
+         "access_type": "offline", "scope": "repository:rp/app:pull"}
+    )
+    refresh = reply.json()["refresh_token"]
+    rotated = world.post_token({"grant_type": "refresh_token", "refresh_token": refresh})
+    assert rotated.status == 200, rotated.body
+    world.svc.accounts.update_robot("robot$rp+ci", secret_hash=password_hash("A-New-Secret-1"))
+    try:
+        for token in (refresh, rotated.json()["refresh_token"]):
+            assert world.post_token({"grant_type": "refresh_token", "refresh_token": token}).status == 401
+        assert world.token_reply([], "robot$rp+ci", "A-New-Secret-1").status == 200
+    finally:
+        world.svc.accounts.update_robot("robot$rp+ci", secret_hash=password_hash(PASSWORD))
 
 
 # -- bad credentials: one answer for all -----------------------------------------------------
