@@ -22,6 +22,7 @@ from chalicelib.management import (
     projects,
     repositories,
     robots,
+    search,
     system,
     users,
 )
@@ -103,6 +104,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/configurations", configurations.update_configurations),
     # users
     Route("GET", "/users/current", users.get_current_user),
+    Route("GET", "/users/current/permissions", search.get_current_user_permissions),
     Route("GET", "/users/search", users.search_users),
     Route("GET", "/users", users.list_users),
     Route("POST", "/users", users.create_user, auth="optional"),
@@ -142,6 +144,9 @@ ROUTES: tuple[Route, ...] = (
     # the audit log
     Route("GET", "/audit-logs", audit.list_audit_logs),
     Route("GET", "/projects/{project_name}/logs", audit.get_logs),
+    # search and statistics
+    Route("GET", "/search", search.search),
+    Route("GET", "/statistics", search.get_statistic),
     # robots
     Route("GET", "/robots", robots.list_robot),
     Route("POST", "/robots", robots.create_robot),

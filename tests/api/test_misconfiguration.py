@@ -4,7 +4,7 @@ from devstack.events import proxy_event, proxy_reply
 
 
 def _call(url):
-    status, headers, body = proxy_reply(app_module.app(proxy_event("GET", url), None))
+    status, _headers, body = proxy_reply(app_module.app(proxy_event("GET", url), None))
     return status, body
 
 
