@@ -33,13 +33,31 @@ def use_fake_aws(mp: pytest.MonkeyPatch) -> None:
         mp.delenv(name, raising=False)
 
 
-def create_stack(name: str = "berth-test") -> dict[str, str]:
+def create_stack(name: str = "berth-test", *, stage: str | None = None, session=None) -> dict[str, str]:
     """Create infra/berth.yaml on the active moto backend; returns the stack's outputs
     (BucketName, TableName, SsmPrefix)."""
-    cfn = boto3.client("cloudformation", region_name=REGION)
-    cfn.create_stack(StackName=name, TemplateBody=(ROOT / "infra" / "berth.yaml").read_text())
+    cfn = (session or boto3).client("cloudformation", region_name=REGION)
+    extra = {"Parameters": [{"ParameterKey": "Stage", "ParameterValue": stage}]} if stage else {}
+    cfn.create_stack(StackName=name, TemplateBody=(ROOT / "infra" / "berth.yaml").read_text(), **extra)
     stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def stack_env(outputs: dict[str, str], *, auth: str) -> dict[str, str]:
+    """The app's environment for a stack's outputs, on top of this process's, with the
+    settings a test must not inherit removed."""
+    env = {
+        **os.environ,
+        "BERTH_TABLE": outputs["TableName"],
+        "BERTH_BUCKET": outputs["BucketName"],
+        "BERTH_SSM_PREFIX": outputs["SsmPrefix"],
+        "BERTH_UPLOAD_URL": "",
+        "BERTH_AUTH": auth,
+        "BERTH_ADMIN_PASSWORD": "",
+    }
+    for name in ("BERTH_PUBLIC_URL", "BERTH_TOKEN_SERVICE", "BERTH_TOKEN_ISSUER", "BERTH_OCI_PREFIX"):
+        env.pop(name, None)
+    return env
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import itertools
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import boto3
@@ -14,8 +13,7 @@ import pytest
 from moto import mock_aws
 
 from devstack.events import proxy_event, proxy_reply
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import create_stack
 
 
 @dataclass
@@ -87,15 +85,7 @@ _stacks = itertools.count()
 @pytest.fixture
 def aws_env(_moto, monkeypatch):
     stage = f"t{next(_stacks)}"
-    cfn = _moto.client("cloudformation")
-    cfn.create_stack(
-        StackName=f"berth-{stage}",
-        TemplateBody=(ROOT / "infra" / "berth.yaml").read_text(),
-        Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
-    )
-    outputs = {
-        o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=f"berth-{stage}")["Stacks"][0]["Outputs"]
-    }
+    outputs = create_stack(f"berth-{stage}", stage=stage, session=_moto)
     _moto.client("ssm").put_parameter(
         Name=f"{outputs['SsmPrefix']}/upload-token-key", Value=os.urandom(32).hex(), Type="SecureString"
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
@@ -19,8 +18,9 @@ from urllib.parse import urlencode, urlsplit
 import jwt
 import pytest
 
-from tests.api.conftest import API_VERSION, ROOT, ApiClient, Reply, _check_reply
+from tests.api.conftest import API_VERSION, ApiClient, Reply, _check_reply
 from tests.api.helpers import OCI_MANIFEST, digest, encode, with_query
+from tests.conftest import create_stack, stack_env
 
 ADMIN_PASSWORD = "Admin-Passw0rd"
 PASSWORD = "Member-Passw0rd"  # every account a module creates uses it (one hash)
@@ -187,24 +187,8 @@ def make_world(session, *, before_bootstrap=None) -> World:
     from chalicelib.services import Services
 
     stage = f"auth{next(_worlds)}"
-    cfn = session.client("cloudformation")
-    cfn.create_stack(
-        StackName=f"berth-{stage}",
-        TemplateBody=(ROOT / "infra" / "berth.yaml").read_text(),
-        Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
-    )
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=f"berth-{stage}")["Stacks"][0]["Outputs"]}
-    env = {
-        **os.environ,
-        "BERTH_TABLE": outputs["TableName"],
-        "BERTH_BUCKET": outputs["BucketName"],
-        "BERTH_SSM_PREFIX": outputs["SsmPrefix"],
-        "BERTH_UPLOAD_URL": "",
-        "BERTH_AUTH": "token",
-        "BERTH_ADMIN_PASSWORD": "",
-    }
-    for name in ("BERTH_PUBLIC_URL", "BERTH_TOKEN_SERVICE", "BERTH_TOKEN_ISSUER", "BERTH_OCI_PREFIX"):
-        env.pop(name, None)
+    outputs = create_stack(f"berth-{stage}", stage=stage, session=session)
+    env = stack_env(outputs, auth="token")
     settings = Settings.from_env(env)
     assert settings.auth == "token"
     svc = Services(settings, session=session)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.api.conftest import ROOT, ApiClient, Reply
+from tests.api.conftest import ApiClient, Reply
+from tests.conftest import create_stack, stack_env
 
 ADMIN_PASSWORD = "Admin-Passw0rd"
 PASSWORD = "Member-Passw0rd"
@@ -169,24 +169,8 @@ def make_world(session) -> World:
     from chalicelib.services import Services
 
     stage = f"mgmt{next(_worlds)}"
-    cfn = session.client("cloudformation")
-    cfn.create_stack(
-        StackName=f"berth-{stage}",
-        TemplateBody=(ROOT / "infra" / "berth.yaml").read_text(),
-        Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
-    )
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=f"berth-{stage}")["Stacks"][0]["Outputs"]}
-    env = {
-        **os.environ,
-        "BERTH_TABLE": outputs["TableName"],
-        "BERTH_BUCKET": outputs["BucketName"],
-        "BERTH_SSM_PREFIX": outputs["SsmPrefix"],
-        "BERTH_UPLOAD_URL": "",
-        "BERTH_AUTH": "token",
-        "BERTH_ADMIN_PASSWORD": "",
-    }
-    for name in ("BERTH_PUBLIC_URL", "BERTH_TOKEN_SERVICE", "BERTH_TOKEN_ISSUER", "BERTH_OCI_PREFIX"):
-        env.pop(name, None)
+    outputs = create_stack(f"berth-{stage}", stage=stage, session=session)
+    env = stack_env(outputs, auth="token")
     svc = Services(Settings.from_env(env), session=session)
     bootstrap(svc, admin_password=ADMIN_PASSWORD)
     return World(svc=svc)
