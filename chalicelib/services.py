@@ -156,6 +156,18 @@ class Services:
             return DEFAULT_RETENTION_DAYS
 
     @cached_property
+    def sessions(self):
+        from chalicelib.auth.sessions import DEFAULT_TIMEOUT_MINUTES, ConsoleSessions
+        from chalicelib.meta.sessions import DynamoSessions
+
+        return ConsoleSessions(
+            DynamoSessions(self.table, self.clock),
+            self.authenticator,
+            self.clock,
+            timeout_minutes=lambda: self.runtime_config.get("session_timeout") or DEFAULT_TIMEOUT_MINUTES,
+        )
+
+    @cached_property
     def access_contexts(self):
         from chalicelib.auth.context_cache import AccessContextCache
 

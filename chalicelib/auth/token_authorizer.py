@@ -46,8 +46,7 @@ class TokenAuthorizer:
         if self._public_url:
             return self._public_url + TOKEN_PATH
         host = request.header("Host") or "localhost"
-        proto = (request.header("X-Forwarded-Proto") or "https").split(",")[0].strip()
-        return f"{proto}://{host}{TOKEN_PATH}"
+        return f"{request.scheme}://{host}{TOKEN_PATH}"
 
     def _challenge(self, request: OciRequest, accesses: Sequence[Access], error: str | None) -> Unauthorized:
         parts = [f'realm="{self.realm(request)}"', f'service="{self._service}"']

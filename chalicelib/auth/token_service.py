@@ -38,7 +38,10 @@ def get_token(svc, req: OciRequest) -> OciResponse:
         credentials = _basic_credentials(req)
         principal, context = _login(svc, *credentials, scopes) if credentials else (None, None)
         offline = (req.arg("offline_token") or "").lower() == "true"
-        return _issue(svc, principal, scopes, context, refresh=offline and principal is not None, oauth=False)
+        response = _issue(svc, principal, scopes, context, refresh=offline and principal is not None, oauth=False)
+        if offline and principal is not None:
+            _record_login(svc, req, principal)
+        return response
     except InvalidScope as exc:
         return error_response("UNSUPPORTED", exc.message, status=400)
     except Unauthorized as exc:
@@ -57,6 +60,8 @@ def post_token(svc, req: OciRequest) -> OciResponse:
         if grant_type == "password":
             principal, context = _login(svc, _one(form, "username"), _one(form, "password"), scopes)
             refresh = _one(form, "access_type") == "offline"
+            if refresh:
+                _record_login(svc, req, principal)
         elif grant_type == "refresh_token":
             principal = _refresh_principal(svc, _one(form, "refresh_token"))
             refresh = True
@@ -131,6 +136,15 @@ def _login(svc, username: str, password: str, scopes: list[Access]):
     if principal.groups or principal.kind != "user":
         context = None  # group roles (or a robot's own list) need their own read
     return principal, context
+
+
+def _record_login(svc, req: OciRequest, principal: Principal) -> None:
+    """A password exchanged for a refresh token is a login (`docker login`, and the
+    OAuth2 password grant with access_type=offline): the audit log records it. The
+    tokens issued for every pull and push are not logins, and cost no audit write."""
+    from chalicelib.management.audit import record_session
+
+    record_session(svc, req, principal.name)
 
 
 def _projects(scopes: list[Access]) -> set[str]:

@@ -162,6 +162,11 @@ def record(svc, req: OciRequest, entry: store.AuditEntry) -> None:
         logger.exception("audit log write failed", extra={"operation": entry.operation, "resource": entry.resource[:200]})
 
 
+def record_session(svc, req: OciRequest, username: str, operation: str = "login") -> None:
+    """A login (console, `docker login`, OAuth2 password grant) or a console logout."""
+    record(svc, req, store.AuditEntry(username=username, operation=operation, resource_type="user", resource=username))
+
+
 def record_change(svc, req: OciRequest, route, params: dict, body: dict | None) -> None:
     """The entry for a successful POST, PUT, PATCH or DELETE of this API."""
     principal = req.identity

@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.auth.ldap import _SCOPE_ALIASES, KEYS, LdapSettings
+from chalicelib.auth.sessions import DEFAULT_TIMEOUT_MINUTES, MAX_TIMEOUT_MINUTES
 from chalicelib.management.access import require_admin
 from chalicelib.management.errors import BadRequest
 from chalicelib.management.robots import DEFAULT_DURATION_DAYS, MAX_DURATION_DAYS
@@ -50,6 +51,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "token_expiration": integer(minimum=1, maximum=24 * 60, description="minutes"),
     "robot_token_duration": integer(minimum=1, maximum=MAX_DURATION_DAYS, description="days"),
     "audit_log_retention_days": integer(minimum=1, maximum=3650),
+    "session_timeout": integer(minimum=1, maximum=MAX_TIMEOUT_MINUTES, description="web-console session, minutes"),
     "ldap_url": _text(),
     "ldap_search_dn": _text(),
     "ldap_search_password": _text(description="write-only: never answered"),
@@ -83,6 +85,7 @@ _DEFAULTS: dict[str, Any] = {
     "token_expiration": int(DEFAULTS["token_expiration"]),
     "robot_token_duration": DEFAULT_DURATION_DAYS,
     "audit_log_retention_days": DEFAULT_RETENTION_DAYS,
+    "session_timeout": DEFAULT_TIMEOUT_MINUTES,
     **_ldap_defaults(),
 }
 

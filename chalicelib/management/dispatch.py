@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import errors
 from chalicelib.auth.principal import IdentityProviderUnavailable
+from chalicelib.auth.sessions import CSRF_HEADER, has_session_cookie
 from chalicelib.config import ConfigurationError
 from chalicelib.management import errors as api
 from chalicelib.management import routes as route_table
@@ -80,9 +81,11 @@ def error_response(code: str, message: str) -> OciResponse:
     return OciResponse.json(CODES[code], {"errors": [{"code": code, "message": message}]})
 
 
-def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] | None = None) -> OciResponse:
+def dispatch(
+    svc, req: OciRequest, routes: tuple[route_table.Route, ...] | None = None, prefix: str = route_table.PREFIX
+) -> OciResponse:
     routes = route_table.ROUTES if routes is None else routes
-    path = req.path[len(route_table.PREFIX) :].strip("/")
+    path = req.path[len(prefix) :].strip("/")
     route = None
     try:
         route, found, path_known = route_table.match(routes, req.method, path)
@@ -91,11 +94,13 @@ def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] | None 
                 return _not_allowed(req, routes, path)
             raise api.NotFound("no such endpoint")
         req.identity = None if route.auth == "public" else _authenticate(svc, req, required=route.auth == "required")
+        if req.session is not None and req.method in _CHANGES:
+            _check_csrf(svc, req)
         params = route.params(found)
         op = route.operation
         body = read_json(req, op.body, required=op.body_required) if op.body is not None else None
         response = route.handler(svc, req, **params, **({"body": body} if op.body is not None else {}))
-        if req.method in _CHANGES and response.status < 300:
+        if req.method in _CHANGES and response.status < 300 and route.audited:
             _audit(svc, req, route, params, body)
     except errors.BerthError as exc:
         code = classify(exc)
@@ -123,6 +128,11 @@ def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] | None 
         logger.exception("unhandled error", extra={"method": req.method, "path": req.path})
         response = error_response("INTERNAL_SERVER_ERROR", "internal error")
     response.headers["X-Request-Id"] = _request_id(req)
+    if req.session is not None:
+        response.headers[CSRF_HEADER] = req.session.csrf
+    elif response.status == 401 and _has_session_cookie(req):
+        # an ended session: the browser may forget its cookie
+        response.headers["Set-Cookie"] = svc.sessions.clear_cookie(req.scheme == "https")
     if route is not None:
         # read (and removed) by the observability middleware, for logs and metrics
         response.headers[OPERATION_HEADER] = f"api.{route.name}"
@@ -147,12 +157,22 @@ def _not_allowed(req: OciRequest, routes: tuple[route_table.Route, ...], path: s
 
 
 def _authenticate(svc, req: OciRequest, *, required: bool):
-    """The caller's Principal from Basic credentials; None for an anonymous caller
-    on a route that allows one. Wrong credentials are always a 401."""
+    """The caller's Principal from Basic credentials, else from a web-console
+    session cookie; None for an anonymous caller on a route that allows one.
+    Wrong credentials are always a 401; an ended session is one where a caller
+    is required."""
     header = (req.header("Authorization") or "").strip()
+    if not header and _has_session_cookie(req):
+        resumed = svc.sessions.resume(req.header("Cookie"))
+        if resumed is not None:
+            req.session = resumed.session
+            return resumed.principal
+        if required:
+            raise errors.Unauthorized("your session has ended; log in again")
+        return None
     if not header:
         if required:
-            raise errors.Unauthorized("log in with Basic credentials")
+            raise errors.Unauthorized("log in with Basic credentials or a console session")
         return None
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or len(encoded) > MAX_CREDENTIALS:
@@ -166,6 +186,17 @@ def _authenticate(svc, req: OciRequest, *, required: bool):
         logger.info("management login failed", extra={"user": username[:64]})
         raise errors.Unauthorized("invalid username or password")
     return principal
+
+
+def _check_csrf(svc, req: OciRequest) -> None:
+    """A change asked with a session cookie must echo the session's CSRF token."""
+    if not svc.sessions.csrf_valid(req.session, req.header(CSRF_HEADER)):
+        logger.info("CSRF token invalid", extra={"method": req.method, "path": req.path, "user": req.session.username})
+        raise api.Forbidden("CSRF token invalid")
+
+
+def _has_session_cookie(req: OciRequest) -> bool:
+    return has_session_cookie(req.header("Cookie"))
 
 
 def _request_id(req: OciRequest) -> str:

@@ -18,6 +18,7 @@ from chalicelib.management import (
     artifacts,
     audit,
     configurations,
+    login,
     members,
     projects,
     repositories,
@@ -41,6 +42,7 @@ class Route:
     template: str  # Harbor's: "/projects/{project_name_or_id}/members/{mid}"
     handler: Callable
     auth: str = "required"  # "required" | "optional" (anonymous allowed) | "public" (never checked)
+    audited: bool = True  # a successful change is recorded by the dispatcher (else by the handler)
 
     @property
     def operation(self) -> Operation:
@@ -154,6 +156,14 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/robots/{robot_id}", robots.update_robot),
     Route("PATCH", "/robots/{robot_id}", robots.refresh_sec),
     Route("DELETE", "/robots/{robot_id}", robots.delete_robot),
+)
+
+# the web console's session, outside /api/v2.0 as in Harbor: /v2/c/login, /v2/c/log_out
+SESSION_PREFIX = "c"
+SESSION_ROUTES: tuple[Route, ...] = (
+    Route("POST", "/login", login.login, auth="public", audited=False),
+    Route("GET", "/log_out", login.log_out, auth="public", audited=False),
+    Route("POST", "/log_out", login.log_out, auth="public", audited=False),
 )
 
 

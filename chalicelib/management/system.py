@@ -114,5 +114,4 @@ def _external_url(svc, req: OciRequest) -> str:
     if svc.settings.public_url:
         return svc.settings.public_url
     host = req.header("Host") or "localhost"
-    proto = (req.header("X-Forwarded-Proto") or "https").split(",")[0].strip()
-    return f"{proto}://{host}"
+    return f"{req.scheme}://{host}"

@@ -19,6 +19,7 @@ from chalicelib.registry.http import Headers, OciRequest, OciResponse
 
 logger = logging.getLogger("berth.registry")
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+SESSION_PATHS = frozenset({"c/login", "c/log_out"})
 
 
 def build_blueprint(services: Callable[[], object]) -> Blueprint:
@@ -78,6 +79,13 @@ def _serve(bp: Blueprint, svc, proxy: str) -> Response:
         from chalicelib.management.dispatch import dispatch as manage
 
         return _to_chalice(manage(svc, oci_request), request.method)
+    if path in SESSION_PATHS:
+        # the web console's login and logout (Harbor's /c/ paths); exact paths, so a
+        # project named "c" keeps its repositories
+        from chalicelib.management.dispatch import dispatch as manage
+        from chalicelib.management.routes import SESSION_PREFIX, SESSION_ROUTES
+
+        return _to_chalice(manage(svc, oci_request, SESSION_ROUTES, SESSION_PREFIX), request.method)
     return _to_chalice(dispatch(svc, oci_request, _routes_for(path)), request.method)
 
 

@@ -38,6 +38,8 @@ class OciRequest:
     request_id: str = ""
     # who is asking (chalicelib.auth.access.Identity), set by the dispatcher
     identity: Any = None
+    # the web-console session the caller came with (chalicelib.auth.sessions), if any
+    session: Any = None
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -48,6 +50,11 @@ class OciRequest:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
+
+    @property
+    def scheme(self) -> str:
+        """What the client used, as the gateway in front says (API Gateway: always https)."""
+        return (self.header("X-Forwarded-Proto") or "https").split(",")[0].strip().lower()
 
     def read_body(self, limit: int) -> bytes:
         from chalicelib.errors import PayloadTooLarge

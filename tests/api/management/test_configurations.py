@@ -13,7 +13,7 @@ from tests.ldap_server import GROUPS, PASSWORDS, READER_DN, READER_PASSWORD, SUF
 SERVICE = "berth-registry"
 EXPECTED_KEYS = {
     "auth_mode", "self_registration", "project_creation_restriction", "token_expiration", "robot_token_duration",
-    "audit_log_retention_days", "ldap_url", "ldap_search_dn", "ldap_base_dn", "ldap_uid", "ldap_filter",
+    "audit_log_retention_days", "session_timeout", "ldap_url", "ldap_search_dn", "ldap_base_dn", "ldap_uid", "ldap_filter",
     "ldap_scope", "ldap_timeout", "ldap_verify_cert", "ldap_start_tls", "ldap_group_base_dn",
     "ldap_group_search_filter", "ldap_group_membership_attribute", "ldap_group_member_attribute",
 }
@@ -57,6 +57,7 @@ def test_admin_reads_every_key_typed_and_editable(admin):
     assert values["token_expiration"] == 30
     assert values["robot_token_duration"] == 30
     assert values["audit_log_retention_days"] == 90
+    assert values["session_timeout"] == 60
     assert values["ldap_url"] == ""
     assert values["ldap_uid"] == "uid"
     assert values["ldap_scope"] == 2

@@ -1,0 +1,94 @@
+"""The web console's login and logout, at Harbor's paths: `POST /v2/c/login`
+(form fields `principal` and `password`) and `GET /v2/c/log_out`.
+
+Sessions themselves live in chalicelib/auth/sessions.py; this module turns
+requests into calls on them and records both events in the audit log.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+from chalicelib import errors
+from chalicelib.auth.sessions import CSRF_HEADER, ConsoleSessions
+from chalicelib.management.audit import record_session
+from chalicelib.management.errors import BadRequest, Forbidden, UnsupportedMediaType
+from chalicelib.management.schema import boolean, string
+from chalicelib.management.spec import operation
+from chalicelib.registry.http import OciRequest, OciResponse
+
+logger = logging.getLogger("berth.management")
+MAX_FORM = 8 * 1024
+LOGGED_IN = {
+    "type": "object",
+    "properties": {"username": string(), "sysadmin": boolean()},
+    "required": ["username", "sysadmin"],
+}
+
+
+@operation("login", "Log in to the web console: starts a session (cookie sid) and answers its CSRF token", "auth",
+           response=LOGGED_IN, errors=(400, 401, 403, 415))
+def login(svc, req: OciRequest) -> OciResponse:
+    _same_origin(req)
+    username, password = _credentials(req)
+    started = svc.sessions.login(username, password, source_ip=req.source_ip, secure=req.scheme == "https")
+    if started is None:
+        # a structured log line, not an audit entry: anyone could fill the table with failures
+        logger.info("console login failed", extra={"user": username[:64], "source_ip": req.source_ip})
+        raise errors.Unauthorized("invalid username or password")
+    record_session(svc, req, started.principal.name)
+    response = OciResponse.json(200, {"username": started.principal.name, "sysadmin": started.principal.admin})
+    response.headers["Set-Cookie"] = started.cookie
+    response.headers[CSRF_HEADER] = started.session.csrf
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@operation("logout", "End the web-console session the cookie names", "auth")
+def log_out(svc, req: OciRequest) -> OciResponse:
+    ended = svc.sessions.logout(req.header("Cookie"))
+    if ended is not None:
+        record_session(svc, req, ended.username, "logout")
+    response = OciResponse(200, {"Content-Length": "0", "Cache-Control": "no-store"})
+    response.headers["Set-Cookie"] = ConsoleSessions.clear_cookie(req.scheme == "https")
+    return response
+
+
+def _credentials(req: OciRequest) -> tuple[str, str]:
+    """Harbor's form (principal, password); a JSON object with the same keys (or
+    username) is taken too, for scripts."""
+    content_type = (req.header("Content-Type") or "").split(";")[0].strip().lower()
+    try:
+        raw = req.read_body(MAX_FORM).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8") from None
+    if content_type == "application/x-www-form-urlencoded":
+        form = parse_qs(raw, keep_blank_values=True)
+        fields = {k: v[0] for k, v in form.items()}
+    elif content_type == "application/json":
+        try:
+            fields = json.loads(raw or "{}")
+        except ValueError:
+            raise BadRequest("the body is not JSON") from None
+        if not isinstance(fields, dict):
+            raise BadRequest("send a JSON object")
+    else:
+        raise UnsupportedMediaType("send application/x-www-form-urlencoded with principal and password")
+    username = fields.get("principal", fields.get("username", ""))
+    password = fields.get("password", "")
+    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+        raise BadRequest("principal and password are required")
+    return username, password
+
+
+def _same_origin(req: OciRequest) -> None:
+    """A browser's cross-site POST says where it came from: refuse it, so no other
+    site can log a visitor in to an account of its choosing (login CSRF)."""
+    origin = (req.header("Origin") or "").strip()
+    if not origin:  # not a browser's request (curl, scripts)
+        return
+    host = (req.header("X-Forwarded-Host") or req.header("Host") or "").split(",")[0].strip().lower()
+    if urlsplit(origin).netloc.lower() != host:
+        raise Forbidden("cross-origin login refused")
+

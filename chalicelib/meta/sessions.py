@@ -1,0 +1,106 @@
+"""Web-console sessions in DynamoDB.
+
+    PK                           SK         item
+    SESSION#<sha256 of secret>   SESSION    username, csrf, created, expires_at (TTL), password_version,
+                                            source_ip
+
+The cookie carries the username and a random secret; the table keeps only the
+secret's hash, so a leaked table (or backup) holds no usable session. A request
+reads the session and its user's item in one BatchGetItem. DynamoDB's TTL removes
+an ended session within days, so `expires_at` is also checked on every read.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from chalicelib.meta import keys
+from chalicelib.meta.table import Table, is_condition_failure
+
+SESSION_SK = "SESSION"
+_SESSION_ATTRIBUTES = ("csrf", keys.TTL_ATTRIBUTE, "source_ip")
+
+
+def session_pk(secret_hash: str) -> str:
+    return f"SESSION#{secret_hash}"
+
+
+@dataclass(frozen=True)
+class Session:
+    secret_hash: str
+    username: str
+    csrf: str
+    created: float
+    expires: float
+    password_version: int = 0
+    source_ip: str = ""
+
+    def to_item(self) -> dict:
+        return {
+            "PK": session_pk(self.secret_hash),
+            "SK": SESSION_SK,
+            "username": self.username,
+            "csrf": self.csrf,
+            "created": int(self.created),
+            keys.TTL_ATTRIBUTE: int(self.expires),
+            "password_version": self.password_version,
+            "source_ip": self.source_ip[:64],
+        }
+
+    @classmethod
+    def from_item(cls, item: dict) -> Session:
+        return cls(
+            secret_hash=item["PK"].removeprefix("SESSION#"),
+            username=item.get("username", ""),
+            csrf=item.get("csrf", ""),
+            created=float(item.get("created", 0)),
+            expires=float(item.get(keys.TTL_ATTRIBUTE, 0)),
+            password_version=int(item.get("password_version", 0)),
+            source_ip=item.get("source_ip", ""),
+        )
+
+
+class DynamoSessions:
+    def __init__(self, table: Table, clock: Callable[[], float]):
+        self._t = table
+        self._clock = clock
+
+    def create(self, session: Session) -> None:
+        self._t.put(session.to_item(), condition="attribute_not_exists(PK)")
+
+    def get_with_user(self, secret_hash: str, username: str) -> tuple[Session | None, dict | None]:
+        """The live session and its user's item, in one BatchGetItem; (None, …) when the
+        session is unknown, ended, or belongs to someone else."""
+        from chalicelib.meta.accounts import _ALL_ATTRIBUTES
+
+        session_key = (session_pk(secret_hash), SESSION_SK)
+        user_key = (keys.user_pk(username), keys.USER_SK)
+        projection = ", ".join((_ALL_ATTRIBUTES, *_SESSION_ATTRIBUTES))
+        found = {(i["PK"], i["SK"]): i for i in self._t.batch_get([session_key, user_key], projection=projection)}
+        item = found.get(session_key)
+        session = Session.from_item(item) if item else None
+        if session is None or session.username != username or session.expires <= self._clock():
+            return None, found.get(user_key)
+        return session, found.get(user_key)
+
+    def extend(self, secret_hash: str, expires: float) -> bool:
+        """Move the session's end; False if it is gone (logged out meanwhile)."""
+        try:
+            self._t.client.update_item(
+                TableName=self._t.name,
+                Key={"PK": {"S": session_pk(secret_hash)}, "SK": {"S": SESSION_SK}},
+                UpdateExpression="SET #e = :e",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#e": keys.TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":e": {"N": str(int(expires))}},
+            )
+            return True
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+
+    def delete(self, secret_hash: str) -> None:
+        self._t.delete(session_pk(secret_hash), SESSION_SK)
