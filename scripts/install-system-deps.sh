@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system tools the tests drive: skopeo, Debian's docker.io (dockerd
-# plus the /usr/bin/docker client) for the end-to-end tests, and OpenLDAP's slapd
-# plus ldap-utils for the LDAP tests (tests/ldap). Idempotent: installs only what
-# is missing, and runs `apt-get update` only when something is.
+# plus the /usr/bin/docker client) for the end-to-end tests, Debian's chromium and
+# chromium-driver for the web console's browser test (tests/e2e/test_console.py),
+# and OpenLDAP's slapd plus ldap-utils for the LDAP tests (tests/ldap). Idempotent:
+# installs only what is missing, and runs `apt-get update` only when something is.
 set -euo pipefail
 . "$(dirname "$0")/apt-install-missing.sh"
 
@@ -18,5 +19,9 @@ if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ]; then
     missing+=(slapd)
 fi
 command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
+# The console test runs /usr/bin/chromium through /usr/bin/chromedriver (Debian's pair,
+# same version); a browser elsewhere on PATH does not count.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 
 apt_install_missing install-system-deps "${missing[@]}"

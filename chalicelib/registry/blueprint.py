@@ -86,6 +86,12 @@ def _serve(bp: Blueprint, svc, proxy: str) -> Response:
         from chalicelib.management.routes import SESSION_PREFIX, SESSION_ROUTES
 
         return _to_chalice(manage(svc, oci_request, SESSION_ROUTES, SESSION_PREFIX), request.method)
+    if path == "ui" or (path.startswith("ui/") and "/" not in path[3:]):
+        # the web console's static files (chalicelib/console); one segment deep, so a
+        # project named "ui" keeps its repositories (ui/app/manifests/1)
+        from chalicelib.console.static import serve as serve_console
+
+        return _to_chalice(serve_console(oci_request), request.method)
     return _to_chalice(dispatch(svc, oci_request, _routes_for(path)), request.method)
 
 

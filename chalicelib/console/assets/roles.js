@@ -1,0 +1,37 @@
+// Harbor's project roles (role_id) and what the console offers to whom. The
+// API decides every call; the console only hides buttons that cannot work.
+
+export const ROLES = [
+  { id: 1, name: "Project admin" },
+  { id: 4, name: "Maintainer" },
+  { id: 2, name: "Developer" },
+  { id: 3, name: "Guest" },
+  { id: 5, name: "Limited guest" },
+];
+const PROJECT_ADMIN = 1;
+const MAINTAINER = 4;
+const DEVELOPER = 2;
+
+export function roleName(id) {
+  const found = ROLES.find((role) => role.id === Number(id));
+  return found ? found.name : "";
+}
+
+function roleOf(user, project) {
+  return user.sysadmin ? PROJECT_ADMIN : project.current_user_role_id;
+}
+
+// members, project deletion
+export function mayAdminister(user, project) {
+  return roleOf(user, project) === PROJECT_ADMIN;
+}
+
+// deleting artifacts, tags and repositories
+export function mayDelete(user, project) {
+  return [PROJECT_ADMIN, MAINTAINER].includes(roleOf(user, project));
+}
+
+// adding tags
+export function mayTag(user, project) {
+  return [PROJECT_ADMIN, MAINTAINER, DEVELOPER].includes(roleOf(user, project));
+}

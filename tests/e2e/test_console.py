@@ -1,0 +1,386 @@
+"""The web console (/v2/ui/) in a real browser: Debian's headless Chromium driven
+through chromedriver by Selenium, against the local stack.
+
+The journey: the admin logs in, creates a project and a user, makes the user a
+developer; the user pushes an image with skopeo; the admin sees the repository and
+the artifact with its tag and pull command, adds a tag and deletes it, reads the
+project's log, checks that a change without the CSRF token is refused, logs out,
+fails to log in with a wrong password, and the developer logs in and sees no admin
+pages. Then the admin cleans up through the console: artifact, repository, project.
+
+Missing chromium, chromedriver or selenium fail the test (scripts/install-system-deps.sh
+and requirements-dev.txt provide them). On a failure the page's screenshot, its HTML and
+the browser's console log are written to the test's tmp directory.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.conftest import require_tool
+from tests.e2e.images import build_oci_layout
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WAIT_SECONDS = 30
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+)
+
+
+def _selenium():
+    try:
+        from selenium import webdriver
+    except ImportError:
+        pytest.fail("the selenium package is required by the console test: pip install -r requirements-dev.txt",
+                    pytrace=False)
+    return webdriver
+
+
+# --------------------------------------------------------------------------- the browser
+
+
+class Browser:
+    """A page of the console with the waits the journey needs; every wait is explicit."""
+
+    def __init__(self, driver, base: str, artifacts: Path):
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver = driver
+        self.base = base  # http://127.0.0.1:NNNN/v2/ui/
+        self.artifacts = artifacts
+        self.wait = WebDriverWait(driver, WAIT_SECONDS)
+
+    # -- finding -----------------------------------------------------------------------
+    def find(self, css: str):
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def visible(self, css: str):
+        """The element, once it is displayed."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+
+        return self.wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)), f"{css} never showed")
+
+    def gone(self, css: str) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+
+        self.wait.until(ec.invisibility_of_element_located((By.CSS_SELECTOR, css)), f"{css} never went away")
+
+    def text_in(self, css: str, text: str):
+        """The element, once its text contains `text`."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+
+        self.wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text),
+                        f"{css} never said {text!r}")
+        return self.find(css)
+
+    def loaded(self, css: str):
+        """A list container, once it is no longer loading."""
+        element = self.visible(css)
+        self.wait.until(lambda _: element.get_attribute("aria-busy") is None, f"{css} kept loading")
+        return element
+
+    # -- acting ------------------------------------------------------------------------
+    def open(self, fragment: str = "") -> None:
+        self.driver.get(self.base + fragment)
+
+    def go(self, fragment: str) -> None:
+        """Follow an in-app link (the router listens to the hash)."""
+        self.driver.execute_script("location.hash = arguments[0]", fragment)
+
+    def click(self, css: str) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+
+        self.wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, css)), f"{css} never clickable").click()
+
+    def fill(self, css: str, text: str) -> None:
+        field = self.visible(css)
+        field.clear()
+        field.send_keys(text)
+
+    def choose(self, css: str, value: str) -> None:
+        from selenium.webdriver.support.ui import Select
+
+        Select(self.visible(css)).select_by_value(value)
+
+    def confirm(self) -> None:
+        """Answer the console's confirmation dialog with its action button."""
+        self.visible("dialog#confirm[open]")
+        self.click("#confirm-ok")
+        self.gone("dialog#confirm[open]")
+
+    def log_in(self, username: str, password: str) -> None:
+        self.visible("#login-form")
+        self.fill("#login-username", username)
+        self.fill("#login-password", password)
+        self.click("#login-submit")
+
+    def fetch(self, method: str, path: str, body=None, headers=None) -> dict:
+        """fetch() from the page (the session cookie goes along); status, CSRF header, body."""
+        script = """
+            const [method, path, body, headers, done] = arguments;
+            const init = {method, headers: {"Accept": "application/json", ...headers}, credentials: "same-origin"};
+            if (body !== null) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+            fetch(path, init).then(async (r) => done({status: r.status,
+                                                      csrf: r.headers.get("X-Harbor-CSRF-Token"),
+                                                      body: await r.text()}))
+                             .catch((e) => done({status: 0, csrf: null, body: String(e)}));
+        """
+        return self.driver.execute_async_script(script, method, path, body, headers or {})
+
+    # -- evidence ----------------------------------------------------------------------
+    def console_log(self) -> list[dict]:
+        try:
+            return self.driver.get_log("browser")
+        except Exception:  # noqa: BLE001 - the log is evidence, not the test
+            return []
+
+    @contextlib.contextmanager
+    def evidence_on_failure(self, name: str):
+        try:
+            yield
+        except BaseException:
+            self.artifacts.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(Exception):
+                self.driver.save_screenshot(str(self.artifacts / f"{name}.png"))
+                (self.artifacts / f"{name}.html").write_text(self.driver.page_source)
+                (self.artifacts / f"{name}.console.json").write_text(json.dumps(self.console_log(), indent=1))
+            print(f"console test evidence (screenshot, page, browser log): {self.artifacts}")
+            raise
+
+
+@pytest.fixture
+def browser(stack, tmp_path):
+    chromium = require_tool(CHROMIUM)
+    chromedriver = require_tool(CHROMEDRIVER)
+    webdriver = _selenium()
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="berth-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # an explicit driver and browser: Selenium Manager has nothing to find or download
+    service = Service(executable_path=chromedriver, log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_script_timeout(WAIT_SECONDS)
+    try:
+        yield Browser(driver, f"{stack.api}/v2/ui/", tmp_path / "console-evidence")
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- the journey
+
+
+def api(stack, method: str, path: str, **kwargs) -> requests.Response:
+    return requests.request(method, f"{stack.api}/v2/api/v2.0{path}", auth=stack.credentials, timeout=60, **kwargs)
+
+
+def test_console_journey(stack, skopeo, browser, tmp_path):
+    admin, admin_password = stack.credentials
+    suffix = secrets.token_hex(4)
+    project, username, password = f"console{suffix}", f"dev{suffix}", "Console-Passw0rd"
+    b = browser
+
+    with b.evidence_on_failure("journey"):
+        # -- the bare path redirects; the login page comes first -------------------------
+        b.driver.get(f"{stack.api}/v2/ui")
+        b.visible("#login-form")
+        assert b.driver.current_url.startswith(f"{stack.api}/v2/ui/")
+        assert not b.find("#account").is_displayed()
+
+        # -- the admin logs in --------------------------------------------------------------
+        b.log_in(admin, admin_password)
+        b.text_in("#current-user", admin)
+        assert b.visible("#nav a[href='#/users']").is_displayed()  # admin-only sections shown
+        b.loaded("#project-list")
+
+        # -- create a project; the API's refusals show as messages ----------------------------
+        b.click("#project-new")
+        b.fill("#project-name", "Not A Valid Name")
+        b.click("#project-create-submit")
+        assert "project_name" in b.visible("#project-create-error").text
+        b.fill("#project-name", project)
+        b.click("#project-create-submit")
+        b.gone("#project-create")
+        b.visible(f"#projects-table a[href='#/projects/{project}']")
+        b.click("#project-new")
+        b.fill("#project-name", project)
+        b.click("#project-create-submit")
+        assert "already exists" in b.visible("#project-create-error").text
+        b.click("#project-create button.secondary")  # Cancel
+        # search by name
+        b.fill("#project-filter", suffix)
+        b.click("#project-search button[type=submit]")
+        b.loaded("#project-list")
+        rows = b.find("#projects-table tbody").text
+        assert project in rows and "library" not in rows
+
+        # -- create a user on the Users page ---------------------------------------------------
+        b.click("#nav a[href='#/users']")
+        b.loaded("#user-list")
+        b.click("#user-new")
+        b.fill("#user-username", username)
+        b.fill("#user-email", f"{username}@example.com")
+        b.fill("#user-realname", "Dev Eloper")
+        b.fill("#user-password", "short")
+        b.click("#user-create-submit")
+        assert "password" in b.visible("#user-create-error").text
+        b.fill("#user-password", password)
+        b.click("#user-create-submit")
+        b.gone("#user-create")
+        b.text_in("#users-table", username)
+        assert f"{username}@example.com" in b.find("#users-table").text
+
+        # -- make the user a developer of the project -------------------------------------------
+        b.go(f"#/projects/{project}")
+        b.loaded("#repository-list")
+        b.click("#tab-members")
+        b.visible("#member-add")
+        b.fill("#member-username", f"nobody{suffix}")
+        b.click("#member-add-submit")
+        assert "not found" in b.visible("#member-add-error").text
+        b.fill("#member-username", username)
+        b.choose("#member-role", "2")
+        b.click("#member-add-submit")
+        role = b.visible(f"select.role-select[data-member='{username}']")
+        assert role.get_attribute("value") == "2"
+        # change the role and back: each change is one PUT, visible through the API
+        b.choose(f"select.role-select[data-member='{username}']", "3")
+        b.text_in("#messages", f"{username} is now Guest")
+        assert api(stack, "GET", f"/projects/{project}/members").json()[-1]["role_id"] == 3
+        b.choose(f"select.role-select[data-member='{username}']", "2")
+        b.text_in("#messages", f"{username} is now Developer")
+        members = {m["entity_name"]: m["role_id"] for m in api(stack, "GET", f"/projects/{project}/members").json()}
+        assert members[username] == 2
+
+        # -- the developer pushes an image ------------------------------------------------------
+        image = build_oci_layout(tmp_path / "layout", (4096, 2048))
+        skopeo.run("copy", "--dest-tls-verify=false", "--preserve-digests", "--format", "oci",
+                   *skopeo.creds_args(stack, "dest", (username, password)), image.ref,
+                   f"docker://{stack.host}/{project}/app:v1")
+        digest = "sha256:" + hashlib.sha256(image.manifest).hexdigest()
+        size = len(image.manifest) + len(image.config) + sum(layer.size for layer in image.layers)
+
+        # -- the repository and its artifact in the console --------------------------------------
+        b.click("#tab-repositories")
+        b.loaded("#repository-list")
+        b.click(f"#repositories-table a.repository-link[href='#/projects/{project}/repositories/app']")
+        b.loaded("#artifact-list")
+        row = f"#artifacts-table tr:has(.artifact[data-digest='{digest}'])"
+        b.visible(f"{row} li.tag[data-tag='v1']")
+        assert b.find(f"{row} code.digest").text == digest[:19]  # sha256: and 12 hex digits
+        assert b.find(f"{row} code.digest").get_attribute("title") == digest
+        assert "application/vnd.oci.image.manifest.v1+json" in b.find(row).text
+        assert b.find(f"{row} td[data-label='Size'] span").get_attribute("title") == f"{size} bytes"
+        assert b.find(f"{row} td[data-label='Size']").text.endswith("KiB")
+        pull = b.find(f"{row} input.pull-command").get_attribute("value")
+        assert pull == f"docker pull {stack.host}/{project}/app@{digest}"
+
+        # -- add a tag, then delete it ----------------------------------------------------------
+        b.click(f"{row} button.add-tag-open")
+        b.fill(f"{row} input.tag-input", "v2")
+        b.click(f"{row} form.add-tag button[type=submit]")
+        b.visible(f"{row} li.tag[data-tag='v2']")
+        tags = f"/projects/{project}/repositories/app/artifacts/{digest}/tags"
+        assert sorted(t["name"] for t in api(stack, "GET", tags).json()) == ["v1", "v2"]
+        b.click(f"{row} li.tag[data-tag='v2'] button.delete-tag")
+        b.confirm()
+        b.gone(f"{row} li.tag[data-tag='v2']")
+        b.visible(f"{row} li.tag[data-tag='v1']")
+        assert [t["name"] for t in api(stack, "GET", tags).json()] == ["v1"]
+
+        # -- the project's log -------------------------------------------------------------------
+        b.click(f"nav.breadcrumbs a[href='#/projects/{project}/repositories']")
+        b.click("#tab-logs")
+        log = b.loaded("#project-logs").text
+        assert f"{project}/app:v1" in log and "push" in log  # the developer's push
+        assert f"{project}/app:v2" in log and "delete" in log  # the tag we removed
+        assert f"{project}/{username}" in log  # the membership
+
+        # -- CSRF: a change without the token is refused, with it accepted -------------------------
+        refused = b.fetch("POST", "../api/v2.0/projects", {"project_name": f"csrf{suffix}"})
+        assert refused["status"] == 403, refused
+        assert json.loads(refused["body"])["errors"][0]["message"] == "CSRF token invalid"
+        current = b.fetch("GET", "../api/v2.0/users/current")
+        assert current["status"] == 200 and current["csrf"]
+        accepted = b.fetch("DELETE", f"../api/v2.0/projects/{project}/members/999999", None,
+                           {"X-Harbor-CSRF-Token": current["csrf"]})
+        assert accepted["status"] == 404, accepted  # past the CSRF check: the member does not exist
+        assert api(stack, "HEAD", "/projects", params={"project_name": f"csrf{suffix}"}).status_code == 404
+
+        # -- log out; a wrong password shows the error ----------------------------------------------
+        b.click("#logout")
+        b.visible("#login-form")
+        assert not b.find("#account").is_displayed()
+        assert b.fetch("GET", "../api/v2.0/users/current")["status"] == 401  # the session is over
+        b.log_in(admin, admin_password + "-wrong")
+        assert "invalid username or password" in b.visible("#login-error").text
+        assert not b.find("#account").is_displayed()
+
+        # -- the developer: their project and role, no admin sections -------------------------------
+        b.log_in(username, password)
+        b.text_in("#current-user", username)
+        table = b.loaded("#project-list")
+        b.text_in("#projects-table", project)
+        assert "Developer" in table.text
+        assert not b.find("#nav a[href='#/users']").is_displayed()
+        b.go("#/users")
+        b.text_in("#view", "Only system administrators")
+        b.click("#logout")
+        b.visible("#login-form")
+
+        # -- the admin cleans up through the console: artifact, repository, project ------------------
+        b.log_in(admin, admin_password)
+        b.text_in("#current-user", admin)
+        b.go(f"#/projects/{project}/repositories/app")
+        b.click(f"{row} button.delete-artifact")
+        b.confirm()
+        b.text_in("#artifact-list", "No artifacts.")
+        b.go(f"#/projects/{project}/repositories")
+        b.click("#repositories-table button.danger")
+        b.confirm()
+        b.text_in("#repository-list", "No repositories yet")
+        b.go("#/projects")
+        b.fill("#project-filter", project)
+        b.click("#project-search button[type=submit]")
+        b.loaded("#project-list")
+        b.click("#projects-table button.danger")
+        b.confirm()
+        b.text_in("#messages", f"Project {project} deleted.")
+        assert api(stack, "HEAD", "/projects", params={"project_name": project}).status_code == 404
+
+        # -- nothing the CSP refused, no uncaught script errors ----------------------------------------
+        problems = [e["message"] for e in b.console_log()
+                    if "Content Security Policy" in e["message"] or "Uncaught" in e["message"]]
+        assert problems == []
