@@ -46,3 +46,12 @@ def clean_up_uploads(event):
 
     svc = services()
     return {"aborted": abort_stale_uploads(svc.blobs, svc.clock(), svc.settings.upload_ttl_seconds)}
+
+
+@app.lambda_function(name="record_pulls")
+def record_pulls(event, context):
+    """Batches of pull log lines from the API function's CloudWatch Logs subscription
+    (infra/apigw-extras.yaml): their audit entries and pull counts (chalicelib/pulls.py)."""
+    from chalicelib import pulls
+
+    return {"recorded": pulls.record(services(), pulls.from_subscription(event))}

@@ -50,6 +50,7 @@ def run(quick: bool = False) -> dict:
             for index, (label, image) in enumerate(images.items()):
                 rows += _image_rows(reg, f"library/calls{index}", label, image)
             rows += _misc_rows(reg, "library/calls0")
+            rows += _pull_recording_rows(reg, "library/calls0")
             steps = _blob_steps(reg, "library/steps", quick)
             sizes = {label: (len(img.layers), sum(layer.size for layer in img.layers)) for label, img in images.items()}
     return {"rows": rows, "images": sizes, "steps": steps}
@@ -167,6 +168,34 @@ def _misc_rows(reg: InProcessRegistry, name: str) -> list[Row]:
             _ok(reg.request(method, url, headers=headers))
         rows.append(Row(label, "-", warm, cold, minimum, why, f"{method} {url.split('?')[0].replace(name, '<name>')}"))
     return rows
+
+
+def _pull_recording_rows(reg: InProcessRegistry, name: str, pulls: int = 50) -> list[Row]:
+    """What the pulls' log lines cost when the subscription delivers them to record_pulls
+    (chalicelib/pulls.py): a batch of `pulls` pulls of one tag."""
+    import logging
+
+    from devstack.log_subscription import PullLineCollector, subscription_event
+
+    auth = bearer(reg.token(f"repository:{name}:pull"))
+    collector = PullLineCollector()
+    logging.getLogger("berth.pulls").addHandler(collector)
+    try:
+        for _ in range(pulls):
+            _ok(reg.request("GET", f"/v2/{name}/manifests/1", headers=auth))
+    finally:
+        logging.getLogger("berth.pulls").removeHandler(collector)
+    event = subscription_event(collector.take())
+    with reg.counter.measure() as warm:
+        recorded = reg.app_module.record_pulls(event, None)["recorded"]
+    if recorded != pulls:
+        raise RuntimeError(f"record_pulls recorded {recorded} of {pulls} pulls")
+    minimum = math.ceil(4 * pulls / 25) + 3
+    return [Row(
+        f"recording {pulls} pulls of one tag (record_pulls, off the request path)", "-", warm, None, minimum,
+        "4 audit items per pull (user, operation, day, project partitions) in BatchWriteItem calls of 25; "
+        "one UpdateItem each for the repository's pull count, the artifact's and the tag's last pull time",
+        f"{pulls} pull lines in one subscription batch")]
 
 
 def _min_writes(size: int) -> int:

@@ -163,6 +163,8 @@ class InProcessRegistry:
             "BERTH_TABLE": outputs["TableName"], "BERTH_BUCKET": outputs["BucketName"],
             "BERTH_SSM_PREFIX": outputs["SsmPrefix"], "BERTH_UPLOAD_URL": UPLOAD_BASE,
             "BERTH_AUTH": "token", "BERTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            # as deployed (infra/apigw-extras.yaml): a pull writes a log line, not an audit entry
+            "BERTH_PULL_RECORDING": "log",
         }
         self._set_env(dict(self.env))
         from chalicelib.bootstrap import bootstrap

@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+PULL_RECORDINGS = ("inline", "log")
+
 
 class ConfigurationError(Exception):
     """A setting is missing or malformed; the message names it."""
@@ -41,6 +43,10 @@ class Settings:
     public_url: str = ""
     # creates the `admin` account on first login if it does not exist yet
     admin_password: str = ""
+    # how a pull reaches the audit log and the pull counts (chalicelib/pulls.py):
+    # "inline" in the request, or "log": a log line that a CloudWatch Logs subscription
+    # hands to the record_pulls function (the AWS deployment: infra/apigw-extras.yaml)
+    pull_recording: str = "inline"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -67,6 +73,9 @@ class Settings:
         auth = env.get("BERTH_AUTH", "token").strip() or "token"
         if auth not in ("token", "none"):
             raise ConfigurationError(f"BERTH_AUTH={auth!r} must be 'token' or 'none'")
+        pull_recording = env.get("BERTH_PULL_RECORDING", "").strip() or "inline"
+        if pull_recording not in PULL_RECORDINGS:
+            raise ConfigurationError(f"BERTH_PULL_RECORDING={pull_recording!r} must be 'inline' or 'log'")
         prefix = env.get("BERTH_OCI_PREFIX", "").strip().rstrip("/")
         if prefix and not prefix.startswith("/"):
             raise ConfigurationError(f"BERTH_OCI_PREFIX={prefix!r} must start with '/'")
@@ -85,4 +94,5 @@ class Settings:
             token_issuer=env.get("BERTH_TOKEN_ISSUER", "").strip() or "berth-token-issuer",
             public_url=env.get("BERTH_PUBLIC_URL", "").strip().rstrip("/"),
             admin_password=env.get("BERTH_ADMIN_PASSWORD", ""),
+            pull_recording=pull_recording,
         )

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICY_TEMPLATE = Path(__file__).resolve().parent / "lambda-policy.json"
 STAGE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 DATA_OUTPUTS = ("BucketName", "BucketArn", "TableName", "TableArn", "SsmPrefix", "SsmParameterArn")
-OPS_OUTPUTS = ("ApiFunctionLogGroupArn", "CleanUpFunctionLogGroupArn")
+OPS_OUTPUTS = ("ApiFunctionLogGroupArn", "CleanUpFunctionLogGroupArn", "RecordPullsFunctionLogGroupArn")
 
 
 class ConfigureError(Exception):

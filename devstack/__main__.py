@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.gateway import Gateway, serve
+from devstack.log_subscription import LogSubscription
 from devstack.motoserver import MotoServer, http_url
 from devstack.resources import REGION, ProvisionError, provision
 
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
     moto = MotoServer(args.host, args.moto_port)
     running: list[tuple[Any, threading.Thread | None]] = []
+    subscription: LogSubscription | None = None
     try:
         moto_url = _listen("moto (AWS)", args.host, args.moto_port, moto.start)
         point_aws_at_moto(moto_url)
@@ -132,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         # no EMF documents on the console; the JSON access log only with --verbose
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if args.verbose else "WARNING")
+        # as deployed on AWS: pulls are log lines, recorded by record_pulls in batches
+        os.environ.setdefault("BERTH_PULL_RECORDING", "log")
         admin_password = os.environ.get("BERTH_ADMIN_PASSWORD") or _new_admin_password()
         os.environ["BERTH_ADMIN_PASSWORD"] = admin_password
         env["admin_password"] = admin_password
@@ -144,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
             remap_headers=False if args.no_header_remap else None,
         )
         upload_app.target = load_upload_app(args.upload_app)
+        record_pulls = getattr(sys.modules.get(args.app.rsplit(":", 1)[0]), "record_pulls", None)
+        if os.environ["BERTH_PULL_RECORDING"] == "log" and record_pulls is not None:
+            subscription = LogSubscription(record_pulls).start()
 
         for index, (server, _) in enumerate(running):
             thread = threading.Thread(
@@ -165,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 1
     finally:
+        if subscription is not None:  # the last pulls, while moto still answers
+            subscription.stop()
         _stop_all(running, moto)
 
 

@@ -100,9 +100,10 @@ class Repository:
         self.svc = svc
         self.name = name
         self.manifests = {m.digest: m for m in (svc.meta.list_manifests(name) if manifests is None else manifests)}
-        self.tags: dict[str, list[tuple[str, int]]] = {}
-        for tag, digest, updated in svc.meta.tag_digests(name):
-            self.tags.setdefault(digest, []).append((tag, updated))
+        # digest -> [(tag, push time, last pull time or 0)]
+        self.tags: dict[str, list[tuple[str, int, int]]] = {}
+        for tag, digest, updated, pulled in svc.meta.tag_times(name):
+            self.tags.setdefault(digest, []).append((tag, updated, pulled))
         self._documents: dict[str, dict] = {}
 
     def document(self, record: ManifestRecord) -> dict:
@@ -145,7 +146,7 @@ class Repository:
             "digest": record.digest,
             "size": self.size(record),
             "push_time": iso(record.created),
-            "pull_time": NEVER,
+            "pull_time": iso(record.pull_time) if record.pull_time else NEVER,
             "extra_attrs": {},
             "annotations": dict(record.annotations or {}),
             "references": _references(doc) if record.media_type in INDEXES else [],
@@ -153,7 +154,7 @@ class Repository:
         if record.artifact_type:
             out["artifact_type"] = record.artifact_type
         if with_tags:
-            out["tags"] = [_tag(t, updated) for t, updated in sorted(self.tags.get(record.digest, []))]
+            out["tags"] = [_tag(*t) for t in sorted(self.tags.get(record.digest, []))]
         return out
 
     def resolve(self, reference: str) -> ManifestRecord:
@@ -197,8 +198,9 @@ def _references(doc: dict) -> list[dict]:
     return out
 
 
-def _tag(name: str, updated: int) -> dict:
-    return {"name": name, "push_time": iso(updated), "pull_time": NEVER, "immutable": False, "signed": False}
+def _tag(name: str, updated: int, pulled: int = 0) -> dict:
+    pull_time = iso(pulled) if pulled else NEVER
+    return {"name": name, "push_time": iso(updated), "pull_time": pull_time, "immutable": False, "signed": False}
 
 
 def _open(svc, req: OciRequest, project_name: str, repository_name: str, action: str) -> tuple[Project, Repository]:
@@ -233,7 +235,7 @@ def list_artifacts(svc, req: OciRequest, project_name: str, repository_name: str
     artifacts = top_level(repo.manifests.values(), set(repo.tags))
     tag_condition = conditions.pop("tags", None)
     if tag_condition is not None:
-        artifacts = [m for m in artifacts if _tag_matches(tag_condition, [t for t, _ in repo.tags.get(m.digest, [])])]
+        artifacts = [m for m in artifacts if _tag_matches(tag_condition, [t[0] for t in repo.tags.get(m.digest, [])])]
     rendered = {m.digest: repo.render(m, project, with_tags=with_tags) for m in artifacts}
     fields = {
         "digest": lambda m: m.digest,
@@ -328,7 +330,7 @@ def delete_tag(svc, req: OciRequest, project_name: str, repository_name: str, re
     _, repo = _open(svc, req, project_name, repository_name, "tag.delete")
     record = repo.resolve(reference)
     tag = validate_tag(tag_name)
-    if tag not in [t for t, _ in repo.tags.get(record.digest, [])]:
+    if tag not in [t[0] for t in repo.tags.get(record.digest, [])]:
         raise NotFound(f"artifact {record.digest} has no tag {tag}")
     svc.meta.delete_tag(repo.name, tag)
     return OciResponse.empty(200)

@@ -188,12 +188,12 @@ def record_change(svc, req: OciRequest, route, params: dict, body: dict | None) 
     )
 
 
-# registry operations that the audit log records, as Harbor names them
-REGISTRY_OPERATIONS = {"put_manifest": "push", "get_manifest": "pull", "delete_manifest": "delete"}
+# registry operations recorded here, as Harbor names them (pulls: chalicelib/pulls.py)
+REGISTRY_OPERATIONS = {"put_manifest": "push", "delete_manifest": "delete"}
 
 
 def record_registry_event(svc, req: OciRequest, route_name: str, name: str, reference: str) -> None:
-    """A push, pull or delete of a manifest through /v2 (registry/dispatch.py calls it)."""
+    """A push or delete of a manifest through /v2 (registry/dispatch.py calls it)."""
     from chalicelib.registry.oci.names import project_of
 
     identity = req.identity

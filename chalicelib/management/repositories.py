@@ -57,7 +57,7 @@ def render(svc, project: Project, repository: RepositoryRecord) -> dict:
         "name": repository.name,
         "description": "",
         "artifact_count": len(top_level(manifests, tagged)),
-        "pull_count": 0,
+        "pull_count": repository.pull_count,
         "creation_time": iso(repository.created),
         "update_time": iso(repository.updated),
     }

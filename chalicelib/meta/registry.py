@@ -40,6 +40,7 @@ class ManifestRecord:
     blobs: list[str] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
     created: int = 0
+    pull_time: int = 0  # the last pull (chalicelib/pulls.py); 0: never
 
     def to_item(self, name: str) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class ManifestRecord:
             blobs=list(item.get("blobs") or []),
             children=list(item.get("children") or []),
             created=int(item.get("created", 0)),
+            pull_time=int(item.get("pull_time", 0)),
         )
 
 
@@ -232,16 +234,40 @@ class DynamoRegistryMeta:
 
     def repositories(self, prefix: str) -> list[RepositoryRecord]:
         """Every repository whose name starts with `prefix` ("<project>/"): one Query."""
-        items = self._t.query_all(
-            keys.CATALOG_PK, low=prefix, high=_prefix_end(prefix), projection="SK, created, updated"
-        )
-        return [RepositoryRecord(i["SK"], int(i.get("created", 0)), int(i.get("updated", i.get("created", 0)))) for i in items]
+        items = self._t.query_all(keys.CATALOG_PK, low=prefix, high=_prefix_end(prefix), projection=_REPOSITORY_FIELDS)
+        return [RepositoryRecord.from_item(i) for i in items]
 
     def get_repository(self, name: str) -> RepositoryRecord | None:
-        item = self._t.get(keys.CATALOG_PK, name, projection="SK, created, updated")
-        if item is None:
-            return None
-        return RepositoryRecord(name, int(item.get("created", 0)), int(item.get("updated", item.get("created", 0))))
+        item = self._t.get(keys.CATALOG_PK, name, projection=_REPOSITORY_FIELDS)
+        return RepositoryRecord.from_item(item) if item is not None else None
+
+    def record_pulls(
+        self,
+        repositories: dict[str, tuple[int, int]],
+        artifacts: dict[tuple[str, str], int],
+        tags: dict[tuple[str, str], int] | None = None,
+    ) -> None:
+        """Add to repositories' pull counts ({name: (pulls, last pull time)}) and set
+        the last pull time of artifacts ({(name, digest): time}) and tags ({(name, tag):
+        time}): one UpdateItem each. What was deleted meanwhile stays deleted (the
+        updates are conditional)."""
+        updates = [
+            update_op(keys.CATALOG_PK, name, "ADD pull_count :n SET pull_time = :t", {":n": count, ":t": last})
+            for name, (count, last) in repositories.items()
+        ] + [
+            update_op(keys.repo_pk(name), keys.manifest_sk(digest), "SET pull_time = :t", {":t": last})
+            for (name, digest), last in artifacts.items()
+        ] + [
+            update_op(keys.repo_pk(name), keys.tag_sk(tag), "SET pull_time = :t", {":t": last})
+            for (name, tag), last in (tags or {}).items()
+        ]
+        for op in updates:
+            body = _when_exists(op)["Update"]
+            try:
+                self._t.client.update_item(TableName=self._t.name, **body)
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
 
     def delete_repository(self, name: str) -> bool:
         """Remove the repository from the catalog, then its manifests, tags, blob
@@ -261,7 +287,7 @@ class DynamoRegistryMeta:
         if with_body:
             projection, names = None, None
         else:
-            fields = ("digest", "media_type", "nbytes", "subject", "artifact_type", "children", "created")
+            fields = ("digest", "media_type", "nbytes", "subject", "artifact_type", "children", "created", "pull_time")
             names = {f"#f{i}": f for i, f in enumerate(fields)}
             projection = ", ".join(names)
         items = self._t.query_all(keys.repo_pk(name), low=prefix, high=_prefix_end(prefix), projection=projection, names=names)
@@ -269,10 +295,20 @@ class DynamoRegistryMeta:
 
     def tag_digests(self, name: str) -> list[tuple[str, str, int]]:
         """(tag, digest, updated) of every tag of the repository, in tag order."""
+        return [(tag, digest, updated) for tag, digest, updated, _ in self.tag_times(name)]
+
+    def tag_times(self, name: str) -> list[tuple[str, str, int, int]]:
+        """(tag, digest, updated, last pull time or 0) of every tag, in tag order."""
         items = self._t.query_all(
-            keys.repo_pk(name), low=keys.TAG_PREFIX, high=_prefix_end(keys.TAG_PREFIX), projection="SK, digest, updated"
+            keys.repo_pk(name),
+            low=keys.TAG_PREFIX,
+            high=_prefix_end(keys.TAG_PREFIX),
+            projection="SK, digest, updated, pull_time",
         )
-        return [(i["SK"][len(keys.TAG_PREFIX) :], i["digest"], int(i.get("updated", 0))) for i in items]
+        return [
+            (i["SK"][len(keys.TAG_PREFIX) :], i["digest"], int(i.get("updated", 0)), int(i.get("pull_time", 0)))
+            for i in items
+        ]
 
     def create_tag(self, name: str, tag: str, record: ManifestRecord, now: int) -> None:
         """Point a new tag at a manifest the repository holds; Conflict if the tag exists."""
@@ -326,6 +362,22 @@ class RepositoryRecord:
     name: str
     created: int
     updated: int  # the last push or tag
+    pull_count: int = 0
+    pull_time: int = 0
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> RepositoryRecord:
+        created = int(item.get("created", 0))
+        return cls(
+            item["SK"],
+            created,
+            int(item.get("updated", created)),
+            int(item.get("pull_count", 0)),
+            int(item.get("pull_time", 0)),
+        )
+
+
+_REPOSITORY_FIELDS = "SK, created, updated, pull_count, pull_time"
 
 
 def _catalog_touch(name: str, now: int) -> dict[str, Any]:

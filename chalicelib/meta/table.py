@@ -141,6 +141,18 @@ class Table:
                     delay = min(delay * 2, 1.0)
         return found
 
+    def batch_put(self, items: list[dict[str, Any]]) -> None:
+        """PutItem in BatchWriteItem calls of 25, retrying what DynamoDB left unprocessed."""
+        delay = 0.05
+        for start in range(0, len(items), 25):
+            request: dict[str, Any] = {self.name: [{"PutRequest": {"Item": marshal(i)}} for i in items[start : start + 25]]}
+            while request:
+                out = self.client.batch_write_item(RequestItems=request)
+                request = out.get("UnprocessedItems") or {}
+                if request:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+
     def transact(self, operations: list[dict[str, Any]]) -> None:
         """Operations in the low-level form, with TableName filled in here."""
         for op in operations:

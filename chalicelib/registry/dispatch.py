@@ -4,6 +4,7 @@ name, ask the authorizer, call the handler, map errors. Transport adapters
 from __future__ import annotations
 
 import logging
+import uuid
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -44,7 +45,7 @@ def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] = route
             req.identity = svc.authorizer.authorize(req, route.accesses(req, params))
         response = route.handler(svc, req, **params)
         if route.name in _AUDITED and response.status < 300:
-            _audit(svc, req, route.name, params)
+            _audit(svc, req, route.name, params, response)
     except BerthError as exc:
         response = response_for(exc)
     except ConfigurationError as exc:
@@ -70,12 +71,35 @@ def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] = route
     return response
 
 
-def _audit(svc, req: OciRequest, route_name: str, params: dict[str, str]) -> None:
-    """Pushes, pulls and deletes go to the audit log (chalicelib/management/audit.py);
-    a fault there never fails the registry operation it describes."""
-    from chalicelib.management.audit import record_registry_event
-
+def _audit(svc, req: OciRequest, route_name: str, params: dict[str, str], response: OciResponse) -> None:
+    """Pushes and deletes go to the audit log (chalicelib/management/audit.py), pulls
+    to chalicelib/pulls.py (which may leave them to a log subscription); a fault there
+    never fails the registry operation it describes."""
     try:
-        record_registry_event(svc, req, route_name, params["name"], params["reference"])
+        if route_name == "get_manifest":
+            _pulled(svc, req, params, response)
+        else:
+            from chalicelib.management.audit import record_registry_event
+
+            record_registry_event(svc, req, route_name, params["name"], params["reference"])
     except Exception:  # the operation is done; its audit entry is best effort
         logger.exception("audit entry failed", extra={"route": route_name})
+
+
+def _pulled(svc, req: OciRequest, params: dict[str, str], response: OciResponse) -> None:
+    from chalicelib import pulls
+
+    pull = pulls.Pull(
+        username=getattr(req.identity, "subject", "") or "anonymous",
+        repository=params["name"],
+        reference=params["reference"],
+        digest=response.headers.get("Docker-Content-Digest", ""),
+        source_ip=req.source_ip,
+        time=svc.clock(),
+        # its audit entry's id comes from it: a redelivered log line writes the same entry
+        request_id=req.request_id or uuid.uuid4().hex,
+    )
+    if svc.settings.pull_recording == "log":
+        pulls.announce(pull)
+    else:
+        pulls.record(svc, [pull])

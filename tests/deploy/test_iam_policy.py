@@ -15,12 +15,14 @@ from __future__ import annotations
 import base64
 import fnmatch
 import json
+import logging
 import os
 import time
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from devstack.log_subscription import PullLineCollector, subscription_event
 from tests.api.conftest import ApiClient
 from tests.deploy.conftest import REGION
 from tests.deploy.registry import ADMIN_PASSWORD, OCI_MANIFEST, MiB, Run, digest, with_query
@@ -114,7 +116,8 @@ def recorded(deployed, moto_session):
     from chalicelib.config import Settings
     from chalicelib.services import Services
 
-    env = {**os.environ, **deployed.stage_env, "BERTH_AUTH": "token", "BERTH_UPLOAD_URL": ""}
+    # as infra/apigw-extras.yaml deploys the API: pulls are log lines for record_pulls
+    env = {**os.environ, **deployed.stage_env, "BERTH_AUTH": "token", "BERTH_UPLOAD_URL": "", "BERTH_PULL_RECORDING": "log"}
     for name in ("BERTH_PUBLIC_URL", "BERTH_TOKEN_SERVICE", "BERTH_TOKEN_ISSUER", "BERTH_OCI_PREFIX", "BERTH_ADMIN_PASSWORD"):
         env.pop(name, None)
     settings = Settings.from_env(env)
@@ -129,12 +132,17 @@ def recorded(deployed, moto_session):
     )
     svc = Services(settings, session=session)
     app_module._services = svc
+    pull_lines = PullLineCollector()
+    logging.getLogger("berth.pulls").addHandler(pull_lines)
     try:
         _run(Run(ApiClient(app_module.app)))
+        # the subscription delivers the run's pull lines to record_pulls
+        assert app_module.record_pulls(subscription_event(pull_lines.take()), None)["recorded"] >= 1
         # the hourly clean-up, two days on: it aborts the session the run abandoned
         app_module._services = Services(settings, session=session, clock=lambda: time.time() + 2 * 86400)
         assert app_module.clean_up_uploads(SCHEDULED_EVENT, None) == {"aborted": 1}
     finally:
+        logging.getLogger("berth.pulls").removeHandler(pull_lines)
         app_module._services = None
     return calls
 

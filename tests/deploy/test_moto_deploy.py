@@ -41,6 +41,7 @@ def test_operations_stack_creates_log_groups_with_retention_and_a_dashboard(depl
     assert groups == {
         f"/aws/lambda/berth-{stage}": 30,
         f"/aws/lambda/berth-{stage}-clean_up_uploads": 30,
+        f"/aws/lambda/berth-{stage}-record_pulls": 30,
         f"/aws/lambda/berth-{stage}-challenge": 30,
     }
     body = moto_session.client("cloudwatch").get_dashboard(DashboardName=deployed.ops["DashboardName"])["DashboardBody"]

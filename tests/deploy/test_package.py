@@ -163,7 +163,7 @@ def test_oci_path_shapes_are_routed_to_the_app(packaged, path):
 # -- the functions ---------------------------------------------------------------------------
 def test_functions_carry_the_stage_settings_and_the_policy_file(packaged, prod):
     functions = resources_of(packaged["template"], "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "CleanUpUploads"}
+    assert set(functions) == {"APIHandler", "CleanUpUploads", "RecordPulls"}
     api, clean_up = functions["APIHandler"]["Properties"], functions["CleanUpUploads"]["Properties"]
     assert api["Handler"] == "app.app" and api["Runtime"].startswith("python3")
     assert (api["MemorySize"], api["Timeout"]) == (1024, 29)
@@ -173,6 +173,9 @@ def test_functions_carry_the_stage_settings_and_the_policy_file(packaged, prod):
     assert variables["BERTH_BUCKET"] == prod.data["BucketName"]
     assert variables["BERTH_SSM_PREFIX"] == "/berth/prod"
     assert variables["BERTH_AUTH"] == "token"
+    # pulls are recorded from their log lines (PullLogSubscription), off the request path
+    assert variables["BERTH_PULL_RECORDING"] == "log"
+    assert "BERTH_PULL_RECORDING" not in functions["RecordPulls"]["Properties"]["Environment"]["Variables"]
     for function in functions.values():
         role = function["Properties"]["Role"]["Fn::GetAtt"][0]
         policies = packaged["template"]["Resources"][role]["Properties"]["Policies"]
@@ -186,7 +189,9 @@ def test_every_function_has_a_log_group_and_alarms_in_the_operations_stack(packa
         if function["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function") and logical != "StageRedeployer":
             assert "FunctionName" in function["Properties"], logical
             names.append(function["Properties"]["FunctionName"]["Fn::Sub"])
-    assert sorted(names) == ["berth-${Stage}", "berth-${Stage}-challenge", "berth-${Stage}-clean_up_uploads"]
+    assert sorted(names) == [
+        "berth-${Stage}", "berth-${Stage}-challenge", "berth-${Stage}-clean_up_uploads", "berth-${Stage}-record_pulls"
+    ]
     for name in names:
         assert f"LogGroupName: !Sub /aws/lambda/{name}\n" in ops, name
         assert f"Value: !Sub {name}\n" in ops, f"no alarm watches {name}"
@@ -363,3 +368,21 @@ def test_stage_redeployer_deploys_and_reports(packaged, monkeypatch):
     assert [r["Status"] for r in received] == ["SUCCESS", "SUCCESS", "FAILED"]
     assert "Invalid API identifier" in received[2]["Reason"]
     assert received[1]["PhysicalResourceId"] == "p1"
+
+
+# -- pulls, recorded from the API's log lines ---------------------------------------------------
+def test_pull_lines_reach_record_pulls_through_a_subscription(packaged):
+    from chalicelib.pulls import LOG_MESSAGE
+
+    resources = packaged["template"]["Resources"]
+    subscription = resources["PullLogSubscription"]
+    assert subscription["Type"] == "AWS::Logs::SubscriptionFilter"
+    props = subscription["Properties"]
+    assert props["LogGroupName"] == {"Fn::Sub": "/aws/lambda/berth-${Stage}"}  # the API function's
+    assert props["DestinationArn"] == {"Fn::GetAtt": ["RecordPulls", "Arn"]}
+    assert props["FilterPattern"] == '{ $.message = "' + LOG_MESSAGE + '" }'
+    permission = resources["RecordPullsPermission"]["Properties"]
+    assert permission["Principal"] == "logs.amazonaws.com"
+    assert permission["FunctionName"] == {"Fn::GetAtt": ["RecordPulls", "Arn"]}
+    assert subscription["DependsOn"] == "RecordPullsPermission"
+    assert resources["RecordPulls"]["Properties"]["Handler"] == "app.record_pulls"

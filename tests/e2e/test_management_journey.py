@@ -1,11 +1,12 @@
 """A user's journey through the management API (/v2/api/v2.0) and a real client:
 the admin creates a project and a user and makes the user a developer, the user
 pushes with skopeo, sees the artifact, its tags and the audit entries through the
-API, deletes a tag and sees that too."""
+API, deletes a tag and sees that too, then pulls and sees the pull counted."""
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -62,3 +63,16 @@ def test_create_project_add_member_push_inspect_untag(stack, skopeo, tmp_path):
     assert (admin[0], "delete", "tag", f"{project}/app:v1") in seen
     by_user = api(stack, admin, "GET", "/audit-logs?" + urlencode({"q": f"username={username}"})).json()
     assert {e["operation"] for e in by_user} >= {"push", "create"}
+
+    # a pull, recorded as on AWS: from its log line, by record_pulls, moments later
+    skopeo.run("copy", "--src-tls-verify=false", *skopeo.creds_args(stack, "src", user),
+               f"docker://{stack.host}/{project}/app:v2", f"oci:{tmp_path / 'pulled'}:v2")
+    query = "/audit-logs?" + urlencode({"q": f"username={username},operation=pull"})
+    deadline = time.monotonic() + 30
+    while not (pulls := api(stack, admin, "GET", query).json()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [e["resource"] for e in pulls] == [f"{project}/app:v2"]
+    repo = api(stack, user, "GET", f"/projects/{project}/repositories/app").json()
+    assert repo["pull_count"] == 1
+    pulled = api(stack, user, "GET", f"/projects/{project}/repositories/app/artifacts/{digest}").json()
+    assert pulled["pull_time"] >= pulled["push_time"] and not pulled["pull_time"].startswith("0001-")
