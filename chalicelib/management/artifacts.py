@@ -4,7 +4,8 @@ Harbor's artifacts, their tags, and copying an artifact between repositories.
 An artifact is a manifest. Like Harbor, the list leaves out the untagged
 children of an index (they appear as its `references`). Sizes are Harbor's:
 a manifest's own bytes plus its config and layers, an index's plus its
-children's. Pull times are not tracked (Harbor's zero time).
+children's. Pull times come from chalicelib/pulls.py (Harbor's zero time for
+"never"); integer ids from chalicelib/management/ids.py.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from urllib.parse import quote
 from chalicelib.management import paging
 from chalicelib.management.access import allowed, find_project, require
 from chalicelib.management.errors import AlreadyExists, BadRequest, Forbidden, NotFound, PreconditionFailed
+from chalicelib.management.ids import stable_id
 from chalicelib.management.repositories import full_name, project_and_repository
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import PAGING, Param, operation
@@ -36,6 +38,9 @@ _TYPES = {
 TAG = {
     "type": "object",
     "properties": {
+        "id": integer(),
+        "repository_id": integer(),
+        "artifact_id": integer(),
         "name": string(),
         "push_time": DATE_TIME,
         "pull_time": DATE_TIME,
@@ -58,6 +63,8 @@ REFERENCE = {
 ARTIFACT = {
     "type": "object",
     "properties": {
+        "id": integer(),
+        "repository_id": integer(),
         "type": string(),
         "media_type": string(),
         "manifest_media_type": string(),
@@ -138,6 +145,8 @@ class Repository:
             kind = "IMAGE" if config_type in IMAGE_CONFIGS else _TYPES.get(config_type, "UNKNOWN")
             media_type = config_type or record.media_type
         out = {
+            "id": stable_id(f"{self.name}@{record.digest}"),
+            "repository_id": stable_id(self.name),
             "type": kind,
             "media_type": media_type,
             "manifest_media_type": record.media_type,
@@ -154,8 +163,11 @@ class Repository:
         if record.artifact_type:
             out["artifact_type"] = record.artifact_type
         if with_tags:
-            out["tags"] = [_tag(*t) for t in sorted(self.tags.get(record.digest, []))]
+            out["tags"] = [self.tag(record.digest, *t) for t in sorted(self.tags.get(record.digest, []))]
         return out
+
+    def tag(self, digest: str, name: str, updated: int, pulled: int = 0) -> dict:
+        return _tag(self.name, digest, name, updated, pulled)
 
     def resolve(self, reference: str) -> ManifestRecord:
         """A manifest by tag or digest (404 if the repository has no such one)."""
@@ -198,9 +210,17 @@ def _references(doc: dict) -> list[dict]:
     return out
 
 
-def _tag(name: str, updated: int, pulled: int = 0) -> dict:
-    pull_time = iso(pulled) if pulled else NEVER
-    return {"name": name, "push_time": iso(updated), "pull_time": pull_time, "immutable": False, "signed": False}
+def _tag(repository: str, digest: str, name: str, updated: int, pulled: int = 0) -> dict:
+    return {
+        "id": stable_id(f"{repository}:{name}"),
+        "repository_id": stable_id(repository),
+        "artifact_id": stable_id(f"{repository}@{digest}"),
+        "name": name,
+        "push_time": iso(updated),
+        "pull_time": iso(pulled) if pulled else NEVER,
+        "immutable": False,
+        "signed": False,
+    }
 
 
 def _open(svc, req: OciRequest, project_name: str, repository_name: str, action: str) -> tuple[Project, Repository]:
@@ -297,7 +317,7 @@ def list_tags(svc, req: OciRequest, project_name: str, repository_name: str, ref
     fields = {"name": lambda t: t[0], "push_time": lambda t: t[1]}
     order = paging.sort_args(req, fields, "name")
     tags = paging.sorted_by(paging.filtered(repo.tags.get(record.digest, []), conditions, fields), order, fields)
-    return paging.paged(req, tags, lambda t: _tag(*t), page)
+    return paging.paged(req, tags, lambda t: repo.tag(record.digest, *t), page)
 
 
 @operation(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from chalicelib.management import paging
 from chalicelib.management.access import find_project, require
 from chalicelib.management.errors import NotFound
+from chalicelib.management.ids import stable_id
 from chalicelib.management.schema import DATE_TIME, integer, string
 from chalicelib.management.spec import PAGING, operation
 from chalicelib.management.times import iso
@@ -20,6 +21,7 @@ from chalicelib.registry.oci.names import validate_name
 REPOSITORY = {
     "type": "object",
     "properties": {
+        "id": integer(),
         "project_id": integer(),
         "name": string(),
         "description": string(),
@@ -53,6 +55,7 @@ def render(svc, project: Project, repository: RepositoryRecord) -> dict:
     manifests = svc.meta.list_manifests(repository.name, with_body=False)
     tagged = {digest for _, digest, _ in svc.meta.tag_digests(repository.name)}
     return {
+        "id": stable_id(repository.name),
         "project_id": project.project_id,
         "name": repository.name,
         "description": "",

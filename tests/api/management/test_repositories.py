@@ -8,7 +8,7 @@ from tests.api.management.conftest import codes
 from tests.api.management.images import image_size
 
 ARTIFACT_KEYS = {
-    "type", "media_type", "manifest_media_type", "project_id", "repository_name", "digest", "size", "push_time",
+    "id", "repository_id", "type", "media_type", "manifest_media_type", "project_id", "repository_name", "digest", "size", "push_time",
     "pull_time", "extra_attrs", "annotations", "references", "tags",
 }
 
@@ -107,6 +107,12 @@ def test_list_artifacts_with_tags_size_and_times(world, admin, proj):
     assert tagged["references"] == []
     untagged = next(a for a in body if a["digest"] != first)
     assert untagged["tags"] == []
+    # Harbor's integer ids: stable, distinct, exact in JSON, tied together
+    assert all(isinstance(t["id"], int) and 0 < t["id"] < 2**53 for t in tagged["tags"])
+    assert len({tagged["id"], untagged["id"], *(t["id"] for t in tagged["tags"])}) == 4
+    assert {t["artifact_id"] for t in tagged["tags"]} == {tagged["id"]}
+    assert {t["repository_id"] for t in tagged["tags"]} == {tagged["repository_id"], untagged["repository_id"]}
+    assert admin.get(f"{repo_path(proj, 'img')}/artifacts").json()[0]["repository_id"] == tagged["repository_id"]
     only_tagged = admin.get(f"{repo_path(proj, 'img')}/artifacts?q=tags%3D*").json()
     assert [a["digest"] for a in only_tagged] == [first]
     assert [a["digest"] for a in admin.get(f"{repo_path(proj, 'img')}/artifacts?q=tags%3Dnil").json()] == [untagged["digest"]]
