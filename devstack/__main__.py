@@ -329,6 +329,7 @@ def print_banner(
             f"aws s3 ls s3://{env['BERTH_BUCKET']}"
         ),
         f"  log in:   docker login {registry} -u admin -p {env['admin_password']}",
+        f"  console:  {api_url}/v2/ui/   (admin, the same password)",
         "  try:",
         f"    skopeo copy --dest-tls-verify=false docker-archive:img.tar docker://{registry}/library/app:1",
         f"    docker push {registry}/library/app:1        (docker trusts plain HTTP on 127.0.0.0/8)",

@@ -33,6 +33,10 @@ Audit log (chalicelib/meta/audit.py): each entry once per lookup, TTL expires_at
 
     LOG#P#<project> | LOG#U#<user> | LOG#O#<operation> | LOG#D#<yyyy-mm-dd>    <iso time>#<id>
 
+Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
+
+    SESSION#<sha256 of the cookie's secret>   SESSION
+
 Lists (tags, catalog, referrers) are Queries on one partition in sort-key
 order, so a page costs the same whatever the total.
 """
