@@ -342,7 +342,8 @@ class DynamoAccounts:
         self._transact(
             [
                 (put_op({**project.to_item(), _REFS: 0}, _NEW), Conflict(f"project {project.name} already exists")),
-                (put_op({"PK": keys.PROJECTS_PK, "SK": project.name}), None),
+                # the listing item carries the public flag: who may see what is one Query
+                (put_op({"PK": keys.PROJECTS_PK, "SK": project.name, "is_public": project.public}), None),
                 (
                     put_op(_id_item("project", project.project_id, project.name), _NEW),
                     Conflict(f"project id {project.project_id} is taken"),
@@ -375,8 +376,34 @@ class DynamoAccounts:
         if public is not None:
             sets["is_public"] = public
         sets["updated"] = self._now()
+        # the listing's copy of the flag is written so that a failure between the two
+        # writes leaves it the more private of the two: first when hiding, last when showing
+        if public is False:
+            self._list_as_public(name, False)
         item = self._update(keys.project_pk(name), keys.PROJECT_SK, sets, missing=_no_project(name))
+        if public is True:
+            self._list_as_public(name, True)
         return Project.from_item(item)
+
+    def _list_as_public(self, name: str, public: bool) -> None:
+        try:
+            self._t.client.update_item(
+                TableName=self._t.name,
+                Key={"PK": {"S": keys.PROJECTS_PK}, "SK": {"S": name}},
+                UpdateExpression="SET is_public = :p",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":p": {"BOOL": public}},
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+            raise _no_project(name) from None
+
+    def project_visibility(self) -> dict[str, bool | None]:
+        """Every project's name and whether it is public, from the listing partition:
+        one Query per ~10,000 projects (None: a listing item written without the flag)."""
+        items = self._t.query_all(keys.PROJECTS_PK, low="\x00", high=_SK_MAX, projection="SK, is_public")
+        return {i["SK"]: i.get("is_public") for i in items}
 
     def delete_project(self, name: str) -> None:
         """Delete the project with its members and its robot accounts. Whether it

@@ -364,6 +364,24 @@ def test_update_missing_project(accounts):
     assert accounts.get_project("nope") is None
 
 
+def test_project_visibility_is_one_query_that_follows_the_public_flag(accounts, calls):
+    accounts.create_project(Project("open", public=True))
+    accounts.create_project(Project("closed"))
+    accounts.create_project(Project("meta", metadata={"public": "true"}))
+    calls.clear()
+    assert accounts.project_visibility() == {"open": True, "closed": False, "meta": True}
+    assert calls == ["Query"]
+    accounts.update_project("open", public=False)
+    accounts.update_project("closed", metadata={"public": "true"})
+    accounts.update_project("meta", metadata={"owner": "x"})  # the flag is left alone
+    assert accounts.project_visibility() == {"open": False, "closed": True, "meta": True}
+    with pytest.raises(AccountNotFound):
+        accounts.update_project("nope", public=False)
+    accounts.delete_project("open")
+    assert "open" not in accounts.project_visibility()
+    assert "nope" not in accounts.project_visibility()
+
+
 def test_list_projects_pages_in_order(accounts):
     names = [f"proj-{c}" for c in "abcdefg"]
     for n in random.sample(names, len(names)):

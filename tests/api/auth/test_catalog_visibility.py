@@ -95,3 +95,49 @@ def test_pagination_shows_the_same_and_never_more(world, n):
 def test_a_last_parameter_does_not_reveal_hidden_names(world):
     assert catalog(world, query="?last=mine/c") == [r for r in PUBLIC if r > "mine/c"]
     assert catalog(world, query="?n=1&last=library/z") == ["open/b"]
+
+
+def test_a_project_made_public_or_private_shows_or_hides_at_once(world):
+    world.svc.accounts.update_project("theirs", public=True)
+    try:
+        assert catalog(world, "nina") == sorted(PUBLIC + REPOS["theirs"])
+    finally:
+        world.svc.accounts.update_project("theirs", public=False)
+    assert catalog(world, "nina") == PUBLIC
+
+
+def test_a_listing_item_without_the_public_flag_is_decided_by_the_project(world):
+    """Listing items written before they carried the flag: the project item decides."""
+    from chalicelib.meta import keys
+
+    table = world.svc.table
+    for name in ("open", "theirs"):
+        table.put({"PK": keys.PROJECTS_PK, "SK": name})
+    try:
+        assert catalog(world, "nina") == PUBLIC
+        assert catalog(world, "carl") == sorted(PUBLIC + REPOS["mine"])
+    finally:
+        for name, public in (("open", True), ("theirs", False)):
+            table.put({"PK": keys.PROJECTS_PK, "SK": name, "is_public": public})
+
+
+def test_a_users_catalog_reads_the_same_whatever_the_number_of_projects(world):
+    from chalicelib.meta.accounts import Project
+
+    calls: list[str] = []
+    world.svc.dynamodb.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    token = world.token([CATALOG], "carl", PASSWORD)
+
+    def reads() -> list[str]:
+        calls.clear()
+        assert world.api.get("/v2/_catalog", headers=bearer(token)).status == 200
+        return sorted(calls)
+
+    before = reads()
+    for i in range(120):  # more than one BatchGetItem's worth of projects
+        world.svc.accounts.create_project(Project(f"extra{i:03d}"))
+    after = reads()
+    for i in range(120):
+        world.svc.accounts.delete_project(f"extra{i:03d}")
+    assert after == before
+    assert before.count("BatchGetItem") == 0
