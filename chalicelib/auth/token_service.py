@@ -36,11 +36,11 @@ def get_token(svc, req: OciRequest) -> OciResponse:
     try:
         scopes = parse_scopes(req.args("scope"))
         credentials = _basic_credentials(req)
-        principal, context = _login(svc, *credentials, scopes) if credentials else (None, None)
         offline = (req.arg("offline_token") or "").lower() == "true"
+        principal, context = _login(svc, *credentials, scopes, req=req if offline else None) if credentials else (None, None)
         response = _issue(svc, principal, scopes, context, refresh=offline and principal is not None, oauth=False)
         if offline and principal is not None:
-            _record_login(svc, req, principal)
+            _record_login(svc, req, principal.name)
         return response
     except InvalidScope as exc:
         return error_response("UNSUPPORTED", exc.message, status=400)
@@ -58,10 +58,12 @@ def post_token(svc, req: OciRequest) -> OciResponse:
         grant_type = _one(form, "grant_type")
         context = None
         if grant_type == "password":
-            principal, context = _login(svc, _one(form, "username"), _one(form, "password"), scopes)
             refresh = _one(form, "access_type") == "offline"
+            principal, context = _login(
+                svc, _one(form, "username"), _one(form, "password"), scopes, req=req if refresh else None
+            )
             if refresh:
-                _record_login(svc, req, principal)
+                _record_login(svc, req, principal.name)
         elif grant_type == "refresh_token":
             principal = _refresh_principal(svc, _one(form, "refresh_token"))
             refresh = True
@@ -121,9 +123,10 @@ def _basic_credentials(req: OciRequest) -> tuple[str, str] | None:
     return username, password
 
 
-def _login(svc, username: str, password: str, scopes: list[Access]):
+def _login(svc, username: str, password: str, scopes: list[Access], *, req: OciRequest | None = None):
     """(principal, access context): a database user's item and their roles in the
-    requested projects come from one BatchGetItem, read before the password check."""
+    requested projects come from one BatchGetItem, read before the password check.
+    With `req` (a login: a refresh token was asked for), a failure is audited."""
     context = None
     if username and not username.startswith(ROBOT_PREFIX) and len(username) <= 255:
         context = svc.accounts.access_context(username, (), _projects(scopes))
@@ -132,19 +135,22 @@ def _login(svc, username: str, password: str, scopes: list[Access]):
         principal = svc.authenticator.authenticate(username, password)
     if principal is None:
         logger.info("login failed", extra={"user": username[:64]})
+        if req is not None:
+            _record_login(svc, req, username, succeeded=False)
         raise Unauthorized("invalid username or password")
     if principal.groups or principal.kind != "user":
         context = None  # group roles (or a robot's own list) need their own read
     return principal, context
 
 
-def _record_login(svc, req: OciRequest, principal: Principal) -> None:
+def _record_login(svc, req: OciRequest, username: str, *, succeeded: bool = True) -> None:
     """A password exchanged for a refresh token is a login (`docker login`, and the
     OAuth2 password grant with access_type=offline): the audit log records it. The
     tokens issued for every pull and push are not logins, and cost no audit write."""
     from chalicelib.management.audit import record_session
 
-    record_session(svc, req, principal.name)
+    if username:
+        record_session(svc, req, username, succeeded=succeeded)
 
 
 def _projects(scopes: list[Access]) -> set[str]:

@@ -46,6 +46,16 @@ _FIELDS = {
     "op_time": lambda e: e.op_time,
 }
 _METHOD_OPERATIONS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+AUDIT_LOG_EXT = {
+    "type": "object",
+    "properties": {
+        **AUDIT_LOG["properties"],
+        "operation_description": string(),
+        "operation_result": {"type": "boolean"},
+        "source_ip": string(description="Berth's addition: where the request came from"),
+    },
+    "required": [*AUDIT_LOG["required"], "operation_description", "operation_result"],
+}
 
 
 def render(entry: store.AuditEntry) -> dict:
@@ -56,6 +66,18 @@ def render(entry: store.AuditEntry) -> dict:
         "resource_type": entry.resource_type,
         "operation": entry.operation,
         "op_time": iso(entry.op_time),
+    }
+
+
+def render_ext(entry: store.AuditEntry) -> dict:
+    """Harbor's AuditLogExt (the audit log of Harbor 2.13+): failures included."""
+    where = f" from {entry.source_ip}" if entry.source_ip else ""
+    verb = entry.operation if entry.succeeded else f"failed {entry.operation}"
+    return {
+        **render(entry),
+        "operation_description": f"{verb} {entry.resource_type} {entry.resource}{where}",
+        "operation_result": entry.succeeded,
+        "source_ip": entry.source_ip,
     }
 
 
@@ -75,6 +97,20 @@ def list_audit_logs(svc, req: OciRequest) -> OciResponse:
 
 
 @operation(
+    "listAuditLogExts",
+    "The audit log with each operation's description and result (failed logins included), newest first",
+    "auditlog",
+    response={"type": "array", "items": AUDIT_LOG_EXT},
+    params=PAGING,
+    errors=(400, 403),
+    paged=True,
+)
+def list_audit_log_exts(svc, req: OciRequest) -> OciResponse:
+    require_admin(req)
+    return _answer(svc, req, None, ext=True)
+
+
+@operation(
     "getLogs",
     "A project's audit log, newest first (members with log.read)",
     "project",
@@ -89,7 +125,22 @@ def get_logs(svc, req: OciRequest, project_name: str) -> OciResponse:
     return _answer(svc, req, project.name)
 
 
-def _answer(svc, req: OciRequest, project: str | None) -> OciResponse:
+@operation(
+    "getLogExts",
+    "A project's audit log with each operation's description and result (members with log.read)",
+    "project",
+    response={"type": "array", "items": AUDIT_LOG_EXT},
+    params=PAGING,
+    errors=(400, 403, 404),
+    paged=True,
+)
+def get_log_exts(svc, req: OciRequest, project_name: str) -> OciResponse:
+    project = find_project(svc, req, project_name, by_name=True)
+    require(svc, req, project, "log.read")
+    return _answer(svc, req, project.name, ext=True)
+
+
+def _answer(svc, req: OciRequest, project: str | None, *, ext: bool = False) -> OciResponse:
     page = paging.page_args(req)
     conditions = paging.query_args(req, _KEYS)
     if project is not None:
@@ -106,10 +157,12 @@ def _answer(svc, req: OciRequest, project: str | None) -> OciResponse:
     else:
         partitions = [store.day_pk(day) for day in log.days(since, until)]
     entries = [e for pk in partitions for e in log.entries(pk, since=since, until=until)]
+    if not ext:  # Harbor's classic log has successful operations only
+        entries = [e for e in entries if e.succeeded]
     entries = paging.filtered(entries, conditions, _FIELDS)
     order = paging.sort_args(req, ("op_time", "username", "operation"), "-op_time")
     entries = paging.sorted_by(entries, order + [("op_time", True)], _FIELDS)
-    return paging.paged(req, entries, render, page)
+    return paging.paged(req, entries, render_ext if ext else render, page)
 
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d")
@@ -156,15 +209,21 @@ def record(svc, req: OciRequest, entry: store.AuditEntry) -> None:
                 resource=entry.resource,
                 project=entry.project,
                 source_ip=req.source_ip,
+                succeeded=entry.succeeded,
             )
         )
     except (ClientError, BotoCoreError):
         logger.exception("audit log write failed", extra={"operation": entry.operation, "resource": entry.resource[:200]})
 
 
-def record_session(svc, req: OciRequest, username: str, operation: str = "login") -> None:
-    """A login (console, `docker login`, OAuth2 password grant) or a console logout."""
-    record(svc, req, store.AuditEntry(username=username, operation=operation, resource_type="user", resource=username))
+def record_session(svc, req: OciRequest, username: str, operation: str = "login", *, succeeded: bool = True) -> None:
+    """A login (console, `docker login`, OAuth2 password grant), failed or not, or a
+    console logout."""
+    username = username[:255]
+    entry = store.AuditEntry(
+        username=username, operation=operation, resource_type="user", resource=username, succeeded=succeeded
+    )
+    record(svc, req, entry)
 
 
 def record_change(svc, req: OciRequest, route, params: dict, body: dict | None) -> None:

@@ -34,8 +34,8 @@ def login(svc, req: OciRequest) -> OciResponse:
     username, password = _credentials(req)
     started = svc.sessions.login(username, password, source_ip=req.source_ip, secure=req.scheme == "https")
     if started is None:
-        # a structured log line, not an audit entry: anyone could fill the table with failures
         logger.info("console login failed", extra={"user": username[:64], "source_ip": req.source_ip})
+        record_session(svc, req, username, succeeded=False)  # Harbor records failed logins too
         raise errors.Unauthorized("invalid username or password")
     record_session(svc, req, started.principal.name)
     response = OciResponse.json(200, {"username": started.principal.name, "sysadmin": started.principal.admin})

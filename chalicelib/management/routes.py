@@ -146,6 +146,8 @@ ROUTES: tuple[Route, ...] = (
     # the audit log
     Route("GET", "/audit-logs", audit.list_audit_logs),
     Route("GET", "/projects/{project_name}/logs", audit.get_logs),
+    Route("GET", "/auditlog-exts", audit.list_audit_log_exts),
+    Route("GET", "/projects/{project_name}/auditlog-exts", audit.get_log_exts),
     # search and statistics
     Route("GET", "/search", search.search),
     Route("GET", "/statistics", search.get_statistic),

@@ -25,7 +25,9 @@ from chalicelib.meta import keys
 from chalicelib.meta.table import Table, put_op, unmarshal
 
 DEFAULT_RETENTION_DAYS = 90
-_FIELDS = ("log_id", "op_time", "username", "operation", "resource_type", "resource", "project_name", "source_ip")
+_FIELDS = (
+    "log_id", "op_time", "username", "operation", "resource_type", "resource", "project_name", "source_ip", "failed",
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class AuditEntry:
     source_ip: str = ""
     op_time: float = 0.0  # epoch seconds; set by record()
     id: int = 0  # set by record()
+    succeeded: bool = True  # False only for a failed login
 
     def sort_key(self) -> str:
         return f"{_iso(self.op_time)}#{self.id:016d}"
@@ -105,6 +108,7 @@ class DynamoAuditLog:
             "resource": entry.resource,
             "project_name": entry.project,
             "source_ip": entry.source_ip,
+            "failed": True if not entry.succeeded else None,  # absent when it succeeded
             keys.TTL_ATTRIBUTE: expires,
         }
         partitions = [user_pk(entry.username), operation_pk(entry.operation), day_pk(day_of(entry.op_time))]
@@ -140,6 +144,7 @@ class DynamoAuditLog:
                     source_ip=item.get("source_ip", ""),
                     op_time=float(item.get("op_time", 0)),
                     id=int(item.get("log_id", 0)),
+                    succeeded=not item.get("failed", False),
                 )
             start = out.get("LastEvaluatedKey")
             if not start:

@@ -51,6 +51,8 @@ EXPECTED = [
     ("DELETE", "/projects/{project_name_or_id}", "delete_project", "required"),
     ("GET", "/audit-logs", "list_audit_logs", "required"),
     ("GET", "/projects/{project_name}/logs", "get_logs", "required"),
+    ("GET", "/auditlog-exts", "list_audit_log_exts", "required"),
+    ("GET", "/projects/{project_name}/auditlog-exts", "get_log_exts", "required"),
     ("GET", "/search", "search", "required"),
     ("GET", "/statistics", "get_statistic", "required"),
     ("GET", "/robots", "list_robot", "required"),

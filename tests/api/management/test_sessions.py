@@ -302,3 +302,40 @@ def test_docker_login_is_audited_but_a_pulls_token_is_not(world, api, admin):
     # a wrong password is no login
     assert api.get("/v2/service/token?offline_token=true", headers={"Authorization": basic(user.username, "nope")}).status == 401
     assert len(audit_entries(admin, user.username, "login")) == 2
+
+
+# -- Harbor's extended audit log: descriptions, results, failed logins ----------------------------
+def ext_entries(admin, username, path="/auditlog-exts"):
+    reply = admin.get(f"{path}?q=username={username}&page_size=100")
+    assert reply.status == 200
+    return reply.json()
+
+
+def test_failed_logins_are_in_the_extended_log_only(world, console, admin, api):
+    user = world.user()
+    assert console.login(user.username, "wrong-password").status == 401
+    auth = {"Authorization": basic(user.username, "wrong-password")}
+    assert api.get("/v2/service/token?service=berth&offline_token=true", headers=auth).status == 401
+    # a pull's token with a wrong password is no login attempt
+    assert api.get("/v2/service/token?service=berth&scope=repository:library/x:pull", headers=auth).status == 401
+    assert console.login(user.username, PASSWORD, headers={"X-Forwarded-For": "203.0.113.9"}).status == 200
+    entries = ext_entries(admin, user.username)
+    assert [(e["operation"], e["operation_result"]) for e in entries] == [("login", True), ("login", False), ("login", False)]
+    assert entries[1]["operation_description"].startswith(f"failed login user {user.username}")
+    assert all(set(e) == {"id", "username", "resource", "resource_type", "operation", "op_time",
+                          "operation_description", "operation_result", "source_ip"} for e in entries)
+    assert entries[0]["source_ip"] and entries[0]["operation_description"].endswith(f"from {entries[0]['source_ip']}")
+    # the classic log keeps Harbor's meaning: what was done
+    assert [e["operation"] for e in audit_entries(admin, user.username, "login")] == ["login"]
+
+
+def test_project_extended_log_needs_log_read(world, admin):
+    project = world.project()
+    member = world.user()
+    world.member(project.name, member.username, 5)  # limited guest: no log.read
+    assert admin.post(f"/projects/{project.name}/members", {"role_id": 2, "member_user": {"username": world.user().username}}).status == 201
+    entries = ext_entries(admin, "admin", f"/projects/{project.name}/auditlog-exts")
+    assert [(e["operation"], e["resource_type"], e["operation_result"]) for e in entries] == [("create", "member", True)]
+    assert world.as_(member.username).get(f"/projects/{project.name}/auditlog-exts").status == 403
+    assert admin.get("/projects/no-such-project/auditlog-exts").status == 404
+    assert world.as_(member.username).get("/auditlog-exts").status == 403
