@@ -8,16 +8,26 @@ project's log, checks that a change without the CSRF token is refused, logs out,
 fails to log in with a wrong password, and the developer logs in and sees no admin
 pages. Then the admin cleans up through the console: artifact, repository, project.
 
+Robot accounts: the admin creates a project robot in the console, reads its secret
+from the one-time dialog and uses it outside the browser (the token service,
+skopeo); refreshes the secret (the old one is refused, the new one works),
+disables and enables it, and deletes it; a maintainer sees the robots without the
+buttons to change them, a developer not even the tab. Configuration: the admin
+changes settings in the form and the API has them; an invalid LDAP combination
+shows the API's message and changes nothing; the values are restored at the end.
+
 Missing chromium, chromedriver or selenium fail the test (scripts/install-system-deps.sh
 and requirements-dev.txt provide them). On a failure the page's screenshot, its HTML and
 the browser's console log are written to the test's tmp directory.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
 import secrets
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -384,3 +394,260 @@ def test_console_journey(stack, skopeo, browser, tmp_path):
         problems = [e["message"] for e in b.console_log()
                     if "Content Security Policy" in e["message"] or "Uncaught" in e["message"]]
         assert problems == []
+
+
+# --------------------------------------------------------------------------- robot accounts
+
+
+def _token(stack, project: str, credentials: tuple[str, str]) -> tuple[int, list[str]]:
+    """The token service's status and the actions it grants `credentials` on <project>/x."""
+    response = requests.get(f"{stack.api}/v2/service/token",
+                            params={"service": "berth-registry", "scope": f"repository:{project}/x:pull,push"},
+                            auth=credentials, timeout=30)
+    if response.status_code != 200:
+        return response.status_code, []
+    payload = response.json()["token"].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return 200, sorted(a for entry in claims.get("access") or [] if entry["name"] == f"{project}/x"
+                       for a in entry.get("actions") or [])
+
+
+def _create_user(stack, project: str, username: str, password: str, role_id: int) -> int:
+    created = api(stack, "POST", "/users", json={"username": username, "password": password,
+                                                   "email": f"{username}@example.com", "realname": username})
+    assert created.status_code == 201, created.text
+    member = api(stack, "POST", f"/projects/{project}/members",
+                 json={"role_id": role_id, "member_user": {"username": username}})
+    assert member.status_code == 201, member.text
+    return int(created.headers["Location"].rsplit("/", 1)[1])
+
+
+def _read_secret_dialog(b: Browser) -> tuple[str, str, str]:
+    """(name, secret, docker login line) from the one-time dialog, which is then closed."""
+    b.visible("#robot-secret-dialog[open]")
+    assert "will not be shown again" in b.find("#robot-secret-warning").text
+    name = b.find("#robot-secret-name").get_attribute("value")
+    secret = b.find("#robot-secret-value").get_attribute("value")
+    login = b.find("#robot-login-command").get_attribute("value")
+    b.click("#robot-secret-dialog-close")
+    b.gone("#robot-secret-dialog")
+    assert secret not in b.driver.page_source  # the dialog left the page, secret and all
+    return name, secret, login
+
+
+def _absent(b: Browser, css: str) -> bool:
+    from selenium.webdriver.common.by import By
+
+    return not any(e.is_displayed() for e in b.driver.find_elements(By.CSS_SELECTOR, css))
+
+
+def test_console_robot_accounts(stack, skopeo, browser, tmp_path):
+    admin, admin_password = stack.credentials
+    suffix = secrets.token_hex(4)
+    project = f"robots{suffix}"
+    robot = f"robot${project}+ci"
+    maintainer, developer = (f"maint{suffix}", "Console-Passw0rd"), (f"dev{suffix}", "Console-Passw0rd")
+    b = browser
+    created = api(stack, "POST", "/projects", json={"project_name": project, "metadata": {"public": "false"}})
+    assert created.status_code == 201, created.text
+    project_id = api(stack, "GET", f"/projects/{project}").json()["project_id"]
+    user_ids = [_create_user(stack, project, *maintainer, 4), _create_user(stack, project, *developer, 2)]
+    row = f"#robots-table tr:has(.robot-name[data-robot='{robot}'])"
+
+    def listed() -> list[dict]:
+        reply = api(stack, "GET", "/robots", params={"q": f"Level=project,ProjectID={project_id}"})
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
+    try:
+        with b.evidence_on_failure("robots"):
+            # -- straight to the tab: log in first, then the page asked for ------------------
+            b.open(f"#/projects/{project}/robots")
+            b.log_in(admin, admin_password)
+            b.text_in("#current-user", admin)
+            b.text_in("#robot-list", "No robot accounts.")
+            assert b.find("#tab-robots").get_attribute("aria-current") == "page"
+
+            # -- create: the API's refusal shows in the form, then a robot with pull and push ------
+            b.click("#robot-new")
+            b.fill("#robot-name", "Not Valid")
+            b.click("#robot-create-submit")
+            assert "name must be lower case" in b.visible("#robot-create-error").text
+            b.fill("#robot-name", "ci")
+            b.fill("#robot-description", "made by the console test")
+            b.fill("#robot-duration", "7")
+            assert b.find("#robot-pull").is_selected() and not b.find("#robot-push").is_selected()
+            b.click("#robot-push")
+            b.click("#robot-create-submit")
+
+            # -- the secret, once, with a docker login line a shell reads back exactly ---------------
+            b.visible("#robot-secret-dialog[open]")
+            b.click("#robot-secret-dialog .copy-box:has(#robot-secret-value) button.copy-button")
+            status = "#robot-secret-dialog .copy-box:has(#robot-secret-value) .copy-status"
+            b.wait.until(lambda _: b.find(status).text, "the copy button said nothing")
+            assert b.find(status).text in ("Copied", "Press Ctrl+C (⌘C) to copy")
+            name, secret, login = _read_secret_dialog(b)
+            assert name == robot and len(secret) >= 16
+            assert shlex.split(login) == ["docker", "login", stack.host, "-u", robot, "-p", secret]
+            assert login == f"docker login {stack.host} -u '{robot}' -p '{secret}'"
+            text = b.visible(row).text
+            assert "pull, push" in text and "Enabled" in text and "made by the console test" in text
+            [shown] = listed()
+            robot_id = shown["id"]
+            assert shown["duration"] == 7 and shown["description"] == "made by the console test"
+            assert secret not in json.dumps(shown)
+
+            # -- it works outside the browser: a token, and a push with skopeo ----------------------
+            assert _token(stack, project, (robot, secret)) == (200, ["pull", "push"])
+            image = build_oci_layout(tmp_path / "layout", (1024,))
+            skopeo.run("copy", "--dest-tls-verify=false", "--format", "oci",
+                       *skopeo.creds_args(stack, "dest", (robot, secret)), image.ref,
+                       f"docker://{stack.host}/{project}/robot-app:1")
+
+            # -- a new secret: shown once; the old one is refused, the new one works ---------------
+            b.click(f"{row} button.robot-refresh")
+            b.confirm()
+            b.text_in("#robot-secret-dialog-title", f"New secret for {robot}")
+            name, fresh, login = _read_secret_dialog(b)
+            assert name == robot and fresh != secret
+            assert shlex.split(login)[-1] == fresh
+            assert _token(stack, project, (robot, secret)) == (401, [])
+            assert _token(stack, project, (robot, fresh)) == (200, ["pull", "push"])
+
+            # -- disabled it is refused; enabled it works again; PUT kept the rest ---------------------
+            b.click(f"{row} button.robot-toggle")
+            b.confirm()
+            b.text_in("#messages", f"{robot} is disabled.")
+            b.text_in(f"{row} .robot-status", "Disabled")
+            assert _token(stack, project, (robot, fresh)) == (401, [])
+            [shown] = listed()
+            assert shown["disable"] is True and shown["duration"] == 7
+            assert shown["permissions"] == [{"kind": "project", "namespace": project, "access": [
+                {"resource": "repository", "action": "pull"}, {"resource": "repository", "action": "push"}]}]
+            b.click(f"{row} button.robot-toggle")
+            b.text_in(f"{row} .robot-status", "Enabled")
+            assert _token(stack, project, (robot, fresh)) == (200, ["pull", "push"])
+
+            # -- a maintainer sees the robots but no buttons; a developer not even the tab -------------
+            b.click("#logout")
+            b.log_in(*maintainer)
+            b.text_in("#current-user", maintainer[0])
+            b.go(f"#/projects/{project}/robots")
+            b.visible(row)
+            b.loaded("#robot-list")
+            assert _absent(b, "#robot-new") and _absent(b, "#robot-create")
+            assert _absent(b, "#robots-table button")
+            b.click("#logout")
+            b.log_in(*developer)
+            b.text_in("#current-user", developer[0])
+            b.go(f"#/projects/{project}/members")
+            b.loaded("#member-list")
+            assert _absent(b, "#tab-robots") and b.find("#tab-members").is_displayed()
+            b.click("#logout")
+
+            # -- the admin deletes it ------------------------------------------------------------------
+            b.log_in(admin, admin_password)
+            b.text_in("#current-user", admin)
+            b.go(f"#/projects/{project}/robots")
+            b.click(f"{row} button.robot-delete")
+            b.confirm()
+            b.text_in("#messages", f"{robot} deleted.")
+            b.text_in("#robot-list", "No robot accounts.")
+            assert api(stack, "GET", f"/robots/{robot_id}").status_code == 404
+            assert _token(stack, project, (robot, fresh)) == (401, [])
+
+            problems = [e["message"] for e in b.console_log()
+                        if "Content Security Policy" in e["message"] or "Uncaught" in e["message"]]
+            assert problems == []
+    finally:
+        for robot_left in listed():
+            api(stack, "DELETE", f"/robots/{robot_left['id']}")
+        api(stack, "DELETE", f"/projects/{project}/repositories/robot-app")
+        api(stack, "DELETE", f"/projects/{project}")
+        for user_id in user_ids:
+            api(stack, "DELETE", f"/users/{user_id}")
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def _configuration(stack) -> dict:
+    reply = api(stack, "GET", "/configurations")
+    assert reply.status_code == 200, reply.text
+    return {key: entry["value"] for key, entry in reply.json().items()}
+
+
+def test_console_configuration(stack, browser):
+    admin, admin_password = stack.credentials
+    b = browser
+    before = _configuration(stack)
+    session_timeout = 45 if before["session_timeout"] != 45 else 50
+    token_expiration = 25 if before["token_expiration"] != 25 else 20
+
+    try:
+        with b.evidence_on_failure("configuration"):
+            b.open("#/configuration")
+            b.log_in(admin, admin_password)
+            b.text_in("#current-user", admin)
+            b.loaded("#configuration")
+            # the form shows what the API answers; the password is never filled in
+            assert b.visible("#config-session_timeout").get_attribute("value") == str(before["session_timeout"])
+            assert b.find("#config-token_expiration").get_attribute("value") == str(before["token_expiration"])
+            assert b.find("#config-auth_mode").get_attribute("value") == before["auth_mode"]
+            assert b.find("#config-ldap_search_password").get_attribute("value") == ""
+            assert b.find("#config-ldap_search_password").get_attribute("type") == "password"
+            assert b.find("#configuration-pending").text == "No unsaved changes"
+
+            # -- change two settings and save: only those two are sent -----------------------------
+            b.fill("#config-session_timeout", str(session_timeout))
+            b.fill("#config-token_expiration", str(token_expiration))
+            b.text_in("#configuration-pending", "2 unsaved changes")
+            b.click("#configuration-save")
+            b.text_in("#messages", "Configuration saved (token_expiration, session_timeout).")
+            b.loaded("#configuration")
+            after = _configuration(stack)
+            assert after["session_timeout"] == session_timeout
+            assert after["token_expiration"] == token_expiration
+            assert {k: v for k, v in after.items() if k not in ("session_timeout", "token_expiration")} == \
+                {k: v for k, v in before.items() if k not in ("session_timeout", "token_expiration")}
+            # reloaded from the API
+            assert b.visible("#config-session_timeout").get_attribute("value") == str(session_timeout)
+            assert b.find("#configuration-pending").text == "No unsaved changes"
+            b.click("#messages .message.info button")  # dismissed: the restore below says it again
+            b.gone("#messages .message.info")
+
+            # -- LDAP mode with a URL that is not LDAP: the API's message, nothing written ----------------
+            b.choose("#config-auth_mode", "ldap_auth")
+            b.fill("#config-ldap_url", "http://directory.invalid")
+            b.fill("#config-ldap_search_password", "Not-Saved-1")
+            b.click("#configuration-save")
+            error = b.visible("#configuration-error").text
+            assert "Nothing was saved" in error and "ldap_url" in error and "ldap://" in error, error
+            assert b.find("#config-ldap_url").get_attribute("aria-invalid") == "true"
+            assert _configuration(stack) == after
+            # and with no URL at all
+            b.fill("#config-ldap_url", "")
+            b.click("#configuration-save")
+            b.text_in("#configuration-error", "ldap_url: required")
+            assert _configuration(stack) == after
+            b.click("#configuration-discard")
+            b.gone("#configuration-error")
+            assert b.find("#config-auth_mode").get_attribute("value") == before["auth_mode"]
+            assert b.find("#config-ldap_search_password").get_attribute("value") == ""
+
+            # -- restore through the form ---------------------------------------------------------------
+            b.fill("#config-session_timeout", str(before["session_timeout"]))
+            b.fill("#config-token_expiration", str(before["token_expiration"]))
+            b.click("#configuration-save")
+            b.text_in("#messages", "Configuration saved (token_expiration, session_timeout).")
+            assert _configuration(stack) == before
+
+            problems = [e["message"] for e in b.console_log()
+                        if "Content Security Policy" in e["message"] or "Uncaught" in e["message"]]
+            assert problems == []
+    finally:
+        now = _configuration(stack)
+        changed = {k: before[k] for k in ("session_timeout", "token_expiration", "auth_mode", "ldap_url")
+                   if now[k] != before[k]}
+        if changed:
+            assert api(stack, "PUT", "/configurations", json=changed).status_code == 200

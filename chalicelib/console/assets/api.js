@@ -125,8 +125,19 @@ export class Api {
     return this.request("PUT", path, { json });
   }
 
+  patch(path, json) {
+    return this.request("PATCH", path, { json });
+  }
+
   delete(path) {
     return this.request("DELETE", path);
+  }
+
+  // What the caller may do in a project, as Harbor's console asks it: a Set of
+  // "resource:action" ("robot:create", "member:list", ...).
+  async projectPermissions(projectId) {
+    const { data } = await this.get("/users/current/permissions", { scope: `/project/${projectId}`, relative: true });
+    return new Set((data || []).map((p) => `${p.resource}:${p.action}`));
   }
 
   // -- the session -------------------------------------------------------------------------

@@ -69,3 +69,9 @@ export function shortDigest(digest) {
   const [algorithm, hex] = String(digest).split(":");
   return hex ? `${algorithm}:${hex.slice(0, 12)}` : String(digest);
 }
+
+// One word for a POSIX shell: single-quoted, so `$` and `+` in a robot's name
+// stay as they are; a ' inside is closed, escaped and reopened.
+export function shellQuote(text) {
+  return `'${String(text).replaceAll("'", "'\\''")}'`;
+}

@@ -35,3 +35,13 @@ export function mayDelete(user, project) {
 export function mayTag(user, project) {
   return [PROJECT_ADMIN, MAINTAINER, DEVELOPER].includes(roleOf(user, project));
 }
+
+// robot accounts: from the caller's permissions in the project
+// (api.projectPermissions), which say what the API will allow
+export function mayListRobots(permissions) {
+  return permissions.has("robot:list");
+}
+
+export function mayManageRobots(permissions) {
+  return permissions.has("robot:create");
+}

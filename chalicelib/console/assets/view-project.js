@@ -1,15 +1,19 @@
-// One project: its header and three tabs (repositories, members, logs).
+// One project: its header and tabs (repositories, members, robot accounts, logs).
+// The robot accounts tab shows for those who may list them (project admins,
+// maintainers, system admins), as the caller's permissions in the project say.
 import { segment } from "./api.js";
 import { h, replace } from "./dom.js";
 import { renderLogList } from "./logs.js";
-import { roleName } from "./roles.js";
+import { mayListRobots, roleName } from "./roles.js";
 import { describe, loading } from "./widgets.js";
 import { renderMembers } from "./tab-members.js";
 import { renderRepositories } from "./tab-repositories.js";
+import { renderRobots } from "./tab-robots.js";
 
 const TABS = [
   { id: "repositories", title: "Repositories" },
   { id: "members", title: "Members" },
+  { id: "robots", title: "Robot accounts", shown: mayListRobots },
   { id: "logs", title: "Logs" },
 ];
 
@@ -26,7 +30,11 @@ export async function render(ctx, name, tab = "repositories") {
       "ul",
       {},
       TABS.map((t) =>
-        h("li", {}, h("a", { href: `${base}/${t.id}`, id: `tab-${t.id}`, "aria-current": t.id === tab ? "page" : null }, t.title)),
+        h(
+          "li",
+          { hidden: Boolean(t.shown) && t.id !== tab, dataset: { tab: t.id } },
+          h("a", { href: `${base}/${t.id}`, id: `tab-${t.id}`, "aria-current": t.id === tab ? "page" : null }, t.title),
+        ),
       ),
     ),
   );
@@ -41,8 +49,10 @@ export async function render(ctx, name, tab = "repositories") {
   );
 
   let project;
+  let permissions;
   try {
     ({ data: project } = await api.get(`/projects/${segment(name)}`));
+    permissions = await api.projectPermissions(project.project_id);
   } catch (error) {
     replace(body, h("p", { class: "error", role: "alert" }, describe(error)));
     return;
@@ -56,9 +66,15 @@ export async function render(ctx, name, tab = "repositories") {
     ` Owner ${project.owner_name || "—"}`,
     role ? ` · your role: ${role}` : ctx.user.sysadmin ? " · you are a system admin" : "",
   );
-  const context = { ...ctx, project, container: body };
+  // the tab asked for stays, so its "not allowed" has a place
+  for (const t of TABS.filter((t) => t.shown && t.id !== tab)) {
+    nav.querySelector(`li[data-tab="${t.id}"]`).hidden = !t.shown(permissions);
+  }
+  const context = { ...ctx, project, permissions, container: body };
   if (tab === "members") {
     await renderMembers(context);
+  } else if (tab === "robots") {
+    await renderRobots(context);
   } else if (tab === "logs") {
     await renderLogList({ api, container: body, path: `/projects/${segment(name)}/logs`, id: "project-logs", title: "Project log" });
   } else {

@@ -5,6 +5,7 @@ import { formatBytes, formatTime, h, replace, shortDigest } from "./dom.js";
 import { mayDelete, mayTag } from "./roles.js";
 import {
   confirmAction,
+  copyBox,
   describe,
   field,
   formError,
@@ -25,28 +26,8 @@ export function pullCommand(projectName, repository, reference) {
   return `docker pull ${location.host}/${projectName}/${repository}${separator}${reference}`;
 }
 
-async function copy(text, input) {
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch {
-    // no clipboard API (an insecure origin): select the text for the person to copy
-    input.focus();
-    input.select();
-    showMessage("Press Ctrl+C (⌘C) to copy the selected command.");
-    return;
-  }
-  showMessage("Pull command copied.");
-}
-
 function pullBox(command, label) {
-  const input = h("input", { type: "text", readonly: true, value: command, class: "pull-command mono", "aria-label": label });
-  input.addEventListener("focus", () => input.select());
-  return h(
-    "div",
-    { class: "copy-box" },
-    input,
-    h("button", { type: "button", class: "secondary small", onclick: () => copy(command, input) }, "Copy", h("span", { class: "visually-hidden" }, ` ${label}`)),
-  );
+  return copyBox(command, { label, className: "pull-command" });
 }
 
 export async function render(ctx, projectName, repository) {

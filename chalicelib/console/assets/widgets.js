@@ -126,18 +126,21 @@ export function pager({ page, pageSize, total, onChange, label = "Pages" }) {
 let fieldCount = 0;
 
 // A labelled input (or select, with `options`); `hideLabel` keeps the label for
-// screen readers only, where the place makes the meaning plain
-export function field(label, { hideLabel = false, ...props } = {}, options = null) {
+// screen readers only, where the place makes the meaning plain; `hint` is a line
+// under the control that screen readers read with it
+export function field(label, { hideLabel = false, hint = null, ...props } = {}, options = null) {
   fieldCount += 1;
   const id = props.id || `field-${fieldCount}`;
+  const hintId = hint ? `${id}-hint` : null;
   const control = options
-    ? h("select", { ...props, id }, options.map((o) => h("option", { value: o.value, selected: o.selected }, o.label)))
-    : h("input", { type: "text", ...props, id });
+    ? h("select", { ...props, id, "aria-describedby": hintId }, options.map((o) => h("option", { value: o.value, selected: o.selected }, o.label)))
+    : h("input", { type: "text", ...props, id, "aria-describedby": hintId });
   const caption = h("label", { for: id, class: hideLabel ? "visually-hidden" : null }, label);
+  const note = hint ? h("small", { class: "hint", id: hintId }, hint) : null;
   if (props.type === "checkbox") {
-    return h("div", { class: "field checkbox" }, control, caption);
+    return h("div", { class: "field checkbox" }, control, caption, note);
   }
-  return h("div", { class: "field" }, caption, control);
+  return h("div", { class: "field" }, caption, control, note);
 }
 
 export function formError() {
@@ -152,6 +155,77 @@ export function setFormError(element, error) {
     element.textContent = "";
     element.hidden = true;
   }
+}
+
+// -- copying -----------------------------------------------------------------------------------
+const COPIED_SECONDS = 3;
+
+// A read-only text with a Copy button (pull commands, secrets). The outcome is
+// told next to the button, so it shows inside a modal dialog too; without the
+// clipboard API (an insecure origin) the text is selected for Ctrl+C instead.
+export function copyBox(text, { label, id, className = "" }) {
+  const input = h("input", {
+    type: "text",
+    readonly: true,
+    value: text,
+    id,
+    class: `copy-text mono ${className}`.trim(),
+    "aria-label": label,
+    spellcheck: "false",
+    autocomplete: "off",
+  });
+  input.addEventListener("focus", () => input.select());
+  const status = h("span", { class: "copy-status", role: "status" });
+  let timer = null;
+  async function copy() {
+    clearTimeout(timer);
+    try {
+      await navigator.clipboard.writeText(text);
+      status.textContent = "Copied";
+    } catch {
+      input.focus();
+      input.select();
+      status.textContent = "Press Ctrl+C (⌘C) to copy";
+    }
+    timer = setTimeout(() => (status.textContent = ""), COPIED_SECONDS * 1000);
+  }
+  return h(
+    "div",
+    { class: "copy-box" },
+    input,
+    h("button", { type: "button", class: "secondary small copy-button", onclick: copy }, "Copy", h("span", { class: "visually-hidden" }, ` ${label}`)),
+    status,
+  );
+}
+
+// -- dialogs -----------------------------------------------------------------------------------
+// A modal dialog around `content`, removed from the page when it closes (so
+// nothing shown in it, such as a secret, stays behind); resolves then.
+export function openDialog({ id, title, content, closeLabel = "Close", focus = null }) {
+  const titleId = `${id}-title`;
+  // no <form method="dialog">: Enter in a field must not close it by accident
+  const close = h("button", { type: "button", id: `${id}-close` }, closeLabel);
+  const dialog = h(
+    "dialog",
+    { id, class: "wide", "aria-labelledby": titleId },
+    h("h2", { id: titleId }, title),
+    content,
+    h("div", { class: "actions" }, close),
+  );
+  close.addEventListener("click", () => dialog.close());
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      "close",
+      () => {
+        dialog.remove();
+        resolve();
+      },
+      { once: true },
+    );
+    dialog.showModal();
+    (focus ? dialog.querySelector(focus) : close).focus();
+  });
 }
 
 // -- confirmation ------------------------------------------------------------------------------

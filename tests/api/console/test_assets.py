@@ -66,6 +66,24 @@ def test_every_module_import_is_a_file_of_the_console():
             assert target[2:] in NAMES, f"{script.name} imports {target}, which does not exist"
 
 
+def test_every_module_is_loaded():
+    """Each module is reachable from index.html through imports: a page or tab
+    module nobody imports would be served but never run."""
+    imports = {
+        script.name: {t[2:] for t in re.findall(r'''(?:from|import)\s*["'](\./[^"']+)["']''', script.read_text())}
+        for script in SCRIPTS
+    }
+    page = _Page()
+    page.feed((ASSET_DIR / "index.html").read_text())
+    reached, todo = set(), [ref for ref in page.refs if ref.endswith(".js")]
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo.extend(imports.get(name, ()))
+    assert reached == set(imports), f"never loaded: {sorted(set(imports) - reached)}"
+
+
 def test_no_network_and_no_markup_from_strings():
     for path in ASSET_DIR.iterdir():
         text = path.read_text()
