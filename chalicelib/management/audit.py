@@ -82,62 +82,48 @@ def render_ext(entry: store.AuditEntry) -> dict:
 
 
 # -- reading ------------------------------------------------------------------------------------
-@operation(
-    "listAuditLogs",
-    "The audit log, newest first; q: username, operation, resource_type, resource, project, op_time=[from~to]",
-    "auditlog",
-    response={"type": "array", "items": AUDIT_LOG},
-    params=PAGING,
-    errors=(400, 403),
-    paged=True,
-)
+def _log_operation(operation_id: str, summary: str, tag: str, *, ext: bool, in_project: bool):
+    return operation(
+        operation_id,
+        summary,
+        tag,
+        response={"type": "array", "items": AUDIT_LOG_EXT if ext else AUDIT_LOG},
+        params=PAGING,
+        errors=(400, 403, 404) if in_project else (400, 403),
+        paged=True,
+    )
+
+
+_FILTERS = "q: username, operation, resource_type, resource, project, op_time=[from~to]"
+_EXT = "with each operation's description and result (failed logins included)"
+
+
+@_log_operation("listAuditLogs", f"The audit log, newest first; {_FILTERS}", "auditlog", ext=False, in_project=False)
 def list_audit_logs(svc, req: OciRequest) -> OciResponse:
     require_admin(req)
     return _answer(svc, req, None)
 
 
-@operation(
-    "listAuditLogExts",
-    "The audit log with each operation's description and result (failed logins included), newest first",
-    "auditlog",
-    response={"type": "array", "items": AUDIT_LOG_EXT},
-    params=PAGING,
-    errors=(400, 403),
-    paged=True,
-)
+@_log_operation("listAuditLogExts", f"The audit log {_EXT}, newest first", "auditlog", ext=True, in_project=False)
 def list_audit_log_exts(svc, req: OciRequest) -> OciResponse:
     require_admin(req)
     return _answer(svc, req, None, ext=True)
 
 
-@operation(
-    "getLogs",
-    "A project's audit log, newest first (members with log.read)",
-    "project",
-    response={"type": "array", "items": AUDIT_LOG},
-    params=PAGING,
-    errors=(400, 403, 404),
-    paged=True,
-)
+@_log_operation("getLogs", "A project's audit log, newest first (log.read)", "project", ext=False, in_project=True)
 def get_logs(svc, req: OciRequest, project_name: str) -> OciResponse:
-    project = find_project(svc, req, project_name, by_name=True)
-    require(svc, req, project, "log.read")
-    return _answer(svc, req, project.name)
+    return _answer(svc, req, _readable_project(svc, req, project_name))
 
 
-@operation(
-    "getLogExts",
-    "A project's audit log with each operation's description and result (members with log.read)",
-    "project",
-    response={"type": "array", "items": AUDIT_LOG_EXT},
-    params=PAGING,
-    errors=(400, 403, 404),
-    paged=True,
-)
+@_log_operation("getLogExts", f"A project's audit log {_EXT} (log.read)", "project", ext=True, in_project=True)
 def get_log_exts(svc, req: OciRequest, project_name: str) -> OciResponse:
+    return _answer(svc, req, _readable_project(svc, req, project_name), ext=True)
+
+
+def _readable_project(svc, req: OciRequest, project_name: str) -> str:
     project = find_project(svc, req, project_name, by_name=True)
     require(svc, req, project, "log.read")
-    return _answer(svc, req, project.name, ext=True)
+    return project.name
 
 
 def _answer(svc, req: OciRequest, project: str | None, *, ext: bool = False) -> OciResponse:
