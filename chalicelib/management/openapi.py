@@ -47,6 +47,9 @@ _REQUEST_ID = {
 }
 
 
+_SIGNED_IN = [{"basic": []}, {"session": []}]
+
+
 @cache
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
@@ -56,14 +59,27 @@ def document() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "Berth management API",
-            "description": "Harbor's /api/v2.0, as Berth serves it at /v2/api/v2.0. Log in with Basic credentials.",
+            "description": (
+                "Harbor's /api/v2.0, as Berth serves it at /v2/api/v2.0. Log in with Basic credentials, or "
+                "with the web console's session: POST /v2/c/login (form fields principal and password) sets "
+                "the cookie sid and answers X-Harbor-CSRF-Token, which every POST, PUT, PATCH and DELETE made "
+                "with the cookie must send back (403 otherwise)."
+            ),
             "version": VERSION,
         },
         "servers": [{"url": SERVER}],
-        "security": [{"basic": []}],
+        "security": _SIGNED_IN,
         "paths": paths,
         "components": {
-            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+            "securitySchemes": {
+                "basic": {"type": "http", "scheme": "basic"},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "sid",
+                    "description": "The web console's session (POST /v2/c/login); changes also send X-Harbor-CSRF-Token",
+                },
+            },
             "schemas": {"Errors": ERRORS},
         },
     }
@@ -93,7 +109,7 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.auth == "public":
         out["security"] = []
     elif route.auth == "optional":
-        out["security"] = [{"basic": []}, {}]
+        out["security"] = [*_SIGNED_IN, {}]
     if op.body is not None:
         out["requestBody"] = {"required": op.body_required, "content": {"application/json": {"schema": op.body}}}
     return out
@@ -124,6 +140,8 @@ def _responses(route: Route) -> dict[str, Any]:
     statuses = set(op.errors)
     if route.auth != "public":
         statuses.add(401)
+        if route.method in ("POST", "PUT", "PATCH", "DELETE"):
+            statuses.add(403)  # a session's change without its CSRF token
     if op.body is not None:
         statuses |= {400, 415}
     for status in sorted(statuses):
