@@ -48,6 +48,11 @@ export function loading(text = "Loading…") {
   return h("p", { class: "loading", role: "status" }, text);
 }
 
+// An error in place of what failed to load.
+export function errorNote(error) {
+  return h("p", { class: "error", role: "alert" }, describe(error));
+}
+
 // the latest load of each container: an older one that answers late is dropped
 const latestLoad = new WeakMap();
 
@@ -61,7 +66,7 @@ export async function loadInto(container, load) {
   try {
     content = await load();
   } catch (error) {
-    content = h("p", { class: "error", role: "alert" }, describe(error));
+    content = errorNote(error);
   }
   if (latestLoad.get(container) === ticket) {
     replace(container, content);
@@ -155,6 +160,72 @@ export function setFormError(element, error) {
     element.textContent = "";
     element.hidden = true;
   }
+}
+
+// On submit: the form's error cleared, `send(form.elements)` runs with the submit
+// button busy and what it throws shows in `error`; what it answers goes to `sent`.
+export function handleSubmit(form, error, send, sent) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    setFormError(error, null);
+    const submit = form.querySelector("button[type=submit]");
+    let answer;
+    const ok = await whileBusy(
+      submit,
+      async () => {
+        answer = await send(form.elements);
+        return true;
+      },
+      (e) => setFormError(error, e),
+    );
+    if (ok) {
+      await sent(answer);
+    }
+  });
+}
+
+// Shows `form` in place of the button `opener`, its field `focus` focused, or
+// hides it again, emptied (its "reset" event fires); returns that toggle(show).
+export function formToggle(form, opener, error, focus) {
+  return (show) => {
+    form.hidden = !show;
+    opener.hidden = show;
+    setFormError(error, null);
+    if (show) {
+      form.elements[focus].focus();
+    } else {
+      form.reset();
+    }
+  };
+}
+
+// A "New …" button (`title`) and the card form it opens in its place: `content`,
+// the error, Create and Cancel. The ids follow `name`: <name>-new, <name>-create,
+// <name>-create-title, -error, -submit. Submitted, `send` runs as in handleSubmit;
+// once it answers the form closes and `sent(answer)` follows. Returns {opener, form}.
+export function createForm({ name, title, content, focus, send, sent }) {
+  const error = formError();
+  error.id = `${name}-create-error`;
+  const form = h(
+    "form",
+    { class: "card", id: `${name}-create`, hidden: true, "aria-labelledby": `${name}-create-title` },
+    h("h2", { id: `${name}-create-title` }, title),
+    content,
+    error,
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "submit", id: `${name}-create-submit` }, "Create"),
+      h("button", { type: "button", class: "secondary", onclick: () => toggle(false) }, "Cancel"),
+    ),
+  );
+  const opener = h("button", { type: "button", id: `${name}-new`, onclick: () => toggle(true) }, title);
+  const toggle = formToggle(form, opener, error, focus);
+  handleSubmit(form, error, send, async (answer) => {
+    toggle(false);
+    await sent(answer);
+  });
+  return { opener, form };
 }
 
 // -- copying -----------------------------------------------------------------------------------
