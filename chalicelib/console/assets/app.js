@@ -3,7 +3,7 @@
 // set and the server needs no fallback route.
 import { Api } from "./api.js";
 import { h, replace } from "./dom.js";
-import { clearMessages, describe, showError, showMessage } from "./widgets.js";
+import { clearMessages, describe, errorNote, showError, showMessage } from "./widgets.js";
 import * as audit from "./view-audit.js";
 import * as configuration from "./view-configuration.js";
 import * as login from "./view-login.js";
@@ -161,7 +161,7 @@ async function start() {
     state.user = await api.currentUser();
   } catch (error) {
     const retry = h("button", { type: "button", onclick: () => location.reload() }, "Try again");
-    replace(view, h("section", { class: "page" }, h("h1", {}, "Berth is not answering"), h("p", { class: "error", role: "alert" }, describe(error)), retry));
+    replace(view, h("section", { class: "page" }, h("h1", {}, "Berth is not answering"), errorNote(error), retry));
     return;
   }
   updateHeader();

@@ -1,19 +1,9 @@
 // A project's members: list, add a user with a role, change a role, remove.
 import { segment } from "./api.js";
 import { h, replace } from "./dom.js";
+import { pagedTable, rowAction, rowButton } from "./lists.js";
 import { mayAdminister, ROLES, roleName } from "./roles.js";
-import {
-  confirmAction,
-  field,
-  formError,
-  loadInto,
-  pager,
-  setFormError,
-  showError,
-  showMessage,
-  table,
-  whileBusy,
-} from "./widgets.js";
+import { field, formError, handleSubmit, showError, showMessage, table } from "./widgets.js";
 
 const PAGE_SIZE = 20;
 const DEFAULT_ROLE = 2; // developer
@@ -23,36 +13,28 @@ function roleOptions(selected) {
 }
 
 export function renderMembers({ api, user, project, container }) {
-  const state = { page: 1 };
   const manage = mayAdminister(user, project);
   const base = `/projects/${segment(project.name)}/members`;
   const list = h("div", { class: "list", id: "member-list" });
 
-  function refresh() {
-    return loadInto(list, async () => {
-      const { data, total } = await api.get(base, { page: state.page, page_size: PAGE_SIZE });
-      return [
-        table({
-          id: "members-table",
-          rows: data,
-          empty: "No members.",
-          columns: [
-            { title: "Name", cell: (m) => h("span", { class: "member-name" }, m.entity_name) },
-            { title: "Type", cell: (m) => (m.entity_type === "g" ? "LDAP group" : "User") },
-            { title: "Role", cell: (m) => (manage ? roleSelect(m) : roleName(m.role_id) || m.role_name) },
-            {
-              title: "Actions",
-              cell: (m) =>
-                manage
-                  ? h("button", { type: "button", class: "danger small", onclick: (e) => remove(e.currentTarget, m) }, "Remove", h("span", { class: "visually-hidden" }, ` ${m.entity_name}`))
-                  : null,
-            },
-          ],
-        }),
-        pager({ page: state.page, pageSize: PAGE_SIZE, total: total ?? data.length, label: "Member pages", onChange: (n) => ((state.page = n), refresh()) }),
-      ];
-    });
-  }
+  const pages = pagedTable({
+    container: list,
+    pageSize: PAGE_SIZE,
+    label: "Member pages",
+    load: (query) => api.get(base, query),
+    render: (rows) =>
+      table({
+        id: "members-table",
+        rows,
+        empty: "No members.",
+        columns: [
+          { title: "Name", cell: (m) => h("span", { class: "member-name" }, m.entity_name) },
+          { title: "Type", cell: (m) => (m.entity_type === "g" ? "LDAP group" : "User") },
+          { title: "Role", cell: (m) => (manage ? roleSelect(m) : roleName(m.role_id) || m.role_name) },
+          { title: "Actions", cell: (m) => (manage ? rowButton("Remove", m.entity_name, (button) => remove(button, m)) : null) },
+        ],
+      }),
+  });
 
   function roleSelect(member) {
     const select = h(
@@ -77,14 +59,14 @@ export function renderMembers({ api, user, project, container }) {
     return select;
   }
 
-  async function remove(button, member) {
-    if (!(await confirmAction(`Remove ${member.entity_name} from ${project.name}?`, "Remove"))) {
-      return;
-    }
-    if (await whileBusy(button, () => api.delete(`${base}/${member.id}`).then(() => true))) {
-      showMessage(`${member.entity_name} removed from ${project.name}.`);
-      await refresh();
-    }
+  function remove(button, member) {
+    return rowAction(button, {
+      question: `Remove ${member.entity_name} from ${project.name}?`,
+      confirmLabel: "Remove",
+      run: () => api.delete(`${base}/${member.id}`),
+      message: `${member.entity_name} removed from ${project.name}.`,
+      refresh: pages.refresh,
+    });
   }
 
   const parts = [];
@@ -100,22 +82,24 @@ export function renderMembers({ api, user, project, container }) {
       h("div", { class: "actions" }, h("button", { type: "submit", id: "member-add-submit" }, "Add member")),
       error,
     );
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      setFormError(error, null);
-      const username = form.elements.username.value.trim();
-      const body = { role_id: Number(form.elements.role.value), member_user: { username } };
-      const submit = form.querySelector("button[type=submit]");
-      if (await whileBusy(submit, () => api.post(base, body).then(() => true), (e) => setFormError(error, e))) {
-        showMessage(`${username} added to ${project.name} as ${roleName(body.role_id)}.`);
+    handleSubmit(
+      form,
+      error,
+      async (f) => {
+        const body = { role_id: Number(f.role.value), member_user: { username: f.username.value.trim() } };
+        await api.post(base, body);
+        return body;
+      },
+      async (body) => {
+        showMessage(`${body.member_user.username} added to ${project.name} as ${roleName(body.role_id)}.`);
         form.reset();
         form.elements.role.value = String(DEFAULT_ROLE);
-        await refresh();
-      }
-    });
+        await pages.refresh();
+      },
+    );
     parts.push(form);
   }
   parts.push(list);
   replace(container, ...parts);
-  return refresh();
+  return pages.refresh();
 }

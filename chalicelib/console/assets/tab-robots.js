@@ -4,20 +4,9 @@
 // delete. A secret is in the answer to its create or refresh call only: the
 // console shows it once, in a dialog that leaves the page when closed.
 import { formatTime, h, replace, shellQuote } from "./dom.js";
+import { pagedTable, rowAction, rowButton } from "./lists.js";
 import { mayManageRobots } from "./roles.js";
-import {
-  confirmAction,
-  copyBox,
-  field,
-  formError,
-  loadInto,
-  openDialog,
-  pager,
-  setFormError,
-  showMessage,
-  table,
-  whileBusy,
-} from "./widgets.js";
+import { confirmAction, copyBox, createForm, field, openDialog, table, whileBusy } from "./widgets.js";
 
 const PAGE_SIZE = 20;
 const NEVER = -1; // duration and expires_at of a robot that does not expire
@@ -85,44 +74,38 @@ function showSecret(title, name, secret) {
 }
 
 export function renderRobots({ api, project, permissions, container }) {
-  const state = { page: 1 };
   const manage = mayManageRobots(permissions);
   const list = h("div", { class: "list", id: "robot-list" });
-
-  function refresh() {
-    return loadInto(list, async () => {
-      const query = { q: `Level=project,ProjectID=${project.project_id}`, page: state.page, page_size: PAGE_SIZE };
-      const { data, total } = await api.get("/robots", query);
-      const columns = [
-        { title: "Name", cell: (r) => h("span", { class: "robot-name mono", dataset: { robot: r.name } }, r.name) },
-        { title: "Description", cell: (r) => r.description || "—" },
-        { title: "Permissions", cell: (r) => h("span", { class: "robot-permissions" }, permissionSummary(r)) },
-        { title: "Expires", class: "time", cell: (r) => h("span", { class: "robot-expiry" }, expiry(r)) },
-        { title: "Status", cell: (r) => h("span", { class: "robot-status" }, status(r)) },
-        { title: "Created", class: "time", cell: (r) => formatTime(r.creation_time) },
-      ];
-      if (manage) {
-        columns.push({ title: "Actions", cell: actions });
-      }
-      return [
-        table({ id: "robots-table", rows: data, empty: "No robot accounts.", columns }),
-        pager({ page: state.page, pageSize: PAGE_SIZE, total: total ?? data.length, label: "Robot account pages", onChange: (n) => ((state.page = n), refresh()) }),
-      ];
-    });
+  const columns = [
+    { title: "Name", cell: (r) => h("span", { class: "robot-name mono", dataset: { robot: r.name } }, r.name) },
+    { title: "Description", cell: (r) => r.description || "—" },
+    { title: "Permissions", cell: (r) => h("span", { class: "robot-permissions" }, permissionSummary(r)) },
+    { title: "Expires", class: "time", cell: (r) => h("span", { class: "robot-expiry" }, expiry(r)) },
+    { title: "Status", cell: (r) => h("span", { class: "robot-status" }, status(r)) },
+    { title: "Created", class: "time", cell: (r) => formatTime(r.creation_time) },
+  ];
+  if (manage) {
+    columns.push({ title: "Actions", cell: actions });
   }
 
+  const pages = pagedTable({
+    container: list,
+    pageSize: PAGE_SIZE,
+    label: "Robot account pages",
+    load: (query) => api.get("/robots", { q: `Level=project,ProjectID=${project.project_id}`, ...query }),
+    render: (rows) => table({ id: "robots-table", rows, empty: "No robot accounts.", columns }),
+  });
+
   function actions(robot) {
-    const named = (text) => [text, h("span", { class: "visually-hidden" }, ` ${robot.name}`)];
     return h(
       "div",
       { class: "row-actions" },
-      h("button", { type: "button", class: "secondary small robot-refresh", onclick: (e) => refreshSecret(e.currentTarget, robot) }, named("Refresh secret")),
-      h(
-        "button",
-        { type: "button", class: "secondary small robot-toggle", onclick: (e) => setDisabled(e.currentTarget, robot, !robot.disable) },
-        named(robot.disable ? "Enable" : "Disable"),
-      ),
-      h("button", { type: "button", class: "danger small robot-delete", onclick: (e) => remove(e.currentTarget, robot) }, named("Delete")),
+      rowButton("Refresh secret", robot.name, (button) => refreshSecret(button, robot), { kind: "secondary", className: "robot-refresh" }),
+      rowButton(robot.disable ? "Enable" : "Disable", robot.name, (button) => setDisabled(button, robot, !robot.disable), {
+        kind: "secondary",
+        className: "robot-toggle",
+      }),
+      rowButton("Delete", robot.name, (button) => remove(button, robot), { className: "robot-delete" }),
     );
   }
 
@@ -139,39 +122,34 @@ export function renderRobots({ api, project, permissions, container }) {
   }
 
   // PUT carries the whole robot, as GET answers it: read it fresh, flip the flag
-  async function setDisabled(button, robot, disable) {
-    if (disable && !(await confirmAction(`Disable ${robot.name}? It cannot log in until it is enabled again.`, "Disable"))) {
-      return;
-    }
-    const done = await whileBusy(button, async () => {
-      const { data } = await api.get(`/robots/${robot.id}`);
-      await api.put(`/robots/${robot.id}`, { ...data, disable });
-      return true;
+  function setDisabled(button, robot, disable) {
+    return rowAction(button, {
+      question: disable ? `Disable ${robot.name}? It cannot log in until it is enabled again.` : null,
+      confirmLabel: "Disable",
+      run: async () => {
+        const { data } = await api.get(`/robots/${robot.id}`);
+        await api.put(`/robots/${robot.id}`, { ...data, disable });
+      },
+      message: disable ? `${robot.name} is disabled.` : `${robot.name} is enabled.`,
+      refresh: pages.refresh,
     });
-    if (done) {
-      showMessage(disable ? `${robot.name} is disabled.` : `${robot.name} is enabled.`);
-      await refresh();
-    }
   }
 
-  async function remove(button, robot) {
-    if (!(await confirmAction(`Delete ${robot.name}? Whatever logs in with it will be refused.`))) {
-      return;
-    }
-    if (await whileBusy(button, () => api.delete(`/robots/${robot.id}`).then(() => true))) {
-      showMessage(`${robot.name} deleted.`);
-      await refresh();
-    }
+  function remove(button, robot) {
+    return rowAction(button, {
+      question: `Delete ${robot.name}? Whatever logs in with it will be refused.`,
+      run: () => api.delete(`/robots/${robot.id}`),
+      message: `${robot.name} deleted.`,
+      refresh: pages.refresh,
+    });
   }
 
   if (!manage) {
     replace(container, h("p", { class: "hint" }, "Only project admins may create or change robot accounts."), list);
-    return refresh();
+    return pages.refresh();
   }
 
   // -- create ----------------------------------------------------------------------------------
-  const error = formError();
-  error.id = "robot-create-error";
   const days = field("Expires after (days)", {
     name: "duration",
     id: "robot-duration",
@@ -182,88 +160,68 @@ export function renderRobots({ api, project, permissions, container }) {
     hint: "Empty: the system's default (robot_token_duration).",
   });
   const never = field("Never expires", { name: "never", id: "robot-never", type: "checkbox" });
-  const create = h(
-    "form",
-    { class: "card", id: "robot-create", hidden: true, "aria-labelledby": "robot-create-title" },
-    h("h2", { id: "robot-create-title" }, "New robot account"),
-    h(
-      "div",
-      { class: "fields" },
-      field("Name", {
-        name: "name",
-        id: "robot-name",
-        required: true,
-        maxlength: 255,
-        autocomplete: "off",
-        spellcheck: "false",
-        hint: `Lower case letters and digits, with single '.', '_' or '-' between them; the account is robot$${project.name}+<name>.`,
-      }),
-      field("Description", { name: "description", id: "robot-description", maxlength: 1024, autocomplete: "off" }),
-      days,
-    ),
-    never,
-    h(
-      "fieldset",
-      { class: "choices" },
-      h("legend", {}, `Permissions in ${project.name}'s repositories`),
-      ACTIONS.map((a) => field(`${a.label} (${a.hint})`, { name: a.action, id: `robot-${a.action}`, type: "checkbox", checked: Boolean(a.checked) })),
-    ),
-    error,
-    h(
-      "div",
-      { class: "actions" },
-      h("button", { type: "submit", id: "robot-create-submit" }, "Create"),
-      h("button", { type: "button", class: "secondary", onclick: () => toggleCreate(false) }, "Cancel"),
-    ),
-  );
-  const open = h("button", { type: "button", id: "robot-new", onclick: () => toggleCreate(true) }, "New robot account");
-
-  create.elements.never.addEventListener("change", () => {
-    create.elements.duration.disabled = create.elements.never.checked;
-  });
-
-  function toggleCreate(show) {
-    create.hidden = !show;
-    open.hidden = show;
-    setFormError(error, null);
-    if (show) {
-      create.elements.name.focus();
-    } else {
-      create.reset();
-      create.elements.duration.disabled = false;
-    }
-  }
-
-  create.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    setFormError(error, null);
-    const f = create.elements;
-    const access = ACTIONS.filter((a) => f[a.action].checked).map((a) => ({ resource: "repository", action: a.action }));
-    if (!access.length) {
-      setFormError(error, new Error("Choose at least one permission."));
-      return;
-    }
-    const body = {
-      name: f.name.value.trim(),
-      description: f.description.value.trim(),
-      level: "project",
-      permissions: [{ kind: "project", namespace: project.name, access }],
-    };
-    if (f.never.checked) {
-      body.duration = NEVER;
-    } else if (f.duration.value !== "") {
-      body.duration = Number(f.duration.value);
-    }
-    const submit = create.querySelector("button[type=submit]");
-    const answer = await whileBusy(submit, () => api.post("/robots", body), (e) => setFormError(error, e));
-    if (answer) {
-      toggleCreate(false);
+  const create = createForm({
+    name: "robot",
+    title: "New robot account",
+    focus: "name",
+    content: [
+      h(
+        "div",
+        { class: "fields" },
+        field("Name", {
+          name: "name",
+          id: "robot-name",
+          required: true,
+          maxlength: 255,
+          autocomplete: "off",
+          spellcheck: "false",
+          hint: `Lower case letters and digits, with single '.', '_' or '-' between them; the account is robot$${project.name}+<name>.`,
+        }),
+        field("Description", { name: "description", id: "robot-description", maxlength: 1024, autocomplete: "off" }),
+        days,
+      ),
+      never,
+      h(
+        "fieldset",
+        { class: "choices" },
+        h("legend", {}, `Permissions in ${project.name}'s repositories`),
+        ACTIONS.map((a) => field(`${a.label} (${a.hint})`, { name: a.action, id: `robot-${a.action}`, type: "checkbox", checked: Boolean(a.checked) })),
+      ),
+    ],
+    send: (f) => {
+      const access = ACTIONS.filter((a) => f[a.action].checked).map((a) => ({ resource: "repository", action: a.action }));
+      if (!access.length) {
+        throw new Error("Choose at least one permission.");
+      }
+      const body = {
+        name: f.name.value.trim(),
+        description: f.description.value.trim(),
+        level: "project",
+        permissions: [{ kind: "project", namespace: project.name, access }],
+      };
+      if (f.never.checked) {
+        body.duration = NEVER;
+      } else if (f.duration.value !== "") {
+        body.duration = Number(f.duration.value);
+      }
+      return api.post("/robots", body);
+    },
+    sent: async (answer) => {
       const shown = showSecret(`Robot account ${answer.data.name} created`, answer.data.name, answer.data.secret);
-      await refresh();
+      await pages.refresh();
       await shown;
-    }
+    },
   });
 
-  replace(container, h("div", { class: "toolbar" }, open), create, list);
-  return refresh();
+  const f = create.form.elements;
+  f.never.addEventListener("change", () => {
+    f.duration.disabled = f.never.checked;
+  });
+  // closed, the form is reset: "Never expires" unticked, so the duration is open again
+  create.form.addEventListener("reset", () => {
+    f.duration.disabled = false;
+  });
+
+  replace(container, h("div", { class: "toolbar" }, create.opener), create.form, list);
+  return pages.refresh();
 }

@@ -5,7 +5,7 @@ import { segment } from "./api.js";
 import { h, replace } from "./dom.js";
 import { renderLogList } from "./logs.js";
 import { mayListRobots, roleName } from "./roles.js";
-import { describe, loading } from "./widgets.js";
+import { errorNote, loading } from "./widgets.js";
 import { renderMembers } from "./tab-members.js";
 import { renderRepositories } from "./tab-repositories.js";
 import { renderRobots } from "./tab-robots.js";
@@ -54,7 +54,7 @@ export async function render(ctx, name, tab = "repositories") {
     ({ data: project } = await api.get(`/projects/${segment(name)}`));
     permissions = await api.projectPermissions(project.project_id);
   } catch (error) {
-    replace(body, h("p", { class: "error", role: "alert" }, describe(error)));
+    replace(body, errorNote(error));
     return;
   } finally {
     body.removeAttribute("aria-busy");

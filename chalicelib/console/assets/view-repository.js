@@ -2,22 +2,9 @@
 // pull command; add and delete tags, delete artifacts.
 import { segment } from "./api.js";
 import { formatBytes, formatTime, h, replace, shortDigest } from "./dom.js";
+import { pagedTable, rowAction, rowButton } from "./lists.js";
 import { mayDelete, mayTag } from "./roles.js";
-import {
-  confirmAction,
-  copyBox,
-  describe,
-  field,
-  formError,
-  loadInto,
-  loading,
-  pager,
-  setFormError,
-  showError,
-  showMessage,
-  table,
-  whileBusy,
-} from "./widgets.js";
+import { copyBox, errorNote, field, formError, formToggle, handleSubmit, loading, showError, showMessage, table } from "./widgets.js";
 
 const PAGE_SIZE = 10;
 
@@ -35,7 +22,6 @@ export async function render(ctx, projectName, repository) {
   const fullName = `${projectName}/${repository}`;
   setTitle(fullName);
   const base = `/projects/${segment(projectName)}/repositories/${segment(repository)}/artifacts`;
-  const state = { page: 1 };
   const list = h("div", { class: "list", id: "artifact-list", "aria-busy": "true" }, loading());
   replace(
     container,
@@ -56,50 +42,49 @@ export async function render(ctx, projectName, repository) {
   try {
     ({ data: project } = await api.get(`/projects/${segment(projectName)}`));
   } catch (error) {
-    replace(list, h("p", { class: "error", role: "alert" }, describe(error)));
+    replace(list, errorNote(error));
     list.removeAttribute("aria-busy");
     return;
   }
   const canTag = mayTag(user, project);
   const canDelete = mayDelete(user, project);
 
-  function refresh() {
-    return loadInto(list, async () => {
-      const { data, total } = await api.get(base, { page: state.page, page_size: PAGE_SIZE, with_tag: "true" });
-      return [
-        table({
-          id: "artifacts-table",
-          rows: data,
-          empty: "No artifacts.",
-          columns: [
-            {
-              title: "Artifact",
-              cell: (a) =>
-                h(
-                  "div",
-                  { class: "artifact", dataset: { digest: a.digest } },
-                  h("code", { class: "digest", title: a.digest }, shortDigest(a.digest)),
-                  h("div", { class: "muted media-type" }, a.manifest_media_type),
-                  a.media_type && a.media_type !== a.manifest_media_type ? h("div", { class: "muted media-type" }, a.media_type) : null,
-                  pullBox(pullCommand(projectName, repository, a.digest), `pull command for ${shortDigest(a.digest)}`),
-                ),
-            },
-            { title: "Tags", cell: (a) => tagCell(a) },
-            { title: "Size", class: "number", cell: (a) => h("span", { title: `${a.size} bytes` }, formatBytes(a.size)) },
-            { title: "Pushed", class: "time", cell: (a) => formatTime(a.push_time) },
-            {
-              title: "Actions",
-              cell: (a) =>
-                canDelete
-                  ? h("button", { type: "button", class: "danger small delete-artifact", onclick: (e) => removeArtifact(e.currentTarget, a) }, "Delete", h("span", { class: "visually-hidden" }, ` artifact ${shortDigest(a.digest)}`))
-                  : null,
-            },
-          ],
-        }),
-        pager({ page: state.page, pageSize: PAGE_SIZE, total: total ?? data.length, label: "Artifact pages", onChange: (n) => ((state.page = n), refresh()) }),
-      ];
-    });
-  }
+  const pages = pagedTable({
+    container: list,
+    pageSize: PAGE_SIZE,
+    label: "Artifact pages",
+    load: (query) => api.get(base, { ...query, with_tag: "true" }),
+    render: (rows) =>
+      table({
+        id: "artifacts-table",
+        rows,
+        empty: "No artifacts.",
+        columns: [
+          {
+            title: "Artifact",
+            cell: (a) =>
+              h(
+                "div",
+                { class: "artifact", dataset: { digest: a.digest } },
+                h("code", { class: "digest", title: a.digest }, shortDigest(a.digest)),
+                h("div", { class: "muted media-type" }, a.manifest_media_type),
+                a.media_type && a.media_type !== a.manifest_media_type ? h("div", { class: "muted media-type" }, a.media_type) : null,
+                pullBox(pullCommand(projectName, repository, a.digest), `pull command for ${shortDigest(a.digest)}`),
+              ),
+          },
+          { title: "Tags", cell: (a) => tagCell(a) },
+          { title: "Size", class: "number", cell: (a) => h("span", { title: `${a.size} bytes` }, formatBytes(a.size)) },
+          { title: "Pushed", class: "time", cell: (a) => formatTime(a.push_time) },
+          {
+            title: "Actions",
+            cell: (a) =>
+              canDelete
+                ? rowButton("Delete", `artifact ${shortDigest(a.digest)}`, (button) => removeArtifact(button, a), { className: "delete-artifact" })
+                : null,
+          },
+        ],
+      }),
+  });
 
   function tagCell(artifact) {
     const tags = artifact.tags || [];
@@ -132,57 +117,47 @@ export async function render(ctx, projectName, repository) {
       h("button", { type: "button", class: "secondary small", onclick: () => toggle(false) }, "Cancel"),
       error,
     );
-    const open = h("button", { type: "button", class: "secondary small add-tag-open", onclick: () => toggle(true) }, "Add tag", h("span", { class: "visually-hidden" }, ` to ${shortDigest(artifact.digest)}`));
-    function toggle(show) {
-      form.hidden = !show;
-      open.hidden = show;
-      setFormError(error, null);
-      if (show) {
-        form.elements.tag.focus();
-      } else {
-        form.reset();
-      }
-    }
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      setFormError(error, null);
-      const name = form.elements.tag.value.trim();
-      const submit = form.querySelector("button[type=submit]");
-      const done = await whileBusy(submit, () => api.post(`${base}/${artifact.digest}/tags`, { name }).then(() => true), (e) => setFormError(error, e));
-      if (done) {
+    const open = rowButton("Add tag", `to ${shortDigest(artifact.digest)}`, () => toggle(true), { kind: "secondary", className: "add-tag-open" });
+    const toggle = formToggle(form, open, error, "tag");
+    handleSubmit(
+      form,
+      error,
+      async (f) => {
+        const name = f.tag.value.trim();
+        await api.post(`${base}/${artifact.digest}/tags`, { name });
+        return name;
+      },
+      (name) => {
         showMessage(`Tag ${name} added.`);
-        await refresh();
-      }
-    });
+        return pages.refresh();
+      },
+    );
     return h("div", {}, chips, open, form);
   }
 
-  async function removeTag(button, artifact, tag) {
-    if (!(await confirmAction(`Delete tag ${tag} of ${fullName}? The artifact stays.`))) {
-      return;
-    }
-    if (await whileBusy(button, () => api.delete(`${base}/${artifact.digest}/tags/${segment(tag)}`).then(() => true))) {
-      showMessage(`Tag ${tag} deleted.`);
-      await refresh();
-    }
+  function removeTag(button, artifact, tag) {
+    return rowAction(button, {
+      question: `Delete tag ${tag} of ${fullName}? The artifact stays.`,
+      run: () => api.delete(`${base}/${artifact.digest}/tags/${segment(tag)}`),
+      message: `Tag ${tag} deleted.`,
+      refresh: pages.refresh,
+    });
   }
 
-  async function removeArtifact(button, artifact) {
+  function removeArtifact(button, artifact) {
     const tags = (artifact.tags || []).map((t) => t.name);
-    const text = tags.length
-      ? `Delete artifact ${shortDigest(artifact.digest)} and its tags ${tags.join(", ")}?`
-      : `Delete artifact ${shortDigest(artifact.digest)}?`;
-    if (!(await confirmAction(text))) {
-      return;
-    }
-    if (await whileBusy(button, () => api.delete(`${base}/${artifact.digest}`).then(() => true))) {
-      showMessage(`Artifact ${shortDigest(artifact.digest)} deleted.`);
-      await refresh();
-    }
+    return rowAction(button, {
+      question: tags.length
+        ? `Delete artifact ${shortDigest(artifact.digest)} and its tags ${tags.join(", ")}?`
+        : `Delete artifact ${shortDigest(artifact.digest)}?`,
+      run: () => api.delete(`${base}/${artifact.digest}`),
+      message: `Artifact ${shortDigest(artifact.digest)} deleted.`,
+      refresh: pages.refresh,
+    });
   }
 
   try {
-    await refresh();
+    await pages.refresh();
   } catch (error) {
     showError(error);
   }

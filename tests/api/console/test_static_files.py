@@ -37,6 +37,7 @@ def test_the_directory_is_index_html(api):
         ("app.js", "text/javascript; charset=utf-8"),
         ("api.js", "text/javascript; charset=utf-8"),
         ("tab-robots.js", "text/javascript; charset=utf-8"),
+        ("lists.js", "text/javascript; charset=utf-8"),
         ("view-configuration.js", "text/javascript; charset=utf-8"),
         ("app.css", "text/css; charset=utf-8"),
         ("favicon.svg", "image/svg+xml"),
