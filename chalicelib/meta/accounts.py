@@ -342,8 +342,8 @@ class DynamoAccounts:
         self._transact(
             [
                 (put_op({**project.to_item(), _REFS: 0}, _NEW), Conflict(f"project {project.name} already exists")),
-                # the listing item carries the public flag: who may see what is one Query
-                (put_op({"PK": keys.PROJECTS_PK, "SK": project.name, "is_public": project.public}), None),
+                (put_op({"PK": keys.PROJECTS_PK, "SK": project.name}), None),
+                *([(put_op({"PK": keys.PUBLIC_PROJECTS_PK, "SK": project.name}), None)] if project.public else []),
                 (
                     put_op(_id_item("project", project.project_id, project.name), _NEW),
                     Conflict(f"project id {project.project_id} is taken"),
@@ -376,34 +376,23 @@ class DynamoAccounts:
         if public is not None:
             sets["is_public"] = public
         sets["updated"] = self._now()
-        # the listing's copy of the flag is written so that a failure between the two
-        # writes leaves it the more private of the two: first when hiding, last when showing
+        # the public listing is written so that a failure between the two writes errs on
+        # the private side: left first when hiding, joined last when showing
         if public is False:
-            self._list_as_public(name, False)
+            self._t.delete(keys.PUBLIC_PROJECTS_PK, name)
         item = self._update(keys.project_pk(name), keys.PROJECT_SK, sets, missing=_no_project(name))
         if public is True:
-            self._list_as_public(name, True)
+            self._t.put({"PK": keys.PUBLIC_PROJECTS_PK, "SK": name})
         return Project.from_item(item)
 
-    def _list_as_public(self, name: str, public: bool) -> None:
-        try:
-            self._t.client.update_item(
-                TableName=self._t.name,
-                Key={"PK": {"S": keys.PROJECTS_PK}, "SK": {"S": name}},
-                UpdateExpression="SET is_public = :p",
-                ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeValues={":p": {"BOOL": public}},
-            )
-        except ClientError as exc:
-            if not is_condition_failure(exc):
-                raise
-            raise _no_project(name) from None
+    def public_project_names(self) -> list[str]:
+        """The public projects' names: one Query of their listing, however many private
+        projects there are."""
+        return [i["SK"] for i in self._t.query_all(keys.PUBLIC_PROJECTS_PK, low="\x00", high=_SK_MAX, projection="SK")]
 
-    def project_visibility(self) -> dict[str, bool | None]:
-        """Every project's name and whether it is public, from the listing partition:
-        one Query per ~10,000 projects (None: a listing item written without the flag)."""
-        items = self._t.query_all(keys.PROJECTS_PK, low="\x00", high=_SK_MAX, projection="SK, is_public")
-        return {i["SK"]: i.get("is_public") for i in items}
+    def project_names(self) -> list[str]:
+        """Every project's name: one Query per ~20,000 projects."""
+        return [i["SK"] for i in self._t.query_all(keys.PROJECTS_PK, low="\x00", high=_SK_MAX, projection="SK")]
 
     def delete_project(self, name: str) -> None:
         """Delete the project with its members and its robot accounts. Whether it
@@ -419,6 +408,7 @@ class DynamoAccounts:
             units += [_robot_removal(Robot.from_item(i)) for i in robot_items.values()]
             closing = [
                 delete_op(keys.PROJECTS_PK, name),
+                delete_op(keys.PUBLIC_PROJECTS_PK, name),
                 delete_op(keys.id_pk("project", project.project_id), keys.ID_SK),
             ]
             if self._dismantle(keys.project_pk(name), keys.PROJECT_SK, units, closing):

@@ -20,8 +20,8 @@ Accounts (chalicelib/meta/accounts.py):
     PROJECT#<name>         PROJECT                         project
     PROJECT#<name>         MEMBER#u#<username>             a user's role in the project
     PROJECT#<name>         MEMBER#g#<group dn, lower case> an LDAP group's role in the project
-    PROJECTS               <name>                          project, listed in name order (with
-                                                           its public flag, for the catalog)
+    PROJECTS               <name>                          project, listed in name order
+    PUBLIC_PROJECTS        <name>                          a public project, listed (for the catalog)
     ROBOT#<full name>      ROBOT                           robot account: robot$<project>+<name>
                                                            (project level) or robot$<name> (system)
     ROBOTS                 <full name>                     robot, listed in name order (a
@@ -109,6 +109,7 @@ def member_of_sk(project: str) -> str:
 
 
 PROJECTS_PK = "PROJECTS"
+PUBLIC_PROJECTS_PK = "PUBLIC_PROJECTS"
 PROJECT_SK = "PROJECT"
 
 

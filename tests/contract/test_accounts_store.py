@@ -364,22 +364,25 @@ def test_update_missing_project(accounts):
     assert accounts.get_project("nope") is None
 
 
-def test_project_visibility_is_one_query_that_follows_the_public_flag(accounts, calls):
+def test_public_projects_are_listed_apart_in_one_query(accounts, calls):
     accounts.create_project(Project("open", public=True))
     accounts.create_project(Project("closed"))
     accounts.create_project(Project("meta", metadata={"public": "true"}))
     calls.clear()
-    assert accounts.project_visibility() == {"open": True, "closed": False, "meta": True}
+    assert accounts.public_project_names() == ["meta", "open"]
     assert calls == ["Query"]
+    assert accounts.project_names() == ["closed", "meta", "open"]
     accounts.update_project("open", public=False)
     accounts.update_project("closed", metadata={"public": "true"})
     accounts.update_project("meta", metadata={"owner": "x"})  # the flag is left alone
-    assert accounts.project_visibility() == {"open": False, "closed": True, "meta": True}
+    assert accounts.public_project_names() == ["closed", "meta"]
+    with pytest.raises(AccountNotFound):
+        accounts.update_project("nope", public=True)
     with pytest.raises(AccountNotFound):
         accounts.update_project("nope", public=False)
-    accounts.delete_project("open")
-    assert "open" not in accounts.project_visibility()
-    assert "nope" not in accounts.project_visibility()
+    accounts.delete_project("meta")
+    assert accounts.public_project_names() == ["closed"]
+    assert "nope" not in accounts.public_project_names()
 
 
 def test_list_projects_pages_in_order(accounts):
