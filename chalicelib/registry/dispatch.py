@@ -4,7 +4,7 @@ name, ask the authorizer, call the handler, map errors. Transport adapters
 from __future__ import annotations
 
 import logging
-import uuid
+import os
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -97,7 +97,7 @@ def _pulled(svc, req: OciRequest, params: dict[str, str], response: OciResponse)
         source_ip=req.source_ip,
         time=svc.clock(),
         # its audit entry's id comes from it: a redelivered log line writes the same entry
-        request_id=req.request_id or uuid.uuid4().hex,
+        request_id=req.request_id or os.urandom(16).hex(),
     )
     if svc.settings.pull_recording == "log":
         pulls.announce(pull)
