@@ -37,6 +37,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK_READY_TIMEOUT = 60.0
 DOCKERD_READY_TIMEOUT = 60.0
 DOCKER_CLI = "/usr/bin/docker"  # Debian's docker.io client, matching its dockerd
+# Debian's containerd package: the daemon and its ctr client, the same version
+CONTAINERD = "/usr/bin/containerd"
+CTR = "/usr/bin/ctr"
+CONTAINERD_READY_TIMEOUT = 60.0
 INSTALL_HINT = "run scripts/install-system-deps.sh (CI does)"
 
 _READY = re.compile(r"^READY\s+(.*)$")
@@ -356,6 +360,167 @@ def dockerd():
                             f"{' '.join(cmd)}\n{docker.log_tail(60)}", pytrace=False)
             time.sleep(0.3)
         yield docker
+    finally:
+        _kill_group(proc, grace=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- containerd
+
+
+# Plugins a private containerd that only pulls, pushes and unpacks does not need: CRI,
+# snapshotters other than `native` (overlayfs may not work here; the others are
+# never configured), the `opt` plugin (it would create /var/lib/containerd/opt),
+# and everything that runs containers (runtimes, tasks, cgroups monitor, restart).
+_CONTAINERD_DISABLED_PLUGINS = (
+    "io.containerd.grpc.v1.cri",
+    "io.containerd.internal.v1.opt",
+    "io.containerd.snapshotter.v1.aufs",
+    "io.containerd.snapshotter.v1.btrfs",
+    "io.containerd.snapshotter.v1.devmapper",
+    "io.containerd.snapshotter.v1.zfs",
+    "io.containerd.snapshotter.v1.overlayfs",
+    "io.containerd.runtime.v1.linux",
+    "io.containerd.runtime.v2.task",
+    "io.containerd.service.v1.tasks-service",
+    "io.containerd.grpc.v1.tasks",
+    "io.containerd.monitor.v1.cgroups",
+    "io.containerd.internal.v1.restart",
+)
+# ctr's progress display (stdout, redrawn) and its --debug log (stderr) are long;
+# failure messages keep the lines that say what went wrong.
+_CTR_NOISE = re.compile(r"level=debug|\|\S*[+-]{3,}|^\s*elapsed:")
+
+
+@dataclass
+class CtrResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    log: Path
+
+    @property
+    def error_lines(self) -> str:
+        """stderr without the --debug chatter: containerd's own error lines."""
+        return "\n".join(line for line in self.stderr.splitlines() if "level=debug" not in line)
+
+
+@dataclass
+class Containerd:
+    """ctr bound to our private containerd (its own socket, namespace `berth`,
+    snapshotter `native`). ctr runs the resolver (containerd/remotes/docker) itself:
+    it talks to the registry, the daemon stores content, images and snapshots."""
+
+    socket: Path
+    process: subprocess.Popen = field(repr=False)
+    log_path: Path = field(repr=False)
+    log_dir: Path = field(repr=False)
+    namespace: str = "berth"
+    snapshotter: str = "native"
+    _count: int = 0
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONTAINERD_")}
+        env["CONTAINERD_SNAPSHOTTER"] = self.snapshotter  # also for `images check`
+        return env
+
+    def user_args(self, stack: Stack,
+                  credentials: tuple[str, str] | tuple[()] | None = None) -> list[str]:
+        """`--user name:password` for the stack's admin, or `credentials`; nothing
+        for ANONYMOUS."""
+        creds = stack.credentials if credentials is None else credentials
+        return ["--user", f"{creds[0]}:{creds[1]}"] if creds else []
+
+    def run(self, *args: str, check: bool = True, timeout: float = 300) -> CtrResult:
+        """`ctr --debug` against our daemon; the full output goes to a log file (the
+        debug log names every registry request and its answer, no Authorization
+        header). Passwords given with --user are masked in logs and messages."""
+        self._count += 1
+        cmd = [CTR, "--debug", "--address", str(self.socket), "--namespace", self.namespace, *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              env=self.env, check=False)
+        shown = " ".join(_mask_user(cmd))
+        log = self.log_dir / f"ctr-{self._count:03d}-{'-'.join(args[:2])}.log"
+        log.write_text(f"$ {shown}\nrc={proc.returncode}\n--- stdout\n{proc.stdout}\n"
+                       f"--- stderr\n{proc.stderr}")
+        result = CtrResult(returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr, log=log)
+        if check and proc.returncode != 0:
+            out = "\n".join(line for line in proc.stdout.splitlines() if not _CTR_NOISE.search(line))
+            raise AssertionError(
+                f"ctr failed (rc={proc.returncode}): {shown}\nfull log: {log}\n"
+                f"--- stderr (without debug lines)\n{result.error_lines[-3000:]}\n"
+                f"--- stdout (without progress)\n{out[-2000:]}\n"
+                f"--- containerd log tail\n{self.log_tail()}")
+        return result
+
+    def content(self, digest: str) -> bytes:
+        """A blob's bytes from the daemon's content store (`ctr content get`)."""
+        cmd = [CTR, "--address", str(self.socket), "--namespace", self.namespace,
+               "content", "get", digest]
+        proc = subprocess.run(cmd, capture_output=True, timeout=60, env=self.env, check=False)
+        assert proc.returncode == 0, f"{' '.join(cmd)}: {proc.stderr.decode(errors='replace')}"
+        return proc.stdout
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _mask_user(cmd: list[str]) -> list[str]:
+    masked = list(cmd)
+    for i, arg in enumerate(masked[:-1]):
+        if arg in ("--user", "-u") and ":" in masked[i + 1]:
+            masked[i + 1] = masked[i + 1].split(":", 1)[0] + ":***"
+    return masked
+
+
+@pytest.fixture(scope="session")
+def containerd(e2e_logs):
+    """A private containerd (never the host's socket): its own config, root, state and
+    sockets in a temporary directory, only the plugins pulling and pushing need."""
+    daemon = require_tool(CONTAINERD)
+    require_tool(CTR)
+    # A short path: unix socket paths are limited to ~108 bytes.
+    root = Path(tempfile.mkdtemp(prefix="berth-containerd-", dir="/tmp"))
+    socket_path = root / "containerd.sock"
+    config = root / "config.toml"
+    disabled = ", ".join(f'"{name}"' for name in _CONTAINERD_DISABLED_PLUGINS)
+    config.write_text(
+        "version = 2\n"
+        f'root = "{root / "root"}"\n'
+        f'state = "{root / "state"}"\n'
+        f"disabled_plugins = [{disabled}]\n"
+        "[grpc]\n"
+        f'  address = "{socket_path}"\n'
+        "[ttrpc]\n"
+        f'  address = "{root / "containerd.sock.ttrpc"}"\n'
+        "[debug]\n"
+        '  level = "debug"\n')
+    log_path = e2e_logs / "containerd.log"
+    cmd = [daemon, "--config", str(config)]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    ctr = Containerd(socket=socket_path, process=proc, log_path=log_path, log_dir=e2e_logs)
+    try:
+        deadline = time.monotonic() + CONTAINERD_READY_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"containerd exited with {proc.returncode}: {' '.join(cmd)}\n"
+                            f"{ctr.log_tail(60)}", pytrace=False)
+            if socket_path.exists():
+                version = subprocess.run([CTR, "--address", str(socket_path), "version"],
+                                         capture_output=True, env=ctr.env, timeout=30, check=False)
+                if version.returncode == 0:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"containerd not ready after {CONTAINERD_READY_TIMEOUT:.0f} s: "
+                            f"{' '.join(cmd)}\n{ctr.log_tail(60)}", pytrace=False)
+            time.sleep(0.2)
+        yield ctr
     finally:
         _kill_group(proc, grace=30)
         shutil.rmtree(root, ignore_errors=True)
