@@ -73,12 +73,17 @@ class Browser:
     """A page of the console with the waits the journey needs; every wait is explicit."""
 
     def __init__(self, driver, base: str, artifacts: Path):
+        from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
         self.driver = driver
         self.base = base  # http://127.0.0.1:NNNN/v2/ui/
         self.artifacts = artifacts
-        self.wait = WebDriverWait(driver, WAIT_SECONDS)
+        # a page re-renders its lists when answers arrive: an element found a moment ago may
+        # be replaced (stale) or covered for an instant; the waits look again
+        self.wait = WebDriverWait(
+            driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException, ElementClickInterceptedException)
+        )
 
     # -- finding -----------------------------------------------------------------------
     def find(self, css: str):
@@ -110,9 +115,9 @@ class Browser:
 
     def loaded(self, css: str):
         """A list container, once it is no longer loading."""
-        element = self.visible(css)
-        self.wait.until(lambda _: element.get_attribute("aria-busy") is None, f"{css} kept loading")
-        return element
+        self.visible(css)
+        self.wait.until(lambda _: self.find(css).get_attribute("aria-busy") is None, f"{css} kept loading")
+        return self.find(css)
 
     # -- acting ------------------------------------------------------------------------
     def open(self, fragment: str = "") -> None:
@@ -126,7 +131,14 @@ class Browser:
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions as ec
 
-        self.wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, css)), f"{css} never clickable").click()
+        def clicked(_) -> bool:
+            element = ec.element_to_be_clickable((By.CSS_SELECTOR, css))(self.driver)
+            if not element:
+                return False
+            element.click()  # stale or covered: raised, ignored by the wait, tried again
+            return True
+
+        self.wait.until(clicked, f"{css} never clickable")
 
     def fill(self, css: str, text: str) -> None:
         field = self.visible(css)
