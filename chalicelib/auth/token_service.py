@@ -216,15 +216,20 @@ def _creates_project(principal: Principal | None, scope: Access) -> bool:
 
 
 def _create_project(svc, name: str, principal: Principal):
+    from chalicelib.auth.rbac import Role
     from chalicelib.errors import Conflict
-    from chalicelib.meta.accounts import Project
+    from chalicelib.meta.accounts import AccountNotFound, Member, Project
 
     try:
         project = svc.accounts.create_project(Project(name=name, public=False, owner=principal.name))
-        logger.info("project created on push", extra={"project": name, "user": principal.name})
-        return project
     except Conflict:
         return svc.accounts.get_project(name)
+    logger.info("project created on push", extra={"project": name, "user": principal.name})
+    try:  # its creator administers it, as with POST /projects
+        svc.accounts.add_member(name, Member(entity_type="u", entity_name=principal.name, role_id=int(Role.PROJECT_ADMIN)))
+    except (AccountNotFound, Conflict):
+        pass  # the bootstrap admin without an item yet, or a member already
+    return project
 
 
 def _issue(svc, principal: Principal | None, scopes: list[Access], context, *, refresh: bool, oauth: bool) -> OciResponse:

@@ -149,6 +149,9 @@ def test_a_sysadmin_push_creates_a_private_project(world, api):
     assert claims["access"][0]["actions"] == ["pull", "push"]
     project = world.svc.accounts.get_project("fresh")
     assert project is not None and project.public is False
+    # its creator administers it, as with POST /projects
+    members = world.svc.accounts.list_members("fresh")
+    assert [(m.entity_name, m.role_id) for m in members] == [("sysadmin", Role.PROJECT_ADMIN.value)]
     # ...which others then cannot see or use
     claims = unverified_claims(token_for(world, "projectAdmin", "repository:fresh/app:pull,push"))
     assert claims["access"][0]["actions"] == []
