@@ -26,6 +26,7 @@ import threading
 import time
 import warnings
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,19 @@ _READY = re.compile(r"^READY\s+(.*)$")
 _RESOURCES = re.compile(r"^resources:\s+table\s+(\S+),\s+bucket\s+(\S+),\s+SSM\s+(\S+)$")
 # "no credentials" for the helpers below, as opposed to the default (the stack's admin)
 ANONYMOUS = ()
+
+
+def _wait_until_ready(what: str, proc: subprocess.Popen, cmd: list[str], timeout: float,
+                      log_tail: Callable[[int], str], ready: Callable[[], bool]) -> None:
+    """Poll `ready()` until it holds; a daemon that exits or takes longer than `timeout`
+    fails the run (never a skip) with its command line and the end of its log."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited with {proc.returncode}: {' '.join(cmd)}\n{log_tail(60)}", pytrace=False)
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not ready after {timeout:.0f} s: {' '.join(cmd)}\n{log_tail(60)}", pytrace=False)
+        time.sleep(0.2)
 
 
 def require_tool(path_or_name: str) -> str:
@@ -344,21 +358,14 @@ def dockerd():
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     docker = Docker(socket=socket_path, config_dir=config_dir, process=proc, log_path=log_path)
+
+    def answers() -> bool:
+        return socket_path.exists() and subprocess.run(
+            [DOCKER_CLI, "-H", docker.host, "info"], capture_output=True, env=docker.env, timeout=30, check=False
+        ).returncode == 0
+
     try:
-        deadline = time.monotonic() + DOCKERD_READY_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"dockerd exited with {proc.returncode}: {' '.join(cmd)}\n"
-                            f"{docker.log_tail(60)}", pytrace=False)
-            if socket_path.exists():
-                info = subprocess.run([DOCKER_CLI, "-H", docker.host, "info"], capture_output=True,
-                                      env=docker.env, timeout=30, check=False)
-                if info.returncode == 0:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"dockerd not ready after {DOCKERD_READY_TIMEOUT:.0f} s: "
-                            f"{' '.join(cmd)}\n{docker.log_tail(60)}", pytrace=False)
-            time.sleep(0.3)
+        _wait_until_ready("dockerd", proc, cmd, DOCKERD_READY_TIMEOUT, docker.log_tail, answers)
         yield docker
     finally:
         _kill_group(proc, grace=30)
@@ -505,21 +512,14 @@ def containerd(e2e_logs):
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     ctr = Containerd(socket=socket_path, process=proc, log_path=log_path, log_dir=e2e_logs)
+
+    def answers() -> bool:
+        return socket_path.exists() and subprocess.run(
+            [CTR, "--address", str(socket_path), "version"], capture_output=True, env=ctr.env, timeout=30, check=False
+        ).returncode == 0
+
     try:
-        deadline = time.monotonic() + CONTAINERD_READY_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"containerd exited with {proc.returncode}: {' '.join(cmd)}\n"
-                            f"{ctr.log_tail(60)}", pytrace=False)
-            if socket_path.exists():
-                version = subprocess.run([CTR, "--address", str(socket_path), "version"],
-                                         capture_output=True, env=ctr.env, timeout=30, check=False)
-                if version.returncode == 0:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"containerd not ready after {CONTAINERD_READY_TIMEOUT:.0f} s: "
-                            f"{' '.join(cmd)}\n{ctr.log_tail(60)}", pytrace=False)
-            time.sleep(0.2)
+        _wait_until_ready("containerd", proc, cmd, CONTAINERD_READY_TIMEOUT, ctr.log_tail, answers)
         yield ctr
     finally:
         _kill_group(proc, grace=30)
