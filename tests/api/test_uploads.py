@@ -504,3 +504,27 @@ def test_small_chunked_upload_with_sha512(api, services):
     assert r.headers["docker-content-digest"] == d
     assert blob_object(services, d) == data
     assert _blob_is_servable(api, NAME, d)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected_prefix"),
+    [
+        ("https://registry.example", "https://registry.example/v2/"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/v2/"),
+        ("https://[::1]:8443", "https://[::1]:8443/v2/"),
+        # anything but a bare base URL is ignored: the Location stays relative
+        ("https://registry.example/path", "/v2/"),
+        ("https://registry.example\r\nX-Evil: 1", "/v2/"),
+        ("javascript:alert(1)", "/v2/"),
+        ("", "/v2/"),
+    ],
+)
+def test_a_finished_uploads_location_names_the_api_the_session_carried(api, given, expected_prefix):
+    """A session that continued on a separate upload host carries the API's URL (`_api`), so
+    the 201's Location is the blob on the API, not a path on the upload host."""
+    data = os.urandom(64)
+    loc = start_upload(api, NAME).headers["location"]
+    reply = api.put(with_query(loc, _api=given, digest=digest(data)), data, headers=OCTET)
+    assert reply.status == 201, reply.body
+    assert reply.headers["location"] == f"{expected_prefix}{NAME}/blobs/{digest(data)}".replace("/v2//", "/v2/")
+    assert "\n" not in reply.headers["location"] and "\r" not in reply.headers["location"]

@@ -146,6 +146,9 @@ class RegistryHTTP:
                            headers={"Content-Type": "application/octet-stream"})
         assert put.status_code == 201, describe(put)
         assert put.headers.get("Docker-Content-Digest", digest) == digest, describe(put)
+        # the Location of the finished upload is the blob, wherever the PUT went
+        blob = self.request("HEAD", urljoin(put.url, put.headers["Location"]))
+        assert blob.status_code in (200, 307), "the 201's Location is not the blob: " + describe(blob)
         return digest
 
     def mount_blob(self, name: str, digest: str, source: str) -> requests.Response:

@@ -1,6 +1,7 @@
 """Blob upload sessions: POST, PATCH, PUT, GET and DELETE on .../blobs/uploads/."""
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from chalicelib.errors import BerthError, InvalidDigest, InvalidName, RangeInvalid
@@ -23,12 +24,13 @@ def start_upload(svc, req: OciRequest, name: str) -> OciResponse:
         svc.uploads.put_monolithic(name, digest, data)
         return _created(name, digest)
     session = svc.uploads.start(name)
-    return OciResponse.empty(202, {**_session_headers(svc, session), "OCI-Chunk-Min-Length": str(MIN_PART)})
+    headers = _session_headers(svc, session, _api_base(svc, req))
+    return OciResponse.empty(202, {**headers, "OCI-Chunk-Min-Length": str(MIN_PART)})
 
 
 def get_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse:
     session = _session(svc, req, name, upload_id)
-    return OciResponse.empty(204, _session_headers(svc, session))
+    return OciResponse.empty(204, _session_headers(svc, session, _given_api_base(req)))
 
 
 def patch_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse:
@@ -37,8 +39,8 @@ def patch_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse
         content_range = ContentRange.parse(req.header("Content-Range"))
         svc.uploads.append(session, req.body, req.content_length, content_range)
     except RangeInvalid as exc:
-        raise _with_session_headers(svc, exc, session) from None
-    return OciResponse.empty(202, _session_headers(svc, session))
+        raise _with_session_headers(svc, exc, session, _given_api_base(req)) from None
+    return OciResponse.empty(202, _session_headers(svc, session, _given_api_base(req)))
 
 
 def complete_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse:
@@ -51,8 +53,8 @@ def complete_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciRespo
         content_range = ContentRange.parse(req.header("Content-Range"))
         svc.uploads.complete(session, digest, req.body, req.content_length, content_range)
     except RangeInvalid as exc:
-        raise _with_session_headers(svc, exc, session) from None
-    return _created(name, digest)
+        raise _with_session_headers(svc, exc, session, _given_api_base(req)) from None
+    return _created(name, digest, _given_api_base(req))
 
 
 def cancel_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse:
@@ -85,8 +87,31 @@ def _try_mount(svc, req: OciRequest, name: str) -> OciResponse | None:
     return _created(name, digest)
 
 
-def _created(name: str, digest: Digest) -> OciResponse:
-    return OciResponse.empty(201, {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": str(digest)})
+def _created(name: str, digest: Digest, api_base: str = "") -> OciResponse:
+    """`api_base`: the registry's own URL when the upload finished on a separate upload
+    host, so that the blob's Location does not resolve against that host."""
+    return OciResponse.empty(
+        201, {"Location": f"{api_base}/v2/{name}/blobs/{digest}", "Docker-Content-Digest": str(digest)}
+    )
+
+
+# an absolute http(s) base URL, nothing more (it is echoed into Location headers)
+_BASE_URL = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def _api_base(svc, req: OciRequest) -> str:
+    """Where this API is, for sessions that continue on a separate upload host ("" when
+    uploads stay on the API, where relative Locations are right)."""
+    if not svc.settings.upload_url:
+        return ""
+    base = svc.settings.public_url or f"{req.scheme}://{req.header('Host') or ''}"
+    return base if _BASE_URL.fullmatch(base) else ""
+
+
+def _given_api_base(req: OciRequest) -> str:
+    """The API's URL that the session's Location carried to the upload host (`_api`)."""
+    base = req.arg("_api") or ""
+    return base if _BASE_URL.fullmatch(base) else ""
 
 
 def _session(svc, req: OciRequest, name: str, upload_id: str) -> UploadSession:
@@ -96,21 +121,22 @@ def _session(svc, req: OciRequest, name: str, upload_id: str) -> UploadSession:
     return svc.uploads.get(name, upload_id)
 
 
-def upload_location(svc, session: UploadSession) -> str:
+def upload_location(svc, session: UploadSession, api_base: str = "") -> str:
     token = svc.upload_tokens.issue(session.id, session.name, session.expires_at)
-    return f"{svc.settings.upload_url}/v2/{session.name}/blobs/uploads/{session.id}?_state={quote(token)}"
+    location = f"{svc.settings.upload_url}/v2/{session.name}/blobs/uploads/{session.id}?_state={quote(token)}"
+    return f"{location}&_api={quote(api_base, safe='')}" if api_base else location
 
 
-def _session_headers(svc, session: UploadSession) -> dict[str, str]:
+def _session_headers(svc, session: UploadSession, api_base: str = "") -> dict[str, str]:
     return {
-        "Location": upload_location(svc, session),
+        "Location": upload_location(svc, session, api_base),
         "Range": range_header(session.offset),
         "Docker-Upload-UUID": session.id,
         "Blob-Upload-Session-ID": session.id,
     }
 
 
-def _with_session_headers(svc, exc: BerthError, session: UploadSession) -> BerthError:
+def _with_session_headers(svc, exc: BerthError, session: UploadSession, api_base: str = "") -> BerthError:
     offset = getattr(exc, "offset", session.offset)
-    exc.headers = {**_session_headers(svc, session), "Range": range_header(offset)}  # type: ignore[attr-defined]
+    exc.headers = {**_session_headers(svc, session, api_base), "Range": range_header(offset)}  # type: ignore[attr-defined]
     return exc
