@@ -239,7 +239,7 @@ class AccessContext:
 
 
 # every attribute any account item carries, for reads that fetch several kinds at once
-_ALL_ATTRIBUTES = ", ".join(
+ACCOUNT_ATTRIBUTES = ", ".join(
     dict.fromkeys(
         ["PK", "SK"]
         + [a for record in (User, Project, Member, Robot) for a in record.ATTRIBUTES.values()]
@@ -618,7 +618,7 @@ class DynamoAccounts:
         wanted = list(wanted)
         if not wanted:
             return {}
-        return {(i["PK"], i["SK"]): i for i in self._t.batch_get(wanted, projection=_ALL_ATTRIBUTES)}
+        return {(i["PK"], i["SK"]): i for i in self._t.batch_get(wanted, projection=ACCOUNT_ATTRIBUTES)}
 
     def _update(
         self,

@@ -73,11 +73,11 @@ class DynamoSessions:
     def get_with_user(self, secret_hash: str, username: str) -> tuple[Session | None, dict | None]:
         """The live session and its user's item, in one BatchGetItem; (None, …) when the
         session is unknown, ended, or belongs to someone else."""
-        from chalicelib.meta.accounts import _ALL_ATTRIBUTES
+        from chalicelib.meta.accounts import ACCOUNT_ATTRIBUTES
 
         session_key = (session_pk(secret_hash), SESSION_SK)
         user_key = (keys.user_pk(username), keys.USER_SK)
-        projection = ", ".join((_ALL_ATTRIBUTES, *_SESSION_ATTRIBUTES))
+        projection = ", ".join((ACCOUNT_ATTRIBUTES, *_SESSION_ATTRIBUTES))
         found = {(i["PK"], i["SK"]): i for i in self._t.batch_get([session_key, user_key], projection=projection)}
         item = found.get(session_key)
         session = Session.from_item(item) if item else None
