@@ -80,6 +80,10 @@ def http_middleware(event: Any, get_response: Any) -> Any:
             "source_ip": (context.get("identity") or {}).get("sourceIp"),
         },
     )
+    if _metrics_disabled():
+        # Powertools keeps the values of a disabled Metrics and prints them as one EMF
+        # document every 100: nothing is added at all instead.
+        return response
     from aws_lambda_powertools.metrics import MetricUnit
 
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
@@ -94,3 +98,9 @@ def http_middleware(event: Any, get_response: Any) -> Any:
         metrics.add_metric(name=f"error.{error}", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
     return response
+
+
+def _metrics_disabled() -> bool:
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    return is_metrics_disabled()

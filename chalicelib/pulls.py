@@ -12,6 +12,12 @@ pull in its request through the same `record`.
 
 Delivery is at least once: an entry's id comes from its request, so a batch
 delivered twice writes the same items again; only a count can come out high.
+
+What counts as a pull (docs/decisions/pull-counting.md): a manifest GET, never a
+HEAD; and a GET by digest that follows, within REPEAT_WINDOW seconds, a GET by tag
+of the same repository by the same client (user, address, User-Agent) that served
+that digest or an index listing it, is the same pull (a client resolves the tag,
+then fetches the manifest or its platform's manifest by digest), not a second one.
 """
 from __future__ import annotations
 
@@ -31,6 +37,9 @@ logger = logging.getLogger("berth.pulls")
 logger.setLevel(logging.INFO)
 LOG_MESSAGE = "pull"
 _FIELDS = ("username", "repository", "reference", "digest", "source_ip", "time", "request_id")
+# a digest GET this soon after the tag GET that resolved it belongs to the same pull
+REPEAT_WINDOW = 30.0
+_RECENT_LIMIT = 4096  # tag pulls remembered per process (a warm Lambda instance)
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,17 @@ class Pull:
     source_ip: str
     time: float
     request_id: str
+    user_agent: str = ""
+    # what a GET by tag served: the manifest's digest and, for an index, its children's
+    covers: tuple[str, ...] = ()
+
+    @property
+    def by_tag(self) -> bool:
+        return ":" not in self.reference
+
+    @property
+    def client(self) -> tuple[str, str, str, str]:
+        return (self.username, self.source_ip, self.user_agent, self.repository)
 
     @classmethod
     def from_dict(cls, data: Any) -> Pull | None:
@@ -49,22 +69,84 @@ class Pull:
             return None
         try:
             values = {k: str(data[k])[:1024] for k in _FIELDS if k != "time"}
-            return cls(**values, time=float(data["time"]))
+            covers = data.get("covers") or ()
+            if not isinstance(covers, (list, tuple)):
+                return None
+            return cls(
+                **values,
+                time=float(data["time"]),
+                user_agent=str(data.get("user_agent") or "")[:1024],
+                covers=tuple(str(c)[:1024] for c in covers[:256]),
+            )
         except (TypeError, ValueError):
             return None
 
 
+class RecentTagPulls:
+    """The tag pulls seen lately, per client and repository (bounded, oldest dropped)."""
+
+    def __init__(self, limit: int = _RECENT_LIMIT) -> None:
+        self._limit = limit
+        self._seen: dict[tuple[str, str, str, str], tuple[float, frozenset[str]]] = {}
+
+    def remember(self, pull: Pull) -> None:
+        self._seen.pop(pull.client, None)
+        self._seen[pull.client] = (pull.time, frozenset(pull.covers or (pull.digest,)))
+        while len(self._seen) > self._limit:
+            del self._seen[next(iter(self._seen))]
+
+    def resolved(self, pull: Pull) -> bool:
+        """Whether this digest GET fetches what a recent tag GET of the client resolved."""
+        seen = self._seen.get(pull.client)
+        if seen is None:
+            return False
+        when, digests = seen
+        return 0 <= pull.time - when <= REPEAT_WINDOW and pull.digest in digests
+
+
+_recent = RecentTagPulls()
+
+
+def image_pulls(pulls: Iterable[Pull], recent: RecentTagPulls | None = None) -> list[Pull]:
+    """The pulls that count: a digest GET after its tag GET is part of that pull."""
+    recent = _recent if recent is None else recent
+    counted = []
+    for pull in sorted(pulls, key=lambda p: p.time):
+        if pull.by_tag:
+            recent.remember(pull)
+        elif recent.resolved(pull):
+            continue
+        counted.append(pull)
+    return counted
+
+
+def served_digests(digest: str, media_type: str, body: Any) -> tuple[str, ...]:
+    """What a GET by tag resolved: the manifest and, for an index, the manifests it lists
+    (a client then fetches its platform's one by digest)."""
+    from chalicelib.registry.oci.mediatypes import INDEXES
+
+    if media_type.split(";")[0].strip() not in INDEXES or not isinstance(body, (bytes, bytearray)):
+        return (digest,) if digest else ()
+    try:
+        listed = json.loads(body).get("manifests") or []
+        children = [m["digest"] for m in listed if isinstance(m, dict) and isinstance(m.get("digest"), str)]
+    except (ValueError, AttributeError):
+        children = []
+    return tuple(([digest] if digest else []) + children[:255])
+
+
 def announce(pull: Pull) -> None:
     """The log line the subscription picks up (and that CloudWatch keeps anyway)."""
-    logger.info(LOG_MESSAGE, extra={"pull": asdict(pull)})
+    logger.info(LOG_MESSAGE, extra={"pull": {**asdict(pull), "covers": list(pull.covers)}})
 
 
 def record(svc, pulls: Iterable[Pull]) -> int:
-    """Write the pulls' audit entries and add them to the counts; how many pulls."""
+    """Write the audit entries of the pulls that count (image_pulls) and add them to the
+    counts; how many pulls were counted."""
     from chalicelib.meta.audit import AuditEntry, entry_id
     from chalicelib.registry.oci.names import project_of
 
-    pulls = list(pulls)
+    pulls = image_pulls(pulls)
     if not pulls:
         return 0
     entries = []

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import signal
 import sys
 import threading
@@ -21,10 +22,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from devstack.authorizer import deployed_authorizer
 from devstack.gateway import Gateway, serve
+from devstack.localdata import DataDirInUse, LocalData, Resources
 from devstack.log_subscription import LogSubscription
 from devstack.motoserver import MotoServer, http_url
-from devstack.resources import REGION, ProvisionError, provision
+from devstack.resources import REGION, ProvisionError, client, provision
 
 log = logging.getLogger("devstack")
 
@@ -56,15 +59,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="deployment stage: names the stack and /berth/<stage>",
     )
     parser.add_argument(
-        "--apigw-limits",
-        action="store_true",
-        help="behave like API Gateway + Lambda: 10 MB requests, 6 MB events and responses, "
-        "29 s timeout, remapped response headers (HEAD Content-Length, WWW-Authenticate, ...)",
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the registry's data (S3 objects, DynamoDB items, SSM parameters) in "
+        "DATA_DIR/<stage> across restarts (make run: .berth-data); without it nothing is kept",
     )
     parser.add_argument(
-        "--no-header-remap",
+        "--fresh",
         action="store_true",
-        help="with --apigw-limits, keep the limits but pass response headers unchanged",
+        help="with --data-dir, start empty (the previous data is moved to <stage>.previous)",
+    )
+    parser.add_argument(
+        "--apigw-limits",
+        action="store_true",
+        help="behave like the AWS deployment: API Gateway's 10 MB requests, Lambda's 6 MB "
+        "events and responses, the 29 s timeout, remapped response headers, and the "
+        "challenge authorizer and gateway response of infra/apigw-extras.yaml",
+    )
+    parser.add_argument(
+        "--raw-apigw",
+        action="store_true",
+        help="with --apigw-limits, a bare API Gateway without infra/apigw-extras.yaml's "
+        "authorizer: the 401 challenge arrives only as x-amzn-Remapped-WWW-Authenticate "
+        "and logins fail (for tests of that behaviour)",
     )
     parser.add_argument(
         "--serial", action="store_true", help="run one API request at a time"
@@ -80,24 +98,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"factory returning the upload host's WSGI app ({DEFAULT_UPLOAD_APP})",
     )
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log every request"
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log everything: each request (moto's too), the app's JSON access log and pull lines",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.fresh and args.data_dir is None:
+        parser.error("--fresh needs --data-dir (make run passes --data-dir .berth-data)")
+    if args.raw_apigw and not args.apigw_limits:
+        parser.error("--raw-apigw goes with --apigw-limits")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # werkzeug logs one line per request (moto's included): only with --verbose.
-    logging.getLogger("werkzeug").setLevel(
-        logging.INFO if args.verbose else logging.WARNING
-    )
-    for chatty in ("botocore", "boto3", "urllib3"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(args.verbose)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -105,11 +121,15 @@ def main(argv: list[str] | None = None) -> int:
 
     moto = MotoServer(args.host, args.moto_port)
     running: list[tuple[Any, threading.Thread | None]] = []
-    subscription: LogSubscription | None = None
+    # Parts that run beside the servers (start() / stop()), stopped in reverse order
+    # after the servers and before moto: the pull-log subscription, the local data's
+    # saver, and whatever else a module plugs in here.
+    background: list[Any] = []
     try:
-        moto_url = _listen("moto (AWS)", args.host, args.moto_port, moto.start)
+        moto_url = _listen("moto (AWS)", args.host, args.moto_port, moto.start, "--moto-port")
         point_aws_at_moto(moto_url)
         env = provision(moto_url, args.stage)
+        data = _open_local_data(args, moto_url, env)
         # Bind both ports before the app is imported: with port 0 the app's
         # BERTH_UPLOAD_URL must already carry the real upload port.
         api_app, upload_app = _Deferred("registry API"), _Deferred("upload host")
@@ -118,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             args.host,
             args.api_port,
             lambda: serve(api_app, args.host, args.api_port),
+            "--api-port",
         )
         running.append((api_server, None))
         upload_server = _listen(
@@ -125,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             args.host,
             args.upload_port,
             lambda: serve(upload_app, args.host, args.upload_port),
+            "--upload-port",
         )
         running.append((upload_server, None))
         api_url = http_url(args.host, api_server.server_address[1])
@@ -136,21 +158,30 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if args.verbose else "WARNING")
         # as deployed on AWS: pulls are log lines, recorded by record_pulls in batches
         os.environ.setdefault("BERTH_PULL_RECORDING", "log")
-        admin_password = os.environ.get("BERTH_ADMIN_PASSWORD") or _new_admin_password()
+        admin_password = (
+            os.environ.get("BERTH_ADMIN_PASSWORD")
+            or (data.admin_password() if data else None)
+            or _new_admin_password()
+        )
         os.environ["BERTH_ADMIN_PASSWORD"] = admin_password
         env["admin_password"] = admin_password
+        if data is not None:
+            data.keep_admin_password(admin_password)
         _bootstrap(admin_password)
+        env["admin_password_note"] = _admin_password_note(admin_password)
         app = load_object(args.app)
         api_app.target = Gateway(
             app,
             apigw_limits=args.apigw_limits,
             serialize=args.serial,
-            remap_headers=False if args.no_header_remap else None,
+            authorizer=None if args.raw_apigw or not args.apigw_limits else deployed_authorizer(api_url),
         )
         upload_app.target = load_upload_app(args.upload_app)
         record_pulls = getattr(sys.modules.get(args.app.rsplit(":", 1)[0]), "record_pulls", None)
         if os.environ["BERTH_PULL_RECORDING"] == "log" and record_pulls is not None:
-            subscription = LogSubscription(record_pulls).start()
+            background.append(LogSubscription(record_pulls).start())
+        if data is not None:
+            background.append(data.start())
 
         for index, (server, _) in enumerate(running):
             thread = threading.Thread(
@@ -163,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if stop.is_set():  # asked to stop while starting: never claim READY
             return 0
-        print_banner(args, env, api_url, upload_url, moto_url, upload_app.target)
+        print_banner(args, env, api_url, upload_url, moto_url, upload_app.target, data)
         while not stop.wait(1.0):
             pass
         log.info("stopping")
@@ -172,40 +203,87 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 1
     finally:
-        if subscription is not None:  # the last pulls, while moto still answers
-            subscription.stop()
-        _stop_all(running, moto)
+        _stop_all(running, background, moto)
+
+
+def configure_logging(verbose: bool) -> None:
+    """One line per request at most: without -v, requests are not logged at all (errors
+    are), pull lines stay with the log subscription and TLS probes are answered quietly."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # werkzeug logs one line per request (moto's included): only with --verbose.
+    logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
+    for chatty in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    # the pull lines are data for record_pulls (LogSubscription keeps its own handler)
+    logging.getLogger("berth.pulls").propagate = verbose
+
+
+def _open_local_data(args: argparse.Namespace, moto_url: str, env: dict[str, str]) -> LocalData | None:
+    """The stage's folder under --data-dir, locked and restored into moto; None without it."""
+    if args.data_dir is None:
+        return None
+    folder = (args.data_dir / args.stage).resolve()
+    data = LocalData(folder, lambda service: client(service, moto_url))
+    try:
+        data.open(fresh=args.fresh)
+    except DataDirInUse as exc:
+        raise StartupError(str(exc)) from None
+    restored = data.restore(
+        Resources(bucket=env["BERTH_BUCKET"], table=env["BERTH_TABLE"], ssm_prefix=env["BERTH_SSM_PREFIX"])
+    )
+    env["data_note"] = (
+        f"kept in {folder} (restored {restored.items} items, {restored.objects} objects, "
+        f"{restored.parameters} parameters; make run ARGS=--fresh starts empty)"
+        if not restored.empty
+        else f"kept in {folder} (new; saved every few seconds and at Ctrl-C)"
+    )
+    return data
 
 
 def _stop_all(
-    running: list[tuple[Any, threading.Thread | None]], moto: MotoServer
+    running: list[tuple[Any, threading.Thread | None]], background: list[Any], moto: MotoServer
 ) -> None:
-    """Stop the servers side by side: each shutdown() waits out a poll interval."""
+    """Servers first (side by side: each shutdown() waits out a poll interval), then the
+    background parts in reverse order while moto still answers (the last pulls, the last
+    save), then moto."""
     # shutdown() waits for a serve_forever loop, so only servers whose thread ran get one.
-    stoppers = [
-        threading.Thread(target=s.shutdown) for s, t in running if t is not None
-    ]
-    stoppers.append(threading.Thread(target=moto.stop))
-    for stopper in stoppers:
-        stopper.start()
-    for stopper in stoppers:
-        stopper.join()
+    _side_by_side([s.shutdown for s, t in running if t is not None])
     for server, _ in running:
         server.server_close()
+    for part in reversed(background):
+        try:
+            part.stop()
+        except Exception:
+            log.exception("stopping %s failed", type(part).__name__)
+    moto.stop()
+
+
+def _side_by_side(calls: list[Callable[[], Any]]) -> None:
+    threads = [threading.Thread(target=call) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 class StartupError(Exception):
     """A part of the stack could not be loaded; the message says which and why."""
 
 
-def _listen(what: str, host: str, port: int, bind: Callable[[], Any]) -> Any:
+def _listen(what: str, host: str, port: int, bind: Callable[[], Any], flag: str) -> Any:
     try:
         return bind()
     # werkzeug prints why and exits when it cannot bind; anything else raises OSError
     except (OSError, SystemExit) as exc:
-        reason = f": {exc}" if isinstance(exc, OSError) else " (see above)"
+        reason = f": {exc}" if isinstance(exc, OSError) else " (port in use?)"
         raise StartupError(
-            f"cannot listen on {host}:{port} for {what}{reason}"
+            f"cannot listen on {host}:{port} for {what}{reason}; "
+            f'choose another port with {flag}, e.g. make run ARGS="{flag} {port + 10 if port else 0}" '
+            f"(0 picks a free one)"
         ) from None
 
 
@@ -308,37 +386,80 @@ def print_banner(
     upload_url: str,
     moto_url: str,
     upload_app: Any,
+    data: LocalData | None,
 ) -> None:
-    registry = api_url.removeprefix("http://")
+    """What is running, where the data is, and commands that work as printed, in the
+    order to run them (tests/e2e/test_first_hour.py runs every one of them)."""
     uploads = (
         upload_url
         if not isinstance(upload_app, _Deferred)
         else f"{upload_url} [placeholder: 503]"
     )
-    limits = "on" if args.apigw_limits else "off (--apigw-limits to emulate them)"
+    if not args.apigw_limits:
+        limits = "off (make run ARGS=--apigw-limits behaves like the AWS deployment)"
+    elif args.raw_apigw:
+        limits = "on, without infra/apigw-extras.yaml (--raw-apigw: logins fail)"
+    else:
+        limits = "on, with infra/apigw-extras.yaml's challenge authorizer"
+    data_note = env.get("data_note") or "not kept: started without --data-dir (make run keeps it)"
     lines = [
         f"Berth is running: registry {api_url} (uploads {uploads}, AWS on moto {moto_url})",
-        f"  API Gateway stage v2 is served at {api_url}/v2/; API Gateway limits {limits}",
+        f"  data:      {data_note}",
+        f"  API Gateway limits {limits}",
         (
             f"  resources: table {env['BERTH_TABLE']}, bucket {env['BERTH_BUCKET']}, "
             f"SSM {env['BERTH_SSM_PREFIX']}"
         ),
-        (
-            f"  AWS CLI:  AWS_ENDPOINT_URL={moto_url} AWS_ACCESS_KEY_ID=testing "
-            f"AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION} "
-            f"aws s3 ls s3://{env['BERTH_BUCKET']}"
-        ),
-        f"  log in:   docker login {registry} -u admin -p {env['admin_password']}",
-        f"  console:  {api_url}/v2/ui/   (admin, the same password)",
-        "  try:",
-        f"    skopeo copy --dest-tls-verify=false docker-archive:img.tar docker://{registry}/library/app:1",
-        f"    docker push {registry}/library/app:1        (docker trusts plain HTTP on 127.0.0.0/8)",
-        f"    podman push --tls-verify=false {registry}/library/app:1",
-        f"    oras push --plain-http {registry}/library/app:1 ./file.txt",
-        "  Ctrl-C stops it.",
+        f"  console:   {api_url}/v2/ui/  (user admin, password {env['admin_password']})",
+    ]
+    if env.get("admin_password_note"):
+        lines.append(f"  note:      {env['admin_password_note']}")
+    lines += [
+        "  Try it (copy and run; docker trusts plain HTTP on 127.0.0.0/8):",
+        *("    " + command for command in banner_commands(api_url, moto_url, env)),
+        "  Ctrl-C stops it" + (" (the data is saved)." if data is not None else "."),
         f"READY api={api_url} upload={upload_url} moto={moto_url} username=admin password={env['admin_password']}",
     ]
     print("\n".join(lines), flush=True)
+
+
+def banner_commands(api_url: str, moto_url: str, env: dict[str, str]) -> list[str]:
+    """Shell commands for a first push and pull, credentials included, nothing to fill in."""
+    registry = api_url.removeprefix("http://")
+    password = shlex.quote(env["admin_password"])
+    image = f"{registry}/library/hello"
+    return [
+        f"docker login {registry} -u admin -p {password}",
+        f"echo hello > hello.txt && tar -c hello.txt | docker import - {image}:1",
+        f"docker push {image}:1",
+        f"docker pull {image}:1",
+        (
+            f"skopeo copy --src-tls-verify=false --dest-tls-verify=false --dest-creds admin:{password} "
+            f"docker://{image}:1 docker://{image}:copy"
+        ),
+        f"skopeo inspect --tls-verify=false docker://{image}:copy",
+        (
+            f"AWS_ENDPOINT_URL={moto_url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+            f"AWS_DEFAULT_REGION={REGION} aws s3 ls s3://{env['BERTH_BUCKET']}/"
+        ),
+    ]
+
+
+def _admin_password_note(password: str) -> str:
+    """Empty when `admin` logs in with `password`; otherwise why the printed one fails."""
+    from chalicelib.auth.passwords import verify_password
+    from chalicelib.config import Settings
+    from chalicelib.services import Services
+
+    user = Services(Settings.from_env()).accounts.get_user("admin")
+    if user is None:
+        return "there is no admin account (deleted?): make run ARGS=--fresh starts over"
+    if not user.password_hash or not verify_password(password, user.password_hash):
+        return (
+            "admin's password was changed since it was printed first: log in with the new one "
+            "(BERTH_ADMIN_PASSWORD only sets it on a fresh start)"
+        )
+    return ""
 
 
 if __name__ == "__main__":

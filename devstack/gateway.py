@@ -15,7 +15,9 @@ handler's answer back into HTTP, so the handler runs locally exactly as it does 
 
 With ``apigw_limits=True`` it also applies what API Gateway and Lambda impose: 10 MB
 requests, 6 MB events and responses, the 29 s integration timeout, and the response
-header remapping (a HEAD's Content-Length, WWW-Authenticate, Server, Date, ...).
+header remapping (a HEAD's Content-Length, WWW-Authenticate, Server, Date, ...). An
+``authorizer`` (devstack/authorizer.py) runs before the handler as the deployment's
+REQUEST authorizer does, and its refusals go out as gateway responses.
 """
 
 from __future__ import annotations
@@ -147,12 +149,15 @@ class Gateway:
         serialize: bool = False,
         remap_headers: bool | None = None,
         integration_timeout: float = INTEGRATION_TIMEOUT,
+        authorizer: Any = None,
     ) -> None:
         self.app = app
         self.stage = stage
         self.apigw_limits = apigw_limits
         self.remap_headers = apigw_limits if remap_headers is None else remap_headers
         self.integration_timeout = integration_timeout
+        # devstack.authorizer.DeployedAuthorizer: infra/apigw-extras.yaml's challenge
+        self.authorizer = authorizer
         self.router = Router(app.routes)
         self._lock = threading.Lock() if serialize else None
         if not serialize:
@@ -199,6 +204,11 @@ class Gateway:
         event = build_event(
             environ, method, raw_path, path, raw_query, body, match, self.stage
         )
+        if self.authorizer is not None:
+            refused = self.authorizer.check(event, self.stage)
+            if refused is not None:  # a gateway response: API Gateway renames none of it
+                headers = [*refused.headers, ("x-amzn-RequestId", event["requestContext"]["requestId"])]
+                return _send(start_response, refused.status, headers, refused.body, method, remap=False)
         if self.apigw_limits:
             size = _json_size(event)
             if size > MAX_LAMBDA_PAYLOAD:
@@ -441,6 +451,18 @@ class RawHeadersRequestHandler(WSGIRequestHandler):
         environ = super().make_environ()
         environ["devstack.raw_headers"] = list(self.headers.items())
         return environ
+
+    def log_error(self, format: str, *args: Any) -> None:
+        # Clients try TLS first (docker, podman, skopeo): the ClientHello is answered
+        # with a 400 as before, which sends them to plain HTTP, but not logged.
+        if getattr(self, "raw_requestline", b"").startswith(b"\x16\x03"):
+            return
+        super().log_error(format, *args)
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        if getattr(self, "raw_requestline", b"").startswith(b"\x16\x03"):
+            return
+        super().log_request(code, size)
 
 
 def _send(

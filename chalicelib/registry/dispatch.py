@@ -89,15 +89,20 @@ def _audit(svc, req: OciRequest, route_name: str, params: dict[str, str], respon
 def _pulled(svc, req: OciRequest, params: dict[str, str], response: OciResponse) -> None:
     from chalicelib import pulls
 
+    digest = response.headers.get("Docker-Content-Digest", "")
     pull = pulls.Pull(
         username=getattr(req.identity, "subject", "") or "anonymous",
         repository=params["name"],
         reference=params["reference"],
-        digest=response.headers.get("Docker-Content-Digest", ""),
+        digest=digest,
         source_ip=req.source_ip,
         time=svc.clock(),
         # its audit entry's id comes from it: a redelivered log line writes the same entry
         request_id=req.request_id or os.urandom(16).hex(),
+        user_agent=(req.header("User-Agent") or "")[:256],
+        covers=pulls.served_digests(digest, response.headers.get("Content-Type", ""), response.body)
+        if ":" not in params["reference"]
+        else (),
     )
     if svc.settings.pull_recording == "log":
         pulls.announce(pull)

@@ -207,17 +207,11 @@ def stack(e2e_logs):
 
 @pytest.fixture(scope="session")
 def limited_stack(e2e_logs):
-    """A second stack emulating API Gateway's 10 MB request / 6 MB Lambda payload limits.
-
-    `--no-header-remap`: with the limits, devstack also renames response headers
-    the way a bare API Gateway REST API does, WWW-Authenticate included (to
-    x-amzn-Remapped-WWW-Authenticate). No client can then find the Bearer
-    challenge, so token auth cannot work at all. A deployment fixes that on the
-    AWS side (a gateway response / integration mapping that passes
-    WWW-Authenticate through, an infra task); until devstack emulates that
-    fix, this stack keeps the size limits and passes headers unchanged.
-    """
-    yield from _start_stack(["--apigw-limits", "--no-header-remap"], e2e_logs, "devstack-limited")
+    """A second stack that behaves like the AWS deployment: API Gateway's 10 MB request
+    and Lambda's 6 MB payload limits, API Gateway's response header renaming, and
+    infra/apigw-extras.yaml's challenge authorizer and gateway response, which bring the
+    Bearer challenge to clients as deployed (tests/e2e/test_first_hour.py logs in through it)."""
+    yield from _start_stack(["--apigw-limits"], e2e_logs, "devstack-limited")
 
 
 # --------------------------------------------------------------------------- skopeo

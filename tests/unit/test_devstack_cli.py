@@ -123,7 +123,7 @@ def test_ready_line_names_the_real_ports(stack):
         assert url.startswith("http://127.0.0.1:")
         assert not url.endswith(":0")
     assert banner[0].startswith(f"Berth is running: registry {ready['api']} ")
-    assert any("skopeo copy --dest-tls-verify=false" in line for line in banner)
+    assert any(line.strip().startswith("skopeo copy ") and "--dest-creds admin:" in line for line in banner)
     assert any("docker push" in line for line in banner)
 
 

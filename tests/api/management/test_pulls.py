@@ -45,14 +45,35 @@ def test_inline_pulls_count_and_stamp_times(world, admin):
     assert repository(admin, name)["pull_count"] == 0
     assert artifact(admin, name, "v1")["pull_time"] == NEVER
     pull(world, name, "v1")
-    pull(world, name, digest)
-    assert repository(admin, name)["pull_count"] == 2
+    pull(world, name, digest)  # the same client fetching what the tag resolved: the same pull
+    assert repository(admin, name)["pull_count"] == 1
     found = artifact(admin, name, digest)
     assert found["pull_time"] != NEVER
     assert [t["pull_time"] != NEVER for t in found["tags"]] == [True]
+    pull(world, name, "v1")  # a second pull
     entries = logs(admin, f"/projects/{project.name}/logs", operation="pull")
-    assert sorted(e["resource"] for e in entries) == sorted([f"{name}:v1", f"{name}@{digest}"])
+    assert [e["resource"] for e in entries] == [f"{name}:v1", f"{name}:v1"]
     assert len({e["id"] for e in entries}) == 2
+    assert repository(admin, name)["pull_count"] == 2
+
+
+def test_a_digest_pull_alone_counts(world, admin):
+    project = world.project()
+    name = f"{project.name}/app"
+    digest = world.push(name, "v1")
+    pull(world, name, digest)
+    assert repository(admin, name)["pull_count"] == 1
+    entries = logs(admin, f"/projects/{project.name}/logs", operation="pull")
+    assert [e["resource"] for e in entries] == [f"{name}@{digest}"]
+
+
+def test_a_head_is_not_a_pull(world, admin):
+    project = world.project()
+    name = f"{project.name}/app"
+    world.push(name, "v1")
+    bearer = {"Authorization": "Bearer " + token(world, "admin", ADMIN_PASSWORD, f"repository:{name}:pull")}
+    assert world.api.head(f"/v2/{name}/manifests/v1", headers=bearer).status == 200
+    assert repository(admin, name)["pull_count"] == 0
 
 
 @pytest.fixture

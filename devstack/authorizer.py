@@ -1,0 +1,174 @@
+"""What infra/apigw-extras.yaml adds to API Gateway, applied by the local gateway.
+
+The AWS deployment puts a REQUEST authorizer (``ChallengeAuthorizer``) on the methods
+listed in ``RestAPI.DefinitionBody.paths`` and answers its "Unauthorized" with the
+``UnauthorizedResponse`` gateway response, which carries Docker's token challenge (a
+gateway response's headers are not renamed, the app's ``WWW-Authenticate`` is). With
+``--apigw-limits`` the local gateway renames headers as API Gateway does, so it must
+apply the same fix to behave like the deployment: this module reads both pieces from
+the template itself (the authorizer's inline code, the response's status, headers and
+body), so the emulation follows whatever the template deploys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devstack.resources import REGION, load_template
+
+EXTRAS_PATH = Path(__file__).resolve().parent.parent / "infra" / "apigw-extras.yaml"
+ACCOUNT_ID = "123456789012"
+API_ID = "local"
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class AuthorizerError(RuntimeError):
+    """The template does not hold what the emulation needs; the message says what."""
+
+
+class DeployedAuthorizer:
+    """The challenge authorizer as API Gateway runs it in front of the app.
+
+    ``check(event, resource)`` returns None when the request goes on to the app, or the
+    answer API Gateway gives instead (the UNAUTHORIZED gateway response, a 403 for an
+    explicit deny, a 500 when the authorizer fails).
+    """
+
+    def __init__(self, handler: Any, secured: dict[str, set[str]], unauthorized: GatewayResponse) -> None:
+        self._handler = handler
+        self._secured = secured
+        self.unauthorized = unauthorized
+
+    def check(self, event: dict[str, Any], stage: str) -> GatewayResponse | None:
+        method = event["httpMethod"]
+        if method not in self._secured.get(event["resource"], set()):
+            return None
+        try:
+            result = self._handler(authorizer_event(event, stage), None)
+        except Exception as exc:  # noqa: BLE001 - API Gateway maps every failure
+            if str(exc) == "Unauthorized":
+                return self.unauthorized
+            return _message(500, None, "AuthorizerConfigurationException")
+        if not _allows(result):
+            return _message(403, "User is not authorized to access this resource with an explicit deny",
+                            "AccessDeniedException")
+        return None
+
+
+def deployed_authorizer(api_url: str, template_path: Path = EXTRAS_PATH) -> DeployedAuthorizer:
+    """The authorizer and gateway response of ``template_path``, for a stage served at
+    ``api_url`` (the template's PublicUrl: the challenge's realm names it)."""
+    template = load_template(template_path)
+    resources = template.get("Resources", {})
+    try:
+        code = resources["ChallengeAuthorizer"]["Properties"]["Code"]["ZipFile"]
+        paths = resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+        response = resources["UnauthorizedResponse"]["Properties"]
+    except (KeyError, TypeError) as exc:
+        raise AuthorizerError(f"{template_path} lacks {exc} (the challenge authorizer and its response)") from None
+    parameters = {
+        name: spec.get("Default", "") for name, spec in (template.get("Parameters") or {}).items()
+    }
+    parameters.update(
+        {
+            "PublicUrl": api_url,
+            "TokenService": os.environ.get("BERTH_TOKEN_SERVICE") or parameters.get("TokenService", ""),
+            "RestAPI": API_ID,
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::Partition": "aws",
+        }
+    )
+    conditions = {
+        name: _evaluate(spec, parameters, {}) for name, spec in (template.get("Conditions") or {}).items()
+    }
+    module = types.ModuleType("challenge_authorizer")
+    exec(compile(code, f"{template_path}#ChallengeAuthorizer", "exec"), module.__dict__)  # noqa: S102
+    secured = {
+        resource: {method.upper() for method, spec in methods.items() if isinstance(spec, dict) and spec.get("security")}
+        for resource, methods in paths.items()
+    }
+    return DeployedAuthorizer(module.handler, secured, _gateway_response(response, parameters, conditions))
+
+
+def authorizer_event(event: dict[str, Any], stage: str) -> dict[str, Any]:
+    """The REQUEST authorizer's event for a proxy event."""
+    path = event["path"].lstrip("/")
+    return {
+        "type": "REQUEST",
+        "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{stage}/{event['httpMethod']}/{path}",
+        "resource": event["resource"],
+        "path": event["requestContext"]["path"],
+        "httpMethod": event["httpMethod"],
+        "headers": event["headers"],
+        "multiValueHeaders": event["multiValueHeaders"],
+        "queryStringParameters": event["queryStringParameters"],
+        "multiValueQueryStringParameters": event["multiValueQueryStringParameters"],
+        "pathParameters": event["pathParameters"],
+        "stageVariables": event["stageVariables"],
+        "requestContext": event["requestContext"],
+    }
+
+
+def _allows(result: Any) -> bool:
+    try:
+        statements = result["policyDocument"]["Statement"]
+    except (KeyError, TypeError):
+        return False
+    effects = {str(s.get("Effect", "")).lower() for s in statements if isinstance(s, dict)}
+    return "allow" in effects and "deny" not in effects
+
+
+def _gateway_response(props: dict[str, Any], parameters: dict[str, Any], conditions: dict[str, Any]) -> GatewayResponse:
+    headers = []
+    for name, value in (props.get("ResponseParameters") or {}).items():
+        if name.startswith("gatewayresponse.header."):
+            headers.append((name.removeprefix("gatewayresponse.header."), _static(_evaluate(value, parameters, conditions))))
+    templates = props.get("ResponseTemplates") or {}
+    content_type, body = next(iter(templates.items()), ("application/json", '{"message":"Unauthorized"}'))
+    headers.append(("Content-Type", content_type))
+    return GatewayResponse(int(props.get("StatusCode", 401)), headers, str(body).encode())
+
+
+def _static(value: str) -> str:
+    """A gateway response header's static value is written in single quotes."""
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1]
+    raise AuthorizerError(f"gateway response header {value!r} is not a static 'value'")
+
+
+def _evaluate(node: Any, parameters: dict[str, Any], conditions: dict[str, Any]) -> Any:
+    """The few intrinsics the template's response uses: Ref, Fn::Sub, Fn::If, Fn::Not,
+    Fn::Equals."""
+    if isinstance(node, dict) and len(node) == 1:
+        (kind, arg), = node.items()
+        if kind == "Ref":
+            return parameters[arg]
+        if kind == "Fn::Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(parameters[m.group(1)]), arg)
+        if kind == "Fn::If":
+            name, yes, no = arg
+            return _evaluate(yes if conditions[name] else no, parameters, conditions)
+        if kind == "Fn::Not":
+            return not _evaluate(arg[0], parameters, conditions)
+        if kind == "Fn::Equals":
+            return _evaluate(arg[0], parameters, conditions) == _evaluate(arg[1], parameters, conditions)
+    return node
+
+
+def _message(status: int, message: str | None, error_type: str) -> GatewayResponse:
+    body = json.dumps({"message": message}, separators=(",", ":")).encode()
+    return GatewayResponse(status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type)], body)
