@@ -1,0 +1,90 @@
+"""The local stack's data folder (devstack/localdata.py) against moto in server mode:
+what one moto holds is saved, and a new moto gets it back through the same APIs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from devstack.localdata import DataDirInUse, LocalData, Resources
+from devstack.motoserver import MotoServer
+from devstack.resources import client
+
+PREFIX = "/berth/unit"
+
+
+def make_resources(url: str) -> Resources:
+    s3, ddb = client("s3", url), client("dynamodb", url)
+    s3.create_bucket(Bucket="blobs")
+    ddb.create_table(
+        TableName="meta",
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return Resources(bucket="blobs", table="meta", ssm_prefix=PREFIX)
+
+
+@pytest.fixture
+def moto():
+    with MotoServer("127.0.0.1", 0) as server:
+        yield server.url
+
+
+def test_a_second_moto_gets_back_what_the_first_held(tmp_path, moto):
+    folder = tmp_path / "dev"
+    first = LocalData(folder, lambda service: client(service, moto)).open()
+    resources = make_resources(moto)
+    assert first.restore(resources).empty
+    s3, ddb, ssm = client("s3", moto), client("dynamodb", moto), client("ssm", moto)
+    s3.put_object(Bucket="blobs", Key="blobs/sha256/ab/abc", Body=b"layer bytes", ContentType="application/octet-stream",
+                  Metadata={"digest": "sha256:abc"})
+    items = [
+        {"PK": {"S": "REPO#library/app"}, "SK": {"S": f"TAG#{i}"}, "n": {"N": str(i)},
+         "raw": {"B": bytes([i, 0, 255])}, "tags": {"SS": ["a", "b"]}, "deep": {"M": {"l": {"L": [{"BOOL": True}]}}}}
+        for i in range(30)  # more than one BatchWriteItem
+    ]
+    for item in items:
+        ddb.put_item(TableName="meta", Item=item)
+    ssm.put_parameter(Name=f"{PREFIX}/token-signing-key", Value="secret", Type="SecureString")
+    ssm.put_parameter(Name="/elsewhere/x", Value="not ours", Type="String")
+    first.keep_admin_password("BerthPass1")
+    first.save()
+    first.stop()
+
+    # a moto that holds nothing (its backends are per process: reset them all)
+    requests.post(f"{moto}/moto-api/reset", timeout=30).raise_for_status()
+    second = LocalData(folder, lambda service: client(service, moto)).open()
+    restored = second.restore(make_resources(moto))
+    assert (restored.objects, restored.items, restored.parameters) == (1, 30, 1)
+    s3b, ddbb, ssmb = client("s3", moto), client("dynamodb", moto), client("ssm", moto)
+    got = s3b.get_object(Bucket="blobs", Key="blobs/sha256/ab/abc")
+    assert got["Body"].read() == b"layer bytes"
+    assert got["ContentType"] == "application/octet-stream" and got["Metadata"] == {"digest": "sha256:abc"}
+    back = ddbb.scan(TableName="meta")["Items"]
+    assert sorted(back, key=lambda i: int(i["n"]["N"])) == items
+    assert ssmb.get_parameter(Name=f"{PREFIX}/token-signing-key", WithDecryption=True)["Parameter"]["Value"] == "secret"
+    assert second.admin_password() == "BerthPass1"
+
+    # what changes after a restore is saved; what was deleted is gone from the folder
+    s3b.delete_object(Bucket="blobs", Key="blobs/sha256/ab/abc")
+    ddbb.delete_item(TableName="meta", Key={"PK": items[0]["PK"], "SK": items[0]["SK"]})
+    second.stop()
+    assert json.loads((folder / "s3" / "index.json").read_text()) == {}
+    assert list((folder / "s3" / "objects").iterdir()) == []
+    assert len(json.loads((folder / "dynamodb.json").read_text())) == 29
+
+
+def test_one_stack_per_folder_and_fresh_sets_the_old_data_aside(tmp_path, moto):
+    folder = tmp_path / "dev"
+    first = LocalData(folder, lambda service: client(service, moto)).open()
+    first.keep_admin_password("BerthPass1")
+    with pytest.raises(DataDirInUse):
+        LocalData(folder, lambda service: client(service, moto)).open()
+    first.close()
+    fresh = LocalData(folder, lambda service: client(service, moto)).open(fresh=True)
+    assert fresh.admin_password() is None
+    assert (tmp_path / "dev.previous" / "admin-password").read_text().strip() == "BerthPass1"
+    fresh.close()
