@@ -1,26 +1,37 @@
 # Berth developer tasks.
-#   make venv   create .venv and install requirements-dev.txt (again only when a requirements file changes)
-#   make run    the whole stack locally (python -m devstack); extra flags: make run ARGS=--apigw-limits
+#   make run    the whole stack locally (python -m devstack), installing only what it needs
+#               (requirements-stack.txt); its data is kept in .berth-data/ across restarts.
+#               Flags: make run ARGS="--fresh --apigw-limits --api-port 8080 -v" (README, "Try it")
+#   make venv   .venv with everything for development and tests (requirements-dev.txt)
 #   make test   the test suite
 
 PY ?= python3
 VENV = .venv
 PYTHON = $(VENV)/bin/python
-# Stamp of the last install: newer than both requirement files means nothing to do.
+# Stamps of the last installs: newer than their requirement files means nothing to do.
+STACK_STAMP = $(VENV)/.installed-stack
 VENV_STAMP = $(VENV)/.installed
 ARGS ?=
+# where `make run` keeps the registry's data (git-ignored); one folder per stage inside
+DATA_DIR ?= .berth-data
 
-.PHONY: venv run test
+.PHONY: venv venv-stack run test
 
 venv: $(VENV_STAMP)
 
-$(VENV_STAMP): requirements.txt requirements-dev.txt
+venv-stack: $(STACK_STAMP)
+
+$(STACK_STAMP): requirements.txt requirements-stack.txt
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install -r requirements-stack.txt
+	touch $@
+
+$(VENV_STAMP): $(STACK_STAMP) requirements-dev.txt
 	$(PYTHON) -m pip install -r requirements-dev.txt
 	touch $@
 
-run: venv
-	$(PYTHON) -m devstack $(ARGS)
+run: venv-stack
+	$(PYTHON) -m devstack --data-dir $(DATA_DIR) $(ARGS)
 
 # The end-to-end tests drive skopeo and a private dockerd: install them first (apt-get,
 # only what is missing).
