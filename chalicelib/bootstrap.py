@@ -2,8 +2,9 @@
 
 - the SecureString secrets: the token signing key (RS256, PEM) and the upload
   state key, created only if absent (a re-run never rotates them);
-- the public `library` project, as Harbor has from the start;
-- the `admin` system administrator, from BERTH_ADMIN_PASSWORD, if absent.
+- the `admin` system administrator, from BERTH_ADMIN_PASSWORD, if absent;
+- the public `library` project, as Harbor has from the start, owned by `admin`, who is
+  its first member (project admin).
 
 Run by the local stack, and for a deployment with
 `python -m chalicelib.bootstrap` (environment as for the Lambda function).
@@ -48,7 +49,8 @@ def _signing_key_pem() -> str:
 
 def bootstrap(svc, *, admin_password: str | None) -> dict[str, bool]:
     from chalicelib.auth.passwords import hash_password
-    from chalicelib.meta.accounts import Project, User
+    from chalicelib.auth.rbac import Role
+    from chalicelib.meta.accounts import AccountNotFound, Member, Project, User
 
     done = {
         "upload_key": ensure_secret(svc.ssm, svc.settings.ssm_prefix, UPLOAD_TOKEN_KEY, lambda: secrets.token_hex(32)),
@@ -56,12 +58,6 @@ def bootstrap(svc, *, admin_password: str | None) -> dict[str, bool]:
         "library": False,
         "admin": False,
     }
-    if svc.accounts.get_project(LIBRARY) is None:
-        try:
-            svc.accounts.create_project(Project(name=LIBRARY, public=True, owner="admin"))
-            done["library"] = True
-        except Conflict:
-            pass
     if admin_password and svc.accounts.get_user("admin") is None:
         try:
             svc.accounts.create_user(
@@ -76,6 +72,21 @@ def bootstrap(svc, *, admin_password: str | None) -> dict[str, bool]:
             done["admin"] = True
         except Conflict:
             pass
+    if svc.accounts.get_project(LIBRARY) is None:
+        try:
+            svc.accounts.create_project(Project(name=LIBRARY, public=True, owner="admin"))
+            done["library"] = True
+        except Conflict:
+            pass
+        else:
+            # as in Harbor, and as for every project created through the API: its owner
+            # is its first member, a project admin (the Members tab lists them)
+            try:
+                svc.accounts.add_member(
+                    LIBRARY, Member(entity_type="u", entity_name="admin", role_id=int(Role.PROJECT_ADMIN))
+                )
+            except (Conflict, AccountNotFound):
+                pass  # no admin account (no password given): the project has no member yet
     return done
 
 

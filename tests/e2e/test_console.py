@@ -261,6 +261,10 @@ def test_console_journey(stack, skopeo, browser, tmp_path):
         b.click("#project-create-submit")
         assert "already exists" in b.visible("#project-create-error").text
         b.click("#project-create button.secondary")  # Cancel
+        # the admin's role reads the same on every project and on every page
+        for name in (project, "library"):
+            cell = b.find(f"#projects-table tr:has(a[href='#/projects/{name}']) .role-label")
+            assert cell.text == "System admin", (name, cell.text)
         # search by name
         b.fill("#project-filter", suffix)
         b.click("#project-search button[type=submit]")
@@ -284,9 +288,18 @@ def test_console_journey(stack, skopeo, browser, tmp_path):
         b.text_in("#users-table", username)
         assert f"{username}@example.com" in b.find("#users-table").text
 
+        # -- library's owner is its first member, as in Harbor ----------------------------------
+        b.go("#/projects/library")
+        b.loaded("#repository-list")
+        assert b.find("#view .role-label").text == "System admin"
+        b.click("#tab-members")
+        b.loaded("#member-list")
+        assert "admin" in [e.text for e in b.driver.find_elements("css selector", "#members-table .member-name")]
+
         # -- make the user a developer of the project -------------------------------------------
         b.go(f"#/projects/{project}")
         b.loaded("#repository-list")
+        assert b.find("#view .role-label").text == "System admin"
         b.click("#tab-members")
         b.visible("#member-add")
         b.fill("#member-username", f"nobody{suffix}")
@@ -326,8 +339,11 @@ def test_console_journey(stack, skopeo, browser, tmp_path):
         assert "application/vnd.oci.image.manifest.v1+json" in b.find(row).text
         assert b.find(f"{row} td[data-label='Size'] span").get_attribute("title") == f"{size} bytes"
         assert b.find(f"{row} td[data-label='Size']").text.endswith("KiB")
-        pull = b.find(f"{row} input.pull-command").get_attribute("value")
-        assert pull == f"docker pull {stack.host}/{project}/app@{digest}"
+        pull = b.find(f"{row} textarea.pull-command")
+        assert pull.get_property("value") == f"docker pull {stack.host}/{project}/app@{digest}"
+        # the whole command is in view: it wraps rather than scrolling sideways
+        assert b.driver.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth", pull)
+        assert b.driver.execute_script("return arguments[0].scrollHeight <= arguments[0].clientHeight + 1", pull)
 
         # -- add a tag, then delete it ----------------------------------------------------------
         b.click(f"{row} button.add-tag-open")

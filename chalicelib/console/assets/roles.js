@@ -17,6 +17,14 @@ export function roleName(id) {
   return found ? found.name : "";
 }
 
+// What the console says the user's role in a project is, the same on every page:
+// a system administrator may do everything in every project, whatever membership
+// they also have, so that is what is shown; anyone else has their member role or none.
+export function roleLabel(user, project) {
+  if (user && user.sysadmin) return "System admin";
+  return roleName(project.current_user_role_id) || "No role";
+}
+
 function roleOf(user, project) {
   return user.sysadmin ? PROJECT_ADMIN : project.current_user_role_id;
 }

@@ -4,7 +4,7 @@
 import { segment } from "./api.js";
 import { h, replace } from "./dom.js";
 import { renderLogList } from "./logs.js";
-import { mayListRobots, roleName } from "./roles.js";
+import { mayListRobots, roleLabel } from "./roles.js";
 import { errorNote, loading } from "./widgets.js";
 import { renderMembers } from "./tab-members.js";
 import { renderRepositories } from "./tab-repositories.js";
@@ -59,12 +59,11 @@ export async function render(ctx, name, tab = "repositories") {
   } finally {
     body.removeAttribute("aria-busy");
   }
-  const role = roleName(project.current_user_role_id);
   replace(
     facts,
     h("span", { class: "badge" }, project.metadata && project.metadata.public === "true" ? "Public" : "Private"),
-    ` Owner ${project.owner_name || "—"}`,
-    role ? ` · your role: ${role}` : ctx.user.sysadmin ? " · you are a system admin" : "",
+    ` Owner ${project.owner_name || "—"} · your role: `,
+    h("span", { class: "role-label" }, roleLabel(ctx.user, project)),
   );
   // the tab asked for stays, so its "not allowed" has a place
   for (const t of TABS.filter((t) => t.shown && t.id !== tab)) {

@@ -2,7 +2,7 @@
 import { segment } from "./api.js";
 import { formatTime, h, replace } from "./dom.js";
 import { pagedTable, rowAction, rowButton, searchForm } from "./lists.js";
-import { mayAdminister, roleName } from "./roles.js";
+import { mayAdminister, roleLabel } from "./roles.js";
 import { createForm, field, showMessage, table } from "./widgets.js";
 
 const PAGE_SIZE = 15;
@@ -28,7 +28,7 @@ export function render(ctx) {
             cell: (p) => h("a", { href: `#/projects/${segment(p.name)}`, class: "project-link" }, p.name),
           },
           { title: "Access", cell: (p) => (p.metadata && p.metadata.public === "true" ? "Public" : "Private") },
-          { title: "Your role", cell: (p) => roleName(p.current_user_role_id) || (user.sysadmin ? "System admin" : "—") },
+          { title: "Your role", cell: (p) => h("span", { class: "role-label" }, roleLabel(user, p)) },
           { title: "Repositories", class: "number", cell: (p) => String(p.repo_count) },
           { title: "Created", cell: (p) => formatTime(p.creation_time) },
           {

@@ -14,7 +14,7 @@ export function pullCommand(projectName, repository, reference) {
 }
 
 function pullBox(command, label) {
-  return copyBox(command, { label, className: "pull-command" });
+  return copyBox(command, { label, className: "pull-command", wrap: true });
 }
 
 export async function render(ctx, projectName, repository) {

@@ -234,17 +234,30 @@ const COPIED_SECONDS = 3;
 // A read-only text with a Copy button (pull commands, secrets). The outcome is
 // told next to the button, so it shows inside a modal dialog too; without the
 // clipboard API (an insecure origin) the text is selected for Ctrl+C instead.
-export function copyBox(text, { label, id, className = "" }) {
-  const input = h("input", {
-    type: "text",
-    readonly: true,
-    value: text,
-    id,
-    class: `copy-text mono ${className}`.trim(),
-    "aria-label": label,
-    spellcheck: "false",
-    autocomplete: "off",
-  });
+// `wrap`: a long text (a pull command by digest) wraps over lines instead of
+// scrolling out of sight in a one-line field.
+export function copyBox(text, { label, id, className = "", wrap = false }) {
+  const input = wrap
+    ? h("textarea", {
+        readonly: true,
+        rows: 2,
+        id,
+        class: `copy-text copy-wrap mono ${className}`.trim(),
+        "aria-label": label,
+        spellcheck: "false",
+        autocomplete: "off",
+      })
+    : h("input", {
+        type: "text",
+        readonly: true,
+        value: text,
+        id,
+        class: `copy-text mono ${className}`.trim(),
+        "aria-label": label,
+        spellcheck: "false",
+        autocomplete: "off",
+      });
+  if (wrap) input.value = text;
   input.addEventListener("focus", () => input.select());
   const status = h("span", { class: "copy-status", role: "status" });
   let timer = null;
