@@ -273,7 +273,7 @@ def jwt(exp: float) -> str:
     return f"{part({'alg': 'RS256'})}.{part({'sub': 'admin', 'exp': exp})}.c2ln"
 
 
-FRESH, EXPIRED = jwt(time.time() + 600), jwt(time.time() - 5)
+FRESH, EXPIRED = jwt(time.time() + 86400), jwt(time.time() - 5)  # fresh for a slow run too
 
 
 @pytest.mark.parametrize(
