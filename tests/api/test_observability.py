@@ -37,3 +37,15 @@ def test_credentials_never_reach_the_log(api, capsys):
     api.get("/v2/", headers={"Authorization": "Bearer secret-token-value"})
     out = capsys.readouterr()
     assert "secret-token-value" not in out.out + out.err
+
+
+def test_no_metric_documents_when_metrics_are_off(api, capsys, monkeypatch):
+    # Powertools keeps a disabled Metrics' values and prints them every 100 (an EMF
+    # document of kilobytes); the middleware adds none while metrics are off.
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    capsys.readouterr()
+    for _ in range(105):  # one "Requests" value each: past the 100 that trigger a document
+        api.get("/v2/")
+    out = capsys.readouterr()
+    assert "_aws" not in out.out + out.err
+    assert "CloudWatchMetrics" not in out.out + out.err

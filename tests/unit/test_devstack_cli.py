@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -160,6 +162,20 @@ def test_outside_the_stage_is_api_gateways_403(stack):
     assert requests.get(ready["api"] + "/", timeout=10).status_code == 403
 
 
+def test_a_tls_probe_gets_an_http_answer(stack):
+    # docker, podman and skopeo try TLS first; the plain-HTTP answer sends them to http://
+    _, _, ready, _ = stack
+    host, port = ready["api"].removeprefix("http://").split(":")
+    hello = bytes.fromhex("160301") + (200).to_bytes(2, "big") + bytes.fromhex("010000c40303") + os.urandom(194)
+    with socket.create_connection((host, int(port)), timeout=10) as probe:
+        probe.sendall(hello)
+        answer = b""
+        while chunk := probe.recv(4096):
+            answer += chunk
+    # the request line cannot be read: Python's server answers its HTML error page, 400
+    assert b"Error code: 400" in answer
+
+
 def test_sigterm_stops_it_cleanly_and_quietly(stack):
     process, _, _, errors = stack
     process.send_signal(signal.SIGTERM)
@@ -168,6 +184,7 @@ def test_sigterm_stops_it_cleanly_and_quietly(stack):
     log = errors.read()
     assert "Traceback" not in log
     assert '"GET /v2/' not in log  # no per-request lines without --verbose
+    assert "Bad request" not in log and "400" not in log  # the TLS probe was answered quietly
 
 
 def test_a_missing_upload_module_gives_a_503_placeholder():
