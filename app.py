@@ -55,3 +55,28 @@ def record_pulls(event, context):
     from chalicelib import pulls
 
     return {"recorded": pulls.record(services(), pulls.from_subscription(event))}
+
+
+# Domain events (docs/events.md). The stream and queue ARNs are the deployment's
+# (infra/apigw-extras.yaml sets them from infra/berth.yaml's outputs); the values
+# here only name the event sources' shape for `chalice package`.
+_PLACEHOLDER_STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/berth/stream/set-by-the-deployment"
+_PLACEHOLDER_QUEUE = "arn:aws:sqs:us-east-1:123456789012:set-by-the-deployment"
+
+
+@app.on_dynamodb_record(stream_arn=_PLACEHOLDER_STREAM, batch_size=100, starting_position="TRIM_HORIZON", name="forward_events")
+def forward_events(event):
+    """The table's stream: outbox items (and catalog changes) become events on the bus;
+    a failure raises, and the batch is delivered again (chalicelib/events/forwarder.py)."""
+    from chalicelib.events import forwarder
+
+    svc = services()
+    return {"forwarded": forwarder.forward(event.to_dict()["Records"], svc.event_bus, svc.outbox.source)}
+
+
+@app.on_sqs_message(queue_arn=_PLACEHOLDER_QUEUE, batch_size=10, name="audit_events")
+def audit_events(event):
+    """The audit log's consumer: registry pushes, pulls and deletes (chalicelib/events/audit.py)."""
+    from chalicelib.events import audit
+
+    return {"entered": audit.consume(services().audit, audit.events_from_queue(event.to_dict()))}

@@ -47,6 +47,8 @@ class Settings:
     # "inline" in the request, or "log": a log line that a CloudWatch Logs subscription
     # hands to the record_pulls function (the AWS deployment: infra/apigw-extras.yaml)
     pull_recording: str = "inline"
+    # the domain events' EventBridge bus (infra/berth.yaml, EventBus); forward_events puts on it
+    event_bus_name: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -95,4 +97,5 @@ class Settings:
             public_url=env.get("BERTH_PUBLIC_URL", "").strip().rstrip("/"),
             admin_password=env.get("BERTH_ADMIN_PASSWORD", ""),
             pull_recording=pull_recording,
+            event_bus_name=env.get("BERTH_EVENT_BUS", "").strip(),
         )

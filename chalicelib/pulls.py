@@ -10,8 +10,11 @@ subscription hands batches of those lines to the `record_pulls` function
 few calls per batch instead of one per pull. The default, `inline`, records each
 pull in its request through the same `record`.
 
-Delivery is at least once: an entry's id comes from its request, so a batch
-delivered twice writes the same items again; only a count can come out high.
+Each pull becomes an `artifact.pulled` domain event (docs/events.md), written to
+the outbox in the same BatchWriteItem calls; the audit log's consumer turns it
+into the pull's audit entry. Delivery is at least once: an event's id comes from
+its request, so a batch delivered twice writes the same items again; only a
+count can come out high.
 
 What counts as a pull (docs/decisions/pull-counting.md): a manifest GET, never a
 HEAD; and a GET by digest that follows, within REPEAT_WINDOW seconds, a GET by tag
@@ -141,31 +144,35 @@ def announce(pull: Pull) -> None:
 
 
 def record(svc, pulls: Iterable[Pull]) -> int:
-    """Write the audit entries of the pulls that count (image_pulls) and add them to the
-    counts; how many pulls were counted."""
-    from chalicelib.meta.audit import AuditEntry, entry_id
+    """Write the events of the pulls that count (image_pulls; the audit log's consumer enters
+    them: chalicelib/events/audit.py) and add them to the counts; how many pulls were counted."""
+    from chalicelib.events.actor import Actor
+    from chalicelib.events.envelope import ARTIFACT_PULLED, reference_of
     from chalicelib.registry.oci.names import project_of
 
     pulls = image_pulls(pulls)
     if not pulls:
         return 0
-    entries = []
+    events = []
     repositories: dict[str, tuple[int, int]] = {}
     artifacts: dict[tuple[str, str], int] = {}
     tags: dict[tuple[str, str], int] = {}
     for pull in pulls:
-        separator = "@" if ":" in pull.reference else ":"
-        seed = hashlib.sha256(f"{pull.request_id}\0{pull.repository}\0{pull.digest}".encode()).digest()
-        entries.append(
-            AuditEntry(
-                username=pull.username,
-                operation="pull",
-                resource_type="artifact",
-                resource=f"{pull.repository}{separator}{pull.reference}",
-                project=project_of(pull.repository),
-                source_ip=pull.source_ip,
-                op_time=pull.time,
-                id=entry_id(pull.time, int.from_bytes(seed[:2], "big")),
+        by_tag = ":" not in pull.reference
+        # the event's id comes from its request: a batch delivered twice writes the same items
+        seed = hashlib.sha256(f"{pull.request_id}\0{pull.repository}\0{pull.digest}".encode()).hexdigest()
+        data = {
+            "repository": pull.repository,
+            "project": project_of(pull.repository),
+            "reference": pull.reference,
+            "digest": pull.digest,
+            "tag": pull.reference if by_tag else None,
+        }
+        actor = Actor(pull.username, pull.source_ip, "registry")
+        events.append(
+            svc.outbox.event(
+                ARTIFACT_PULLED, reference_of(pull.repository, pull.reference), data, actor=actor, at=pull.time,
+                id=f"{seed[:8]}-{seed[8:12]}-{seed[12:16]}-{seed[16:20]}-{seed[20:32]}",
             )
         )
         count, last = repositories.get(pull.repository, (0, 0))
@@ -173,10 +180,10 @@ def record(svc, pulls: Iterable[Pull]) -> int:
         if pull.digest:
             key = (pull.repository, pull.digest)
             artifacts[key] = max(artifacts.get(key, 0), int(pull.time))
-        if separator == ":":
+        if by_tag:
             key = (pull.repository, pull.reference)
             tags[key] = max(tags.get(key, 0), int(pull.time))
-    svc.audit.record_many(entries)
+    svc.meta.emit(events)
     svc.meta.record_pulls(repositories, artifacts, tags)
     return len(pulls)
 

@@ -72,7 +72,23 @@ class Services:
     def meta(self):
         from chalicelib.meta.registry import DynamoRegistryMeta
 
-        return DynamoRegistryMeta(self.table)
+        return DynamoRegistryMeta(self.table, self.outbox)
+
+    @cached_property
+    def outbox(self):
+        from chalicelib.events.outbox import Outbox
+
+        # the stage's SSM prefix ("/berth/<stage>") names it: the events' `source`
+        return Outbox(self.settings.ssm_prefix, self.clock)
+
+    @cached_property
+    def event_bus(self):
+        from chalicelib.config import ConfigurationError
+        from chalicelib.events.forwarder import EventBridgeBus
+
+        if not self.settings.event_bus_name:
+            raise ConfigurationError("environment variable BERTH_EVENT_BUS is not set")
+        return EventBridgeBus(self._client("events"), self.settings.event_bus_name)
 
     @cached_property
     def blobs(self):
@@ -139,7 +155,7 @@ class Services:
     def accounts(self):
         from chalicelib.meta.accounts import DynamoAccounts
 
-        return DynamoAccounts(self.table, self.clock)
+        return DynamoAccounts(self.table, self.clock, self.outbox)
 
     @cached_property
     def audit(self):

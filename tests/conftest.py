@@ -51,6 +51,7 @@ def stack_env(outputs: dict[str, str], *, auth: str) -> dict[str, str]:
         "BERTH_TABLE": outputs["TableName"],
         "BERTH_BUCKET": outputs["BucketName"],
         "BERTH_SSM_PREFIX": outputs["SsmPrefix"],
+        "BERTH_EVENT_BUS": outputs["EventBusName"],
         "BERTH_UPLOAD_URL": "",
         "BERTH_AUTH": auth,
         "BERTH_ADMIN_PASSWORD": "",
@@ -58,6 +59,21 @@ def stack_env(outputs: dict[str, str], *, auth: str) -> dict[str, str]:
     for name in ("BERTH_PUBLIC_URL", "BERTH_TOKEN_SERVICE", "BERTH_TOKEN_ISSUER", "BERTH_OCI_PREFIX"):
         env.pop(name, None)
     return env
+
+
+def in_process_delivery(session, outputs: dict[str, str]):
+    """The event path for an app run in-process on moto's mock (which has no streams API):
+    the outbox items read from the table stand in for the stream; from there on it is the
+    real path, the app's forward_events, the bus and its rules, the consumers' queues, the
+    app's consumers. `drain()` delivers what is waiting (devstack/event_stream.py)."""
+    import app as app_module
+    from devstack.event_stream import EventDelivery, OutboxScan, QueuePoller
+
+    return EventDelivery(
+        OutboxScan(session.client("dynamodb", region_name=REGION), outputs["TableName"]),
+        app_module.forward_events,
+        [(QueuePoller(session.client("sqs", region_name=REGION), outputs["AuditEventsQueueUrl"]), app_module.audit_events)],
+    )
 
 
 @pytest.fixture

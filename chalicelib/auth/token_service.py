@@ -218,10 +218,13 @@ def _creates_project(principal: Principal | None, scope: Access) -> bool:
 def _create_project(svc, name: str, principal: Principal):
     from chalicelib.auth.rbac import Role
     from chalicelib.errors import Conflict
+    from chalicelib.events.actor import Actor, acting_as, current
     from chalicelib.meta.accounts import AccountNotFound, Member, Project
 
     try:
-        project = svc.accounts.create_project(Project(name=name, public=False, owner=principal.name))
+        # the project's domain event names the pushing administrator, not the token request's caller
+        with acting_as(Actor(principal.name, current().source_ip, "token")):
+            project = svc.accounts.create_project(Project(name=name, public=False, owner=principal.name))
     except Conflict:
         return svc.accounts.get_project(name)
     logger.info("project created on push", extra={"project": name, "user": principal.name})

@@ -16,6 +16,7 @@ from chalicelib import errors
 from chalicelib.auth.principal import IdentityProviderUnavailable
 from chalicelib.auth.sessions import CSRF_HEADER, has_session_cookie
 from chalicelib.config import ConfigurationError
+from chalicelib.events.actor import Actor, acting_as
 from chalicelib.management import errors as api
 from chalicelib.management import routes as route_table
 from chalicelib.management.schema import read_json
@@ -99,7 +100,9 @@ def dispatch(
         params = route.params(found)
         op = route.operation
         body = read_json(req, op.body, required=op.body_required) if op.body is not None else None
-        response = route.handler(svc, req, **params, **({"body": body} if op.body is not None else {}))
+        actor = Actor(getattr(req.identity, "name", "") or "anonymous", req.source_ip, "management")
+        with acting_as(actor):  # who the stores' domain events name (chalicelib/events/actor.py)
+            response = route.handler(svc, req, **params, **({"body": body} if op.body is not None else {}))
         if req.method in _CHANGES and response.status < 300 and route.audited:
             _audit(svc, req, route, params, body)
     except errors.BerthError as exc:

@@ -248,9 +248,17 @@ ACCOUNT_ATTRIBUTES = ", ".join(
 
 
 class DynamoAccounts:
-    def __init__(self, table: Table, clock: Callable[[], float]):
+    def __init__(self, table: Table, clock: Callable[[], float], events: Any = None):
         self._t = table
         self._clock = clock
+        # an Outbox (chalicelib/events/outbox.py): project events join their transactions
+        self._events = events
+
+    def _project_event(self, kind: str, project: Project) -> list[tuple[dict[str, Any], BerthError | None]]:
+        if self._events is None:
+            return []
+        data = {"project": project.name, "project_id": project.project_id, "public": project.public}
+        return [(self._events.project_change(kind, project.name, data), None)]
 
     # -- users -------------------------------------------------------------------------
     def create_user(self, user: User) -> User:
@@ -348,6 +356,7 @@ class DynamoAccounts:
                     put_op(_id_item("project", project.project_id, project.name), _NEW),
                     Conflict(f"project id {project.project_id} is taken"),
                 ),
+                *self._project_event("project.created", project),
             ]
         )
         return project
@@ -410,6 +419,7 @@ class DynamoAccounts:
                 delete_op(keys.PROJECTS_PK, name),
                 delete_op(keys.PUBLIC_PROJECTS_PK, name),
                 delete_op(keys.id_pk("project", project.project_id), keys.ID_SK),
+                *[op for op, _ in self._project_event("project.deleted", project)],
             ]
             if self._dismantle(keys.project_pk(name), keys.PROJECT_SK, units, closing):
                 return

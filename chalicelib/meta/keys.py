@@ -34,6 +34,11 @@ Audit log (chalicelib/meta/audit.py): each entry once per lookup, TTL expires_at
 
     LOG#P#<project> | LOG#U#<user> | LOG#O#<operation> | LOG#D#<yyyy-mm-dd>    <iso time>#<id>
 
+Domain events' outbox (chalicelib/events/outbox.py), TTL expires_at: written in
+the change's own transaction, carried from the table's stream to the event bus:
+
+    EVT#<event id>         EVT                             the event (CloudEvents JSON)
+
 Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
     SESSION#<sha256 of the cookie's secret>   SESSION
@@ -86,6 +91,14 @@ def upload_pk(upload_id: str) -> str:
 
 
 UPLOAD_SK = "U"
+
+
+OUTBOX_PREFIX = "EVT#"
+OUTBOX_SK = "EVT"
+
+
+def outbox_pk(event_id: str) -> str:
+    return f"{OUTBOX_PREFIX}{event_id}"
 
 
 def key(pk: str, sk: str) -> dict[str, dict[str, str]]:

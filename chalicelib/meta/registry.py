@@ -4,13 +4,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict
 from chalicelib.meta import keys
 from chalicelib.meta.table import Table, delete_op, is_condition_failure, put_op, update_op
+
+if TYPE_CHECKING:
+    from chalicelib.events.envelope import Event
+    from chalicelib.events.outbox import Outbox
 
 # Manifests up to this size are kept in the item itself (and copied into the tag
 # item), so a pull by tag is one GetItem. Larger ones go to S3.
@@ -85,8 +89,14 @@ class TagRecord:
 
 
 class DynamoRegistryMeta:
-    def __init__(self, table: Table):
+    def __init__(self, table: Table, events: Outbox | None = None):
         self._t = table
+        # each change's domain event joins its transaction (chalicelib/events/outbox.py)
+        self._events = events
+
+    def _event(self, kind: str, name: str, reference: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """The outbox operation of a change to repository `name` (none without an outbox)."""
+        return [] if self._events is None else [self._events.repository_change(kind, name, reference, data)]
 
     # -- blobs -----------------------------------------------------------------
     def link_size(self, name: str, digest: str) -> int | None:
@@ -150,6 +160,7 @@ class DynamoRegistryMeta:
                     }
                 )
             )
+        ops += self._event("artifact.pushed", name, tag if tag is not None else record.digest, _artifact_data(record, tag))
         if record.subject:
             ops.append(
                 put_op(
@@ -182,7 +193,19 @@ class DynamoRegistryMeta:
         return TagRecord(tag, item["digest"], item["media_type"], int(item["nbytes"]), item.get("body"))
 
     def delete_tag(self, name: str, tag: str) -> bool:
-        return self._t.delete(keys.repo_pk(name), keys.tag_sk(tag), return_old=True) is not None
+        if self._events is None:
+            return self._t.delete(keys.repo_pk(name), keys.tag_sk(tag), return_old=True) is not None
+        ops = [
+            _when_exists(delete_op(keys.repo_pk(name), keys.tag_sk(tag))),
+            *self._event("tag.deleted", name, tag, {"tag": tag}),
+        ]
+        try:
+            self._t.transact(ops)
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
 
     def delete_manifest(self, name: str, digest: str) -> ManifestRecord | None:
         """Delete the manifest, the tags that point at it and its referrer entry."""
@@ -198,6 +221,9 @@ class DynamoRegistryMeta:
             if i.get("digest") == digest
         ]
         ops = [delete_op(pk, keys.manifest_sk(digest))]
+        tag_names = [sk[len(keys.TAG_PREFIX) :] for sk in tags]
+        # in the first transaction, with the manifest's own deletion
+        ops += self._event("artifact.deleted", name, digest, {**_artifact_data(record, None), "tags": tag_names})
         if record.subject:
             ops.append(delete_op(pk, keys.referrer_sk(record.subject, digest)))
         ops.extend(delete_op(pk, sk) for sk in tags)
@@ -240,6 +266,11 @@ class DynamoRegistryMeta:
     def get_repository(self, name: str) -> RepositoryRecord | None:
         item = self._t.get(keys.CATALOG_PK, name, projection=_REPOSITORY_FIELDS)
         return RepositoryRecord.from_item(item) if item is not None else None
+
+    def emit(self, events: list[Event]) -> None:
+        """Events of changes this table does not hold (pulls), in BatchWriteItem calls."""
+        if self._events is not None and events:
+            self._t.batch_put([self._events.item(e) for e in events])
 
     def record_pulls(
         self,
@@ -328,6 +359,7 @@ class DynamoRegistryMeta:
             # nothing: ConditionCheck would need one more IAM action, deploy/lambda-policy.json)
             _when_exists(update_op(keys.repo_pk(name), keys.manifest_sk(record.digest), "SET #c = if_not_exists(#c, :now)", {":now": now}, names={"#c": "created"})),
             _catalog_touch(name, now),
+            *self._event("tag.created", name, tag, {**_artifact_data(record, tag)}),
         ]
         try:
             self._t.transact(ops)
@@ -378,6 +410,10 @@ class RepositoryRecord:
 
 
 _REPOSITORY_FIELDS = "SK, created, updated, pull_count, pull_time"
+
+
+def _artifact_data(record: ManifestRecord, tag: str | None) -> dict[str, Any]:
+    return {"digest": record.digest, "media_type": record.media_type, "size": record.size, "tag": tag}
 
 
 def _catalog_touch(name: str, now: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.auth.access import Identity
 from chalicelib.config import ConfigurationError
 from chalicelib.errors import BerthError, Unsupported
+from chalicelib.events.actor import Actor, acting_as
 from chalicelib.registry import routes as route_table
 from chalicelib.registry.errcodes import error_response, response_for
 from chalicelib.registry.http import OciRequest, OciResponse
@@ -21,7 +22,6 @@ logger = logging.getLogger("berth.registry")
 UPLOAD_STATE = Identity(subject="", kind="upload-state")
 OPERATION_HEADER = "X-Berth-Operation"
 API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
-_AUDITED = frozenset({"put_manifest", "get_manifest", "delete_manifest"})
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "SlowDown", "TransactionConflictException"}
 
 
@@ -43,9 +43,12 @@ def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] = route
             req.identity = UPLOAD_STATE
         else:
             req.identity = svc.authorizer.authorize(req, route.accesses(req, params))
-        response = route.handler(svc, req, **params)
-        if route.name in _AUDITED and response.status < 300:
-            _audit(svc, req, route.name, params, response)
+        # the stores' domain events name who acted (chalicelib/events/actor.py)
+        actor = Actor(getattr(req.identity, "subject", "") or "anonymous", req.source_ip, "registry")
+        with acting_as(actor):
+            response = route.handler(svc, req, **params)
+        if route.name == "get_manifest" and response.status < 300:
+            _pulled(svc, req, params, response)
     except BerthError as exc:
         response = response_for(exc)
     except ConfigurationError as exc:
@@ -71,22 +74,18 @@ def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] = route
     return response
 
 
-def _audit(svc, req: OciRequest, route_name: str, params: dict[str, str], response: OciResponse) -> None:
-    """Pushes and deletes go to the audit log (chalicelib/management/audit.py), pulls
-    to chalicelib/pulls.py (which may leave them to a log subscription); a fault there
-    never fails the registry operation it describes."""
-    try:
-        if route_name == "get_manifest":
-            _pulled(svc, req, params, response)
-        else:
-            from chalicelib.management.audit import record_registry_event
-
-            record_registry_event(svc, req, route_name, params["name"], params["reference"])
-    except Exception:  # the operation is done; its audit entry is best effort
-        logger.exception("audit entry failed", extra={"route": route_name})
-
-
 def _pulled(svc, req: OciRequest, params: dict[str, str], response: OciResponse) -> None:
+    """A pull is recorded by chalicelib/pulls.py (its event, its counts), in the request or
+    from its log line; pushes and deletes are events of their stores' transactions, which
+    the audit log's consumer enters (chalicelib/events/audit.py). A fault here never fails
+    the pull."""
+    try:
+        _record_pull(svc, req, params, response)
+    except Exception:  # the pull is served; its record is best effort
+        logger.exception("pull record failed")
+
+
+def _record_pull(svc, req: OciRequest, params: dict[str, str], response: OciResponse) -> None:
     from chalicelib import pulls
 
     digest = response.headers.get("Docker-Content-Digest", "")

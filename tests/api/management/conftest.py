@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.api.conftest import ApiClient, Reply
-from tests.conftest import create_stack, stack_env
+from tests.conftest import create_stack, in_process_delivery, stack_env
 
 ADMIN_PASSWORD = "Admin-Passw0rd"
 PASSWORD = "Member-Passw0rd"
@@ -95,14 +95,26 @@ class WorldClient(ApiClient):
         app_module._services = self.svc
         return super().request(method, url, body, headers)
 
+    def drain_events(self) -> int:
+        import app as app_module
+
+        app_module._services = self.svc
+        return self.delivery.drain() if self.delivery is not None else 0
+
 
 @dataclass
 class World:
     svc: object
+    outputs: dict = field(default_factory=dict)
     api: ApiClient = field(init=False)
 
     def __post_init__(self):
         self.api = WorldClient(self.svc)
+        self.api.delivery = in_process_delivery(self.svc._session, self.outputs) if self.outputs else None
+
+    def drain_events(self) -> int:
+        """Deliver the domain events written so far to their consumers (the audit log)."""
+        return self.api.drain_events()
 
     def name(self, prefix: str = "t") -> str:
         return f"{prefix}{next(_names)}"
@@ -173,7 +185,7 @@ def make_world(session) -> World:
     env = stack_env(outputs, auth="token")
     svc = Services(Settings.from_env(env), session=session)
     bootstrap(svc, admin_password=ADMIN_PASSWORD)
-    return World(svc=svc)
+    return World(svc=svc, outputs=outputs)
 
 
 def set_config(world: World, key: str, value: str) -> None:

@@ -17,6 +17,8 @@ AUDIT_FIELDS = {"id", "username", "resource", "resource_type", "operation", "op_
 
 
 def logs(harbor, path="/audit-logs", **q) -> list[dict]:
+    # registry pushes, pulls and deletes reach the log through the event stream's consumer
+    harbor.api.drain_events()
     query = ",".join(f"{k}={v}" for k, v in q.items())
     reply = harbor.get(f"{path}?{urlencode({'q': query, 'page_size': 100})}" if q else f"{path}?page_size=100")
     assert reply.status == 200, reply.body

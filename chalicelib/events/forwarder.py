@@ -1,0 +1,105 @@
+"""From the table's stream to the event bus: the `forward_events` function
+(app.py) gets batches of stream records (Lambda's DynamoDB event, or the local
+stack's poller: devstack/event_stream.py) and puts their events on EventBridge.
+
+Two kinds of record carry events:
+- an outbox item's INSERT (outbox.py): the event, as written with its change;
+- the catalog item's INSERT and REMOVE: a repository appears with its first
+  manifest and disappears when deleted, which no single store call knows
+  beforehand, so the stream itself says so (repository.created / .deleted,
+  the stream record's id as the event's).
+
+Delivery is at least once: a batch that cannot be put on the bus raises, and
+Lambda hands the whole batch over again, events already put included. Consumers
+de-duplicate on the event id.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from chalicelib.events.envelope import REPOSITORY_CREATED, REPOSITORY_DELETED, Event, NotAnEvent, new_event
+from chalicelib.events.outbox import event_of
+from chalicelib.meta import keys
+from chalicelib.meta.table import unmarshal
+
+logger = logging.getLogger("berth.events")
+
+BUS_SOURCE = "berth"  # EventBridge's `source` of every entry; rules match on it
+_BATCH = 10  # PutEvents takes at most 10 entries
+_ATTEMPTS = 3
+
+
+class PublishFailed(Exception):
+    """Some events could not be put on the bus; the batch is to be delivered again."""
+
+
+class EventBridgeBus:
+    def __init__(self, client: Any, bus_name: str, *, sleep: Callable[[float], None] = time.sleep):
+        self._client = client
+        self.name = bus_name
+        self._sleep = sleep
+
+    def publish(self, events: list[Event]) -> None:
+        """Put the events on the bus, in PutEvents calls of 10, re-sending the entries
+        EventBridge reports as failed; PublishFailed if some still fail."""
+        for start in range(0, len(events), _BATCH):
+            entries = [self._entry(e) for e in events[start : start + _BATCH]]
+            for attempt in range(_ATTEMPTS):
+                out = self._client.put_events(Entries=entries)
+                if not out.get("FailedEntryCount"):
+                    break
+                entries = [entry for entry, result in zip(entries, out["Entries"]) if result.get("ErrorCode")]
+                if attempt < _ATTEMPTS - 1:
+                    self._sleep(0.1 * 2**attempt)
+            else:
+                raise PublishFailed(f"{len(entries)} events were not accepted by bus {self.name}")
+
+    def _entry(self, event: Event) -> dict[str, Any]:
+        return {
+            "EventBusName": self.name,
+            "Source": BUS_SOURCE,
+            "DetailType": event.type,
+            "Detail": json.dumps(event.to_json(), separators=(",", ":")),
+            "Resources": [],
+        }
+
+
+def events_in(records: Iterable[dict[str, Any]], source: str) -> list[Event]:
+    """The events that stream records (Lambda's shape) carry, in stream order."""
+    events = []
+    for record in records:
+        try:
+            event = _event_in(record, source)
+        except (NotAnEvent, ValueError, KeyError, TypeError):  # never retried forever: logged and left
+            logger.exception("unreadable outbox record", extra={"event_id": str(record.get("eventID", ""))[:100]})
+            continue
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def forward(records: Iterable[dict[str, Any]], bus: EventBridgeBus, source: str) -> int:
+    """Put the records' events on the bus; how many."""
+    events = events_in(records, source)
+    if events:
+        bus.publish(events)
+    return len(events)
+
+
+def _event_in(record: dict[str, Any], source: str) -> Event | None:
+    change = record.get("dynamodb") or {}
+    name = record.get("eventName")
+    key = unmarshal(change.get("Keys") or {})
+    if key.get("PK") == keys.CATALOG_PK and name in ("INSERT", "REMOVE"):
+        repository = str(key["SK"])
+        kind = REPOSITORY_CREATED if name == "INSERT" else REPOSITORY_DELETED
+        at = float(change.get("ApproximateCreationDateTime") or time.time())
+        data = {"repository": repository, "project": repository.split("/", 1)[0]}
+        return new_event(kind, source, repository, data, at=at, id=str(record["eventID"]))
+    if name in ("INSERT", "MODIFY") and str(key.get("PK", "")).startswith(keys.OUTBOX_PREFIX):
+        return event_of(unmarshal(change.get("NewImage") or {}))
+    return None

@@ -1,0 +1,206 @@
+"""The local stand-in for the event sources of the AWS deployment (docs/events.md):
+
+- the table's stream -> the app's `forward_events` (Lambda's DynamoDB event source);
+- each consumer's queue -> its function (`audit_events`; Lambda's SQS event source).
+
+Between the two, moto does the rest as AWS does: `forward_events` puts the events on
+the EventBridge bus, whose rules (infra/berth.yaml) deliver them into the queues.
+
+As Lambda does, a batch whose function raises is delivered again (the stream's
+position is not advanced; the messages become visible again at once), so what the
+functions write must be idempotent, and is.
+
+`OutboxScan` stands in for the stream where there is none: moto's in-process mock
+does not serve the streams API, so tests that run the app in-process read the
+outbox items themselves (`EventDelivery.drain`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("devstack")
+
+Handler = Callable[[dict, Any], Any]
+
+
+class StreamPoller:
+    """Records of a DynamoDB stream, in Lambda's event shape, from the start (TRIM_HORIZON)."""
+
+    def __init__(self, streams: Any, stream_arn: str) -> None:
+        self._streams = streams
+        self._arn = stream_arn
+        self._iterators: dict[str, str | None] = {}
+
+    def records(self) -> tuple[list[dict], Callable[[], None]]:
+        """The next records, and the step that moves past them (once they are handled)."""
+        shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"].get("Shards", [])
+        records, moves = [], {}
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            iterator = self._iterators.get(shard_id)
+            if shard_id not in self._iterators:
+                iterator = self._streams.get_shard_iterator(
+                    StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+                self._iterators[shard_id] = iterator
+            if iterator is None:
+                continue  # a closed shard, read to its end
+            out = self._streams.get_records(ShardIterator=iterator, Limit=100)
+            records += [_lambda_shape(r, self._arn) for r in out.get("Records", [])]
+            moves[shard_id] = out.get("NextShardIterator")
+
+        def advance() -> None:
+            self._iterators.update(moves)
+
+        return records, advance
+
+
+class OutboxScan:
+    """The outbox items not handed over yet, as INSERT records (in-process tests only)."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._ddb = dynamodb
+        self._table = table
+        self._seen: set[str] = set()
+
+    def records(self) -> tuple[list[dict], Callable[[], None]]:
+        from chalicelib.meta import keys
+
+        records = []
+        for page in self._ddb.get_paginator("scan").paginate(
+            TableName=self._table,
+            FilterExpression="begins_with(PK, :p)",
+            ExpressionAttributeValues={":p": {"S": keys.OUTBOX_PREFIX}},
+        ):
+            for item in page["Items"]:
+                pk = item["PK"]["S"]
+                if pk not in self._seen:
+                    records.append(
+                        {
+                            "eventID": pk,
+                            "eventName": "INSERT",
+                            "eventSource": "aws:dynamodb",
+                            "dynamodb": {"Keys": {"PK": item["PK"], "SK": item["SK"]}, "NewImage": item},
+                        }
+                    )
+        handed = {r["eventID"] for r in records}
+
+        def advance() -> None:
+            self._seen |= handed
+
+        return records, advance
+
+
+class QueuePoller:
+    """Messages of an SQS queue in Lambda's SQS event shape."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self.url = queue_url
+
+    def receive(self) -> list[dict]:
+        out = self._sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        return [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "",
+                "awsRegion": "us-east-1",
+            }
+            for m in out.get("Messages", [])
+        ]
+
+    def done(self, messages: list[dict]) -> None:
+        for m in messages:
+            self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["receiptHandle"])
+
+    def again(self, messages: list[dict]) -> None:
+        """Visible again at once: Lambda would retry the batch."""
+        for m in messages:
+            self._sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=m["receiptHandle"], VisibilityTimeout=0)
+
+
+class EventDelivery:
+    """Carries the stream to `forward` and each queue to its consumer."""
+
+    def __init__(self, stream: Any, forward: Handler, consumers: list[tuple[QueuePoller, Handler]], *,
+                 interval: float = 0.5) -> None:
+        self._stream = stream
+        self._forward = forward
+        self._consumers = consumers
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="event-delivery", daemon=True)
+
+    def drain(self, rounds: int = 20) -> int:
+        """Deliver until nothing is left (at most `rounds` passes); how many items were handed over.
+        A function that raises gets its batch again on the next pass."""
+        total = 0
+        with self._lock:
+            for _ in range(rounds):
+                moved = self._pass()
+                total += moved
+                if not moved:
+                    break
+        return total
+
+    def start(self) -> EventDelivery:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.drain()  # what the last requests wrote
+
+    def _pass(self) -> int:
+        moved = 0
+        records, advance = self._stream.records()
+        if records:
+            try:
+                self._forward({"Records": records}, None)
+            except Exception:
+                log.exception("forward_events failed on %d records; they will be delivered again", len(records))
+                return 0
+            moved += len(records)
+        advance()
+        for queue, consume in self._consumers:
+            messages = queue.receive()
+            if not messages:
+                continue
+            try:
+                consume({"Records": messages}, None)
+            except Exception:
+                log.exception("a consumer failed on %d messages; they will be delivered again", len(messages))
+                queue.again(messages)
+                continue
+            queue.done(messages)
+            moved += len(messages)
+        return moved
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.drain()
+            except Exception:  # moto went away, or a bug: the stack keeps serving
+                log.exception("event delivery failed")
+
+
+def _lambda_shape(record: dict, stream_arn: str) -> dict:
+    """GetRecords' record as Lambda hands it to a function (epoch seconds, the source ARN)."""
+    change = dict(record.get("dynamodb") or {})
+    when = change.get("ApproximateCreationDateTime")
+    if isinstance(when, dt.datetime):
+        change["ApproximateCreationDateTime"] = when.timestamp()
+    return {**record, "dynamodb": change, "eventSourceARN": stream_arn}
