@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from devstack.authorizer import deployed_authorizer
+from devstack.event_stream import EventDelivery, QueuePoller, StreamPoller
 from devstack.gateway import Gateway, serve
 from devstack.localdata import DataDirInUse, LocalData, Resources
 from devstack.log_subscription import LogSubscription
 from devstack.motoserver import MotoServer, http_url
-from devstack.resources import REGION, ProvisionError, client, provision
+from devstack.resources import REGION, ProvisionError, client, event_sources, provision
 
 log = logging.getLogger("devstack")
 
@@ -178,10 +179,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         upload_app.target = load_upload_app(args.upload_app)
         record_pulls = getattr(sys.modules.get(args.app.rsplit(":", 1)[0]), "record_pulls", None)
-        if os.environ["BERTH_PULL_RECORDING"] == "log" and record_pulls is not None:
-            background.append(LogSubscription(record_pulls).start())
+        # stopped in reverse order: the last pull lines become events, the events are
+        # delivered, then the local data is saved
         if data is not None:
             background.append(data.start())
+        delivery = start_event_delivery(moto_url, args.stage, sys.modules.get(args.app.rsplit(":", 1)[0]))
+        if delivery is not None:
+            background.append(delivery)
+        if os.environ["BERTH_PULL_RECORDING"] == "log" and record_pulls is not None:
+            background.append(LogSubscription(record_pulls).start())
 
         for index, (server, _) in enumerate(running):
             thread = threading.Thread(
@@ -268,6 +274,19 @@ def _side_by_side(calls: list[Callable[[], Any]]) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def start_event_delivery(moto_url: str, stage: str, app_module: Any) -> EventDelivery | None:
+    """The table's stream to the app's forward_events, the audit queue to audit_events
+    (devstack/event_stream.py), as Lambda's event sources do in AWS."""
+    forward = getattr(app_module, "forward_events", None)
+    audit = getattr(app_module, "audit_events", None)
+    if forward is None or audit is None:  # an app of its own (--app) without the event functions
+        return None
+    sources = event_sources(moto_url, stage)
+    stream = StreamPoller(client("dynamodbstreams", moto_url), sources["stream_arn"])
+    audit_queue = QueuePoller(client("sqs", moto_url), sources["audit_queue_url"])
+    return EventDelivery(stream, forward, [(audit_queue, audit)]).start()
 
 
 class StartupError(Exception):

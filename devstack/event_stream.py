@@ -28,33 +28,39 @@ Handler = Callable[[dict, Any], Any]
 
 
 class StreamPoller:
-    """Records of a DynamoDB stream, in Lambda's event shape, from the start (TRIM_HORIZON)."""
+    """Records of a DynamoDB stream, in Lambda's event shape, each handed over once.
+
+    Every poll reads the shards from their start (TRIM_HORIZON) and skips the records
+    already handed over, by eventID, rather than following a shard iterator: moto
+    replaces a table by a copy when it cancels a transaction, so an iterator taken
+    before then would go on reading the old copy (the cancelled writes included) and
+    never see a later write. moto keeps every record, so this reads more with time;
+    the local stack's tables are small.
+    """
 
     def __init__(self, streams: Any, stream_arn: str) -> None:
         self._streams = streams
         self._arn = stream_arn
-        self._iterators: dict[str, str | None] = {}
+        self._handed: set[str] = set()
 
     def records(self) -> tuple[list[dict], Callable[[], None]]:
-        """The next records, and the step that moves past them (once they are handled)."""
+        """The records not handed over yet, and the step that marks them handed over."""
         shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"].get("Shards", [])
-        records, moves = [], {}
+        records = []
         for shard in shards:
-            shard_id = shard["ShardId"]
-            iterator = self._iterators.get(shard_id)
-            if shard_id not in self._iterators:
-                iterator = self._streams.get_shard_iterator(
-                    StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-                self._iterators[shard_id] = iterator
-            if iterator is None:
-                continue  # a closed shard, read to its end
-            out = self._streams.get_records(ShardIterator=iterator, Limit=100)
-            records += [_lambda_shape(r, self._arn) for r in out.get("Records", [])]
-            moves[shard_id] = out.get("NextShardIterator")
+            iterator = self._streams.get_shard_iterator(
+                StreamArn=self._arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            while iterator:
+                out = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+                if not out.get("Records"):
+                    break
+                records += [_lambda_shape(r, self._arn) for r in out["Records"] if r["eventID"] not in self._handed]
+                iterator = out.get("NextShardIterator")
+        new = {r["eventID"] for r in records}
 
         def advance() -> None:
-            self._iterators.update(moves)
+            self._handed |= new
 
         return records, advance
 

@@ -45,7 +45,7 @@ class ProvisionError(RuntimeError):
 def provision(endpoint_url: str, stage: str = "dev") -> dict[str, str]:
     """Create (or find) the stage's resources in moto and bootstrap its secrets.
 
-    Returns the app's environment: BERTH_TABLE, BERTH_BUCKET, BERTH_SSM_PREFIX.
+    Returns the app's environment: BERTH_TABLE, BERTH_BUCKET, BERTH_SSM_PREFIX, BERTH_EVENT_BUS.
     Safe to call again against the same moto: an existing stack is reused and an
     existing key is kept.
     """
@@ -56,7 +56,16 @@ def provision(endpoint_url: str, stage: str = "dev") -> dict[str, str]:
         "BERTH_TABLE": outputs["TableName"],
         "BERTH_BUCKET": outputs["BucketName"],
         "BERTH_SSM_PREFIX": outputs["SsmPrefix"],
+        "BERTH_EVENT_BUS": outputs["EventBusName"],
     }
+
+
+def event_sources(endpoint_url: str, stage: str = "dev") -> dict[str, str]:
+    """What the local event delivery polls (devstack/event_stream.py): the table's stream
+    and the consumers' queues, from the stack's outputs (TableStreamArn, AuditEventsQueueUrl)."""
+    stack = client("cloudformation", endpoint_url).describe_stacks(StackName=stack_name(stage))["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return {"stream_arn": outputs["TableStreamArn"], "audit_queue_url": outputs["AuditEventsQueueUrl"]}
 
 
 def client(service: str, endpoint_url: str) -> Any:
@@ -117,9 +126,12 @@ def apply_ignored_properties(
     """Apply the template properties that moto's CloudFormation accepts but ignores."""
     resources = load_template(template_path).get("Resources", {})
     cfn = client("cloudformation", endpoint_url)
+    # moto skips the types it does not know (AWS::SQS::QueuePolicy: its SQS does not
+    # enforce queue policies, so there is nothing to apply); they have no physical id
     physical = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cfn.describe_stack_resources(StackName=name)["StackResources"]
+        if "PhysicalResourceId" in r
     }
     for logical_id, resource in resources.items():
         kind = resource.get("Type", "")

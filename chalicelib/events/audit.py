@@ -19,6 +19,7 @@ from chalicelib.events.envelope import (
     ARTIFACT_DELETED,
     ARTIFACT_PULLED,
     ARTIFACT_PUSHED,
+    TAG_DELETED,
     Event,
     NotAnEvent,
     reference_of,
@@ -27,8 +28,9 @@ from chalicelib.meta.audit import AuditEntry, entry_id
 
 logger = logging.getLogger("berth.events")
 
-# event type -> Harbor's audit operation
-OPERATIONS = {ARTIFACT_PUSHED: "push", ARTIFACT_PULLED: "pull", ARTIFACT_DELETED: "delete"}
+# event type -> Harbor's audit operation; a DELETE of /v2/<name>/manifests/<tag> removes
+# the tag, which Harbor's log shows as the deletion of the artifact <name>:<tag>
+OPERATIONS = {ARTIFACT_PUSHED: "push", ARTIFACT_PULLED: "pull", ARTIFACT_DELETED: "delete", TAG_DELETED: "delete"}
 
 
 def entry_for(event: Event) -> AuditEntry | None:
@@ -51,9 +53,10 @@ def entry_for(event: Event) -> AuditEntry | None:
 
 
 def consume(audit_log: Any, events: Iterable[Event]) -> int:
-    """Write the audit entries of these events (BatchWriteItem); how many."""
+    """Write the audit entries of these events (BatchWriteItem); how many (each event once)."""
     entries = []
-    for event in events:
+    # at least once: a batch may hold one event twice (BatchWriteItem refuses a key twice)
+    for event in {e.id: e for e in events}.values():
         try:
             entry = entry_for(event)
         except (KeyError, TypeError, ValueError):

@@ -15,6 +15,7 @@ de-duplicate on the event id.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -96,10 +97,22 @@ def _event_in(record: dict[str, Any], source: str) -> Event | None:
     key = unmarshal(change.get("Keys") or {})
     if key.get("PK") == keys.CATALOG_PK and name in ("INSERT", "REMOVE"):
         repository = str(key["SK"])
-        kind = REPOSITORY_CREATED if name == "INSERT" else REPOSITORY_DELETED
-        at = float(change.get("ApproximateCreationDateTime") or time.time())
         data = {"repository": repository, "project": repository.split("/", 1)[0]}
-        return new_event(kind, source, repository, data, at=at, id=str(record["eventID"]))
+        if name == "REMOVE":
+            at = float(change.get("ApproximateCreationDateTime") or time.time())
+            return new_event(REPOSITORY_DELETED, source, repository, data, at=at, id=str(record["eventID"]))
+        created = unmarshal(change.get("NewImage") or {}).get("created")
+        if created is None:  # not a catalog entry as the stores write it (moto's first record of an upsert)
+            return None
+        # the id follows the repository's creation, not the record: whoever reads the
+        # stream twice, or sees the insert twice, names the same event
+        seed = hashlib.sha256(f"{repository}\0{created}".encode()).hexdigest()
+        return new_event(REPOSITORY_CREATED, source, repository, data, at=float(created), id=_uuid_form(seed))
     if name in ("INSERT", "MODIFY") and str(key.get("PK", "")).startswith(keys.OUTBOX_PREFIX):
         return event_of(unmarshal(change.get("NewImage") or {}))
     return None
+
+
+def _uuid_form(hex_digest: str) -> str:
+    h = hex_digest
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
