@@ -20,7 +20,10 @@ def outbox() -> Outbox:
     return Outbox("/berth/test", lambda: NOW)
 
 
-def pushed(actor=Actor("alice", "10.0.0.1", "registry")) -> Event:
+ALICE = Actor("alice", "10.0.0.1", "registry")
+
+
+def pushed(actor: Actor = ALICE) -> Event:
     data = {"repository": "lib/app", "project": "lib", "reference": "v1", "digest": "sha256:" + "a" * 64, "tag": "v1"}
     return outbox().event(envelope.ARTIFACT_PUSHED, "lib/app:v1", data, actor=actor)
 
@@ -163,7 +166,8 @@ def test_audit_reads_eventbridge_events_from_the_queue():
     assert audit.events_from_queue(batch) == [event]
 
     class Log:
-        entries: list = []
+        def __init__(self):
+            self.entries = []
 
         def record_many(self, entries):
             self.entries += entries
