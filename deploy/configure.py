@@ -7,7 +7,7 @@ reads the outputs of the stacks ``berth-<stage>`` (infra/berth.yaml) and
 ``berth-<stage>-ops`` (infra/operations.yaml) and writes
 
 - ``.chalice/config.json``, stage ``<stage>``: the app's environment (BERTH_TABLE,
-  BERTH_BUCKET, BERTH_SSM_PREFIX, and BERTH_PUBLIC_URL / BERTH_UPLOAD_URL when given),
+  BERTH_BUCKET, BERTH_SSM_PREFIX, BERTH_EVENT_BUS, and BERTH_PUBLIC_URL / BERTH_UPLOAD_URL when given),
   API Gateway stage ``v2``, ``autogen_policy: false`` and ``iam_policy_file``;
 - ``.chalice/policy-<stage>.json``: the functions' IAM policy, rendered from
   ``deploy/lambda-policy.json`` with the stacks' ARNs (exactly the calls the app makes;
@@ -18,8 +18,8 @@ Other settings of the stage (memory, tags, variables of your own) are kept. With
 
 - ``env``: ``export`` lines with the app's environment, for ``python -m chalicelib.bootstrap``;
 - ``ops-parameters``: ``--parameter-overrides`` for infra/operations.yaml;
-- ``app-parameters``: ``--parameter-overrides`` for the packaged app (``infra/apigw-extras.yaml``),
-  ``PublicUrl`` from ``--public-url`` or from the stage's BERTH_PUBLIC_URL;
+- ``app-parameters``: ``--parameter-overrides`` for the packaged app (``infra/apigw-extras.yaml``):
+  the event functions' sources (``EventStreamArn``, ``AuditEventsQueueArn``), ``PublicUrl`` from ``--public-url`` or from the stage's BERTH_PUBLIC_URL;
 - ``uploadhost-parameters``: the data stack's part of infra/uploadhost.yaml's ``--parameter-overrides``.
 
 Reads only CloudFormation (DescribeStacks); the region comes from ``--region`` or the
@@ -40,8 +40,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_TEMPLATE = Path(__file__).resolve().parent / "lambda-policy.json"
 STAGE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
-DATA_OUTPUTS = ("BucketName", "BucketArn", "TableName", "TableArn", "SsmPrefix", "SsmParameterArn")
-OPS_OUTPUTS = ("ApiFunctionLogGroupArn", "CleanUpFunctionLogGroupArn", "RecordPullsFunctionLogGroupArn")
+DATA_OUTPUTS = (
+    "BucketName", "BucketArn", "TableName", "TableArn", "SsmPrefix", "SsmParameterArn",
+    "TableStreamArn", "EventBusName", "EventBusArn", "AuditEventsQueueArn",
+)
+OPS_OUTPUTS = (
+    "ApiFunctionLogGroupArn", "CleanUpFunctionLogGroupArn", "RecordPullsFunctionLogGroupArn",
+    "ForwardEventsFunctionLogGroupArn", "AuditEventsFunctionLogGroupArn",
+)
 
 
 class ConfigureError(Exception):
@@ -81,6 +87,7 @@ def app_environment(
         "BERTH_TABLE": data["TableName"],
         "BERTH_BUCKET": data["BucketName"],
         "BERTH_SSM_PREFIX": data["SsmPrefix"],
+        "BERTH_EVENT_BUS": data["EventBusName"],
     }
     if public_url is not None:
         env["BERTH_PUBLIC_URL"] = _url(public_url, "--public-url")
@@ -172,7 +179,9 @@ def main(argv: list[str] | None = None, *, cfn: Any = None, project: Path = ROOT
             return 0
         if args.show == "app-parameters":
             public_url = env.get("BERTH_PUBLIC_URL", _configured(project, args.stage, "BERTH_PUBLIC_URL"))
-            values = {"Stage": args.stage}
+            # the event functions' sources: the table's stream, the audit log's queue
+            values = {"Stage": args.stage, "EventStreamArn": data["TableStreamArn"],
+                      "AuditEventsQueueArn": data["AuditEventsQueueArn"]}
             if public_url:
                 values["PublicUrl"] = public_url
             print(_overrides(values))

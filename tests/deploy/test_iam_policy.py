@@ -22,6 +22,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from chalicelib.meta import audit as store
 from devstack.log_subscription import PullLineCollector, subscription_event
 from tests.api.conftest import ApiClient
 from tests.deploy.conftest import REGION
@@ -29,6 +30,13 @@ from tests.deploy.registry import ADMIN_PASSWORD, OCI_MANIFEST, MiB, Run, digest
 
 # written by the Lambda runtime with the function's role, never by the app's code
 RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+# Lambda's event source mappings read the table's stream (forward_events) and the audit
+# queue (audit_events) with the function's role (AWS's documented execution-role actions)
+EVENT_SOURCE_ACTIONS = {
+    "dynamodb:DescribeStream": "stream", "dynamodb:GetRecords": "stream", "dynamodb:GetShardIterator": "stream",
+    "dynamodb:ListStreams": "stream",
+    "sqs:ReceiveMessage": "queue", "sqs:DeleteMessage": "queue", "sqs:GetQueueAttributes": "queue",
+}
 SCHEDULED_EVENT = {
     "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
     "time": "2026-01-01T00:00:00Z", "region": REGION, "resources": [], "detail": {},
@@ -78,6 +86,11 @@ def iam_needs(service: str, operation: str, params: dict, account: str) -> list[
             ]
         if operation == "TransactGetItems":
             return [("dynamodb:GetItem", table(item["Get"]["TableName"])) for item in params["TransactItems"]]
+    if service == "events" and operation == "PutEvents":
+        return [
+            ("events:PutEvents", f"arn:aws:events:{REGION}:{account}:event-bus/{entry['EventBusName']}")
+            for entry in params["Entries"]
+        ]
     if service == "ssm":
 
         def parameter(name: str) -> str:
@@ -115,6 +128,7 @@ def recorded(deployed, moto_session):
     from chalicelib.bootstrap import bootstrap
     from chalicelib.config import Settings
     from chalicelib.services import Services
+    from tests.conftest import in_process_delivery
 
     # as infra/apigw-extras.yaml deploys the API: pulls are log lines for record_pulls
     env = {**os.environ, **deployed.stage_env, "BERTH_AUTH": "token", "BERTH_UPLOAD_URL": "", "BERTH_PULL_RECORDING": "log"}
@@ -138,6 +152,11 @@ def recorded(deployed, moto_session):
         _run(Run(ApiClient(app_module.app)))
         # the subscription delivers the run's pull lines to record_pulls
         assert app_module.record_pulls(subscription_event(pull_lines.take()), None)["recorded"] >= 1
+        # the run's events: the stream to forward_events, the audit queue to audit_events (the
+        # reads of the stream and the queue are the event source mappings', not recorded)
+        assert in_process_delivery(moto_session, deployed.data).drain() > 0
+        entered = svc.audit.entries(store.operation_pk("push"))
+        assert any(e.resource == "library/app:1" for e in entered)
         # the hourly clean-up, two days on: it aborts the session the run abandoned
         app_module._services = Services(settings, session=session, clock=lambda: time.time() + 2 * 86400)
         assert app_module.clean_up_uploads(SCHEDULED_EVENT, None) == {"aborted": 1}
@@ -208,7 +227,7 @@ def _run(run: Run) -> None:
 
 def test_the_run_used_each_service(recorded):
     services = {service for service, _, _ in recorded}
-    assert services == {"s3", "dynamodb", "ssm"}, services
+    assert services == {"s3", "dynamodb", "ssm", "events"}, services
 
 
 def test_every_call_is_allowed_by_the_policy(recorded, deployed):
@@ -236,10 +255,22 @@ def test_the_policy_allows_nothing_the_app_does_not_need(recorded, deployed):
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         assert all(r not in ("*", "arn:aws:s3:::*") for r in resources), statement
         granted.update(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
-    assert granted - RUNTIME_ACTIONS == needed, {
-        "granted, never needed": sorted(granted - RUNTIME_ACTIONS - needed),
+    assert granted - RUNTIME_ACTIONS - set(EVENT_SOURCE_ACTIONS) == needed, {
+        "granted, never needed": sorted(granted - RUNTIME_ACTIONS - set(EVENT_SOURCE_ACTIONS) - needed),
         "needed, not granted": sorted(needed - granted),
     }
+
+
+def test_event_sources_are_readable_and_nothing_more(deployed):
+    account = deployed.data["TableArn"].split(":")[4]
+    stream, queue = deployed.data["TableStreamArn"], deployed.data["AuditEventsQueueArn"]
+    for action, source in EVENT_SOURCE_ACTIONS.items():
+        assert allowed(deployed.policy, action, stream if source == "stream" else queue), action
+        # another table's stream, another queue: no
+        other = stream.replace(deployed.data["TableName"], "other") if source == "stream" else queue + "-other"
+        assert not allowed(deployed.policy, action, other), action
+    assert allowed(deployed.policy, "events:PutEvents", deployed.data["EventBusArn"])
+    assert not allowed(deployed.policy, "events:PutEvents", f"arn:aws:events:{REGION}:{account}:event-bus/default")
 
 
 def test_the_policy_is_scoped_to_this_stages_resources(deployed):

@@ -96,6 +96,8 @@ PARAMS = {
     "AWS::AccountId": ACCOUNT,
     "TokenService": "berth-registry",
     "PublicUrl": "",
+    "EventStreamArn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/berth-prod-MetadataTable-X/stream/2026-01-01T00:00:00.000",
+    "AuditEventsQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:berth-prod-AuditEventsQueue-X",
 }
 
 
@@ -163,7 +165,7 @@ def test_oci_path_shapes_are_routed_to_the_app(packaged, path):
 # -- the functions ---------------------------------------------------------------------------
 def test_functions_carry_the_stage_settings_and_the_policy_file(packaged, prod):
     functions = resources_of(packaged["template"], "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "CleanUpUploads", "RecordPulls"}
+    assert set(functions) == {"APIHandler", "CleanUpUploads", "RecordPulls", "ForwardEvents", "AuditEvents"}
     api, clean_up = functions["APIHandler"]["Properties"], functions["CleanUpUploads"]["Properties"]
     assert api["Handler"] == "app.app" and api["Runtime"].startswith("python3")
     assert (api["MemorySize"], api["Timeout"]) == (1024, 29)
@@ -173,6 +175,7 @@ def test_functions_carry_the_stage_settings_and_the_policy_file(packaged, prod):
     assert variables["BERTH_BUCKET"] == prod.data["BucketName"]
     assert variables["BERTH_SSM_PREFIX"] == "/berth/prod"
     assert variables["BERTH_AUTH"] == "token"
+    assert variables["BERTH_EVENT_BUS"] == prod.data["EventBusName"]
     # pulls are recorded from their log lines (PullLogSubscription), off the request path
     assert variables["BERTH_PULL_RECORDING"] == "log"
     assert "BERTH_PULL_RECORDING" not in functions["RecordPulls"]["Properties"]["Environment"]["Variables"]
@@ -190,7 +193,8 @@ def test_every_function_has_a_log_group_and_alarms_in_the_operations_stack(packa
             assert "FunctionName" in function["Properties"], logical
             names.append(function["Properties"]["FunctionName"]["Fn::Sub"])
     assert sorted(names) == [
-        "berth-${Stage}", "berth-${Stage}-challenge", "berth-${Stage}-clean_up_uploads", "berth-${Stage}-record_pulls"
+        "berth-${Stage}", "berth-${Stage}-audit_events", "berth-${Stage}-challenge", "berth-${Stage}-clean_up_uploads",
+        "berth-${Stage}-forward_events", "berth-${Stage}-record_pulls",
     ]
     for name in names:
         assert f"LogGroupName: !Sub /aws/lambda/{name}\n" in ops, name
@@ -240,7 +244,8 @@ def test_sam_transform_and_cfn_lint_accept_the_package(packaged, monkeypatch):
     template = json.loads(json.dumps(packaged["template"]))
     for function in resources_of(template, "AWS::Serverless::Function").values():
         function["Properties"]["CodeUri"] = "s3://artifacts/deployment.zip"  # as `aws cloudformation package` does
-    out = transform(template, {"Stage": "prod", "PublicUrl": "", "TokenService": "berth-registry"}, _NoManagedPolicies())
+    parameters = {k: PARAMS[k] for k in ("Stage", "PublicUrl", "TokenService", "EventStreamArn", "AuditEventsQueueArn")}
+    out = transform(template, parameters, _NoManagedPolicies())
     resources = out["Resources"]
     assert resources["RestAPIv2Stage"]["Type"] == "AWS::ApiGateway::Stage"
     deployments = [k for k, r in resources.items() if r["Type"] == "AWS::ApiGateway::Deployment"]
@@ -386,3 +391,23 @@ def test_pull_lines_reach_record_pulls_through_a_subscription(packaged):
     assert permission["FunctionName"] == {"Fn::GetAtt": ["RecordPulls", "Arn"]}
     assert subscription["DependsOn"] == "RecordPullsPermission"
     assert resources["RecordPulls"]["Properties"]["Handler"] == "app.record_pulls"
+
+
+# -- domain events: the table's stream and the audit queue reach their functions ---------------
+def test_event_functions_read_the_stacks_stream_and_queue(packaged):
+    resources = packaged["template"]["Resources"]
+    forward = resources["ForwardEvents"]["Properties"]
+    assert forward["Handler"] == "app.forward_events"
+    [stream] = forward["Events"].values()
+    assert stream["Type"] == "DynamoDB"
+    # the stack's stream, not app.py's placeholder; from the start, so nothing written before
+    # the mapping existed is left behind
+    assert stream["Properties"]["Stream"] == {"Ref": "EventStreamArn"}
+    assert stream["Properties"]["StartingPosition"] == "TRIM_HORIZON"
+    audit = resources["AuditEvents"]["Properties"]
+    assert audit["Handler"] == "app.audit_events"
+    [queue] = audit["Events"].values()
+    assert queue["Type"] == "SQS" and queue["Properties"]["Queue"] == {"Ref": "AuditEventsQueueArn"}
+    # the queue keeps a message hidden for six times the function's timeout, as SQS's event source asks
+    berth = (INFRA / "berth.yaml").read_text()
+    assert f"VisibilityTimeout: {6 * audit['Timeout']}\n" in berth
