@@ -54,8 +54,14 @@ def test_create_project_add_member_push_inspect_untag(stack, skopeo, tmp_path):
     got = requests.get(f"{stack.api}/v2/{project}/app/manifests/v1", timeout=60)
     assert got.status_code in (401, 404)  # the tag is gone (or the anonymous pull is refused first)
 
-    entries = api(stack, user, "GET", f"/projects/{project}/logs?page_size=100").json()
-    seen = [(e["username"], e["operation"], e["resource_type"], e["resource"]) for e in entries]
+    # the push's entry comes from its event, moments later (the stream, the bus, the audit queue)
+    deadline = time.monotonic() + 30
+    while True:
+        entries = api(stack, user, "GET", f"/projects/{project}/logs?page_size=100").json()
+        seen = [(e["username"], e["operation"], e["resource_type"], e["resource"]) for e in entries]
+        if (username, "push", "artifact", f"{project}/app:v1") in seen or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert (admin[0], "create", "project", project) in seen
     assert (admin[0], "create", "member", f"{project}/{username}") in seen
     assert (username, "push", "artifact", f"{project}/app:v1") in seen
