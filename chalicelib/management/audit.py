@@ -1,6 +1,8 @@
 """The audit log: /audit-logs (system administrators) and /projects/{p}/logs
 (members with log.read), and `record_change`, which the dispatcher calls once
-for every successful change made through this API.
+for every successful change made through this API. Pushes, pulls and deletes
+through /v2 are entered by the domain events' audit consumer
+(chalicelib/events/audit.py).
 
 Reads pick the narrowest partition the query names (user, operation, project,
 else the days of the time range; chalicelib/meta/audit.py) and filter the rest.
@@ -229,30 +231,6 @@ def record_change(svc, req: OciRequest, route, params: dict, body: dict | None) 
             resource_type=kind,
             resource=_resource(route, params, body, project),
             project=project,
-        ),
-    )
-
-
-# registry operations recorded here, as Harbor names them (pulls: chalicelib/pulls.py)
-REGISTRY_OPERATIONS = {"put_manifest": "push", "delete_manifest": "delete"}
-
-
-def record_registry_event(svc, req: OciRequest, route_name: str, name: str, reference: str) -> None:
-    """A push or delete of a manifest through /v2 (registry/dispatch.py calls it)."""
-    from chalicelib.registry.oci.names import project_of
-
-    identity = req.identity
-    username = getattr(identity, "subject", "") or "anonymous"
-    separator = "@" if ":" in reference else ":"
-    record(
-        svc,
-        req,
-        store.AuditEntry(
-            username=username,
-            operation=REGISTRY_OPERATIONS[route_name],
-            resource_type="artifact",
-            resource=f"{name}{separator}{reference}",
-            project=project_of(name),
         ),
     )
 
