@@ -4,17 +4,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict
 from chalicelib.meta import keys
 from chalicelib.meta.table import Table, delete_op, is_condition_failure, put_op, update_op
-
-if TYPE_CHECKING:
-    from chalicelib.events.envelope import Event
-    from chalicelib.events.outbox import Outbox
 
 # Manifests up to this size are kept in the item itself (and copied into the tag
 # item), so a pull by tag is one GetItem. Larger ones go to S3.
@@ -89,9 +85,10 @@ class TagRecord:
 
 
 class DynamoRegistryMeta:
-    def __init__(self, table: Table, events: Outbox | None = None):
+    def __init__(self, table: Table, events: Any = None):
         self._t = table
-        # each change's domain event joins its transaction (chalicelib/events/outbox.py)
+        # an Outbox (chalicelib/events/outbox.py), given by the domain layer: each change's
+        # event joins its transaction. The store names the change; the outbox owns the event.
         self._events = events
 
     def _event(self, kind: str, name: str, reference: str, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -267,7 +264,7 @@ class DynamoRegistryMeta:
         item = self._t.get(keys.CATALOG_PK, name, projection=_REPOSITORY_FIELDS)
         return RepositoryRecord.from_item(item) if item is not None else None
 
-    def emit(self, events: list[Event]) -> None:
+    def emit(self, events: list[Any]) -> None:
         """Events of changes this table does not hold (pulls), in BatchWriteItem calls."""
         if self._events is not None and events:
             self._t.batch_put([self._events.item(e) for e in events])
