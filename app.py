@@ -5,8 +5,8 @@ from chalice import Chalice
 from chalice.app import CaseInsensitiveMapping
 
 from chalicelib.config import Settings
+from chalicelib.front import build_blueprint
 from chalicelib.observability import configure_logging, http_middleware
-from chalicelib.registry.blueprint import build_blueprint
 from chalicelib.services import Services
 
 # logging is ours (chalicelib/observability.py): Chalice would add a plain-text handler

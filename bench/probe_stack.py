@@ -48,6 +48,7 @@ def _install() -> None:
     import botocore.client
 
     import chalicelib.registry.dispatch as dispatch_module
+    import chalicelib.tokens.dispatch as token_dispatch_module
 
     original_call = botocore.client.BaseClient._make_api_call
 
@@ -64,21 +65,23 @@ def _install() -> None:
 
     botocore.client.BaseClient._make_api_call = timed_call
 
-    original_dispatch = dispatch_module.dispatch
+    def timed(original):
+        def timed_dispatch(svc, req, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(svc, req, *args, **kwargs)
+            finally:
+                key = f"{req.method} {_kind(req.path)}"
+                with _lock:
+                    entry = _requests[key]
+                    entry[0] += 1
+                    entry[1] += time.perf_counter() - started
 
-    def timed_dispatch(svc, req, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return original_dispatch(svc, req, *args, **kwargs)
-        finally:
-            key = f"{req.method} {_kind(req.path)}"
-            with _lock:
-                entry = _requests[key]
-                entry[0] += 1
-                entry[1] += time.perf_counter() - started
+        return timed_dispatch
 
-    # the blueprint and the upload host import `dispatch` by name: replace it before they do
-    dispatch_module.dispatch = timed_dispatch
+    # the front door and the upload host import `dispatch` by name: replace it before they do
+    dispatch_module.dispatch = timed(dispatch_module.dispatch)
+    token_dispatch_module.dispatch = timed(token_dispatch_module.dispatch)
 
 
 def _dump(*_: object) -> None:

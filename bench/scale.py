@@ -51,11 +51,11 @@ def run(quick: bool = False, repeats: int = 5) -> dict:
 
 def _populate(reg: InProcessRegistry, tags: int, repos: int) -> None:
     from chalicelib.auth.passwords import hash_password
-    from chalicelib.auth.rbac import Role
     from chalicelib.meta import keys
     from chalicelib.meta.accounts import Member, Project, User
     from chalicelib.meta.registry import ManifestRecord
     from chalicelib.meta.table import marshal
+    from chalicelib.roles import Role
 
     svc = reg.setup_services()
     projects = sorted({_repo(i).split("/")[0] for i in range(repos)})

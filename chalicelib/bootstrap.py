@@ -49,8 +49,8 @@ def _signing_key_pem() -> str:
 
 def bootstrap(svc, *, admin_password: str | None) -> dict[str, bool]:
     from chalicelib.auth.passwords import hash_password
-    from chalicelib.auth.rbac import Role
     from chalicelib.meta.accounts import AccountNotFound, Member, Project, User
+    from chalicelib.roles import Role
 
     done = {
         "upload_key": ensure_secret(svc.ssm, svc.settings.ssm_prefix, UPLOAD_TOKEN_KEY, lambda: secrets.token_hex(32)),

@@ -1,7 +1,7 @@
 """Domain errors.
 
 Storage and metadata code raise these; only the API layer
-(`chalicelib.registry.errcodes`) turns them into wire codes and statuses.
+(`chalicelib.oci.errcodes`) turns them into wire codes and statuses.
 Each carries a human message and, optionally, a `detail` object for clients.
 """
 from __future__ import annotations
@@ -94,3 +94,11 @@ class Denied(BerthError):
 
 class InvalidPagination(BerthError):
     """invalid number of results requested"""
+
+
+class ManifestReferenced(BerthError):
+    """the manifest is listed by an index; delete the index first"""
+
+
+class IdentityProviderUnavailable(Exception):
+    """An external identity provider (LDAP) cannot answer: a 503, not a wrong password."""

@@ -126,7 +126,7 @@ def image_pulls(pulls: Iterable[Pull], recent: RecentTagPulls | None = None) -> 
 def served_digests(digest: str, media_type: str, body: Any) -> tuple[str, ...]:
     """What a GET by tag resolved: the manifest and, for an index, the manifests it lists
     (a client then fetches its platform's one by digest)."""
-    from chalicelib.registry.oci.mediatypes import INDEXES
+    from chalicelib.oci.mediatypes import INDEXES
 
     if media_type.split(";")[0].strip() not in INDEXES or not isinstance(body, (bytes, bytearray)):
         return (digest,) if digest else ()
@@ -148,7 +148,7 @@ def record(svc, pulls: Iterable[Pull]) -> int:
     them: chalicelib/events/audit.py) and add them to the counts; how many pulls were counted."""
     from chalicelib.events.actor import Actor
     from chalicelib.events.envelope import ARTIFACT_PULLED, reference_of
-    from chalicelib.registry.oci.names import project_of
+    from chalicelib.oci.names import project_of
 
     pulls = image_pulls(pulls)
     if not pulls:

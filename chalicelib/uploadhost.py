@@ -13,10 +13,10 @@ from urllib.parse import parse_qs
 
 from werkzeug.wsgi import get_input_stream
 
+from chalicelib.oci.errcodes import error_response
 from chalicelib.registry.dispatch import dispatch
-from chalicelib.registry.errcodes import error_response
-from chalicelib.registry.http import Headers, OciRequest
 from chalicelib.registry.routes import ROUTES
+from chalicelib.web.http import Headers, Request
 
 UPLOAD_ROUTES = tuple(r for r in ROUTES if r.upload_host)
 _STATUS_TEXT = {
@@ -49,14 +49,14 @@ def create_upload_app(services: Any = None) -> Callable:
     return wsgi_app
 
 
-def _request(environ: dict, path: str) -> OciRequest:
+def _request(environ: dict, path: str) -> Request:
     headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
     if environ.get("CONTENT_TYPE"):
         headers["Content-Type"] = environ["CONTENT_TYPE"]
     raw_length = environ.get("CONTENT_LENGTH") or ""
     chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
     length = int(raw_length) if raw_length.isdigit() and not chunked else None
-    return OciRequest(
+    return Request(
         method=environ.get("REQUEST_METHOD", "GET"),
         path=path,
         query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from chalicelib.registry.http import OciRequest
+from chalicelib.web.http import Request
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,12 @@ EVERYONE = Identity(subject="", kind="anonymous", grants=None)
 
 
 class Authorizer(Protocol):
-    def authorize(self, request: OciRequest, accesses: Sequence[Access]) -> Identity:
+    def authorize(self, request: Request, accesses: Sequence[Access]) -> Identity:
         """The caller's identity, or raise Unauthorized (with a challenge) / Denied."""
 
 
 class OpenAuthorizer:
     """Everyone may do everything: a registry with auth switched off (BERTH_AUTH=none)."""
 
-    def authorize(self, request: OciRequest, accesses: Sequence[Access]) -> Identity:
+    def authorize(self, request: Request, accesses: Sequence[Access]) -> Identity:
         return EVERYONE

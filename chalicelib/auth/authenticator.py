@@ -6,12 +6,11 @@ wrong. An unreachable directory is different (LdapUnavailable propagates).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.auth.grants import robot_actions
+from chalicelib import policy
 from chalicelib.auth.principal import Principal
 
 logger = logging.getLogger("berth.auth")
@@ -155,7 +154,7 @@ def robot_principal(robot: Any, now: float) -> Principal | None:
     return Principal(
         kind="robot",
         name=robot.name,
-        robot_permissions=robot_grants(robot),
+        robot_permissions=policy.robot_grants(robot),
         # refresh tokens carry it: a refreshed (new) secret ends them
         password_version=secret_version(robot.secret_hash),
     )
@@ -166,12 +165,3 @@ def secret_version(secret_hash: str | None) -> int:
     return int(hashlib.sha256((secret_hash or "").encode()).hexdigest()[:12], 16)
 
 
-def robot_grants(robot: Any) -> dict[str, frozenset[str]]:
-    """{project ("*": all): registry actions}. A project robot acts in its own
-    project only, whatever its stored permissions name (Harbor's rule)."""
-    permissions = json.loads(robot.permissions) if isinstance(robot.permissions, str) else robot.permissions
-    actions = robot_actions(permissions or [])
-    if getattr(robot, "level", "system") == "project":
-        own = actions.get(robot.project or "")
-        return {robot.project: own} if own else {}
-    return actions

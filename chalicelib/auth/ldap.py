@@ -30,7 +30,7 @@ from ldap3.operation.search import parse_filter
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
-from chalicelib.auth.principal import IdentityProviderUnavailable
+from chalicelib.errors import IdentityProviderUnavailable
 
 logger = logging.getLogger("berth.auth.ldap")
 
@@ -38,7 +38,7 @@ MAX_USERNAME_LENGTH = 255
 
 SCOPES = {"base": ldap3.BASE, "onelevel": ldap3.LEVEL, "subtree": ldap3.SUBTREE}
 # Harbor's ldap_scope is 0/1/2 (its API and UI); other tools say "one"/"sub".
-_SCOPE_ALIASES = {
+SCOPE_ALIASES = {
     "0": "base", "base": "base",
     "1": "onelevel", "onelevel": "onelevel", "one": "onelevel", "level": "onelevel",
     "2": "subtree", "subtree": "subtree", "sub": "subtree",
@@ -148,9 +148,9 @@ def _filter(value: Any) -> str:
 
 def _scope(value: Any) -> str:
     key = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-    if key not in _SCOPE_ALIASES:
+    if key not in SCOPE_ALIASES:
         raise ValueError(f"must be base, onelevel or subtree (or 0, 1, 2), got {value!r}")
-    return _SCOPE_ALIASES[key]
+    return SCOPE_ALIASES[key]
 
 
 def _bool(value: Any) -> bool:

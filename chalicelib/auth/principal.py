@@ -13,7 +13,3 @@ class Principal:
     # robots: project name ("*" for all) -> registry actions allowed
     robot_permissions: dict[str, frozenset[str]] = field(default_factory=dict)
     password_version: int = 0
-
-
-class IdentityProviderUnavailable(Exception):
-    """An external identity provider (LDAP) cannot answer: a 503, not a wrong password."""

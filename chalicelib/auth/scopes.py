@@ -10,7 +10,7 @@ import re
 
 from chalicelib.auth.access import Access
 from chalicelib.errors import BerthError, InvalidName
-from chalicelib.registry.oci.names import validate_name
+from chalicelib.oci.names import validate_name
 
 _TYPE = re.compile(r"^[a-z0-9]+(\([a-z0-9]+\))?$")
 _ACTION = re.compile(r"^(\*|[a-z][a-z0-9_-]{0,31})$")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from chalicelib.auth.access import Access, Identity
 from chalicelib.errors import Unauthorized
-from chalicelib.registry.http import OciRequest
+from chalicelib.web.http import Request
 
 TOKEN_PATH = "/v2/service/token"
 
@@ -20,7 +20,7 @@ class TokenAuthorizer:
         self._service = service
         self._public_url = public_url
 
-    def authorize(self, request: OciRequest, accesses: Sequence[Access]) -> Identity:
+    def authorize(self, request: Request, accesses: Sequence[Access]) -> Identity:
         from chalicelib.auth.tokens import InvalidToken
 
         header = request.header("Authorization") or ""
@@ -42,13 +42,13 @@ class TokenAuthorizer:
                 raise self._challenge(request, accesses, "insufficient_scope")
         return identity
 
-    def realm(self, request: OciRequest) -> str:
+    def realm(self, request: Request) -> str:
         if self._public_url:
             return self._public_url + TOKEN_PATH
         host = request.header("Host") or "localhost"
         return f"{request.scheme}://{host}{TOKEN_PATH}"
 
-    def _challenge(self, request: OciRequest, accesses: Sequence[Access], error: str | None) -> Unauthorized:
+    def _challenge(self, request: Request, accesses: Sequence[Access], error: str | None) -> Unauthorized:
         parts = [f'realm="{self.realm(request)}"', f'service="{self._service}"']
         if accesses:
             parts.append(f'scope="{" ".join(a.scope() for a in accesses)}"')

@@ -18,8 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalicelib.registry.dispatch import OPERATION_HEADER
-from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.web.http import OPERATION_HEADER, Request, Response
 
 ASSET_DIR = Path(__file__).parent / "assets"
 INDEX = "index.html"
@@ -99,7 +98,7 @@ def _read(directory: Path) -> dict[str, Asset]:
 ASSETS = AssetStore(ASSET_DIR)
 
 
-def serve(request: OciRequest, assets: AssetStore = ASSETS) -> OciResponse:
+def serve(request: Request, assets: AssetStore = ASSETS) -> Response:
     """The answer to a request whose path (below /v2/) is `ui` or starts with `ui/`."""
     response = _answer(request, assets)
     response.headers.update(SECURITY_HEADERS)
@@ -107,12 +106,12 @@ def serve(request: OciRequest, assets: AssetStore = ASSETS) -> OciResponse:
     return response
 
 
-def _answer(request: OciRequest, assets: AssetStore) -> OciResponse:
+def _answer(request: Request, assets: AssetStore) -> Response:
     if request.method not in READ_METHODS:
         return _text(405, "method not allowed", {"Allow": ", ".join(READ_METHODS)})
     if request.path == "ui":
         # relative, so it works on the raw API URL and behind a custom domain alike
-        return OciResponse.empty(
+        return Response.empty(
             301, {"Location": "ui/", "Cache-Control": CACHE_CONTROL, "Content-Type": "text/plain; charset=utf-8"}
         )
     name = request.path[len("ui/") :] or INDEX
@@ -121,9 +120,9 @@ def _answer(request: OciRequest, assets: AssetStore) -> OciResponse:
         return _text(404, "not found")
     headers = {"Content-Type": asset.content_type, "ETag": asset.etag, "Cache-Control": CACHE_CONTROL}
     if _matches(request.header("If-None-Match"), asset.etag):
-        return OciResponse(304, headers, b"")
+        return Response(304, headers, b"")
     headers["Content-Length"] = str(len(asset.body))
-    return OciResponse(200, headers, asset.body)
+    return Response(200, headers, asset.body)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -134,8 +133,8 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in (t.removeprefix("W/") for t in tags)
 
 
-def _text(status: int, message: str, headers: dict[str, str] | None = None) -> OciResponse:
+def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     body = (message + "\n").encode()
     all_headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body)), "Cache-Control": "no-store"}
     all_headers.update(headers or {})
-    return OciResponse(status, all_headers, body)
+    return Response(status, all_headers, body)

@@ -1,53 +1,45 @@
-"""Who may do what through the management API: the same roles as the registry
-(chalicelib/auth/rbac.py holds the table), looked up per request.
+"""Who may do what through the management API: the caller's roles looked up per
+request, the decision left to chalicelib/policy.py (the same as the registry's).
 
 `req.identity` is the caller's Principal (chalicelib/auth/principal.py), set
 by the dispatcher after Basic authentication; None only on public routes.
 """
 from __future__ import annotations
 
-from chalicelib.auth import rbac
+from chalicelib import policy
+from chalicelib import roles as rbac
 from chalicelib.auth.principal import Principal
 from chalicelib.management.errors import BadRequest, Forbidden, NotFound
 from chalicelib.meta.accounts import Project
-from chalicelib.registry.http import OciRequest
-
-# what a robot's registry permissions let it do here (robots manage no accounts)
-_ROBOT_ACTIONS = {
-    "pull": ("project.read", "repository.read"),
-    "push": ("tag.create", "artifact.copy"),
-    "delete": ("repository.delete", "artifact.delete", "tag.delete"),
-}
-# what anyone who is logged in may do in a public project
-_PUBLIC_ACTIONS = frozenset({"project.read", "repository.read", "pull"})
+from chalicelib.web.http import Request
 
 
-def caller(req: OciRequest) -> Principal:
+def caller(req: Request) -> Principal:
     principal = req.identity
     if principal is None:  # only on routes that allow anonymous callers, which check themselves
         raise Forbidden("log in first")
     return principal
 
 
-def is_admin(req: OciRequest) -> bool:
+def is_admin(req: Request) -> bool:
     return req.identity is not None and req.identity.kind == "user" and req.identity.admin
 
 
-def require_admin(req: OciRequest) -> Principal:
+def require_admin(req: Request) -> Principal:
     principal = caller(req)
     if not is_admin(req):
         raise Forbidden("only a system administrator may do this")
     return principal
 
 
-def require_user(req: OciRequest) -> Principal:
+def require_user(req: Request) -> Principal:
     principal = caller(req)
     if principal.kind != "user":
         raise Forbidden("robot accounts may not do this")
     return principal
 
 
-def role_in(svc, req: OciRequest, project: str) -> rbac.Role | None:
+def role_in(svc, req: Request, project: str) -> rbac.Role | None:
     """The caller's strongest role in `project`, their groups' included."""
     principal = req.identity
     if principal is None or principal.kind != "user":
@@ -55,7 +47,7 @@ def role_in(svc, req: OciRequest, project: str) -> rbac.Role | None:
     return svc.accounts.access_context(principal.name, principal.groups, [project]).role(project)
 
 
-def roles_in(svc, req: OciRequest, projects: list[str]) -> dict[str, rbac.Role | None]:
+def roles_in(svc, req: Request, projects: list[str]) -> dict[str, rbac.Role | None]:
     """Roles in many projects at once (one BatchGetItem per 100 keys)."""
     principal = req.identity
     if principal is None or principal.kind != "user" or not projects:
@@ -64,41 +56,36 @@ def roles_in(svc, req: OciRequest, projects: list[str]) -> dict[str, rbac.Role |
     return {p: context.role(p) for p in projects}
 
 
-def allowed(svc, req: OciRequest, project: Project, action: str, *, role: rbac.Role | None = None) -> bool:
+def actions(svc, req: Request, project: Project, *, role: rbac.Role | None = None) -> frozenset[str]:
+    """Everything the caller may do in `project` (chalicelib/policy.py decides)."""
     principal = req.identity
     if principal is None:
-        return False
-    if is_admin(req):
-        return True
-    if project.public and action in _PUBLIC_ACTIONS:
-        return True
-    if principal.kind == "robot":
-        granted = set(principal.robot_permissions.get(project.name, ())) | set(principal.robot_permissions.get("*", ()))
-        return any(action in _ROBOT_ACTIONS.get(a, ()) for a in granted)
-    if role is None:
+        return frozenset()
+    if role is None and principal.kind == "user" and not principal.admin:
         role = role_in(svc, req, project.name)
-    return rbac.allows(role, action)
+    return policy.actions_in(principal, project, [role] if role is not None else [])
 
 
-def require(svc, req: OciRequest, project: Project, action: str) -> None:
+def allowed(svc, req: Request, project: Project, action: str, *, role: rbac.Role | None = None) -> bool:
+    return action in actions(svc, req, project, role=role)
+
+
+def require(svc, req: Request, project: Project, action: str) -> None:
     if not allowed(svc, req, project, action):
         raise Forbidden(f"you may not do this in project {project.name} ({action})")
 
 
-def visible(svc, req: OciRequest, projects: list[Project]) -> list[Project]:
+def visible(svc, req: Request, projects: list[Project]) -> list[Project]:
     """The projects the caller may see: all for a system administrator; public
     ones and the caller's own (directly or through a group) for a user; those
     its permissions name for a robot."""
-    if is_admin(req):
-        return projects
     principal = caller(req)
-    if principal.kind == "robot":
-        return [p for p in projects if allowed(svc, req, p, "project.read")]
-    roles = roles_in(svc, req, [p.name for p in projects if not p.public])
-    return [p for p in projects if p.public or roles.get(p.name) is not None]
+    needs_roles = principal.kind == "user" and not principal.admin
+    roles = roles_in(svc, req, [p.name for p in projects if not p.public]) if needs_roles else {}
+    return policy.visible(principal, projects, roles)
 
 
-def find_project(svc, req: OciRequest, name_or_id: str, *, by_name: bool = False) -> Project:
+def find_project(svc, req: Request, name_or_id: str, *, by_name: bool = False) -> Project:
     """Harbor's project_name_or_id: an id when it is a number, unless the
     X-Is-Resource-Name header (or `by_name`) says it is a name."""
     is_name = by_name or (req.header("X-Is-Resource-Name") or "").strip().lower() == "true"
@@ -114,7 +101,7 @@ def find_project(svc, req: OciRequest, name_or_id: str, *, by_name: bool = False
     return project
 
 
-def project_for(svc, req: OciRequest, name_or_id: str, action: str) -> Project:
+def project_for(svc, req: Request, name_or_id: str, action: str) -> Project:
     """The project, if the caller may do `action` in it (403 otherwise)."""
     project = find_project(svc, req, name_or_id)
     require(svc, req, project, action)

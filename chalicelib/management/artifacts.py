@@ -13,9 +13,11 @@ import json
 from collections.abc import Iterable
 from urllib.parse import quote
 
+from chalicelib import artifacts
+from chalicelib.errors import ManifestNotFound
 from chalicelib.management import paging
 from chalicelib.management.access import allowed, find_project, require
-from chalicelib.management.errors import AlreadyExists, BadRequest, Forbidden, NotFound, PreconditionFailed
+from chalicelib.management.errors import AlreadyExists, BadRequest, Forbidden, NotFound
 from chalicelib.management.ids import stable_id
 from chalicelib.management.repositories import full_name, project_and_repository
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
@@ -23,12 +25,11 @@ from chalicelib.management.spec import PAGING, Param, operation
 from chalicelib.management.times import NEVER, iso
 from chalicelib.meta.accounts import Project
 from chalicelib.meta.registry import ManifestRecord
-from chalicelib.registry.http import OciRequest, OciResponse
-from chalicelib.registry.oci.digests import Digest, looks_like_digest
-from chalicelib.registry.oci.names import validate_name, validate_tag
+from chalicelib.oci.digests import Digest, looks_like_digest
+from chalicelib.oci.mediatypes import IMAGE_CONFIGS, INDEXES
+from chalicelib.oci.names import validate_name, validate_tag
+from chalicelib.web.http import Request, Response
 
-IMAGE_CONFIGS = ("application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json")
-INDEXES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
 _TYPES = {
     "application/vnd.cncf.helm.config.v1+json": "CHART",
     "application/vnd.cnab.manifest.v1": "CNAB",
@@ -171,27 +172,14 @@ class Repository:
 
     def resolve(self, reference: str) -> ManifestRecord:
         """A manifest by tag or digest (404 if the repository has no such one)."""
-        if looks_like_digest(reference):
-            digest = str(Digest.parse(reference))
-        else:
-            tag = self.svc.meta.get_tag(self.name, validate_tag(reference))
-            if tag is None:
-                raise NotFound(f"tag {reference[:128]} not found in {self.name}")
-            digest = tag.digest
+        try:
+            digest = artifacts.resolve_digest(self.svc, self.name, reference)
+        except ManifestNotFound:
+            raise NotFound(f"tag {reference[:128]} not found in {self.name}") from None
         record = self.manifests.get(digest)
         if record is None:
             raise NotFound(f"artifact {digest} not found in {self.name}")
         return record
-
-    def parents(self, digest: str) -> list[str]:
-        return [m.digest for m in self.manifests.values() if digest in m.children]
-
-
-def top_level(manifests: Iterable[ManifestRecord], tagged: set[str]) -> list[ManifestRecord]:
-    """Harbor lists an index's children only under the index, unless they are tagged."""
-    manifests = list(manifests)
-    children = {child for m in manifests for child in m.children}
-    return [m for m in manifests if m.digest not in children or m.digest in tagged]
 
 
 def _references(doc: dict) -> list[dict]:
@@ -223,7 +211,7 @@ def _tag(repository: str, digest: str, name: str, updated: int, pulled: int = 0)
     }
 
 
-def _open(svc, req: OciRequest, project_name: str, repository_name: str, action: str) -> tuple[Project, Repository]:
+def _open(svc, req: Request, project_name: str, repository_name: str, action: str) -> tuple[Project, Repository]:
     project, repository = project_and_repository(svc, req, project_name, repository_name, action)
     return project, Repository(svc, repository.name)
 
@@ -246,17 +234,17 @@ def _tag_matches(condition: paging.Condition, tags: list[str]) -> bool:
     errors=(400, 403, 404),
     paged=True,
 )
-def list_artifacts(svc, req: OciRequest, project_name: str, repository_name: str) -> OciResponse:
+def list_artifacts(svc, req: Request, project_name: str, repository_name: str) -> Response:
     project, repo = _open(svc, req, project_name, repository_name, "repository.read")
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("tags", "digest", "type", "media_type", "manifest_media_type"))
     order = paging.sort_args(req, ("push_time", "digest", "size"), "-push_time")
     with_tags = (req.arg("with_tag") or "true").strip().lower() != "false"
-    artifacts = top_level(repo.manifests.values(), set(repo.tags))
+    listed = artifacts.top_level(repo.manifests.values(), set(repo.tags))
     tag_condition = conditions.pop("tags", None)
     if tag_condition is not None:
-        artifacts = [m for m in artifacts if _tag_matches(tag_condition, [t[0] for t in repo.tags.get(m.digest, [])])]
-    rendered = {m.digest: repo.render(m, project, with_tags=with_tags) for m in artifacts}
+        listed = [m for m in listed if _tag_matches(tag_condition, [t[0] for t in repo.tags.get(m.digest, [])])]
+    rendered = {m.digest: repo.render(m, project, with_tags=with_tags) for m in listed}
     fields = {
         "digest": lambda m: m.digest,
         "push_time": lambda m: m.created,
@@ -265,8 +253,8 @@ def list_artifacts(svc, req: OciRequest, project_name: str, repository_name: str
         "media_type": lambda m: rendered[m.digest]["media_type"],
         "manifest_media_type": lambda m: m.media_type,
     }
-    artifacts = paging.sorted_by(paging.filtered(artifacts, conditions, fields), order + [("digest", False)], fields)
-    return paging.paged(req, artifacts, lambda m: rendered[m.digest], page)
+    listed = paging.sorted_by(paging.filtered(listed, conditions, fields), order + [("digest", False)], fields)
+    return paging.paged(req, listed, lambda m: rendered[m.digest], page)
 
 
 @operation(
@@ -277,10 +265,10 @@ def list_artifacts(svc, req: OciRequest, project_name: str, repository_name: str
     params=(WITH_TAG,),
     errors=(400, 403, 404),
 )
-def get_artifact(svc, req: OciRequest, project_name: str, repository_name: str, reference: str) -> OciResponse:
+def get_artifact(svc, req: Request, project_name: str, repository_name: str, reference: str) -> Response:
     project, repo = _open(svc, req, project_name, repository_name, "repository.read")
     with_tags = (req.arg("with_tag") or "true").strip().lower() != "false"
-    return OciResponse.json(200, repo.render(repo.resolve(reference), project, with_tags=with_tags))
+    return Response.json(200, repo.render(repo.resolve(reference), project, with_tags=with_tags))
 
 
 @operation(
@@ -289,15 +277,11 @@ def get_artifact(svc, req: OciRequest, project_name: str, repository_name: str, 
     "artifact",
     errors=(400, 403, 404, 412),
 )
-def delete_artifact(svc, req: OciRequest, project_name: str, repository_name: str, reference: str) -> OciResponse:
+def delete_artifact(svc, req: Request, project_name: str, repository_name: str, reference: str) -> Response:
     _, repo = _open(svc, req, project_name, repository_name, "artifact.delete")
     record = repo.resolve(reference)
-    parents = repo.parents(record.digest)
-    if parents:
-        raise PreconditionFailed(f"artifact {record.digest} is referenced by {parents[0]}; delete that first")
-    if svc.meta.delete_manifest(repo.name, record.digest) is None:
-        raise NotFound(f"artifact {record.digest} not found in {repo.name}")
-    return OciResponse.empty(200)
+    artifacts.delete_manifest(svc, repo.name, record.digest, manifests=repo.manifests.values())
+    return Response.empty(200)
 
 
 @operation(
@@ -309,7 +293,7 @@ def delete_artifact(svc, req: OciRequest, project_name: str, repository_name: st
     errors=(400, 403, 404),
     paged=True,
 )
-def list_tags(svc, req: OciRequest, project_name: str, repository_name: str, reference: str) -> OciResponse:
+def list_tags(svc, req: Request, project_name: str, repository_name: str, reference: str) -> Response:
     _, repo = _open(svc, req, project_name, repository_name, "repository.read")
     record = repo.resolve(reference)
     page = paging.page_args(req)
@@ -329,7 +313,7 @@ def list_tags(svc, req: OciRequest, project_name: str, repository_name: str, ref
     location=True,
     errors=(400, 403, 404, 409),
 )
-def create_tag(svc, req: OciRequest, project_name: str, repository_name: str, reference: str, body: dict) -> OciResponse:
+def create_tag(svc, req: Request, project_name: str, repository_name: str, reference: str, body: dict) -> Response:
     project, repo = _open(svc, req, project_name, repository_name, "tag.create")
     record = repo.resolve(reference)
     tag = validate_tag(body["name"])
@@ -337,7 +321,7 @@ def create_tag(svc, req: OciRequest, project_name: str, repository_name: str, re
         raise AlreadyExists(f"tag {tag} already exists in {repo.name}")
     svc.meta.create_tag(repo.name, tag, record, int(svc.clock()))
     location = f"{_artifact_path(project, repo.name, record.digest)}/tags/{tag}"
-    return OciResponse.empty(201, {"Location": location})
+    return Response.empty(201, {"Location": location})
 
 
 @operation(
@@ -346,14 +330,14 @@ def create_tag(svc, req: OciRequest, project_name: str, repository_name: str, re
     "artifact",
     errors=(400, 403, 404),
 )
-def delete_tag(svc, req: OciRequest, project_name: str, repository_name: str, reference: str, tag_name: str) -> OciResponse:
+def delete_tag(svc, req: Request, project_name: str, repository_name: str, reference: str, tag_name: str) -> Response:
     _, repo = _open(svc, req, project_name, repository_name, "tag.delete")
     record = repo.resolve(reference)
     tag = validate_tag(tag_name)
     if tag not in [t[0] for t in repo.tags.get(record.digest, [])]:
         raise NotFound(f"artifact {record.digest} has no tag {tag}")
     svc.meta.delete_tag(repo.name, tag)
-    return OciResponse.empty(200)
+    return Response.empty(200)
 
 
 @operation(
@@ -365,7 +349,7 @@ def delete_tag(svc, req: OciRequest, project_name: str, repository_name: str, re
     params=(Param("from", string(), "The artifact to copy", required=True),),
     errors=(400, 403, 404),
 )
-def copy_artifact(svc, req: OciRequest, project_name: str, repository_name: str) -> OciResponse:
+def copy_artifact(svc, req: Request, project_name: str, repository_name: str) -> Response:
     target_project = find_project(svc, req, project_name, by_name=True)
     require(svc, req, target_project, "artifact.copy")
     target = full_name(target_project, repository_name)
@@ -378,8 +362,8 @@ def copy_artifact(svc, req: OciRequest, project_name: str, repository_name: str)
     source = Repository(svc, source_name)
     record = source.resolve(reference)
     tag = None if looks_like_digest(reference) else reference
-    _copy(svc, source, target, record, tag, set())
-    return OciResponse.empty(201, {"Location": _artifact_path(target_project, target, record.digest)})
+    artifacts.copy(svc, source.name, source.manifests, target, record, tag)
+    return Response.empty(201, {"Location": _artifact_path(target_project, target, record.digest)})
 
 
 def _parse_from(value: str) -> tuple[str, str]:
@@ -395,38 +379,6 @@ def _parse_from(value: str) -> tuple[str, str]:
     else:
         validate_tag(reference)
     return name, reference
-
-
-def _copy(svc, source: Repository, target: str, record: ManifestRecord, tag: str | None, seen: set[str]) -> None:
-    """Link the blobs, copy the children (an index's), then put the manifest."""
-    seen.add(record.digest)
-    now = int(svc.clock())
-    for child in record.children:
-        found = source.manifests.get(child)
-        if found is None:
-            raise NotFound(f"{source.name} lacks {child}, which {record.digest} refers to")
-        if child not in seen:
-            _copy(svc, source, target, found, None, seen)
-    for digest in record.blobs:
-        if svc.meta.link_size(target, digest) is not None:
-            continue
-        size = svc.meta.link_size(source.name, digest)
-        if size is None:
-            raise NotFound(f"{source.name} lacks blob {digest}, which {record.digest} refers to")
-        svc.meta.link_blob(target, digest, size, now)
-    copied = ManifestRecord(
-        digest=record.digest,
-        media_type=record.media_type,
-        size=record.size,
-        body=record.body,
-        subject=record.subject,
-        artifact_type=record.artifact_type,
-        annotations=record.annotations,
-        blobs=record.blobs,
-        children=record.children,
-        created=now,
-    )
-    svc.meta.put_manifest(target, copied, tag, now)
 
 
 def _artifact_path(project: Project, repository: str, digest: str) -> str:

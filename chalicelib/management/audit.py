@@ -1,6 +1,6 @@
 """The audit log: /audit-logs (system administrators) and /projects/{p}/logs
 (members with log.read), and `record_change`, which the dispatcher calls once
-for every successful change made through this API. Pushes, pulls and deletes
+for every successful change made through this API (chalicelib/audit.py records). Pushes, pulls and deletes
 through /v2 are entered by the domain events' audit consumer
 (chalicelib/events/audit.py).
 
@@ -10,11 +10,9 @@ else the days of the time range; chalicelib/meta/audit.py) and filter the rest.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from chalicelib import audit
 from chalicelib.management import paging
 from chalicelib.management.access import find_project, require, require_admin
 from chalicelib.management.errors import BadRequest, NotFound
@@ -22,9 +20,7 @@ from chalicelib.management.schema import DATE_TIME, integer, string
 from chalicelib.management.spec import PAGING, operation
 from chalicelib.management.times import iso
 from chalicelib.meta import audit as store
-from chalicelib.registry.http import OciRequest, OciResponse
-
-logger = logging.getLogger("berth.audit")
+from chalicelib.web.http import Request, Response
 
 AUDIT_LOG = {
     "type": "object",
@@ -101,34 +97,34 @@ _EXT = "with each operation's description and result (failed logins included)"
 
 
 @_log_operation("listAuditLogs", f"The audit log, newest first; {_FILTERS}", "auditlog", ext=False, in_project=False)
-def list_audit_logs(svc, req: OciRequest) -> OciResponse:
+def list_audit_logs(svc, req: Request) -> Response:
     require_admin(req)
     return _answer(svc, req, None)
 
 
 @_log_operation("listAuditLogExts", f"The audit log {_EXT}, newest first", "auditlog", ext=True, in_project=False)
-def list_audit_log_exts(svc, req: OciRequest) -> OciResponse:
+def list_audit_log_exts(svc, req: Request) -> Response:
     require_admin(req)
     return _answer(svc, req, None, ext=True)
 
 
 @_log_operation("getLogs", "A project's audit log, newest first (log.read)", "project", ext=False, in_project=True)
-def get_logs(svc, req: OciRequest, project_name: str) -> OciResponse:
+def get_logs(svc, req: Request, project_name: str) -> Response:
     return _answer(svc, req, _readable_project(svc, req, project_name))
 
 
 @_log_operation("getLogExts", f"A project's audit log {_EXT} (log.read)", "project", ext=True, in_project=True)
-def get_log_exts(svc, req: OciRequest, project_name: str) -> OciResponse:
+def get_log_exts(svc, req: Request, project_name: str) -> Response:
     return _answer(svc, req, _readable_project(svc, req, project_name), ext=True)
 
 
-def _readable_project(svc, req: OciRequest, project_name: str) -> str:
+def _readable_project(svc, req: Request, project_name: str) -> str:
     project = find_project(svc, req, project_name, by_name=True)
     require(svc, req, project, "log.read")
     return project.name
 
 
-def _answer(svc, req: OciRequest, project: str | None, *, ext: bool = False) -> OciResponse:
+def _answer(svc, req: Request, project: str | None, *, ext: bool = False) -> Response:
     page = paging.page_args(req)
     conditions = paging.query_args(req, _KEYS)
     if project is not None:
@@ -183,38 +179,8 @@ def _moment(text: str) -> float:
     raise BadRequest(f"op_time {text[:40]!r} is not a time (use 2006-01-02 15:04:05)")
 
 
-# -- writing ------------------------------------------------------------------------------------
-def record(svc, req: OciRequest, entry: store.AuditEntry) -> None:
-    """Store the entry and log it as a structured line. An audit write that fails
-    is logged and does not fail the request it describes."""
-    logger.info("audit", extra={"audit": {**entry.__dict__, "source_ip": req.source_ip}})
-    try:
-        svc.audit.record(
-            store.AuditEntry(
-                username=entry.username,
-                operation=entry.operation,
-                resource_type=entry.resource_type,
-                resource=entry.resource,
-                project=entry.project,
-                source_ip=req.source_ip,
-                succeeded=entry.succeeded,
-            )
-        )
-    except (ClientError, BotoCoreError):
-        logger.exception("audit log write failed", extra={"operation": entry.operation, "resource": entry.resource[:200]})
-
-
-def record_session(svc, req: OciRequest, username: str, operation: str = "login", *, succeeded: bool = True) -> None:
-    """A login (console, `docker login`, OAuth2 password grant), failed or not, or a
-    console logout."""
-    username = username[:255]
-    entry = store.AuditEntry(
-        username=username, operation=operation, resource_type="user", resource=username, succeeded=succeeded
-    )
-    record(svc, req, entry)
-
-
-def record_change(svc, req: OciRequest, route, params: dict, body: dict | None) -> None:
+# -- writing: the entry for a change made through this API (recorded by chalicelib/audit.py) ----
+def record_change(svc, req: Request, route, params: dict, body: dict | None) -> None:
     """The entry for a successful POST, PUT, PATCH or DELETE of this API."""
     principal = req.identity
     username = principal.name if principal is not None else (body or {}).get("username", "")
@@ -222,20 +188,20 @@ def record_change(svc, req: OciRequest, route, params: dict, body: dict | None) 
     kind = {"create_tag": "tag", "delete_tag": "tag", "update_configurations": "configuration"}.get(
         route.name, route.operation.tag
     )
-    record(
+    audit.record(
         svc,
-        req,
         store.AuditEntry(
             username=username,
             operation=_METHOD_OPERATIONS[req.method],
             resource_type=kind,
             resource=_resource(route, params, body, project),
             project=project,
+            source_ip=req.source_ip,
         ),
     )
 
 
-def _project(svc, req: OciRequest, params: dict, body: dict | None) -> str | None:
+def _project(svc, req: Request, params: dict, body: dict | None) -> str | None:
     if "project_name" in params:
         return str(params["project_name"])
     if "project_name_or_id" in params:

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.auth.ldap import _SCOPE_ALIASES, KEYS, LdapSettings
+from chalicelib.auth.ldap import KEYS, SCOPE_ALIASES, LdapSettings
 from chalicelib.auth.sessions import DEFAULT_TIMEOUT_MINUTES, MAX_TIMEOUT_MINUTES
 from chalicelib.management.access import require_admin
 from chalicelib.management.errors import BadRequest
@@ -26,8 +26,8 @@ from chalicelib.management.robots import DEFAULT_DURATION_DAYS, MAX_DURATION_DAY
 from chalicelib.management.schema import boolean, integer, obj, string
 from chalicelib.management.spec import operation
 from chalicelib.meta.audit import DEFAULT_RETENTION_DAYS
-from chalicelib.registry.http import OciRequest, OciResponse
 from chalicelib.runtime_config import AUTH_MODES, DEFAULTS
+from chalicelib.web.http import Request, Response
 
 logger = logging.getLogger("berth.management")
 
@@ -112,7 +112,7 @@ def typed(key: str, stored: str | None) -> Any:
     kind = SCHEMAS[key]["type"]
     text = stored.strip().lower()
     if key == "ldap_scope":
-        alias = _SCOPE_ALIASES.get(text)
+        alias = SCOPE_ALIASES.get(text)
         return _SCOPE_NUMBERS[alias] if alias else default
     if kind == "boolean":
         return True if text in _TRUE else False if text in _FALSE else default
@@ -137,11 +137,11 @@ def stored_form(value: Any) -> str:
     response=CONFIGURATIONS,
     errors=(403,),
 )
-def get_configurations(svc, req: OciRequest) -> OciResponse:
+def get_configurations(svc, req: Request) -> Response:
     require_admin(req)
     values = svc.runtime_config.values()
     body = {key: {"value": typed(key, values.get(key)), "editable": True} for key in SCHEMAS if key not in SECRETS}
-    return OciResponse.json(200, body)
+    return Response.json(200, body)
 
 
 @operation(
@@ -151,7 +151,7 @@ def get_configurations(svc, req: OciRequest) -> OciResponse:
     body=UPDATE,
     errors=(403,),
 )
-def update_configurations(svc, req: OciRequest, body: dict) -> OciResponse:
+def update_configurations(svc, req: Request, body: dict) -> Response:
     require_admin(req)
     config = svc.runtime_config
     config.forget()  # check against what is stored now, not a minute-old copy
@@ -187,4 +187,4 @@ def update_configurations(svc, req: OciRequest, body: dict) -> OciResponse:
         config.forget()
         if written:
             logger.info("configuration changed", extra={"keys": written})
-    return OciResponse.empty(200)
+    return Response.empty(200)

@@ -1,4 +1,4 @@
-"""From an `OciRequest` below /v2/api/v2.0 to a response: match the route,
+"""From an `Request` below /v2/api/v2.0 to a response: match the route,
 authenticate (Basic, as Harbor's scripts do), validate the body, call the
 handler, and turn every error into Harbor's body
 `{"errors":[{"code","message"}]}` — here and nowhere else.
@@ -10,36 +10,19 @@ import binascii
 import logging
 import uuid
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from chalicelib import errors
-from chalicelib.auth.principal import IdentityProviderUnavailable
 from chalicelib.auth.sessions import CSRF_HEADER, has_session_cookie
-from chalicelib.config import ConfigurationError
 from chalicelib.events.actor import Actor, acting_as
 from chalicelib.management import errors as api
 from chalicelib.management import routes as route_table
+from chalicelib.management.errors import CODES
 from chalicelib.management.schema import read_json
 from chalicelib.meta.accounts import AccountNotFound
-from chalicelib.registry.dispatch import OPERATION_HEADER
-from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.projects import ProjectNotEmpty
+from chalicelib.web import faults
+from chalicelib.web.http import OPERATION_HEADER, Request, Response
 
 logger = logging.getLogger("berth.management")
-
-# Harbor's codes (src/lib/errors) -> status
-CODES: dict[str, int] = {
-    "BAD_REQUEST": 400,
-    "UNAUTHORIZED": 401,
-    "FORBIDDEN": 403,
-    "NOT_FOUND": 404,
-    "METHOD_NOT_ALLOWED": 405,
-    "CONFLICT": 409,
-    "PRECONDITION": 412,
-    "UNSUPPORTED_MEDIA_TYPE": 415,
-    "TOO_MANY_REQUESTS": 429,
-    "INTERNAL_SERVER_ERROR": 500,
-    "SERVICE_UNAVAILABLE": 503,
-}
 
 # error type -> code; the first that matches wins (subclasses before their parents)
 _BY_ERROR: list[tuple[type[Exception], str]] = [
@@ -53,6 +36,8 @@ _BY_ERROR: list[tuple[type[Exception], str]] = [
     (errors.Unauthorized, "UNAUTHORIZED"),
     (errors.Denied, "FORBIDDEN"),
     (errors.Unsupported, "METHOD_NOT_ALLOWED"),
+    (errors.ManifestReferenced, "PRECONDITION"),
+    (ProjectNotEmpty, "PRECONDITION"),
     # the stores raise Conflict for a duplicate name and for a lost race; both are 409
     (errors.Conflict, "CONFLICT"),
     (errors.InvalidName, "BAD_REQUEST"),
@@ -66,7 +51,14 @@ _BY_ERROR: list[tuple[type[Exception], str]] = [
     (errors.BlobNotFound, "NOT_FOUND"),
     (errors.ManifestBlobUnknown, "NOT_FOUND"),
 ]
-_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "SlowDown"}
+# how each fault below the domain is answered here (chalicelib/web/faults.py)
+_FAULTS = {
+    faults.Fault.THROTTLED: ("TOO_MANY_REQUESTS", "storage is busy; retry"),
+    faults.Fault.UNAVAILABLE: ("SERVICE_UNAVAILABLE", "storage unavailable"),
+    faults.Fault.IDENTITY_PROVIDER: ("SERVICE_UNAVAILABLE", "the identity provider is unavailable; retry later"),
+    faults.Fault.MISCONFIGURED: ("INTERNAL_SERVER_ERROR", "server misconfigured"),
+    faults.Fault.INTERNAL: ("INTERNAL_SERVER_ERROR", "internal error"),
+}
 MAX_CREDENTIALS = 4096
 _CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -78,13 +70,13 @@ def classify(exc: Exception) -> str:
     return "INTERNAL_SERVER_ERROR"
 
 
-def error_response(code: str, message: str) -> OciResponse:
-    return OciResponse.json(CODES[code], {"errors": [{"code": code, "message": message}]})
+def error_response(code: str, message: str) -> Response:
+    return Response.json(CODES[code], {"errors": [{"code": code, "message": message}]})
 
 
 def dispatch(
-    svc, req: OciRequest, routes: tuple[route_table.Route, ...] | None = None, prefix: str = route_table.PREFIX
-) -> OciResponse:
+    svc, req: Request, routes: tuple[route_table.Route, ...] | None = None, prefix: str = route_table.PREFIX
+) -> Response:
     routes = route_table.ROUTES if routes is None else routes
     path = req.path[len(prefix) :].strip("/")
     route = None
@@ -110,26 +102,8 @@ def dispatch(
         if code == "INTERNAL_SERVER_ERROR":
             logger.exception("unmapped error", extra={"method": req.method, "path": req.path})
         response = error_response(code, exc.message if code != "INTERNAL_SERVER_ERROR" else "internal error")
-    except IdentityProviderUnavailable:
-        logger.exception("identity provider unavailable")
-        response = error_response("SERVICE_UNAVAILABLE", "the identity provider is unavailable; retry later")
-    except ConfigurationError as exc:
-        logger.error("configuration error", extra={"error": str(exc)})
-        response = error_response("INTERNAL_SERVER_ERROR", "server misconfigured")
-    except ClientError as exc:
-        aws_code = exc.response.get("Error", {}).get("Code", "")
-        if aws_code in _THROTTLED:
-            response = error_response("TOO_MANY_REQUESTS", "storage is busy; retry")
-            response.headers["Retry-After"] = "1"
-        else:
-            logger.exception("AWS call failed", extra={"aws_error": aws_code})
-            response = error_response("INTERNAL_SERVER_ERROR", "storage error")
-    except BotoCoreError:
-        logger.exception("AWS call failed")
-        response = error_response("SERVICE_UNAVAILABLE", "storage unavailable")
-    except Exception:  # the one place a fault becomes a 500, logged with its trace
-        logger.exception("unhandled error", extra={"method": req.method, "path": req.path})
-        response = error_response("INTERNAL_SERVER_ERROR", "internal error")
+    except Exception as exc:  # noqa: BLE001 - the one place a fault becomes an answer, logged once with its trace
+        response = fault_response(exc, method=req.method, path=req.path)
     response.headers["X-Request-Id"] = _request_id(req)
     if req.session is not None:
         response.headers[CSRF_HEADER] = req.session.csrf
@@ -142,7 +116,17 @@ def dispatch(
     return response
 
 
-def _audit(svc, req: OciRequest, route: route_table.Route, params: dict, body) -> None:
+def fault_response(exc: Exception, **context: str) -> Response:
+    """A fault from below the domain (chalicelib/web/faults.py) in Harbor's body, logged once."""
+    fault = faults.classify(exc)
+    faults.log(fault, exc, **context)
+    response = error_response(*_FAULTS[fault])
+    if fault is faults.Fault.THROTTLED:
+        response.headers.update(faults.RETRY_AFTER)
+    return response
+
+
+def _audit(svc, req: Request, route: route_table.Route, params: dict, body) -> None:
     from chalicelib.management.audit import record_change
 
     try:
@@ -151,7 +135,7 @@ def _audit(svc, req: OciRequest, route: route_table.Route, params: dict, body) -
         logger.exception("audit entry failed", extra={"method": req.method, "path": req.path})
 
 
-def _not_allowed(req: OciRequest, routes: tuple[route_table.Route, ...], path: str) -> OciResponse:
+def _not_allowed(req: Request, routes: tuple[route_table.Route, ...], path: str) -> Response:
     methods = sorted({r.method for r in routes if r.pattern.fullmatch(path)})
     response = error_response("METHOD_NOT_ALLOWED", f"{req.method} is not allowed here; use {', '.join(methods)}")
     response.headers["Allow"] = ", ".join(methods)
@@ -159,7 +143,7 @@ def _not_allowed(req: OciRequest, routes: tuple[route_table.Route, ...], path: s
     return response
 
 
-def _authenticate(svc, req: OciRequest, *, required: bool):
+def _authenticate(svc, req: Request, *, required: bool):
     """The caller's Principal from Basic credentials, else from a web-console
     session cookie; None for an anonymous caller on a route that allows one.
     Wrong credentials are always a 401; an ended session is one where a caller
@@ -191,18 +175,18 @@ def _authenticate(svc, req: OciRequest, *, required: bool):
     return principal
 
 
-def _check_csrf(svc, req: OciRequest) -> None:
+def _check_csrf(svc, req: Request) -> None:
     """A change asked with a session cookie must echo the session's CSRF token."""
     if not svc.sessions.csrf_valid(req.session, req.header(CSRF_HEADER)):
         logger.info("CSRF token invalid", extra={"method": req.method, "path": req.path, "user": req.session.username})
         raise api.Forbidden("CSRF token invalid")
 
 
-def _has_session_cookie(req: OciRequest) -> bool:
+def _has_session_cookie(req: Request) -> bool:
     return has_session_cookie(req.header("Cookie"))
 
 
-def _request_id(req: OciRequest) -> str:
+def _request_id(req: Request) -> str:
     given = (req.header("X-Request-Id") or "").strip()
     if given and len(given) <= 128 and given.isprintable():
         return given

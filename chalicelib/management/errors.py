@@ -4,6 +4,21 @@ from __future__ import annotations
 
 from chalicelib.errors import BerthError
 
+# Harbor's codes (src/lib/errors) -> status
+CODES: dict[str, int] = {
+    "BAD_REQUEST": 400,
+    "UNAUTHORIZED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "METHOD_NOT_ALLOWED": 405,
+    "CONFLICT": 409,
+    "PRECONDITION": 412,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "TOO_MANY_REQUESTS": 429,
+    "INTERNAL_SERVER_ERROR": 500,
+    "SERVICE_UNAVAILABLE": 503,
+}
+
 
 class BadRequest(BerthError):
     """bad request"""

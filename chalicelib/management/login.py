@@ -10,13 +10,12 @@ import json
 import logging
 from urllib.parse import parse_qs, urlsplit
 
-from chalicelib import errors
+from chalicelib import audit, errors
 from chalicelib.auth.sessions import CSRF_HEADER, ConsoleSessions
-from chalicelib.management.audit import record_session
 from chalicelib.management.errors import BadRequest, Forbidden, UnsupportedMediaType
 from chalicelib.management.schema import boolean, string
 from chalicelib.management.spec import operation
-from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.web.http import Request, Response
 
 logger = logging.getLogger("berth.management")
 MAX_FORM = 8 * 1024
@@ -29,16 +28,16 @@ LOGGED_IN = {
 
 @operation("login", "Log in to the web console: starts a session (cookie sid) and answers its CSRF token", "auth",
            response=LOGGED_IN, errors=(400, 401, 403, 415))
-def login(svc, req: OciRequest) -> OciResponse:
+def login(svc, req: Request) -> Response:
     _same_origin(req)
     username, password = _credentials(req)
     started = svc.sessions.login(username, password, source_ip=req.source_ip, secure=req.scheme == "https")
     if started is None:
         logger.info("console login failed", extra={"user": username[:64], "source_ip": req.source_ip})
-        record_session(svc, req, username, succeeded=False)  # Harbor records failed logins too
+        audit.record_session(svc, username, req.source_ip, succeeded=False)  # Harbor records failed logins too
         raise errors.Unauthorized("invalid username or password")
-    record_session(svc, req, started.principal.name)
-    response = OciResponse.json(200, {"username": started.principal.name, "sysadmin": started.principal.admin})
+    audit.record_session(svc, started.principal.name, req.source_ip)
+    response = Response.json(200, {"username": started.principal.name, "sysadmin": started.principal.admin})
     response.headers["Set-Cookie"] = started.cookie
     response.headers[CSRF_HEADER] = started.session.csrf
     response.headers["Cache-Control"] = "no-store"
@@ -46,16 +45,16 @@ def login(svc, req: OciRequest) -> OciResponse:
 
 
 @operation("logout", "End the web-console session the cookie names", "auth")
-def log_out(svc, req: OciRequest) -> OciResponse:
+def log_out(svc, req: Request) -> Response:
     ended = svc.sessions.logout(req.header("Cookie"))
     if ended is not None:
-        record_session(svc, req, ended.username, "logout")
-    response = OciResponse(200, {"Content-Length": "0", "Cache-Control": "no-store"})
+        audit.record_session(svc, ended.username, req.source_ip, "logout")
+    response = Response(200, {"Content-Length": "0", "Cache-Control": "no-store"})
     response.headers["Set-Cookie"] = ConsoleSessions.clear_cookie(req.scheme == "https")
     return response
 
 
-def _credentials(req: OciRequest) -> tuple[str, str]:
+def _credentials(req: Request) -> tuple[str, str]:
     """Harbor's form (principal, password); a JSON object with the same keys (or
     username) is taken too, for scripts."""
     content_type = (req.header("Content-Type") or "").split(";")[0].strip().lower()
@@ -82,7 +81,7 @@ def _credentials(req: OciRequest) -> tuple[str, str]:
     return username, password
 
 
-def _same_origin(req: OciRequest) -> None:
+def _same_origin(req: Request) -> None:
     """A browser's cross-site POST says where it came from: refuse it, so no other
     site can log a visitor in to an account of its choosing (login CSRF)."""
     origin = (req.header("Origin") or "").strip()

@@ -1,15 +1,15 @@
 """/projects/{p}/members: users and LDAP groups with a role in a project.
-Reading needs `member.read`, changing `member.write` (chalicelib/auth/rbac.py)."""
+Reading needs `member.read`, changing `member.write` (chalicelib/roles.py)."""
 from __future__ import annotations
 
-from chalicelib.auth.rbac import Role
 from chalicelib.management import paging
 from chalicelib.management.access import project_for
 from chalicelib.management.errors import AlreadyExists, BadRequest, NotFound
 from chalicelib.management.schema import integer, obj, string
 from chalicelib.management.spec import IS_RESOURCE_NAME, PAGE, PAGE_SIZE, Param, operation
 from chalicelib.meta.accounts import Member
-from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.roles import Role
+from chalicelib.web.http import Request, Response
 
 ROLE_ID = integer(enum=[int(r) for r in Role])
 MEMBER_REQ = obj(
@@ -74,7 +74,7 @@ def _user_ids(svc, members: list[Member]) -> dict[str, int]:
     errors=(400, 403, 404),
     paged=True,
 )
-def list_project_members(svc, req: OciRequest, project_name_or_id: str) -> OciResponse:
+def list_project_members(svc, req: Request, project_name_or_id: str) -> Response:
     project = project_for(svc, req, project_name_or_id, "member.read")
     page = paging.page_args(req)
     needle = (req.arg("entityname") or "").lower()
@@ -95,7 +95,7 @@ def list_project_members(svc, req: OciRequest, project_name_or_id: str) -> OciRe
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404, 409),
 )
-def create_project_member(svc, req: OciRequest, project_name_or_id: str, body: dict) -> OciResponse:
+def create_project_member(svc, req: Request, project_name_or_id: str, body: dict) -> Response:
     project = project_for(svc, req, project_name_or_id, "member.write")
     user, group = body.get("member_user"), body.get("member_group")
     if (user is None) == (group is None):
@@ -107,7 +107,7 @@ def create_project_member(svc, req: OciRequest, project_name_or_id: str, body: d
     if svc.accounts.get_member(project.name, entity_type, name) is not None:
         raise AlreadyExists(f"{name} is already a member of {project.name}")
     member = svc.accounts.add_member(project.name, Member(entity_type=entity_type, entity_name=name, role_id=body["role_id"]))
-    return OciResponse.empty(
+    return Response.empty(
         201, {"Location": f"{paging.API_BASE}/projects/{project.project_id}/members/{member.member_id}"}
     )
 
@@ -120,10 +120,10 @@ def create_project_member(svc, req: OciRequest, project_name_or_id: str, body: d
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def get_project_member(svc, req: OciRequest, project_name_or_id: str, mid: int) -> OciResponse:
+def get_project_member(svc, req: Request, project_name_or_id: str, mid: int) -> Response:
     project = project_for(svc, req, project_name_or_id, "member.read")
     member = _member(svc, project.name, mid)
-    return OciResponse.json(200, render(member, project.project_id, _user_ids(svc, [member])))
+    return Response.json(200, render(member, project.project_id, _user_ids(svc, [member])))
 
 
 @operation(
@@ -134,11 +134,11 @@ def get_project_member(svc, req: OciRequest, project_name_or_id: str, mid: int) 
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def update_project_member(svc, req: OciRequest, project_name_or_id: str, mid: int, body: dict) -> OciResponse:
+def update_project_member(svc, req: Request, project_name_or_id: str, mid: int, body: dict) -> Response:
     project = project_for(svc, req, project_name_or_id, "member.write")
     member = _member(svc, project.name, mid)
     svc.accounts.update_member_role(project.name, member.entity_type, member.entity_name, body["role_id"])
-    return OciResponse.empty(200)
+    return Response.empty(200)
 
 
 @operation(
@@ -148,11 +148,11 @@ def update_project_member(svc, req: OciRequest, project_name_or_id: str, mid: in
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def delete_project_member(svc, req: OciRequest, project_name_or_id: str, mid: int) -> OciResponse:
+def delete_project_member(svc, req: Request, project_name_or_id: str, mid: int) -> Response:
     project = project_for(svc, req, project_name_or_id, "member.write")
     member = _member(svc, project.name, mid)
     svc.accounts.remove_member(project.name, member.entity_type, member.entity_name)
-    return OciResponse.empty(200)
+    return Response.empty(200)
 
 
 def _member(svc, project: str, mid: int) -> Member:

@@ -1,14 +1,19 @@
 """The OpenAPI 3 document of the management API, generated from the route table
 (routes.py) and the operations declared on the handlers (spec.py): the same
-data the dispatcher runs on, so the document is true by construction."""
+data the dispatcher runs on, so the document is true by construction. The route
+table names its handler (`openapi.get_openapi`) rather than importing it, since
+this module reads the table."""
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
-from chalicelib.management.dispatch import CODES
+from chalicelib.management.errors import CODES
 from chalicelib.management.routes import INTEGER_PARAMS, ROUTES, Route, template_params
+from chalicelib.management.spec import operation
 from chalicelib.management.system import VERSION
+from chalicelib.web.http import Request, Response
 
 SERVER = "/v2/api/v2.0"
 ERRORS = {
@@ -37,6 +42,8 @@ _DESCRIPTIONS = {
     409: "Conflict",
     412: "Precondition failed",
     415: "Unsupported media type",
+    429: "Storage is busy (throttled, or a concurrent change won): retry after Retry-After seconds",
+    503: "A dependency (storage, the LDAP directory) is unavailable: retry later",
 }
 _REQUEST_ID = {
     "name": "X-Request-Id",
@@ -144,9 +151,19 @@ def _responses(route: Route) -> dict[str, Any]:
             statuses.add(403)  # a session's change without its CSRF token
     if op.body is not None:
         statuses |= {400, 415}
+    # any operation that reaches a store or the directory may meet these faults
+    # (chalicelib/web/faults.py); only the document itself does not
+    if route.name != "get_openapi":
+        statuses |= {429, 503}
     for status in sorted(statuses):
         responses[str(status)] = {
             "description": _DESCRIPTIONS[status],
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}},
         }
     return responses
+
+
+@operation("getOpenAPI", "This API's OpenAPI 3 document", "openapi", response={"type": "object"})
+def get_openapi(svc, req: Request) -> Response:
+    body = json.dumps(document(), separators=(",", ":")).encode()
+    return Response(200, {"Content-Type": "application/json", "Content-Length": str(len(body)), "Cache-Control": "public, max-age=300"}, body)

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib.management.errors import BadRequest
-from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.web.http import Request, Response
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -30,14 +30,14 @@ class Page:
         return items[start : start + self.size]
 
 
-def page_args(req: OciRequest) -> Page:
+def page_args(req: Request) -> Page:
     return Page(
         _whole(req, "page", 1, 1, MAX_PAGE),
         _whole(req, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
     )
 
 
-def _whole(req: OciRequest, name: str, default: int, low: int, high: int) -> int:
+def _whole(req: Request, name: str, default: int, low: int, high: int) -> int:
     raw = req.arg(name)
     if raw is None or raw == "":
         return default
@@ -49,7 +49,7 @@ def _whole(req: OciRequest, name: str, default: int, low: int, high: int) -> int
     return value
 
 
-def paged(req: OciRequest, items: Sequence[Any], render: Callable[[Any], Any], page: Page | None = None) -> OciResponse:
+def paged(req: Request, items: Sequence[Any], render: Callable[[Any], Any], page: Page | None = None) -> Response:
     """One page of `items` (already filtered and sorted) with Harbor's headers."""
     page = page or page_args(req)
     total = len(items)
@@ -61,10 +61,10 @@ def paged(req: OciRequest, items: Sequence[Any], render: Callable[[Any], Any], p
         links.append(f'<{_page_url(req, page.number + 1, page.size)}>; rel="next"')
     if links:
         headers["Link"] = " , ".join(links)
-    return OciResponse.json(200, [render(i) for i in page.window(items)], headers)
+    return Response.json(200, [render(i) for i in page.window(items)], headers)
 
 
-def _page_url(req: OciRequest, number: int, size: int) -> str:
+def _page_url(req: Request, number: int, size: int) -> str:
     query = [(k, v) for k, values in req.query.items() if k not in ("page", "page_size") for v in values]
     query += [("page", str(number)), ("page_size", str(size))]
     return f"{API_BASE}/{req.path[len('api/v2.0/'):]}?{urlencode(query)}"
@@ -91,7 +91,7 @@ class Condition:
 _TERM = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_.]*)=(?P<fuzzy>~?)(?P<value>.*)$", re.DOTALL)
 
 
-def query_args(req: OciRequest, allowed: Iterable[str], extra: Mapping[str, str] | None = None) -> dict[str, Condition]:
+def query_args(req: Request, allowed: Iterable[str], extra: Mapping[str, str] | None = None) -> dict[str, Condition]:
     """The `q` conditions, plus plain parameters such as `name=` (given in
     `extra` as parameter -> key). A key not in `allowed` is a 400."""
     allowed = set(allowed)
@@ -157,7 +157,7 @@ def filtered(items: Iterable[Any], conditions: Mapping[str, Condition], fields: 
     return [item for item in items if all(c.matches(fields[k](item)) for k, c in conditions.items())]
 
 
-def sort_args(req: OciRequest, allowed: Iterable[str], default: str) -> list[tuple[str, bool]]:
+def sort_args(req: Request, allowed: Iterable[str], default: str) -> list[tuple[str, bool]]:
     """[(field, descending)], from `sort=a,-b`."""
     raw = req.arg("sort") or default
     out = []

@@ -6,9 +6,8 @@ paths the API itself uses under /v2 (`service`, `api`, `ui`). A project is
 deleted only when it holds no repositories (412 otherwise)."""
 from __future__ import annotations
 
-import re
-
-from chalicelib.auth import rbac
+from chalicelib import projects as project_service
+from chalicelib import roles as rbac
 from chalicelib.management import paging
 from chalicelib.management.access import (
     allowed,
@@ -21,16 +20,13 @@ from chalicelib.management.access import (
     roles_in,
     visible,
 )
-from chalicelib.management.errors import BadRequest, Forbidden, NotFound, PreconditionFailed
+from chalicelib.management.errors import BadRequest, Forbidden, NotFound
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import IS_RESOURCE_NAME, PAGING, Param, operation
 from chalicelib.management.times import iso
-from chalicelib.meta.accounts import AccountNotFound, Member, Project
-from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.meta.accounts import Project
+from chalicelib.web.http import Request, Response
 
-NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-MAX_NAME = 255
-RESERVED = frozenset({"service", "api", "ui"})  # paths under /v2 that are not repositories
 _BOOLEAN_TEXT = string(enum=["true", "false"])
 _METADATA_PROPERTIES = {
     "public": _BOOLEAN_TEXT,
@@ -57,7 +53,7 @@ CVE_ALLOWLIST = obj(
 )
 PROJECT_REQ = obj(
     {
-        "project_name": string(maxLength=MAX_NAME),
+        "project_name": string(maxLength=project_service.MAX_NAME),
         "public": boolean(nullable=True),
         "metadata": METADATA,
         "cve_allowlist": CVE_ALLOWLIST,
@@ -108,18 +104,8 @@ _ROLE_COUNTS = {
 }
 
 
-def check_name(name: str) -> str:
-    if not 1 <= len(name) <= MAX_NAME or not NAME.match(name):
-        raise BadRequest(
-            "project_name must be 1-255 lower case letters and digits, with single '.', '_' or '-' between them"
-        )
-    if name in RESERVED:
-        raise BadRequest(f"project_name {name!r} is reserved")
-    return name
-
-
 def repo_count(svc, project: str) -> int:
-    return len(svc.meta.repositories(project + "/"))
+    return project_service.repository_count(svc, project)
 
 
 def render(project: Project, role: rbac.Role | None, repos: int, owner_ids: dict[str, int]) -> dict:
@@ -182,7 +168,7 @@ _FIELDS = {
     errors=(400,),
     paged=True,
 )
-def list_projects(svc, req: OciRequest) -> OciResponse:
+def list_projects(svc, req: Request) -> Response:
     caller(req)
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("name", "public", "owner", "project_id"), {"name": "name", "owner": "owner"})
@@ -205,14 +191,14 @@ def list_projects(svc, req: OciRequest) -> OciResponse:
     params=(Param("project_name", string(), "The name to check", required=True),),
     errors=(400, 404),
 )
-def head_project(svc, req: OciRequest) -> OciResponse:
+def head_project(svc, req: Request) -> Response:
     caller(req)
     name = req.arg("project_name")
     if not name:
         raise BadRequest("project_name is required")
-    if len(name) > MAX_NAME or svc.accounts.get_project(name) is None:
+    if len(name) > project_service.MAX_NAME or svc.accounts.get_project(name) is None:
         raise NotFound(f"project {name[:100]} not found")
-    return OciResponse.empty(200)
+    return Response.empty(200)
 
 
 @operation(
@@ -232,28 +218,24 @@ def head_project(svc, req: OciRequest) -> OciResponse:
     ),
     errors=(400, 403, 409),
 )
-def create_project(svc, req: OciRequest, body: dict) -> OciResponse:
+def create_project(svc, req: Request, body: dict) -> Response:
     principal = require_user(req)
     if not is_admin(req) and svc.runtime_config.get("project_creation_restriction") != "everyone":
         raise Forbidden("only a system administrator may create projects (project_creation_restriction is adminonly)")
     if "project_name" not in body:
         raise BadRequest("project_name is required")
-    name = check_name(body["project_name"])
+    name = body["project_name"]
     if body.get("registry_id") is not None:
         raise BadRequest("proxy cache projects (registry_id) are not supported")
     metadata = dict(body.get("metadata") or {})
     public = body.get("public")
     if public is not None:
         metadata["public"] = "true" if public else "false"
-    project = svc.accounts.create_project(
-        Project(name=name, public=metadata.get("public") == "true", owner=principal.name, metadata=metadata)
+    project = project_service.create(
+        svc, name, principal.name, public=metadata.get("public") == "true", metadata=metadata, source_ip=req.source_ip
     )
-    try:
-        svc.accounts.add_member(name, Member(entity_type="u", entity_name=principal.name, role_id=int(rbac.Role.PROJECT_ADMIN)))
-    except AccountNotFound:
-        pass  # the creator's account went away meanwhile; the project stays, for an administrator
     in_location = (req.header("X-Resource-Name-In-Location") or "").strip().lower() == "true"
-    return OciResponse.empty(
+    return Response.empty(
         201, {"Location": f"{paging.API_BASE}/projects/{project.name if in_location else project.project_id}"}
     )
 
@@ -266,11 +248,11 @@ def create_project(svc, req: OciRequest, body: dict) -> OciResponse:
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def get_project(svc, req: OciRequest, project_name_or_id: str) -> OciResponse:
+def get_project(svc, req: Request, project_name_or_id: str) -> Response:
     project = project_for(svc, req, project_name_or_id, "project.read")
     role = role_in(svc, req, project.name)
     body = render(project, role, repo_count(svc, project.name), _owner_ids(svc, {project.owner}))
-    return OciResponse.json(200, body)
+    return Response.json(200, body)
 
 
 @operation(
@@ -281,7 +263,7 @@ def get_project(svc, req: OciRequest, project_name_or_id: str) -> OciResponse:
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def update_project(svc, req: OciRequest, project_name_or_id: str, body: dict) -> OciResponse:
+def update_project(svc, req: Request, project_name_or_id: str, body: dict) -> Response:
     project = project_for(svc, req, project_name_or_id, "project.write")
     if body.get("project_name") not in (None, project.name):
         raise BadRequest("a project cannot be renamed")
@@ -293,7 +275,7 @@ def update_project(svc, req: OciRequest, project_name_or_id: str, body: dict) ->
         public = metadata["public"] == "true"
     if metadata or public is not None:
         svc.accounts.update_project(project.name, public=public, metadata=metadata)
-    return OciResponse.empty(200)
+    return Response.empty(200)
 
 
 @operation(
@@ -303,13 +285,10 @@ def update_project(svc, req: OciRequest, project_name_or_id: str, body: dict) ->
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404, 412),
 )
-def delete_project(svc, req: OciRequest, project_name_or_id: str) -> OciResponse:
+def delete_project(svc, req: Request, project_name_or_id: str) -> Response:
     project = project_for(svc, req, project_name_or_id, "project.write")
-    count = repo_count(svc, project.name)
-    if count:
-        raise PreconditionFailed(f"project {project.name} still holds {count} repositories; delete them first")
-    svc.accounts.delete_project(project.name)
-    return OciResponse.empty(200)
+    project_service.delete(svc, project)
+    return Response.empty(200)
 
 
 @operation(
@@ -320,12 +299,12 @@ def delete_project(svc, req: OciRequest, project_name_or_id: str) -> OciResponse
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def get_project_deletable(svc, req: OciRequest, project_name_or_id: str) -> OciResponse:
+def get_project_deletable(svc, req: Request, project_name_or_id: str) -> Response:
     project = project_for(svc, req, project_name_or_id, "project.write")
     count = repo_count(svc, project.name)
     if count:
-        return OciResponse.json(200, {"deletable": False, "message": f"the project holds {count} repositories"})
-    return OciResponse.json(200, {"deletable": True, "message": ""})
+        return Response.json(200, {"deletable": False, "message": f"the project holds {count} repositories"})
+    return Response.json(200, {"deletable": True, "message": ""})
 
 
 @operation(
@@ -336,7 +315,7 @@ def get_project_deletable(svc, req: OciRequest, project_name_or_id: str) -> OciR
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def get_project_summary(svc, req: OciRequest, project_name_or_id: str) -> OciResponse:
+def get_project_summary(svc, req: Request, project_name_or_id: str) -> Response:
     project = find_project(svc, req, project_name_or_id)
     role = role_in(svc, req, project.name)
     if not allowed(svc, req, project, "project.read", role=role):
@@ -348,7 +327,7 @@ def get_project_summary(svc, req: OciRequest, project_name_or_id: str) -> OciRes
             if member.role_id in _ROLE_COUNTS:
                 counts[_ROLE_COUNTS[rbac.Role(member.role_id)]] += 1
         summary.update(counts)
-    return OciResponse.json(200, summary)
+    return Response.json(200, summary)
 
 
 # -- helpers ------------------------------------------------------------------------------------

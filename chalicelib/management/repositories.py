@@ -6,6 +6,7 @@ clients when it has slashes (`a%2Fb`, or twice: `a%252Fb`); routes.py decodes it
 """
 from __future__ import annotations
 
+from chalicelib import artifacts
 from chalicelib.management import paging
 from chalicelib.management.access import find_project, require
 from chalicelib.management.errors import NotFound
@@ -15,8 +16,8 @@ from chalicelib.management.spec import PAGING, operation
 from chalicelib.management.times import iso
 from chalicelib.meta.accounts import Project
 from chalicelib.meta.registry import RepositoryRecord
-from chalicelib.registry.http import OciRequest, OciResponse
-from chalicelib.registry.oci.names import validate_name
+from chalicelib.oci.names import validate_name
+from chalicelib.web.http import Request, Response
 
 REPOSITORY = {
     "type": "object",
@@ -39,7 +40,7 @@ def full_name(project: Project, repository_name: str) -> str:
     return validate_name(f"{project.name}/{repository_name}")
 
 
-def project_and_repository(svc, req: OciRequest, project_name: str, repository_name: str, action: str) -> tuple[Project, RepositoryRecord]:
+def project_and_repository(svc, req: Request, project_name: str, repository_name: str, action: str) -> tuple[Project, RepositoryRecord]:
     project = find_project(svc, req, project_name, by_name=True)
     require(svc, req, project, action)
     name = full_name(project, repository_name)
@@ -50,8 +51,6 @@ def project_and_repository(svc, req: OciRequest, project_name: str, repository_n
 
 
 def render(svc, project: Project, repository: RepositoryRecord) -> dict:
-    from chalicelib.management.artifacts import top_level
-
     manifests = svc.meta.list_manifests(repository.name, with_body=False)
     tagged = {digest for _, digest, _ in svc.meta.tag_digests(repository.name)}
     return {
@@ -59,7 +58,7 @@ def render(svc, project: Project, repository: RepositoryRecord) -> dict:
         "project_id": project.project_id,
         "name": repository.name,
         "description": "",
-        "artifact_count": len(top_level(manifests, tagged)),
+        "artifact_count": len(artifacts.top_level(manifests, tagged)),
         "pull_count": repository.pull_count,
         "creation_time": iso(repository.created),
         "update_time": iso(repository.updated),
@@ -82,7 +81,7 @@ _FIELDS = {
     errors=(400, 403, 404),
     paged=True,
 )
-def list_repositories(svc, req: OciRequest, project_name: str) -> OciResponse:
+def list_repositories(svc, req: Request, project_name: str) -> Response:
     project = find_project(svc, req, project_name, by_name=True)
     require(svc, req, project, "repository.read")
     page = paging.page_args(req)
@@ -94,9 +93,9 @@ def list_repositories(svc, req: OciRequest, project_name: str) -> OciResponse:
 
 
 @operation("getRepository", "A repository", "repository", response=REPOSITORY, errors=(400, 403, 404))
-def get_repository(svc, req: OciRequest, project_name: str, repository_name: str) -> OciResponse:
+def get_repository(svc, req: Request, project_name: str, repository_name: str) -> Response:
     project, repository = project_and_repository(svc, req, project_name, repository_name, "repository.read")
-    return OciResponse.json(200, render(svc, project, repository))
+    return Response.json(200, render(svc, project, repository))
 
 
 @operation(
@@ -105,8 +104,8 @@ def get_repository(svc, req: OciRequest, project_name: str, repository_name: str
     "repository",
     errors=(400, 403, 404),
 )
-def delete_repository(svc, req: OciRequest, project_name: str, repository_name: str) -> OciResponse:
+def delete_repository(svc, req: Request, project_name: str, repository_name: str) -> Response:
     _, repository = project_and_repository(svc, req, project_name, repository_name, "repository.delete")
     if not svc.meta.delete_repository(repository.name):
         raise NotFound(f"repository {repository.name} not found")
-    return OciResponse.empty(200)
+    return Response.empty(200)

@@ -19,7 +19,7 @@ from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj
 from chalicelib.management.spec import PAGING, operation
 from chalicelib.management.times import iso
 from chalicelib.meta.accounts import NEVER, Project, Robot, robot_full_name
-from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.web.http import Request, Response
 
 NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 DAY = 24 * 3600
@@ -137,7 +137,7 @@ def _duration(robot: Robot) -> int:
     location=True,
     errors=(400, 403, 404, 409),
 )
-def create_robot(svc, req: OciRequest, body: dict) -> OciResponse:
+def create_robot(svc, req: Request, body: dict) -> Response:
     require_user(req)
     if not NAME.match(body["name"]):
         raise BadRequest("name must be lower case letters and digits, with single '.', '_' or '-' between them")
@@ -166,7 +166,7 @@ def create_robot(svc, req: OciRequest, body: dict) -> OciResponse:
         "creation_time": iso(robot.created),
         "expires_at": int(robot.expiry),
     }
-    return OciResponse.json(201, created, {"Location": f"{paging.API_BASE}/robots/{robot.robot_id}", "Cache-Control": "no-store"})
+    return Response.json(201, created, {"Location": f"{paging.API_BASE}/robots/{robot.robot_id}", "Cache-Control": "no-store"})
 
 
 _FIELDS = {
@@ -188,7 +188,7 @@ _FIELDS = {
     errors=(400, 403, 404),
     paged=True,
 )
-def list_robot(svc, req: OciRequest) -> OciResponse:
+def list_robot(svc, req: Request) -> Response:
     require_user(req)
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("name", "Level", "level", "ProjectID", "project_id"))
@@ -212,8 +212,8 @@ def list_robot(svc, req: OciRequest) -> OciResponse:
 
 
 @operation("GetRobotByID", "A robot account (never its secret)", "robot", response=ROBOT, errors=(400, 403, 404))
-def get_robot_by_id(svc, req: OciRequest, robot_id: int) -> OciResponse:
-    return OciResponse.json(200, render(_robot_for(svc, req, robot_id, "robot.read")))
+def get_robot_by_id(svc, req: Request, robot_id: int) -> Response:
+    return Response.json(200, render(_robot_for(svc, req, robot_id, "robot.read")))
 
 
 @operation(
@@ -223,7 +223,7 @@ def get_robot_by_id(svc, req: OciRequest, robot_id: int) -> OciResponse:
     body=ROBOT_UPDATE,
     errors=(400, 403, 404),
 )
-def update_robot(svc, req: OciRequest, robot_id: int, body: dict) -> OciResponse:
+def update_robot(svc, req: Request, robot_id: int, body: dict) -> Response:
     robot = _robot_for(svc, req, robot_id, "robot.write")
     if body.get("level") not in (None, robot.level):
         raise BadRequest("a robot's level cannot change")
@@ -241,7 +241,7 @@ def update_robot(svc, req: OciRequest, robot_id: int, body: dict) -> OciResponse
         changes["expiry"] = _expiry(svc, int(robot.created), body["duration"])
     if changes:
         svc.accounts.update_robot(robot.full_name, **changes)
-    return OciResponse.empty(200)
+    return Response.empty(200)
 
 
 @operation(
@@ -252,25 +252,25 @@ def update_robot(svc, req: OciRequest, robot_id: int, body: dict) -> OciResponse
     response=SECRET,
     errors=(400, 403, 404),
 )
-def refresh_sec(svc, req: OciRequest, robot_id: int, body: dict) -> OciResponse:
+def refresh_sec(svc, req: Request, robot_id: int, body: dict) -> Response:
     principal = caller(req)
     robot = _robot_by_id(svc, robot_id)
     if not (principal.kind == "robot" and principal.name == robot.full_name):
         robot = _robot_for(svc, req, robot_id, "robot.write")
     secret = _new_secret(body.get("secret"))
     svc.accounts.update_robot(robot.full_name, secret_hash=hash_password(secret))
-    return OciResponse.json(200, {"secret": secret}, {"Cache-Control": "no-store"})
+    return Response.json(200, {"secret": secret}, {"Cache-Control": "no-store"})
 
 
 @operation("DeleteRobot", "Delete a robot account", "robot", errors=(400, 403, 404))
-def delete_robot(svc, req: OciRequest, robot_id: int) -> OciResponse:
+def delete_robot(svc, req: Request, robot_id: int) -> Response:
     robot = _robot_for(svc, req, robot_id, "robot.write")
     svc.accounts.delete_robot(robot.full_name)
-    return OciResponse.empty(200)
+    return Response.empty(200)
 
 
 # -- rules ------------------------------------------------------------------------------------
-def _authorize_grant(svc, req: OciRequest, level: str, permissions: list[dict], *, project_name: str | None = None) -> Project | None:
+def _authorize_grant(svc, req: Request, level: str, permissions: list[dict], *, project_name: str | None = None) -> Project | None:
     """The robot's project (None for a system robot), once the caller is known to
     hold what the permissions grant. A project robot's permissions name its own
     project, once (Harbor's rule)."""
@@ -318,7 +318,7 @@ def _robot_by_id(svc, robot_id: int) -> Robot:
     return robot
 
 
-def _robot_for(svc, req: OciRequest, robot_id: int, action: str) -> Robot:
+def _robot_for(svc, req: Request, robot_id: int, action: str) -> Robot:
     """The robot, if the caller may do `action` to it: system robots are a system
     administrator's, project robots their project's admins' (maintainers read)."""
     require_user(req)

@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib.errors import PayloadTooLarge
 from chalicelib.management.errors import BadRequest, UnsupportedMediaType
-from chalicelib.registry.http import OciRequest
+from chalicelib.web.http import Request
 
 MAX_BODY = 64 * 1024
 
@@ -29,7 +29,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def read_json(req: OciRequest, schema: dict[str, Any], *, required: bool = True) -> Any:
+def read_json(req: Request, schema: dict[str, Any], *, required: bool = True) -> Any:
     """The request's JSON body, checked against `schema`; None for an absent
     optional body."""
     content_type = (req.header("Content-Type") or "").split(";")[0].strip().lower()

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from chalicelib.auth import rbac
+from chalicelib import roles as rbac
 from chalicelib.management import projects as project_api
-from chalicelib.management.access import allowed, caller, role_in, roles_in, visible
+from chalicelib.management.access import actions, caller, role_in, roles_in, visible
 from chalicelib.management.errors import BadRequest
 from chalicelib.management.schema import boolean, integer, string
 from chalicelib.management.spec import Param, operation
-from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.web.http import Request, Response
 
 MAX_QUERY = 255
 _CATALOG_PAGE = 1000
@@ -129,7 +129,7 @@ def _artifact_count(svc, repository: str) -> int:
     params=(Param("q", string(maxLength=MAX_QUERY), "A part of a project's or repository's name", required=True),),
     errors=(400,),
 )
-def search(svc, req: OciRequest) -> OciResponse:
+def search(svc, req: Request) -> Response:
     caller(req)
     query = req.arg("q")
     if query is None:
@@ -156,7 +156,7 @@ def search(svc, req: OciRequest) -> OciResponse:
         for name in repositories.get(p.name, ())
         if text in name.lower()
     ]
-    return OciResponse.json(200, {"project": found_projects, "repository": found_repositories})
+    return Response.json(200, {"project": found_projects, "repository": found_repositories})
 
 
 @operation(
@@ -165,7 +165,7 @@ def search(svc, req: OciRequest) -> OciResponse:
     "statistic",
     response=STATISTIC,
 )
-def get_statistic(svc, req: OciRequest) -> OciResponse:
+def get_statistic(svc, req: Request) -> Response:
     caller(req)
     shown = visible(svc, req, project_api.all_projects(svc))
     repositories = _by_project(_catalog(svc))
@@ -176,7 +176,7 @@ def get_statistic(svc, req: OciRequest) -> OciResponse:
         counts[f"{kind}_repo_count"] += len(repositories.get(project.name, ()))
     counts["total_project_count"] = counts["public_project_count"] + counts["private_project_count"]
     counts["total_repo_count"] = counts["public_repo_count"] + counts["private_repo_count"]
-    return OciResponse.json(200, counts)
+    return Response.json(200, counts)
 
 
 @operation(
@@ -190,20 +190,21 @@ def get_statistic(svc, req: OciRequest) -> OciResponse:
     ),
     errors=(400,),
 )
-def get_current_user_permissions(svc, req: OciRequest) -> OciResponse:
+def get_current_user_permissions(svc, req: Request) -> Response:
     caller(req)
     relative = _flag(req.arg("relative"), "relative")
     scope = (req.arg("scope") or "").strip()
     found = _PROJECT_SCOPE.match(scope)
     project = svc.accounts.get_project_by_id(int(found[1])) if found else None
     if project is None:  # Harbor: a scope that is not a project's (or an unknown project) grants nothing
-        return OciResponse.json(200, [])
+        return Response.json(200, [])
     role = role_in(svc, req, project.name)
     base = f"/project/{project.project_id}"
     out: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()
+    granted = actions(svc, req, project, role=role)
     for action in rbac.PERMISSIONS:
-        if not allowed(svc, req, project, action, role=role):
+        if action not in granted:
             continue
         for resource, verb in HARBOR_POLICIES[action]:
             if (resource, verb) in seen:
@@ -214,7 +215,7 @@ def get_current_user_permissions(svc, req: OciRequest) -> OciResponse:
             else:
                 shown = f"{base}/{resource}" if resource else base
             out.append({"resource": shown, "action": verb})
-    return OciResponse.json(200, out)
+    return Response.json(200, out)
 
 
 def _flag(value: str | None, name: str) -> bool:

@@ -2,14 +2,13 @@
 before they log in."""
 from __future__ import annotations
 
-import json
 import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.management.schema import array, boolean, string
 from chalicelib.management.spec import operation
-from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.web.http import Request, Response
 
 logger = logging.getLogger("berth.management")
 VERSION = "berth-0.1.0"
@@ -45,7 +44,7 @@ GENERAL_INFO = {
 
 
 @operation("getHealth", "Check the status of Berth's components", "health", response=HEALTH)
-def get_health(svc, req: OciRequest) -> OciResponse:
+def get_health(svc, req: Request) -> Response:
     """Harbor answers 200 with the components' states, healthy or not."""
     checks = {
         "core": lambda: None,
@@ -62,16 +61,16 @@ def get_health(svc, req: OciRequest) -> OciResponse:
             logger.warning("health check failed", extra={"component": name, "error": str(exc)[:300]})
             components.append({"name": name, "status": "unhealthy", "error": type(exc).__name__})
     overall = "healthy" if all(c["status"] == "healthy" for c in components) else "unhealthy"
-    return OciResponse.json(200, {"status": overall, "components": components})
+    return Response.json(200, {"status": overall, "components": components})
 
 
 @operation("ping", "Ping the API", "ping", response=string(), content_type="text/plain")
-def ping(svc, req: OciRequest) -> OciResponse:
-    return OciResponse(200, {"Content-Type": "text/plain; charset=utf-8", "Content-Length": "4"}, b"Pong")
+def ping(svc, req: Request) -> Response:
+    return Response(200, {"Content-Type": "text/plain; charset=utf-8", "Content-Length": "4"}, b"Pong")
 
 
 @operation("getSystemInfo", "General system information (less of it for anonymous callers)", "systeminfo", response=GENERAL_INFO)
-def get_system_info(svc, req: OciRequest) -> OciResponse:
+def get_system_info(svc, req: Request) -> Response:
     config = svc.runtime_config
     values = config.values()
     info = {
@@ -95,22 +94,14 @@ def get_system_info(svc, req: OciRequest) -> OciResponse:
                 "registry_storage_provider_name": "s3",
             }
         )
-    return OciResponse.json(200, info)
-
-
-@operation("getOpenAPI", "This API's OpenAPI 3 document", "openapi", response={"type": "object"})
-def get_openapi(svc, req: OciRequest) -> OciResponse:
-    from chalicelib.management.openapi import document
-
-    body = json.dumps(document(), separators=(",", ":")).encode()
-    return OciResponse(200, {"Content-Type": "application/json", "Content-Length": str(len(body)), "Cache-Control": "public, max-age=300"}, body)
+    return Response.json(200, info)
 
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "t", "true")
 
 
-def _external_url(svc, req: OciRequest) -> str:
+def _external_url(svc, req: Request) -> str:
     if svc.settings.public_url:
         return svc.settings.public_url
     host = req.header("Host") or "localhost"

@@ -14,7 +14,7 @@ from chalicelib.management.schema import DATE_TIME, boolean, integer, obj, strin
 from chalicelib.management.spec import PAGE, PAGE_SIZE, PAGING, Param, operation
 from chalicelib.management.times import iso
 from chalicelib.meta.accounts import User
-from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.web.http import Request, Response
 
 # Harbor's rules (src/server/v2.0/handler/user.go)
 _ILLEGAL = set(',~#$%')
@@ -76,12 +76,12 @@ def render(user: User) -> dict:
 
 # -- handlers -------------------------------------------------------------------------------
 @operation("getCurrentUserInfo", "The caller's own profile", "user", response=USER, errors=(403,))
-def get_current_user(svc, req: OciRequest) -> OciResponse:
+def get_current_user(svc, req: Request) -> Response:
     principal = require_user(req)
     user = svc.accounts.get_user(principal.name)
     if user is None:  # deleted between login and here
         raise NotFound("the current user no longer exists")
-    return OciResponse.json(200, render(user))
+    return Response.json(200, render(user))
 
 
 @operation(
@@ -93,7 +93,7 @@ def get_current_user(svc, req: OciRequest) -> OciResponse:
     errors=(400,),
     paged=True,
 )
-def search_users(svc, req: OciRequest) -> OciResponse:
+def search_users(svc, req: Request) -> Response:
     caller(req)
     page = paging.page_args(req)
     needle = req.arg("username")
@@ -121,7 +121,7 @@ _FIELDS = {
     errors=(400, 403),
     paged=True,
 )
-def list_users(svc, req: OciRequest) -> OciResponse:
+def list_users(svc, req: Request) -> Response:
     require_admin(req)
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("username", "email", "user_id"))
@@ -139,7 +139,7 @@ def list_users(svc, req: OciRequest) -> OciResponse:
     location=True,
     errors=(400, 403, 409),
 )
-def create_user(svc, req: OciRequest, body: dict) -> OciResponse:
+def create_user(svc, req: Request, body: dict) -> Response:
     config = svc.runtime_config
     if not is_admin(req) and config.get("self_registration").strip().lower() not in ("1", "t", "true"):
         if req.identity is None:
@@ -163,13 +163,13 @@ def create_user(svc, req: OciRequest, body: dict) -> OciResponse:
             source="db",
         )
     )
-    return OciResponse.empty(201, {"Location": f"{paging.API_BASE}/users/{user.user_id}"})
+    return Response.empty(201, {"Location": f"{paging.API_BASE}/users/{user.user_id}"})
 
 
 
 @operation("getUser", "A user's profile (the user or a system administrator)", "user", response=USER, errors=(400, 403, 404))
-def get_user(svc, req: OciRequest, user_id: int) -> OciResponse:
-    return OciResponse.json(200, render(_user_for(svc, req, user_id)))
+def get_user(svc, req: Request, user_id: int) -> Response:
+    return Response.json(200, render(_user_for(svc, req, user_id)))
 
 
 @operation(
@@ -179,7 +179,7 @@ def get_user(svc, req: OciRequest, user_id: int) -> OciResponse:
     body=USER_PROFILE,
     errors=(400, 403, 404),
 )
-def update_user_profile(svc, req: OciRequest, user_id: int, body: dict) -> OciResponse:
+def update_user_profile(svc, req: Request, user_id: int, body: dict) -> Response:
     user = _user_for(svc, req, user_id)
     changes = {}
     if "email" in body:
@@ -190,17 +190,17 @@ def update_user_profile(svc, req: OciRequest, user_id: int, body: dict) -> OciRe
         changes["comment"] = body["comment"]
     if changes:
         svc.accounts.update_user(user.username, **changes)
-    return OciResponse.empty(200)
+    return Response.empty(200)
 
 
 @operation("deleteUser", "Delete a user with their memberships (system administrators)", "user", errors=(400, 403, 404))
-def delete_user(svc, req: OciRequest, user_id: int) -> OciResponse:
+def delete_user(svc, req: Request, user_id: int) -> Response:
     principal = require_admin(req)
     user = _user_by_id(svc, user_id)
     if user.username == principal.name:
         raise Forbidden("you cannot delete yourself")
     svc.accounts.delete_user(user.username)
-    return OciResponse.empty(200)
+    return Response.empty(200)
 
 
 @operation(
@@ -210,7 +210,7 @@ def delete_user(svc, req: OciRequest, user_id: int) -> OciResponse:
     body=PASSWORD_REQ,
     errors=(400, 403, 404),
 )
-def update_user_password(svc, req: OciRequest, user_id: int, body: dict) -> OciResponse:
+def update_user_password(svc, req: Request, user_id: int, body: dict) -> Response:
     user = _user_for(svc, req, user_id)
     own = user.username == caller(req).name
     if user.source != "db" or not user.password_hash:
@@ -228,7 +228,7 @@ def update_user_password(svc, req: OciRequest, user_id: int, body: dict) -> OciR
     if verify_password(new, user.password_hash):
         raise BadRequest("the new password must differ from the old one")
     svc.accounts.set_password(user.username, hash_password(new))
-    return OciResponse.empty(200)
+    return Response.empty(200)
 
 
 @operation(
@@ -238,13 +238,13 @@ def update_user_password(svc, req: OciRequest, user_id: int, body: dict) -> OciR
     body=SYSADMIN_FLAG,
     errors=(400, 403, 404),
 )
-def set_user_sysadmin(svc, req: OciRequest, user_id: int, body: dict) -> OciResponse:
+def set_user_sysadmin(svc, req: Request, user_id: int, body: dict) -> Response:
     principal = require_admin(req)
     user = _user_by_id(svc, user_id)
     if user.username == principal.name:
         raise Forbidden("you cannot change your own administrator flag")
     svc.accounts.update_user(user.username, sysadmin=bool(body["sysadmin_flag"]))
-    return OciResponse.empty(200)
+    return Response.empty(200)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ def _user_by_id(svc, user_id: int) -> User:
     return user
 
 
-def _user_for(svc, req: OciRequest, user_id: int) -> User:
+def _user_for(svc, req: Request, user_id: int) -> User:
     """The user, if the caller is that user or a system administrator."""
     principal = require_user(req)
     if is_admin(req):

@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from chalicelib.auth.rbac import Role, best
 from chalicelib.errors import BerthError, Conflict
 from chalicelib.meta import keys
 from chalicelib.meta.table import (
@@ -32,6 +31,7 @@ from chalicelib.meta.table import (
     unmarshal,
     update_op,
 )
+from chalicelib.roles import Role, best
 
 
 class AccountNotFound(BerthError):

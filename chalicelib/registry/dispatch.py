@@ -1,4 +1,4 @@
-"""From an `OciRequest` to an `OciResponse`: match the route, validate the
+"""From an `Request` to an `Response`: match the route, validate the
 name, ask the authorizer, call the handler, map errors. Transport adapters
 (Lambda, the upload host) call `dispatch` and nothing else."""
 from __future__ import annotations
@@ -6,26 +6,20 @@ from __future__ import annotations
 import logging
 import os
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from chalicelib.auth.access import Identity
-from chalicelib.config import ConfigurationError
 from chalicelib.errors import BerthError, Unsupported
 from chalicelib.events.actor import Actor, acting_as
+from chalicelib.oci.errcodes import API_VERSION_HEADER, error_response, fault_response, response_for
+from chalicelib.oci.names import validate_name
 from chalicelib.registry import routes as route_table
-from chalicelib.registry.errcodes import error_response, response_for
-from chalicelib.registry.http import OciRequest, OciResponse
-from chalicelib.registry.oci.names import validate_name
+from chalicelib.web.http import OPERATION_HEADER, Request, Response
 
 logger = logging.getLogger("berth.registry")
 
 UPLOAD_STATE = Identity(subject="", kind="upload-state")
-OPERATION_HEADER = "X-Berth-Operation"
-API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
-_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "SlowDown", "TransactionConflictException"}
 
 
-def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] = route_table.ROUTES) -> OciResponse:
+def dispatch(svc, req: Request, routes: tuple[route_table.Route, ...] = route_table.ROUTES) -> Response:
     route = None
     try:
         route, params, path_known = route_table.match(routes, req.method, req.path)
@@ -51,22 +45,8 @@ def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] = route
             _pulled(svc, req, params, response)
     except BerthError as exc:
         response = response_for(exc)
-    except ConfigurationError as exc:
-        logger.error("configuration error", extra={"error": str(exc)})
-        response = error_response("UNKNOWN", f"server misconfigured: {exc}")
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code not in _THROTTLED:
-            logger.exception("AWS call failed", extra={"aws_error": code})
-            response = error_response("UNKNOWN", "storage error")
-        else:
-            response = error_response("TOOMANYREQUESTS", "storage is busy; retry", headers={"Retry-After": "1"})
-    except BotoCoreError:
-        logger.exception("AWS call failed")
-        response = error_response("UNKNOWN", "storage unavailable", status=503)
-    except Exception:  # the one place a fault becomes UNKNOWN/500, logged with its trace
-        logger.exception("unhandled error", extra={"method": req.method, "path": req.path})
-        response = error_response("UNKNOWN")
+    except Exception as exc:  # noqa: BLE001 - the one place a fault becomes an answer, logged once with its trace
+        response = fault_response(exc, method=req.method, path=req.path)
     response.headers.update(API_VERSION_HEADER)
     if route is not None:
         # read (and removed) by the observability middleware, for logs and metrics
@@ -74,7 +54,7 @@ def dispatch(svc, req: OciRequest, routes: tuple[route_table.Route, ...] = route
     return response
 
 
-def _pulled(svc, req: OciRequest, params: dict[str, str], response: OciResponse) -> None:
+def _pulled(svc, req: Request, params: dict[str, str], response: Response) -> None:
     """A pull is recorded by chalicelib/pulls.py (its event, its counts), in the request or
     from its log line; pushes and deletes are events of their stores' transactions, which
     the audit log's consumer enters (chalicelib/events/audit.py). A fault here never fails
@@ -85,7 +65,7 @@ def _pulled(svc, req: OciRequest, params: dict[str, str], response: OciResponse)
         logger.exception("pull record failed")
 
 
-def _record_pull(svc, req: OciRequest, params: dict[str, str], response: OciResponse) -> None:
+def _record_pull(svc, req: Request, params: dict[str, str], response: Response) -> None:
     from chalicelib import pulls
 
     digest = response.headers.get("Docker-Content-Digest", "")

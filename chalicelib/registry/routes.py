@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.auth.access import Access
-from chalicelib.registry.http import OciRequest
+from chalicelib.web.http import Request
 
 _NAME = r"(?P<name>.+)"
 _DIGEST = r"(?P<digest>[^/]+)"
@@ -29,7 +29,7 @@ class Route:
     errors: tuple[str, ...] = ()  # wire codes this route may answer (beyond auth and UNKNOWN)
     upload_host: bool = False  # also served by the upload host
     public: bool = False  # no authorization step (the token service itself)
-    def accesses(self, request: OciRequest, params: dict[str, str]) -> list[Access]:
+    def accesses(self, request: Request, params: dict[str, str]) -> list[Access]:
         needed = []
         if "name" in params and self.actions:
             needed.append(Access("repository", params["name"], self.actions))

@@ -20,7 +20,7 @@ from chalicelib import resumable_hash
 from chalicelib.errors import InvalidDigest, RangeInvalid, SizeInvalid, UploadInvalid, UploadNotFound
 from chalicelib.meta.registry import DynamoRegistryMeta
 from chalicelib.meta.uploads import DynamoUploadSessions, UploadSession
-from chalicelib.registry.oci.digests import Digest
+from chalicelib.oci.digests import Digest
 from chalicelib.storage import paths
 from chalicelib.storage.blobs import BlobStore
 

@@ -380,6 +380,19 @@ def test_delete_by_tag_removes_only_the_tag(api):
     assert_error(api.delete(f"/v2/{NAME}/manifests/a"), 404, "MANIFEST_UNKNOWN")
 
 
+def test_a_manifest_an_index_lists_is_not_deleted_until_the_index_is(api):
+    """One rule with the management API (chalicelib/artifacts.py): Harbor refuses both."""
+    child, child_body = push_image(api, NAME, "child")
+    index = push_manifest(api, NAME, "multi", index_manifest([(OCI_MANIFEST, child_body)]), OCI_INDEX)
+    reply = api.delete(f"/v2/{NAME}/manifests/{child}")
+    assert_error(reply, 412, "DENIED")
+    assert index in reply.json()["errors"][0]["message"]
+    assert api.get(f"/v2/{NAME}/manifests/{child}").status == 200  # nothing was removed
+    assert api.delete(f"/v2/{NAME}/manifests/child").status == 202  # a tag is not the manifest
+    assert api.delete(f"/v2/{NAME}/manifests/{index}").status == 202
+    assert api.delete(f"/v2/{NAME}/manifests/{child}").status == 202
+
+
 def test_tag_move(api):
     first, first_body = push_image(api, NAME, "latest", seed="one")
     second, second_body = push_image(api, NAME, "latest", seed="two")

@@ -10,7 +10,6 @@ from pathlib import Path
 import moto
 import pytest
 
-from chalicelib.auth.rbac import Role
 from chalicelib.errors import Conflict
 from chalicelib.meta import accounts as accounts_module
 from chalicelib.meta import keys
@@ -25,6 +24,7 @@ from chalicelib.meta.accounts import (
     User,
     robot_full_name,
 )
+from chalicelib.roles import Role
 from tests.contract.helpers import T0
 
 DEV_DN = "cn=Developers,ou=Groups,dc=example,dc=org"

@@ -7,8 +7,8 @@ import pytest
 
 from chalicelib.meta import keys
 from chalicelib.meta.registry import DynamoRegistryMeta, ManifestRecord, TagRecord
-from chalicelib.registry.oci import mediatypes as mt
-from chalicelib.registry.oci.digests import Digest
+from chalicelib.oci import mediatypes as mt
+from chalicelib.oci.digests import Digest
 from tests.contract.helpers import T0
 
 NAME = "library/app"

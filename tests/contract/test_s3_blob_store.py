@@ -12,7 +12,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import BlobNotFound, UploadInvalid
-from chalicelib.registry.oci.digests import Digest
+from chalicelib.oci.digests import Digest
 from chalicelib.storage import paths
 from chalicelib.storage import s3 as s3_module
 from tests.contract.helpers import keys_under, open_multiparts, read_object

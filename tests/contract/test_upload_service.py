@@ -16,7 +16,7 @@ from chalicelib.errors import (
     UploadInvalid,
     UploadNotFound,
 )
-from chalicelib.registry.oci.digests import Digest
+from chalicelib.oci.digests import Digest
 from chalicelib.registry.upload_service import (
     MIN_PART,
     PART_TARGET,

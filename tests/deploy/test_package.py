@@ -28,7 +28,7 @@ import yaml
 from tests.deploy.conftest import INFRA, ROOT, deploy
 
 CHALICE = Path(sys.executable).parent / "chalice"
-METHODS = {"get", "head", "post", "put", "patch", "delete"}  # chalicelib/registry/blueprint.py
+METHODS = {"get", "head", "post", "put", "patch", "delete"}  # chalicelib/front.py
 API_ID, REGION, ACCOUNT = "abc123defg", "us-east-1", "123456789012"
 
 
@@ -204,7 +204,7 @@ def test_every_function_has_a_log_group_and_alarms_in_the_operations_stack(packa
 # -- the challenge ---------------------------------------------------------------------------
 def test_unauthorized_gateway_response_carries_the_apps_challenge(packaged):
     from chalicelib.auth.token_authorizer import TokenAuthorizer
-    from chalicelib.registry.http import Headers, OciRequest
+    from chalicelib.web.http import Headers, Request
 
     response = packaged["template"]["Resources"]["UnauthorizedResponse"]["Properties"]
     assert response["ResponseType"] == "UNAUTHORIZED" and response["StatusCode"] == "401"
@@ -220,7 +220,7 @@ def test_unauthorized_gateway_response_carries_the_apps_challenge(packaged):
         challenge = value[1:-1]
         # what the app itself would say, minus the scope (which the gateway cannot know)
         app = TokenAuthorizer(lambda: None, service="berth-registry", public_url=public_url)
-        request = OciRequest(method="GET", path="", query={}, headers=Headers({"Host": expected_host}), body=None)
+        request = Request(method="GET", path="", query={}, headers=Headers({"Host": expected_host}), body=None)
         assert challenge == f'Bearer realm="{app.realm(request)}",service="berth-registry"'
         assert re.fullmatch(r'Bearer realm="https://[^"/]+/v2/service/token",service="[^"]+"', challenge)
 

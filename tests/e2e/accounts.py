@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 REGION = "us-east-1"
 
-# Harbor role ids (chalicelib.auth.rbac.Role)
+# Harbor role ids (chalicelib.roles.Role)
 PROJECT_ADMIN, DEVELOPER, GUEST, MAINTAINER, LIMITED_GUEST = 1, 2, 3, 4, 5
 
 

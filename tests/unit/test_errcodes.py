@@ -6,7 +6,7 @@ import json
 import pytest
 
 from chalicelib import errors
-from chalicelib.registry.errcodes import CODES, classify, error_response, response_for
+from chalicelib.oci.errcodes import CODES, classify, error_response, response_for
 
 # domain error -> (wire code, status). A new domain error must be added here.
 EXPECTED = {
@@ -29,6 +29,7 @@ EXPECTED = {
     errors.Unauthorized: ("UNAUTHORIZED", 401),
     errors.Denied: ("DENIED", 403),
     errors.InvalidPagination: ("PAGINATION_NUMBER_INVALID", 400),
+    errors.ManifestReferenced: ("DENIED", 412),
 }
 
 DOMAIN_ERRORS = sorted(

@@ -5,11 +5,11 @@ import pytest
 
 from chalicelib.management.errors import BadRequest
 from chalicelib.management.paging import Condition, page_args, paged, query_args, sort_args
-from chalicelib.registry.http import OciRequest
+from chalicelib.web.http import Request
 
 
-def req(**query: str) -> OciRequest:
-    return OciRequest("GET", "api/v2.0/users", query={k: [v] for k, v in query.items()})
+def req(**query: str) -> Request:
+    return Request("GET", "api/v2.0/users", query={k: [v] for k, v in query.items()})
 
 
 def test_defaults_and_bounds():

@@ -7,7 +7,7 @@ import pytest
 
 from chalicelib.management.errors import BadRequest, UnsupportedMediaType
 from chalicelib.management.schema import array, boolean, integer, obj, read_json, string, validate
-from chalicelib.registry.http import Headers, OciRequest
+from chalicelib.web.http import Headers, Request
 
 SCHEMA = obj(
     {
@@ -58,9 +58,9 @@ def test_invalid_names_the_field(value, message):
     assert message in raised.value.message
 
 
-def _request(body: bytes, content_type: str | None = "application/json") -> OciRequest:
+def _request(body: bytes, content_type: str | None = "application/json") -> Request:
     headers = {"Content-Type": content_type} if content_type else {}
-    return OciRequest("POST", "api/v2.0/x", headers=Headers(headers), body=io.BytesIO(body), content_length=len(body))
+    return Request("POST", "api/v2.0/x", headers=Headers(headers), body=io.BytesIO(body), content_length=len(body))
 
 
 def test_read_json():

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from chalicelib.errors import InvalidDigest, UnsupportedDigest
-from chalicelib.registry.oci.digests import CANONICAL, Digest, looks_like_digest
+from chalicelib.oci.digests import CANONICAL, Digest, looks_like_digest
 
 HEX256 = hashlib.sha256(b"berth").hexdigest()
 HEX512 = hashlib.sha512(b"berth").hexdigest()

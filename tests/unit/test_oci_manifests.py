@@ -7,9 +7,9 @@ import json
 import pytest
 
 from chalicelib.errors import InvalidManifest
-from chalicelib.registry.oci import mediatypes as mt
-from chalicelib.registry.oci.digests import Digest
-from chalicelib.registry.oci.manifests import Descriptor, parse_manifest
+from chalicelib.oci import mediatypes as mt
+from chalicelib.oci.digests import Digest
+from chalicelib.oci.manifests import Descriptor, parse_manifest
 
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"

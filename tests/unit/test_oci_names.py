@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.errors import InvalidName, InvalidReference
-from chalicelib.registry.oci.names import (
+from chalicelib.oci.names import (
     MAX_NAME_LENGTH,
     project_of,
     validate_name,

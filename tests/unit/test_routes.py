@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.auth.access import Access
-from chalicelib.registry.errcodes import CODES
-from chalicelib.registry.http import OciRequest
+from chalicelib.oci.errcodes import CODES
 from chalicelib.registry.routes import ROUTES, match
+from chalicelib.web.http import Request
 
 NAME = r"(?P<name>.+)"
 DIGEST = r"(?P<digest>[^/]+)"
@@ -177,7 +177,7 @@ def test_match_honours_the_given_table():
 def _accesses(method: str, path: str, query: dict[str, list[str]] | None = None) -> list[Access]:
     route, params, _ = match(ROUTES, method, path)
     assert route is not None
-    return route.accesses(OciRequest(method, path, query=query or {}), params)
+    return route.accesses(Request(method, path, query=query or {}), params)
 
 
 @pytest.mark.parametrize(
@@ -243,7 +243,7 @@ def _mount(identity) -> tuple[object, list]:
     from chalicelib.registry.handlers.uploads import _try_mount
 
     svc = _Svc()
-    request = OciRequest("POST", "a/b/blobs/uploads/", query={"mount": [D], "from": ["other/repo"]})
+    request = Request("POST", "a/b/blobs/uploads/", query={"mount": [D], "from": ["other/repo"]})
     request.identity = identity
     return _try_mount(svc, request, "a/b"), svc.meta.linked
 

@@ -1,6 +1,6 @@
 """One module per resource; functions named after the spec's operations.
 
 Every handler takes the services (`chalicelib.services.Services`), the
-`OciRequest` and the path parameters, and returns an `OciResponse` or raises a
-domain error (mapped to the wire in `chalicelib.registry.errcodes`).
+`Request` and the path parameters, and returns an `Response` or raises a
+domain error (mapped to the wire in `chalicelib.oci.errcodes`).
 """

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.web.http import Request, Response
 
 
-def ping(svc, req: OciRequest) -> OciResponse:
-    return OciResponse.json(200, {})
+def ping(svc, req: Request) -> Response:
+    return Response.json(200, {})

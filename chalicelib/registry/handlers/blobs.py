@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from chalicelib.errors import BlobNotFound
-from chalicelib.registry.http import OciRequest, OciResponse
-from chalicelib.registry.oci.digests import Digest
+from chalicelib.oci.digests import Digest
+from chalicelib.web.http import Request, Response
 
 
 def _linked(svc, name: str, digest: str) -> str:
@@ -13,22 +13,22 @@ def _linked(svc, name: str, digest: str) -> str:
     return parsed
 
 
-def check_blob(svc, req: OciRequest, name: str, digest: str) -> OciResponse:
+def check_blob(svc, req: Request, name: str, digest: str) -> Response:
     # API Gateway rewrites a HEAD response's Content-Length, so the size comes
     # from S3 itself, through a presigned HEAD.
     digest = _linked(svc, name, digest)
     url = svc.blobs.presign_head(digest, ttl=svc.settings.presign_ttl_seconds)
-    return OciResponse.empty(307, {"Location": url, "Docker-Content-Digest": digest})
+    return Response.empty(307, {"Location": url, "Docker-Content-Digest": digest})
 
 
-def get_blob(svc, req: OciRequest, name: str, digest: str) -> OciResponse:
+def get_blob(svc, req: Request, name: str, digest: str) -> Response:
     digest = _linked(svc, name, digest)
     url = svc.blobs.presign_get(digest, ttl=svc.settings.presign_ttl_seconds)
-    return OciResponse.empty(307, {"Location": url, "Docker-Content-Digest": digest})
+    return Response.empty(307, {"Location": url, "Docker-Content-Digest": digest})
 
 
-def delete_blob(svc, req: OciRequest, name: str, digest: str) -> OciResponse:
+def delete_blob(svc, req: Request, name: str, digest: str) -> Response:
     parsed = str(Digest.parse(digest))
     if not svc.meta.unlink_blob(name, parsed):
         raise BlobNotFound(f"blob {parsed} is not in {name}", detail={"digest": parsed})
-    return OciResponse.empty(202, {"Docker-Content-Digest": parsed})
+    return Response.empty(202, {"Docker-Content-Digest": parsed})

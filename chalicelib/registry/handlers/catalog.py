@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from chalicelib.registry.handlers.common import next_link, page_args
-from chalicelib.registry.http import OciRequest, OciResponse
+from chalicelib.web.http import Request, Response
 
 
-def list_repositories(svc, req: OciRequest) -> OciResponse:
+def list_repositories(svc, req: Request) -> Response:
     """Lexically sorted repositories, only those in projects the caller may see."""
     n, last = page_args(req)
     visible = _visible(svc, req)
@@ -15,7 +15,7 @@ def list_repositories(svc, req: OciRequest) -> OciResponse:
     else:
         names, more = _visible_page(svc.meta, visible, last, n)
     headers = {"Link": next_link("/v2/_catalog", n, names[-1])} if more and names else {}
-    return OciResponse.json(200, {"repositories": names}, headers)
+    return Response.json(200, {"repositories": names}, headers)
 
 
 def _visible_page(meta, projects: set[str], last: str | None, n: int) -> tuple[list[str], bool]:
@@ -42,10 +42,10 @@ def _any_after(meta, projects: set[str], current: str, last: str) -> bool:
     return False
 
 
-def _visible(svc, req: OciRequest) -> set[str] | None:
+def _visible(svc, req: Request) -> set[str] | None:
     identity = req.identity
     if identity is None or identity.grants is None:
         return None
-    from chalicelib.auth.visibility import visible_projects
+    from chalicelib.policy import visible_project_names
 
-    return visible_projects(svc.accounts, identity)
+    return visible_project_names(svc.accounts, identity)

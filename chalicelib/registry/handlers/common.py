@@ -4,14 +4,14 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from chalicelib.errors import InvalidPagination
-from chalicelib.registry.http import OciRequest
+from chalicelib.web.http import Request
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 MAX_LAST = 256
 
 
-def page_args(req: OciRequest) -> tuple[int, str | None]:
+def page_args(req: Request) -> tuple[int, str | None]:
     """`n` and `last` of a list request; n is clamped to MAX_PAGE."""
     raw = req.arg("n")
     if raw is None or raw == "":

@@ -5,23 +5,23 @@ import hashlib
 
 from chalicelib.errors import InvalidDigest, ManifestBlobUnknown, ManifestNotFound
 from chalicelib.meta.registry import INLINE_MANIFEST_LIMIT, ManifestRecord
-from chalicelib.registry.http import OciRequest, OciResponse
-from chalicelib.registry.oci.digests import CANONICAL, Digest, looks_like_digest
-from chalicelib.registry.oci.manifests import parse_manifest
-from chalicelib.registry.oci.names import validate_tag
+from chalicelib.oci.digests import CANONICAL, Digest, looks_like_digest
+from chalicelib.oci.manifests import parse_manifest
+from chalicelib.oci.names import validate_tag
+from chalicelib.web.http import Request, Response
 
 
-def get_manifest(svc, req: OciRequest, name: str, reference: str) -> OciResponse:
+def get_manifest(svc, req: Request, name: str, reference: str) -> Response:
     digest, media_type, size, body = _resolve(svc, name, reference, with_body=True)
-    return OciResponse(200, _headers(digest, media_type, size), body)
+    return Response(200, _headers(digest, media_type, size), body)
 
 
-def check_manifest(svc, req: OciRequest, name: str, reference: str) -> OciResponse:
+def check_manifest(svc, req: Request, name: str, reference: str) -> Response:
     digest, media_type, size, _ = _resolve(svc, name, reference, with_body=False)
-    return OciResponse(200, _headers(digest, media_type, size), b"")
+    return Response(200, _headers(digest, media_type, size), b"")
 
 
-def put_manifest(svc, req: OciRequest, name: str, reference: str) -> OciResponse:
+def put_manifest(svc, req: Request, name: str, reference: str) -> Response:
     data = req.read_body(svc.settings.max_manifest_bytes)
     parsed = parse_manifest(data, req.header("Content-Type"))
     if looks_like_digest(reference):
@@ -61,19 +61,19 @@ def put_manifest(svc, req: OciRequest, name: str, reference: str) -> OciResponse
     headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest}
     if record.subject:
         headers["OCI-Subject"] = record.subject
-    return OciResponse.empty(201, headers)
+    return Response.empty(201, headers)
 
 
-def delete_manifest(svc, req: OciRequest, name: str, reference: str) -> OciResponse:
+def delete_manifest(svc, req: Request, name: str, reference: str) -> Response:
     if looks_like_digest(reference):
-        digest = str(Digest.parse(reference))
-        if svc.meta.delete_manifest(name, digest) is None:
-            raise ManifestNotFound(f"manifest {digest} is not in {name}", detail={"digest": digest})
+        from chalicelib import artifacts
+
+        artifacts.delete_manifest(svc, name, str(Digest.parse(reference)))
     else:
         tag = validate_tag(reference)
         if not svc.meta.delete_tag(name, tag):
             raise ManifestNotFound(f"tag {tag} is not in {name}", detail={"tag": tag})
-    return OciResponse.empty(202)
+    return Response.empty(202)
 
 
 def _resolve(svc, name: str, reference: str, *, with_body: bool) -> tuple[str, str, int, bytes]:

@@ -6,14 +6,14 @@ from urllib.parse import quote
 
 from chalicelib.errors import BerthError, InvalidDigest, InvalidName, RangeInvalid
 from chalicelib.meta.uploads import UploadSession
+from chalicelib.oci.digests import Digest
+from chalicelib.oci.names import validate_name
 from chalicelib.registry.handlers.common import range_header
-from chalicelib.registry.http import OciRequest, OciResponse
-from chalicelib.registry.oci.digests import Digest
-from chalicelib.registry.oci.names import validate_name
 from chalicelib.registry.upload_service import MIN_PART, ContentRange
+from chalicelib.web.http import Request, Response
 
 
-def start_upload(svc, req: OciRequest, name: str) -> OciResponse:
+def start_upload(svc, req: Request, name: str) -> Response:
     mounted = _try_mount(svc, req, name)
     if mounted is not None:
         return mounted
@@ -25,25 +25,25 @@ def start_upload(svc, req: OciRequest, name: str) -> OciResponse:
         return _created(name, digest)
     session = svc.uploads.start(name)
     headers = _session_headers(svc, session, _api_base(svc, req))
-    return OciResponse.empty(202, {**headers, "OCI-Chunk-Min-Length": str(MIN_PART)})
+    return Response.empty(202, {**headers, "OCI-Chunk-Min-Length": str(MIN_PART)})
 
 
-def get_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse:
+def get_upload(svc, req: Request, name: str, upload_id: str) -> Response:
     session = _session(svc, req, name, upload_id)
-    return OciResponse.empty(204, _session_headers(svc, session, _given_api_base(req)))
+    return Response.empty(204, _session_headers(svc, session, _given_api_base(req)))
 
 
-def patch_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse:
+def patch_upload(svc, req: Request, name: str, upload_id: str) -> Response:
     session = _session(svc, req, name, upload_id)
     try:
         content_range = ContentRange.parse(req.header("Content-Range"))
         svc.uploads.append(session, req.body, req.content_length, content_range)
     except RangeInvalid as exc:
         raise _with_session_headers(svc, exc, session, _given_api_base(req)) from None
-    return OciResponse.empty(202, _session_headers(svc, session, _given_api_base(req)))
+    return Response.empty(202, _session_headers(svc, session, _given_api_base(req)))
 
 
-def complete_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse:
+def complete_upload(svc, req: Request, name: str, upload_id: str) -> Response:
     session = _session(svc, req, name, upload_id)
     digest_arg = req.arg("digest")
     if not digest_arg:
@@ -57,14 +57,14 @@ def complete_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciRespo
     return _created(name, digest, _given_api_base(req))
 
 
-def cancel_upload(svc, req: OciRequest, name: str, upload_id: str) -> OciResponse:
+def cancel_upload(svc, req: Request, name: str, upload_id: str) -> Response:
     session = _session(svc, req, name, upload_id)
     svc.uploads.cancel(session)
-    return OciResponse.empty(204)
+    return Response.empty(204)
 
 
 # -- helpers -----------------------------------------------------------------
-def _try_mount(svc, req: OciRequest, name: str) -> OciResponse | None:
+def _try_mount(svc, req: Request, name: str) -> Response | None:
     """Cross-repository mount; None means fall back to a new session.
 
     The caller must be allowed to pull from the source; if not, or if the source
@@ -87,10 +87,10 @@ def _try_mount(svc, req: OciRequest, name: str) -> OciResponse | None:
     return _created(name, digest)
 
 
-def _created(name: str, digest: Digest, api_base: str = "") -> OciResponse:
+def _created(name: str, digest: Digest, api_base: str = "") -> Response:
     """`api_base`: the registry's own URL when the upload finished on a separate upload
     host, so that the blob's Location does not resolve against that host."""
-    return OciResponse.empty(
+    return Response.empty(
         201, {"Location": f"{api_base}/v2/{name}/blobs/{digest}", "Docker-Content-Digest": str(digest)}
     )
 
@@ -99,7 +99,7 @@ def _created(name: str, digest: Digest, api_base: str = "") -> OciResponse:
 _BASE_URL = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
-def _api_base(svc, req: OciRequest) -> str:
+def _api_base(svc, req: Request) -> str:
     """Where this API is, for sessions that continue on a separate upload host ("" when
     uploads stay on the API, where relative Locations are right)."""
     if not svc.settings.upload_url:
@@ -108,13 +108,13 @@ def _api_base(svc, req: OciRequest) -> str:
     return base if _BASE_URL.fullmatch(base) else ""
 
 
-def _given_api_base(req: OciRequest) -> str:
+def _given_api_base(req: Request) -> str:
     """The API's URL that the session's Location carried to the upload host (`_api`)."""
     base = req.arg("_api") or ""
     return base if _BASE_URL.fullmatch(base) else ""
 
 
-def _session(svc, req: OciRequest, name: str, upload_id: str) -> UploadSession:
+def _session(svc, req: Request, name: str, upload_id: str) -> UploadSession:
     state = req.arg("_state")
     if state:
         svc.upload_tokens.verify(state, upload_id, name, svc.clock())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.auth.rbac import Role
+from chalicelib.roles import Role
 from tests.api.auth.conftest import SERVICE, World, bearer, make_world, unverified_claims
 from tests.ldap_server import DEVS, DNS, GROUPS, OPS, PASSWORDS, READER_DN, READER_PASSWORD, SUFFIX
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.auth import rbac
-from chalicelib.auth.rbac import Role
+from chalicelib import roles as rbac
+from chalicelib.meta.audit import project_pk
+from chalicelib.roles import Role
 from tests.api.auth.conftest import bearer, unverified_claims
 from tests.api.helpers import digest
 
@@ -159,6 +160,18 @@ def test_a_sysadmin_push_creates_a_private_project(world, api):
     claims = unverified_claims(token_for(world, "sysadmin", "repository:a__b/app:pull,push"))
     assert claims["access"][0]["actions"] == []
     assert world.svc.accounts.get_project("a__b") is None
+
+
+def test_a_project_created_on_push_follows_the_rules_of_post_projects(world, api):
+    """One rule for creating a project (chalicelib/projects.py): the reserved names are
+    refused on both paths, and both leave the same audit entry."""
+    for reserved in ("ui", "api", "service"):
+        claims = unverified_claims(token_for(world, "sysadmin", f"repository:{reserved}/app:pull,push"))
+        assert claims["access"][0]["actions"] == []
+        assert world.svc.accounts.get_project(reserved) is None
+    token_for(world, "sysadmin", "repository:audited/app:pull,push")
+    entries = [e for e in world.svc.audit.entries(project_pk("audited")) if e.operation == "create"]
+    assert [(e.username, e.resource_type, e.resource) for e in entries] == [("sysadmin", "project", "audited")]
 
 
 def test_mount_needs_pull_on_the_source(world, api, setup):

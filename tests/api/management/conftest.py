@@ -237,7 +237,7 @@ def _documented(method: str, path: str) -> set[int] | None:
 
 
 def check_reply(method: str, url: str, reply: Reply) -> None:
-    from chalicelib.management.dispatch import CODES
+    from chalicelib.management.errors import CODES
 
     path = urlsplit(url).path
     where = f"{method} {url[:200]} ({reply.status})"

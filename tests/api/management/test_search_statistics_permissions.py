@@ -2,7 +2,7 @@
 caller may see, in Harbor's shapes."""
 from __future__ import annotations
 
-from chalicelib.auth import rbac
+from chalicelib import roles as rbac
 from chalicelib.management.projects import all_projects
 from chalicelib.management.search import HARBOR_POLICIES
 from tests.api.management.conftest import PASSWORD, codes

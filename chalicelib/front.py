@@ -1,4 +1,6 @@
-"""The OCI API on Chalice: one greedy route plus the bare root (design.md, Routing).
+"""The one front door: every path under the stage, as one greedy route plus the bare
+root (design.md, Routing), handed to the API that serves it — the OCI registry, the
+token service, Harbor's management API and its console sessions, or the web console.
 
 On the raw API Gateway URL the stage `v2` is stripped, so the ping arrives as
 `/` and everything else under `/{proxy+}`; behind a custom domain the paths keep
@@ -10,14 +12,14 @@ import io
 import logging
 from collections.abc import Callable
 
-from chalice import Blueprint, Response
+from chalice import Blueprint
+from chalice import Response as ChaliceResponse
 
 from chalicelib.config import ConfigurationError
-from chalicelib.registry.dispatch import dispatch
-from chalicelib.registry.errcodes import error_response
-from chalicelib.registry.http import Headers, OciRequest, OciResponse
+from chalicelib.oci.errcodes import error_response
+from chalicelib.web.http import Headers, Request, Response
 
-logger = logging.getLogger("berth.registry")
+logger = logging.getLogger("berth.front")
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 SESSION_PATHS = frozenset({"c/login", "c/log_out"})
 
@@ -40,7 +42,7 @@ def build_blueprint(services: Callable[[], object]) -> Blueprint:
     return bp
 
 
-def _serve_with(bp: Blueprint, services: Callable[[], object], proxy: str) -> Response:
+def _serve_with(bp: Blueprint, services: Callable[[], object], proxy: str) -> ChaliceResponse:
     """A deployment with a missing or malformed setting answers every request, the
     health check included, with 503 naming the setting (and logs it), rather than
     a bare 500 from Chalice."""
@@ -54,7 +56,7 @@ def _serve_with(bp: Blueprint, services: Callable[[], object], proxy: str) -> Re
     return _serve(bp, svc, proxy)
 
 
-def _serve(bp: Blueprint, svc, proxy: str) -> Response:
+def _serve(bp: Blueprint, svc, proxy: str) -> ChaliceResponse:
     request = bp.current_request
     path = _oci_path(proxy, svc.settings.oci_prefix)
     if path is None:
@@ -64,7 +66,7 @@ def _serve(bp: Blueprint, svc, proxy: str) -> Response:
     if isinstance(body, str):
         body = body.encode()
     query = request.query_params
-    oci_request = OciRequest(
+    oci_request = Request(
         method=request.method,
         path=path,
         query={k: query.getlist(k) for k in query} if query else {},
@@ -92,19 +94,15 @@ def _serve(bp: Blueprint, svc, proxy: str) -> Response:
         from chalicelib.console.static import serve as serve_console
 
         return _to_chalice(serve_console(oci_request), request.method)
-    return _to_chalice(dispatch(svc, oci_request, _routes_for(path)), request.method)
-
-
-def _routes_for(path: str):
-    """The token service shares the greedy route: behind a custom domain its path
-    arrives as /v2/service/token, so the app, not API Gateway, must tell them apart."""
     if path.startswith("service/"):
-        from chalicelib.auth.routes import TOKEN_ROUTES
+        # the token service shares the greedy route: behind a custom domain its path
+        # arrives as /v2/service/token, so the app, not API Gateway, tells them apart
+        from chalicelib.tokens.dispatch import dispatch as serve_tokens
 
-        return TOKEN_ROUTES
-    from chalicelib.registry.routes import ROUTES
+        return _to_chalice(serve_tokens(svc, oci_request), request.method)
+    from chalicelib.registry.dispatch import dispatch
 
-    return ROUTES
+    return _to_chalice(dispatch(svc, oci_request), request.method)
 
 
 def _oci_path(proxy: str, prefix: str) -> str | None:
@@ -123,8 +121,8 @@ def _oci_path(proxy: str, prefix: str) -> str | None:
     return path
 
 
-def _to_chalice(response: OciResponse, method: str) -> Response:
+def _to_chalice(response: Response, method: str) -> ChaliceResponse:
     headers = dict(response.headers)
     body = b"" if method == "HEAD" else response.body
     headers.setdefault("Content-Type", "application/octet-stream" if body else "application/json")
-    return Response(body=body, headers=headers, status_code=response.status)
+    return ChaliceResponse(body=body, headers=headers, status_code=response.status)

@@ -10,6 +10,8 @@ DOCKER_SCHEMA1 = (
     "application/vnd.docker.distribution.manifest.v1+prettyjws",
 )
 OCI_EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
+# an image's config: what makes an artifact an image (Harbor's type IMAGE)
+IMAGE_CONFIGS = frozenset({"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"})
 
 IMAGE_MANIFESTS = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEXES = frozenset({OCI_INDEX, DOCKER_LIST})

@@ -1,8 +1,9 @@
-"""The request and response the registry handlers see, independent of transport.
+"""The request and response every API sees (OCI, token service, management,
+console), independent of transport.
 
-The Lambda adapter (`chalicelib.registry.lambda_adapter`) and the upload host's
-WSGI app both build an `OciRequest`; handlers read the body as a stream, so the
-upload host can pass gigabytes through without holding them.
+The front door (`chalicelib.front`, on Lambda) and the upload host's WSGI app both
+build a `Request`; handlers read the body as a stream, so the upload host can pass
+gigabytes through without holding them.
 """
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
+
+# names the operation a response answered; read (and removed) by the observability
+# middleware, for logs and metrics
+OPERATION_HEADER = "X-Berth-Operation"
 
 
 class Headers:
@@ -27,7 +32,7 @@ class Headers:
 
 
 @dataclass
-class OciRequest:
+class Request:
     method: str
     path: str  # below /v2/, without leading slash: "" for the ping, "library/app/tags/list"
     query: Mapping[str, list[str]] = field(default_factory=dict)
@@ -68,20 +73,20 @@ class OciRequest:
 
 
 @dataclass
-class OciResponse:
+class Response:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
 
     @classmethod
-    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> OciResponse:
+    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
         body = json.dumps(payload, separators=(",", ":")).encode()
         all_headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
         all_headers.update(headers or {})
         return cls(status, all_headers, body)
 
     @classmethod
-    def empty(cls, status: int, headers: dict[str, str] | None = None) -> OciResponse:
+    def empty(cls, status: int, headers: dict[str, str] | None = None) -> Response:
         all_headers = {"Content-Length": "0"}
         all_headers.update(headers or {})
         return cls(status, all_headers, b"")

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.errors import InvalidDigest, InvalidManifest
-from chalicelib.registry.oci import mediatypes as mt
-from chalicelib.registry.oci.digests import Digest
+from chalicelib.oci import mediatypes as mt
+from chalicelib.oci.digests import Digest
 
 # Content types that say nothing about the manifest kind: fall back to its mediaType field.
 _GENERIC_TYPES = {"", "application/json", "application/octet-stream", "text/plain"}

@@ -11,34 +11,31 @@ import base64
 import binascii
 import datetime as dt
 import logging
-import re
 from urllib.parse import parse_qs
 
+from chalicelib import policy, projects
 from chalicelib.auth.access import Access
 from chalicelib.auth.authenticator import ROBOT_PREFIX, robot_principal, user_principal
-from chalicelib.auth.grants import grant
-from chalicelib.auth.principal import IdentityProviderUnavailable as LdapUnavailable
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.scopes import InvalidScope, parse_scopes
 from chalicelib.errors import BerthError, Unauthorized
-from chalicelib.registry.errcodes import error_response
-from chalicelib.registry.http import OciRequest, OciResponse
-from chalicelib.registry.oci.names import project_of
+from chalicelib.errors import IdentityProviderUnavailable as LdapUnavailable
+from chalicelib.oci.errcodes import error_response
+from chalicelib.oci.names import project_of
+from chalicelib.web.http import Request, Response
 
 logger = logging.getLogger("berth.token")
-# Harbor's project names (a subset of a repository name's first component)
-PROJECT_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 REFRESH_TTL = 30 * 24 * 3600
 MAX_FORM = 16 * 1024
 
 
-def get_token(svc, req: OciRequest) -> OciResponse:
+def get_token(svc, req: Request) -> Response:
     try:
         scopes = parse_scopes(req.args("scope"))
         credentials = _basic_credentials(req)
         offline = (req.arg("offline_token") or "").lower() == "true"
         principal, context = _login(svc, *credentials, scopes, req=req if offline else None) if credentials else (None, None)
-        response = _issue(svc, principal, scopes, context, refresh=offline and principal is not None, oauth=False)
+        response = _issue(svc, req, principal, scopes, context, refresh=offline and principal is not None, oauth=False)
         if offline and principal is not None:
             _record_login(svc, req, principal.name)
         return response
@@ -51,7 +48,7 @@ def get_token(svc, req: OciRequest) -> OciResponse:
         return error_response("UNKNOWN", "the identity provider is unavailable; retry later", status=503)
 
 
-def post_token(svc, req: OciRequest) -> OciResponse:
+def post_token(svc, req: Request) -> Response:
     try:
         form = _form(req)
         scopes = parse_scopes(" ".join(form.get("scope", [])).split(" ") if form.get("scope") else [])
@@ -69,7 +66,7 @@ def post_token(svc, req: OciRequest) -> OciResponse:
             refresh = True
         else:
             return _oauth_error(400, "unsupported_grant_type", "grant_type must be password or refresh_token")
-        return _issue(svc, principal, scopes, context, refresh=refresh, oauth=True)
+        return _issue(svc, req, principal, scopes, context, refresh=refresh, oauth=True)
     except InvalidScope as exc:
         return _oauth_error(400, "invalid_scope", exc.message)
     except Unauthorized as exc:
@@ -81,8 +78,8 @@ def post_token(svc, req: OciRequest) -> OciResponse:
         return _oauth_error(400, "invalid_request", str(exc))
 
 
-def jwks(svc, req: OciRequest) -> OciResponse:
-    response = OciResponse.json(200, svc.token_keys.jwks())
+def jwks(svc, req: Request) -> Response:
+    response = Response.json(200, svc.token_keys.jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -92,7 +89,7 @@ class _BadForm(Exception):
     pass
 
 
-def _form(req: OciRequest) -> dict[str, list[str]]:
+def _form(req: Request) -> dict[str, list[str]]:
     content_type = (req.header("Content-Type") or "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         raise _BadForm("send application/x-www-form-urlencoded")
@@ -107,7 +104,7 @@ def _one(form: dict[str, list[str]], key: str) -> str:
     return values[0]
 
 
-def _basic_credentials(req: OciRequest) -> tuple[str, str] | None:
+def _basic_credentials(req: Request) -> tuple[str, str] | None:
     header = req.header("Authorization") or ""
     if not header:
         return None
@@ -123,7 +120,7 @@ def _basic_credentials(req: OciRequest) -> tuple[str, str] | None:
     return username, password
 
 
-def _login(svc, username: str, password: str, scopes: list[Access], *, req: OciRequest | None = None):
+def _login(svc, username: str, password: str, scopes: list[Access], *, req: Request | None = None):
     """(principal, access context): a database user's item and their roles in the
     requested projects come from one BatchGetItem, read before the password check.
     With `req` (a login: a refresh token was asked for), a failure is audited."""
@@ -143,14 +140,14 @@ def _login(svc, username: str, password: str, scopes: list[Access], *, req: OciR
     return principal, context
 
 
-def _record_login(svc, req: OciRequest, username: str, *, succeeded: bool = True) -> None:
+def _record_login(svc, req: Request, username: str, *, succeeded: bool = True) -> None:
     """A password exchanged for a refresh token is a login (`docker login`, and the
     OAuth2 password grant with access_type=offline): the audit log records it. The
     tokens issued for every pull and push are not logins, and cost no audit write."""
-    from chalicelib.management.audit import record_session
+    from chalicelib import audit
 
     if username:
-        record_session(svc, req, username, succeeded=succeeded)
+        audit.record_session(svc, username, req.source_ip, succeeded=succeeded)
 
 
 def _projects(scopes: list[Access]) -> set[str]:
@@ -177,7 +174,7 @@ def _refresh_principal(svc, token: str) -> Principal:
     return user_principal(user)
 
 
-def _grants(svc, principal: Principal | None, scopes: list[Access], context=None) -> list[dict]:
+def _grants(svc, req: Request, principal: Principal | None, scopes: list[Access], context=None) -> list[dict]:
     projects = _projects(scopes)
     if projects and context is None:
         username = principal.name if principal is not None and principal.kind == "user" else None
@@ -195,9 +192,9 @@ def _grants(svc, principal: Principal | None, scopes: list[Access], context=None
             continue
         project = context.projects.get(project_of(scope.name)) if context and scope.type == "repository" else None
         if project is None and _creates_project(principal, scope):
-            project = _create_project(svc, project_of(scope.name), principal)
+            project = _create_project(svc, req, project_of(scope.name), principal)
         roles = context.roles.get(project_of(scope.name), []) if context else []
-        actions = grant(principal, scope, project, roles)
+        actions = policy.token_grant(principal, scope, project, roles)
         access.append({"type": scope.type, "name": scope.name, "actions": list(actions)})
     return access
 
@@ -211,32 +208,23 @@ def _creates_project(principal: Principal | None, scope: Access) -> bool:
         and principal.admin
         and scope.type == "repository"
         and "push" in scope.actions
-        and PROJECT_NAME.fullmatch(project_of(scope.name)) is not None
+        and projects.is_valid_name(project_of(scope.name))
     )
 
 
-def _create_project(svc, name: str, principal: Principal):
-    from chalicelib.auth.rbac import Role
+def _create_project(svc, req: Request, name: str, principal: Principal):
     from chalicelib.errors import Conflict
-    from chalicelib.events.actor import Actor, acting_as, current
-    from chalicelib.meta.accounts import AccountNotFound, Member, Project
+    from chalicelib.events.actor import Actor, acting_as
 
-    try:
-        # the project's domain event names the pushing administrator, not the token request's caller
-        with acting_as(Actor(principal.name, current().source_ip, "token")):
-            project = svc.accounts.create_project(Project(name=name, public=False, owner=principal.name))
+    try:  # private, its creator as admin, as with POST /projects; its event names the administrator
+        with acting_as(Actor(principal.name, req.source_ip, "token")):
+            return projects.create(svc, name, principal.name, source_ip=req.source_ip)
     except Conflict:
         return svc.accounts.get_project(name)
-    logger.info("project created on push", extra={"project": name, "user": principal.name})
-    try:  # its creator administers it, as with POST /projects
-        svc.accounts.add_member(name, Member(entity_type="u", entity_name=principal.name, role_id=int(Role.PROJECT_ADMIN)))
-    except (AccountNotFound, Conflict):
-        pass  # the bootstrap admin without an item yet, or a member already
-    return project
 
 
-def _issue(svc, principal: Principal | None, scopes: list[Access], context, *, refresh: bool, oauth: bool) -> OciResponse:
-    access = _grants(svc, principal, scopes, context)
+def _issue(svc, req: Request, principal: Principal | None, scopes: list[Access], context, *, refresh: bool, oauth: bool) -> Response:
+    access = _grants(svc, req, principal, scopes, context)
     ttl = svc.runtime_config.token_ttl_seconds
     subject = principal.name if principal else ""
     kind = principal.kind if principal else "anonymous"
@@ -260,16 +248,16 @@ def _issue(svc, principal: Principal | None, scopes: list[Access], context, *, r
             ttl=REFRESH_TTL,
             extra={"kind": kind, "pwv": principal.password_version},
         )
-    response = OciResponse.json(200, body)
+    response = Response.json(200, body)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _unauthorized(message: str) -> OciResponse:
+def _unauthorized(message: str) -> Response:
     return error_response("UNAUTHORIZED", message, headers={"WWW-Authenticate": 'Basic realm="berth"'})
 
 
-def _oauth_error(status: int, error: str, description: str) -> OciResponse:
-    response = OciResponse.json(status, {"error": error, "error_description": description})
+def _oauth_error(status: int, error: str, description: str) -> Response:
+    response = Response.json(status, {"error": error, "error_description": description})
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,14 +1,18 @@
 """The wire error table (distribution-spec "Error Codes") and the one error writer.
 
-Domain errors map to a code and a status here and nowhere else; anything
-unexpected becomes UNKNOWN/500 and is logged by the caller.
+Domain errors map to a code and a status here and nowhere else; faults from below
+the domain (chalicelib/web/faults.py) likewise; anything unexpected becomes
+UNKNOWN/500. The registry and the token service both answer in this body.
 """
 from __future__ import annotations
 
 from chalicelib import errors
-from chalicelib.registry.http import OciResponse
+from chalicelib.web import faults
+from chalicelib.web.http import Response
 
 ERROR_HEADER = "X-Berth-Error"
+# every answer under /v2 carries it, errors included (the registry and the token service)
+API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 
 # code -> (status, default message)
 CODES: dict[str, tuple[int, str]] = {
@@ -31,6 +35,14 @@ CODES: dict[str, tuple[int, str]] = {
     "PAGINATION_NUMBER_INVALID": (400, "invalid number of results requested"),
 }
 
+# how each fault below the domain is answered in this body (chalicelib/web/faults.py)
+_FAULTS = {
+    faults.Fault.THROTTLED: ("TOOMANYREQUESTS", "storage is busy; retry", 429),
+    faults.Fault.UNAVAILABLE: ("UNKNOWN", "storage unavailable", 503),
+    faults.Fault.IDENTITY_PROVIDER: ("UNKNOWN", "the identity provider is unavailable; retry later", 503),
+    faults.Fault.INTERNAL: ("UNKNOWN", "internal error", 500),
+}
+
 # domain error -> (code, status); the status may differ from the code's usual one
 _BY_ERROR: list[tuple[type[errors.BerthError], str, int]] = [
     (errors.InvalidName, "NAME_INVALID", 400),
@@ -47,6 +59,8 @@ _BY_ERROR: list[tuple[type[errors.BerthError], str, int]] = [
     (errors.InvalidManifest, "MANIFEST_INVALID", 400),
     (errors.ManifestBlobUnknown, "MANIFEST_BLOB_UNKNOWN", 404),
     (errors.Unsupported, "UNSUPPORTED", 405),
+    # Harbor refuses it with 412 too; DENIED tells clients a retry will not help
+    (errors.ManifestReferenced, "DENIED", 412),
     (errors.InvalidPagination, "PAGINATION_NUMBER_INVALID", 400),
     (errors.Conflict, "TOOMANYREQUESTS", 429),
     (errors.Unauthorized, "UNAUTHORIZED", 401),
@@ -61,17 +75,27 @@ def classify(exc: errors.BerthError) -> tuple[str, int]:
     return "UNKNOWN", 500
 
 
-def error_response(code: str, message: str | None = None, *, status: int | None = None, detail=None, headers=None) -> OciResponse:
+def error_response(code: str, message: str | None = None, *, status: int | None = None, detail=None, headers=None) -> Response:
     default_status, default_message = CODES[code]
     entry = {"code": code, "message": message or default_message}
     if detail is not None:
         entry["detail"] = detail
     # read (and removed) by the observability middleware, for logs and metrics
-    return OciResponse.json(status or default_status, {"errors": [entry]}, {**(headers or {}), ERROR_HEADER: code})
+    return Response.json(status or default_status, {"errors": [entry]}, {**(headers or {}), ERROR_HEADER: code})
 
 
-def response_for(exc: errors.BerthError, headers: dict[str, str] | None = None) -> OciResponse:
+def response_for(exc: errors.BerthError, headers: dict[str, str] | None = None) -> Response:
     code, status = classify(exc)
     merged = dict(getattr(exc, "headers", None) or {})
     merged.update(headers or {})
     return error_response(code, exc.message, status=status, detail=exc.detail, headers=merged)
+
+
+def fault_response(exc: Exception, **context: str) -> Response:
+    """A fault from below the domain (AWS, configuration, LDAP), logged once."""
+    fault = faults.classify(exc)
+    faults.log(fault, exc, **context)
+    if fault is faults.Fault.MISCONFIGURED:
+        return error_response("UNKNOWN", f"server misconfigured: {exc}")
+    code, message, status = _FAULTS[fault]
+    return error_response(code, message, status=status, headers=faults.RETRY_AFTER if status == 429 else None)

@@ -1,0 +1,93 @@
+"""Artifacts (manifests and their tags): the rules every entry point follows — the
+OCI API, the management API, and the replication and lifecycle workers to come.
+
+- A reference is a tag or a digest, resolved the same way everywhere.
+- A manifest that an index in the same repository lists is not deleted while the
+  index is there (Harbor refuses it through both of its APIs): delete the index first.
+- An index's untagged children are listed under the index, not on their own.
+- A copy links the blobs, copies an index's children first, then puts the manifest.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from chalicelib.errors import BlobNotFound, ManifestNotFound, ManifestReferenced
+from chalicelib.meta.registry import ManifestRecord
+from chalicelib.oci.digests import Digest, looks_like_digest
+from chalicelib.oci.names import validate_tag
+
+
+def resolve_digest(svc, name: str, reference: str) -> str:
+    """The digest a tag or digest reference names in repository `name`; a tag that
+    is not there is ManifestNotFound (a digest is checked by whoever reads it)."""
+    if looks_like_digest(reference):
+        return str(Digest.parse(reference))
+    tag = svc.meta.get_tag(name, validate_tag(reference))
+    if tag is None:
+        raise ManifestNotFound(f"tag {reference[:128]} is not in {name}", detail={"tag": reference[:128]})
+    return tag.digest
+
+
+def parents(manifests: Iterable[ManifestRecord], digest: str) -> list[str]:
+    """The manifests among `manifests` that list `digest` as a child."""
+    return [m.digest for m in manifests if digest in m.children]
+
+
+def top_level(manifests: Iterable[ManifestRecord], tagged: set[str]) -> list[ManifestRecord]:
+    """Harbor lists an index's children only under the index, unless they are tagged."""
+    manifests = list(manifests)
+    children = {child for m in manifests for child in m.children}
+    return [m for m in manifests if m.digest not in children or m.digest in tagged]
+
+
+def delete_manifest(svc, name: str, digest: str, *, manifests: Iterable[ManifestRecord] | None = None) -> ManifestRecord:
+    """Delete a manifest, its tags and its referrer entry, unless an index in the
+    repository still lists it. `manifests`: the repository's, if the caller has them."""
+    listed = svc.meta.list_manifests(name, with_body=False) if manifests is None else manifests
+    referenced_by = parents(listed, digest)
+    if referenced_by:
+        raise ManifestReferenced(
+            f"manifest {digest} is listed by index {referenced_by[0]} in {name}; delete the index first",
+            detail={"digest": digest, "index": referenced_by[0]},
+        )
+    deleted = svc.meta.delete_manifest(name, digest)
+    if deleted is None:
+        raise ManifestNotFound(f"manifest {digest} is not in {name}", detail={"digest": digest})
+    return deleted
+
+
+def copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, record: ManifestRecord, tag: str | None) -> None:
+    """Copy `record` (and, for an index, its children) from repository `source`,
+    whose manifests by digest are `manifests`, into `target`, tagging it `tag`."""
+    _copy(svc, source, manifests, target, record, tag, set())
+
+
+def _copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, record: ManifestRecord, tag: str | None, seen: set[str]) -> None:
+    seen.add(record.digest)
+    now = int(svc.clock())
+    for child in record.children:
+        found = manifests.get(child)
+        if found is None:
+            raise ManifestNotFound(f"{source} lacks {child}, which {record.digest} refers to", detail={"digest": child})
+        if child not in seen:
+            _copy(svc, source, manifests, target, found, None, seen)
+    for digest in record.blobs:
+        if svc.meta.link_size(target, digest) is not None:
+            continue
+        size = svc.meta.link_size(source, digest)
+        if size is None:
+            raise BlobNotFound(f"{source} lacks blob {digest}, which {record.digest} refers to", detail={"digest": digest})
+        svc.meta.link_blob(target, digest, size, now)
+    copied = ManifestRecord(
+        digest=record.digest,
+        media_type=record.media_type,
+        size=record.size,
+        body=record.body,
+        subject=record.subject,
+        artifact_type=record.artifact_type,
+        annotations=record.annotations,
+        blobs=record.blobs,
+        children=record.children,
+        created=now,
+    )
+    svc.meta.put_manifest(target, copied, tag, now)

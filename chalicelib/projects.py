@@ -1,0 +1,75 @@
+"""Projects: the rules for creating and deleting one, the same whoever asks —
+`POST /api/v2.0/projects`, or a system administrator's first push into a project
+that does not exist yet (the token service creates it, as ECR's create-on-push).
+
+- A name is Harbor's: 1-255 lower-case letters and digits with single `.`, `_` or
+  `-` between them; `service`, `api` and `ui` are paths under /v2, not projects.
+- The creator becomes the project's admin, and the creation is in the audit log.
+- A project that still holds repositories is not deleted.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+from chalicelib import audit
+from chalicelib.errors import BerthError, Conflict, InvalidName
+from chalicelib.meta.accounts import AccountNotFound, Member, Project
+from chalicelib.meta.audit import AuditEntry
+from chalicelib.roles import Role
+
+logger = logging.getLogger("berth.projects")
+
+NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
+MAX_NAME = 255
+RESERVED = frozenset({"service", "api", "ui"})  # paths under /v2 that are not repositories
+
+
+class ProjectNotEmpty(BerthError):
+    """the project still holds repositories; delete them first"""
+
+
+def check_name(name: str) -> str:
+    if not 1 <= len(name) <= MAX_NAME or not NAME.fullmatch(name):
+        raise InvalidName(
+            "project_name must be 1-255 lower case letters and digits, with single '.', '_' or '-' between them"
+        )
+    if name in RESERVED:
+        raise InvalidName(f"project_name {name!r} is reserved")
+    return name
+
+
+def is_valid_name(name: str) -> bool:
+    try:
+        check_name(name)
+    except InvalidName:
+        return False
+    return True
+
+
+def create(svc, name: str, creator: str, *, public: bool = False, metadata: dict | None = None, source_ip: str = "") -> Project:
+    """Create the project with `creator` as its admin. Conflict if it exists."""
+    project = svc.accounts.create_project(
+        Project(name=check_name(name), public=public, owner=creator, metadata=dict(metadata or {}))
+    )
+    try:
+        svc.accounts.add_member(name, Member(entity_type="u", entity_name=creator, role_id=int(Role.PROJECT_ADMIN)))
+    except (AccountNotFound, Conflict):
+        pass  # the bootstrap admin without an item yet, or a member already: the project stays
+    audit.record(
+        svc,
+        AuditEntry(username=creator, operation="create", resource_type="project", resource=name, project=name, source_ip=source_ip),
+    )
+    logger.info("project created", extra={"project": name, "user": creator})
+    return project
+
+
+def repository_count(svc, name: str) -> int:
+    return len(svc.meta.repositories(name + "/"))
+
+
+def delete(svc, project: Project) -> None:
+    count = repository_count(svc, project.name)
+    if count:
+        raise ProjectNotEmpty(f"project {project.name} still holds {count} repositories; delete them first")
+    svc.accounts.delete_project(project.name)
