@@ -3,7 +3,11 @@
 #               (requirements-stack.txt); its data is kept in .berth-data/ across restarts.
 #               Flags: make run ARGS="--fresh --apigw-limits --api-port 8080 -v" (README, "Try it")
 #   make venv   .venv with everything for development and tests (requirements-dev.txt)
-#   make test   the test suite
+#   make check  the quick loop: ruff, the layering contract, unit, API and store-contract tests
+#               (Python only, no system packages; two workers)
+#   make e2e    end-to-end tests: real clients against the local stack, slapd, Chromium,
+#               and the deployment checks (installs the system packages they drive)
+#   make test   both: what CI runs
 
 PY ?= python3
 VENV = .venv
@@ -15,7 +19,7 @@ ARGS ?=
 # where `make run` keeps the registry's data (git-ignored); one folder per stage inside
 DATA_DIR ?= .berth-data
 
-.PHONY: venv venv-stack run test
+.PHONY: venv venv-stack run test check e2e
 
 venv: $(VENV_STAMP)
 
@@ -33,11 +37,20 @@ $(VENV_STAMP): $(STACK_STAMP) requirements-dev.txt
 run: venv-stack
 	$(PYTHON) -m devstack --data-dir $(DATA_DIR) $(ARGS)
 
-# The end-to-end tests drive skopeo and a private dockerd: install them first (apt-get,
-# only what is missing).
-test: venv
+QUICK_TESTS = tests/unit tests/api tests/contract
+SLOW_TESTS = tests/e2e tests/ldap tests/deploy
+
+check: venv
+	$(PYTHON) -m ruff check --quiet .
+	$(PYTHON) -m pytest -q -n 2 --dist loadfile $(QUICK_TESTS)
+
+# The end-to-end tests drive skopeo, a private dockerd, containerd, slapd and Chromium:
+# install them first (apt-get, only what is missing).
+e2e: venv
 	bash scripts/install-system-deps.sh
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q $(SLOW_TESTS)
+
+test: check e2e
 
 # The benchmark suite (issue 5, bench/): skopeo and the CNCF distribution registry from
 # apt-get if missing, then every section; rewrites docs/benchmarks.md. Not part of `make test`.
