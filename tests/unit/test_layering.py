@@ -25,7 +25,7 @@ def graph():
 
 def test_the_layering_contract_holds():
     lint = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([str(lint), "--no-cache"], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
@@ -104,7 +104,7 @@ def test_the_cycle_finder_finds_a_planted_cycle():
     """So that an empty answer above means something."""
 
     class Planted:
-        modules = {"a", "b", "c"}
+        modules = frozenset({"a", "b", "c"})
 
         @staticmethod
         def find_modules_directly_imported_by(module):
