@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 import types
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -278,7 +277,8 @@ def jwt(exp: float) -> str:
     return f"{part({'alg': 'RS256'})}.{part({'sub': 'admin', 'exp': exp})}.c2ln"
 
 
-FRESH, EXPIRED = jwt(time.time() + 86400), jwt(time.time() - 5)  # fresh for a slow run too
+# fixed times: the same test ids in every xdist worker, fresh however slow the run
+FRESH, EXPIRED = jwt(4102444800), jwt(946684800)  # 2100-01-01, 2000-01-01
 
 
 @pytest.mark.parametrize(
