@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
 import socket
@@ -166,7 +165,9 @@ def test_a_tls_probe_gets_an_http_answer(stack):
     # docker, podman and skopeo try TLS first; the plain-HTTP answer sends them to http://
     _, _, ready, _ = stack
     host, port = ready["api"].removeprefix("http://").split(":")
-    hello = bytes.fromhex("160301") + (200).to_bytes(2, "big") + bytes.fromhex("010000c40303") + os.urandom(194)
+    # a ClientHello's first bytes; what follows holds a 0x0a byte (as cipher suite lists do:
+    # 0x000a is one), which ends the "request line" the HTTP server reads
+    hello = bytes.fromhex("160301") + (200).to_bytes(2, "big") + bytes.fromhex("010000c40303") + bytes(range(194))
     with socket.create_connection((host, int(port)), timeout=10) as probe:
         probe.sendall(hello)
         answer = b""
