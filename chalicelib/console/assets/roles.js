@@ -1,5 +1,7 @@
-// Harbor's project roles (role_id) and what the console offers to whom. The
-// API decides every call; the console only hides buttons that cannot work.
+// Harbor's project roles (role_id), and what the console offers to whom. The console
+// decides nothing itself: the buttons follow the caller's permissions in the project
+// (api.projectPermissions: /users/current/permissions, which the API's one policy
+// module answers), so they always match what the API will allow.
 
 export const ROLES = [
   { id: 1, name: "Project admin" },
@@ -8,10 +10,6 @@ export const ROLES = [
   { id: 3, name: "Guest" },
   { id: 5, name: "Limited guest" },
 ];
-const PROJECT_ADMIN = 1;
-const MAINTAINER = 4;
-const DEVELOPER = 2;
-
 export function roleName(id) {
   const found = ROLES.find((role) => role.id === Number(id));
   return found ? found.name : "";
@@ -25,27 +23,27 @@ export function roleLabel(user, project) {
   return roleName(project.current_user_role_id) || "No role";
 }
 
-function roleOf(user, project) {
-  return user.sysadmin ? PROJECT_ADMIN : project.current_user_role_id;
+// `permissions`: a Set of "resource:action" relative to the project ("." is the project)
+export function mayDeleteProject(permissions) {
+  return permissions.has(".:delete");
 }
 
-// members, project deletion
-export function mayAdminister(user, project) {
-  return roleOf(user, project) === PROJECT_ADMIN;
+export function mayManageMembers(permissions) {
+  return permissions.has("member:create");
 }
 
-// deleting artifacts, tags and repositories
-export function mayDelete(user, project) {
-  return [PROJECT_ADMIN, MAINTAINER].includes(roleOf(user, project));
+export function mayDeleteRepositories(permissions) {
+  return permissions.has("repository:delete");
 }
 
-// adding tags
-export function mayTag(user, project) {
-  return [PROJECT_ADMIN, MAINTAINER, DEVELOPER].includes(roleOf(user, project));
+export function mayDeleteArtifacts(permissions) {
+  return permissions.has("artifact:delete");
 }
 
-// robot accounts: from the caller's permissions in the project
-// (api.projectPermissions), which say what the API will allow
+export function mayTag(permissions) {
+  return permissions.has("tag:create");
+}
+
 export function mayListRobots(permissions) {
   return permissions.has("robot:list");
 }

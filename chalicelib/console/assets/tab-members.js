@@ -2,7 +2,7 @@
 import { segment } from "./api.js";
 import { h, replace } from "./dom.js";
 import { pagedTable, rowAction, rowButton } from "./lists.js";
-import { mayAdminister, ROLES, roleName } from "./roles.js";
+import { mayManageMembers, ROLES, roleName } from "./roles.js";
 import { field, formError, handleSubmit, showError, showMessage, table } from "./widgets.js";
 
 const PAGE_SIZE = 20;
@@ -12,8 +12,8 @@ function roleOptions(selected) {
   return ROLES.map((r) => ({ value: String(r.id), label: r.name, selected: r.id === selected }));
 }
 
-export function renderMembers({ api, user, project, container }) {
-  const manage = mayAdminister(user, project);
+export function renderMembers({ api, project, permissions, container }) {
+  const manage = mayManageMembers(permissions);
   const base = `/projects/${segment(project.name)}/members`;
   const list = h("div", { class: "list", id: "member-list" });
 

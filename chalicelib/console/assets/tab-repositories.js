@@ -2,7 +2,7 @@
 import { segment } from "./api.js";
 import { formatTime, h, replace } from "./dom.js";
 import { pagedTable, rowAction, rowButton, searchForm } from "./lists.js";
-import { mayDelete } from "./roles.js";
+import { mayDeleteRepositories } from "./roles.js";
 import { table } from "./widgets.js";
 
 const PAGE_SIZE = 15;
@@ -16,7 +16,7 @@ export function repositoryHref(project, fullName) {
   return `#/projects/${segment(project)}/repositories/${shortName(project, fullName).split("/").map(segment).join("/")}`;
 }
 
-export function renderRepositories({ api, user, project, container }) {
+export function renderRepositories({ api, project, permissions, container }) {
   const list = h("div", { class: "list", id: "repository-list" });
   const base = `/projects/${segment(project.name)}/repositories`;
 
@@ -38,7 +38,7 @@ export function renderRepositories({ api, user, project, container }) {
           { title: "Updated", cell: (r) => formatTime(r.update_time) },
           {
             title: "Actions",
-            cell: (r) => (mayDelete(user, project) ? rowButton("Delete", `repository ${r.name}`, (button) => remove(button, r.name)) : null),
+            cell: (r) => (mayDeleteRepositories(permissions) ? rowButton("Delete", `repository ${r.name}`, (button) => remove(button, r.name)) : null),
           },
         ],
       }),

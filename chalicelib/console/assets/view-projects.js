@@ -2,7 +2,7 @@
 import { segment } from "./api.js";
 import { formatTime, h, replace } from "./dom.js";
 import { pagedTable, rowAction, rowButton, searchForm } from "./lists.js";
-import { mayAdminister, roleLabel } from "./roles.js";
+import { mayDeleteProject, roleLabel } from "./roles.js";
 import { createForm, field, showMessage, table } from "./widgets.js";
 
 const PAGE_SIZE = 15;
@@ -33,11 +33,23 @@ export function render(ctx) {
           { title: "Created", cell: (p) => formatTime(p.creation_time) },
           {
             title: "Actions",
-            cell: (p) => (mayAdminister(user, p) ? rowButton("Delete", `project ${p.name}`, (button) => remove(button, p.name)) : null),
+            cell: (p) => deleteSlot(p),
           },
         ],
       }),
   });
+
+  // the button appears once the caller's permissions in that project say it may delete it
+  function deleteSlot(project) {
+    const slot = h("span", { class: "row-actions" });
+    api
+      .projectPermissions(project.project_id)
+      .then((permissions) => {
+        if (mayDeleteProject(permissions)) slot.append(rowButton("Delete", `project ${project.name}`, (button) => remove(button, project.name)));
+      })
+      .catch(() => {}); // no button: the list itself still shows
+    return slot;
+  }
 
   function remove(button, name) {
     return rowAction(button, {

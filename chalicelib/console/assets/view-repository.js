@@ -3,7 +3,7 @@
 import { segment } from "./api.js";
 import { formatBytes, formatTime, h, replace, shortDigest } from "./dom.js";
 import { pagedTable, rowAction, rowButton } from "./lists.js";
-import { mayDelete, mayTag } from "./roles.js";
+import { mayDeleteArtifacts, mayTag } from "./roles.js";
 import { copyBox, errorNote, field, formError, formToggle, handleSubmit, loading, showError, showMessage, table } from "./widgets.js";
 
 const PAGE_SIZE = 10;
@@ -18,7 +18,7 @@ function pullBox(command, label) {
 }
 
 export async function render(ctx, projectName, repository) {
-  const { api, user, container, setTitle } = ctx;
+  const { api, container, setTitle } = ctx;
   const fullName = `${projectName}/${repository}`;
   setTitle(fullName);
   const base = `/projects/${segment(projectName)}/repositories/${segment(repository)}/artifacts`;
@@ -39,15 +39,17 @@ export async function render(ctx, projectName, repository) {
   );
 
   let project;
+  let permissions;
   try {
     ({ data: project } = await api.get(`/projects/${segment(projectName)}`));
+    permissions = await api.projectPermissions(project.project_id);
   } catch (error) {
     replace(list, errorNote(error));
     list.removeAttribute("aria-busy");
     return;
   }
-  const canTag = mayTag(user, project);
-  const canDelete = mayDelete(user, project);
+  const canTag = mayTag(permissions);
+  const canDelete = mayDeleteArtifacts(permissions);
 
   const pages = pagedTable({
     container: list,
