@@ -71,13 +71,14 @@ def _copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, r
             raise ManifestNotFound(f"{source} lacks {child}, which {record.digest} refers to", detail={"digest": child})
         if child not in seen:
             _copy(svc, source, manifests, target, found, None, seen)
+    links = []
     for digest in record.blobs:
         if svc.meta.link_size(target, digest) is not None:
             continue
         size = svc.meta.link_size(source, digest)
         if size is None:
             raise BlobNotFound(f"{source} lacks blob {digest}, which {record.digest} refers to", detail={"digest": digest})
-        svc.meta.link_blob(target, digest, size, now)
+        links.append((digest, size))
     copied = ManifestRecord(
         digest=record.digest,
         media_type=record.media_type,
@@ -90,4 +91,5 @@ def _copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, r
         children=record.children,
         created=now,
     )
-    svc.meta.put_manifest(target, copied, tag, now)
+    # the blobs' links with the manifest, in one transaction: a fault copies all or nothing
+    svc.meta.put_manifest(target, copied, tag, now, links=links)

@@ -49,6 +49,8 @@ class Settings:
     pull_recording: str = "inline"
     # the domain events' EventBridge bus (infra/berth.yaml, EventBus); forward_events puts on it
     event_bus_name: str = ""
+    # the upload host gives up on a request body that sends nothing for this long (seconds)
+    upload_body_timeout: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,4 +100,5 @@ class Settings:
             admin_password=env.get("BERTH_ADMIN_PASSWORD", ""),
             pull_recording=pull_recording,
             event_bus_name=env.get("BERTH_EVENT_BUS", "").strip(),
+            upload_body_timeout=integer("BERTH_UPLOAD_BODY_TIMEOUT", 60),
         )

@@ -52,6 +52,14 @@ class UploadInvalid(BerthError):
     """blob upload invalid"""
 
 
+class BodyUnreadable(UploadInvalid):
+    """the request body could not be read to its end"""
+
+
+class UploadGone(UploadInvalid):
+    """the upload's multipart upload no longer exists (completed or aborted)"""
+
+
 class RangeInvalid(BerthError):
     """requested range not satisfiable"""
 
@@ -90,6 +98,10 @@ class Unauthorized(BerthError):
 
 class Denied(BerthError):
     """requested access to the resource is denied"""
+
+
+class ProjectGone(Denied):
+    """the project was deleted: a token issued before may not write into it"""
 
 
 class InvalidPagination(BerthError):

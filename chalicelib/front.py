@@ -124,5 +124,8 @@ def _oci_path(proxy: str, prefix: str) -> str | None:
 def _to_chalice(response: Response, method: str) -> ChaliceResponse:
     headers = dict(response.headers)
     body = b"" if method == "HEAD" else response.body
-    headers.setdefault("Content-Type", "application/octet-stream" if body else "application/json")
+    # a response without a body names no type (Harbor's clients parse every application/json
+    # body, and an empty one is not JSON); HEAD keeps the type its GET would have
+    if response.body:
+        headers.setdefault("Content-Type", "application/octet-stream")
     return ChaliceResponse(body=body, headers=headers, status_code=response.status)

@@ -13,10 +13,9 @@ import logging
 import re
 
 from chalicelib import audit
-from chalicelib.errors import BerthError, Conflict, InvalidName
-from chalicelib.meta.accounts import AccountNotFound, Member, Project
+from chalicelib.errors import BerthError, InvalidName
+from chalicelib.meta.accounts import AccountNotFound, Project
 from chalicelib.meta.audit import AuditEntry
-from chalicelib.roles import Role
 
 logger = logging.getLogger("berth.projects")
 
@@ -49,13 +48,14 @@ def is_valid_name(name: str) -> bool:
 
 def create(svc, name: str, creator: str, *, public: bool = False, metadata: dict | None = None, source_ip: str = "") -> Project:
     """Create the project with `creator` as its admin. Conflict if it exists."""
-    project = svc.accounts.create_project(
-        Project(name=check_name(name), public=public, owner=creator, metadata=dict(metadata or {}))
-    )
+    new = Project(name=check_name(name), public=public, owner=creator, metadata=dict(metadata or {}))
     try:
-        svc.accounts.add_member(name, Member(entity_type="u", entity_name=creator, role_id=int(Role.PROJECT_ADMIN)))
-    except (AccountNotFound, Conflict):
-        pass  # the bootstrap admin without an item yet, or a member already: the project stays
+        # the project and its creator as project admin in one transaction: no fault leaves a
+        # project nobody administers (docs/faults.md)
+        project = svc.accounts.create_project(new, admin=creator)
+    except AccountNotFound:
+        # the bootstrap admin without an account item yet: the project, for administrators
+        project = svc.accounts.create_project(new)
     audit.record(
         svc,
         AuditEntry(username=creator, operation="create", resource_type="project", resource=name, project=name, source_ip=source_ip),

@@ -7,12 +7,15 @@ local stack's second port and, in AWS, as an optional container service
 """
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs
 
 from werkzeug.wsgi import get_input_stream
 
+from chalicelib.errors import BodyUnreadable
 from chalicelib.oci.errcodes import error_response
 from chalicelib.registry.dispatch import dispatch
 from chalicelib.registry.routes import ROUTES
@@ -36,7 +39,8 @@ def create_upload_app(services: Any = None) -> Callable:
     def wsgi_app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/v2/"):
-            response = dispatch(services, _request(environ, path[4:]), UPLOAD_ROUTES)
+            with _body_timeout(environ, services.settings.upload_body_timeout):
+                response = dispatch(services, _request(environ, path[4:]), UPLOAD_ROUTES)
         elif path in ("/", "/healthz"):
             response = error_response("UNSUPPORTED", "upload host: use the registry's upload URLs", status=200)
         else:
@@ -61,7 +65,46 @@ def _request(environ: dict, path: str) -> Request:
         path=path,
         query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
         headers=Headers(headers),
-        body=get_input_stream(environ, safe_fallback=True),
+        body=_ClientBody(get_input_stream(environ, safe_fallback=True)),
         content_length=length,
         source_ip=environ.get("REMOTE_ADDR", ""),
     )
+
+
+class _ClientBody(io.RawIOBase):
+    """The request body, where any failure to read it is the client's: a connection
+    closed before the end (werkzeug's ClientDisconnected, gunicorn's NoMoreData), a
+    malformed chunked encoding (gunicorn's InvalidChunkSize, ChunkMissingTerminator...),
+    or a body that stopped arriving (the socket's timeout). Each becomes BodyUnreadable,
+    a 400 BLOB_UPLOAD_INVALID, never a 500; the upload's session is left as it was
+    (nothing is saved before its body has been read)."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except TimeoutError:
+            raise BodyUnreadable("the request body stopped arriving") from None
+        except Exception as exc:  # noqa: BLE001 - whatever the server's reader raises, the body is unusable
+            raise BodyUnreadable(f"the request body could not be read ({type(exc).__name__})") from None
+
+
+@contextmanager
+def _body_timeout(environ: dict, seconds: int):
+    """Reads of the body wait at most `seconds` for data (gunicorn hands the worker a
+    blocking socket without one); other servers bring their own timeouts."""
+    sock = environ.get("gunicorn.socket")
+    if sock is None:
+        yield
+        return
+    previous = sock.gettimeout()
+    sock.settimeout(seconds)
+    try:
+        yield
+    finally:
+        sock.settimeout(previous)

@@ -121,7 +121,7 @@ def fault_response(exc: Exception, **context: str) -> Response:
     fault = faults.classify(exc)
     faults.log(fault, exc, **context)
     response = error_response(*_FAULTS[fault])
-    if fault is faults.Fault.THROTTLED:
+    if fault.name in faults.RETRYABLE:
         response.headers.update(faults.RETRY_AFTER)
     return response
 

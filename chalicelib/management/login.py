@@ -6,11 +6,10 @@ requests into calls on them and records both events in the audit log.
 """
 from __future__ import annotations
 
-import json
 import logging
 from urllib.parse import parse_qs, urlsplit
 
-from chalicelib import audit, errors
+from chalicelib import audit, errors, strict_json
 from chalicelib.auth.sessions import CSRF_HEADER, ConsoleSessions
 from chalicelib.management.errors import BadRequest, Forbidden, UnsupportedMediaType
 from chalicelib.management.schema import boolean, string
@@ -67,9 +66,9 @@ def _credentials(req: Request) -> tuple[str, str]:
         fields = {k: v[0] for k, v in form.items()}
     elif content_type == "application/json":
         try:
-            fields = json.loads(raw or "{}")
-        except ValueError:
-            raise BadRequest("the body is not JSON") from None
+            fields = strict_json.loads(raw or "{}")
+        except strict_json.JsonRejected as exc:
+            raise BadRequest(f"the body: {exc}") from None
         if not isinstance(fields, dict):
             raise BadRequest("send a JSON object")
     else:

@@ -9,10 +9,10 @@ items, enum, minLength, maxLength, pattern, minimum, maximum, maxItems.
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from chalicelib import strict_json
 from chalicelib.errors import PayloadTooLarge
 from chalicelib.management.errors import BadRequest, UnsupportedMediaType
 from chalicelib.web.http import Request
@@ -44,9 +44,9 @@ def read_json(req: Request, schema: dict[str, Any], *, required: bool = True) ->
             raise BadRequest("a JSON request body is required")
         return None
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the request body is not valid JSON") from None
+        value = strict_json.loads(raw)
+    except strict_json.JsonRejected as exc:
+        raise BadRequest(f"the request body: {exc}") from None
     validate(value, schema)
     return value
 

@@ -334,8 +334,11 @@ class DynamoAccounts:
         return {i["project_name"]: int(i["role_id"]) for i in items}
 
     # -- projects ----------------------------------------------------------------------
-    def create_project(self, project: Project) -> Project:
-        """Public if either `public` or metadata["public"] says so; both then agree."""
+    def create_project(self, project: Project, *, admin: str | None = None) -> Project:
+        """Public if either `public` or metadata["public"] says so; both then agree.
+        `admin`: a user made its project admin in the same transaction, so that no
+        fault leaves the project without its creator; AccountNotFound if that user
+        does not exist (nothing is then written)."""
         now = self._now()
         public = project.public or _text_bool(project.metadata.get("public") or "false")
         metadata = {**project.metadata, "public": _bool_text(public)}
@@ -347,18 +350,34 @@ class DynamoAccounts:
             created=project.created or now,
             updated=now,
         )
-        self._transact(
-            [
-                (put_op({**project.to_item(), _REFS: 0}, _NEW), Conflict(f"project {project.name} already exists")),
-                (put_op({"PK": keys.PROJECTS_PK, "SK": project.name}), None),
-                *([(put_op({"PK": keys.PUBLIC_PROJECTS_PK, "SK": project.name}), None)] if project.public else []),
-                (
-                    put_op(_id_item("project", project.project_id, project.name), _NEW),
-                    Conflict(f"project id {project.project_id} is taken"),
-                ),
-                *self._project_event("project.created", project),
+        steps: list[tuple[dict[str, Any], BerthError | None]] = [
+            (
+                put_op({**project.to_item(), _REFS: 1 if admin else 0}, _NEW),
+                Conflict(f"project {project.name} already exists"),
+            ),
+            (put_op({"PK": keys.PROJECTS_PK, "SK": project.name}), None),
+            *([(put_op({"PK": keys.PUBLIC_PROJECTS_PK, "SK": project.name}), None)] if project.public else []),
+            (
+                put_op(_id_item("project", project.project_id, project.name), _NEW),
+                Conflict(f"project id {project.project_id} is taken"),
+            ),
+            *self._project_event("project.created", project),
+        ]
+        if admin:
+            member = Member(
+                entity_type="u",
+                entity_name=admin,
+                role_id=int(Role.PROJECT_ADMIN),
+                member_id=self._next_id("member"),
+                created=now,
+                project=project.name,
+            )
+            steps += [
+                (put_op(member.to_item(), _NEW), None),
+                (put_op(member.reverse_item()), None),
+                (_refs_op(keys.user_pk(admin), keys.USER_SK, 1), _no_user(admin)),
             ]
-        )
+        self._transact(steps)
         return project
 
     def get_project(self, name: str) -> Project | None:
@@ -385,14 +404,20 @@ class DynamoAccounts:
         if public is not None:
             sets["is_public"] = public
         sets["updated"] = self._now()
-        # the public listing is written so that a failure between the two writes errs on
-        # the private side: left first when hiding, joined last when showing
-        if public is False:
-            self._t.delete(keys.PUBLIC_PROJECTS_PK, name)
-        item = self._update(keys.project_pk(name), keys.PROJECT_SK, sets, missing=_no_project(name))
-        if public is True:
-            self._t.put({"PK": keys.PUBLIC_PROJECTS_PK, "SK": name})
-        return Project.from_item(item)
+        if public is None:
+            return Project.from_item(self._update(keys.project_pk(name), keys.PROJECT_SK, sets, missing=_no_project(name)))
+        # the flag and the public listing change together or not at all (the same two
+        # calls as writing them apart: this transaction, then the read of the result)
+        expression, names, values = _update_expression(sets, {})
+        update = update_op(keys.project_pk(name), keys.PROJECT_SK, expression, values, names)
+        listing = (
+            put_op({"PK": keys.PUBLIC_PROJECTS_PK, "SK": name}) if public else delete_op(keys.PUBLIC_PROJECTS_PK, name)
+        )
+        self._transact([(_when(update, _EXISTS), _no_project(name)), (listing, None)])
+        project = self.get_project(name)
+        if project is None:
+            raise _no_project(name)
+        return project
 
     def public_project_names(self) -> list[str]:
         """The public projects' names: one Query of their listing, however many private

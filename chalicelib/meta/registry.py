@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import Conflict
+from chalicelib.errors import Conflict, ProjectGone
 from chalicelib.meta import keys
-from chalicelib.meta.table import Table, delete_op, is_condition_failure, put_op, update_op
+from chalicelib.meta.table import Table, delete_op, is_condition_failure, marshal, put_op, update_op
 
 # Manifests up to this size are kept in the item itself (and copied into the tag
 # item), so a pull by tag is one GetItem. Larger ones go to S3.
@@ -19,6 +20,8 @@ INLINE_MANIFEST_LIMIT = 64 * 1024
 # and referrer items only up to this size; larger ones (possible only in a
 # manifest kept in S3) stay in the manifest's bytes alone.
 INLINE_ANNOTATIONS_LIMIT = 192 * 1024
+# DynamoDB's most items in one transaction
+MAX_TRANSACTION = 100
 
 
 def _annotations_attr(annotations: dict[str, str] | None) -> str | None:
@@ -41,6 +44,9 @@ class ManifestRecord:
     children: list[str] = field(default_factory=list)
     created: int = 0
     pull_time: int = 0  # the last pull (chalicelib/pulls.py); 0: never
+    # changes with every put and every tag added; read, never written from here, and not
+    # part of what the manifest is (two reads of one manifest compare equal across puts)
+    version: str | None = field(default=None, compare=False)
 
     def to_item(self, name: str) -> dict[str, Any]:
         return {
@@ -72,6 +78,7 @@ class ManifestRecord:
             children=list(item.get("children") or []),
             created=int(item.get("created", 0)),
             pull_time=int(item.get("pull_time", 0)),
+            version=item.get(VERSION),
         )
 
 
@@ -105,21 +112,13 @@ class DynamoRegistryMeta:
         item = self._t.get(keys.blob_pk(digest), keys.BLOB_SK, projection="nbytes")
         return int(item["nbytes"]) if item else None
 
-    def link_blob(self, name: str, digest: str, size: int, now: int, *, extra: Iterable[dict] = ()) -> None:
-        """Make `digest` servable from `name`, and record that its bytes exist."""
-        self._t.transact(
-            [
-                put_op({"PK": keys.repo_pk(name), "SK": keys.link_sk(digest), "nbytes": size, "created": now}),
-                update_op(
-                    keys.blob_pk(digest),
-                    keys.BLOB_SK,
-                    "SET #n = :s, #c = if_not_exists(#c, :now)",
-                    {":s": size, ":now": now},
-                    names={"#n": "nbytes", "#c": "created"},
-                ),
-                *extra,
-            ]
-        )
+    def link_blob(
+        self, name: str, digest: str, size: int, now: int, *, project: str | None = None, extra: Iterable[dict] = ()
+    ) -> None:
+        """Make `digest` servable from `name`, and record that its bytes exist.
+        `project`: the write happens only while that project exists (ProjectGone)."""
+        ops = [*_link_ops(name, digest, size, now), *extra]
+        self._write(ops, guard=project)
 
     def unlink_blob(self, name: str, digest: str) -> bool:
         return self._t.delete(keys.repo_pk(name), keys.link_sk(digest), return_old=True) is not None
@@ -135,28 +134,29 @@ class DynamoRegistryMeta:
         return [d for s, d in wanted.items() if s not in present]
 
     # -- manifests and tags ----------------------------------------------------
-    def put_manifest(self, name: str, record: ManifestRecord, tag: str | None, now: int) -> None:
+    def put_manifest(
+        self,
+        name: str,
+        record: ManifestRecord,
+        tag: str | None,
+        now: int,
+        *,
+        project: str | None = None,
+        links: Iterable[tuple[str, int]] = (),
+        extra: Iterable[dict] = (),
+    ) -> None:
+        """The manifest, its tag, its referrer entry and the catalog entry in one
+        transaction; `links` ((digest, size) of blobs) are linked in it too, `extra`
+        operations join it, and with `project` it happens only while that project
+        exists (ProjectGone). Conflict when a concurrent change won."""
         pk = keys.repo_pk(name)
         ops = [
-            put_op(record.to_item(name)),
-            # the repository appears in the catalog with its first manifest
+            # a new version on every put: a delete that read the manifest before fails (delete_manifest)
+            put_op({**record.to_item(name), VERSION: _new_version()}),
             _catalog_touch(name, now),
         ]
         if tag is not None:
-            ops.append(
-                put_op(
-                    {
-                        "PK": pk,
-                        "SK": keys.tag_sk(tag),
-                        "tag": tag,
-                        "digest": record.digest,
-                        "media_type": record.media_type,
-                        "nbytes": record.size,
-                        "body": record.body,
-                        "updated": now,
-                    }
-                )
-            )
+            ops.append(put_op(_tag_item(name, tag, record, now)))
         ops += self._event("artifact.pushed", name, tag if tag is not None else record.digest, _artifact_data(record, tag))
         if record.subject:
             ops.append(
@@ -172,11 +172,31 @@ class DynamoRegistryMeta:
                     }
                 )
             )
+        link_ops = [op for digest, size in links for op in _link_ops(name, digest, size, now)]
+        ops.extend(extra)
+        if len(ops) + len(link_ops) >= MAX_TRANSACTION:
+            # too many for one transaction: the links first (as an upload would leave them)
+            step = MAX_TRANSACTION - 2  # whole links (two operations each), and the guard
+            for start in range(0, len(link_ops), step):
+                self._write(link_ops[start : start + step], guard=project)
+            link_ops = []
+        self._write([*ops, *link_ops], guard=project)
+
+    def _write(self, ops: list[dict[str, Any]], *, guard: str | None = None) -> None:
+        """One transaction; with `guard`, a condition that the project still exists joins
+        it (no extra call: a token issued before the project's deletion writes nothing)."""
+        if guard is not None:
+            ops = [*ops, _project_exists(guard)]
         try:
             self._t.transact(ops)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                raise Conflict("a concurrent change to this repository won; retry the push") from None
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            if guard is not None and len(reasons) == len(ops) and reasons[-1] == "ConditionalCheckFailed":
+                raise ProjectGone(f"project {guard} does not exist (any more)") from None
+            if {"ConditionalCheckFailed", "TransactionConflict"} & set(reasons):
+                raise Conflict("a concurrent change to this repository won; retry") from None
             raise
 
     def get_manifest(self, name: str, digest: str) -> ManifestRecord | None:
@@ -217,13 +237,15 @@ class DynamoRegistryMeta:
             )
             if i.get("digest") == digest
         ]
-        ops = [delete_op(pk, keys.manifest_sk(digest))]
+        # only if nothing changed since the reads above: the manifest was not put again (a
+        # tag may have joined it: its version changed) and each tag still names it
+        ops = [_delete_if(pk, keys.manifest_sk(digest), *_version_condition(record.version))]
         tag_names = [sk[len(keys.TAG_PREFIX) :] for sk in tags]
         # in the first transaction, with the manifest's own deletion
         ops += self._event("artifact.deleted", name, digest, {**_artifact_data(record, None), "tags": tag_names})
         if record.subject:
             ops.append(delete_op(pk, keys.referrer_sk(record.subject, digest)))
-        ops.extend(delete_op(pk, sk) for sk in tags)
+        ops.extend(_delete_if(pk, sk, "#d = :d", {":d": digest}, {"#d": "digest"}) for sk in tags)
         for start in range(0, len(ops), 100):
             try:
                 self._t.transact(ops[start : start + 100])
@@ -298,14 +320,27 @@ class DynamoRegistryMeta:
                     raise
 
     def delete_repository(self, name: str) -> bool:
-        """Remove the repository from the catalog, then its manifests, tags, blob
-        links and referrer entries. The blobs' bytes stay for garbage collection."""
-        if self._t.delete(keys.CATALOG_PK, name, return_old=True) is None:
-            return False
+        """Remove the repository's tags, referrer entries, manifests and blob links, then
+        (in the last transaction) its catalog entry; False if it is not in the catalog.
+        In that order, a fault part-way never leaves a tag without its manifest, and the
+        catalog entry stays until the end, so a retry finds the repository and finishes.
+        The blobs' bytes stay for garbage collection."""
         pk = keys.repo_pk(name)
-        sort_keys = [i["SK"] for i in self._t.query_all(pk, low="\x00", high="\U0010ffff", projection="SK")]
-        for start in range(0, len(sort_keys), 100):
-            self._t.transact([delete_op(pk, sk) for sk in sort_keys[start : start + 100]])
+        sort_keys = sorted(
+            (i["SK"] for i in self._t.query_all(pk, low="\x00", high="\U0010ffff", projection="SK")),
+            key=lambda sk: _DELETE_ORDER.index(sk[:2]) if sk[:2] in _DELETE_ORDER else len(_DELETE_ORDER),
+        )
+        ops = [delete_op(pk, sk) for sk in sort_keys]
+        step = MAX_TRANSACTION - 1
+        while len(ops) > step:
+            self._t.transact(ops[:step])
+            ops = ops[step:]
+        try:
+            self._t.transact([*ops, _when_exists(delete_op(keys.CATALOG_PK, name))])
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
         return True
 
     # -- what the management API lists -------------------------------------------------
@@ -340,21 +375,15 @@ class DynamoRegistryMeta:
 
     def create_tag(self, name: str, tag: str, record: ManifestRecord, now: int) -> None:
         """Point a new tag at a manifest the repository holds; Conflict if the tag exists."""
-        item = {
-            "PK": keys.repo_pk(name),
-            "SK": keys.tag_sk(tag),
-            "tag": tag,
-            "digest": record.digest,
-            "media_type": record.media_type,
-            "nbytes": record.size,
-            "body": record.body,
-            "updated": now,
-        }
         ops = [
-            put_op(item, "attribute_not_exists(PK)"),
-            # the manifest must still be there when the tag lands (an update that changes
-            # nothing: ConditionCheck would need one more IAM action, deploy/lambda-policy.json)
-            _when_exists(update_op(keys.repo_pk(name), keys.manifest_sk(record.digest), "SET #c = if_not_exists(#c, :now)", {":now": now}, names={"#c": "created"})),
+            put_op(_tag_item(name, tag, record, now), "attribute_not_exists(PK)"),
+            # the manifest must still be there when the tag lands, and gets a new version,
+            # so that a delete that read its tags before this one fails (delete_manifest)
+            _when_exists(
+                update_op(
+                    keys.repo_pk(name), keys.manifest_sk(record.digest), f"SET {VERSION} = :v", {":v": _new_version()}
+                )
+            ),
             _catalog_touch(name, now),
             *self._event("tag.created", name, tag, {**_artifact_data(record, tag)}),
         ]
@@ -407,6 +436,8 @@ class RepositoryRecord:
 
 
 _REPOSITORY_FIELDS = "SK, created, updated, pull_count, pull_time"
+# what goes first when a repository is deleted: what names a manifest before the manifest
+_DELETE_ORDER = ("T#", "F#", "M#", "B#")
 
 
 def _artifact_data(record: ManifestRecord, tag: str | None) -> dict[str, Any]:
@@ -418,6 +449,64 @@ def _catalog_touch(name: str, now: int) -> dict[str, Any]:
     return update_op(
         keys.CATALOG_PK, name, "SET #c = if_not_exists(#c, :now), #u = :now", {":now": now}, names={"#c": "created", "#u": "updated"}
     )
+
+
+VERSION = "version"
+
+
+def _new_version() -> str:
+    return uuid.uuid4().hex
+
+
+def _version_condition(version: str | None) -> tuple[str, dict[str, Any], dict[str, str]]:
+    if version is None:  # written before versions existed
+        return "attribute_exists(PK) AND attribute_not_exists(#v)", {}, {"#v": VERSION}
+    return "#v = :v", {":v": version}, {"#v": VERSION}
+
+
+def _delete_if(pk: str, sk: str, condition: str, values: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    op = delete_op(pk, sk)
+    op["Delete"]["ConditionExpression"] = condition
+    if values:
+        op["Delete"]["ExpressionAttributeValues"] = marshal(values)
+    op["Delete"]["ExpressionAttributeNames"] = names
+    return op
+
+
+def _project_exists(project: str) -> dict[str, Any]:
+    return {
+        "ConditionCheck": {
+            "Key": keys.key(keys.project_pk(project), keys.PROJECT_SK),
+            "ConditionExpression": "attribute_exists(PK)",
+        }
+    }
+
+
+def _tag_item(name: str, tag: str, record: ManifestRecord, now: int) -> dict[str, Any]:
+    # a copy of the manifest, so that a pull by tag is one GetItem
+    return {
+        "PK": keys.repo_pk(name),
+        "SK": keys.tag_sk(tag),
+        "tag": tag,
+        "digest": record.digest,
+        "media_type": record.media_type,
+        "nbytes": record.size,
+        "body": record.body,
+        "updated": now,
+    }
+
+
+def _link_ops(name: str, digest: str, size: int, now: int) -> list[dict[str, Any]]:
+    return [
+        put_op({"PK": keys.repo_pk(name), "SK": keys.link_sk(digest), "nbytes": size, "created": now}),
+        update_op(
+            keys.blob_pk(digest),
+            keys.BLOB_SK,
+            "SET #n = :s, #c = if_not_exists(#c, :now)",
+            {":s": size, ":now": now},
+            names={"#n": "nbytes", "#c": "created"},
+        ),
+    ]
 
 
 def _when_exists(op: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from chalicelib.web.http import Response
 ERROR_HEADER = "X-Berth-Error"
 # every answer under /v2 carries it, errors included (the registry and the token service)
 API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
+RETRY_AFTER = "Retry-After"
 
 # code -> (status, default message)
 CODES: dict[str, tuple[int, str]] = {
@@ -38,7 +39,7 @@ CODES: dict[str, tuple[int, str]] = {
 # how each fault below the domain is answered in this body (chalicelib/web/faults.py)
 _FAULTS = {
     faults.Fault.THROTTLED: ("TOOMANYREQUESTS", "storage is busy; retry", 429),
-    faults.Fault.UNAVAILABLE: ("UNKNOWN", "storage unavailable", 503),
+    faults.Fault.UNAVAILABLE: ("UNKNOWN", "storage unavailable; retry", 503),
     faults.Fault.IDENTITY_PROVIDER: ("UNKNOWN", "the identity provider is unavailable; retry later", 503),
     faults.Fault.INTERNAL: ("UNKNOWN", "internal error", 500),
 }
@@ -80,6 +81,9 @@ def error_response(code: str, message: str | None = None, *, status: int | None 
     entry = {"code": code, "message": message or default_message}
     if detail is not None:
         entry["detail"] = detail
+    if code == "TOOMANYREQUESTS":
+        # every 429 is a "retry": say when (a lost race, throttling)
+        headers = {RETRY_AFTER: "1", **(headers or {})}
     # read (and removed) by the observability middleware, for logs and metrics
     return Response.json(status or default_status, {"errors": [entry]}, {**(headers or {}), ERROR_HEADER: code})
 
@@ -98,4 +102,4 @@ def fault_response(exc: Exception, **context: str) -> Response:
     if fault is faults.Fault.MISCONFIGURED:
         return error_response("UNKNOWN", f"server misconfigured: {exc}")
     code, message, status = _FAULTS[fault]
-    return error_response(code, message, status=status, headers=faults.RETRY_AFTER if status == 429 else None)
+    return error_response(code, message, status=status, headers=faults.RETRY_AFTER if fault.name in faults.RETRYABLE else None)

@@ -6,10 +6,10 @@ is returned as data for the caller to check.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib import strict_json
 from chalicelib.errors import InvalidDigest, InvalidManifest
 from chalicelib.oci import mediatypes as mt
 from chalicelib.oci.digests import Digest
@@ -57,14 +57,16 @@ class ParsedManifest:
 
 def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidManifest("manifest is not valid JSON") from None
+        doc = strict_json.loads(body)
+    except strict_json.JsonRejected as exc:
+        raise InvalidManifest(f"manifest: {exc}") from None
     if not isinstance(doc, dict):
         raise InvalidManifest("manifest must be a JSON object")
     media_type = _media_type(doc, mt.bare(content_type))
-    if doc.get("schemaVersion") != 2:
-        raise InvalidManifest("schemaVersion must be 2", detail={"schemaVersion": doc.get("schemaVersion")})
+    # the integer 2: not 2.0, not true, not "2" (Python's 2.0 == 2 would let them in)
+    version = doc.get("schemaVersion")
+    if type(version) is not int or version != 2:
+        raise InvalidManifest("schemaVersion must be 2", detail={"schemaVersion": version})
     subject = _descriptor(doc["subject"], "subject") if doc.get("subject") is not None else None
     annotations = _annotations(doc.get("annotations"), "annotations")
     artifact_type = doc.get("artifactType")

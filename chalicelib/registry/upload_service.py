@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from chalicelib import resumable_hash
-from chalicelib.errors import InvalidDigest, RangeInvalid, SizeInvalid, UploadInvalid, UploadNotFound
+from chalicelib.errors import InvalidDigest, RangeInvalid, SizeInvalid, UploadGone, UploadInvalid, UploadNotFound
 from chalicelib.meta.registry import DynamoRegistryMeta
 from chalicelib.meta.uploads import DynamoUploadSessions, UploadSession
 from chalicelib.oci.digests import Digest
@@ -126,9 +126,17 @@ class UploadService:
         return session
 
     def complete(
-        self, session: UploadSession, digest: Digest, body: BinaryIO, length: int | None, content_range: ContentRange | None
+        self,
+        session: UploadSession,
+        digest: Digest,
+        body: BinaryIO,
+        length: int | None,
+        content_range: ContentRange | None,
+        *,
+        project: str | None = None,
     ) -> int:
-        """PUT ?digest=: take the last chunk, verify, make the blob visible in the repository."""
+        """PUT ?digest=: take the last chunk, verify, make the blob visible in the repository
+        (only while `project`, if given, exists)."""
         old_tail = session.tail_key
         hasher, pending = self._stream(session, body, length, content_range, final=True)
         size = session.offset
@@ -141,33 +149,46 @@ class UploadService:
                     _verify(digest, pending, hasher)
                     self._blobs.put_blob(str(digest), bytes(pending))
             else:
-                if pending is None:
-                    pending = bytearray(self._read_tail(session))
-                if pending:
-                    self._flush_part(session, pending, session.offset - len(pending))
-                self._blobs.finish_multipart(session.id, session.multipart_id, session.parts)
-                self._verify_stored(session, digest, hasher)
-                if self._meta.blob_size(str(digest)) is None:
-                    self._blobs.promote_upload(session.id, str(digest), size)
+                try:
+                    if pending is None:
+                        pending = bytearray(self._read_tail(session))
+                    if pending:
+                        self._flush_part(session, pending, session.offset - len(pending))
+                    self._blobs.finish_multipart(session.id, session.multipart_id, session.parts)
+                except UploadGone:
+                    # an earlier attempt of this PUT completed the multipart upload and
+                    # failed after: the retry finishes the job if the bytes it verified
+                    # are at the blob's key (else the upload must start again)
+                    if not self._finished_before(digest, hasher):
+                        raise
                 else:
-                    self._blobs.delete_keys([paths.upload_data_key(session.id)])
+                    self._verify_stored(session, digest, hasher)
+                    if self._meta.blob_size(str(digest)) is None:
+                        self._blobs.promote_upload(session.id, str(digest), size)
+                    else:
+                        self._blobs.delete_keys([paths.upload_data_key(session.id)])
         except (InvalidDigest, UploadInvalid):
             self._discard(session, old_tail)
             raise
         # the link, the blob record and the end of the session in one transaction
         self._meta.link_blob(
-            session.name, str(digest), size, int(self._clock()), extra=[self._sessions.delete_op(session.id)]
+            session.name,
+            str(digest),
+            size,
+            int(self._clock()),
+            project=project,
+            extra=[self._sessions.delete_op(session.id)],
         )
         self._blobs.delete_keys(_scratch([old_tail]))
         return size
 
-    def put_monolithic(self, name: str, digest: Digest, data: bytes) -> int:
+    def put_monolithic(self, name: str, digest: Digest, data: bytes, *, project: str | None = None) -> int:
         """POST ?digest= with the whole blob in the body."""
         actual = hashlib.new(digest.algorithm, data).hexdigest()
         if actual != digest.hex:
             raise InvalidDigest(f"content digest {digest.algorithm}:{actual} does not match {digest}", detail={"digest": str(digest)})
         self._blobs.put_blob(str(digest), data)
-        self._meta.link_blob(name, str(digest), len(data), int(self._clock()))
+        self._meta.link_blob(name, str(digest), len(data), int(self._clock()), project=project)
         return len(data)
 
     # -- internals -------------------------------------------------------------
@@ -253,6 +274,13 @@ class UploadService:
             actual = h.hexdigest()
         if actual != digest.hex:
             raise InvalidDigest(f"content digest {digest.algorithm}:{actual} does not match {digest}", detail={"digest": str(digest)})
+
+    def _finished_before(self, digest: Digest, hasher: _Hasher) -> bool:
+        """The session's bytes hash to `digest` (the running hash, no read) and the blob's
+        key holds bytes: those are the same bytes, as a blob key only ever holds bytes
+        verified against its digest."""
+        verified = digest.algorithm == SESSION_HASH and hasher.hexdigest() == digest.hex
+        return verified and self._blobs.blob_exists(str(digest))
 
     def _discard(self, session: UploadSession, old_tail: str | None) -> None:
         if session.multipart_id:

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import BlobNotFound, UploadInvalid
+from chalicelib.errors import BlobNotFound, UploadGone, UploadInvalid
 from chalicelib.storage import paths
 
 # CopyObject copies at most 5 GiB in one call; beyond that the managed copy
@@ -64,13 +64,18 @@ class S3BlobStore:
         return out["UploadId"]
 
     def put_part(self, upload_id: str, multipart_id: str, number: int, data: bytes) -> str:
-        out = self._s3.upload_part(
-            Bucket=self._bucket,
-            Key=paths.upload_data_key(upload_id),
-            UploadId=multipart_id,
-            PartNumber=number,
-            Body=data,
-        )
+        try:
+            out = self._s3.upload_part(
+                Bucket=self._bucket,
+                Key=paths.upload_data_key(upload_id),
+                UploadId=multipart_id,
+                PartNumber=number,
+                Body=data,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                raise UploadGone("the upload's multipart upload was completed or aborted") from None
+            raise
         return out["ETag"]
 
     def finish_multipart(self, upload_id: str, multipart_id: str, parts: Sequence[tuple[int, str]]) -> None:
@@ -83,7 +88,9 @@ class S3BlobStore:
             )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
-            if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload"):
+            if code == "NoSuchUpload":
+                raise UploadGone("the upload's multipart upload was completed or aborted") from None
+            if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
                 # a concurrent writer replaced a part: the session can't be trusted
                 raise UploadInvalid(f"upload parts are inconsistent ({code}); restart the upload") from None
             raise

@@ -3,7 +3,10 @@ once, so that every API (OCI, token service, management, console) answers the sa
 fault the same way, each in its own error body.
 
 A lost race on a DynamoDB transaction is as retryable as a throttle: both are
-`THROTTLED`, so clients retry (429 with Retry-After) rather than give up on a 500.
+`THROTTLED`, so clients retry (429 with Retry-After) rather than give up on a 500; so
+is a conditional write that lost to a concurrent change where the store did not expect
+it. AWS's own 5xx and a call that got no answer (a timeout) are `UNAVAILABLE`: 503,
+with Retry-After too. The fault matrix (docs/faults.md) holds every write to this.
 """
 from __future__ import annotations
 
@@ -21,8 +24,13 @@ _THROTTLED_CODES = frozenset(
         "RequestLimitExceeded",
         "SlowDown",
         "TransactionConflictException",
+        "TransactionInProgressException",
+        # a condition the store did not turn into a domain error: a concurrent change won
+        "ConditionalCheckFailedException",
     }
 )
+# a cancelled transaction: retryable when it lost a race, a bug otherwise (a validation error)
+_RETRYABLE_CANCELLATIONS = frozenset({"ConditionalCheckFailed", "TransactionConflict", "ThrottlingError"})
 
 
 class Fault(enum.Enum):
@@ -34,6 +42,7 @@ class Fault(enum.Enum):
 
 
 RETRY_AFTER = {"Retry-After": "1"}
+RETRYABLE = frozenset({"THROTTLED", "UNAVAILABLE", "IDENTITY_PROVIDER"})
 
 
 def classify(exc: BaseException) -> Fault:
@@ -49,7 +58,13 @@ def classify(exc: BaseException) -> Fault:
 
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
-            return Fault.THROTTLED if code in _THROTTLED_CODES else Fault.INTERNAL
+            if code in _THROTTLED_CODES:
+                return Fault.THROTTLED
+            if code == "TransactionCanceledException":
+                reasons = {r.get("Code") for r in exc.response.get("CancellationReasons") or []}
+                return Fault.THROTTLED if reasons & _RETRYABLE_CANCELLATIONS else Fault.INTERNAL
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            return Fault.UNAVAILABLE if status >= 500 else Fault.INTERNAL
         if isinstance(exc, BotoCoreError):
             return Fault.UNAVAILABLE
     return Fault.INTERNAL

@@ -131,6 +131,7 @@ def _check_reply(method: str, url: str, reply: Reply) -> None:
         pytest.fail(f"{where} is a server error: {reply.body[:500]!r}", pytrace=False)
     if reply.headers.get("docker-distribution-api-version") != API_VERSION:
         pytest.fail(f"{where} lacks Docker-Distribution-API-Version", pytrace=False)
+    check_body_type(method, where, reply)
     if reply.status < 400 or method == "HEAD":
         return
     codes = reply.error_codes  # every error carries the OCI error body
@@ -139,6 +140,21 @@ def _check_reply(method: str, url: str, reply: Reply) -> None:
         undeclared = [c for c in codes if c not in route.errors and c not in GENERAL_CODES]
         if undeclared:
             pytest.fail(f"{where} answered {undeclared}, not declared for {route.name} in routes.py", pytrace=False)
+
+
+def check_body_type(method: str, where: str, reply: Reply) -> None:
+    """A reply without a body names no JSON type (Harbor's clients parse every
+    application/json body), and every JSON body parses (issue 10, bad input)."""
+    content_type = reply.headers.get("content-type", "")
+    if method == "HEAD":
+        return  # HEAD carries the headers its GET would have
+    if not reply.body and "json" in content_type:
+        pytest.fail(f"{where} has no body but Content-Type {content_type}", pytrace=False)
+    if reply.body and content_type.split(";")[0].strip() == "application/json":
+        try:
+            json.loads(reply.body)
+        except ValueError:
+            pytest.fail(f"{where} says JSON but its body is not: {reply.body[:200]!r}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

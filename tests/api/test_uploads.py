@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import os
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import pytest
 
 from chalicelib.storage.paths import blob_key
+from tests.api.conftest import ApiClient
 from tests.api.helpers import (
     MiB,
     assert_error,
@@ -506,25 +507,70 @@ def test_small_chunked_upload_with_sha512(api, services):
     assert _blob_is_servable(api, NAME, d)
 
 
+@pytest.fixture
+def upload_host_api(services, _moto):
+    """The app as deployed with a separate upload host (BERTH_UPLOAD_URL) and a configured
+    public URL: the session's Location is absolute, on the upload host."""
+    return _with_settings(services, _moto, upload_url="https://uploads.example", public_url="https://registry.example")
+
+
+def _with_settings(services, session, **changes):
+    import dataclasses
+
+    import app as app_module
+    from chalicelib.services import Services
+
+    app_module._services = Services(dataclasses.replace(services.settings, **changes), session=session)
+    return ApiClient(app_module.app)
+
+
+def _on_api(location: str) -> str:
+    """The upload host's URL as the in-process client can send it (same handler)."""
+    parts = urlsplit(location)
+    return urlunsplit(("", "", parts.path, parts.query, ""))
+
+
+def test_a_finished_uploads_location_is_the_signed_api_base_not_the_query(upload_host_api):
+    """The API's URL travels to the upload host inside the signed `_state`; an `_api` (or any
+    other) query parameter that a link adds cannot send the client elsewhere."""
+    data = os.urandom(64)
+    loc = start_upload(upload_host_api, NAME).headers["location"]
+    assert loc.startswith("https://uploads.example/v2/") and "_api=" not in loc
+    reply = upload_host_api.put(with_query(_on_api(loc), _api="https://evil.example", digest=digest(data)), data, headers=OCTET)
+    assert reply.status == 201, reply.body
+    assert reply.headers["location"] == f"https://registry.example/v2/{NAME}/blobs/{digest(data)}"
+
+
+def test_a_state_whose_api_base_was_changed_is_refused(upload_host_api):
+    import base64
+    import json
+
+    loc = start_upload(upload_host_api, NAME).headers["location"]
+    state = parse_qs(urlsplit(loc).query)["_state"][0]
+    payload, signature = state.split(".", 1)
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["a"] == "https://registry.example"
+    claims["a"] = "https://evil.example"
+    forged = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    url = with_query(_on_api(loc), _state=f"{forged}.{signature}", digest=digest(b"x"))
+    assert_error(upload_host_api.put(url, b"x", headers=OCTET), 404, "BLOB_UPLOAD_UNKNOWN")
+
+
 @pytest.mark.parametrize(
-    ("given", "expected_prefix"),
+    ("host", "expected_prefix"),
     [
-        ("https://registry.example", "https://registry.example/v2/"),
-        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/v2/"),
-        ("https://[::1]:8443", "https://[::1]:8443/v2/"),
-        # anything but a bare base URL is ignored: the Location stays relative
-        ("https://registry.example/path", "/v2/"),
-        ("https://registry.example\r\nX-Evil: 1", "/v2/"),
-        ("javascript:alert(1)", "/v2/"),
-        ("", "/v2/"),
+        ("registry.example", "https://registry.example/v2/"),
+        ("127.0.0.1:8000", "https://127.0.0.1:8000/v2/"),
+        ("[::1]:8443", "https://[::1]:8443/v2/"),
+        # a Host that is not a bare host name leaves the Location relative
+        ("registry.example/path", "/v2/"),
+        ("registry.example\r\nX-Evil: 1", "/v2/"),
     ],
 )
-def test_a_finished_uploads_location_names_the_api_the_session_carried(api, given, expected_prefix):
-    """A session that continued on a separate upload host carries the API's URL (`_api`), so
-    the 201's Location is the blob on the API, not a path on the upload host."""
+def test_without_a_public_url_the_api_base_is_the_host_the_session_was_opened_on(services, _moto, host, expected_prefix):
+    api = _with_settings(services, _moto, upload_url="https://uploads.example")
     data = os.urandom(64)
-    loc = start_upload(api, NAME).headers["location"]
-    reply = api.put(with_query(loc, _api=given, digest=digest(data)), data, headers=OCTET)
+    loc = api.post(f"/v2/{NAME}/blobs/uploads/", headers={"Host": host}).headers["location"]
+    reply = api.put(with_query(_on_api(loc), digest=digest(data)), data, headers={**OCTET, "Host": "attacker.example"})
     assert reply.status == 201, reply.body
-    assert reply.headers["location"] == f"{expected_prefix}{NAME}/blobs/{digest(data)}".replace("/v2//", "/v2/")
-    assert "\n" not in reply.headers["location"] and "\r" not in reply.headers["location"]
+    assert reply.headers["location"] == f"{expected_prefix}{NAME}/blobs/{digest(data)}"

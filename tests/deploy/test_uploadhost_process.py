@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
@@ -24,6 +24,7 @@ from tests.deploy.registry import ADMIN_PASSWORD, MiB, digest, with_query
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 START_TIMEOUT = 30.0
+BODY_TIMEOUT = 2
 
 
 def dockerfile() -> tuple[list[str], dict[str, str]]:
@@ -78,6 +79,8 @@ def upload_host(aws, tmp_path_factory):
         **FAKE_ENV,
         **aws,
         "BERTH_AUTH": "token",
+        # a body that stops arriving is given up on after this long (test_a_stalled_body...)
+        "BERTH_UPLOAD_BODY_TIMEOUT": str(BODY_TIMEOUT),
         # the image binds 0.0.0.0:$PORT; here only loopback
         "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
     }
@@ -165,3 +168,67 @@ def test_upload_host_serves_only_upload_routes(upload_host):
     reply = requests.get(f"{url}/v2/library/big/tags/list", timeout=5)
     assert reply.status_code in (404, 405)
     assert reply.json()["errors"]
+
+
+# -- bad input (issue 10): answered 400, never 500, and the session survives -------------
+def _session(api, name: str) -> tuple[str, str, str]:
+    """(host, port, path with query) of a new upload session on the upload host."""
+    api.login(f"repository:{name}:pull,push")
+    location = api.call("POST", f"/v2/{name}/blobs/uploads/", 202).headers["location"]
+    parts = urlsplit(location)
+    return parts.hostname, parts.port, f"{parts.path}?{parts.query}"
+
+
+def _raw(host: str, port: int, data: bytes, *, close_write: bool = False, pause: bool = False) -> bytes:
+    """Send raw bytes, optionally half-close (a client that went away) or stop sending
+    (a stalled client); the server's whole answer."""
+    with socket.create_connection((host, port), timeout=BODY_TIMEOUT * 15) as sock:
+        sock.sendall(data)
+        if close_write:
+            sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not _complete(answer):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+
+
+def _complete(answer: bytes) -> bool:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    return length is None or len(body) >= int(length.group(1))
+
+
+def _status_and_body(answer: bytes) -> tuple[int, dict]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["disconnect mid-body", "malformed chunk size", "chunk without its terminator", "stalled body"],
+)
+def test_a_broken_body_is_answered_400_and_the_session_survives(api, upload_host, case):
+    url, process, _ = upload_host
+    host, port, target = _session(api, f"library/broken-{case.split()[0]}")
+    head = f"PATCH {target} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/octet-stream\r\n"
+    if case == "disconnect mid-body":
+        answer = _raw(host, port, (head + "Content-Length: 1000\r\n\r\n").encode() + b"x" * 100, close_write=True)
+    elif case == "malformed chunk size":
+        answer = _raw(host, port, (head + "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n").encode())
+    elif case == "chunk without its terminator":
+        answer = _raw(host, port, (head + "Transfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n").encode())
+    else:  # headers and a part of the body, then nothing: the server's timeout ends it
+        answer = _raw(host, port, (head + "Content-Length: 1000\r\n\r\n").encode() + b"x" * 100)
+    status, body = _status_and_body(answer)
+    assert status == 400, answer[:500]
+    # a body cut short is also a size that does not match its Content-Length
+    wanted = {"BLOB_UPLOAD_INVALID", "SIZE_INVALID"} if case == "disconnect mid-body" else {"BLOB_UPLOAD_INVALID"}
+    assert body["errors"][0]["code"] in wanted
+    # the session is as it was: a whole chunk now goes in at offset 0
+    reply = requests.patch(f"{url}{target}", data=b"y" * 10, headers={"Content-Type": "application/octet-stream"}, timeout=30)
+    assert reply.status_code == 202, reply.text
+    assert reply.headers["Range"] == "0-9"
+    assert process.poll() is None

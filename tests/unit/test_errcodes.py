@@ -19,6 +19,8 @@ EXPECTED = {
     errors.ManifestNotFound: ("MANIFEST_UNKNOWN", 404),
     errors.UploadNotFound: ("BLOB_UPLOAD_UNKNOWN", 404),
     errors.UploadInvalid: ("BLOB_UPLOAD_INVALID", 400),
+    errors.UploadGone: ("BLOB_UPLOAD_INVALID", 400),
+    errors.BodyUnreadable: ("BLOB_UPLOAD_INVALID", 400),
     errors.RangeInvalid: ("BLOB_UPLOAD_INVALID", 416),
     errors.SizeInvalid: ("SIZE_INVALID", 400),
     errors.PayloadTooLarge: ("SIZE_INVALID", 413),
@@ -28,6 +30,7 @@ EXPECTED = {
     errors.Conflict: ("TOOMANYREQUESTS", 429),
     errors.Unauthorized: ("UNAUTHORIZED", 401),
     errors.Denied: ("DENIED", 403),
+    errors.ProjectGone: ("DENIED", 403),
     errors.InvalidPagination: ("PAGINATION_NUMBER_INVALID", 400),
     errors.ManifestReferenced: ("DENIED", 412),
 }

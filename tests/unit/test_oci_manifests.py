@@ -393,3 +393,23 @@ def test_parsing_is_over_exact_bytes_not_a_reencoding():
     # whitespace and key order do not matter to parsing (the digest is the caller's)
     pretty = json.dumps(image(), indent=3, sort_keys=True).encode()
     assert parse_manifest(pretty, mt.OCI_MANIFEST) == parse_manifest(raw(image()), mt.OCI_MANIFEST)
+
+
+# -- bad input (issue 10) --------------------------------------------------------
+@pytest.mark.parametrize("version", [2.0, True, "2", 1, None])
+def test_schema_version_must_be_the_integer_2(version):
+    with pytest.raises(InvalidManifest, match="schemaVersion"):
+        parse_manifest(json.dumps(image(schemaVersion=version)).encode(), mt.OCI_MANIFEST)
+
+
+def test_a_manifest_with_a_duplicate_key_is_refused():
+    # Go's decoder keeps the last "layers", so a client would see other layers than Berth checked
+    body = json.dumps(image()).encode()[:-1] + b', "layers": []}'
+    with pytest.raises(InvalidManifest, match="duplicate key 'layers'"):
+        parse_manifest(body, mt.OCI_MANIFEST)
+
+
+def test_a_deeply_nested_manifest_is_invalid_not_a_crash():
+    body = b'{"schemaVersion": 2, "annotations": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(InvalidManifest, match="deeper"):
+        parse_manifest(body, mt.OCI_MANIFEST)

@@ -227,13 +227,14 @@ class _Meta:
     def link_size(self, name, digest):
         return 42 if name == "other/repo" else None
 
-    def link_blob(self, name, digest, size, now):
+    def link_blob(self, name, digest, size, now, *, project=None):
         self.linked.append((name, digest, size))
 
 
 class _Svc:
     def __init__(self):
         self.meta = _Meta()
+        self.settings = type("Settings", (), {"auth": "none"})()
 
     def clock(self):
         return 0

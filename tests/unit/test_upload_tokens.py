@@ -132,3 +132,15 @@ def test_tokens_for_different_sessions_differ(tokens):
     assert a != tokens.issue("other", NAME, NOW)
     assert a != tokens.issue(UPLOAD, "other", NOW)
     assert a != tokens.issue(UPLOAD, NAME, NOW + 1)
+
+
+def test_the_api_base_is_signed_into_the_token(tokens):
+    token = tokens.issue(UPLOAD, NAME, NOW + 3600, "https://registry.example")
+    assert tokens.verify(token, UPLOAD, NAME, NOW) == "https://registry.example"
+    assert tokens.verify(tokens.issue(UPLOAD, NAME, NOW + 3600), UPLOAD, NAME, NOW) == ""
+    payload, signature = token.split(".", 1)
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["a"] = "https://evil.example"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    with pytest.raises(UploadNotFound):
+        tokens.verify(f"{forged}.{signature}", UPLOAD, NAME, NOW)

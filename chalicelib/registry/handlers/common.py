@@ -4,6 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from chalicelib.errors import InvalidPagination
+from chalicelib.oci.names import project_of
 from chalicelib.web.http import Request
 
 DEFAULT_PAGE = 100
@@ -34,3 +35,10 @@ def next_link(path: str, n: int, last: str) -> str:
 def range_header(offset: int) -> str:
     """The upload's Range header: inclusive end of what was received."""
     return f"0-{max(offset - 1, 0)}"
+
+
+def write_guard(svc, name: str) -> str | None:
+    """The project a write into `name` must find still existing, checked inside the
+    write's own transaction (docs/security.md, "Writes into a deleted project"). An open
+    registry (BERTH_AUTH=none) has no projects."""
+    return project_of(name) if svc.settings.auth == "token" else None

@@ -8,6 +8,7 @@ from chalicelib.meta.registry import INLINE_MANIFEST_LIMIT, ManifestRecord
 from chalicelib.oci.digests import CANONICAL, Digest, looks_like_digest
 from chalicelib.oci.manifests import parse_manifest
 from chalicelib.oci.names import validate_tag
+from chalicelib.registry.handlers.common import write_guard
 from chalicelib.web.http import Request, Response
 
 
@@ -57,7 +58,7 @@ def put_manifest(svc, req: Request, name: str, reference: str) -> Response:
         children=list(dict.fromkeys(parsed.children)),
         created=int(svc.clock()),
     )
-    svc.meta.put_manifest(name, record, tag, int(svc.clock()))
+    svc.meta.put_manifest(name, record, tag, int(svc.clock()), project=write_guard(svc, name))
     headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest}
     if record.subject:
         headers["OCI-Subject"] = record.subject

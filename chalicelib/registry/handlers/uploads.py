@@ -8,7 +8,7 @@ from chalicelib.errors import BerthError, InvalidDigest, InvalidName, RangeInval
 from chalicelib.meta.uploads import UploadSession
 from chalicelib.oci.digests import Digest
 from chalicelib.oci.names import validate_name
-from chalicelib.registry.handlers.common import range_header
+from chalicelib.registry.handlers.common import range_header, write_guard
 from chalicelib.registry.upload_service import MIN_PART, ContentRange
 from chalicelib.web.http import Request, Response
 
@@ -21,7 +21,7 @@ def start_upload(svc, req: Request, name: str) -> Response:
     if digest_arg is not None:
         digest = Digest.parse(digest_arg)
         data = req.read_body(svc.settings.max_request_body)
-        svc.uploads.put_monolithic(name, digest, data)
+        svc.uploads.put_monolithic(name, digest, data, project=write_guard(svc, name))
         return _created(name, digest)
     session = svc.uploads.start(name)
     headers = _session_headers(svc, session, _api_base(svc, req))
@@ -29,36 +29,38 @@ def start_upload(svc, req: Request, name: str) -> Response:
 
 
 def get_upload(svc, req: Request, name: str, upload_id: str) -> Response:
-    session = _session(svc, req, name, upload_id)
-    return Response.empty(204, _session_headers(svc, session, _given_api_base(req)))
+    session, api_base = _session(svc, req, name, upload_id)
+    return Response.empty(204, _session_headers(svc, session, api_base))
 
 
 def patch_upload(svc, req: Request, name: str, upload_id: str) -> Response:
-    session = _session(svc, req, name, upload_id)
+    session, api_base = _session(svc, req, name, upload_id)
     try:
         content_range = ContentRange.parse(req.header("Content-Range"))
         svc.uploads.append(session, req.body, req.content_length, content_range)
     except RangeInvalid as exc:
-        raise _with_session_headers(svc, exc, session, _given_api_base(req)) from None
-    return Response.empty(202, _session_headers(svc, session, _given_api_base(req)))
+        raise _with_session_headers(svc, exc, session, api_base) from None
+    return Response.empty(202, _session_headers(svc, session, api_base))
 
 
 def complete_upload(svc, req: Request, name: str, upload_id: str) -> Response:
-    session = _session(svc, req, name, upload_id)
+    session, api_base = _session(svc, req, name, upload_id)
     digest_arg = req.arg("digest")
     if not digest_arg:
         raise InvalidDigest("the digest parameter is required to complete an upload")
     digest = Digest.parse(digest_arg)
     try:
         content_range = ContentRange.parse(req.header("Content-Range"))
-        svc.uploads.complete(session, digest, req.body, req.content_length, content_range)
+        svc.uploads.complete(
+            session, digest, req.body, req.content_length, content_range, project=write_guard(svc, name)
+        )
     except RangeInvalid as exc:
-        raise _with_session_headers(svc, exc, session, _given_api_base(req)) from None
-    return _created(name, digest, _given_api_base(req))
+        raise _with_session_headers(svc, exc, session, api_base) from None
+    return _created(name, digest, api_base)
 
 
 def cancel_upload(svc, req: Request, name: str, upload_id: str) -> Response:
-    session = _session(svc, req, name, upload_id)
+    session, _ = _session(svc, req, name, upload_id)
     svc.uploads.cancel(session)
     return Response.empty(204)
 
@@ -83,7 +85,7 @@ def _try_mount(svc, req: Request, name: str) -> Response | None:
     size = svc.meta.link_size(source, str(digest))
     if size is None:
         return None
-    svc.meta.link_blob(name, str(digest), size, int(svc.clock()))
+    svc.meta.link_blob(name, str(digest), size, int(svc.clock()), project=write_guard(svc, name))
     return _created(name, digest)
 
 
@@ -101,30 +103,27 @@ _BASE_URL = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]
 
 def _api_base(svc, req: Request) -> str:
     """Where this API is, for sessions that continue on a separate upload host ("" when
-    uploads stay on the API, where relative Locations are right)."""
+    uploads stay on the API, where relative Locations are right): the configured public
+    URL, else the Host this POST reached the API on (API Gateway routes by it). It is
+    signed into the session's state, never read from the upload URL's query."""
     if not svc.settings.upload_url:
         return ""
     base = svc.settings.public_url or f"{req.scheme}://{req.header('Host') or ''}"
     return base if _BASE_URL.fullmatch(base) else ""
 
 
-def _given_api_base(req: Request) -> str:
-    """The API's URL that the session's Location carried to the upload host (`_api`)."""
-    base = req.arg("_api") or ""
-    return base if _BASE_URL.fullmatch(base) else ""
-
-
-def _session(svc, req: Request, name: str, upload_id: str) -> UploadSession:
+def _session(svc, req: Request, name: str, upload_id: str) -> tuple[UploadSession, str]:
+    """The session, and the API's base URL its signed state carries ("" without one)."""
     state = req.arg("_state")
+    api_base = ""
     if state:
-        svc.upload_tokens.verify(state, upload_id, name, svc.clock())
-    return svc.uploads.get(name, upload_id)
+        api_base = svc.upload_tokens.verify(state, upload_id, name, svc.clock())
+    return svc.uploads.get(name, upload_id), api_base if _BASE_URL.fullmatch(api_base) else ""
 
 
 def upload_location(svc, session: UploadSession, api_base: str = "") -> str:
-    token = svc.upload_tokens.issue(session.id, session.name, session.expires_at)
-    location = f"{svc.settings.upload_url}/v2/{session.name}/blobs/uploads/{session.id}?_state={quote(token)}"
-    return f"{location}&_api={quote(api_base, safe='')}" if api_base else location
+    token = svc.upload_tokens.issue(session.id, session.name, session.expires_at, api_base)
+    return f"{svc.settings.upload_url}/v2/{session.name}/blobs/uploads/{session.id}?_state={quote(token)}"
 
 
 def _session_headers(svc, session: UploadSession, api_base: str = "") -> dict[str, str]:

@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import jwt
 import pytest
 
-from tests.api.conftest import API_VERSION, ApiClient, Reply, _check_reply
+from tests.api.conftest import API_VERSION, ApiClient, Reply, _check_reply, check_body_type
 from tests.api.helpers import OCI_MANIFEST, digest, encode, with_query
 from tests.conftest import create_stack, stack_env
 
@@ -235,6 +235,7 @@ def checked_replies(monkeypatch):
         if urlsplit(url).path.startswith("/v2/service/"):
             if reply.headers.get("docker-distribution-api-version") != API_VERSION:
                 pytest.fail(f"{where} lacks Docker-Distribution-API-Version", pytrace=False)
+            check_body_type(method, where, reply)
             if reply.status >= 400:
                 body = json.loads(reply.body)
                 assert "errors" in body or "error" in body, where

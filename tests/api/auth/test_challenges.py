@@ -77,6 +77,20 @@ def test_realm_follows_host_and_forwarded_proto(api):
     assert reply.headers["www-authenticate"] == f'Bearer realm="http://127.0.0.1:8000/v2/service/token",service="{SERVICE}"'
 
 
+def test_a_configured_public_url_is_the_realm_whatever_the_host(world):
+    """Issue 10: with BERTH_PUBLIC_URL set, a forged Host or X-Forwarded-Proto cannot send
+    clients' credentials to another token service."""
+    import dataclasses
+
+    from chalicelib.services import Services
+    from tests.api.auth.conftest import WorldClient
+
+    configured = dataclasses.replace(world.svc.settings, public_url="https://registry.example")
+    api = WorldClient(Services(configured, session=world.svc._session))
+    reply = api.get("/v2/", headers={"Host": "evil.example", "X-Forwarded-Proto": "http"})
+    assert reply.headers["www-authenticate"] == f'Bearer realm="https://registry.example/v2/service/token",service="{SERVICE}"'
+
+
 def test_basic_credentials_at_the_registry_are_challenged(api):
     reply = api.get(
         "/v2/library/app/tags/list", headers={"Host": HOST, "Authorization": "Basic YWRtaW46QWRtaW4tUGFzc3cwcmQ="}

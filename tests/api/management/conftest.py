@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.api.conftest import ApiClient, Reply
+from tests.api.conftest import ApiClient, Reply, check_body_type
 from tests.conftest import create_stack, in_process_delivery, stack_env
 
 ADMIN_PASSWORD = "Admin-Passw0rd"
@@ -243,6 +243,7 @@ def check_reply(method: str, url: str, reply: Reply) -> None:
     where = f"{method} {url[:200]} ({reply.status})"
     if reply.status >= 500:
         pytest.fail(f"{where} is a server error: {reply.body[:500]!r}", pytrace=False)
+    check_body_type(method, where, reply)
     if not path.startswith(BASE):
         return
     if not reply.headers.get("x-request-id"):
