@@ -80,3 +80,24 @@ def audit_events(event):
     from chalicelib.events import audit
 
     return {"entered": audit.consume(services().audit, audit.events_from_queue(event.to_dict()))}
+
+
+@app.on_sqs_message(queue_arn=_PLACEHOLDER_QUEUE, batch_size=10, name="webhook_events")
+def webhook_events(event):
+    """Webhooks, first half: events of projects with policies become delivery jobs, one per
+    target, on the deliveries queue; no receiver is called here (chalicelib/webhooks/fanout.py)."""
+    from chalicelib.events.audit import events_from_queue
+    from chalicelib.webhooks import fanout
+
+    svc = services()
+    return {"queued": fanout.consume(events_from_queue(event.to_dict()), svc.webhooks, svc.accounts, svc.webhook_jobs, svc.clock)}
+
+
+@app.on_sqs_message(queue_arn=_PLACEHOLDER_QUEUE, batch_size=10, name="deliver_webhooks")
+def deliver_webhooks(event):
+    """Webhooks, second half: one attempt per job, side by side; a failed one is queued again
+    with a delay, within a bounded time (chalicelib/webhooks/delivery.py)."""
+    from chalicelib.webhooks.delivery import jobs_from_queue
+
+    statuses = services().webhook_deliverer.deliver_all(jobs_from_queue(event.to_dict()))
+    return {status: statuses.count(status) for status in set(statuses)}

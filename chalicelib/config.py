@@ -51,6 +51,11 @@ class Settings:
     event_bus_name: str = ""
     # the upload host gives up on a request body that sends nothing for this long (seconds)
     upload_body_timeout: int = 60
+    # webhooks (docs/webhooks.md): the deliveries queue (infra/berth.yaml,
+    # WebhookDeliveriesQueue), a receiver's timeout, the first retry's delay
+    webhook_queue_url: str = ""
+    webhook_timeout_seconds: float = 5.0
+    webhook_retry_base_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +77,18 @@ class Settings:
                 raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
             if value <= 0:
                 raise ConfigurationError(f"{name}={raw!r} must be positive")
+            return value
+
+        def seconds(name: str, default: float) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from None
+            if not 0 <= value <= 900:
+                raise ConfigurationError(f"{name}={raw!r} must be between 0 and 900 seconds")
             return value
 
         auth = env.get("BERTH_AUTH", "token").strip() or "token"
@@ -101,4 +118,7 @@ class Settings:
             pull_recording=pull_recording,
             event_bus_name=env.get("BERTH_EVENT_BUS", "").strip(),
             upload_body_timeout=integer("BERTH_UPLOAD_BODY_TIMEOUT", 60),
+            webhook_queue_url=env.get("BERTH_WEBHOOK_QUEUE", "").strip(),
+            webhook_timeout_seconds=seconds("BERTH_WEBHOOK_TIMEOUT", 5.0),
+            webhook_retry_base_seconds=seconds("BERTH_WEBHOOK_RETRY_BASE", 5.0),
         )

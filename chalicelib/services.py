@@ -91,6 +91,46 @@ class Services:
         return EventBridgeBus(self._client("events"), self.settings.event_bus_name)
 
     @cached_property
+    def sqs(self) -> Any:
+        return self._client("sqs")
+
+    @cached_property
+    def webhooks(self):
+        from chalicelib.meta.webhooks import DynamoWebhooks
+
+        return DynamoWebhooks(self.table, self.clock)
+
+    @cached_property
+    def webhook_sender(self):
+        from chalicelib.webhooks.sender import HttpSender
+
+        return HttpSender(self.settings.webhook_timeout_seconds)
+
+    @cached_property
+    def webhook_jobs(self):
+        from chalicelib.config import ConfigurationError
+        from chalicelib.webhooks.delivery import JobQueue
+
+        if not self.settings.webhook_queue_url:
+            raise ConfigurationError("environment variable BERTH_WEBHOOK_QUEUE is not set")
+        return JobQueue(self.sqs, self.settings.webhook_queue_url)
+
+    @cached_property
+    def webhook_deliverer(self):
+        from urllib.parse import urlsplit
+
+        from chalicelib.webhooks.delivery import Deliverer, RetryPolicy
+
+        return Deliverer(
+            self.webhooks,
+            self.webhook_sender,
+            self.webhook_jobs,
+            urlsplit(self.settings.public_url).netloc,
+            self.clock,
+            RetryPolicy(base=self.settings.webhook_retry_base_seconds),
+        )
+
+    @cached_property
     def blobs(self):
         from chalicelib.storage.s3 import S3BlobStore
 

@@ -7,7 +7,7 @@ reads the outputs of the stacks ``berth-<stage>`` (infra/berth.yaml) and
 ``berth-<stage>-ops`` (infra/operations.yaml) and writes
 
 - ``.chalice/config.json``, stage ``<stage>``: the app's environment (BERTH_TABLE,
-  BERTH_BUCKET, BERTH_SSM_PREFIX, BERTH_EVENT_BUS, and BERTH_PUBLIC_URL / BERTH_UPLOAD_URL when given),
+  BERTH_BUCKET, BERTH_SSM_PREFIX, BERTH_EVENT_BUS, BERTH_WEBHOOK_QUEUE, and BERTH_PUBLIC_URL / BERTH_UPLOAD_URL when given),
   API Gateway stage ``v2``, ``autogen_policy: false`` and ``iam_policy_file``;
 - ``.chalice/policy-<stage>.json``: the functions' IAM policy, rendered from
   ``deploy/lambda-policy.json`` with the stacks' ARNs (exactly the calls the app makes;
@@ -43,10 +43,12 @@ STAGE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 DATA_OUTPUTS = (
     "BucketName", "BucketArn", "TableName", "TableArn", "SsmPrefix", "SsmParameterArn",
     "TableStreamArn", "EventBusName", "EventBusArn", "AuditEventsQueueArn",
+    "WebhookEventsQueueArn", "WebhookDeliveriesQueueArn", "WebhookDeliveriesQueueUrl",
 )
 OPS_OUTPUTS = (
     "ApiFunctionLogGroupArn", "CleanUpFunctionLogGroupArn", "RecordPullsFunctionLogGroupArn",
     "ForwardEventsFunctionLogGroupArn", "AuditEventsFunctionLogGroupArn",
+    "WebhookEventsFunctionLogGroupArn", "DeliverWebhooksFunctionLogGroupArn",
 )
 
 
@@ -88,6 +90,7 @@ def app_environment(
         "BERTH_BUCKET": data["BucketName"],
         "BERTH_SSM_PREFIX": data["SsmPrefix"],
         "BERTH_EVENT_BUS": data["EventBusName"],
+        "BERTH_WEBHOOK_QUEUE": data["WebhookDeliveriesQueueUrl"],
     }
     if public_url is not None:
         env["BERTH_PUBLIC_URL"] = _url(public_url, "--public-url")
@@ -181,7 +184,9 @@ def main(argv: list[str] | None = None, *, cfn: Any = None, project: Path = ROOT
             public_url = env.get("BERTH_PUBLIC_URL", _configured(project, args.stage, "BERTH_PUBLIC_URL"))
             # the event functions' sources: the table's stream, the audit log's queue
             values = {"Stage": args.stage, "EventStreamArn": data["TableStreamArn"],
-                      "AuditEventsQueueArn": data["AuditEventsQueueArn"]}
+                      "AuditEventsQueueArn": data["AuditEventsQueueArn"],
+                      "WebhookEventsQueueArn": data["WebhookEventsQueueArn"],
+                      "WebhookDeliveriesQueueArn": data["WebhookDeliveriesQueueArn"]}
             if public_url:
                 values["PublicUrl"] = public_url
             print(_overrides(values))

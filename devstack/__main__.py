@@ -277,16 +277,22 @@ def _side_by_side(calls: list[Callable[[], Any]]) -> None:
 
 
 def start_event_delivery(moto_url: str, stage: str, app_module: Any) -> EventDelivery | None:
-    """The table's stream to the app's forward_events, the audit queue to audit_events
-    (devstack/event_stream.py), as Lambda's event sources do in AWS."""
+    """The table's stream to the app's forward_events, the audit queue to audit_events, the
+    webhook queues to webhook_events and deliver_webhooks (devstack/event_stream.py), as
+    Lambda's event sources do in AWS."""
     forward = getattr(app_module, "forward_events", None)
     audit = getattr(app_module, "audit_events", None)
     if forward is None or audit is None:  # an app of its own (--app) without the event functions
         return None
     sources = event_sources(moto_url, stage)
     stream = StreamPoller(client("dynamodbstreams", moto_url), sources["stream_arn"])
-    audit_queue = QueuePoller(client("sqs", moto_url), sources["audit_queue_url"])
-    return EventDelivery(stream, forward, [(audit_queue, audit)]).start()
+    sqs = client("sqs", moto_url)
+    consumers = [(QueuePoller(sqs, sources["audit_queue_url"]), audit)]
+    webhook_events, deliver_webhooks = (getattr(app_module, n, None) for n in ("webhook_events", "deliver_webhooks"))
+    if webhook_events is not None and deliver_webhooks is not None:  # webhooks (docs/webhooks.md)
+        consumers += [(QueuePoller(sqs, sources["webhook_events_queue_url"]), webhook_events),
+                      (QueuePoller(sqs, sources["webhook_deliveries_queue_url"]), deliver_webhooks)]
+    return EventDelivery(stream, forward, consumers).start()
 
 
 class StartupError(Exception):

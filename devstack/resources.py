@@ -45,7 +45,8 @@ class ProvisionError(RuntimeError):
 def provision(endpoint_url: str, stage: str = "dev") -> dict[str, str]:
     """Create (or find) the stage's resources in moto and bootstrap its secrets.
 
-    Returns the app's environment: BERTH_TABLE, BERTH_BUCKET, BERTH_SSM_PREFIX, BERTH_EVENT_BUS.
+    Returns the app's environment: BERTH_TABLE, BERTH_BUCKET, BERTH_SSM_PREFIX, BERTH_EVENT_BUS,
+    BERTH_WEBHOOK_QUEUE.
     Safe to call again against the same moto: an existing stack is reused and an
     existing key is kept.
     """
@@ -57,15 +58,22 @@ def provision(endpoint_url: str, stage: str = "dev") -> dict[str, str]:
         "BERTH_BUCKET": outputs["BucketName"],
         "BERTH_SSM_PREFIX": outputs["SsmPrefix"],
         "BERTH_EVENT_BUS": outputs["EventBusName"],
+        "BERTH_WEBHOOK_QUEUE": outputs["WebhookDeliveriesQueueUrl"],
     }
 
 
 def event_sources(endpoint_url: str, stage: str = "dev") -> dict[str, str]:
     """What the local event delivery polls (devstack/event_stream.py): the table's stream
-    and the consumers' queues, from the stack's outputs (TableStreamArn, AuditEventsQueueUrl)."""
+    and the consumers' queues, from the stack's outputs (TableStreamArn, AuditEventsQueueUrl,
+    WebhookEventsQueueUrl, WebhookDeliveriesQueueUrl)."""
     stack = client("cloudformation", endpoint_url).describe_stacks(StackName=stack_name(stage))["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    return {"stream_arn": outputs["TableStreamArn"], "audit_queue_url": outputs["AuditEventsQueueUrl"]}
+    return {
+        "stream_arn": outputs["TableStreamArn"],
+        "audit_queue_url": outputs["AuditEventsQueueUrl"],
+        "webhook_events_queue_url": outputs["WebhookEventsQueueUrl"],
+        "webhook_deliveries_queue_url": outputs["WebhookDeliveriesQueueUrl"],
+    }
 
 
 def client(service: str, endpoint_url: str) -> Any:

@@ -52,6 +52,7 @@ def stack_env(outputs: dict[str, str], *, auth: str) -> dict[str, str]:
         "BERTH_BUCKET": outputs["BucketName"],
         "BERTH_SSM_PREFIX": outputs["SsmPrefix"],
         "BERTH_EVENT_BUS": outputs["EventBusName"],
+        "BERTH_WEBHOOK_QUEUE": outputs["WebhookDeliveriesQueueUrl"],
         "BERTH_UPLOAD_URL": "",
         "BERTH_AUTH": auth,
         "BERTH_ADMIN_PASSWORD": "",
@@ -69,10 +70,15 @@ def in_process_delivery(session, outputs: dict[str, str]):
     import app as app_module
     from devstack.event_stream import EventDelivery, OutboxScan, QueuePoller
 
+    sqs = session.client("sqs", region_name=REGION)
     return EventDelivery(
         OutboxScan(session.client("dynamodb", region_name=REGION), outputs["TableName"]),
         app_module.forward_events,
-        [(QueuePoller(session.client("sqs", region_name=REGION), outputs["AuditEventsQueueUrl"]), app_module.audit_events)],
+        [
+            (QueuePoller(sqs, outputs["AuditEventsQueueUrl"]), app_module.audit_events),
+            (QueuePoller(sqs, outputs["WebhookEventsQueueUrl"]), app_module.webhook_events),
+            (QueuePoller(sqs, outputs["WebhookDeliveriesQueueUrl"]), app_module.deliver_webhooks),
+        ],
     )
 
 

@@ -27,13 +27,14 @@ from chalicelib.management import (
     search,
     system,
     users,
+    webhooks,
 )
 from chalicelib.management.errors import BadRequest
 from chalicelib.management.spec import Operation, operation_of
 
 PREFIX = "api/v2.0"
 # path parameters that are Harbor integers; the others are strings
-INTEGER_PARAMS = frozenset({"user_id", "mid", "robot_id"})
+INTEGER_PARAMS = frozenset({"user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id"})
 class Handler:
     """A handler named "<module of chalicelib/management>.<function>", imported on first
     use: for a handler whose module reads this table (openapi.py), so that the two do
@@ -117,6 +118,8 @@ def template_params(template: str) -> list[str]:
 _P = "/projects/{project_name_or_id}"
 _REPO = "/projects/{project_name}/repositories/{repository_name}"
 _ART = _REPO + "/artifacts/{reference}"
+_HOOKS = _P + "/webhook/policies"
+_HOOK = _HOOKS + "/{webhook_policy_id}"
 
 ROUTES: tuple[Route, ...] = (
     # system
@@ -150,6 +153,17 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", _P + "/members/{mid}", members.delete_project_member),
     Route("GET", _P + "/members", members.list_project_members),
     Route("POST", _P + "/members", members.create_project_member),
+    # webhooks (the test call before the policy ids, which are integers)
+    Route("POST", _HOOKS + "/test", webhooks.test_webhook_policy, audited=False),
+    Route("GET", _HOOK + "/executions/{execution_id}/tasks/{task_id}/log", webhooks.get_task_log),
+    Route("GET", _HOOK + "/executions/{execution_id}/tasks", webhooks.list_tasks),
+    Route("GET", _HOOK + "/executions", webhooks.list_executions),
+    Route("GET", _HOOK, webhooks.get_webhook_policy),
+    Route("PUT", _HOOK, webhooks.update_webhook_policy),
+    Route("DELETE", _HOOK, webhooks.delete_webhook_policy),
+    Route("GET", _HOOKS, webhooks.list_webhook_policies),
+    Route("POST", _HOOKS, webhooks.create_webhook_policy),
+    Route("GET", _P + "/webhook/events", webhooks.get_supported_event_types),
     # artifacts and tags (before repositories: see the module's docstring)
     Route("DELETE", _ART + "/tags/{tag_name}", artifacts.delete_tag),
     Route("GET", _ART + "/tags", artifacts.list_tags),

@@ -39,6 +39,12 @@ the change's own transaction, carried from the table's stream to the event bus:
 
     EVT#<event id>         EVT                             the event (CloudEvents JSON)
 
+Webhooks (chalicelib/meta/webhooks.py): a project's policies, and the delivery log
+(one execution per event and policy, its tasks one per target, inline), TTL expires_at:
+
+    HOOK#<project>                    POLICY#<policy id, 10 digits>
+    HOOKRUN#<project>#<policy id>     <execution id, 20 digits> (ids grow with time)
+
 Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
     SESSION#<sha256 of the cookie's secret>   SESSION
@@ -154,3 +160,23 @@ def id_pk(kind: str, number: int) -> str:
 
 ID_SK = "ID"
 COUNTER_PK = "COUNTER"
+
+
+# -- webhooks ------------------------------------------------------------------------
+HOOK_POLICY_PREFIX = "POLICY#"
+
+
+def hook_pk(project: str) -> str:
+    return f"HOOK#{project}"
+
+
+def hook_policy_sk(policy_id: int) -> str:
+    return f"{HOOK_POLICY_PREFIX}{policy_id:010d}"
+
+
+def hook_run_pk(project: str, policy_id: int) -> str:
+    return f"HOOKRUN#{project}#{policy_id}"
+
+
+def hook_run_sk(execution_id: int) -> str:
+    return f"{execution_id:020d}"

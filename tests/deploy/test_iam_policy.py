@@ -91,6 +91,8 @@ def iam_needs(service: str, operation: str, params: dict, account: str) -> list[
             ("events:PutEvents", f"arn:aws:events:{REGION}:{account}:event-bus/{entry['EventBusName']}")
             for entry in params["Entries"]
         ]
+    if service == "sqs" and operation in ("SendMessage", "SendMessageBatch"):  # webhook delivery jobs
+        return [("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{account}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[1]}")]
     if service == "ssm":
 
         def parameter(name: str) -> str:
@@ -148,8 +150,9 @@ def recorded(deployed, moto_session):
     app_module._services = svc
     pull_lines = PullLineCollector()
     logging.getLogger("berth.pulls").addHandler(pull_lines)
+    receiver = WebhookReceiver()
     try:
-        _run(Run(ApiClient(app_module.app)))
+        _run(Run(ApiClient(app_module.app)), receiver.url)
         # the subscription delivers the run's pull lines to record_pulls
         assert app_module.record_pulls(subscription_event(pull_lines.take()), None)["recorded"] >= 1
         # the run's events: the stream to forward_events, the audit queue to audit_events (the
@@ -157,17 +160,51 @@ def recorded(deployed, moto_session):
         assert in_process_delivery(moto_session, deployed.data).drain() > 0
         entered = svc.audit.entries(store.operation_pk("push"))
         assert any(e.resource == "library/app:1" for e in entered)
+        # and the webhook policy's receiver got the push (webhook_events, then deliver_webhooks)
+        assert any(json.loads(body)["type"] == "PUSH_ARTIFACT" for body in receiver.bodies)
         # the hourly clean-up, two days on: it aborts the session the run abandoned
         app_module._services = Services(settings, session=session, clock=lambda: time.time() + 2 * 86400)
         assert app_module.clean_up_uploads(SCHEDULED_EVENT, None) == {"aborted": 1}
     finally:
+        receiver.close()
         logging.getLogger("berth.pulls").removeHandler(pull_lines)
         app_module._services = None
     return calls
 
 
-def _run(run: Run) -> None:
+class WebhookReceiver:
+    """An HTTP receiver on 127.0.0.1 for the run's webhook policy."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        bodies = self.bodies = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _run(run: Run, hook_url: str) -> None:
     repo, base = "library/app", "library/base"
+    admin = {"Authorization": "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode(),
+             "Content-Type": "application/json"}
+    policy = {"name": "ci", "event_types": ["PUSH_ARTIFACT"], "targets": [{"type": "http", "address": hook_url}]}
+    run.call("POST", "/v2/api/v2.0/projects/library/webhook/policies", 201, json.dumps(policy).encode(), admin, auth=False)
     run.call("GET", "/v2/", 401)
     run.call("GET", "/v2/service/jwks.json", 200)
     # anonymous token for a public project, then the OAuth2 form (containerd, podman)
@@ -214,8 +251,6 @@ def _run(run: Run) -> None:
     parts = urlsplit(run.open_session(repo, [os.urandom(5 * MiB + 10)]))
     assert parts.path
     # the runtime configuration: set LDAP settings (a SecureString among them), then clear two
-    admin = {"Authorization": "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode(),
-             "Content-Type": "application/json"}
     settings = {"token_expiration": 45, "ldap_url": "ldaps://ldap.example.com", "ldap_base_dn": "dc=example,dc=com",
                 "ldap_search_dn": "cn=reader,dc=example,dc=com", "ldap_search_password": "Reader-Passw0rd"}
     run.call("PUT", "/v2/api/v2.0/configurations", 200, json.dumps(settings).encode(), admin, auth=False)
@@ -227,7 +262,7 @@ def _run(run: Run) -> None:
 
 def test_the_run_used_each_service(recorded):
     services = {service for service, _, _ in recorded}
-    assert services == {"s3", "dynamodb", "ssm", "events"}, services
+    assert services == {"s3", "dynamodb", "ssm", "events", "sqs"}, services
 
 
 def test_every_call_is_allowed_by_the_policy(recorded, deployed):

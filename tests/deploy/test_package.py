@@ -97,6 +97,8 @@ PARAMS = {
     "PublicUrl": "",
     "EventStreamArn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/berth-prod-MetadataTable-X/stream/2026-01-01T00:00:00.000",
     "AuditEventsQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:berth-prod-AuditEventsQueue-X",
+    "WebhookEventsQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:berth-prod-WebhookEventsQueue-X",
+    "WebhookDeliveriesQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:berth-prod-WebhookDeliveriesQueue-X",
 }
 
 
@@ -164,7 +166,9 @@ def test_oci_path_shapes_are_routed_to_the_app(packaged, path):
 # -- the functions ---------------------------------------------------------------------------
 def test_functions_carry_the_stage_settings_and_the_policy_file(packaged, prod):
     functions = resources_of(packaged["template"], "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "CleanUpUploads", "RecordPulls", "ForwardEvents", "AuditEvents"}
+    assert set(functions) == {
+        "APIHandler", "CleanUpUploads", "RecordPulls", "ForwardEvents", "AuditEvents", "WebhookEvents", "DeliverWebhooks",
+    }
     api, clean_up = functions["APIHandler"]["Properties"], functions["CleanUpUploads"]["Properties"]
     assert api["Handler"] == "app.app" and api["Runtime"].startswith("python3")
     assert (api["MemorySize"], api["Timeout"]) == (1024, 29)
@@ -193,7 +197,8 @@ def test_every_function_has_a_log_group_and_alarms_in_the_operations_stack(packa
             names.append(function["Properties"]["FunctionName"]["Fn::Sub"])
     assert sorted(names) == [
         "berth-${Stage}", "berth-${Stage}-audit_events", "berth-${Stage}-challenge", "berth-${Stage}-clean_up_uploads",
-        "berth-${Stage}-forward_events", "berth-${Stage}-record_pulls",
+        "berth-${Stage}-deliver_webhooks", "berth-${Stage}-forward_events", "berth-${Stage}-record_pulls",
+        "berth-${Stage}-webhook_events",
     ]
     for name in names:
         assert f"LogGroupName: !Sub /aws/lambda/{name}\n" in ops, name
@@ -243,7 +248,8 @@ def test_sam_transform_and_cfn_lint_accept_the_package(packaged, monkeypatch):
     template = json.loads(json.dumps(packaged["template"]))
     for function in resources_of(template, "AWS::Serverless::Function").values():
         function["Properties"]["CodeUri"] = "s3://artifacts/deployment.zip"  # as `aws cloudformation package` does
-    parameters = {k: PARAMS[k] for k in ("Stage", "PublicUrl", "TokenService", "EventStreamArn", "AuditEventsQueueArn")}
+    parameters = {k: PARAMS[k] for k in ("Stage", "PublicUrl", "TokenService", "EventStreamArn", "AuditEventsQueueArn",
+                                    "WebhookEventsQueueArn", "WebhookDeliveriesQueueArn")}
     out = transform(template, parameters, _NoManagedPolicies())
     resources = out["Resources"]
     assert resources["RestAPIv2Stage"]["Type"] == "AWS::ApiGateway::Stage"

@@ -26,7 +26,7 @@ def env(moto_url: str) -> dict[str, str]:
 
 
 def test_provision_returns_the_apps_environment(env):
-    assert set(env) == {"BERTH_TABLE", "BERTH_BUCKET", "BERTH_SSM_PREFIX", "BERTH_EVENT_BUS"}
+    assert set(env) == {"BERTH_TABLE", "BERTH_BUCKET", "BERTH_SSM_PREFIX", "BERTH_EVENT_BUS", "BERTH_WEBHOOK_QUEUE"}
     assert env["BERTH_SSM_PREFIX"] == "/berth/dev"
 
 
