@@ -5,8 +5,9 @@
 #   make venv   .venv with everything for development and tests (requirements-dev.txt)
 #   make check  the quick loop: ruff, the layering contract, unit, API and store-contract tests
 #               (Python only, no system packages; two workers)
-#   make e2e    end-to-end tests: real clients against the local stack, slapd, Chromium,
-#               and the deployment checks (installs the system packages they drive)
+#   make e2e    every other test: real clients against the local stack, slapd, Chromium,
+#               the deployment checks, the fault matrix, the scale checks (installs the system
+#               packages they drive)
 #   make test   both: what CI runs
 
 PY ?= python3
@@ -38,7 +39,8 @@ run: venv-stack
 	$(PYTHON) -m devstack --data-dir $(DATA_DIR) $(ARGS)
 
 QUICK_TESTS = tests/unit tests/api tests/contract
-SLOW_TESTS = tests/e2e tests/ldap tests/deploy
+# everything else: e2e, ldap, deploy, faults, scale, and any folder added later
+SLOW_TESTS = tests $(addprefix --ignore=,$(QUICK_TESTS))
 
 check: venv
 	$(PYTHON) -m ruff check --quiet .
