@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         point_aws_at_moto(moto_url)
         env = provision(moto_url, args.stage)
         data = _open_local_data(args, moto_url, env)
+        # the restore's writes are on the table's stream: they are not new events
+        restored_records = _stream_records(moto_url, args.stage) if data is not None else set()
         # Bind both ports before the app is imported: with port 0 the app's
         # BERTH_UPLOAD_URL must already carry the real upload port.
         api_app, upload_app = _Deferred("registry API"), _Deferred("upload host")
@@ -183,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         # delivered, then the local data is saved
         if data is not None:
             background.append(data.start())
-        delivery = start_event_delivery(moto_url, args.stage, sys.modules.get(args.app.rsplit(":", 1)[0]))
+        delivery = start_event_delivery(
+            moto_url, args.stage, sys.modules.get(args.app.rsplit(":", 1)[0]), skip=restored_records
+        )
         if delivery is not None:
             background.append(delivery)
         if os.environ["BERTH_PULL_RECORDING"] == "log" and record_pulls is not None:
@@ -276,7 +280,18 @@ def _side_by_side(calls: list[Callable[[], Any]]) -> None:
         thread.join()
 
 
-def start_event_delivery(moto_url: str, stage: str, app_module: Any) -> EventDelivery | None:
+def _stream_records(moto_url: str, stage: str) -> set[str]:
+    """The eventIDs on the table's stream now (empty for a stack without one)."""
+    try:
+        arn = event_sources(moto_url, stage)["stream_arn"]
+    except KeyError:
+        return set()
+    return StreamPoller(client("dynamodbstreams", moto_url), arn).present()
+
+
+def start_event_delivery(
+    moto_url: str, stage: str, app_module: Any, skip: Iterable[str] = ()
+) -> EventDelivery | None:
     """The table's stream to the app's forward_events, the audit queue to audit_events, the
     webhook queues to webhook_events and deliver_webhooks (devstack/event_stream.py), as
     Lambda's event sources do in AWS."""
@@ -285,7 +300,7 @@ def start_event_delivery(moto_url: str, stage: str, app_module: Any) -> EventDel
     if forward is None or audit is None:  # an app of its own (--app) without the event functions
         return None
     sources = event_sources(moto_url, stage)
-    stream = StreamPoller(client("dynamodbstreams", moto_url), sources["stream_arn"])
+    stream = StreamPoller(client("dynamodbstreams", moto_url), sources["stream_arn"], handed=skip)
     sqs = client("sqs", moto_url)
     consumers = [(QueuePoller(sqs, sources["audit_queue_url"]), audit)]
     webhook_events, deliver_webhooks = (getattr(app_module, n, None) for n in ("webhook_events", "deliver_webhooks"))

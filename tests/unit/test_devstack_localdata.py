@@ -88,3 +88,33 @@ def test_one_stack_per_folder_and_fresh_sets_the_old_data_aside(tmp_path, moto):
     assert fresh.admin_password() is None
     assert (tmp_path / "dev.previous" / "admin-password").read_text().strip() == "BerthPass1"
     fresh.close()
+
+
+def test_the_restores_writes_are_no_new_events(tmp_path, moto):
+    """A restored table's stream starts empty in AWS: the local event delivery skips the
+    records the restore wrote (devstack/__main__.py passes them as handed over)."""
+    from devstack.event_stream import StreamPoller
+
+    ddb = client("dynamodb", moto)
+    folder = tmp_path / "dev"
+    (folder).mkdir()
+    (folder / "dynamodb.json").write_text(json.dumps([{"PK": {"S": "P#library"}, "SK": {"S": "P"}}]))
+    arn = ddb.create_table(
+        TableName="streamed",
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    client("s3", moto).create_bucket(Bucket="streamed-blobs")
+    data = LocalData(folder, lambda service: client(service, moto)).open()
+    assert data.restore(Resources(bucket="streamed-blobs", table="streamed", ssm_prefix=PREFIX)).items == 1
+    streams = client("dynamodbstreams", moto)
+    restored = StreamPoller(streams, arn).present()
+    assert len(restored) == 1
+    poller = StreamPoller(streams, arn, handed=restored)
+    assert poller.records()[0] == []
+    ddb.put_item(TableName="streamed", Item={"PK": {"S": "P#new"}, "SK": {"S": "P"}})
+    records, _ = poller.records()
+    assert [r["dynamodb"]["Keys"]["PK"]["S"] for r in records] == ["P#new"]
+    data.close()
