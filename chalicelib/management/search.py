@@ -88,6 +88,11 @@ HARBOR_POLICIES: dict[str, tuple[tuple[str, str], ...]] = {
     "tag.delete": (("tag", "delete"),),
     "robot.read": (("robot", "read"), ("robot", "list")),
     "robot.write": (("robot", "create"), ("robot", "update"), ("robot", "delete")),
+    # Harbor's rbac resource for webhook policies
+    "webhook.read": (("notification-policy", "read"), ("notification-policy", "list")),
+    "webhook.write": (
+        ("notification-policy", "create"), ("notification-policy", "update"), ("notification-policy", "delete"),
+    ),
 }
 _PROJECT_SCOPE = re.compile(r"^/project/([0-9]{1,18})/?$")
 

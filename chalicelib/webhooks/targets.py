@@ -53,14 +53,14 @@ def check_address(address: str, registry_url: str) -> str:
         raise ValueError(f"address must be an http(s) URL of at most {MAX_ADDRESS} characters")
     try:
         parts = urlsplit(address)
-        parts.port  # noqa: B018 - a port that is not a number raises here
+        port = parts.port
     except ValueError:
         raise ValueError("address is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("address must be an http:// or https:// URL")
     if any(c.isspace() for c in address):
         raise ValueError("address must not contain spaces")
-    if _same_host(parts.hostname, registry_url):
+    if _same_origin(parts.scheme, parts.hostname, port, registry_url):
         raise ValueError("address points at this registry: its events would notify it in a loop")
     try:
         ip = ipaddress.ip_address(parts.hostname.strip("[]"))
@@ -87,16 +87,20 @@ def check_format(notify_type: str, payload_format: str) -> str:
     return chosen
 
 
-def _same_host(host: str, registry_url: str) -> bool:
-    """The registry's own host name, whatever the scheme or port (http is redirected to
-    https, and one host serves the API on any port a proxy maps)."""
+def _same_origin(scheme: str, host: str, port: int | None, registry_url: str) -> bool:
+    """The registry's own host and port (the scheme's default port if none is named): a
+    receiver on another port of the same machine is another service (the local stack's)."""
     if not registry_url:
         return False
     try:
-        own = urlsplit(registry_url).hostname
+        own = urlsplit(registry_url)
+        own_port = own.port
     except ValueError:
         return False
-    return bool(own) and own.lower().rstrip(".") == host.lower().rstrip(".")
+    if not own.hostname or own.hostname.lower().rstrip(".") != host.lower().rstrip("."):
+        return False
+    defaults = {"http": 80, "https": 443}
+    return (port or defaults[scheme]) == (own_port or defaults.get(own.scheme, 443))
 
 
 def safe_address(address: str) -> str:

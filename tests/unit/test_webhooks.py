@@ -92,7 +92,11 @@ def test_the_signature_is_hmac_sha256_over_timestamp_dot_body():
 
 
 # -- target rules -------------------------------------------------------------------------------
-@pytest.mark.parametrize("address", ["https://ci.example.com/hook", "http://10.0.0.5:8080/x", "http://[::1]:9000/"])
+@pytest.mark.parametrize(
+    "address",
+    ["https://ci.example.com/hook", "http://10.0.0.5:8080/x", "http://[::1]:9000/",
+     "http://registry.example.com:8080/"],  # another port of the registry's host: another service
+)
 def test_good_addresses(address):
     assert targets.check_address(address, "https://registry.example.com") == address
 
@@ -100,7 +104,7 @@ def test_good_addresses(address):
 @pytest.mark.parametrize(
     "address",
     ["", "ftp://x.example", "https://", "http://x.example:notaport/", "https://REGISTRY.example.com/v2/",
-     "http://registry.example.com:8080/", "http://169.254.169.254/", "http://a b.example/"],
+     "https://registry.example.com:443/", "http://169.254.169.254/", "http://a b.example/"],
 )
 def test_bad_addresses(address):
     with pytest.raises(ValueError):

@@ -51,3 +51,11 @@ export function mayListRobots(permissions) {
 export function mayManageRobots(permissions) {
   return permissions.has("robot:create");
 }
+
+export function mayListWebhooks(permissions) {
+  return permissions.has("notification-policy:list");
+}
+
+export function mayManageWebhooks(permissions) {
+  return permissions.has("notification-policy:create");
+}

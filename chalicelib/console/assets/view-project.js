@@ -1,19 +1,22 @@
-// One project: its header and tabs (repositories, members, robot accounts, logs).
+// One project: its header and tabs (repositories, members, robot accounts, webhooks, logs).
 // The robot accounts tab shows for those who may list them (project admins,
-// maintainers, system admins), as the caller's permissions in the project say.
+// maintainers, system admins), as the caller's permissions in the project say; the
+// webhooks tab likewise.
 import { segment } from "./api.js";
 import { h, replace } from "./dom.js";
 import { renderLogList } from "./logs.js";
-import { mayListRobots, roleLabel } from "./roles.js";
+import { mayListRobots, mayListWebhooks, roleLabel } from "./roles.js";
 import { errorNote, loading } from "./widgets.js";
 import { renderMembers } from "./tab-members.js";
 import { renderRepositories } from "./tab-repositories.js";
 import { renderRobots } from "./tab-robots.js";
+import { renderWebhooks } from "./tab-webhooks.js";
 
 const TABS = [
   { id: "repositories", title: "Repositories" },
   { id: "members", title: "Members" },
   { id: "robots", title: "Robot accounts", shown: mayListRobots },
+  { id: "webhooks", title: "Webhooks", shown: mayListWebhooks },
   { id: "logs", title: "Logs" },
 ];
 
@@ -74,6 +77,8 @@ export async function render(ctx, name, tab = "repositories") {
     await renderMembers(context);
   } else if (tab === "robots") {
     await renderRobots(context);
+  } else if (tab === "webhooks") {
+    await renderWebhooks(context);
   } else if (tab === "logs") {
     await renderLogList({ api, container: body, path: `/projects/${segment(name)}/logs`, id: "project-logs", title: "Project log" });
   } else {

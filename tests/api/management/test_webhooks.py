@@ -143,7 +143,7 @@ def test_supported_event_types(world, admin):
     [
         ({"address": "ftp://example.com/hook"}, "http"),
         ({"address": "not a url"}, "http"),
-        ({"address": "http://registry.example.com/api"}, "this registry"),
+        ({"address": "https://registry.example.com/api"}, "this registry"),
         ({"address": "https://registry.example.com:443/x"}, "this registry"),
         ({"address": "http://169.254.169.254/latest/meta-data"}, "link-local"),
         ({"address": "https://ok.example.com", "auth_header": "Bearer a\r\nX-Injected: 1"}, "auth_header"),
