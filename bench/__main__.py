@@ -1,6 +1,6 @@
 """``python -m bench [SECTION ...] [--quick] [--runs N] [--out PATH]``
 
-Sections: throughput, calls, coldstart, scale, concurrency (default: all of them).
+Sections: throughput, calls, coldstart, scale, concurrency, webhooks (default: all of them).
 ``make bench`` runs ``bench/install-deps.sh`` then ``python -m bench --out docs/benchmarks.md``.
 ``--quick`` is a smoke run (one throughput run, smaller scale and concurrency) that
 prints its report instead of writing docs/benchmarks.md, unless --out says otherwise.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from bench.util import ROOT, log, temp_dir
 
-SECTIONS = ("throughput", "concurrency", "coldstart", "calls", "scale")
-NEEDS_STACK = {"throughput", "concurrency", "coldstart"}
+SECTIONS = ("throughput", "concurrency", "coldstart", "calls", "scale", "webhooks")
+NEEDS_STACK = {"throughput", "concurrency", "coldstart", "webhooks"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -92,6 +92,10 @@ def _run_section(section: str, args: argparse.Namespace, workdir: Path, berth) -
         from bench import scale
 
         return scale.run(args.quick, repeats=1 if args.quick else 3)
+    if section == "webhooks":
+        from bench import webhooks
+
+        return webhooks.run(berth, args.quick)
     raise ValueError(section)
 
 

@@ -353,8 +353,14 @@ def _scale_catalog(results: dict) -> list[bool]:
     return [ok for page, ok in scale.verdicts(results["scale"]).items() if page.startswith("catalog")]
 
 
+def _webhooks(result: dict, results: dict) -> str:
+    from bench import webhooks
+
+    return "## 6. Webhook delivery latency\n\n" + webhooks.render(result)
+
+
 RENDERERS = {"throughput": _throughput, "calls": _calls, "coldstart": _coldstart, "scale": _scale,
-             "concurrency": _concurrency}
+             "concurrency": _concurrency, "webhooks": _webhooks}
 
 HEADER = """\
 # Berth benchmarks
