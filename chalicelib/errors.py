@@ -114,3 +114,12 @@ class ManifestReferenced(BerthError):
 
 class IdentityProviderUnavailable(Exception):
     """An external identity provider (LDAP) cannot answer: a 503, not a wrong password."""
+
+
+class LoginThrottled(BerthError):
+    """Too many failed logins (chalicelib/auth/throttle.py): try again after `retry_after` seconds."""
+
+    def __init__(self, message: str = "", detail: Any = None, *, retry_after: int = 1):
+        super().__init__(message or f"too many failed logins; retry in {retry_after} seconds", detail)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}

@@ -218,7 +218,7 @@ class Services:
 
         return ConsoleSessions(
             DynamoSessions(self.table, self.clock),
-            self.authenticator,
+            self.login_gate,
             self.clock,
             timeout_minutes=lambda: self.runtime_config.get("session_timeout") or DEFAULT_TIMEOUT_MINUTES,
         )
@@ -228,6 +228,22 @@ class Services:
         from chalicelib.auth.context_cache import AccessContextCache
 
         return AccessContextCache(self.accounts)
+
+    @cached_property
+    def login_gate(self):
+        """Every password login: throttled, counted, failures audited (boundedly)."""
+        from chalicelib.auth.login_gate import LoginGate
+        from chalicelib.auth.throttle import Policy
+        from chalicelib.meta.login_attempts import DynamoLoginAttempts
+
+        return LoginGate(
+            self.accounts,
+            self.authenticator,
+            DynamoLoginAttempts(self.table, self.clock),
+            self.audit,
+            policy=lambda: Policy.from_config(self.runtime_config.values()),
+            clock=self.clock,
+        )
 
     @cached_property
     def authenticator(self):

@@ -2,16 +2,21 @@
 
 Every failure is the same `None`: a caller learns nothing about which part was
 wrong. An unreachable directory is different (LdapUnavailable propagates).
+
+In LDAP mode the directory answers for every name but the local system
+administrator `admin` (Harbor's rule), and a directory login resolves only to an
+LDAP account: when its name is a local account's, up to case and confusable
+characters, the login is refused (`check` raises NameCollision, for the audit log),
+never merged into the local account.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib import policy
-from chalicelib.auth.principal import Principal
+from chalicelib.auth.principal import NameCollision, Principal
 
 logger = logging.getLogger("berth.auth")
 ROBOT_PREFIX = "robot$"
@@ -38,24 +43,41 @@ class Authenticator:
         self._admin_password = admin_password
         self._decoy: str | None = None
 
-    def authenticate(self, username: str, password: str, *, user: Any = None, user_known: bool = False) -> Principal | None:
-        """`user` may carry the user item when the caller already fetched it."""
+    def authenticate(self, username: str, password: str, **known: Any) -> Principal | None:
+        try:
+            return self.check(username, password, **known)
+        except NameCollision as refused:
+            logger.warning("login refused", extra={"user": username[:64], "reason": str(refused)})
+            return None
+
+    def check(
+        self,
+        username: str,
+        password: str,
+        *,
+        user: Any = None,
+        user_known: bool = False,
+        robot: Any = None,
+        robot_known: bool = False,
+    ) -> Principal | None:
+        """`user` (`robot`) may carry the account's item when the caller already
+        fetched it. NameCollision: a directory login whose name is a local account's."""
         if not username or not password or len(username) > 255 or len(password) > MAX_CREDENTIAL_LENGTH:
             return None
         if any(ord(c) < 32 for c in username):
             return None
         if username.startswith(ROBOT_PREFIX):
-            return self._robot(username, password)
+            return self._robot(username, password, robot if robot_known else self._accounts.get_robot(username))
+        if self._config.auth_mode == "ldap_auth" and username != ADMIN:
+            return self._ldap_user(username, password)
         if not user_known:
             user = self._accounts.get_user(username)
-        if self._config.auth_mode == "ldap_auth" and username != ADMIN and (user is None or user.source == "ldap"):
-            return self._ldap_user(username, password)
         if user is None and username == ADMIN and self._admin_password:
             user = self._bootstrap_admin()
         if user is None or not getattr(user, "password_hash", None):
             self._spend_like_a_check(password)  # an unknown user costs what a wrong password does
             return None
-        if not self._check(username, password, user.password_hash):
+        if not self._check(cache_key("user", user.user_id, user.epoch, user.username), password, user.password_hash):
             return None
         return user_principal(user)
 
@@ -66,48 +88,63 @@ class Authenticator:
             self._decoy = hash_password("decoy password, never matches")
         verify_password(secret, self._decoy)
 
-    def _check(self, name: str, secret: str, encoded: str) -> bool:
+    def _check(self, account: str, secret: str, encoded: str) -> bool:
+        """`account`: the kind, id, epoch and name, so a cached check belongs to one
+        account as it is now, never to a later account of the same name."""
         from chalicelib.auth.passwords import verify_password
 
-        cached = self._cache.check(name, secret, encoded)
+        cached = self._cache.check(account, secret, encoded)
         if cached is not None:
             return cached
         ok = verify_password(secret, encoded)
         if ok:
-            self._cache.remember(name, secret, encoded)
+            self._cache.remember(account, secret, encoded)
         return ok
 
-    def _robot(self, name: str, secret: str) -> Principal | None:
-        robot = self._accounts.get_robot(name)
+    def _robot(self, name: str, secret: str, robot: Any) -> Principal | None:
         principal = robot_principal(robot, self._clock()) if robot is not None else None
         if principal is None:
             self._spend_like_a_check(secret)
             return None
-        return principal if self._check(name, secret, robot.secret_hash) else None
+        account = cache_key("robot", robot.robot_id, robot.epoch, robot.full_name)
+        return principal if self._check(account, secret, robot.secret_hash) else None
 
     def _ldap_user(self, username: str, password: str) -> Principal | None:
         found = self._ldap().authenticate(username, password)
         if found is None:
             return None
         user = self._remember_ldap_user(found)
+        if user is None:
+            return None
         return Principal(
             kind="user",
-            name=found.username,
-            admin=bool(getattr(user, "sysadmin", False)),
+            name=user.username,
+            admin=bool(user.sysadmin),
             groups=tuple(found.groups),
+            account_id=user.user_id,
+            epoch=user.epoch,
         )
 
     def _remember_ldap_user(self, found: Any) -> Any:
-        """A user first seen through LDAP gets an account; later logins refresh it."""
+        """The LDAP account of a directory login: made at the first login, refreshed
+        at later ones. NameCollision if the name (up to case and confusables) is a
+        local account's or a robot's, or another LDAP account's look-alike."""
         from chalicelib.errors import Conflict
+        from chalicelib.meta.account_names import BadName, normalise
         from chalicelib.meta.accounts import User
 
-        user = self._accounts.get_user(found.username)
-        if user is None:
+        try:
+            name = normalise(found.username)
+        except BadName:
+            raise NameCollision(f"the directory name {found.username!r} cannot be an account name") from None
+        for _ in range(2):  # once more if a concurrent first login made the account meanwhile
+            user = self._ldap_account(name)
+            if user is not None:
+                break
             try:
-                return self._accounts.create_user(
+                user = self._accounts.create_user(
                     User(
-                        username=found.username,
+                        username=name,
                         email=found.email,
                         realname=found.realname,
                         source="ldap",
@@ -115,10 +152,26 @@ class Authenticator:
                         groups=list(found.groups),
                     )
                 )
+                logger.info("LDAP account created", extra={"user": name})
+                return user
             except Conflict:
-                user = self._accounts.get_user(found.username)
-        if user is not None and (list(user.groups or []) != list(found.groups) or user.ldap_dn != found.dn):
-            user = self._accounts.update_user(found.username, groups=list(found.groups), ldap_dn=found.dn)
+                continue
+        if user is None:
+            return None
+        if list(user.groups or []) != list(found.groups) or user.ldap_dn != found.dn:
+            user = self._accounts.update_user(user.username, groups=list(found.groups), ldap_dn=found.dn)
+        return user
+
+    def _ldap_account(self, name: str) -> Any:
+        """The LDAP account named `name`; None if there is none (nor a look-alike);
+        NameCollision if the name, or a look-alike, belongs to another account."""
+        owner = self._accounts.owner_of_name(name)
+        stored = owner[1] if owner is not None and owner[0] == "user" else None
+        if owner is not None and stored != name:
+            raise NameCollision(f"{name} is taken by the {owner[0]} account {owner[1]}")
+        user = self._accounts.get_user(name)  # accounts made before name items exist have none
+        if user is not None and user.source != "ldap":
+            raise NameCollision(f"{name} is a local account")
         return user
 
     def _bootstrap_admin(self) -> Any:
@@ -142,8 +195,8 @@ def user_principal(user: Any) -> Principal:
         name=user.username,
         admin=bool(user.sysadmin),
         groups=tuple(user.groups or ()),
-        # refresh tokens carry it, so a password change ends them
-        password_version=int(getattr(user, "password_version", 0) or 0),
+        account_id=int(user.user_id or 0),
+        epoch=user.epoch or "",
     )
 
 
@@ -155,13 +208,19 @@ def robot_principal(robot: Any, now: float) -> Principal | None:
         kind="robot",
         name=robot.name,
         robot_permissions=policy.robot_grants(robot),
-        # refresh tokens carry it: a refreshed (new) secret ends them
-        password_version=secret_version(robot.secret_hash),
+        account_id=int(robot.robot_id or 0),
+        epoch=robot.epoch or "",
     )
 
 
-def secret_version(secret_hash: str | None) -> int:
-    """A number that changes whenever a robot's stored secret does."""
-    return int(hashlib.sha256((secret_hash or "").encode()).hexdigest()[:12], 16)
+def cache_key(kind: str, account_id: int, epoch: str, name: str) -> str:
+    return f"{kind}\x00{account_id}\x00{epoch}\x00{name}"
+
+
+def same_account(principal: Principal, account_id: int, epoch: str) -> bool:
+    """Whether what was issued to `account_id` at `epoch` still belongs to the
+    account the principal is now (not deleted and re-created, no new password,
+    not demoted or disabled since)."""
+    return principal.account_id == account_id and principal.epoch == epoch
 
 

@@ -12,4 +12,12 @@ class Principal:
     groups: tuple[str, ...] = ()  # LDAP group DNs (lower-case)
     # robots: project name ("*" for all) -> registry actions allowed
     robot_permissions: dict[str, frozenset[str]] = field(default_factory=dict)
-    password_version: int = 0
+    # the account's immutable id and its current epoch (chalicelib/meta/accounts.py):
+    # sessions, refresh tokens and cached credentials are bound to both, so a
+    # password change, a demotion or a new account under an old name ends them
+    account_id: int = 0
+    epoch: str = ""
+
+
+class NameCollision(Exception):
+    """A directory login whose name is a local account's (or looks like one): refused."""

@@ -5,7 +5,9 @@ console, as in Harbor) and starts a session: the browser keeps the cookie
 `sid=<username>.<secret>` (HttpOnly, SameSite=Lax, Secure on HTTPS), the table
 keeps the secret's hash (chalicelib/meta/sessions.py). Every later request reads
 the session and the user in one BatchGetItem, so a user who is deleted, demoted
-or changes password loses the session's rights at once.
+or changes password loses the session's rights at once. A session belongs to the
+account's immutable id and its epoch, never to a name: a user deleted and made
+again under the same name does not inherit the old one's sessions.
 
 CSRF: the session holds a random token, answered in `X-Harbor-CSRF-Token` on every
 response to a session request; a state-changing request that came with the
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.auth.authenticator import user_principal
+from chalicelib.auth.authenticator import same_account, user_principal
 from chalicelib.auth.principal import Principal
 from chalicelib.meta.sessions import Session
 
@@ -53,21 +55,23 @@ class ConsoleSessions:
     def __init__(
         self,
         store: Any,
-        authenticator: Any,
+        logins: Any,
         clock: Callable[[], float],
         *,
         timeout_minutes: Callable[[], int],
     ):
         self._store = store
-        self._authenticator = authenticator
+        self._logins = logins  # chalicelib/auth/login_gate.py: throttled, audited
         self._clock = clock
         self._timeout_minutes = timeout_minutes
 
     # -- starting and ending -------------------------------------------------------------
     def login(self, username: str, password: str, *, source_ip: str = "", secure: bool = True) -> Started | None:
         """A new session for these credentials; None if they are wrong (or a robot's).
-        `secure`: the request came over HTTPS, so the cookie may say Secure."""
-        principal = self._authenticator.authenticate(username, password)
+        `secure`: the request came over HTTPS, so the cookie may say Secure.
+        LoginThrottled after too many failed logins."""
+        login = self._logins.login(username, password, source_ip)
+        principal = login.principal if login is not None else None
         if principal is None or principal.kind != "user":
             return None
         secret = secrets.token_urlsafe(_SECRET_BYTES)
@@ -78,7 +82,8 @@ class ConsoleSessions:
             csrf=secrets.token_urlsafe(_SECRET_BYTES),
             created=now,
             expires=now + self._timeout(),
-            password_version=principal.password_version,
+            user_id=principal.account_id,
+            epoch=principal.epoch,
             source_ip=source_ip,
         )
         self._store.create(session)
@@ -108,8 +113,8 @@ class ConsoleSessions:
             return None
         user = User.from_item(user_item)
         principal = user_principal(user)
-        if principal.password_version != session.password_version:
-            return None  # the password changed since this login
+        if not same_account(principal, session.user_id, session.epoch):
+            return None  # another account of the same name, or a new password or a demotion since
         timeout = self._timeout()
         now = self._clock()
         # sliding: renewed once half the period has passed, so at most twice per period

@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib.auth.ldap import KEYS, SCOPE_ALIASES, LdapSettings
 from chalicelib.auth.sessions import DEFAULT_TIMEOUT_MINUTES, MAX_TIMEOUT_MINUTES
+from chalicelib.auth.throttle import LIMITS as THROTTLE_LIMITS
+from chalicelib.auth.throttle import SETTINGS as THROTTLE_SETTINGS
 from chalicelib.management.access import require_admin
 from chalicelib.management.errors import BadRequest
 from chalicelib.management.robots import DEFAULT_DURATION_DAYS, MAX_DURATION_DAYS
@@ -52,6 +54,38 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "robot_token_duration": integer(minimum=1, maximum=MAX_DURATION_DAYS, description="days"),
     "audit_log_retention_days": integer(minimum=1, maximum=3650),
     "session_timeout": integer(minimum=1, maximum=MAX_TIMEOUT_MINUTES, description="web-console session, minutes"),
+    # Berth's own: login throttling (chalicelib/auth/throttle.py, docs/security.md)
+    "login_throttle_enabled": boolean(description="slow down repeated failed logins"),
+    "login_failures_before_delay": integer(
+        minimum=THROTTLE_LIMITS["login_failures_before_delay"][0],
+        maximum=THROTTLE_LIMITS["login_failures_before_delay"][1],
+        description="failed logins of one account from one source before each further one waits (doubling)",
+    ),
+    "login_source_failures_before_delay": integer(
+        minimum=THROTTLE_LIMITS["login_source_failures_before_delay"][0],
+        maximum=THROTTLE_LIMITS["login_source_failures_before_delay"][1],
+        description="failed logins from one source address, any accounts, before delays",
+    ),
+    "login_account_failures_before_delay": integer(
+        minimum=THROTTLE_LIMITS["login_account_failures_before_delay"][0],
+        maximum=THROTTLE_LIMITS["login_account_failures_before_delay"][1],
+        description="failed logins of one account, any sources, before delays (known-good sources exempt)",
+    ),
+    "login_max_delay_seconds": integer(
+        minimum=THROTTLE_LIMITS["login_max_delay_seconds"][0],
+        maximum=THROTTLE_LIMITS["login_max_delay_seconds"][1],
+        description="the longest wait after failed logins",
+    ),
+    "login_failure_window_minutes": integer(
+        minimum=THROTTLE_LIMITS["login_failure_window_minutes"][0],
+        maximum=THROTTLE_LIMITS["login_failure_window_minutes"][1],
+        description="failures are forgotten this long after the last one",
+    ),
+    "failed_login_audit_per_minute": integer(
+        minimum=THROTTLE_LIMITS["failed_login_audit_per_minute"][0],
+        maximum=THROTTLE_LIMITS["failed_login_audit_per_minute"][1],
+        description="failed-login audit entries written per minute, all sources together",
+    ),
     "ldap_url": _text(),
     "ldap_search_dn": _text(),
     "ldap_search_password": _text(description="write-only: never answered"),
@@ -86,6 +120,7 @@ _DEFAULTS: dict[str, Any] = {
     "robot_token_duration": DEFAULT_DURATION_DAYS,
     "audit_log_retention_days": DEFAULT_RETENTION_DAYS,
     "session_timeout": DEFAULT_TIMEOUT_MINUTES,
+    **THROTTLE_SETTINGS,
     **_ldap_defaults(),
 }
 

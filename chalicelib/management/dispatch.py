@@ -97,6 +97,9 @@ def dispatch(
             response = route.handler(svc, req, **params, **({"body": body} if op.body is not None else {}))
         if req.method in _CHANGES and response.status < 300 and route.audited:
             _audit(svc, req, route, params, body)
+    except errors.LoginThrottled as exc:
+        response = error_response("TOO_MANY_REQUESTS", exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
     except errors.BerthError as exc:
         code = classify(exc)
         if code == "INTERNAL_SERVER_ERROR":
@@ -168,7 +171,9 @@ def _authenticate(svc, req: Request, *, required: bool):
         username, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise errors.Unauthorized("malformed credentials") from None
-    principal = svc.authenticator.authenticate(username, password) if sep else None
+    # counted and throttled like every login; an API call is no login for the audit log
+    login = svc.login_gate.login(username, password, req.source_ip, audited=False) if sep else None
+    principal = login.principal if login is not None else None
     if principal is None:
         logger.info("management login failed", extra={"user": username[:64]})
         raise errors.Unauthorized("invalid username or password")

@@ -42,7 +42,7 @@ _DESCRIPTIONS = {
     409: "Conflict",
     412: "Precondition failed",
     415: "Unsupported media type",
-    429: "Storage is busy (throttled, or a concurrent change won): retry after Retry-After seconds",
+    429: "Storage is busy (throttled, or a concurrent change won), or too many failed logins: retry after Retry-After seconds",
     503: "A dependency (storage, the LDAP directory) is unavailable: retry later",
 }
 _REQUEST_ID = {
@@ -146,7 +146,7 @@ def _responses(route: Route) -> dict[str, Any]:
     responses: dict[str, Any] = {str(op.ok): success}
     statuses = set(op.errors)
     if route.auth != "public":
-        statuses.add(401)
+        statuses |= {401, 429}  # 429: Basic credentials after too many failed logins
         if route.method in ("POST", "PUT", "PATCH", "DELETE"):
             statuses.add(403)  # a session's change without its CSRF token
     if op.body is not None:

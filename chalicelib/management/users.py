@@ -278,6 +278,15 @@ def _user_for(svc, req: Request, user_id: int) -> User:
 
 
 def _check_username(name: str) -> str:
+    """Harbor's rules on the name as stored: NFKC, with no invisible, control or
+    bidirectional-control character (chalicelib/meta/account_names.py). Uniqueness, up to
+    case and confusable characters, is the store's (a 409)."""
+    from chalicelib.meta.account_names import BadName, normalise
+
+    try:
+        name = normalise(name)
+    except BadName as exc:
+        raise BadRequest(f"username: {exc}") from None
     if not name.strip() or name != name.strip():
         raise BadRequest("username must not be blank or start or end with spaces")
     bad = _ILLEGAL.intersection(name) | {c for c in name if ord(c) < 32 or c == ":"}

@@ -14,6 +14,7 @@ projection, BatchGetItem's included.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -36,6 +37,10 @@ from chalicelib.roles import Role, best
 
 class AccountNotFound(BerthError):
     """no such user, project, member or robot account"""
+
+
+class NameTaken(Conflict):
+    """the name is another account's, or looks like it (case, confusable characters)"""
 
 
 USER_SOURCES = ("db", "ldap")
@@ -79,6 +84,9 @@ class User(_Record):
     groups: list[str] = field(default_factory=list)  # group DNs from LDAP
     user_id: int = 0  # 0: allocate on create
     password_version: int = 0  # bumped by every password change
+    # random, replaced on every password change and demotion (and gone with a
+    # deleted user): what sessions, refresh tokens and cached credentials are bound to
+    epoch: str = ""
     created: int = 0
     updated: int = 0
 
@@ -94,6 +102,7 @@ class User(_Record):
         "groups": "ldap_groups",
         "user_id": "user_id",
         "password_version": "password_version",
+        "epoch": "account_epoch",
         "created": "created",
         "updated": "updated",
     }
@@ -178,6 +187,7 @@ class Robot(_Record):
     disabled: bool = False
     creator: str = ""
     robot_id: int = 0  # 0: allocate on create
+    epoch: str = ""  # as a user's: replaced with the secret, on disable and on a change of permissions
     created: int = 0
     updated: int = 0
 
@@ -192,6 +202,7 @@ class Robot(_Record):
         "disabled": "disabled",
         "creator": "creator",
         "robot_id": "robot_id",
+        "epoch": "account_epoch",
         "created": "created",
         "updated": "updated",
     }
@@ -233,6 +244,7 @@ class AccessContext:
     user: User | None
     projects: dict[str, Project]  # the requested projects that exist
     roles: dict[str, list[Role]]  # project -> the user's own role and their groups' roles
+    also: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # the extra items asked for
 
     def role(self, project: str) -> Role | None:
         return best(self.roles.get(project, []))
@@ -264,16 +276,36 @@ class DynamoAccounts:
     def create_user(self, user: User) -> User:
         if user.source not in USER_SOURCES:
             raise ValueError(f"user source must be one of {USER_SOURCES}")
+        _check_name(user.username)
         now = self._now()
-        user = replace(user, user_id=user.user_id or self._next_id("user"), created=user.created or now, updated=now)
+        user = replace(
+            user,
+            user_id=user.user_id or self._next_id("user"),
+            epoch=user.epoch or new_epoch(),
+            created=user.created or now,
+            updated=now,
+        )
         self._transact(
             [
                 (put_op({**user.to_item(), _REFS: 0}, _NEW), Conflict(f"user {user.username} already exists")),
                 (put_op({"PK": keys.USERS_PK, "SK": user.username}), None),
                 (put_op(_id_item("user", user.user_id, user.username), _NEW), Conflict(f"user id {user.user_id} is taken")),
+                *[(op, _name_taken(user.username)) for op in _name_items("user", user.username)],
             ]
         )
         return user
+
+    def owner_of_name(self, name: str) -> tuple[str, str] | None:
+        """(kind, stored name) of the account whose name is `name` up to case and
+        confusable characters; None if no account's is."""
+        from chalicelib.meta.account_names import keys as name_keys
+
+        wanted = [(keys.name_pk(k), keys.NAME_SK) for k in name_keys(name)]
+        found = {(i["PK"], i["SK"]): i for i in self._t.batch_get(wanted, projection="PK, SK, target, kind")}
+        owners = [found[k] for k in wanted if k in found]
+        exact = [i for i in owners if i.get("target") == name]
+        item = (exact or owners or [None])[0]
+        return (item.get("kind", ""), item["target"]) if item else None
 
     def get_user(self, username: str) -> User | None:
         item = self._t.get(keys.user_pk(username), keys.USER_SK, consistent=True)
@@ -292,6 +324,8 @@ class DynamoAccounts:
             raise ValueError(f"user source must be one of {USER_SOURCES}")
         sets = {User.ATTRIBUTES[f]: v for f, v in fields.items()}
         sets["updated"] = self._now()
+        if "sysadmin" in fields and not fields["sysadmin"]:
+            sets["account_epoch"] = new_epoch()  # a demotion ends what the administrator was issued
         item = self._update(keys.user_pk(username), keys.USER_SK, sets, missing=_no_user(username))
         return User.from_item(item)
 
@@ -300,7 +334,7 @@ class DynamoAccounts:
         item = self._update(
             keys.user_pk(username),
             keys.USER_SK,
-            {"password_hash": password_hash, "updated": self._now()},
+            {"password_hash": password_hash, "account_epoch": new_epoch(), "updated": self._now()},
             adds={"password_version": 1},
             missing=_no_user(username),
         )
@@ -313,7 +347,11 @@ class DynamoAccounts:
             if user is None:
                 raise _no_user(username)
             units = [_member_removal(project, "u", username) for project in self.list_memberships(username)]
-            closing = [delete_op(keys.USERS_PK, username), delete_op(keys.id_pk("user", user.user_id), keys.ID_SK)]
+            closing = [
+                delete_op(keys.USERS_PK, username),
+                delete_op(keys.id_pk("user", user.user_id), keys.ID_SK),
+                *self._name_removals([username]),
+            ]
             if self._dismantle(keys.user_pk(username), keys.USER_SK, units, closing):
                 return
         raise Conflict(f"user {username} kept changing while being deleted; retry")
@@ -439,7 +477,10 @@ class DynamoAccounts:
             prefix = robot_full_name("", name)
             robots = self._t.query_all(keys.ROBOTS_PK, low=prefix, high=_prefix_end(prefix), projection="SK")
             robot_items = self._fetch((keys.robot_pk(r["SK"]), keys.ROBOT_SK) for r in robots)
-            units += [_robot_removal(Robot.from_item(i)) for i in robot_items.values()]
+            owned = self._name_removals([i["robot_name"] for i in robot_items.values()], by_name=True)
+            units += [
+                _robot_removal(Robot.from_item(i), owned.get(i["robot_name"], [])) for i in robot_items.values()
+            ]
             closing = [
                 delete_op(keys.PROJECTS_PK, name),
                 delete_op(keys.PUBLIC_PROJECTS_PK, name),
@@ -536,10 +577,21 @@ class DynamoAccounts:
         return [Member.from_item(i) for i in items]
 
     # -- the token service's read --------------------------------------------------------
-    def access_context(self, username: str | None, groups: Iterable[str], projects: Iterable[str]) -> AccessContext:
+    def access_context(
+        self,
+        username: str | None,
+        groups: Iterable[str],
+        projects: Iterable[str],
+        *,
+        also: Iterable[tuple[str, str]] = (),
+        also_attributes: Iterable[str] = (),
+    ) -> AccessContext:
         """The user, the projects and every role the user holds in them, directly or
         through a group, in one BatchGetItem (it takes 100 keys: 1 + projects x
-        (2 + groups); past that the read takes one more call per 100 keys)."""
+        (2 + groups); past that the read takes one more call per 100 keys). `also`:
+        other items to read in the same call (a login's throttling counters), with
+        the attributes they need."""
+        also = list(also)
         groups = list(groups)
         projects = list(dict.fromkeys(projects))
         wanted: list[tuple[str, str]] = []
@@ -551,7 +603,7 @@ class DynamoAccounts:
             if username:
                 wanted.append((pk, keys.member_sk("u", username)))
             wanted += [(pk, keys.member_sk("g", g)) for g in groups]
-        items = self._fetch(wanted)
+        items = self._fetch(wanted + also, also_attributes)
         user_item = items.get((keys.user_pk(username), keys.USER_SK)) if username else None
         found: dict[str, Project] = {}
         roles: dict[str, list[Role]] = {}
@@ -563,19 +615,38 @@ class DynamoAccounts:
             found[p] = Project.from_item(project_item)
             held = [items[k] for k in wanted if k[0] == pk and k[1].startswith(keys.MEMBER_PREFIX) and k in items]
             roles[p] = [Role(int(i["role_id"])) for i in held if int(i["role_id"]) in _ROLE_IDS]
-        return AccessContext(User.from_item(user_item) if user_item else None, found, roles)
+        extra = {k: items[k] for k in also if k in items}
+        return AccessContext(User.from_item(user_item) if user_item else None, found, roles, extra)
+
+    def robot_with(
+        self, full_name: str, also: Iterable[tuple[str, str]], also_attributes: Iterable[str]
+    ) -> tuple[Robot | None, dict[tuple[str, str], dict[str, Any]]]:
+        """A robot and other items (a login's throttling counters) in one BatchGetItem."""
+        also = list(also)
+        robot_key = (keys.robot_pk(full_name), keys.ROBOT_SK)
+        items = self._fetch([robot_key, *also], also_attributes)
+        robot = Robot.from_item(items[robot_key]) if robot_key in items else None
+        return robot, {k: items[k] for k in also if k in items}
 
     # -- robots ------------------------------------------------------------------------
     def create_robot(self, robot: Robot) -> Robot:
         """Conflict if the name is taken; AccountNotFound if a project robot's project
         does not exist."""
         _check_robot(robot)
+        _check_name(robot.full_name)
         now = self._now()
-        robot = replace(robot, robot_id=robot.robot_id or self._next_id("robot"), created=robot.created or now, updated=now)
+        robot = replace(
+            robot,
+            robot_id=robot.robot_id or self._next_id("robot"),
+            epoch=robot.epoch or new_epoch(),
+            created=robot.created or now,
+            updated=now,
+        )
         steps: list[tuple[dict[str, Any], BerthError | None]] = [
             (put_op(robot.to_item(), _NEW), Conflict(f"robot account {robot.full_name} already exists")),
             (put_op({"PK": keys.ROBOTS_PK, "SK": robot.full_name}), None),
             (put_op(_id_item("robot", robot.robot_id, robot.full_name), _NEW), Conflict(f"robot id {robot.robot_id} is taken")),
+            *[(op, _name_taken(robot.full_name)) for op in _name_items("robot", robot.full_name)],
         ]
         if robot.level == "project":
             project = robot.project or ""  # _check_robot made sure there is one
@@ -600,6 +671,8 @@ class DynamoAccounts:
             fields["permissions"] = _permissions_json(fields["permissions"])
         sets = {Robot.ATTRIBUTES[f]: v for f, v in fields.items()}
         sets["updated"] = self._now()
+        if "secret_hash" in fields or "permissions" in fields or fields.get("disabled"):
+            sets["account_epoch"] = new_epoch()  # what the robot was issued before ends
         item = self._update(keys.robot_pk(full_name), keys.ROBOT_SK, sets, missing=_no_robot(full_name))
         return Robot.from_item(item)
 
@@ -607,7 +680,8 @@ class DynamoAccounts:
         robot = self.get_robot(full_name)
         if robot is None:
             raise _no_robot(full_name)
-        self._transact([(op, _no_robot(full_name)) for op in _robot_removal(robot)])
+        removal = _robot_removal(robot, self._name_removals([full_name]))
+        self._transact([(op, _no_robot(full_name)) for op in removal])
 
     def list_robots(
         self, project: str | None = None, last: str | None = None, limit: int = 100
@@ -649,11 +723,26 @@ class DynamoAccounts:
         names = [i["SK"] for i in items]
         return names[:limit], len(names) > limit
 
-    def _fetch(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    def _name_removals(self, names: list[str], *, by_name: bool = False) -> Any:
+        """Delete operations for the name items these accounts own (an account made
+        before name items existed has none, and must not remove a look-alike's)."""
+        from chalicelib.meta.account_names import keys as name_keys
+
+        wanted = {(keys.name_pk(k), keys.NAME_SK): n for n in names for k in name_keys(n)}
+        found = self._t.batch_get(list(wanted), projection="PK, SK, target") if wanted else []
+        ops: dict[str, list[dict[str, Any]]] = {}
+        for item in found:
+            name = wanted.get((item["PK"], item["SK"]))
+            if name is not None and item.get("target") == name:
+                ops.setdefault(name, []).append(_when(delete_op(item["PK"], item["SK"]), "target = :t", {":t": name}))
+        return ops if by_name else [op for n in names for op in ops.get(n, [])]
+
+    def _fetch(self, wanted: Iterable[tuple[str, str]], attributes: Iterable[str] = ()) -> dict[tuple[str, str], dict[str, Any]]:
         wanted = list(wanted)
         if not wanted:
             return {}
-        return {(i["PK"], i["SK"]): i for i in self._t.batch_get(wanted, projection=ACCOUNT_ATTRIBUTES)}
+        projection = ", ".join((ACCOUNT_ATTRIBUTES, *attributes))
+        return {(i["PK"], i["SK"]): i for i in self._t.batch_get(wanted, projection=projection)}
 
     def _update(
         self,
@@ -747,11 +836,13 @@ def _member_removal(project: str, entity_type: str, entity_name: str) -> list[di
     return ops
 
 
-def _robot_removal(robot: Robot) -> list[dict[str, Any]]:
+def _robot_removal(robot: Robot, names: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`names`: the robot's name item removal, if the item is its own (_name_removals)."""
     ops = [
         _when(delete_op(keys.robot_pk(robot.full_name), keys.ROBOT_SK), _EXISTS),
         delete_op(keys.ROBOTS_PK, robot.full_name),
         delete_op(keys.id_pk("robot", robot.robot_id), keys.ID_SK),
+        *names,
     ]
     if robot.level == "project" and robot.project:
         ops.append(_refs_op(keys.project_pk(robot.project), keys.PROJECT_SK, -1))
@@ -769,6 +860,31 @@ def _when(op: dict[str, Any], condition: str, values: dict[str, Any] | None = No
     if values:
         body.setdefault("ExpressionAttributeValues", {}).update(marshal(values))
     return op
+
+
+def new_epoch() -> str:
+    return secrets.token_hex(8)
+
+
+def _check_name(name: str) -> None:
+    """The store keeps names as chalicelib/meta/account_names.py makes them (BadName, a ValueError)."""
+    from chalicelib.meta.account_names import BadName, normalise
+
+    if normalise(name) != name:
+        raise BadName(f"{name!r} is not in normal form (NFKC)")
+
+
+def _name_items(kind: str, name: str) -> list[dict[str, Any]]:
+    """One item per account key, each new: no two accounts with look-alike names."""
+    from chalicelib.meta.account_names import keys as name_keys
+
+    return [
+        put_op({"PK": keys.name_pk(k), "SK": keys.NAME_SK, "target": name, "kind": kind}, _NEW) for k in name_keys(name)
+    ]
+
+
+def _name_taken(name: str) -> NameTaken:
+    return NameTaken(f"the name {name} is taken: it is an existing account's name or looks like one")
 
 
 def _id_item(kind: str, number: int, name: str) -> dict[str, Any]:

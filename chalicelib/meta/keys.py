@@ -29,6 +29,8 @@ Accounts (chalicelib/meta/accounts.py):
     ID#<kind>#<id>         ID                              Harbor's integer id -> name (user,
                                                            project, robot)
     COUNTER                <kind>                          last integer id handed out for <kind>
+    NAME#<account key>     NAME                            the user or robot holding this name, up to
+                                                           case and confusables (meta/account_names.py key())
 
 Audit log (chalicelib/meta/audit.py): each entry once per lookup, TTL expires_at:
 
@@ -159,6 +161,12 @@ def id_pk(kind: str, number: int) -> str:
 
 
 ID_SK = "ID"
+NAME_SK = "NAME"
+
+
+def name_pk(account_key: str) -> str:
+    return f"NAME#{account_key}"
+
 COUNTER_PK = "COUNTER"
 
 

@@ -1,8 +1,8 @@
 """Web-console sessions in DynamoDB.
 
     PK                           SK         item
-    SESSION#<sha256 of secret>   SESSION    username, csrf, created, expires_at (TTL), password_version,
-                                            source_ip
+    SESSION#<sha256 of secret>   SESSION    username, user_id, account_epoch, csrf, created,
+                                            expires_at (TTL), source_ip
 
 The cookie carries the username and a random secret; the table keeps only the
 secret's hash, so a leaked table (or backup) holds no usable session. A request
@@ -34,7 +34,8 @@ class Session:
     csrf: str
     created: float
     expires: float
-    password_version: int = 0
+    user_id: int = 0  # the account's immutable id and epoch when the session started
+    epoch: str = ""
     source_ip: str = ""
 
     def to_item(self) -> dict:
@@ -45,7 +46,8 @@ class Session:
             "csrf": self.csrf,
             "created": int(self.created),
             keys.TTL_ATTRIBUTE: int(self.expires),
-            "password_version": self.password_version,
+            "user_id": self.user_id,
+            "account_epoch": self.epoch,
             "source_ip": self.source_ip[:64],
         }
 
@@ -57,7 +59,8 @@ class Session:
             csrf=item.get("csrf", ""),
             created=float(item.get("created", 0)),
             expires=float(item.get(keys.TTL_ATTRIBUTE, 0)),
-            password_version=int(item.get("password_version", 0)),
+            user_id=int(item.get("user_id", 0)),
+            epoch=str(item.get("account_epoch", "")),
             source_ip=item.get("source_ip", ""),
         )
 

@@ -64,6 +64,7 @@ _BY_ERROR: list[tuple[type[errors.BerthError], str, int]] = [
     (errors.ManifestReferenced, "DENIED", 412),
     (errors.InvalidPagination, "PAGINATION_NUMBER_INVALID", 400),
     (errors.Conflict, "TOOMANYREQUESTS", 429),
+    (errors.LoginThrottled, "TOOMANYREQUESTS", 429),
     (errors.Unauthorized, "UNAUTHORIZED", 401),
     (errors.Denied, "DENIED", 403),
 ]

@@ -15,10 +15,10 @@ from urllib.parse import parse_qs
 
 from chalicelib import policy, projects
 from chalicelib.auth.access import Access
-from chalicelib.auth.authenticator import ROBOT_PREFIX, robot_principal, user_principal
+from chalicelib.auth.authenticator import robot_principal, same_account, user_principal
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.scopes import InvalidScope, parse_scopes
-from chalicelib.errors import BerthError, Unauthorized
+from chalicelib.errors import BerthError, LoginThrottled, Unauthorized
 from chalicelib.errors import IdentityProviderUnavailable as LdapUnavailable
 from chalicelib.oci.errcodes import error_response
 from chalicelib.oci.names import project_of
@@ -34,7 +34,7 @@ def get_token(svc, req: Request) -> Response:
         scopes = parse_scopes(req.args("scope"))
         credentials = _basic_credentials(req)
         offline = (req.arg("offline_token") or "").lower() == "true"
-        principal, context = _login(svc, *credentials, scopes, req=req if offline else None) if credentials else (None, None)
+        principal, context = _login(svc, *credentials, scopes, req=req, audited=offline) if credentials else (None, None)
         response = _issue(svc, req, principal, scopes, context, refresh=offline and principal is not None, oauth=False)
         if offline and principal is not None:
             _record_login(svc, req, principal.name)
@@ -43,6 +43,9 @@ def get_token(svc, req: Request) -> Response:
         return error_response("UNSUPPORTED", exc.message, status=400)
     except Unauthorized as exc:
         return _unauthorized(exc.message)
+    except LoginThrottled as exc:
+        # docker prints the message: "toomanyrequests: too many failed logins; retry in N seconds"
+        return error_response("TOOMANYREQUESTS", exc.message, status=429, headers={"Retry-After": str(exc.retry_after)})
     except LdapUnavailable:
         logger.exception("LDAP directory unavailable")
         return error_response("UNKNOWN", "the identity provider is unavailable; retry later", status=503)
@@ -56,9 +59,7 @@ def post_token(svc, req: Request) -> Response:
         context = None
         if grant_type == "password":
             refresh = _one(form, "access_type") == "offline"
-            principal, context = _login(
-                svc, _one(form, "username"), _one(form, "password"), scopes, req=req if refresh else None
-            )
+            principal, context = _login(svc, _one(form, "username"), _one(form, "password"), scopes, req=req, audited=refresh)
             if refresh:
                 _record_login(svc, req, principal.name)
         elif grant_type == "refresh_token":
@@ -71,6 +72,10 @@ def post_token(svc, req: Request) -> Response:
         return _oauth_error(400, "invalid_scope", exc.message)
     except Unauthorized as exc:
         return _oauth_error(401, "invalid_grant", exc.message)
+    except LoginThrottled as exc:
+        response = _oauth_error(429, "temporarily_unavailable", exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except LdapUnavailable:
         logger.exception("LDAP directory unavailable")
         return _oauth_error(503, "temporarily_unavailable", "the identity provider is unavailable; retry later")
@@ -120,34 +125,25 @@ def _basic_credentials(req: Request) -> tuple[str, str] | None:
     return username, password
 
 
-def _login(svc, username: str, password: str, scopes: list[Access], *, req: Request | None = None):
-    """(principal, access context): a database user's item and their roles in the
-    requested projects come from one BatchGetItem, read before the password check.
-    With `req` (a login: a refresh token was asked for), a failure is audited."""
-    context = None
-    if username and not username.startswith(ROBOT_PREFIX) and len(username) <= 255:
-        context = svc.accounts.access_context(username, (), _projects(scopes))
-        principal = svc.authenticator.authenticate(username, password, user=context.user, user_known=True)
-    else:
-        principal = svc.authenticator.authenticate(username, password)
-    if principal is None:
-        logger.info("login failed", extra={"user": username[:64]})
-        if req is not None:
-            _record_login(svc, req, username, succeeded=False)
+def _login(svc, username: str, password: str, scopes: list[Access], *, req: Request, audited: bool):
+    """(principal, access context): the account, its roles in the requested projects
+    and the login's throttling counters come from one BatchGetItem, read before the
+    password check (chalicelib/auth/login_gate.py). `audited`: a login (a refresh
+    token was asked for), so a failure goes to the audit log; a pull's token is not."""
+    login = svc.login_gate.login(username, password, req.source_ip, projects=_projects(scopes), audited=audited)
+    if login is None:
         raise Unauthorized("invalid username or password")
-    if principal.groups or principal.kind != "user":
-        context = None  # group roles (or a robot's own list) need their own read
-    return principal, context
+    return login.principal, login.context
 
 
-def _record_login(svc, req: Request, username: str, *, succeeded: bool = True) -> None:
+def _record_login(svc, req: Request, username: str) -> None:
     """A password exchanged for a refresh token is a login (`docker login`, and the
     OAuth2 password grant with access_type=offline): the audit log records it. The
     tokens issued for every pull and push are not logins, and cost no audit write."""
     from chalicelib import audit
 
     if username:
-        audit.record_session(svc, username, req.source_ip, succeeded=succeeded)
+        audit.record_session(svc, username, req.source_ip)
 
 
 def _projects(scopes: list[Access]) -> set[str]:
@@ -162,16 +158,20 @@ def _refresh_principal(svc, token: str) -> Principal:
     except InvalidToken:
         raise Unauthorized("invalid refresh token") from None
     subject = claims.get("sub", "")
+    account_id, epoch = claims.get("aid"), claims.get("ep")
+    if not isinstance(account_id, int) or not isinstance(epoch, str):
+        raise Unauthorized("invalid refresh token")  # issued before tokens named their account
+    principal = None
     if claims.get("kind") == "robot":
         robot = svc.accounts.get_robot(subject)
         principal = robot_principal(robot, svc.clock()) if robot is not None else None
-        if principal is None or principal.password_version != int(claims.get("pwv", 0)):
-            raise Unauthorized("invalid refresh token")
-        return principal
-    user = svc.accounts.get_user(subject)
-    if user is None or int(getattr(user, "password_version", 0) or 0) != int(claims.get("pwv", 0)):
+    elif claims.get("kind") == "user":
+        user = svc.accounts.get_user(subject)
+        principal = user_principal(user) if user is not None else None
+    # the account the token was issued to, as it was then: not a later one of the same name
+    if principal is None or not same_account(principal, account_id, epoch):
         raise Unauthorized("invalid refresh token")
-    return user_principal(user)
+    return principal
 
 
 def _grants(svc, req: Request, principal: Principal | None, scopes: list[Access], context=None) -> list[dict]:
@@ -246,7 +246,7 @@ def _issue(svc, req: Request, principal: Principal | None, scopes: list[Access],
             audience=svc.token_keys.refresh_audience,
             access=[],
             ttl=REFRESH_TTL,
-            extra={"kind": kind, "pwv": principal.password_version},
+            extra={"kind": kind, "aid": principal.account_id, "ep": principal.epoch},
         )
     response = Response.json(200, body)
     response.headers["Cache-Control"] = "no-store"

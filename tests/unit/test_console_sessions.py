@@ -6,6 +6,8 @@ import dataclasses
 
 import pytest
 
+from chalicelib.auth.authenticator import user_principal
+from chalicelib.auth.login_gate import Login
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.sessions import ConsoleSessions, has_session_cookie, parse_cookie
 from chalicelib.meta.accounts import User
@@ -55,19 +57,19 @@ class Passwords:
     def __init__(self, users):
         self.users = users
 
-    def authenticate(self, username, password):
+    def login(self, username, password, source_ip=""):
         if username.startswith("robot$") and password == "right":
-            return Principal(kind="robot", name=username)
+            return Login(Principal(kind="robot", name=username), None)
         user = self.users.get(username)
         if user is None or password != "right":
             return None
-        return Principal(kind="user", name=username, admin=user.sysadmin, password_version=user.password_version)
+        return Login(user_principal(user), None)
 
 
 @pytest.fixture
 def setup():
     clock = Clock()
-    users = {"alice": User(username="alice", sysadmin=True, password_version=3)}
+    users = {"alice": User(username="alice", sysadmin=True, user_id=7, epoch="e1")}
     store = MemoryStore(clock, users)
     timeout = {"minutes": 60}
     sessions = ConsoleSessions(store, Passwords(users), clock, timeout_minutes=lambda: timeout["minutes"])
@@ -115,14 +117,21 @@ def test_a_bad_timeout_setting_falls_back_or_is_clamped(setup, minutes):
     assert sessions.resume(cookie) is None
 
 
-def test_the_principal_is_read_fresh_and_a_password_change_ends_it(setup):
+def test_the_principal_is_read_fresh_and_a_new_epoch_ends_it(setup):
     sessions, _, _, users, _ = setup
     cookie = cookie_of(sessions.login("alice", "right"))
-    users["alice"] = dataclasses.replace(users["alice"], sysadmin=False)
-    assert sessions.resume(cookie).principal.admin is False
-    users["alice"] = dataclasses.replace(users["alice"], password_version=4)
+    users["alice"] = dataclasses.replace(users["alice"], realname="Alice")
+    assert sessions.resume(cookie).principal.name == "alice"
+    users["alice"] = dataclasses.replace(users["alice"], epoch="e2")  # password change, demotion
     assert sessions.resume(cookie) is None
     del users["alice"]
+    assert sessions.resume(cookie) is None
+
+
+def test_a_new_account_of_the_same_name_does_not_inherit_the_session(setup):
+    sessions, _, _, users, _ = setup
+    cookie = cookie_of(sessions.login("alice", "right"))
+    users["alice"] = dataclasses.replace(users["alice"], user_id=8)  # deleted, made again: a new id
     assert sessions.resume(cookie) is None
 
 

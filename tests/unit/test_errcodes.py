@@ -28,6 +28,7 @@ EXPECTED = {
     errors.ManifestBlobUnknown: ("MANIFEST_BLOB_UNKNOWN", 404),
     errors.Unsupported: ("UNSUPPORTED", 405),
     errors.Conflict: ("TOOMANYREQUESTS", 429),
+    errors.LoginThrottled: ("TOOMANYREQUESTS", 429),
     errors.Unauthorized: ("UNAUTHORIZED", 401),
     errors.Denied: ("DENIED", 403),
     errors.ProjectGone: ("DENIED", 403),

@@ -203,6 +203,15 @@ def world(_moto) -> World:
     return make_world(_moto)
 
 
+def without_login_throttling(svc) -> None:
+    """For modules that send many wrong credentials on purpose from one address
+    to test what a refusal says (throttling has tests of its own: test_identity.py)."""
+    svc.ssm.put_parameter(
+        Name=f"{svc.settings.ssm_prefix}/config/login_throttle_enabled", Value="false", Type="String", Overwrite=True
+    )
+    svc.runtime_config.forget()
+
+
 @pytest.fixture(autouse=True)
 def wired(world):
     """The app serves the module's world during each test."""

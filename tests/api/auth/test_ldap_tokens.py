@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.roles import Role
-from tests.api.auth.conftest import SERVICE, World, bearer, make_world, unverified_claims
+from tests.api.auth.conftest import SERVICE, World, bearer, make_world, unverified_claims, without_login_throttling
 from tests.ldap_server import DEVS, DNS, GROUPS, OPS, PASSWORDS, READER_DN, READER_PASSWORD, SUFFIX
 
 ALICE = PASSWORDS["alice"]
@@ -34,6 +34,7 @@ def world(_moto, slapd) -> World:
 
 @pytest.fixture(scope="module", autouse=True)
 def setup(world):
+    without_login_throttling(world.svc)  # many wrong logins from one address on purpose
     world.project("team")
     world.project("ops")
     world.member("team", DEVS.lower(), Role.DEVELOPER.value, entity_type="g")

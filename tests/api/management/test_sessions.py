@@ -270,6 +270,9 @@ def test_a_deleted_user_loses_the_session_and_a_demoted_admin_the_rights(world, 
     console.login(user.username, PASSWORD)
     assert console.call("GET", "/configurations").status == 200
     assert admin.put(f"/users/{user.user_id}/sysadmin", {"sysadmin_flag": False}).status == 200
+    # a demotion ends the session (a new epoch): logged in again, the rights are a user's
+    assert console.call("GET", "/configurations").status == 401
+    console.login(user.username, PASSWORD)
     assert console.call("GET", "/configurations").status == 403
     assert admin.delete(f"/users/{user.user_id}").status == 200
     assert console.call("GET", "/users/current").status == 401

@@ -1,0 +1,129 @@
+"""Failed-login counters in DynamoDB (the buckets of chalicelib/auth/throttle.py).
+
+    PK                               SK      item
+    LOGIN#A#<source>#<account>       LOGIN   failures of one account from one source; good_until
+    LOGIN#S#<source>                 LOGIN   failures from one source
+    LOGIN#U#<account>                LOGIN   failures of one account
+    LOGIN#AUDIT#<yyyy-mm-ddThh:mm>   LOGIN   failed-login audit entries written in that minute
+
+<account> is the login name case-folded (chalicelib/meta/account_names.py folded()), so
+"Alice" and "alice" share their buckets. Every item carries expires_at (the
+table's TTL), so counters of an attack that stopped go away on their own.
+
+The three buckets are read in the BatchGetItem that already reads the account
+(chalicelib/meta/accounts.py access_context), so a login costs no extra round
+trip; only failures (and a first success from a source) write.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.meta import keys
+from chalicelib.meta.table import Table, update_op
+
+SK = "LOGIN"
+ATTRIBUTES = ("login_failures", "login_last_failure", "login_good_until")
+MAX_ACCOUNT = 256
+KNOWN_GOOD_SECONDS = 30 * 24 * 3600  # a source stays known-good this long after a success
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Failed logins counted under one key."""
+
+    failures: int = 0
+    last_failure: float = 0.0
+    good_until: float = 0.0  # account+source only: a success from here, until then
+
+    def current(self, now: float, window: int) -> int:
+        """The failures that still count (none once the window has passed since the last)."""
+        return self.failures if now - self.last_failure < window else 0
+
+
+@dataclass(frozen=True)
+class Buckets:
+    account_source: Bucket
+    source: Bucket
+    account: Bucket
+
+
+def bucket_keys(account: str, source: str) -> list[tuple[str, str]]:
+    """(account+source, source, account) keys, in the order of `Buckets`."""
+    account = account[:MAX_ACCOUNT]
+    return [(f"LOGIN#A#{source}#{account}", SK), (f"LOGIN#S#{source}", SK), (f"LOGIN#U#{account}", SK)]
+
+
+def buckets_from(items: dict[tuple[str, str], dict[str, Any]], wanted: list[tuple[str, str]]) -> Buckets:
+    def bucket(k: tuple[str, str]) -> Bucket:
+        item = items.get(k) or {}
+        return Bucket(
+            failures=int(item.get("login_failures", 0) or 0),
+            last_failure=float(item.get("login_last_failure", 0) or 0),
+            good_until=float(item.get("login_good_until", 0) or 0),
+        )
+
+    return Buckets(*(bucket(k) for k in wanted))
+
+
+class DynamoLoginAttempts:
+    def __init__(self, table: Table, clock: Callable[[], float]):
+        self._t = table
+        self._clock = clock
+
+    def record_failure(self, wanted: list[tuple[str, str]], before: Buckets, *, window: int, keep: int) -> Buckets:
+        """Count one failure in each bucket (one transaction); the buckets after it.
+        `window`: seconds after which old failures no longer count; `keep`: how long
+        the items stay (the table's TTL) after this failure."""
+        now = self._clock()
+        expires = int(now + keep)
+        after = []
+        ops = []
+        for (pk, sk), bucket in zip(wanted, (before.account_source, before.source, before.account)):
+            live = bucket.current(now, window)
+            item_expires = max(expires, int(bucket.good_until))
+            values = {":one": 1, ":now": int(now), ":e": item_expires}
+            names = {"#e": keys.TTL_ATTRIBUTE}
+            if live:
+                expression = "ADD login_failures :one SET login_last_failure = :now, #e = :e"
+            else:  # the window passed: count afresh
+                expression = "SET login_failures = :one, login_last_failure = :now, #e = :e"
+            ops.append(update_op(pk, sk, expression, values, names))
+            after.append(Bucket(failures=live + 1, last_failure=now, good_until=bucket.good_until))
+        self._t.transact(ops)
+        return Buckets(*after)
+
+    def remember_success(self, wanted: list[tuple[str, str]], before: Buckets) -> None:
+        """A success from this source: its account+source failures are forgiven and
+        the source is known-good for the account (one write, skipped while both hold)."""
+        now = self._clock()
+        bucket = before.account_source
+        if bucket.failures == 0 and bucket.good_until > now + KNOWN_GOOD_SECONDS / 2:
+            return
+        pk, sk = wanted[0]
+        good = int(now + KNOWN_GOOD_SECONDS)
+        self._t.client.update_item(
+            TableName=self._t.name,
+            Key=keys.key(pk, sk),
+            UpdateExpression="SET login_good_until = :g, #e = :g REMOVE login_failures, login_last_failure",
+            ExpressionAttributeNames={"#e": keys.TTL_ATTRIBUTE},
+            ExpressionAttributeValues={":g": {"N": str(good)}},
+        )
+
+    def take_audit_slot(self, per_minute: int) -> bool:
+        """Whether one more failed-login audit entry may be written this minute."""
+        if per_minute <= 0:
+            return False
+        now = self._clock()
+        minute = dt.datetime.fromtimestamp(now, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M")
+        out = self._t.client.update_item(
+            TableName=self._t.name,
+            Key=keys.key(f"LOGIN#AUDIT#{minute}", SK),
+            UpdateExpression="ADD written :one SET #e = :e",
+            ExpressionAttributeNames={"#e": keys.TTL_ATTRIBUTE},
+            ExpressionAttributeValues={":one": {"N": "1"}, ":e": {"N": str(int(now) + 120)}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(out["Attributes"]["written"]["N"]) <= per_minute
