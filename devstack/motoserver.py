@@ -5,14 +5,20 @@ CloudWatch Logs) answers on the same port, so one ``AWS_ENDPOINT_URL`` covers th
 and presigned S3 URLs come out path-style (``http://127.0.0.1:PORT/<bucket>/<key>?X-Amz-...``)
 because the endpoint is an IP address.
 
-This is moto's ``ThreadedMotoServer`` with one difference: the port is bound in the
-caller's thread, so a port in use raises OSError here instead of hanging ``start()``.
+This is moto's ``ThreadedMotoServer`` with two differences: the port is bound in the
+caller's thread, so a port in use raises OSError here instead of hanging ``start()``;
+and DynamoDB requests are served one at a time. moto's DynamoDB is not thread-safe:
+``TransactWriteItems`` deep-copies the table's items while other request threads write
+to them, and parallel pushes then fail with ``RuntimeError: dictionary changed size
+during iteration`` (a 500 that boto's retries used to hide). Real DynamoDB serializes
+conflicting writes itself; here one lock does it. S3 stays parallel (blob bytes).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Self
+from collections.abc import Callable, Iterable
+from typing import Any, Self
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -32,7 +38,7 @@ class MotoServer:
         self.url = ""
 
     def start(self) -> str:
-        app = DomainDispatcherApplication(create_backend_app)
+        app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="moto", daemon=True
@@ -56,6 +62,29 @@ class MotoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class SerializedDynamoDB:
+    """WSGI middleware: one DynamoDB request at a time (see the module's docstring)."""
+
+    TARGET_PREFIX = "DynamoDB_"  # X-Amz-Target of every DynamoDB JSON-protocol call
+
+    def __init__(self, app: Callable) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(self.TARGET_PREFIX):
+            return self._app(environ, start_response)
+        with self._lock:
+            # the body is produced inside the lock too: a lazy iterable would run outside it
+            result: Any = self._app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
 
 
 def http_url(host: str, port: int) -> str:

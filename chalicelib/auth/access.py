@@ -18,6 +18,9 @@ class Access:
     type: str  # "repository" or "registry"
     name: str  # repository name, or "catalog"
     actions: tuple[str, ...]
+    # False: asked for in the challenge (so that token clients request it) but not
+    # needed to proceed; the handler decides what to do without it (a mount's source)
+    required: bool = True
 
     def scope(self) -> str:
         return f"{self.type}:{self.name}:{','.join(self.actions)}"

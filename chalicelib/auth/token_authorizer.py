@@ -38,7 +38,7 @@ class TokenAuthorizer:
         )
         identity = Identity(subject=claims.get("sub", ""), kind=claims.get("kind", "user" if claims.get("sub") else "anonymous"), grants=grants)
         for access in accesses:
-            if not all(identity.can(access.type, access.name, action) for action in access.actions):
+            if access.required and not all(identity.can(access.type, access.name, action) for action in access.actions):
                 raise self._challenge(request, accesses, "insufficient_scope")
         return identity
 

@@ -19,6 +19,10 @@ def validate_name(name: str) -> str:
     return name
 
 
+def is_valid_tag(tag: str) -> bool:
+    return _TAG.fullmatch(tag) is not None
+
+
 def validate_tag(tag: str) -> str:
     if not _TAG.fullmatch(tag):
         raise InvalidReference(f"invalid tag {tag[:200]!r}", detail={"tag": tag[:200]})

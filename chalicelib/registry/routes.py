@@ -33,9 +33,26 @@ class Route:
         needed = []
         if "name" in params and self.actions:
             needed.append(Access("repository", params["name"], self.actions))
+            source = request.arg("from") if self.name == "start_upload" and request.arg("mount") else None
+            if source and source != params["name"] and _plausible_name(source):
+                # a cross-repository mount reads the source: the challenge asks for pull
+                # there too (as distribution does), but without it the POST still opens
+                # a session (the handler falls back), so it is not required
+                needed.append(Access("repository", source, ("pull",), required=False))
         elif self.name == "list_repositories":
             needed.append(Access("registry", "catalog", ("*",)))
         return needed
+
+
+def _plausible_name(name: str) -> bool:
+    from chalicelib.errors import InvalidName
+    from chalicelib.oci.names import validate_name
+
+    try:
+        validate_name(name)
+    except InvalidName:
+        return False
+    return True
 
 
 class Handler:

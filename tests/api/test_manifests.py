@@ -305,7 +305,10 @@ def test_invalid_tag(api, tag):
     r = put_manifest(api, NAME, tag, body)
     assert r.status == 400, r.body
     assert r.error_codes == ["MANIFEST_INVALID"]
-    assert_error(api.get(f"/v2/{NAME}/manifests/{tag}"), 400)
+    # a reference that cannot be a tag names no manifest: 404, as the reference registry
+    assert_error(api.get(f"/v2/{NAME}/manifests/{tag}"), 404, "MANIFEST_UNKNOWN")
+    r = api.head(f"/v2/{NAME}/manifests/{tag}")
+    assert r.status == 404 and r.body == b""
     assert_error(api.delete(f"/v2/{NAME}/manifests/{tag}"), 400)
 
 

@@ -210,13 +210,21 @@ def test_catalog_access_is_the_registry_resource():
     assert _accesses("GET", "_catalog") == [Access("registry", "catalog", ("*",))]
 
 
+def test_a_mount_asks_for_pull_on_the_source_without_requiring_it():
+    # the challenge names the source, so token clients request it (as distribution
+    # asks); pull there is checked by the handler: without it the mount falls back to
+    # an upload (the spec's fallback), so the request must not fail for lack of it
+    accesses = _accesses("POST", "a/b/blobs/uploads/", {"mount": [D], "from": ["other/repo"]})
+    assert [a.scope() for a in accesses] == ["repository:a/b:pull,push", "repository:other/repo:pull"]
+    assert [a.required for a in accesses] == [True, False]
+
+
 @pytest.mark.parametrize(
     "query",
-    [{"mount": [D], "from": ["other/repo"]}, {"mount": [D]}, {"from": ["other/repo"]}, {"mount": [""], "from": ["x"]}],
+    [{"mount": [D]}, {"from": ["other/repo"]}, {"mount": [""], "from": ["x"]}, {"mount": [D], "from": ["Bad..Name"]},
+     {"mount": [D], "from": ["a/b"]}],
 )
-def test_a_mount_asks_only_for_the_target(query):
-    # pull on the source is checked by the handler: without it the mount falls back to an
-    # upload (the spec's fallback), so the token request must not fail for lack of it
+def test_a_mount_without_a_usable_source_asks_only_for_the_target(query):
     assert [a.scope() for a in _accesses("POST", "a/b/blobs/uploads/", query)] == ["repository:a/b:pull,push"]
 
 

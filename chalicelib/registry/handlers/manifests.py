@@ -7,7 +7,7 @@ from chalicelib.errors import InvalidDigest, ManifestBlobUnknown, ManifestNotFou
 from chalicelib.meta.registry import INLINE_MANIFEST_LIMIT, ManifestRecord
 from chalicelib.oci.digests import CANONICAL, Digest, looks_like_digest
 from chalicelib.oci.manifests import parse_manifest
-from chalicelib.oci.names import validate_tag
+from chalicelib.oci.names import is_valid_tag, validate_tag
 from chalicelib.registry.handlers.common import write_guard
 from chalicelib.web.http import Request, Response
 
@@ -86,7 +86,9 @@ def _resolve(svc, name: str, reference: str, *, with_body: bool) -> tuple[str, s
             raise ManifestNotFound(f"manifest {digest} is not in {name}", detail={"digest": digest})
         media_type, size, body = record.media_type, record.size, record.body
     else:
-        tag = svc.meta.get_tag(name, validate_tag(reference))
+        # a reference that cannot be a tag names no manifest: 404, as the reference
+        # registry answers (its route would not match), not 400; no read needed
+        tag = svc.meta.get_tag(name, reference) if is_valid_tag(reference) else None
         if tag is None:
             raise ManifestNotFound(f"tag {reference} is not in {name}", detail={"tag": reference})
         digest, media_type, size, body = tag.digest, tag.media_type, tag.size, tag.body

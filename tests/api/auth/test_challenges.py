@@ -50,6 +50,15 @@ REQUESTS = [
     ("DELETE", f"/v2/library/app/blobs/{DIGEST}", "repository:library/app:delete"),
     ("GET", "/v2/library/nested/deep/app/tags/list", "repository:library/nested/deep/app:pull"),
     ("GET", "/v2/_catalog", "registry:catalog:*"),
+    # a cross-repository mount asks for pull on the source too, so token clients can mount
+    (
+        "POST",
+        f"/v2/library/app/blobs/uploads/?mount={DIGEST}&from=library/base",
+        "repository:library/app:pull,push repository:library/base:pull",
+    ),
+    # ...but never for a source that is no repository name, nor the target itself
+    ("POST", f"/v2/library/app/blobs/uploads/?mount={DIGEST}&from=Not..Valid", "repository:library/app:pull,push"),
+    ("POST", f"/v2/library/app/blobs/uploads/?mount={DIGEST}&from=library/app", "repository:library/app:pull,push"),
 ]
 
 
