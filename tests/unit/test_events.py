@@ -176,3 +176,21 @@ def test_audit_reads_eventbridge_events_from_the_queue():
     assert audit.consume(log, [event, event]) == 1  # a batch holding an event twice
     assert audit.consume(log, [event]) == 1  # and a second delivery
     assert log.entries[0] == log.entries[1]
+
+
+def test_every_type_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "events.md").read_text()
+    assert all(f"`{t}`" in doc for t in envelope.TYPES), [t for t in envelope.TYPES if f"`{t}`" not in doc]
+
+
+def test_the_audit_rule_matches_what_the_consumer_enters():
+    from pathlib import Path
+
+    from devstack.resources import load_template
+
+    template = load_template(Path(__file__).resolve().parents[2] / "infra" / "berth.yaml")
+    pattern = template["Resources"]["AuditEventsRule"]["Properties"]["EventPattern"]
+    assert pattern["source"] == [forwarder.BUS_SOURCE]
+    assert set(pattern["detail-type"]) == set(audit.OPERATIONS)
