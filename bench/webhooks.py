@@ -105,7 +105,15 @@ def run(berth, quick: bool) -> dict:
         deadline = time.monotonic() + 120
         while len(receiver.arrivals) < events and time.monotonic() < deadline:
             time.sleep(0.2)
-        latencies = [arrived - dt.datetime.fromisoformat(doc["time"]).timestamp() for arrived, doc in receiver.arrivals]
+        latencies = [arrived - _epoch(doc["time"]) for arrived, doc in receiver.arrivals]
+        # where the time goes: until webhook_events logged the execution (the event path up to
+        # the webhook consumer), and from there to the receiver (the delivery itself)
+        [policy_id] = [p["id"] for p in requests.get(f"{api}/projects/{project}/webhook/policies", auth=auth, timeout=60).json()]
+        runs = requests.get(f"{api}/projects/{project}/webhook/policies/{policy_id}/executions",
+                            params={"page_size": 100}, auth=auth, timeout=60).json()
+        started = {r["extra_attrs"]["event_id"]: _epoch(r["start_time"]) for r in runs}
+        upstream = [started[doc["id"]] - _epoch(doc["time"]) for _, doc in receiver.arrivals if doc["id"] in started]
+        delivery = [arrived - started[doc["id"]] for arrived, doc in receiver.arrivals if doc["id"] in started]
     finally:
         receiver.close()
         requests.delete(f"{api}/projects/{project}/repositories/app", auth=auth, timeout=60)
@@ -116,7 +124,14 @@ def run(berth, quick: bool) -> dict:
         "p50": percentile(latencies, 50),
         "p99": percentile(latencies, 99),
         "max": max(latencies) if latencies else float("nan"),
+        "upstream_p50": percentile(upstream, 50),
+        "delivery_p50": percentile(delivery, 50),
+        "delivery_p99": percentile(delivery, 99),
     }
+
+
+def _epoch(text: str) -> float:
+    return dt.datetime.fromisoformat(text).timestamp()
 
 
 def render(result: dict) -> str:
@@ -129,4 +144,9 @@ def render(result: dict) -> str:
         "| ---: | ---: | ---: | ---: | ---: |",
         (f"| {result['events']} | {result['delivered']} | {fmt_s(result['p50'])} | {fmt_s(result['p99'])} "
          f"| {fmt_s(result['max'])} |"),
+        "",
+        "Where it goes (medians): from the event to `webhook_events` logging its execution (the pull's",
+        f"recording, the stream, the bus, the queue) {fmt_s(result['upstream_p50'])}; from there to the receiver",
+        (f"(the deliveries queue, `deliver_webhooks`, the POST) {fmt_s(result['delivery_p50'])} "
+         f"(p99 {fmt_s(result['delivery_p99'])})."),
     ])
