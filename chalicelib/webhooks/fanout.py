@@ -36,25 +36,42 @@ def execution_id(event: Event, policy_id: int) -> int:
 def consume(events: Iterable[Event], webhooks: Any, accounts: Any, queue: JobQueue, clock) -> int:
     """Queue the delivery jobs of these events; how many."""
     jobs: list[Job] = []
+    # a batch's events are mostly of a few projects: their policies and the project read once
+    policies = _PerBatch(webhooks.list)
+    projects = _PerBatch(accounts.get_project)
     for event in {e.id: e for e in events}.values():
         if event.type == PROJECT_DELETED:
             webhooks.delete_project(str(event.data.get("project", "")))
             continue
-        jobs.extend(jobs_for(event, webhooks, accounts, clock))
+        jobs.extend(jobs_for(event, webhooks, accounts, clock, policies=policies, projects=projects))
     if jobs:
         queue.send(jobs)
     return len(jobs)
 
 
-def jobs_for(event: Event, webhooks: Any, accounts: Any, clock) -> list[Job]:
+class _PerBatch:
+    """A store read remembered for one batch, by its argument."""
+
+    def __init__(self, read):
+        self._read = read
+        self._seen: dict[str, Any] = {}
+
+    def __call__(self, key: str) -> Any:
+        if key not in self._seen:
+            self._seen[key] = self._read(key)
+        return self._seen[key]
+
+
+def jobs_for(event: Event, webhooks: Any, accounts: Any, clock, *, policies=None, projects=None) -> list[Job]:
     harbor_type = HARBOR_TYPES.get(event.type)
     project_name = str(event.data.get("project") or "")
     if harbor_type is None or not project_name:
         return []
-    policies = [p for p in webhooks.list(project_name) if p.enabled and harbor_type in p.event_types]
+    listed = (policies or webhooks.list)(project_name)
+    policies = [p for p in listed if p.enabled and harbor_type in p.event_types]
     if not policies:
         return []
-    project = accounts.get_project(project_name)
+    project = (projects or accounts.get_project)(project_name)
     if project is None:  # deleted since
         return []
     info = ProjectInfo(project.name, int(project.project_id), bool(project.public))

@@ -234,3 +234,53 @@ def slow_receiver():
 def test_a_receiver_that_never_answers_is_a_retryable_timeout(slow_receiver):
     outcome = HttpSender(timeout=0.3).post(slow_receiver, {"Content-Type": "application/json"}, b"{}")
     assert outcome.status_code == 0 and outcome.retryable and "timed out" in outcome.error
+
+
+# -- fan-out ---------------------------------------------------------------------------------------
+class FakeStores:
+    """The fan-out's reads and writes, in memory, counted."""
+
+    def __init__(self, policies):
+        self.policies = policies
+        self.runs: dict[int, object] = {}
+        self.reads: list[str] = []
+
+    def list(self, project):
+        self.reads.append(f"policies {project}")
+        return self.policies
+
+    def get_project(self, name):
+        from chalicelib.meta.accounts import Project
+
+        self.reads.append(f"project {name}")
+        return Project(name=name, public=True, project_id=9)
+
+    def start_execution(self, run):
+        if run.execution_id in self.runs:
+            return False
+        self.runs[run.execution_id] = run
+        return True
+
+    def execution(self, project, policy_id, execution_id):
+        return self.runs.get(execution_id)
+
+
+def test_fan_out_reads_a_projects_policies_once_per_batch_and_queues_each_target():
+    from chalicelib.webhooks.fanout import consume
+
+    two_targets = Policy("library", "p", (Target("http", "https://a.example"), Target("slack", "https://b.example")),
+                         ("PUSH_ARTIFACT",), policy_id=5)
+    pulls_only = Policy("library", "q", (Target("http", "https://c.example"),), ("PULL_ARTIFACT",), policy_id=6)
+    stores, queue = FakeStores([two_targets, pulls_only]), FakeQueue()
+    pushes = [event() for _ in range(3)]
+    assert consume([*pushes, pushes[0]], stores, stores, queue, clock=lambda: 1.0) == 6
+    assert stores.reads == ["policies library", "project library"]
+    assert sorted((j.policy_id, j.task) for j, _ in queue.sent) == [(5, 1), (5, 1), (5, 1), (5, 2), (5, 2), (5, 2)]
+    assert {j.project.project_id for j, _ in queue.sent} == {9}
+
+    # the same event again: its execution exists; only tasks still Pending are queued again
+    run = stores.runs[execution_id(pushes[0], 5)]
+    run.tasks["1"]["status"] = "Success"
+    again = FakeQueue()
+    assert consume([pushes[0]], stores, stores, again, clock=lambda: 2.0) == 1
+    assert [(j.task, j.event.id) for j, _ in again.sent] == [(2, pushes[0].id)]
