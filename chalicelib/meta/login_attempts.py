@@ -25,6 +25,7 @@ from chalicelib.meta import keys
 from chalicelib.meta.table import Table, update_op
 
 SK = "LOGIN"
+LOGIN_PREFIX = "LOGIN#"  # every partition of this store (the key-layout test reads it)
 ATTRIBUTES = ("login_failures", "login_last_failure", "login_good_until")
 MAX_ACCOUNT = 256
 KNOWN_GOOD_SECONDS = 30 * 24 * 3600  # a source stays known-good this long after a success
@@ -53,7 +54,7 @@ class Buckets:
 def bucket_keys(account: str, source: str) -> list[tuple[str, str]]:
     """(account+source, source, account) keys, in the order of `Buckets`."""
     account = account[:MAX_ACCOUNT]
-    return [(f"LOGIN#A#{source}#{account}", SK), (f"LOGIN#S#{source}", SK), (f"LOGIN#U#{account}", SK)]
+    return [(f"{LOGIN_PREFIX}A#{source}#{account}", SK), (f"{LOGIN_PREFIX}S#{source}", SK), (f"{LOGIN_PREFIX}U#{account}", SK)]
 
 
 def buckets_from(items: dict[tuple[str, str], dict[str, Any]], wanted: list[tuple[str, str]]) -> Buckets:
@@ -120,7 +121,7 @@ class DynamoLoginAttempts:
         minute = dt.datetime.fromtimestamp(now, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M")
         out = self._t.client.update_item(
             TableName=self._t.name,
-            Key=keys.key(f"LOGIN#AUDIT#{minute}", SK),
+            Key=keys.key(f"{LOGIN_PREFIX}AUDIT#{minute}", SK),
             UpdateExpression="ADD written :one SET #e = :e",
             ExpressionAttributeNames={"#e": keys.TTL_ATTRIBUTE},
             ExpressionAttributeValues={":one": {"N": "1"}, ":e": {"N": str(int(now) + 120)}},

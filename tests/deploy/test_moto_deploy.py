@@ -24,6 +24,7 @@ def test_configure_points_the_stage_at_the_stacks(deployed):
         "BERTH_BUCKET": deployed.data["BucketName"],
         "BERTH_SSM_PREFIX": f"/berth/{deployed.stage}",
         "BERTH_EVENT_BUS": deployed.data["EventBusName"],
+        "BERTH_WEBHOOK_QUEUE": deployed.data["WebhookDeliveriesQueueUrl"],
     }
     # the rest of the file is kept: the other stages, the shared settings
     config = deployed.config
@@ -46,6 +47,8 @@ def test_operations_stack_creates_log_groups_with_retention_and_a_dashboard(depl
         f"/aws/lambda/berth-{stage}-challenge": 30,
         f"/aws/lambda/berth-{stage}-forward_events": 30,
         f"/aws/lambda/berth-{stage}-audit_events": 30,
+        f"/aws/lambda/berth-{stage}-webhook_events": 30,
+        f"/aws/lambda/berth-{stage}-deliver_webhooks": 30,
     }
     body = moto_session.client("cloudwatch").get_dashboard(DashboardName=deployed.ops["DashboardName"])["DashboardBody"]
     widgets = json.loads(body)["widgets"]
@@ -80,7 +83,13 @@ def test_print_modes_feed_the_readme_commands(deployed, moto_session, capsys):
     assert printed("--print", "ops-parameters") == (
         f"Stage={stage} TableName={deployed.data['TableName']} BucketName={deployed.data['BucketName']}"
     )
-    sources = f"EventStreamArn={deployed.data['TableStreamArn']} AuditEventsQueueArn={deployed.data['AuditEventsQueueArn']}"
+    sources = " ".join(
+        f"{key}={deployed.data[output]}"
+        for key, output in (
+            ("EventStreamArn", "TableStreamArn"), ("AuditEventsQueueArn", "AuditEventsQueueArn"),
+            ("WebhookEventsQueueArn", "WebhookEventsQueueArn"), ("WebhookDeliveriesQueueArn", "WebhookDeliveriesQueueArn"),
+        )
+    )
     assert printed("--print", "app-parameters") == f"Stage={stage} {sources}"
     assert printed("--print", "app-parameters", "--public-url", "https://registry.example.com/") == (
         f"Stage={stage} {sources} PublicUrl=https://registry.example.com"

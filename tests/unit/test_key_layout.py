@@ -28,7 +28,10 @@ def code_prefixes() -> set[str]:
                 found.add(_prefix(value))
             elif inspect.isfunction(value) and value.__module__ == module.__name__ and re.search(r"_(pk|sk)$", name):
                 arity = len(inspect.signature(value).parameters)
-                found.add(_prefix(value(*["<x>"] * arity)))
+                try:
+                    found.add(_prefix(value(*["<x>"] * arity)))
+                except (TypeError, ValueError):  # a number formatted in the key (`POLICY#<id:010d>`)
+                    found.add(re.sub(r"[0-9]+$", "", value(*[0] * arity)))
     return {p for p in found if p}
 
 
