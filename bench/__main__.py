@@ -1,6 +1,6 @@
 """``python -m bench [SECTION ...] [--quick] [--runs N] [--out PATH]``
 
-Sections: throughput, calls, coldstart, scale, concurrency, webhooks (default: all of them).
+Sections: throughput, calls, coldstart, scale, concurrency, webhooks, lists (default: all of them).
 ``make bench`` runs ``bench/install-deps.sh`` then ``python -m bench --out docs/benchmarks.md``.
 ``--quick`` is a smoke run (one throughput run, smaller scale and concurrency) that
 prints its report instead of writing docs/benchmarks.md, unless --out says otherwise.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.util import ROOT, log, temp_dir
 
-SECTIONS = ("throughput", "concurrency", "coldstart", "calls", "scale", "webhooks")
+SECTIONS = ("throughput", "concurrency", "coldstart", "calls", "scale", "webhooks", "lists")
 NEEDS_STACK = {"throughput", "concurrency", "coldstart", "webhooks"}
 
 
@@ -96,6 +96,10 @@ def _run_section(section: str, args: argparse.Namespace, workdir: Path, berth) -
         from bench import webhooks
 
         return webhooks.run(berth, args.quick)
+    if section == "lists":
+        from bench import lists
+
+        return lists.run(args.quick)
     raise ValueError(section)
 
 

@@ -16,6 +16,7 @@ TARGETS = {
     "calls": "Pull by tag of an N-layer image: at most N + 3 AWS calls, the token included",
     "coldstart": "Cold start (import + first request): at most 1.2 × the floor (import boto3 + chalice, create the clients)",
     "scale": "A page costs the same at 100 and at 10,000 tags, and at 10 and at 1,000 repositories",
+    "lists": "A management list's page (users, projects, robots, members, repositories, audit log) costs the same at 100 and at 10,000 entries",
     "concurrency": "16 parallel pulls and 4 parallel pushes against the local stack, no error",
 }
 
@@ -64,6 +65,12 @@ def verdicts(results: dict) -> dict[str, tuple[bool, str]]:
         catalog_ok = all(ok for page, ok in v.items() if page.startswith("catalog"))
         out["scale"] = (tags_ok and catalog_ok, (f"tag list page: {'constant' if tags_ok else 'grows'}; "
                                                 f"catalog page: {'constant' if catalog_ok else 'grows'}"))
+    if "lists" in results:
+        from bench import lists
+
+        same = lists.same_cost(results["lists"]["small"], results["lists"]["large"])
+        grew = [page for page, ok in same.items() if not ok]
+        out["lists"] = (not grew, "constant: every page" if not grew else f"grows: {', '.join(grew)}")
     if "concurrency" in results:
         from bench import concurrency
 
@@ -292,6 +299,26 @@ def _scale(result: dict, results: dict) -> str:
     return "\n".join(out)
 
 
+def _lists(result: dict, results: dict) -> str:
+    from bench import lists
+
+    small, large = result["sizes"]
+    grew = [page for page, ok in lists.same_cost(result["small"], result["large"]).items() if not ok]
+    out = ["## 7. Management lists", "", LISTS_METHOD.format(small=small, large=large), "", lists.render(result), ""]
+    if grew:
+        out.append(f"**Target missed: these pages cost more at {large:,} entries: {', '.join(grew)}.**")
+    else:
+        out.append(f"**Target: a page costs the same at {small:,} and at {large:,} entries — met.** Each page is one "
+                   "Query of its entries in key order plus one read of the list's counter (X-Total-Count), and the "
+                   "reads that render the page's entries (the caller's roles, owners' ids, repository counts: "
+                   "BatchGetItem for the page). Page 2 starts where page 1's `Link` cursor says: no skip. "
+                   "A repository's `artifact_count` is still counted from its manifests (two Queries per repository "
+                   "on the page): it follows what those repositories hold, not how many repositories exist.")
+    out += ["", "Filters and orders that key order cannot serve (`q=name=~x`, `sort=-creation_time`) still read "
+            "the whole list: docs/decisions/lists-read-one-page.md."]
+    return "\n".join(out)
+
+
 def _concurrency(result: dict, results: dict) -> str:
     from bench import concurrency
 
@@ -360,7 +387,7 @@ def _webhooks(result: dict, results: dict) -> str:
 
 
 RENDERERS = {"throughput": _throughput, "calls": _calls, "coldstart": _coldstart, "scale": _scale,
-             "concurrency": _concurrency, "webhooks": _webhooks}
+             "concurrency": _concurrency, "webhooks": _webhooks, "lists": _lists}
 
 HEADER = """\
 # Berth benchmarks
@@ -375,7 +402,7 @@ HOW_TO_RUN = """\
 ```
 make bench                       # bench/install-deps.sh, then python -m bench --out docs/benchmarks.md (< 15 min)
 .venv/bin/python -m bench --quick                  # smoke run, < 3 min, prints the report
-.venv/bin/python -m bench calls scale              # some sections only: throughput concurrency coldstart calls scale
+.venv/bin/python -m bench calls scale              # some sections only: throughput concurrency coldstart calls scale lists
 .venv/bin/python -m bench --runs 9 --out /tmp/b.md # more throughput runs, report elsewhere
 ```
 
@@ -446,3 +473,11 @@ CONCURRENCY_METHOD = """\
 {pulls} `skopeo copy` pulls of one image at the same time, each into its own empty layout, each
 verified; then {pushes} pushes of {pushes} new images (random content) at the same time to {pushes}
 repositories, each read back and verified. The same against the distribution registry for reference."""
+
+LISTS_METHOD = """`bench/lists.py`: each kind of list in a deployment of its own on in-process moto, grown
+from {small:,} to {large:,} entries (written with BatchWriteItem in the stores' item shapes, with the
+list's counter raised by the number written), then page 1 (`page_size=10`) of each list asked
+through the Chalice handler as a warm container would (Basic auth), and page 2 through the URL in
+page 1's `Link: rel="next"`. Calls and items read are counted as in the scale section; times are
+left out (moto's Query reads its whole table, so its time says nothing about DynamoDB's).
+`tests/scale/test_list_pages.py` fails when a page costs more at 10,000."""

@@ -52,7 +52,11 @@ def bootstrap(svc, *, admin_password: str | None) -> dict[str, bool]:
     from chalicelib.meta.accounts import AccountNotFound, Member, Project, User
     from chalicelib.roles import Role
 
+    from chalicelib.meta.list_sizes import backfill
+
     done = {
+        # first: data saved before the lists were counted gets its counters (once)
+        "list_sizes": backfill(svc.table, retention_days=svc.audit.retention_seconds() // 86400),
         "upload_key": ensure_secret(svc.ssm, svc.settings.ssm_prefix, UPLOAD_TOKEN_KEY, lambda: secrets.token_hex(32)),
         "signing_key": ensure_secret(svc.ssm, svc.settings.ssm_prefix, TOKEN_SIGNING_KEY, _signing_key_pem),
         "library": False,

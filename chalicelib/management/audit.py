@@ -129,8 +129,20 @@ def _answer(svc, req: Request, project: str | None, *, ext: bool = False) -> Res
     conditions = paging.query_args(req, _KEYS)
     if project is not None:
         conditions["project"] = paging.Condition("exact", (project,))
+    timed = "op_time" in conditions
     since, until = _time_range(svc, conditions.pop("op_time", None))
     log = svc.audit
+    if not timed and set(conditions) <= {"project"} and paging.by_key_order(req, "-op_time"):
+        # newest first is the partitions' order: a page reads its entries, the total is the
+        # days' counters (whole days: the oldest day's total may include what just expired)
+        days = log.days(since, until)
+        if project is not None:
+            partitions, counters = [store.project_pk(project)], [store.project_day_list(project, d) for d in days]
+        else:
+            partitions = [store.day_pk(d) for d in days]
+            counters = [store.day_list(d) for d in days] + ([store.day_list(d, failed=True) for d in days] if ext else [])
+        source = log.newest_first(partitions, since=since, until=until, successful_only=not ext)
+        return paging.keyed(req, source, log.counted(counters), lambda shown: [(render_ext if ext else render)(e) for e in shown], page)
     exact = {k: c.values[0] for k, c in conditions.items() if c.op == "exact"}
     if "project" in exact:
         partitions = [store.project_pk(exact["project"])]

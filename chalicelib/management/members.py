@@ -6,7 +6,8 @@ from chalicelib.management import paging
 from chalicelib.management.access import project_for
 from chalicelib.management.errors import AlreadyExists, BadRequest, NotFound
 from chalicelib.management.schema import integer, obj, string
-from chalicelib.management.spec import IS_RESOURCE_NAME, PAGE, PAGE_SIZE, Param, operation
+from chalicelib.management.spec import CURSOR, IS_RESOURCE_NAME, PAGE, PAGE_SIZE, Param, operation
+from chalicelib.meta import keys
 from chalicelib.meta.accounts import Member
 from chalicelib.roles import Role
 from chalicelib.web.http import Request, Response
@@ -56,13 +57,9 @@ def render(member: Member, project_id: int, user_ids: dict[str, int]) -> dict:
 
 
 def _user_ids(svc, members: list[Member]) -> dict[str, int]:
-    out = {}
-    for member in members:
-        if member.entity_type == "u":
-            user = svc.accounts.get_user(member.entity_name)
-            if user is not None:
-                out[member.entity_name] = user.user_id
-    return out
+    """The user members' ids: one BatchGetItem for the page."""
+    names = [m.entity_name for m in members if m.entity_type == "u"]
+    return {u.username: u.user_id for u in svc.accounts.users_named(names)} if names else {}
 
 
 @operation(
@@ -70,7 +67,7 @@ def _user_ids(svc, members: list[Member]) -> dict[str, int]:
     "A project's members (users and groups)",
     "member",
     response={"type": "array", "items": MEMBER},
-    params=(IS_RESOURCE_NAME, PAGE, PAGE_SIZE, Param("entityname", string(), "Part of the member's name")),
+    params=(IS_RESOURCE_NAME, PAGE, PAGE_SIZE, CURSOR, Param("entityname", string(), "Part of the member's name")),
     errors=(400, 403, 404),
     paged=True,
 )
@@ -78,11 +75,20 @@ def list_project_members(svc, req: Request, project_name_or_id: str) -> Response
     project = project_for(svc, req, project_name_or_id, "member.read")
     page = paging.page_args(req)
     needle = (req.arg("entityname") or "").lower()
-    members = sorted(svc.accounts.list_members(project.name), key=lambda m: m.member_id)
-    if needle:
-        members = [m for m in members if needle in m.entity_name.lower()]
-    ids = _user_ids(svc, list(page.window(members)))
-    return paging.paged(req, members, lambda m: render(m, project.project_id, ids), page)
+    if not needle:  # Harbor's order (users by name, then groups): a page, and the project's counter
+        listed = keys.members_list(project.name)
+        total = svc.accounts.list_size(listed)[listed]
+        source = svc.accounts.members_in_order(project.name)
+        return paging.keyed(req, source, total, lambda shown: _render_page(svc, project, shown), page)
+    members = [m for m in svc.accounts.list_members(project.name) if needle in m.entity_name.lower()]
+    shown = list(page.window(members))
+    rendered = {m.member_id: body for m, body in zip(shown, _render_page(svc, project, shown))}
+    return paging.paged(req, members, lambda m: rendered[m.member_id], page)
+
+
+def _render_page(svc, project, members: list[Member]) -> list[dict]:
+    ids = _user_ids(svc, members)
+    return [render(m, project.project_id, ids) for m in members]
 
 
 @operation(

@@ -2,13 +2,27 @@
 `X-Total-Count`, a `Link` header with rel="prev" and rel="next", and the `q`
 query language (`k=v` exact, `k=~v` fuzzy, `k={a b}` any of, `k=[lo~hi]` range,
 comma separated). Paging past the end is an empty list, not an error.
+
+Two ways to answer a page (docs/decisions/lists-read-one-page.md):
+
+* `keyed`: the list is kept in key order (a listing partition, a prefix of one) and
+  its size in a counter item, so a page is one Query of `page_size` items after a
+  start key, and X-Total-Count is one read. Page k's start key is in the cursor
+  that page k-1's `Link: rel="next"` carried; a client that asks for page k
+  itself (no cursor, or one for another page) gets a keys-only skip of
+  (k-1) x page_size keys: its cost grows with the page number, never with the total.
+* `paged`: everything read, then filtered, sorted and windowed, for filters and
+  orders that key order cannot serve (`q=name=~foo`, `sort=-creation_time`).
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from chalicelib.management.errors import BadRequest
@@ -24,6 +38,7 @@ API_BASE = "/api/v2.0"  # Harbor's; Location and Link carry it (see docs/archite
 class Page:
     number: int
     size: int
+    after: str | None = None  # the key that ends page number - 1, from the request's cursor
 
     def window(self, items: Sequence[Any]) -> Sequence[Any]:
         start = (self.number - 1) * self.size
@@ -31,10 +46,113 @@ class Page:
 
 
 def page_args(req: Request) -> Page:
-    return Page(
-        _whole(req, "page", 1, 1, MAX_PAGE),
-        _whole(req, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
-    )
+    number = _whole(req, "page", 1, 1, MAX_PAGE)
+    size = _whole(req, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    return Page(number, size, _cursor_key(req.arg("cursor"), number, size))
+
+
+# -- cursors ------------------------------------------------------------------------------
+# A cursor is the last key of the previous page with the page number and size it was made
+# for, base64url JSON: opaque to clients, and not signed, because it only moves where a
+# Query starts inside the key range the handler chose for this caller (a forged one is a
+# filter the caller could have asked for). One made for another page or size is ignored.
+CURSOR = "cursor"
+
+
+def cursor(number: int, size: int, key: str) -> str:
+    raw = json.dumps([number, size, key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor_key(raw: str | None, number: int, size: int) -> str | None:
+    if not raw:
+        return None
+    try:
+        if len(raw) > 2048:
+            raise ValueError
+        decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        made_for, made_size, key = decoded
+        if not (isinstance(made_for, int) and isinstance(made_size, int) and isinstance(key, str)):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest("cursor is malformed; follow the Link header or leave it out") from None
+    return key if (made_for, made_size) == (number, size) else None
+
+
+class KeyedList(Protocol):
+    """A list in key order: keys only (cheap) or (key, entry) pairs, after a key."""
+
+    def keys(self, after: str | None, limit: int) -> list[str]: ...
+
+    def rows(self, after: str | None, limit: int) -> list[tuple[str, Any]]: ...
+
+
+def keyed(req: Request, source: KeyedList, total: int, render: Callable[[list[Any]], list[Any]], page: Page | None = None) -> Response:
+    """One page of a list kept in key order, whose size (`total`) is counted elsewhere:
+    reads the page's entries (and for page k without its cursor, (k-1) x size keys)."""
+    page = page or page_args(req)
+    skip = (page.number - 1) * page.size
+    rows: list[tuple[str, Any]] = []
+    if skip < total:
+        after = page.after
+        if after is None and skip:
+            skipped = source.keys(None, skip)
+            after = skipped[-1] if len(skipped) == skip else None
+            if after is None:  # fewer keys than the counter says: past the end
+                skip = total
+        if skip < total:
+            rows = source.rows(after, page.size)
+    headers = {"X-Total-Count": str(total)}
+    links = []
+    if page.number > 1 and total:
+        links.append(f'<{_page_url(req, page.number - 1, page.size)}>; rel="prev"')
+    if page.number * page.size < total and len(rows) == page.size:
+        links.append(f'<{_page_url(req, page.number + 1, page.size, rows[-1][0])}>; rel="next"')
+    if links:
+        headers["Link"] = " , ".join(links)
+    return Response.json(200, render([entry for _, entry in rows]), headers)
+
+
+class Merged:
+    """The union of key-ordered lists (each key in one of them), in key order."""
+
+    def __init__(self, *sources: KeyedList):
+        self.sources = sources
+
+    def keys(self, after: str | None, limit: int) -> list[str]:
+        return sorted({k for s in self.sources for k in s.keys(after, limit)})[:limit]
+
+    def rows(self, after: str | None, limit: int) -> list[tuple[str, Any]]:
+        return sorted((r for s in self.sources for r in s.rows(after, limit)), key=lambda r: r[0])[:limit]
+
+
+class InMemory:
+    """A list already read (small by construction, e.g. a user's own memberships)."""
+
+    def __init__(self, rows: Iterable[tuple[str, Any]]):
+        self._rows = sorted(rows, key=lambda r: r[0])
+
+    def keys(self, after: str | None, limit: int) -> list[str]:
+        return [k for k, _ in self._after(after, limit)]
+
+    def rows(self, after: str | None, limit: int) -> list[tuple[str, Any]]:
+        return self._after(after, limit)
+
+    def _after(self, after: str | None, limit: int) -> list[tuple[str, Any]]:
+        return [r for r in self._rows if after is None or r[0] > after][:limit]
+
+
+def by_key_order(req: Request, key_sort: str, allowed_q: Iterable[str] = ()) -> bool:
+    """Whether key order serves this request: no `q` beyond `allowed_q`'s exact terms and
+    no `sort` other than the key's (the handler's default)."""
+    raw_sort = (req.arg("sort") or "").strip()
+    if raw_sort and raw_sort != key_sort:
+        return False
+    raw_q = req.arg("q")
+    if not raw_q:
+        return True
+    allowed = set(allowed_q)
+    return all(_parse_term(t)[0] in allowed and _parse_term(t)[1].op == "exact" for t in _split(raw_q))
 
 
 def _whole(req: Request, name: str, default: int, low: int, high: int) -> int:
@@ -64,9 +182,11 @@ def paged(req: Request, items: Sequence[Any], render: Callable[[Any], Any], page
     return Response.json(200, [render(i) for i in page.window(items)], headers)
 
 
-def _page_url(req: Request, number: int, size: int) -> str:
-    query = [(k, v) for k, values in req.query.items() if k not in ("page", "page_size") for v in values]
+def _page_url(req: Request, number: int, size: int, after: str | None = None) -> str:
+    query = [(k, v) for k, values in req.query.items() if k not in ("page", "page_size", CURSOR) for v in values]
     query += [("page", str(number)), ("page_size", str(size))]
+    if after is not None:
+        query.append((CURSOR, cursor(number, size, after)))
     return f"{API_BASE}/{req.path[len('api/v2.0/'):]}?{urlencode(query)}"
 
 

@@ -24,6 +24,7 @@ from chalicelib.management.errors import BadRequest, Forbidden, NotFound
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import IS_RESOURCE_NAME, PAGING, Param, operation
 from chalicelib.management.times import iso
+from chalicelib.meta import keys
 from chalicelib.meta.accounts import Project
 from chalicelib.web.http import Request, Response
 
@@ -105,7 +106,13 @@ _ROLE_COUNTS = {
 
 
 def repo_count(svc, project: str) -> int:
-    return project_service.repository_count(svc, project)
+    return repo_counts(svc, [project])[project]
+
+
+def repo_counts(svc, projects: list[str]) -> dict[str, int]:
+    """How many repositories each project holds: their counters, one read."""
+    sizes = svc.meta.list_size(*(keys.repositories_list(p) for p in projects)) if projects else {}
+    return {p: sizes[keys.repositories_list(p)] for p in projects}
 
 
 def render(project: Project, role: rbac.Role | None, repos: int, owner_ids: dict[str, int]) -> dict:
@@ -176,12 +183,43 @@ def list_projects(svc, req: Request) -> Response:
     if public:
         conditions["public"] = paging.Condition("exact", (_flag(public, "public"),))
     order = paging.sort_args(req, ("name", "project_id", "creation_time", "update_time"), "name")
+    listed = _in_name_order(svc, req, conditions) if paging.by_key_order(req, "name", ("public",)) else None
+    if listed is not None:
+        source, total = listed
+        return paging.keyed(req, source, total, lambda shown: _render_page(svc, req, shown), page)
     projects = paging.sorted_by(paging.filtered(visible(svc, req, all_projects(svc)), conditions, _FIELDS), order, _FIELDS)
-    shown = list(page.window(projects))
+    shown = {p.name: body for p, body in zip(page.window(projects), _render_page(svc, req, list(page.window(projects))))}
+    return paging.paged(req, projects, lambda p: shown[p.name], page)
+
+
+def _render_page(svc, req: Request, shown: list[Project]) -> list[dict]:
+    """The page's projects with the caller's roles, owners' ids and repository counts:
+    reads that follow the page, not the list."""
     roles = roles_in(svc, req, [p.name for p in shown])
     owners = _owner_ids(svc, {p.owner for p in shown})
-    rendered = {p.name: render(p, roles.get(p.name), repo_count(svc, p.name), owners) for p in shown}
-    return paging.paged(req, projects, lambda p: rendered[p.name], page)
+    counts = repo_counts(svc, [p.name for p in shown])
+    return [render(p, roles.get(p.name), counts[p.name], owners) for p in shown]
+
+
+def _in_name_order(svc, req: Request, conditions: dict) -> tuple[paging.KeyedList, int] | None:
+    """The projects the caller sees, as a list in name order with its size, when the
+    listings serve it: everything (an administrator), the public projects, or the public
+    ones with the caller's own private ones (a user without LDAP groups: their
+    memberships are one Query of their index). None: read everything (paging.paged)."""
+    public = conditions.get("public")
+    if set(conditions) - {"public"} or (public is not None and public.values[0] != "true"):
+        return None
+    public_only = public is not None
+    if is_admin(req) or public_only:
+        name = keys.PUBLIC_PROJECTS_LIST if public_only else keys.PROJECTS_LIST
+        return svc.accounts.projects_in_order(public_only=public_only), svc.accounts.list_size(name)[name]
+    principal = caller(req)
+    if principal.kind != "user" or principal.groups:
+        return None
+    member_of = svc.accounts.list_memberships(principal.name)
+    private = [p for p in svc.accounts.projects_named(member_of) if not p.public]
+    total = svc.accounts.list_size(keys.PUBLIC_PROJECTS_LIST)[keys.PUBLIC_PROJECTS_LIST] + len(private)
+    return paging.Merged(svc.accounts.projects_in_order(public_only=True), paging.InMemory((p.name, p) for p in private)), total
 
 
 @operation(

@@ -6,7 +6,6 @@ clients when it has slashes (`a%2Fb`, or twice: `a%252Fb`); routes.py decodes it
 """
 from __future__ import annotations
 
-from chalicelib import artifacts
 from chalicelib.management import paging
 from chalicelib.management.access import find_project, require
 from chalicelib.management.errors import NotFound
@@ -14,6 +13,7 @@ from chalicelib.management.ids import stable_id
 from chalicelib.management.schema import DATE_TIME, integer, string
 from chalicelib.management.spec import PAGING, operation
 from chalicelib.management.times import iso
+from chalicelib.meta import keys
 from chalicelib.meta.accounts import Project
 from chalicelib.meta.registry import RepositoryRecord
 from chalicelib.oci.names import validate_name
@@ -51,14 +51,12 @@ def project_and_repository(svc, req: Request, project_name: str, repository_name
 
 
 def render(svc, project: Project, repository: RepositoryRecord) -> dict:
-    manifests = svc.meta.list_manifests(repository.name, with_body=False)
-    tagged = {digest for _, digest, _ in svc.meta.tag_digests(repository.name)}
     return {
         "id": stable_id(repository.name),
         "project_id": project.project_id,
         "name": repository.name,
         "description": "",
-        "artifact_count": len(artifacts.top_level(manifests, tagged)),
+        "artifact_count": svc.meta.artifact_count(repository.name),
         "pull_count": repository.pull_count,
         "creation_time": iso(repository.created),
         "update_time": iso(repository.updated),
@@ -87,6 +85,11 @@ def list_repositories(svc, req: Request, project_name: str) -> Response:
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("name",))
     order = paging.sort_args(req, _FIELDS, "name")
+    if paging.by_key_order(req, "name"):  # the catalog's order: a page, and the project's counter
+        listed = keys.repositories_list(project.name)
+        total = svc.meta.list_size(listed)[listed]
+        page_of = svc.meta.repositories_in_order(project.name)
+        return paging.keyed(req, page_of, total, lambda shown: [render(svc, project, r) for r in shown], page)
     repositories = paging.sorted_by(paging.filtered(svc.meta.repositories(project.name + "/"), conditions, _FIELDS), order, _FIELDS)
     shown = {r.name: render(svc, project, r) for r in page.window(repositories)}
     return paging.paged(req, repositories, lambda r: shown[r.name], page)

@@ -18,6 +18,7 @@ from chalicelib.management.errors import BadRequest, Forbidden, NotFound
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import PAGING, operation
 from chalicelib.management.times import iso
+from chalicelib.meta import keys
 from chalicelib.meta.accounts import NEVER, Project, Robot, robot_full_name
 from chalicelib.web.http import Request, Response
 
@@ -203,10 +204,18 @@ def list_robot(svc, req: Request) -> Response:
         raise Forbidden("only a system administrator may list all robot accounts; name a project with q=ProjectID=<id>")
     if project is not None and not allowed(svc, req, project, "robot.read"):
         raise Forbidden(f"you may not see the robot accounts of project {project.name}")
+    order = paging.sort_args(req, ("name", "id", "creation_time", "update_time"), "name")
+    level = [c for k, c in conditions.items() if k.lower() == "level"]
+    serves_level = not level or (len(level) == 1 and project is not None and level[0].values[0] == "project")
+    if paging.by_key_order(req, "name", ("Level", "level", "ProjectID", "project_id")) and serves_level:
+        # Harbor's order (name): a project's robots share a prefix of the listing
+        listed = keys.robots_list(project.name) if project is not None else keys.ROBOTS_LIST
+        total = svc.accounts.list_size(listed)[listed]
+        source = svc.accounts.robots_in_order(project.name if project else None)
+        return paging.keyed(req, source, total, lambda shown: [render(r) for r in shown], page)
     robots = _all_robots(svc, project.name if project else None)
     if project is not None:
         robots = [r for r in robots if r.level == "project"]
-    order = paging.sort_args(req, ("name", "id", "creation_time", "update_time"), "id")
     robots = paging.sorted_by(paging.filtered(robots, conditions, _FIELDS), order, _FIELDS)
     return paging.paged(req, robots, render, page)
 

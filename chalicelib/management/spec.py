@@ -59,7 +59,12 @@ QUERY = Param(
     'Query string: "k=v" (exact), "k=~v" (fuzzy), "k={v1 v2}" (any of), comma separated',
 )
 SORT = Param("sort", string(), 'Sort by fields, e.g. "name" or "-creation_time"')
-PAGING = (PAGE, PAGE_SIZE, QUERY, SORT)
+CURSOR = Param(
+    "cursor",
+    string(maxLength=2048),
+    'Where the page starts: set in the Link header\'s rel="next" URL (follow it, do not build it)',
+)
+PAGING = (PAGE, PAGE_SIZE, QUERY, SORT, CURSOR)
 IS_RESOURCE_NAME = Param(
     "X-Is-Resource-Name",
     {"type": "boolean", "default": False},

@@ -24,10 +24,13 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import BerthError, Conflict
 from chalicelib.meta import keys
 from chalicelib.meta.table import (
+    KeyRange,
     Table,
+    count_op,
     delete_op,
     is_condition_failure,
     marshal,
+    merge_count_ops,
     put_op,
     unmarshal,
     update_op,
@@ -291,6 +294,7 @@ class DynamoAccounts:
                 (put_op({"PK": keys.USERS_PK, "SK": user.username}), None),
                 (put_op(_id_item("user", user.user_id, user.username), _NEW), Conflict(f"user id {user.user_id} is taken")),
                 *[(op, _name_taken(user.username)) for op in _name_items("user", user.username)],
+                (count_op(keys.USERS_LIST, 1), None),
             ]
         )
         return user
@@ -351,6 +355,7 @@ class DynamoAccounts:
                 delete_op(keys.USERS_PK, username),
                 delete_op(keys.id_pk("user", user.user_id), keys.ID_SK),
                 *self._name_removals([username]),
+                count_op(keys.USERS_LIST, -1),
             ]
             if self._dismantle(keys.user_pk(username), keys.USER_SK, units, closing):
                 return
@@ -400,6 +405,8 @@ class DynamoAccounts:
                 Conflict(f"project id {project.project_id} is taken"),
             ),
             *self._project_event("project.created", project),
+            (count_op(keys.PROJECTS_LIST, 1), None),
+            *([(count_op(keys.PUBLIC_PROJECTS_LIST, 1), None)] if project.public else []),
         ]
         if admin:
             member = Member(
@@ -414,6 +421,7 @@ class DynamoAccounts:
                 (put_op(member.to_item(), _NEW), None),
                 (put_op(member.reverse_item()), None),
                 (_refs_op(keys.user_pk(admin), keys.USER_SK, 1), _no_user(admin)),
+                (count_op(keys.members_list(project.name), 1), None),
             ]
         self._transact(steps)
         return project
@@ -445,13 +453,24 @@ class DynamoAccounts:
         if public is None:
             return Project.from_item(self._update(keys.project_pk(name), keys.PROJECT_SK, sets, missing=_no_project(name)))
         # the flag and the public listing change together or not at all (the same two
-        # calls as writing them apart: this transaction, then the read of the result)
+        # calls as writing them apart: this transaction, then the read of the result); the
+        # listing's condition says whether it changes, and so whether the count does
         expression, names, values = _update_expression(sets, {})
-        update = update_op(keys.project_pk(name), keys.PROJECT_SK, expression, values, names)
-        listing = (
-            put_op({"PK": keys.PUBLIC_PROJECTS_PK, "SK": name}) if public else delete_op(keys.PUBLIC_PROJECTS_PK, name)
-        )
-        self._transact([(_when(update, _EXISTS), _no_project(name)), (listing, None)])
+        update = _when(update_op(keys.project_pk(name), keys.PROJECT_SK, expression, values, names), _EXISTS)
+        if public:
+            listing = put_op({"PK": keys.PUBLIC_PROJECTS_PK, "SK": name}, _NEW)
+        else:
+            listing = _when(delete_op(keys.PUBLIC_PROJECTS_PK, name), _EXISTS)
+        try:
+            self._transact(
+                [
+                    (update, _no_project(name)),
+                    (listing, _Stale()),
+                    (count_op(keys.PUBLIC_PROJECTS_LIST, 1 if public else -1), None),
+                ]
+            )
+        except _Stale:  # listed (or not) already: the flag alone, nothing to count
+            self._transact([(update, _no_project(name))])
         project = self.get_project(name)
         if project is None:
             raise _no_project(name)
@@ -481,11 +500,20 @@ class DynamoAccounts:
             units += [
                 _robot_removal(Robot.from_item(i), owned.get(i["robot_name"], [])) for i in robot_items.values()
             ]
+            # the public listing is read, not inferred from the flag: update_project writes them
+            # one after the other, so they can disagree after a failure in between
+            listed = self._t.get(keys.PUBLIC_PROJECTS_PK, name, consistent=True, projection="SK") is not None
             closing = [
                 delete_op(keys.PROJECTS_PK, name),
-                delete_op(keys.PUBLIC_PROJECTS_PK, name),
+                # still (or still not) listed as read, else stale: read again
+                _when(delete_op(keys.PUBLIC_PROJECTS_PK, name), _EXISTS if listed else _NEW),
                 delete_op(keys.id_pk("project", project.project_id), keys.ID_SK),
                 *[op for op, _ in self._project_event("project.deleted", project)],
+                count_op(keys.PROJECTS_LIST, -1),
+                *([count_op(keys.PUBLIC_PROJECTS_LIST, -1)] if listed else []),
+                # the project's own lists go with it (their ADDs in this transaction are dropped)
+                delete_op(keys.count_pk(keys.members_list(name)), keys.COUNT_SK),
+                delete_op(keys.count_pk(keys.robots_list(name)), keys.COUNT_SK),
             ]
             if self._dismantle(keys.project_pk(name), keys.PROJECT_SK, units, closing):
                 return
@@ -514,6 +542,7 @@ class DynamoAccounts:
         steps: list[tuple[dict[str, Any], BerthError | None]] = [
             (put_op(member.to_item(), _NEW), Conflict(f"{member.entity_name} is already a member of {project}")),
             (_refs_op(keys.project_pk(project), keys.PROJECT_SK, 1), _no_project(project)),
+            (count_op(keys.members_list(project), 1), None),
         ]
         if member.entity_type == "u":
             steps += [
@@ -647,10 +676,12 @@ class DynamoAccounts:
             (put_op({"PK": keys.ROBOTS_PK, "SK": robot.full_name}), None),
             (put_op(_id_item("robot", robot.robot_id, robot.full_name), _NEW), Conflict(f"robot id {robot.robot_id} is taken")),
             *[(op, _name_taken(robot.full_name)) for op in _name_items("robot", robot.full_name)],
+            (count_op(keys.ROBOTS_LIST, 1), None),
         ]
         if robot.level == "project":
             project = robot.project or ""  # _check_robot made sure there is one
             steps.append((_refs_op(keys.project_pk(project), keys.PROJECT_SK, 1), _no_project(project)))
+            steps.append((count_op(keys.robots_list(project), 1), None))
         self._transact(steps)
         return robot
 
@@ -691,6 +722,43 @@ class DynamoAccounts:
         names, more = self._page(keys.ROBOTS_PK, last, limit, prefix=prefix)
         items = self._fetch((keys.robot_pk(n), keys.ROBOT_SK) for n in names)
         return [Robot.from_item(items[k]) for n in names if (k := (keys.robot_pk(n), keys.ROBOT_SK)) in items], more
+
+    # -- lists read a page at a time (chalicelib/management/paging.py) ----------------
+    def list_size(self, *lists: str) -> dict[str, int]:
+        """The sizes of these lists (keys.*_LIST, keys.*_list(...)): one read."""
+        return self._t.counts(lists)
+
+    def users_in_order(self) -> _Listed:
+        return _Listed(KeyRange(self._t, keys.USERS_PK), lambda names: self._records(User, keys.user_pk, keys.USER_SK, names))
+
+    def projects_in_order(self, *, public_only: bool = False) -> _Listed:
+        pk = keys.PUBLIC_PROJECTS_PK if public_only else keys.PROJECTS_PK
+        return _Listed(KeyRange(self._t, pk), lambda names: self._records(Project, keys.project_pk, keys.PROJECT_SK, names))
+
+    def users_named(self, names: Iterable[str]) -> list[User]:
+        """These users (those that exist), in one BatchGetItem per 100."""
+        return [u for _, u in self._records(User, keys.user_pk, keys.USER_SK, sorted(set(names)))]
+
+    def projects_named(self, names: Iterable[str]) -> list[Project]:
+        """These projects (those that exist), in one BatchGetItem per 100."""
+        return [p for _, p in self._records(Project, keys.project_pk, keys.PROJECT_SK, sorted(set(names)))]
+
+    def robots_in_order(self, project: str | None = None) -> _Listed:
+        """All robots, or a project's, in full-name order."""
+        prefix = robot_full_name("", project) if project else ""
+        return _Listed(
+            KeyRange(self._t, keys.ROBOTS_PK, prefix),
+            lambda names: self._records(Robot, keys.robot_pk, keys.ROBOT_SK, names),
+        )
+
+    def members_in_order(self, project: str) -> _Listed:
+        """A project's members: users by name, then groups by DN (the member items' keys)."""
+        source = KeyRange(self._t, keys.project_pk(project), keys.MEMBER_PREFIX, projection=", ".join(Member.ATTRIBUTES.values()))
+        return _Listed(source, None, lambda item: Member.from_item(item))
+
+    def _records(self, record: Any, pk_of: Callable[[str], str], sk: str, names: list[str]) -> list[tuple[str, Any]]:
+        items = self._fetch((pk_of(n), sk) for n in names)
+        return [(n, record.from_item(items[k])) for n in names if (k := (pk_of(n), sk)) in items]
 
     # -- plumbing ----------------------------------------------------------------------
     def _now(self) -> int:
@@ -809,12 +877,31 @@ class DynamoAccounts:
                 condition = f"{_REFS} = :n" if count else f"{_EXISTS} AND (attribute_not_exists({_REFS}) OR {_REFS} = :n)"
                 ops.append(_when(delete_op(pk, sk), condition, {":n": count}))
                 ops += closing
+            ops = merge_count_ops(ops)  # many removals from one list: one ADD
             stale = _Stale()
             try:
                 self._transact([(op, stale) for op in ops])
             except _Stale:
                 return False
         return True
+
+
+class _Listed:
+    """A listing partition paged in key order (paging.KeyedList): its keys, and its entries
+    either loaded by name (one BatchGetItem for the page) or read from the items themselves."""
+
+    def __init__(self, source: KeyRange, load: Callable[[list[str]], list[tuple[str, Any]]] | None, build: Callable[[dict], Any] | None = None):
+        self._source = source
+        self._load = load
+        self._build = build
+
+    def keys(self, after: str | None, limit: int) -> list[str]:
+        return self._source.keys(after, limit)
+
+    def rows(self, after: str | None, limit: int) -> list[tuple[str, Any]]:
+        if self._load is not None:
+            return self._load(self._source.keys(after, limit))
+        return [(i["SK"], self._build(i)) for i in self._source.items(after, limit)]  # type: ignore[misc]
 
 
 class _Stale(BerthError):
@@ -827,6 +914,7 @@ def _member_removal(project: str, entity_type: str, entity_name: str) -> list[di
     ops = [
         _when(delete_op(keys.project_pk(project), keys.member_sk(entity_type, entity_name)), _EXISTS),
         _refs_op(keys.project_pk(project), keys.PROJECT_SK, -1),
+        count_op(keys.members_list(project), -1),
     ]
     if entity_type == "u":
         ops += [
@@ -843,9 +931,11 @@ def _robot_removal(robot: Robot, names: list[dict[str, Any]]) -> list[dict[str, 
         delete_op(keys.ROBOTS_PK, robot.full_name),
         delete_op(keys.id_pk("robot", robot.robot_id), keys.ID_SK),
         *names,
+        count_op(keys.ROBOTS_LIST, -1),
     ]
     if robot.level == "project" and robot.project:
         ops.append(_refs_op(keys.project_pk(robot.project), keys.PROJECT_SK, -1))
+        ops.append(count_op(keys.robots_list(robot.project), -1))
     return ops
 
 

@@ -11,6 +11,11 @@ Query on one partition in time order, never a Scan:
 
 Every item carries the whole entry and `expires_at` (the table's TTL attribute),
 so DynamoDB removes entries after the retention period.
+
+How many entries a day holds is counted in the transaction that writes them
+(keys.count_pk: `LOGS#D#<day>`, `LOGS#D#<day>#failed` for failed logins,
+`LOGS#P#<project>#<day>`), with the same expiry; X-Total-Count is the sum over
+the days asked for, one BatchGetItem (docs/decisions/lists-read-one-page.md).
 """
 from __future__ import annotations
 
@@ -21,8 +26,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from chalicelib.meta import keys
-from chalicelib.meta.table import Table, put_op, unmarshal
+from chalicelib.meta.table import Table, is_condition_failure, put_op, unmarshal, update_op
 
 DEFAULT_RETENTION_DAYS = 90
 _FIELDS = (
@@ -75,6 +82,18 @@ def day_pk(day: str) -> str:
     return f"LOG#D#{day}"
 
 
+def day_list(day: str, *, failed: bool = False) -> str:
+    """The counter of a day's entries (successful ones, or failed logins)."""
+    return f"LOGS#D#{day}#failed" if failed else f"LOGS#D#{day}"
+
+
+def project_day_list(project: str, day: str) -> str:
+    return f"LOGS#P#{project}#{day}"
+
+
+_ENTRIES_PER_TRANSACTION = 15  # 4 items each, and the counters: at most 100 items
+
+
 class DynamoAuditLog:
     def __init__(self, table: Table, clock: Callable[[], float], retention_days: Callable[[], int] = lambda: DEFAULT_RETENTION_DAYS):
         self._t = table
@@ -85,19 +104,71 @@ class DynamoAuditLog:
         now = entry.op_time or self._clock()
         # milliseconds and 10 random bits: unique enough, ordered by time, exact in a JSON number
         entry = AuditEntry(**{**entry.__dict__, "op_time": now, "id": entry_id(now, os.urandom(2)[0] << 2)})
-        # one transaction: an entry is in every index or in none, in one round trip
-        # (BatchWriteItem would cost half the write units but could leave it half written)
-        self._t.transact([put_op(item) for item in self._items(entry)])
+        # one transaction: an entry is in every index and counted, or none of it, in one
+        # round trip (botocore's retries reuse its idempotency token: counted once)
+        self._t.transact(self._writes([entry]))
         return entry
 
     def record_many(self, entries: list[AuditEntry]) -> None:
-        """Entries that carry their own op_time and id (chalicelib/pulls.py), in
-        BatchWriteItem calls of 25 items: half the write units of a transaction. A
-        failure part-way is mended by writing the same entries again (same keys)."""
-        items = [item for entry in entries for item in self._items(entry)]
-        self._t.batch_put(items)
+        """Entries that carry their own op_time and id (the audit log's event consumer,
+        chalicelib/events/audit.py), delivered at least once: those already written (a redelivered batch) are left out after one
+        BatchGetItem, the rest written and counted in transactions of 15 entries, each
+        entry on condition that it is new, so a redelivery counts nothing twice."""
+        written = {
+            (i["PK"], i["SK"])
+            for i in self._t.batch_get((day_pk(day_of(e.op_time)), e.sort_key()) for e in entries)
+        }
+        new = list({e.sort_key(): e for e in entries if (day_pk(day_of(e.op_time)), e.sort_key()) not in written}.values())
+        for start in range(0, len(new), _ENTRIES_PER_TRANSACTION):
+            chunk = new[start : start + _ENTRIES_PER_TRANSACTION]
+            try:
+                self._t.transact(self._writes(chunk))
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+                for entry in chunk:  # another delivery wrote some meanwhile: one at a time
+                    try:
+                        self._t.transact(self._writes([entry]))
+                    except ClientError as again:
+                        if not is_condition_failure(again):
+                            raise
 
-    def _items(self, entry: AuditEntry) -> list[dict[str, Any]]:
+    def _writes(self, entries: list[AuditEntry]) -> list[dict[str, Any]]:
+        """The entries' items (the day's one on condition that it is new) and one ADD per
+        counter they raise."""
+        ops: list[dict[str, Any]] = []
+        counts: dict[str, tuple[int, int]] = {}  # counter -> (entries, latest expiry)
+        for entry in entries:
+            items = self.items(entry)
+            ops += [put_op(item, "attribute_not_exists(PK)" if item["PK"].startswith("LOG#D#") else None) for item in items]
+            day, expires = day_of(entry.op_time), items[0][keys.TTL_ATTRIBUTE]
+            lists = [day_list(day, failed=not entry.succeeded)]
+            if entry.project:
+                lists.append(project_day_list(entry.project, day))
+            for name in lists:
+                n, latest = counts.get(name, (0, 0))
+                counts[name] = (n + 1, max(latest, expires))
+        for name, (n, expires) in counts.items():
+            ops.append(
+                update_op(
+                    keys.count_pk(name),
+                    keys.COUNT_SK,
+                    f"ADD {keys.COUNT_ATTRIBUTE} :d SET {keys.TTL_ATTRIBUTE} = :e",
+                    {":d": n, ":e": expires},
+                )
+            )
+        return ops
+
+    def counted(self, lists: list[str]) -> int:
+        """The sum of these day counters: one BatchGetItem per 100."""
+        return sum(self._t.counts(lists).values()) if lists else 0
+
+    def newest_first(self, partitions: list[str], *, since: float, until: float, successful_only: bool) -> NewestFirst:
+        """A list (paging.KeyedList) over these partitions, newest first; keys are the
+        entries' sort keys, which also name their day."""
+        return NewestFirst(self, partitions, since, until, successful_only)
+
+    def items(self, entry: AuditEntry) -> list[dict[str, Any]]:
         expires = int(entry.op_time) + max(1, self._retention_days()) * 24 * 3600
         body = {
             "log_id": entry.id,
@@ -116,11 +187,24 @@ class DynamoAuditLog:
             partitions.append(project_pk(entry.project))
         return [{"PK": pk, "SK": entry.sort_key(), **body} for pk in partitions]
 
-    def entries(self, partition: str, *, since: float | None = None, until: float | None = None) -> Iterator[AuditEntry]:
-        """A partition's entries, newest first, within [since, until] when given."""
+    def entries(
+        self,
+        partition: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        successful_only: bool = False,
+        keys_only: bool = False,
+    ) -> Iterator[AuditEntry]:
+        """A partition's entries, newest first, within [since, until] when given; `after`:
+        older than that sort key; `limit`: Query pages of that size (the caller stops)."""
         low = _iso(since) if since is not None else "0"
         high = (_iso(until) if until is not None else "9") + "#~"
-        start: dict | None = None
+        start: dict | None = {"PK": {"S": partition}, "SK": {"S": after}} if after is not None and low <= after <= high else None
+        if after is not None and after < low:
+            return
         while True:
             kwargs: dict[str, Any] = {
                 "TableName": self._t.name,
@@ -130,11 +214,22 @@ class DynamoAuditLog:
                 "ProjectionExpression": ", ".join(f"#f{i}" for i in range(len(_FIELDS))),
                 "ScanIndexForward": False,
             }
+            if keys_only:
+                kwargs["ProjectionExpression"] = "SK, #failed"
+                kwargs["ExpressionAttributeNames"] = {"#failed": "failed"}
+            if successful_only:  # the classic log: failed logins are read past, not shown
+                kwargs["FilterExpression"] = "attribute_not_exists(#failed)"
+                kwargs["ExpressionAttributeNames"] = {**kwargs["ExpressionAttributeNames"], "#failed": "failed"}
+            if limit:
+                kwargs["Limit"] = limit
             if start:
                 kwargs["ExclusiveStartKey"] = start
             out = self._t.client.query(**kwargs)
             for raw in out.get("Items", []):
                 item = unmarshal(raw)
+                if keys_only:
+                    yield AuditEntry("", "", "", "", op_time=_epoch(item["SK"]), id=int(item["SK"].rsplit("#", 1)[1]))
+                    continue
                 yield AuditEntry(
                     username=item.get("username", ""),
                     operation=item.get("operation", ""),
@@ -159,3 +254,44 @@ class DynamoAuditLog:
 
     def retention_seconds(self) -> int:
         return max(1, self._retention_days()) * 24 * 3600
+
+
+def _epoch(sort_key: str) -> float:
+    return dt.datetime.strptime(sort_key.split("#", 1)[0], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=dt.UTC).timestamp()
+
+
+class NewestFirst:
+    """paging.KeyedList over audit partitions (one, or a day partition per day), newest
+    first. A page reads its entries: Queries with Limit, from the cursor's entry on."""
+
+    def __init__(self, log: DynamoAuditLog, partitions: list[str], since: float, until: float, successful_only: bool):
+        self._log = log
+        self._partitions = partitions  # newest first
+        self._since, self._until = since, until
+        self._successful_only = successful_only
+
+    def keys(self, after: str | None, limit: int) -> list[str]:
+        return [e.sort_key() for e in self._read(after, limit, keys_only=True)]
+
+    def rows(self, after: str | None, limit: int) -> list[tuple[str, AuditEntry]]:
+        return [(e.sort_key(), e) for e in self._read(after, limit, keys_only=False)]
+
+    def _read(self, after: str | None, limit: int, *, keys_only: bool) -> list[AuditEntry]:
+        out: list[AuditEntry] = []
+        partitions = self._partitions
+        if after is not None and all(p.startswith("LOG#D#") for p in partitions):
+            partitions = [p for p in partitions if p[len("LOG#D#") :] <= after[:10]]  # its day and older
+        for pk in partitions:
+            for entry in self._log.entries(
+                pk,
+                since=self._since,
+                until=self._until,
+                after=after if after is not None and (len(partitions) == 1 or pk == day_pk(after[:10])) else None,
+                limit=limit - len(out),
+                successful_only=self._successful_only,
+                keys_only=keys_only,
+            ):
+                out.append(entry)
+                if len(out) == limit:
+                    return out
+        return out

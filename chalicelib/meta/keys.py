@@ -32,6 +32,14 @@ Accounts (chalicelib/meta/accounts.py):
     NAME#<account key>     NAME                            the user or robot holding this name, up to
                                                            case and confusables (meta/account_names.py key())
 
+List sizes (X-Total-Count), kept in the transactions that add and remove entries
+(docs/decisions/lists-read-one-page.md):
+
+    N#<list>               N                               list_size: how many entries <list>
+                                                           has. <list>: USERS, PROJECTS,
+                                                           PUBLIC_PROJECTS, ROBOTS, ROBOTS#<project>,
+                                                           MEMBERS#<project>, REPOS#<project>
+
 Audit log (chalicelib/meta/audit.py): each entry once per lookup, TTL expires_at:
 
     LOG#P#<project> | LOG#U#<user> | LOG#O#<operation> | LOG#D#<yyyy-mm-dd>    <iso time>#<id>
@@ -51,8 +59,8 @@ Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
     SESSION#<sha256 of the cookie's secret>   SESSION
 
-Lists (tags, catalog, referrers) are Queries on one partition in sort-key
-order, so a page costs the same whatever the total.
+Lists (tags, catalog, referrers, the management API's lists) are Queries on one
+partition in sort-key order, so a page costs the same whatever the total.
 """
 from __future__ import annotations
 
@@ -111,6 +119,10 @@ def outbox_pk(event_id: str) -> str:
 
 def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def key_arg(pk: str, sk: str) -> dict[str, dict[str, dict[str, str]]]:
+    return {"Key": key(pk, sk)}
 
 
 # -- accounts ------------------------------------------------------------------------
@@ -188,3 +200,33 @@ def hook_run_pk(project: str, policy_id: int) -> str:
 
 def hook_run_sk(execution_id: int) -> str:
     return f"{execution_id:020d}"
+
+
+# -- list sizes ----------------------------------------------------------------------
+COUNT_SK = "N"
+COUNT_ATTRIBUTE = "list_size"
+USERS_LIST = "USERS"
+PROJECTS_LIST = "PROJECTS"
+PUBLIC_PROJECTS_LIST = "PUBLIC_PROJECTS"
+ROBOTS_LIST = "ROBOTS"
+
+
+def count_pk(list_name: str) -> str:
+    return f"N#{list_name}"
+
+
+def robots_list(project: str) -> str:
+    return f"ROBOTS#{project}"
+
+
+def members_list(project: str) -> str:
+    return f"MEMBERS#{project}"
+
+
+def repositories_list(project: str) -> str:
+    return f"REPOS#{project}"
+
+
+def project_of(repository: str) -> str:
+    """The project a repository belongs to: its first path component."""
+    return repository.split("/", 1)[0]

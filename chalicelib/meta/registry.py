@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict, ProjectGone
 from chalicelib.meta import keys
-from chalicelib.meta.table import Table, delete_op, is_condition_failure, marshal, put_op, update_op
+from chalicelib.meta.table import KeyRange, Table, count_op, delete_op, is_condition_failure, marshal, put_op, update_op
 
 # Manifests up to this size are kept in the item itself (and copied into the tag
 # item), so a pull by tag is one GetItem. Larger ones go to S3.
@@ -125,13 +125,17 @@ class DynamoRegistryMeta:
 
     def missing_references(self, name: str, blobs: Iterable[str], manifests: Iterable[str]) -> list[str]:
         """Which of these blobs and manifests the repository does not hold (one BatchGetItem)."""
+        return self.check_push(name, blobs, manifests)[0]
+
+    def check_push(self, name: str, blobs: Iterable[str], manifests: Iterable[str]) -> tuple[list[str], bool]:
+        """(the blobs and manifests the repository lacks, whether the repository exists):
+        one BatchGetItem. put_manifest counts a new repository with the second answer."""
         wanted = {keys.link_sk(d): d for d in blobs}
         wanted.update({keys.manifest_sk(d): d for d in manifests})
-        if not wanted:
-            return []
-        found = self._t.batch_get((keys.repo_pk(name), s) for s in wanted)
-        present = {i["SK"] for i in found}
-        return [d for s, d in wanted.items() if s not in present]
+        found = self._t.batch_get([(keys.repo_pk(name), s) for s in wanted] + [(keys.CATALOG_PK, name)])
+        present = {(i["PK"], i["SK"]) for i in found}
+        missing = [d for s, d in wanted.items() if (keys.repo_pk(name), s) not in present]
+        return missing, (keys.CATALOG_PK, name) in present
 
     # -- manifests and tags ----------------------------------------------------
     def put_manifest(
@@ -144,16 +148,22 @@ class DynamoRegistryMeta:
         project: str | None = None,
         links: Iterable[tuple[str, int]] = (),
         extra: Iterable[dict] = (),
+        new_repository: bool | None = None,
     ) -> None:
         """The manifest, its tag, its referrer entry and the catalog entry in one
         transaction; `links` ((digest, size) of blobs) are linked in it too, `extra`
         operations join it, and with `project` it happens only while that project
-        exists (ProjectGone). Conflict when a concurrent change won."""
+        exists (ProjectGone). Conflict when a concurrent change won. `new_repository`:
+        whether the catalog lacks `name` (check_push's answer; None: read it here), which
+        counts a new repository once; a wrong guess (a concurrent push) is a Conflict too."""
         pk = keys.repo_pk(name)
+        if new_repository is None:
+            new_repository = not self.repository_exists(name)
         ops = [
             # a new version on every put: a delete that read the manifest before fails (delete_manifest)
             put_op({**record.to_item(name), VERSION: _new_version()}),
-            _catalog_touch(name, now),
+            # the repository appears in the catalog with its first manifest
+            *_catalog_touch(name, now, new=new_repository),
         ]
         if tag is not None:
             ops.append(put_op(_tag_item(name, tag, record, now)))
@@ -198,6 +208,14 @@ class DynamoRegistryMeta:
             if {"ConditionalCheckFailed", "TransactionConflict"} & set(reasons):
                 raise Conflict("a concurrent change to this repository won; retry") from None
             raise
+
+    def list_size(self, *lists: str) -> dict[str, int]:
+        """The sizes of these lists (keys.repositories_list(project), ...): one read."""
+        return self._t.counts(lists)
+
+    def repositories_in_order(self, project: str) -> _Repositories:
+        """A project's repositories in name order, paged by paging.keyed."""
+        return _Repositories(KeyRange(self._t, keys.CATALOG_PK, project + "/", projection=_REPOSITORY_FIELDS[len("SK, "):]))
 
     def get_manifest(self, name: str, digest: str) -> ManifestRecord | None:
         item = self._t.get(keys.repo_pk(name), keys.manifest_sk(digest))
@@ -331,12 +349,14 @@ class DynamoRegistryMeta:
             key=lambda sk: _DELETE_ORDER.index(sk[:2]) if sk[:2] in _DELETE_ORDER else len(_DELETE_ORDER),
         )
         ops = [delete_op(pk, sk) for sk in sort_keys]
-        step = MAX_TRANSACTION - 1
+        step = MAX_TRANSACTION - 2
         while len(ops) > step:
             self._t.transact(ops[:step])
             ops = ops[step:]
         try:
-            self._t.transact([*ops, _when_exists(delete_op(keys.CATALOG_PK, name))])
+            # the catalog entry and the project's count of repositories go together
+            closing = [_when_exists(delete_op(keys.CATALOG_PK, name)), count_op(keys.repositories_list(keys.project_of(name)), -1)]
+            self._t.transact([*ops, *closing])
         except ClientError as exc:
             if is_condition_failure(exc):
                 return False
@@ -355,6 +375,23 @@ class DynamoRegistryMeta:
             projection = ", ".join(names)
         items = self._t.query_all(keys.repo_pk(name), low=prefix, high=_prefix_end(prefix), projection=projection, names=names)
         return [ManifestRecord.from_item(i) for i in items]
+
+    def artifact_count(self, name: str) -> int:
+        """Harbor's artifact count: manifests, less an index's untagged children. One Query
+        over the repository's manifest and tag items (M# and T#: nothing sorts between)."""
+        children: set[str] = set()
+        manifests: set[str] = set()
+        tagged: set[str] = set()
+        items = self._t.query_all(
+            keys.repo_pk(name), low=keys.manifest_sk(""), high=_prefix_end(keys.TAG_PREFIX), projection="SK, digest, children"
+        )
+        for item in items:
+            if item["SK"].startswith(keys.TAG_PREFIX):
+                tagged.add(item["digest"])
+            elif item["SK"].startswith(keys.manifest_sk("")):
+                manifests.add(item["digest"])
+                children.update(item.get("children") or ())
+        return len({d for d in manifests if d not in children or d in tagged})
 
     def tag_digests(self, name: str) -> list[tuple[str, str, int]]:
         """(tag, digest, updated) of every tag of the repository, in tag order."""
@@ -384,7 +421,7 @@ class DynamoRegistryMeta:
                     keys.repo_pk(name), keys.manifest_sk(record.digest), f"SET {VERSION} = :v", {":v": _new_version()}
                 )
             ),
-            _catalog_touch(name, now),
+            *_catalog_touch(name, now, new=False),
             *self._event("tag.created", name, tag, {**_artifact_data(record, tag)}),
         ]
         try:
@@ -444,11 +481,28 @@ def _artifact_data(record: ManifestRecord, tag: str | None) -> dict[str, Any]:
     return {"digest": record.digest, "media_type": record.media_type, "size": record.size, "tag": tag}
 
 
-def _catalog_touch(name: str, now: int) -> dict[str, Any]:
-    # the repository appears in the catalog with its first manifest; `updated` follows pushes
-    return update_op(
-        keys.CATALOG_PK, name, "SET #c = if_not_exists(#c, :now), #u = :now", {":now": now}, names={"#c": "created", "#u": "updated"}
-    )
+def _catalog_touch(name: str, now: int, *, new: bool) -> list[dict[str, Any]]:
+    """The repository appears in the catalog with its first manifest, counted in its
+    project's list (once: the entry's condition fails a retry or a concurrent first push);
+    `updated` follows pushes."""
+    if new:
+        entry = put_op({"PK": keys.CATALOG_PK, "SK": name, "created": now, "updated": now}, "attribute_not_exists(PK)")
+        return [entry, count_op(keys.repositories_list(keys.project_of(name)), 1)]
+    touch = update_op(keys.CATALOG_PK, name, "SET #u = :now", {":now": now}, names={"#u": "updated"})
+    return [_when_exists(touch)]
+
+
+class _Repositories:
+    """paging.KeyedList over the catalog entries under "<project>/"."""
+
+    def __init__(self, source: KeyRange):
+        self._source = source
+
+    def keys(self, after: str | None, limit: int) -> list[str]:
+        return self._source.keys(after, limit)
+
+    def rows(self, after: str | None, limit: int) -> list[tuple[str, RepositoryRecord]]:
+        return [(i["SK"], RepositoryRecord.from_item(i)) for i in self._source.items(after, limit)]
 
 
 VERSION = "version"

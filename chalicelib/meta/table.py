@@ -11,6 +11,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from chalicelib.meta import keys
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -153,11 +155,54 @@ class Table:
                     time.sleep(delay)
                     delay = min(delay * 2, 1.0)
 
+    def counts(self, lists: Iterable[str]) -> dict[str, int]:
+        """The sizes of these lists (keys.count_pk), in one BatchGetItem; 0 for a list
+        that never had an entry."""
+        lists = list(dict.fromkeys(lists))
+        found = self.batch_get(((keys.count_pk(n), keys.COUNT_SK) for n in lists), projection=f"PK, {keys.COUNT_ATTRIBUTE}")
+        by_pk = {i["PK"]: max(0, int(i.get(keys.COUNT_ATTRIBUTE, 0))) for i in found}
+        return {n: by_pk.get(keys.count_pk(n), 0) for n in lists}
+
     def transact(self, operations: list[dict[str, Any]]) -> None:
         """Operations in the low-level form, with TableName filled in here."""
         for op in operations:
             next(iter(op.values()))["TableName"] = self.name
         self.client.transact_write_items(TransactItems=operations)
+
+
+class KeyRange:
+    """One partition's items with SK in [low, high), in key order: a list a page of which
+    is one Query, whatever its length (chalicelib/management/paging.py pages it)."""
+
+    def __init__(self, table: Table, pk: str, prefix: str = "", *, projection: str | None = None, names: dict | None = None):
+        self._t = table
+        self.pk = pk
+        self.low = prefix or "\x00"
+        self.high = _prefix_end(prefix) if prefix else "\U0010ffff"
+        self.projection = projection
+        self.names = names
+
+    def _bounds(self, after: str | None) -> str:
+        return max(self.low, after + "\x00") if after is not None else self.low
+
+    def keys(self, after: str | None, limit: int) -> list[str]:
+        """Up to `limit` sort keys after `after`, reading keys only."""
+        low = self._bounds(after)
+        if low >= self.high or limit < 1:
+            return []
+        return [i["SK"] for i in self._t.query_page(self.pk, low=low, high=self.high, limit=limit, projection="SK")]
+
+    def items(self, after: str | None, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` items after `after` (each with its SK)."""
+        low = self._bounds(after)
+        if low >= self.high or limit < 1:
+            return []
+        projection = f"SK, {self.projection}" if self.projection else None
+        return self._t.query_page(self.pk, low=low, high=self.high, limit=limit, projection=projection, names=self.names)
+
+
+def _prefix_end(prefix: str) -> str:
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def put_op(item: dict[str, Any], condition: str | None = None, values: dict | None = None) -> dict[str, Any]:
@@ -182,3 +227,34 @@ def update_op(pk: str, sk: str, expression: str, values: dict[str, Any], names: 
     if names:
         body["ExpressionAttributeNames"] = names
     return {"Update": body}
+
+
+def count_op(list_name: str, delta: int) -> dict[str, Any]:
+    """Add `delta` to a list's size, in the transaction that adds or removes its entry
+    (whose own condition makes a retried add or remove count once)."""
+    return update_op(keys.count_pk(list_name), keys.COUNT_SK, f"ADD {keys.COUNT_ATTRIBUTE} :d", {":d": delta})
+
+
+def is_count_op(op: dict[str, Any]) -> bool:
+    if "Update" not in op:
+        return False
+    key = op["Update"].get("Key") or {}
+    return key.get("SK", {}).get("S") == keys.COUNT_SK and key.get("PK", {}).get("S", "").startswith("N#")
+
+
+def merge_count_ops(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ADD per counter (a transaction may touch an item once), deltas summed; none
+    for a counter the same transaction deletes."""
+    deltas: dict[str, int] = {}
+    deleted = {op["Delete"]["Key"]["PK"]["S"] for op in ops if "Delete" in op and op["Delete"]["Key"]["SK"]["S"] == keys.COUNT_SK}
+    rest = []
+    for op in ops:
+        if is_count_op(op) and op["Update"]["Key"]["PK"]["S"] in deleted:
+            continue
+        if is_count_op(op):
+            body = op["Update"]
+            name = body["Key"]["PK"]["S"][len("N#") :]
+            deltas[name] = deltas.get(name, 0) + int(body["ExpressionAttributeValues"][":d"]["N"])
+        else:
+            rest.append(op)
+    return rest + [count_op(name, d) for name, d in deltas.items() if d]

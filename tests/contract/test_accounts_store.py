@@ -80,7 +80,8 @@ def all_items(table) -> list[tuple[str, str]]:
 
 
 def account_items(table) -> list[tuple[str, str]]:
-    return [k for k in all_items(table) if k[0] != keys.COUNTER_PK]
+    """Every item but the bookkeeping: id counters and list sizes (N#<list>, asserted apart)."""
+    return [k for k in all_items(table) if k[0] != keys.COUNTER_PK and not k[0].startswith("N#")]
 
 
 # -- layout --------------------------------------------------------------------------------
@@ -224,11 +225,17 @@ def test_delete_user_removes_memberships_and_index(accounts, table):
     assert [u.username for u in accounts.list_users()[0]] == ["bob"]
     # nothing of alice's is left, and the projects can go with their remaining members
     assert not [k for k in account_items(table) if "alice" in k[0] or "alice" in k[1]]
+    assert accounts.list_size(keys.USERS_LIST, keys.members_list("p1"), keys.members_list("p2")) == {
+        keys.USERS_LIST: 1, keys.members_list("p1"): 1, keys.members_list("p2"): 0,
+    }
     accounts.delete_user("bob")
     assert account_items(table) == before
     accounts.delete_project("p1")
     accounts.delete_project("p2")
     assert account_items(table) == []
+    # the lists are empty, and the projects' own counters went with them
+    assert accounts.list_size(keys.USERS_LIST, keys.PROJECTS_LIST) == {keys.USERS_LIST: 0, keys.PROJECTS_LIST: 0}
+    assert not [k for k in all_items(table) if k[0].startswith(("N#MEMBERS#", "N#ROBOTS#"))]
 
 
 def test_delete_missing_user(accounts):
@@ -252,8 +259,9 @@ def test_delete_user_with_more_memberships_than_one_transaction_holds(accounts, 
     assert len(accounts.list_memberships("alice")) == 8
     calls.clear()
     accounts.delete_user("alice")
-    # 3 items a membership, and room kept for the user's own 3: two memberships a transaction
-    assert calls.count("TransactWriteItems") == 4
+    # 5 items a membership (with the project's members counter), and room kept for the
+    # user's own 3 and the delete: one membership a transaction
+    assert calls.count("TransactWriteItems") == 8
     assert accounts.get_user("alice") is None
     assert not [k for k in all_items(table) if "alice" in k[0] + k[1]]
     for p in projects[:3]:

@@ -149,7 +149,7 @@ def configured_app(moto_session, tmp_path, monkeypatch):
     settings = Settings.from_env()
     assert settings.auth == "token" and settings.table_name == deployment.data["TableName"]
     done = bootstrap(Services(settings, session=moto_session), admin_password=ADMIN_PASSWORD)
-    assert done == {"upload_key": True, "signing_key": True, "library": True, "admin": True}
+    assert done == {"list_sizes": False, "upload_key": True, "signing_key": True, "library": True, "admin": True}
     app_module._services = Services(settings, session=moto_session)
     yield deployment, app_module
     app_module._services = None

@@ -36,7 +36,7 @@ def put_manifest(svc, req: Request, name: str, reference: str) -> Response:
     else:
         digest, tag = str(Digest.of(data, CANONICAL)), validate_tag(reference)
 
-    missing = svc.meta.missing_references(name, parsed.blobs, parsed.children)
+    missing, repository_exists = svc.meta.check_push(name, parsed.blobs, parsed.children)
     if missing:
         raise ManifestBlobUnknown(
             f"manifest references {missing[0]}, which is not in {name}", detail={"digest": missing[0]}
@@ -58,7 +58,9 @@ def put_manifest(svc, req: Request, name: str, reference: str) -> Response:
         children=list(dict.fromkeys(parsed.children)),
         created=int(svc.clock()),
     )
-    svc.meta.put_manifest(name, record, tag, int(svc.clock()), project=write_guard(svc, name))
+    svc.meta.put_manifest(
+        name, record, tag, int(svc.clock()), project=write_guard(svc, name), new_repository=not repository_exists
+    )
     headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest}
     if record.subject:
         headers["OCI-Subject"] = record.subject

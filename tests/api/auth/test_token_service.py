@@ -283,7 +283,7 @@ def test_the_signing_key_is_the_bootstrapped_one_and_bootstrap_does_not_rotate_i
     kid = api.get("/v2/service/jwks.json").json()["keys"][0]["kid"]
     assert world.signing_key().kid == kid
     done = bootstrap(world.svc, admin_password=ADMIN_PASSWORD)
-    assert done == {"upload_key": False, "signing_key": False, "library": False, "admin": False}
+    assert done == {"list_sizes": False, "upload_key": False, "signing_key": False, "library": False, "admin": False}
     world.svc.secrets._cache = None  # read SSM again
     assert world.signing_key().kid == kid
 
