@@ -11,7 +11,7 @@ from pathlib import Path
 import chalicelib.meta
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
-_NAME = re.compile(r"^[A-Z0-9_]*(_PK|_SK|_PREFIX)$")
+_NAME = re.compile(r"^([A-Z0-9_]*_)?(PK|SK|PREFIX)$")  # LOGIN_PK, and a module's own SK
 
 
 def _prefix(key: str) -> str:
