@@ -40,8 +40,9 @@ class Measure:
 
 def setup(svc: Any) -> None:
     """The project `big` and the user `reader`, through the stores (counted)."""
-    from chalicelib.auth.passwords import hash_password
     from chalicelib.auth.rbac import Role
+
+    from chalicelib.auth.passwords import hash_password
     from chalicelib.meta.accounts import Member, Project, User
 
     svc.accounts.create_project(Project(name=BIG, public=False, owner="admin"))
@@ -214,8 +215,8 @@ def render(result: dict) -> str:
     large = {m.page: m for m in result["large"]}
     ok = same_cost(result["small"], result["large"])
     lines = [
-        f"| page | X-Total-Count | calls at {small_n:,} | calls at {large_n:,} | items read at {small_n:,} "
-        f"| items read at {large_n:,} | same cost | AWS calls at {large_n:,} |",
+        (f"| page | X-Total-Count | calls at {small_n:,} | calls at {large_n:,} | items read at {small_n:,} "
+         f"| items read at {large_n:,} | same cost | AWS calls at {large_n:,} |"),
         "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for a in result["small"]:

@@ -312,10 +312,10 @@ def _lists(result: dict, results: dict) -> str:
                    "Query of its entries in key order plus one read of the list's counter (X-Total-Count), and the "
                    "reads that render the page's entries (the caller's roles, owners' ids, repository counts: "
                    "BatchGetItem for the page). Page 2 starts where page 1's `Link` cursor says: no skip. "
-                   "A repository's `artifact_count` is still counted from its manifests (two Queries per repository "
+                   "A repository's `artifact_count` is still counted from its manifests (one Query per repository "
                    "on the page): it follows what those repositories hold, not how many repositories exist.")
-    out += ["", "Filters and orders that key order cannot serve (`q=name=~x`, `sort=-creation_time`) still read "
-            "the whole list: docs/decisions/lists-read-one-page.md."]
+    out += ["", ("Filters and orders that key order cannot serve (`q=name=~x`, `sort=-creation_time`) still read "
+                 "the whole list: docs/decisions/lists-read-one-page.md.")]
     return "\n".join(out)
 
 

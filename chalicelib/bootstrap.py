@@ -50,9 +50,8 @@ def _signing_key_pem() -> str:
 def bootstrap(svc, *, admin_password: str | None) -> dict[str, bool]:
     from chalicelib.auth.passwords import hash_password
     from chalicelib.meta.accounts import AccountNotFound, Member, Project, User
-    from chalicelib.roles import Role
-
     from chalicelib.meta.list_sizes import backfill
+    from chalicelib.roles import Role
 
     done = {
         # first: data saved before the lists were counted gets its counters (once)

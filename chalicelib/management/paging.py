@@ -73,7 +73,7 @@ def _cursor_key(raw: str | None, number: int, size: int) -> str | None:
         decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
         made_for, made_size, key = decoded
         if not (isinstance(made_for, int) and isinstance(made_size, int) and isinstance(key, str)):
-            raise ValueError
+            raise TypeError
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise BadRequest("cursor is malformed; follow the Link header or leave it out") from None
     return key if (made_for, made_size) == (number, size) else None

@@ -3,7 +3,6 @@
 runs them; the quick suites do not."""
 from __future__ import annotations
 
-import boto3
 import pytest
 from moto import mock_aws
 

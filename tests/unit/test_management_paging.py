@@ -100,7 +100,7 @@ class Counted(InMemory):
 
 
 def _next(reply) -> dict[str, str]:
-    link = [part for part in reply.headers["Link"].split(" , ") if 'rel="next"' in part][0]
+    link = next(part for part in reply.headers["Link"].split(" , ") if 'rel="next"' in part)
     query = link.split(";")[0].strip("<>").split("?", 1)[1]
     return dict(p.split("=", 1) for p in query.split("&"))
 
