@@ -42,10 +42,10 @@ app.register_blueprint(build_blueprint(services))
 
 @app.schedule("rate(1 hour)")
 def clean_up_uploads(event):
-    from chalicelib.registry.maintenance import abort_stale_uploads
+    from chalicelib.registry.maintenance import clean_up_uploads as clean_up
 
     svc = services()
-    return {"aborted": abort_stale_uploads(svc.blobs, svc.clock(), svc.settings.upload_ttl_seconds)}
+    return clean_up(svc.blobs, svc.meta, svc.clock(), svc.settings.upload_ttl_seconds)
 
 
 @app.lambda_function(name="record_pulls")

@@ -75,10 +75,11 @@ def _copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, r
     for digest in record.blobs:
         if svc.meta.link_size(target, digest) is not None:
             continue
-        size = svc.meta.link_size(source, digest)
-        if size is None:
+        link = svc.meta.get_link(source, digest)
+        if link is None:
             raise BlobNotFound(f"{source} lacks blob {digest}, which {record.digest} refers to", detail={"digest": digest})
-        links.append((digest, size))
+        # the copy names the same bytes (the object the blob's upload wrote)
+        links.append((digest, link.size, link.key))
     copied = ManifestRecord(
         digest=record.digest,
         media_type=record.media_type,

@@ -63,7 +63,8 @@ class UploadGone(UploadInvalid):
 class RangeInvalid(BerthError):
     """requested range not satisfiable"""
 
-    def __init__(self, message: str = "", detail: Any = None, *, offset: int = 0):
+    def __init__(self, message: str = "", detail: Any = None, *, offset: int | None = None):
+        # offset: where the upload really is, when the request's view was stale (None: as the request saw it)
         super().__init__(message, detail)
         self.offset = offset
 

@@ -138,12 +138,9 @@ class Services:
 
     @cached_property
     def uploads(self):
-        from chalicelib.meta.uploads import DynamoUploadSessions
         from chalicelib.registry.upload_service import UploadService
 
-        return UploadService(
-            self.blobs, DynamoUploadSessions(self.table), self.meta, self.clock, self.settings.upload_ttl_seconds
-        )
+        return UploadService(self.blobs, self.meta, self.clock, self.settings.upload_ttl_seconds)
 
     @cached_property
     def secrets(self):

@@ -102,11 +102,13 @@ def blob_pk(digest: str) -> str:
 BLOB_SK = "BLOB"
 
 
-def upload_pk(upload_id: str) -> str:
-    return f"U#{upload_id}"
+def uploaded_pk(upload_id: str) -> str:
+    """An upload session's object (blobs/uploaded/<id>) is claimed by a blob: written with
+    the link, so a session completes once and the clean-up knows what to keep."""
+    return f"UPLOADED#{upload_id}"
 
 
-UPLOAD_SK = "U"
+UPLOADED_SK = "UPLOADED"
 
 
 OUTBOX_PREFIX = "EVT#"

@@ -82,6 +82,31 @@ class ManifestRecord:
         )
 
 
+@dataclass(frozen=True)
+class BlobLink:
+    size: int
+    key: str | None  # where the bytes are; None: at the digest's own key (paths.blob_key)
+
+
+class UploadAlreadyComplete(Exception):
+    """The session ended before: it completed (its link is there) or was cancelled."""
+
+    def __init__(self, upload_id: str, *, cancelled: bool):
+        super().__init__(upload_id)
+        self.cancelled = cancelled
+
+
+# the attribute of a link and a blob record that names the object holding the bytes
+OBJECT_KEY = "s3key"
+
+
+def _upload_claim(upload_id: str, digest: str, now: int, expires: int | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"PK": keys.uploaded_pk(upload_id), "SK": keys.UPLOADED_SK, "digest": digest, "created": now}
+    if expires is not None:
+        item[keys.TTL_ATTRIBUTE] = expires
+    return put_op(item, "attribute_not_exists(PK)")
+
+
 @dataclass
 class TagRecord:
     tag: str
@@ -104,8 +129,13 @@ class DynamoRegistryMeta:
 
     # -- blobs -----------------------------------------------------------------
     def link_size(self, name: str, digest: str) -> int | None:
-        item = self._t.get(keys.repo_pk(name), keys.link_sk(digest), projection="nbytes")
-        return int(item["nbytes"]) if item else None
+        link = self.get_link(name, digest)
+        return link.size if link else None
+
+    def get_link(self, name: str, digest: str) -> BlobLink | None:
+        """The repository's link to a blob: its size and where its bytes are (one GetItem)."""
+        item = self._t.get(keys.repo_pk(name), keys.link_sk(digest), projection=f"nbytes, {OBJECT_KEY}")
+        return BlobLink(int(item["nbytes"]), item.get(OBJECT_KEY)) if item else None
 
     def blob_size(self, digest: str) -> int | None:
         """Size of the blob if its bytes are in the store (any repository)."""
@@ -113,12 +143,94 @@ class DynamoRegistryMeta:
         return int(item["nbytes"]) if item else None
 
     def link_blob(
-        self, name: str, digest: str, size: int, now: int, *, project: str | None = None, extra: Iterable[dict] = ()
+        self,
+        name: str,
+        digest: str,
+        size: int,
+        now: int,
+        *,
+        key: str | None = None,
+        upload_id: str | None = None,
+        claim_expires: int | None = None,
+        project: str | None = None,
+        extra: Iterable[dict] = (),
     ) -> None:
-        """Make `digest` servable from `name`, and record that its bytes exist.
+        """Make `digest` servable from `name`, and record that its bytes exist; `key`: where
+        they are when not at the digest's own key (copied from another link); `upload_id`:
+        the upload session that wrote them ends with this (it completes once; its record goes
+        at `claim_expires`: the bytes are at the digest's own key, nothing to keep track of).
         `project`: the write happens only while that project exists (ProjectGone)."""
-        ops = [*_link_ops(name, digest, size, now), *extra]
-        self._write(ops, guard=project)
+        ops = _link_ops(name, digest, size, now, key)
+        if upload_id:
+            ops.append(_upload_claim(upload_id, digest, now, claim_expires))
+        try:
+            self._write([*ops, *extra], guard=project)
+        except Conflict:
+            if upload_id and self.upload_ended(upload_id):
+                raise UploadAlreadyComplete(upload_id, cancelled=self._upload_cancelled(upload_id)) from None
+            raise
+
+    def link_uploaded_blob(
+        self, name: str, digest: str, size: int, now: int, *, upload_id: str, key: str, project: str | None = None
+    ) -> str:
+        """Link a blob whose bytes an upload session wrote to `key` (no copy is made).
+
+        One transaction: the link, the blob's record naming `key`, and the session's claim
+        on its object (so a session completes once, and the clean-up keeps the object).
+        If the blob's bytes already exist elsewhere, the link names those instead and the
+        caller removes its duplicate: returns the key linked."""
+        link = {"PK": keys.repo_pk(name), "SK": keys.link_sk(digest), "nbytes": size, "created": now, OBJECT_KEY: key}
+        record = update_op(
+            keys.blob_pk(digest),
+            keys.BLOB_SK,
+            f"SET #n = :s, #c = :now, {OBJECT_KEY} = :k",
+            {":s": size, ":now": now, ":k": key},
+            names={"#n": "nbytes", "#c": "created"},
+        )
+        record["Update"]["ConditionExpression"] = "attribute_not_exists(PK)"
+        try:
+            self._write([put_op(link), record, _upload_claim(upload_id, digest, now)], guard=project)
+            return key
+        except Conflict:
+            if self.upload_ended(upload_id):
+                raise UploadAlreadyComplete(upload_id, cancelled=self._upload_cancelled(upload_id)) from None
+        # the blob exists already: link to its bytes (a second upload of a known blob)
+        item = self._t.get(keys.blob_pk(digest), keys.BLOB_SK, consistent=True, projection=f"nbytes, {OBJECT_KEY}")
+        if item is None:  # removed in between: record ours after all
+            return self.link_uploaded_blob(name, digest, size, now, upload_id=upload_id, key=key, project=project)
+        existing = item.get(OBJECT_KEY)
+        self.link_blob(name, digest, int(item["nbytes"]), now, key=existing, project=project)
+        return existing or ""
+
+    def end_upload(self, upload_id: str, expires_at: int) -> bool:
+        """Mark a session cancelled (it can complete no more); False if it had ended
+        already: completed (its object is a blob's: keep it) or cancelled before."""
+        try:
+            self._t.put(
+                {"PK": keys.uploaded_pk(upload_id), "SK": keys.UPLOADED_SK, "cancelled": True, keys.TTL_ATTRIBUTE: expires_at},
+                condition="attribute_not_exists(PK)",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def upload_ended(self, upload_id: str) -> bool:
+        """Whether the session completed or was cancelled (one GetItem)."""
+        return self._t.get(keys.uploaded_pk(upload_id), keys.UPLOADED_SK, consistent=True, projection="PK") is not None
+
+    def _upload_cancelled(self, upload_id: str) -> bool:
+        item = self._t.get(keys.uploaded_pk(upload_id), keys.UPLOADED_SK, consistent=True, projection="cancelled")
+        return bool(item and item.get("cancelled"))
+
+    def claimed_uploads(self, upload_ids: Iterable[str]) -> set[str]:
+        """Which of these sessions' objects a blob record claims (BatchGetItem)."""
+        found = self._t.batch_get(
+            ((keys.uploaded_pk(i), keys.UPLOADED_SK) for i in upload_ids), projection="PK, cancelled"
+        )
+        prefix = keys.uploaded_pk("")
+        return {i["PK"][len(prefix) :] for i in found if not i.get("cancelled")}
 
     def unlink_blob(self, name: str, digest: str) -> bool:
         return self._t.delete(keys.repo_pk(name), keys.link_sk(digest), return_old=True) is not None
@@ -146,12 +258,12 @@ class DynamoRegistryMeta:
         now: int,
         *,
         project: str | None = None,
-        links: Iterable[tuple[str, int]] = (),
+        links: Iterable[tuple[str, int, str | None]] = (),
         extra: Iterable[dict] = (),
         new_repository: bool | None = None,
     ) -> None:
         """The manifest, its tag, its referrer entry and the catalog entry in one
-        transaction; `links` ((digest, size) of blobs) are linked in it too, `extra`
+        transaction; `links` ((digest, size, key of the bytes or None) of blobs) are linked in it too, `extra`
         operations join it, and with `project` it happens only while that project
         exists (ProjectGone). Conflict when a concurrent change won. `new_repository`:
         whether the catalog lacks `name` (check_push's answer; None: read it here), which
@@ -182,7 +294,7 @@ class DynamoRegistryMeta:
                     }
                 )
             )
-        link_ops = [op for digest, size in links for op in _link_ops(name, digest, size, now)]
+        link_ops = [op for digest, size, key in links for op in _link_ops(name, digest, size, now, key)]
         ops.extend(extra)
         if len(ops) + len(link_ops) >= MAX_TRANSACTION:
             # too many for one transaction: the links first (as an upload would leave them)
@@ -550,9 +662,12 @@ def _tag_item(name: str, tag: str, record: ManifestRecord, now: int) -> dict[str
     }
 
 
-def _link_ops(name: str, digest: str, size: int, now: int) -> list[dict[str, Any]]:
+def _link_ops(name: str, digest: str, size: int, now: int, key: str | None = None) -> list[dict[str, Any]]:
+    link = {"PK": keys.repo_pk(name), "SK": keys.link_sk(digest), "nbytes": size, "created": now}
+    if key:
+        link[OBJECT_KEY] = key  # the bytes are in the object their upload wrote
     return [
-        put_op({"PK": keys.repo_pk(name), "SK": keys.link_sk(digest), "nbytes": size, "created": now}),
+        put_op(link),
         update_op(
             keys.blob_pk(digest),
             keys.BLOB_SK,

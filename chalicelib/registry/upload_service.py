@@ -1,16 +1,28 @@
-"""Blob uploads: sessions as S3 multipart uploads, verified by digest.
+"""Blob uploads: the bytes written once, verified by digest, linked in one transaction.
 
-Bytes are hashed as they stream through; the sha256 state is saved in the
-session between requests (`chalicelib.resumable_hash`), so a chunked upload
-is verified without reading the object back. Chunks become multipart parts;
-bytes that do not yet make a 5 MiB part wait in a "tail" object and are
-joined with the next chunk. A part's number is derived from its offset
-(offset // 5 MiB + 1): parts of at least 5 MiB keep numbers increasing, and a
-retried chunk rewrites the same part instead of adding a new one.
+A session is no database item: its progress (offset, sha256 state, multipart upload)
+travels in the signed `_state` of its upload URL (chalicelib/registry/upload_tokens.py),
+so a chunk costs only the S3 calls that store its bytes. Races are decided by S3: each
+chunk claims its start offset with a conditional write (If-None-Match), so of two
+requests at one offset one wins and the other gets 416.
+
+Where the bytes go (docs/decisions/uploads-no-second-copy.md):
+- the whole blob in one request with its digest (PUT or POST ?digest=): straight to the
+  digest's own key, one PutObject (verified in memory first) or, when large, a multipart
+  upload there that completes only if the digest matches;
+- the first chunk of a session (docker, skopeo, podman send the whole layer in one
+  PATCH): one PutObject to the session's own object, blobs/uploaded/<id>; a PUT that adds
+  nothing links the blob to that object, which is never copied;
+- more chunks: a chunk of 5 MiB or more becomes multipart parts of that same object
+  (the first chunk's object joins as a part copied inside S3); smaller chunks are kept
+  as pieces (uploads/<id>/<start>) and joined into a part of 5 MiB or more with later
+  bytes, each read back once. So a chunk of any size works on every host.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,17 +30,73 @@ from typing import BinaryIO
 
 from chalicelib import resumable_hash
 from chalicelib.errors import InvalidDigest, RangeInvalid, SizeInvalid, UploadGone, UploadInvalid, UploadNotFound
-from chalicelib.meta.registry import DynamoRegistryMeta
-from chalicelib.meta.uploads import DynamoUploadSessions, UploadSession
+from chalicelib.meta.registry import DynamoRegistryMeta, UploadAlreadyComplete
 from chalicelib.oci.digests import Digest
 from chalicelib.storage import paths
-from chalicelib.storage.blobs import BlobStore
+from chalicelib.storage.blobs import BlobStore, ObjectExists
 
-MIN_PART = 5 * 1024 * 1024  # S3's minimum for every part but the last
-PART_TARGET = 8 * 1024 * 1024  # what we flush while streaming
-MAX_PARTS = 10_000
-READ_SIZE = 1024 * 1024
 SESSION_HASH = "sha256"
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """S3's multipart rules and how much of a request is held in memory."""
+
+    min_part: int = 5 * MiB  # S3's minimum for every part but the last
+    part_size: int = 16 * MiB  # the parts a long body is cut into
+    single_put: int = 32 * MiB  # a body up to this size is one PutObject
+    max_parts: int = 10_000
+    read_size: int = 1 * MiB
+
+
+@dataclass
+class UploadSession:
+    id: str
+    name: str
+    expires_at: int
+    offset: int = 0  # bytes received so far
+    hash_state: bytes | None = None  # resumable sha256 over bytes 0..offset
+    multipart_id: str | None = None  # multipart upload of blobs/uploaded/<id>
+    parts_end: int = 0  # bytes in multipart parts; pieces hold parts_end..offset
+    next_part: int = 1
+    first_size: int = 0  # bytes of the first chunk's object (before any part)
+    scratch: bool = False  # objects under uploads/<id>/ may exist
+
+    @property
+    def key(self) -> str:
+        return paths.uploaded_key(self.id)
+
+    def state(self) -> dict:
+        """What the signed upload URL carries (defaults left out: short URLs)."""
+        out: dict = {"o": self.offset}
+        if self.hash_state is not None:
+            out["h"] = base64.b64encode(self.hash_state).decode()
+        if self.multipart_id:
+            out.update(m=self.multipart_id, p=self.parts_end, c=self.next_part)
+        if self.first_size:
+            out["f"] = self.first_size
+        if self.scratch:
+            out["x"] = 1
+        return out
+
+    @classmethod
+    def from_state(cls, upload_id: str, name: str, expires_at: int, state: dict) -> UploadSession:
+        try:
+            return cls(
+                upload_id,
+                name,
+                expires_at,
+                offset=int(state.get("o", 0)),
+                hash_state=base64.b64decode(state["h"]) if state.get("h") else None,
+                multipart_id=state.get("m") or None,
+                parts_end=int(state.get("p", 0)),
+                next_part=int(state.get("c", 1)),
+                first_size=int(state.get("f", 0)),
+                scratch=bool(state.get("x")),
+            )
+        except (TypeError, ValueError):
+            raise UploadNotFound("upload state is invalid") from None
 
 
 @dataclass(frozen=True)
@@ -54,9 +122,10 @@ class ContentRange:
 
 
 class _Hasher:
-    """sha256 over the session's bytes: resumable if libcrypto allows, else per request."""
+    """sha256 over the session's bytes (resumable where libcrypto allows), plus the
+    claimed digest's own algorithm when the whole blob passes in this request."""
 
-    def __init__(self, session: UploadSession):
+    def __init__(self, session: UploadSession, other: str | None = None):
         self.impl = None
         self.resumable = False
         try:
@@ -68,61 +137,58 @@ class _Hasher:
                 self.resumable = True
         except resumable_hash.ResumableHashUnavailable:
             self.impl = hashlib.sha256() if session.offset == 0 else None
+        self.other = hashlib.new(other) if other and other != SESSION_HASH and session.offset == 0 else None
 
     def update(self, data: bytes) -> None:
         if self.impl is not None:
             self.impl.update(data)
+        if self.other is not None:
+            self.other.update(data)
 
     def state(self) -> bytes | None:
         return self.impl.state() if self.resumable and self.impl is not None else None
 
-    def hexdigest(self) -> str | None:
-        return self.impl.hexdigest() if self.impl is not None else None
+    def hexdigest(self, algorithm: str) -> str | None:
+        """The digest of everything so far, if known without reading the bytes back."""
+        if algorithm == SESSION_HASH:
+            return self.impl.hexdigest() if self.impl is not None else None
+        return self.other.hexdigest() if self.other is not None else None
 
 
 class UploadService:
-    def __init__(
-        self,
-        blobs: BlobStore,
-        sessions: DynamoUploadSessions,
-        meta: DynamoRegistryMeta,
-        clock: Callable[[], float],
-        ttl_seconds: int,
-    ):
+    def __init__(self, blobs: BlobStore, meta: DynamoRegistryMeta, clock: Callable[[], float], ttl_seconds: int,
+                 limits: Limits = Limits()):
         self._blobs = blobs
-        self._sessions = sessions
         self._meta = meta
         self._clock = clock
         self._ttl = ttl_seconds
+        self.limits = limits
 
-    # -- sessions --------------------------------------------------------------
+    # -- sessions: no AWS call ------------------------------------------------------
     def start(self, name: str) -> UploadSession:
-        now = int(self._clock())
-        session = UploadSession(id=str(uuid.uuid4()), name=name, created=now, expires_at=now + self._ttl)
-        self._sessions.create(session)
-        return session
+        return UploadSession(id=uuid.uuid4().hex, name=name, expires_at=int(self._clock()) + self._ttl)
 
-    def get(self, name: str, upload_id: str) -> UploadSession:
-        session = self._sessions.get(upload_id) if _plausible_id(upload_id) else None
-        if session is None or session.name != name or session.expires_at < self._clock():
-            raise UploadNotFound(f"upload {upload_id[:64]!r} is unknown or expired", detail={"upload": upload_id[:64]})
+    def status(self, session: UploadSession) -> UploadSession:
+        """GET: the session, unless it completed or was cancelled (one GetItem)."""
+        if self._meta.upload_ended(session.id):
+            raise UploadNotFound(f"upload {session.id} has ended", detail={"upload": session.id})
         return session
 
     def cancel(self, session: UploadSession) -> None:
+        """End the session and remove what it wrote (never an object a finished upload linked)."""
+        if not self._meta.end_upload(session.id, session.expires_at + self._ttl):
+            raise UploadNotFound(f"upload {session.id} has ended", detail={"upload": session.id})
         if session.multipart_id:
-            self._blobs.abort_multipart(session.id, session.multipart_id)
-        self._sessions.delete(session.id)
-        self._blobs.delete_keys(_scratch([session.tail_key]))
+            self._blobs.abort_multipart(session.key, session.multipart_id)
+        self._remove_scratch(session)
+        if session.offset:
+            self._blobs.delete_keys([session.key])
 
     # -- writing ---------------------------------------------------------------
     def append(self, session: UploadSession, body: BinaryIO, length: int | None, content_range: ContentRange | None) -> UploadSession:
-        """PATCH: add a chunk; returns the session as saved."""
-        expected = session.offset
-        old_tail = session.tail_key
-        self._stream(session, body, length, content_range, final=False)
-        self._sessions.save(session, expected_offset=expected)
-        if old_tail != session.tail_key:
-            self._blobs.delete_keys(_scratch([old_tail]))
+        """PATCH: add a chunk. The session is updated in place (the caller issues its new URL)."""
+        _check_range(session, content_range, length)
+        _Chunk(self, session, None).receive(body, content_range.length if content_range else length)
         return session
 
     def complete(
@@ -135,184 +201,342 @@ class UploadService:
         *,
         project: str | None = None,
     ) -> int:
-        """PUT ?digest=: take the last chunk, verify, make the blob visible in the repository
+        """PUT ?digest=: take the last chunk (if any), verify, link the blob in the repository
         (only while `project`, if given, exists)."""
-        old_tail = session.tail_key
-        hasher, pending = self._stream(session, body, length, content_range, final=True)
-        size = session.offset
+        _check_range(session, content_range, length)
         try:
-            if session.multipart_id is None:
-                if pending is None and not _already_in_place(session, digest, hasher):
-                    pending = bytearray(self._read_tail(session))
-                if pending is not None:
-                    # one PutObject straight to the content-addressed key, no multipart
-                    _verify(digest, pending, hasher)
-                    self._blobs.put_blob(str(digest), bytes(pending))
-            else:
-                try:
-                    if pending is None:
-                        pending = bytearray(self._read_tail(session))
-                    if pending:
-                        self._flush_part(session, pending, session.offset - len(pending))
-                    self._blobs.finish_multipart(session.id, session.multipart_id, session.parts)
-                except UploadGone:
-                    # an earlier attempt of this PUT completed the multipart upload and
-                    # failed after: the retry finishes the job if the bytes it verified
-                    # are at the blob's key (else the upload must start again)
-                    if not self._finished_before(digest, hasher):
-                        raise
-                else:
-                    self._verify_stored(session, digest, hasher)
-                    if self._meta.blob_size(str(digest)) is None:
-                        self._blobs.promote_upload(session.id, str(digest), size)
-                    else:
-                        self._blobs.delete_keys([paths.upload_data_key(session.id)])
+            chunk = _Chunk(self, session, digest, project)
+            return chunk.receive(body, content_range.length if content_range else length)
         except (InvalidDigest, UploadInvalid):
-            self._discard(session, old_tail)
+            # a wrong digest or lost data ends the session: none of its bytes stay
+            self._discard(session)
             raise
-        # the link, the blob record and the end of the session in one transaction
-        self._meta.link_blob(
-            session.name,
-            str(digest),
-            size,
-            int(self._clock()),
-            project=project,
-            extra=[self._sessions.delete_op(session.id)],
-        )
-        self._blobs.delete_keys(_scratch([old_tail]))
-        return size
+        except UploadAlreadyComplete as exc:
+            if exc.cancelled:
+                raise UploadNotFound(f"upload {session.id} was cancelled", detail={"upload": session.id}) from None
+            return session.offset  # a retried PUT of a session that completed: its link is there
 
     def put_monolithic(self, name: str, digest: Digest, data: bytes, *, project: str | None = None) -> int:
         """POST ?digest= with the whole blob in the body."""
-        actual = hashlib.new(digest.algorithm, data).hexdigest()
-        if actual != digest.hex:
-            raise InvalidDigest(f"content digest {digest.algorithm}:{actual} does not match {digest}", detail={"digest": str(digest)})
-        self._blobs.put_blob(str(digest), data)
-        self._meta.link_blob(name, str(digest), len(data), int(self._clock()), project=project)
-        return len(data)
+        # no URL was issued, so no session to end (id ""): nothing is recorded for it
+        session = UploadSession(id="", name=name, expires_at=int(self._clock()) + self._ttl)
+        return self.complete(session, digest, io.BytesIO(data), len(data), None, project=project)
 
-    # -- internals -------------------------------------------------------------
-    def _stream(
-        self, session: UploadSession, body: BinaryIO, length: int | None, content_range: ContentRange | None, *, final: bool
-    ) -> tuple[_Hasher, bytearray | None]:
-        """Read the request body into parts; returns the hasher and the bytes after the
-        last part (the old tail plus what arrived), or None when nothing arrived (the
-        tail was then not read)."""
-        if content_range is not None:
-            if content_range.start != session.offset:
-                raise RangeInvalid(
-                    f"chunk starts at {content_range.start}, the upload is at {session.offset}", offset=session.offset
-                )
-            if length is not None and length != content_range.length:
-                raise RangeInvalid("Content-Length does not match Content-Range", offset=session.offset)
-        hasher = _Hasher(session)
-        buffer: bytearray | None = None
-        buffer_start = session.parts_size
+    # -- helpers shared with _Chunk --------------------------------------------------
+    def _remove_scratch(self, session: UploadSession) -> None:
+        if session.scratch:
+            self._blobs.delete_keys([o.key for o in self._blobs.list_objects(paths.upload_prefix(session.id))])
+
+    def _discard(self, session: UploadSession) -> None:
+        """After a failed verification: nothing of this session stays (unless a finished
+        upload of this very session linked its object)."""
+        try:
+            self.cancel(session)
+        except UploadNotFound:
+            pass  # it had ended: its object is a blob's (or gone already)
+
+
+class _Chunk:
+    """One request's bytes (a PATCH, or the PUT that completes: `digest` set)."""
+
+    def __init__(self, service: UploadService, session: UploadSession, digest: Digest | None, project: str | None = None):
+        self.svc = service
+        self.project = project
+        self.blobs = service._blobs
+        self.limits = service.limits
+        self.session = session
+        self.digest = digest
+        self.start = session.offset
+        # the whole blob in this one request, its digest known: its own key is the target
+        self.direct = digest is not None and session.offset == 0
+        self.hasher = _Hasher(session, digest.algorithm if digest else None)
+        self.claim: str | None = None  # the object that claims this chunk's offset
+        self.direct_multipart: str | None = None
+
+    # -- the request body ------------------------------------------------------------
+    def receive(self, body: BinaryIO, expected: int | None) -> int:
+        session, limits = self.session, self.limits
+        buf = bytearray()
         received = 0
-        while True:
-            chunk = body.read(READ_SIZE)
-            if not chunk:
-                break
-            if buffer is None:
-                buffer = bytearray(self._read_tail(session))
-            received += len(chunk)
-            hasher.update(chunk)
-            buffer += chunk
-            # keep at least a minimum part in hand, so the request's last bytes join a
-            # part instead of waiting in a tail object
-            if len(buffer) >= PART_TARGET + MIN_PART:
-                self._flush_part(session, buffer[:PART_TARGET], buffer_start)
-                buffer_start += PART_TARGET
-                del buffer[:PART_TARGET]
-        expected = content_range.length if content_range is not None else length
-        if expected is not None and received != expected:
-            raise SizeInvalid(f"received {received} bytes, expected {expected}")
-        session.offset += received
-        if buffer is None or final:
-            return hasher, buffer
-        if len(buffer) >= MIN_PART:
-            self._flush_part(session, buffer, buffer_start)
-            session.tail_key, session.tail_size = None, 0
-        elif buffer:
-            session.tail_key, session.tail_size = self._put_tail(session, buffer, buffer_start, hasher), len(buffer)
-        else:
-            session.tail_key, session.tail_size = None, 0
-        session.hash_state = hasher.state()
-        return hasher, buffer
+        flushing = False
+        pending = self._pending_size()
+        try:
+            while True:
+                block = body.read(limits.read_size)
+                if not block:
+                    break
+                received += len(block)
+                if expected is not None and received > expected:
+                    raise SizeInvalid(f"received more than the {expected} bytes announced")
+                self.hasher.update(block)
+                buf += block
+                if not flushing and pending + len(buf) > self._hold_limit():
+                    self._begin_parts(buf)
+                    flushing, pending = True, 0
+                if flushing:
+                    self._flush(buf, keep=limits.part_size + limits.min_part)
+            if expected is not None and received != expected:
+                raise SizeInvalid(f"received {received} bytes, expected {expected}")
+            if self.digest is None:
+                self._end_chunk(buf, flushing)
+                session.offset += received
+                session.hash_state = self.hasher.state()
+                return session.offset
+            return self._end_upload(buf, flushing, received)
+        except BaseException:
+            self._abandon_chunk()
+            raise
 
-    def _put_tail(self, session: UploadSession, buffer: bytearray, start: int, hasher: _Hasher) -> str:
-        """Store bytes that do not make a part yet. With no parts, they are the whole blob
-        so far, and their sha256 is known: store them under that digest's own key, so a
-        PUT that adds nothing finds its blob already in place (no copy, no second read).
-        Such an object is correct for its digest whatever happens next."""
-        running = hasher.hexdigest()
-        if session.multipart_id is None and start == 0 and running is not None:
-            digest = f"{SESSION_HASH}:{running}"
-            self._blobs.put_blob(digest, bytes(buffer))
-            return paths.blob_key(digest)
-        return self._blobs.put_tail(session.id, start, bytes(buffer))
+    def _hold_limit(self) -> int:
+        """How many bytes (pending ones included) stay in memory before parts are written."""
+        if self.session.offset == 0 and self.session.multipart_id is None:
+            return self.limits.single_put
+        return self.limits.part_size + self.limits.min_part
 
-    def _read_tail(self, session: UploadSession) -> bytes:
-        return self._blobs.get_tail(session.tail_key) if session.tail_key else b""
+    def _pending_size(self) -> int:
+        return self.session.offset - (self.session.parts_end if self.session.multipart_id else 0)
 
-    def _flush_part(self, session: UploadSession, data: bytearray, start: int) -> None:
-        number = start // MIN_PART + 1
-        if number > MAX_PARTS:
-            raise UploadInvalid(f"blob exceeds the largest upload size ({MAX_PARTS * MIN_PART} bytes)")
+    # -- multipart ---------------------------------------------------------------------
+    def _begin_parts(self, buf: bytearray) -> None:
+        """This request writes multipart parts: claim its offset, open the multipart upload
+        if needed, and put the bytes waiting from earlier chunks in front of `buf`."""
+        session = self.session
+        if self.direct:
+            self.direct_multipart = self.blobs.start_multipart(paths.blob_key(str(self.digest)))
+            return
+        self._claim_offset(b"")
         if session.multipart_id is None:
-            session.multipart_id = self._blobs.start_multipart(session.id)
-        etag = self._blobs.put_part(session.id, session.multipart_id, number, bytes(data))
-        session.parts = [p for p in session.parts if p[0] != number] + [(number, etag)]
+            session.multipart_id = self.blobs.start_multipart(session.key)
+            session.parts_end, session.next_part = 0, 1
+        buf[0:0] = self._take_pending()
 
-    def _verify_stored(self, session: UploadSession, digest: Digest, hasher: _Hasher) -> None:
-        if digest.algorithm == SESSION_HASH and hasher.hexdigest() is not None:
-            actual = hasher.hexdigest()
+    def _take_pending(self, *, copy: bool = True) -> bytes:
+        """The bytes after the last part, for the next part: the first chunk's object joins
+        as a part copied inside S3 when it is large enough, else it and the pieces are read
+        back (each once: they are then behind a part)."""
+        session, head = self.session, bytearray()
+        if session.first_size and session.parts_end == 0:
+            if copy and session.first_size >= self.limits.min_part:
+                self._add_part(lambda n: self.blobs.copy_part(session.key, session.multipart_id, n, session.key))
+                session.parts_end = session.first_size
+            else:
+                head += self.blobs.get_object(session.key)
+            session.first_size = 0
+        if session.scratch:
+            start = session.parts_end + len(head)
+            for obj in self._pieces(start):
+                head += self.blobs.get_object(obj.key)
+        return bytes(head)
+
+    def _pieces(self, start: int):
+        """The chain of pieces from `start` to where this request's chunk begins (a piece is
+        named by its start; a claim of a chunk that wrote parts is empty, never in the chain)."""
+        found = {paths.piece_start(o.key): o for o in self.blobs.list_objects(paths.upload_prefix(self.session.id))}
+        chain, at = [], start
+        while at < self.start:
+            obj = found.get(at)
+            if obj is None or obj.size == 0:
+                raise UploadInvalid("upload data expired or was removed; restart the upload")
+            chain.append(obj)
+            at += obj.size
+        return chain
+
+    def _flush(self, buf: bytearray, *, keep: int) -> None:
+        """Write parts of part_size while more than `keep` bytes are in hand."""
+        size = self.limits.part_size
+        while len(buf) >= keep and len(buf) >= size:
+            self._put_part(bytes(buf[:size]))
+            del buf[:size]
+
+    def _put_part(self, data: bytes) -> None:
+        if self.direct:
+            key, multipart = paths.blob_key(str(self.digest)), self.direct_multipart
+            self._direct_parts = getattr(self, "_direct_parts", [])
+            number = len(self._direct_parts) + 1
+            self._check_part_number(number)
+            self._direct_parts.append((number, self.blobs.put_part(key, multipart, number, data)))
+            return
+        self._add_part(lambda n: self.blobs.put_part(self.session.key, self.session.multipart_id, n, data))
+        self.session.parts_end += len(data)
+
+    def _add_part(self, write: Callable[[int], str]) -> None:
+        number = self.session.next_part
+        self._check_part_number(number)
+        write(number)
+        self.session.next_part = number + 1
+
+    def _check_part_number(self, number: int) -> None:
+        if number > self.limits.max_parts:
+            raise UploadInvalid(
+                f"the upload needs more than {self.limits.max_parts} parts: send larger chunks"
+            )
+
+    # -- the end of a PATCH ------------------------------------------------------------
+    def _end_chunk(self, buf: bytearray, flushing: bool) -> None:
+        session = self.session
+        if flushing:
+            if len(buf) >= self.limits.min_part:
+                self._put_part(bytes(buf))
+            elif buf:
+                self._put_piece(session.parts_end, bytes(buf), claim=False)
+            return
+        if not buf:
+            return
+        if session.offset == 0:
+            # the first chunk: the session's own object (a PUT that adds nothing links it)
+            self._claim_offset(bytes(buf))
+            session.first_size = len(buf)
         else:
+            self._put_piece(session.offset, bytes(buf), claim=True)
+
+    def _put_piece(self, start: int, data: bytes, *, claim: bool) -> None:
+        self.session.scratch = True
+        if claim:
+            self._claim_offset(data)
+        else:
+            # behind this request's own claim: no other writer can be here
+            self.blobs.put_object(paths.piece_key(self.session.id, start), data)
+
+    def _claim_offset(self, data: bytes) -> None:
+        """One writer per offset: the chunk's first object is created only if none is there."""
+        session = self.session
+        key = session.key if self.start == 0 else paths.piece_key(session.id, self.start)
+        if self.start != 0:
+            session.scratch = True
+        try:
+            self.blobs.put_object(key, data, only_new=True)
+        except ObjectExists:
+            raise RangeInvalid(
+                f"another request already wrote the chunk at {self.start} of this upload", offset=self.start
+            ) from None
+        self.claim = key
+
+    def _abandon_chunk(self) -> None:
+        """A chunk that failed releases its offset, so that the client can send it again."""
+        if self.direct_multipart:
+            self.blobs.abort_multipart(paths.blob_key(str(self.digest)), self.direct_multipart)
+        if self.claim:
+            try:
+                self.blobs.delete_keys([self.claim])
+            except Exception:  # noqa: BLE001 - the lifecycle and the clean-up remove it later
+                pass
+
+    # -- the end of the upload (PUT) ---------------------------------------------------------
+    def _end_upload(self, buf: bytearray, flushing: bool, received: int) -> int:
+        session, digest = self.session, self.digest
+        assert digest is not None
+        size = session.offset + received
+        if self.direct:
+            return self._finish_direct(buf, flushing, size)
+        session.offset = size  # so that a failure below removes everything (UploadService.cancel)
+        if not flushing and session.multipart_id is None:
+            if not buf and session.first_size == size and not session.scratch:
+                # the blob is the first chunk's object: verify and link it, nothing moves
+                self._verify(lambda: self.blobs.read_object(session.key))
+                return self._link_uploaded(size)
+            # small, in several chunks: join in memory (each piece read once) under its own key
+            whole = self._take_pending(copy=False) + bytes(buf)
+            self._verify_bytes(whole)
+            self.blobs.put_object(paths.blob_key(str(digest)), whole)
+            self._meta_link(size, key=None)
+            # the session's objects are not needed any more
+            self.blobs.delete_keys([session.key])
+            self.svc._remove_scratch(session)
+            return size
+        try:
+            if not flushing:
+                self._begin_parts(buf)
+            self._flush(buf, keep=self.limits.part_size + self.limits.min_part)
+            if buf:
+                self._put_part(bytes(buf))
+            parts = self.blobs.list_parts(session.key, session.multipart_id)
+            self.blobs.finish_multipart(session.key, session.multipart_id, parts)
+        except UploadGone:
+            # an earlier attempt of this PUT completed the multipart upload and failed
+            # after: the retry finishes the job if the object holds the bytes it verified
+            if not self._finished_before(size):
+                raise
+        session.multipart_id = None  # completed: nothing to abort any more
+        self._verify(lambda: self.blobs.read_object(session.key))
+        return self._link_uploaded(size)
+
+    def _finished_before(self, size: int) -> bool:
+        """The bytes of this session hash to the digest (the running hash, no read) and its
+        object has their size: the object is the completed multipart upload of them."""
+        digest = self.digest
+        assert digest is not None
+        if self.hasher.hexdigest(digest.algorithm) != digest.hex:
+            return False
+        found = [o for o in self.blobs.list_objects(self.session.key) if o.key == self.session.key]
+        return bool(found) and found[0].size == size
+
+    def _finish_direct(self, buf: bytearray, flushing: bool, size: int) -> int:
+        digest, key = str(self.digest), paths.blob_key(str(self.digest))
+        if not flushing:
+            self._verify_bytes(bytes(buf))
+            self.blobs.put_object(key, bytes(buf))
+        else:
+            if buf:
+                self._put_part(bytes(buf))
+            # verified before the object appears: a wrong digest leaves nothing behind
+            self._verify(None)
+            self.blobs.finish_multipart(key, self.direct_multipart, self._direct_parts)
+            self.direct_multipart = None
+        self._meta_link(size, key=None)
+        return size
+
+    def _verify(self, read_back: Callable | None) -> None:
+        digest = self.digest
+        assert digest is not None
+        actual = self.hasher.hexdigest(digest.algorithm)
+        if actual is None and read_back is not None:
             h = hashlib.new(digest.algorithm)
-            for chunk in self._blobs.read_upload(session.id):
-                h.update(chunk)
+            for block in read_back():
+                h.update(block)
             actual = h.hexdigest()
         if actual != digest.hex:
-            raise InvalidDigest(f"content digest {digest.algorithm}:{actual} does not match {digest}", detail={"digest": str(digest)})
+            raise InvalidDigest(
+                f"content digest {digest.algorithm}:{actual} does not match {digest}", detail={"digest": str(digest)}
+            )
 
-    def _finished_before(self, digest: Digest, hasher: _Hasher) -> bool:
-        """The session's bytes hash to `digest` (the running hash, no read) and the blob's
-        key holds bytes: those are the same bytes, as a blob key only ever holds bytes
-        verified against its digest."""
-        verified = digest.algorithm == SESSION_HASH and hasher.hexdigest() == digest.hex
-        return verified and self._blobs.blob_exists(str(digest))
+    def _verify_bytes(self, data: bytes) -> None:
+        self._verify(lambda: iter([data]))
 
-    def _discard(self, session: UploadSession, old_tail: str | None) -> None:
-        if session.multipart_id:
-            self._blobs.abort_multipart(session.id, session.multipart_id)
-        self._blobs.delete_keys(_scratch([old_tail, paths.upload_data_key(session.id)]))
-        self._sessions.delete(session.id)
+    def _meta_link(self, size: int, *, key: str | None) -> None:
+        self.svc._meta.link_blob(
+            self.session.name,
+            str(self.digest),
+            size,
+            int(self.svc._clock()),
+            key=key,
+            upload_id=self.session.id or None,
+            claim_expires=self.session.expires_at + self.svc._ttl,
+            project=self.project,
+        )
 
+    def _link_uploaded(self, size: int) -> int:
+        session = self.session
+        linked = self.svc._meta.link_uploaded_blob(
+            session.name,
+            str(self.digest),
+            size,
+            int(self.svc._clock()),
+            upload_id=session.id,
+            key=session.key,
+            project=self.project,
+        )
+        if linked != session.key:
+            # the blob's bytes were there already: keep those, drop this copy
+            self.blobs.delete_keys([session.key])
+        self.svc._remove_scratch(session)
+        return size
 
-def _scratch(keys: list[str | None]) -> list[str]:
-    """The keys that are upload scratch. A tail kept under a blob's own key is never
-    deleted here: another repository may hold that very blob."""
-    return [k for k in keys if k and k.startswith(paths.UPLOADS_PREFIX)]
-
-
-def _already_in_place(session: UploadSession, digest: Digest, hasher: _Hasher) -> bool:
-    """The session's bytes sit under the claimed digest's key and hash to it."""
-    return (
-        digest.algorithm == SESSION_HASH
-        and session.tail_key == paths.blob_key(str(digest))
-        and hasher.hexdigest() == digest.hex
-    )
-
-
-def _verify(digest: Digest, data: bytearray, hasher: _Hasher) -> None:
-    if digest.algorithm == SESSION_HASH and hasher.hexdigest() is not None:
-        actual = hasher.hexdigest()
-    else:
-        # no usable running hash (or another algorithm): all the bytes are in memory
-        actual = hashlib.new(digest.algorithm, data).hexdigest()
-    if actual != digest.hex:
-        raise InvalidDigest(f"content digest {digest.algorithm}:{actual} does not match {digest}", detail={"digest": str(digest)})
-
-
-def _plausible_id(upload_id: str) -> bool:
-    return 0 < len(upload_id) <= 64 and all(c.isalnum() or c == "-" for c in upload_id)
+def _check_range(session: UploadSession, content_range: ContentRange | None, length: int | None) -> None:
+    if content_range is None:
+        return
+    if content_range.start != session.offset:
+        raise RangeInvalid(
+            f"chunk starts at {content_range.start}, the upload is at {session.offset}", offset=session.offset
+        )
+    if length is not None and length != content_range.length:
+        raise RangeInvalid("Content-Length does not match Content-Range", offset=session.offset)

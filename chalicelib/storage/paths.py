@@ -1,17 +1,23 @@
 """The S3 key layout, in one place (docs/architecture.md repeats it).
 
     blobs/<alg>/<hex[0:2]>/<hex>          blob content, by digest; shared by all repositories
+    blobs/uploaded/<upload-id>             a blob as its upload session wrote it (digest not
+                                           known while the bytes arrived); the blob's record
+                                           and links point at it, so it is never copied
     manifests/<alg>/<hex>                  manifest bytes too large to keep in DynamoDB
-    uploads/<upload-id>/data               the S3 multipart upload of an upload session
-    uploads/<upload-id>/tail/<nonce>/<start>-<end>
-                                           bytes received but not yet a 5 MiB part
+    uploads/<upload-id>/<start>            scratch: a chunk smaller than a multipart part,
+                                           kept until it is joined into one (read back once)
 
-Everything under uploads/ is scratch: an S3 lifecycle rule aborts stale multipart
-uploads and expires the prefix (infra/berth.yaml).
+Everything under uploads/ is scratch: an S3 lifecycle rule expires the prefix and
+aborts stale multipart uploads (infra/berth.yaml). An object under blobs/uploaded/
+that no blob record claims (an abandoned session's) is removed by the scheduled
+clean-up (chalicelib/registry/maintenance.py).
 """
 from __future__ import annotations
 
 UPLOADS_PREFIX = "uploads/"
+UPLOADED_PREFIX = "blobs/uploaded/"
+_START_DIGITS = 15  # zero-padded, so that a listing is in offset order
 
 
 def blob_key(digest: str) -> str:
@@ -24,11 +30,18 @@ def manifest_key(digest: str) -> str:
     return f"manifests/{algorithm}/{hex_}"
 
 
-def upload_data_key(upload_id: str) -> str:
-    return f"{UPLOADS_PREFIX}{upload_id}/data"
+def uploaded_key(upload_id: str) -> str:
+    return f"{UPLOADED_PREFIX}{upload_id}"
 
 
-def upload_tail_key(upload_id: str, start: int, end: int, nonce: str) -> str:
-    # A key per write: a request that loses the race to save the session must not
-    # overwrite the tail that the winner's saved session (and hash state) points at.
-    return f"{UPLOADS_PREFIX}{upload_id}/tail/{nonce}/{start}-{end}"
+def upload_prefix(upload_id: str) -> str:
+    return f"{UPLOADS_PREFIX}{upload_id}/"
+
+
+def piece_key(upload_id: str, start: int) -> str:
+    """Where a chunk that starts at `start` is kept (and claimed: one writer per offset)."""
+    return f"{upload_prefix(upload_id)}{start:0{_START_DIGITS}d}"
+
+
+def piece_start(key: str) -> int:
+    return int(key.rsplit("/", 1)[1])

@@ -72,9 +72,13 @@ def push_blob_session(api, name: str, data: bytes) -> str:
 
 
 def blob_object(services, d: str) -> bytes:
+    """The blob's bytes where its record says they are (its own key, or its upload's object)."""
+    from chalicelib.meta import keys
     from chalicelib.storage.paths import blob_key
 
-    return services.s3.get_object(Bucket=services.settings.bucket_name, Key=blob_key(d))["Body"].read()
+    record = services.table.get(keys.blob_pk(d), keys.BLOB_SK) or {}
+    key = record.get("s3key") or blob_key(d)
+    return services.s3.get_object(Bucket=services.settings.bucket_name, Key=key)["Body"].read()
 
 
 # -- manifests -------------------------------------------------------------------

@@ -12,7 +12,6 @@ from moto import mock_aws
 from chalicelib.config import Settings
 from chalicelib.meta.registry import DynamoRegistryMeta
 from chalicelib.meta.table import Table
-from chalicelib.meta.uploads import DynamoUploadSessions
 from chalicelib.services import Services
 from chalicelib.storage.s3 import S3BlobStore
 from tests.conftest import REGION, create_stack, use_fake_aws
@@ -93,7 +92,3 @@ def table(aws) -> Table:
 def meta(table) -> DynamoRegistryMeta:
     return DynamoRegistryMeta(table)
 
-
-@pytest.fixture
-def sessions(table) -> DynamoUploadSessions:
-    return DynamoUploadSessions(table)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -14,7 +13,7 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import BlobNotFound, UploadInvalid
 from chalicelib.oci.digests import Digest
 from chalicelib.storage import paths
-from chalicelib.storage import s3 as s3_module
+from chalicelib.storage.blobs import ObjectExists
 from tests.contract.helpers import keys_under, open_multiparts, read_object
 
 MiB = 1024 * 1024
@@ -23,28 +22,46 @@ DIGEST = str(Digest.of(DATA))
 
 
 # -- content-addressed objects ------------------------------------------------------
-def test_put_blob_then_exists(blob_store, s3, bucket):
-    assert blob_store.blob_exists(DIGEST) is False
+def exists(s3, bucket, key: str) -> bool:
+    return key in keys_under(s3, bucket, key)
+
+
+def test_put_blob_goes_to_the_digest_key(blob_store, s3, bucket):
     blob_store.put_blob(DIGEST, DATA)
-    assert blob_store.blob_exists(DIGEST) is True
     hex_ = DIGEST.split(":")[1]
     assert keys_under(s3, bucket) == [f"blobs/sha256/{hex_[:2]}/{hex_}"]
     assert read_object(s3, bucket, paths.blob_key(DIGEST)) == DATA
 
 
-def test_blob_exists_is_per_digest(blob_store):
-    blob_store.put_blob(DIGEST, DATA)
-    other = str(Digest.of(b"other"))
-    assert blob_store.blob_exists(other) is False
-    sha512 = str(Digest.of(DATA, "sha512"))
-    assert blob_store.blob_exists(sha512) is False
-
-
 def test_empty_blob(blob_store, s3, bucket):
     empty = str(Digest.of(b""))
     blob_store.put_blob(empty, b"")
-    assert blob_store.blob_exists(empty)
     assert read_object(s3, bucket, paths.blob_key(empty)) == b""
+
+
+def test_put_object_only_new_never_replaces(blob_store, s3, bucket):
+    """S3's If-None-Match: of two writers of one key, one wins (an upload's claim on an offset)."""
+    key = paths.piece_key("u1", 0)
+    blob_store.put_object(key, b"from request A", only_new=True)
+    with pytest.raises(ObjectExists):
+        blob_store.put_object(key, b"from request B", only_new=True)
+    assert blob_store.get_object(key) == b"from request A"
+    blob_store.put_object(key, b"replaced")  # without the condition, the last write wins
+    assert blob_store.get_object(key) == b"replaced"
+
+
+def test_missing_object_is_upload_invalid(blob_store):
+    with pytest.raises(UploadInvalid):
+        blob_store.get_object(paths.piece_key("u1", 0))
+
+
+def test_list_objects_in_key_order_with_sizes(blob_store):
+    for start, data in ((10, b"b" * 3), (0, b"a" * 10), (13, b"c")):
+        blob_store.put_object(paths.piece_key("u1", start), data)
+    blob_store.put_object(paths.piece_key("u2", 0), b"other session")
+    listed = list(blob_store.list_objects(paths.upload_prefix("u1")))
+    assert [(paths.piece_start(o.key), o.size) for o in listed] == [(0, 10), (10, 3), (13, 1)]
+    assert all(o.modified.tzinfo is not None for o in listed)
 
 
 def test_manifest_bytes_round_trip(blob_store, s3, bucket):
@@ -54,7 +71,7 @@ def test_manifest_bytes_round_trip(blob_store, s3, bucket):
     assert blob_store.get_manifest(digest) == body
     assert keys_under(s3, bucket) == [paths.manifest_key(digest)]
     # manifests and blobs do not share keys
-    assert blob_store.blob_exists(digest) is False
+    assert paths.manifest_key(digest) != paths.blob_key(digest)
 
 
 def test_missing_manifest_bytes_are_a_domain_error(blob_store):
@@ -71,7 +88,7 @@ def _presigned(url: str) -> tuple[str, dict[str, str]]:
 @pytest.mark.parametrize("method", ["presign_get", "presign_head"])
 @pytest.mark.parametrize("ttl", [60, 900])
 def test_presigned_url_names_the_blob_key_and_is_signed(blob_store, bucket, method, ttl):
-    url = getattr(blob_store, method)(DIGEST, ttl=ttl)
+    url = getattr(blob_store, method)(paths.blob_key(DIGEST), ttl=ttl)
     path, query = _presigned(url)
     # path-style addressing: the bucket is in the path, so one host serves every bucket
     assert path == f"/{bucket}/{paths.blob_key(DIGEST)}"
@@ -85,56 +102,69 @@ def test_presigned_url_names_the_blob_key_and_is_signed(blob_store, bucket, meth
 
 def test_get_and_head_signatures_differ(blob_store):
     # the method is part of what is signed: a HEAD URL cannot be used to GET
-    _, get = _presigned(blob_store.presign_get(DIGEST, ttl=900))
-    _, head = _presigned(blob_store.presign_head(DIGEST, ttl=900))
+    _, get = _presigned(blob_store.presign_get(paths.blob_key(DIGEST), ttl=900))
+    _, head = _presigned(blob_store.presign_head(paths.blob_key(DIGEST), ttl=900))
     assert get["X-Amz-Signature"] != head["X-Amz-Signature"]
 
 
 def test_presigned_urls_fetch_the_blob(blob_store):
     # moto intercepts `requests` in-process, so the URLs can be followed
     blob_store.put_blob(DIGEST, DATA)
-    got = requests.get(blob_store.presign_get(DIGEST, ttl=900), timeout=10)
+    got = requests.get(blob_store.presign_get(paths.blob_key(DIGEST), ttl=900), timeout=10)
     assert got.status_code == 200
     assert got.content == DATA
-    head = requests.head(blob_store.presign_head(DIGEST, ttl=900), timeout=10, stream=True)
+    head = requests.head(blob_store.presign_head(paths.blob_key(DIGEST), ttl=900), timeout=10, stream=True)
     assert head.status_code == 200
     assert int(head.headers["Content-Length"]) == len(DATA)
 
 
-# -- upload sessions: multipart uploads and tails ---------------------------------------
+# -- multipart uploads ---------------------------------------------------------------
+K = paths.uploaded_key("u1")
+
+
 def test_multipart_start_put_finish(blob_store, s3, bucket):
     part1, part2 = os.urandom(5 * MiB), os.urandom(1234)
-    mp = blob_store.start_multipart("u1")
-    assert open_multiparts(s3, bucket) == [paths.upload_data_key("u1")]
-    etags = [(1, blob_store.put_part("u1", mp, 1, part1)), (2, blob_store.put_part("u1", mp, 2, part2))]
-    assert all(etag for _, etag in etags)
-    blob_store.finish_multipart("u1", mp, etags)
+    mp = blob_store.start_multipart(K)
+    assert open_multiparts(s3, bucket) == [K]
+    etags = [(1, blob_store.put_part(K, mp, 1, part1)), (2, blob_store.put_part(K, mp, 2, part2))]
+    assert blob_store.list_parts(K, mp) == etags
+    blob_store.finish_multipart(K, mp, etags)
     assert open_multiparts(s3, bucket) == []
-    assert read_object(s3, bucket, paths.upload_data_key("u1")) == part1 + part2
-    assert b"".join(blob_store.read_upload("u1")) == part1 + part2
+    assert read_object(s3, bucket, K) == part1 + part2
+    assert b"".join(blob_store.read_object(K)) == part1 + part2
+
+
+def test_a_part_copied_inside_s3_from_the_object_being_replaced(blob_store, s3, bucket):
+    """An upload's first chunk (its own object) joins the multipart upload of that same key."""
+    first, more = os.urandom(5 * MiB), os.urandom(1000)
+    blob_store.put_object(K, first)
+    mp = blob_store.start_multipart(K)
+    etags = [(1, blob_store.copy_part(K, mp, 1, K)), (2, blob_store.put_part(K, mp, 2, more))]
+    blob_store.finish_multipart(K, mp, etags)
+    assert read_object(s3, bucket, K) == first + more
 
 
 def test_rewriting_a_part_keeps_the_latest(blob_store, s3, bucket):
-    mp = blob_store.start_multipart("u1")
-    blob_store.put_part("u1", mp, 1, b"first")
-    etag = blob_store.put_part("u1", mp, 1, b"second")
-    blob_store.finish_multipart("u1", mp, [(1, etag)])
-    assert read_object(s3, bucket, paths.upload_data_key("u1")) == b"second"
+    mp = blob_store.start_multipart(K)
+    blob_store.put_part(K, mp, 1, b"first")
+    etag = blob_store.put_part(K, mp, 1, b"second")
+    blob_store.finish_multipart(K, mp, [(1, etag)])
+    assert read_object(s3, bucket, K) == b"second"
 
 
 def test_finish_with_a_replaced_part_is_upload_invalid(blob_store):
-    mp = blob_store.start_multipart("u1")
-    stale = blob_store.put_part("u1", mp, 1, b"a" * 10)
-    blob_store.put_part("u1", mp, 1, b"b" * 10)  # a concurrent writer
+    mp = blob_store.start_multipart(K)
+    stale = blob_store.put_part(K, mp, 1, b"a" * 10)
+    blob_store.put_part(K, mp, 1, b"b" * 10)  # a concurrent writer
     with pytest.raises(UploadInvalid):
-        blob_store.finish_multipart("u1", mp, [(1, stale)])
+        blob_store.finish_multipart(K, mp, [(1, stale)])
 
 
 def test_finish_with_a_small_middle_part_is_upload_invalid(blob_store):
-    mp = blob_store.start_multipart("u1")
-    parts = [(1, blob_store.put_part("u1", mp, 1, b"x" * 10)), (2, blob_store.put_part("u1", mp, 2, b"y" * 10))]
+    mp = blob_store.start_multipart(K)
+    parts = [(1, blob_store.put_part(K, mp, 1, b"x" * 10)), (2, blob_store.put_part(K, mp, 2, b"y" * 10))]
     with pytest.raises(UploadInvalid):
-        blob_store.finish_multipart("u1", mp, parts)
+        blob_store.finish_multipart(K, mp, parts)
 
 
 @pytest.mark.parametrize("code", ["NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"])
@@ -145,7 +175,7 @@ def test_finish_rejections_are_upload_invalid(blob_store, s3, monkeypatch, code)
 
     monkeypatch.setattr(s3, "complete_multipart_upload", complete_multipart_upload)
     with pytest.raises(UploadInvalid):
-        blob_store.finish_multipart("u1", "mp", [(1, '"etag"')])
+        blob_store.finish_multipart(K, "mp", [(1, '"etag"')])
 
 
 def test_finish_with_other_errors_is_not_a_domain_error(blob_store, s3, monkeypatch):
@@ -154,78 +184,22 @@ def test_finish_with_other_errors_is_not_a_domain_error(blob_store, s3, monkeypa
 
     monkeypatch.setattr(s3, "complete_multipart_upload", complete_multipart_upload)
     with pytest.raises(ClientError):
-        blob_store.finish_multipart("u1", "mp", [(1, '"etag"')])
+        blob_store.finish_multipart(K, "mp", [(1, '"etag"')])
 
 
 def test_abort_is_idempotent(blob_store, s3, bucket):
-    mp = blob_store.start_multipart("u1")
-    blob_store.put_part("u1", mp, 1, b"data")
-    blob_store.abort_multipart("u1", mp)
-    blob_store.abort_multipart("u1", mp)
+    mp = blob_store.start_multipart(K)
+    blob_store.put_part(K, mp, 1, b"data")
+    blob_store.abort_multipart(K, mp)
+    blob_store.abort_multipart(K, mp)
     assert open_multiparts(s3, bucket) == []
     assert keys_under(s3, bucket) == []
 
 
-def test_sessions_do_not_share_keys(blob_store, s3, bucket):
-    a, b = blob_store.start_multipart("a"), blob_store.start_multipart("b")
-    blob_store.finish_multipart("a", a, [(1, blob_store.put_part("a", a, 1, b"AAA"))])
-    blob_store.finish_multipart("b", b, [(1, blob_store.put_part("b", b, 1, b"BBB"))])
-    assert read_object(s3, bucket, paths.upload_data_key("a")) == b"AAA"
-    assert read_object(s3, bucket, paths.upload_data_key("b")) == b"BBB"
-
-
-def test_tails(blob_store, s3, bucket):
-    key = blob_store.put_tail("u1", 10 * MiB, b"tail bytes")
-    assert key.startswith(f"{paths.UPLOADS_PREFIX}u1/tail/")
-    assert key.endswith(f"/{10 * MiB}-{10 * MiB + 10}")
-    assert blob_store.get_tail(key) == b"tail bytes"
-    assert keys_under(s3, bucket) == [key]
-
-
-def test_missing_tail_is_upload_invalid(blob_store):
-    key = blob_store.put_tail("u1", 0, b"tail")
-    blob_store.delete_keys([key])
-    with pytest.raises(UploadInvalid):
-        blob_store.get_tail(key)
-
-
-def test_a_tail_write_never_replaces_another(blob_store):
-    # two requests racing on one session must not overwrite the tail the winner saved
-    first = blob_store.put_tail("u1", 0, b"from request A")
-    second = blob_store.put_tail("u1", 0, b"from request B")
-    assert first != second
-    assert blob_store.get_tail(first) == b"from request A"
-
-
-# -- promotion ---------------------------------------------------------------------------
-def _finished_upload(blob_store, upload_id: str, data: bytes) -> None:
-    mp = blob_store.start_multipart(upload_id)
-    blob_store.finish_multipart(upload_id, mp, [(1, blob_store.put_part(upload_id, mp, 1, data))])
-
-
-def test_promote_upload_moves_to_the_blob_key(blob_store, s3, bucket):
-    data = os.urandom(3 * MiB)
-    digest = str(Digest.of(data))
-    _finished_upload(blob_store, "u1", data)
-    blob_store.promote_upload("u1", digest, len(data))
-    assert keys_under(s3, bucket) == [paths.blob_key(digest)]
-    assert read_object(s3, bucket, paths.blob_key(digest)) == data
-    assert blob_store.blob_exists(digest)
-
-
-def test_promote_upload_beyond_single_copy_limit_uses_a_managed_copy(blob_store, s3, bucket, monkeypatch):
-    monkeypatch.setattr(s3_module, "_SINGLE_COPY_LIMIT", 1024)
-    data = os.urandom(2 * MiB)
-    digest = str(Digest.of(data))
-    _finished_upload(blob_store, "u1", data)
-    blob_store.promote_upload("u1", digest, len(data))
-    assert keys_under(s3, bucket) == [paths.blob_key(digest)]
-    assert hashlib.sha256(read_object(s3, bucket, paths.blob_key(digest))).digest() == hashlib.sha256(data).digest()
-
-
-# -- deleting and maintenance -------------------------------------------------------------
 def test_delete_keys(blob_store, s3, bucket):
-    tails = [blob_store.put_tail("u1", i, b"x") for i in range(5)]
+    tails = [paths.piece_key("u1", i) for i in range(5)]
+    for key in tails:
+        blob_store.put_object(key, b"x")
     blob_store.put_blob(DIGEST, DATA)
     blob_store.delete_keys(tails[:3] + ["", f"{paths.UPLOADS_PREFIX}u1/never-written"])
     assert sorted(keys_under(s3, bucket)) == sorted([paths.blob_key(DIGEST)] + tails[3:])
@@ -259,13 +233,12 @@ def test_delete_keys_in_batches_of_1000(blob_store, s3, bucket, monkeypatch):
 
 
 def test_list_stale_multiparts(blob_store, s3, bucket):
-    a = blob_store.start_multipart("a")
-    b = blob_store.start_multipart("b")
-    s3.create_multipart_upload(Bucket=bucket, Key="elsewhere/not-an-upload")
+    a = blob_store.start_multipart(paths.uploaded_key("a"))
+    b = blob_store.start_multipart(paths.blob_key(DIGEST))
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     stale = sorted(blob_store.list_stale_multiparts(later))
-    assert stale == sorted([(paths.upload_data_key("a"), a), (paths.upload_data_key("b"), b)])
+    assert stale == sorted([(paths.uploaded_key("a"), a), (paths.blob_key(DIGEST), b)])
     # moto reports every upload as initiated on 2010-11-10, so "too recent" is checked before that
     assert list(blob_store.list_stale_multiparts(dt.datetime(2001, 1, 1, tzinfo=dt.UTC))) == []
-    blob_store.abort_multipart("a", a)
-    assert list(blob_store.list_stale_multiparts(later)) == [(paths.upload_data_key("b"), b)]
+    blob_store.abort_multipart(paths.uploaded_key("a"), a)
+    assert list(blob_store.list_stale_multiparts(later)) == [(paths.blob_key(DIGEST), b)]

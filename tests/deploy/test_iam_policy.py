@@ -60,6 +60,8 @@ def iam_needs(service: str, operation: str, params: dict, account: str) -> list[
             return [("s3:PutObject", obj), ("s3:GetObject", f"arn:aws:s3:::{source['Bucket']}/{source['Key']}")]
         if operation == "AbortMultipartUpload":
             return [("s3:AbortMultipartUpload", obj)]
+        if operation == "ListParts":
+            return [("s3:ListMultipartUploadParts", obj)]
         if operation == "DeleteObject":
             return [("s3:DeleteObject", obj)]
         if operation == "DeleteObjects":
@@ -164,7 +166,7 @@ def recorded(deployed, moto_session):
         assert any(json.loads(body)["type"] == "PUSH_ARTIFACT" for body in receiver.bodies)
         # the hourly clean-up, two days on: it aborts the session the run abandoned
         app_module._services = Services(settings, session=session, clock=lambda: time.time() + 2 * 86400)
-        assert app_module.clean_up_uploads(SCHEDULED_EVENT, None) == {"aborted": 1}
+        assert app_module.clean_up_uploads(SCHEDULED_EVENT, None)["orphans"] == 1
     finally:
         receiver.close()
         logging.getLogger("berth.pulls").removeHandler(pull_lines)
@@ -220,6 +222,9 @@ def _run(run: Run, hook_url: str) -> None:
     config_digest = run.push_blob(repo, config)
     layer = os.urandom(6 * MiB + 4321)
     layer_digest, _ = run.chunked(repo, [layer[: 3 * MiB], layer[3 * MiB : 6 * MiB]], final=layer[6 * MiB :])
+    # chunks that become multipart parts (the first chunk's object copied in as one)
+    big = os.urandom(40 * MiB)
+    run.chunked(repo, [big[: 6 * MiB], big[6 * MiB :]])
     small = os.urandom(150_000)
     small_digest, _ = run.chunked(repo, [small[:100_000], small[100_000:]], algorithm="sha512")
     image_digest, _ = run.manifest(
@@ -242,7 +247,7 @@ def _run(run: Run, hook_url: str) -> None:
     run.call("POST", with_query(f"/v2/{base}/blobs/uploads/", mount=layer_digest, **{"from": repo}), 201)
     run.call("POST", with_query(f"/v2/{base}/blobs/uploads/", mount=digest(b"nowhere"), **{"from": repo}), 202)
     # cancel a session holding a part, and a digest mismatch (both discard their bytes)
-    run.call("DELETE", run.open_session(repo, [os.urandom(5 * MiB + 10)]), 204)
+    run.call("DELETE", run.open_session(repo, [os.urandom(33 * MiB)]), 204)
     run.chunked(repo, [os.urandom(5 * MiB + 10)], status=400)
     # delete a tag's manifest and a blob link
     run.call("DELETE", f"/v2/{repo}/manifests/{image_digest}", 202)

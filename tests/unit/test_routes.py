@@ -232,11 +232,13 @@ class _Meta:
     def __init__(self):
         self.linked = []
 
-    def link_size(self, name, digest):
-        return 42 if name == "other/repo" else None
+    def get_link(self, name, digest):
+        from chalicelib.meta.registry import BlobLink
 
-    def link_blob(self, name, digest, size, now, *, project=None):
-        self.linked.append((name, digest, size))
+        return BlobLink(42, "blobs/uploaded/u1") if name == "other/repo" else None
+
+    def link_blob(self, name, digest, size, now, *, key=None, project=None):
+        self.linked.append((name, digest, size, key))
 
 
 class _Svc:
@@ -263,7 +265,8 @@ def test_mount_needs_pull_on_the_source():
     allowed = Identity("alice", "user", frozenset({("repository", "other/repo", "pull"), ("repository", "a/b", "push")}))
     response, linked = _mount(allowed)
     assert response is not None and response.status == 201
-    assert linked == [("a/b", D, 42)]
+    # the new link names the object the source's link names (no copy)
+    assert linked == [("a/b", D, 42, "blobs/uploaded/u1")]
 
     denied = Identity("bob", "user", frozenset({("repository", "a/b", "pull"), ("repository", "a/b", "push")}))
     assert _mount(denied) == (None, [])

@@ -3,27 +3,30 @@ from __future__ import annotations
 
 from chalicelib.errors import BlobNotFound
 from chalicelib.oci.digests import Digest
+from chalicelib.storage import paths
 from chalicelib.web.http import Request, Response
 
 
-def _linked(svc, name: str, digest: str) -> str:
+def _linked(svc, name: str, digest: str) -> tuple[str, str]:
+    """(digest, the key of the object holding its bytes): one GetItem of the link."""
     parsed = str(Digest.parse(digest))
-    if svc.meta.link_size(name, parsed) is None:
+    link = svc.meta.get_link(name, parsed)
+    if link is None:
         raise BlobNotFound(f"blob {parsed} is not in {name}", detail={"digest": parsed})
-    return parsed
+    return parsed, link.key or paths.blob_key(parsed)
 
 
 def check_blob(svc, req: Request, name: str, digest: str) -> Response:
     # API Gateway rewrites a HEAD response's Content-Length, so the size comes
     # from S3 itself, through a presigned HEAD.
-    digest = _linked(svc, name, digest)
-    url = svc.blobs.presign_head(digest, ttl=svc.settings.presign_ttl_seconds)
+    digest, key = _linked(svc, name, digest)
+    url = svc.blobs.presign_head(key, ttl=svc.settings.presign_ttl_seconds)
     return Response.empty(307, {"Location": url, "Docker-Content-Digest": digest})
 
 
 def get_blob(svc, req: Request, name: str, digest: str) -> Response:
-    digest = _linked(svc, name, digest)
-    url = svc.blobs.presign_get(digest, ttl=svc.settings.presign_ttl_seconds)
+    digest, key = _linked(svc, name, digest)
+    url = svc.blobs.presign_get(key, ttl=svc.settings.presign_ttl_seconds)
     return Response.empty(307, {"Location": url, "Docker-Content-Digest": digest})
 
 

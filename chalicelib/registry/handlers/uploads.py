@@ -1,16 +1,20 @@
 """Blob upload sessions: POST, PATCH, PUT, GET and DELETE on .../blobs/uploads/."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from urllib.parse import quote
 
-from chalicelib.errors import BerthError, InvalidDigest, InvalidName, RangeInvalid
-from chalicelib.meta.uploads import UploadSession
+from chalicelib.errors import BerthError, InvalidDigest, InvalidName, RangeInvalid, SizeInvalid, UploadNotFound
 from chalicelib.oci.digests import Digest
 from chalicelib.oci.names import validate_name
 from chalicelib.registry.handlers.common import range_header, write_guard
-from chalicelib.registry.upload_service import MIN_PART, ContentRange
+from chalicelib.registry.upload_service import ContentRange, UploadSession
 from chalicelib.web.http import Request, Response
+
+# The failures of a chunk after which the session goes on as it was: their replies carry
+# the session's Location and Range (the bytes of a failed chunk are never counted)
+_CHUNK_FAILURES = (RangeInvalid, SizeInvalid)
 
 
 def start_upload(svc, req: Request, name: str) -> Response:
@@ -24,22 +28,23 @@ def start_upload(svc, req: Request, name: str) -> Response:
         svc.uploads.put_monolithic(name, digest, data, project=write_guard(svc, name))
         return _created(name, digest)
     session = svc.uploads.start(name)
-    headers = _session_headers(svc, session, _api_base(svc, req))
-    return Response.empty(202, {**headers, "OCI-Chunk-Min-Length": str(MIN_PART)})
+    # no OCI-Chunk-Min-Length: a chunk of any size is taken, on the API as on the upload host
+    return Response.empty(202, _session_headers(svc, session, _api_base(svc, req)))
 
 
 def get_upload(svc, req: Request, name: str, upload_id: str) -> Response:
     session, api_base = _session(svc, req, name, upload_id)
-    return Response.empty(204, _session_headers(svc, session, api_base))
+    return Response.empty(204, _session_headers(svc, svc.uploads.status(session), api_base))
 
 
 def patch_upload(svc, req: Request, name: str, upload_id: str) -> Response:
     session, api_base = _session(svc, req, name, upload_id)
+    before = dataclasses.replace(session)
     try:
         content_range = ContentRange.parse(req.header("Content-Range"))
         svc.uploads.append(session, req.body, req.content_length, content_range)
-    except RangeInvalid as exc:
-        raise _with_session_headers(svc, exc, session, api_base) from None
+    except _CHUNK_FAILURES as exc:
+        raise _with_session_headers(svc, exc, before, api_base) from None
     return Response.empty(202, _session_headers(svc, session, api_base))
 
 
@@ -49,13 +54,14 @@ def complete_upload(svc, req: Request, name: str, upload_id: str) -> Response:
     if not digest_arg:
         raise InvalidDigest("the digest parameter is required to complete an upload")
     digest = Digest.parse(digest_arg)
+    before = dataclasses.replace(session)
     try:
         content_range = ContentRange.parse(req.header("Content-Range"))
         svc.uploads.complete(
             session, digest, req.body, req.content_length, content_range, project=write_guard(svc, name)
         )
-    except RangeInvalid as exc:
-        raise _with_session_headers(svc, exc, session, api_base) from None
+    except _CHUNK_FAILURES as exc:
+        raise _with_session_headers(svc, exc, before, api_base) from None
     return _created(name, digest, api_base)
 
 
@@ -82,10 +88,10 @@ def _try_mount(svc, req: Request, name: str) -> Response | None:
         validate_name(source)
     except (InvalidDigest, InvalidName):
         return None
-    size = svc.meta.link_size(source, str(digest))
-    if size is None:
+    link = svc.meta.get_link(source, str(digest))
+    if link is None:
         return None
-    svc.meta.link_blob(name, str(digest), size, int(svc.clock()), project=write_guard(svc, name))
+    svc.meta.link_blob(name, str(digest), link.size, int(svc.clock()), key=link.key, project=write_guard(svc, name))
     return _created(name, digest)
 
 
@@ -113,16 +119,18 @@ def _api_base(svc, req: Request) -> str:
 
 
 def _session(svc, req: Request, name: str, upload_id: str) -> tuple[UploadSession, str]:
-    """The session, and the API's base URL its signed state carries ("" without one)."""
-    state = req.arg("_state")
-    api_base = ""
-    if state:
-        api_base = svc.upload_tokens.verify(state, upload_id, name, svc.clock())
-    return svc.uploads.get(name, upload_id), api_base if _BASE_URL.fullmatch(api_base) else ""
+    """The session as its signed URL describes it (there is no other record of it), and
+    the API's base URL its state carries ("" without one)."""
+    token = req.arg("_state")
+    if not token:
+        raise UploadNotFound(f"upload {upload_id[:64]!r} is unknown: use the Location it was given", detail={"upload": upload_id[:64]})
+    expires_at, state, api_base = svc.upload_tokens.verify(token, upload_id, name, svc.clock())
+    session = UploadSession.from_state(upload_id, name, expires_at, state)
+    return session, api_base if _BASE_URL.fullmatch(api_base) else ""
 
 
 def upload_location(svc, session: UploadSession, api_base: str = "") -> str:
-    token = svc.upload_tokens.issue(session.id, session.name, session.expires_at, api_base)
+    token = svc.upload_tokens.issue(session.id, session.name, session.expires_at, session.state(), api_base)
     return f"{svc.settings.upload_url}/v2/{session.name}/blobs/uploads/{session.id}?_state={quote(token)}"
 
 
@@ -136,6 +144,7 @@ def _session_headers(svc, session: UploadSession, api_base: str = "") -> dict[st
 
 
 def _with_session_headers(svc, exc: BerthError, session: UploadSession, api_base: str = "") -> BerthError:
-    offset = getattr(exc, "offset", session.offset)
+    offset = getattr(exc, "offset", None)
+    offset = session.offset if offset is None else offset
     exc.headers = {**_session_headers(svc, session, api_base), "Range": range_header(offset)}  # type: ignore[attr-defined]
     return exc
