@@ -1,13 +1,16 @@
-"""The two registries under test, each started (and stopped) by the benchmark.
+"""The registries under test, each started (and stopped) by the benchmark.
 
-* ``Distribution``: Debian's ``docker-registry`` (CNCF distribution 2.8), filesystem
-  storage in a temporary directory, plain HTTP on a free loopback port, no auth.
+* ``Distribution``: Debian's ``docker-registry`` (CNCF distribution 2.8), plain HTTP on a
+  free loopback port, no auth; storage on local disk in a temporary directory (the floor),
+  or, given ``s3_endpoint``, its S3 driver on a bucket of the Berth stack's own moto server
+  (the fair peer: both registries pay the same emulated S3).
 * ``BerthStack``: ``python -m devstack`` with every port picked by the OS (moto, the API
   and the upload host in one Python process), auth on; the admin password comes from
   its READY line.
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import threading
@@ -38,11 +41,27 @@ http:
 """
 
 
-class Distribution:
-    name = "distribution"
+DISTRIBUTION_S3_STORAGE = """\
+storage:
+  s3:
+    region: us-east-1
+    regionendpoint: {endpoint}
+    bucket: {bucket}
+    accesskey: testing
+    secretkey: testing
+    secure: false
+    v4auth: true
+  delete:
+    enabled: true
+"""
 
-    def __init__(self, workdir: Path) -> None:
+
+class Distribution:
+    def __init__(self, workdir: Path, s3_endpoint: str = "") -> None:
+        """`s3_endpoint`: the S3 driver against this endpoint (a new bucket on it), not local disk."""
         self.workdir = workdir
+        self.s3_endpoint = s3_endpoint
+        self.name = "distribution-s3" if s3_endpoint else "distribution"
         self.proc: subprocess.Popen | None = None
         self.host = ""
         self.creds: str | None = None  # no auth
@@ -53,14 +72,22 @@ class Distribution:
         port = free_port()
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "config.yml"
-        config.write_text(DISTRIBUTION_CONFIG.format(root=self.workdir / "data", port=port))
+        text = DISTRIBUTION_CONFIG.format(root=self.workdir / "data", port=port)
+        env = None
+        if self.s3_endpoint:
+            bucket = _new_bucket(self.s3_endpoint, "bench-distribution")
+            storage = DISTRIBUTION_S3_STORAGE.format(endpoint=self.s3_endpoint, bucket=bucket)
+            text = re.sub(r"storage:\n(  .*\n)+", storage, text)
+            # the S3 driver will not start while AWS_CA_BUNDLE is set (the endpoint is plain HTTP)
+            env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+        config.write_text(text)
         self.log_path = self.workdir / "registry.log"
         with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen([DISTRIBUTION_BINARY, "serve", str(config)], stdout=out,
+            self.proc = subprocess.Popen([DISTRIBUTION_BINARY, "serve", str(config)], stdout=out, env=env,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.host = f"127.0.0.1:{port}"
         _wait_http(f"http://{self.host}/v2/", self.proc, self.log_path, ok=(200,))
-        log(f"distribution registry on {self.host} (pid {self.proc.pid})")
+        log(f"{self.name} registry on {self.host} (pid {self.proc.pid})")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -159,6 +186,15 @@ class BerthStack:
         )
         with urllib.request.urlopen(request, timeout=30) as reply:
             return json.loads(reply.read())["token"]
+
+
+def _new_bucket(endpoint: str, name: str) -> str:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.create_bucket(Bucket=name)
+    return name
 
 
 def _wait_http(url: str, proc: subprocess.Popen, log_path: Path, ok: tuple[int, ...], timeout: float = 30) -> None:

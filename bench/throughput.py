@@ -1,10 +1,11 @@
-"""Section 1: skopeo push and pull against the CNCF distribution registry and Berth's local stack.
+"""Section 1: skopeo push and pull, side by side in one run: Berth's local stack, the CNCF
+distribution registry with its S3 driver on the same moto server (the fair peer: both pay
+moto), and the CNCF registry on local disk (the floor).
 
 Every run builds two fresh images (random bytes, so no registry or client cache can skip
-an upload), pushes each to both registries under a fresh repository name, and pulls it
-back into an empty OCI layout, which is then verified blob by blob. The order of the two
-registries alternates between runs. Reported: medians over the runs, and the ratio
-Berth / distribution.
+an upload), pushes each to every registry under a fresh repository name, and pulls it
+back into an empty OCI layout, which is then verified blob by blob. The registries' order
+rotates between runs. Reported: medians over the runs, and Berth's ratio to each peer.
 
 Then one push and pull of each image against a second, instrumented stack
 (bench.probe_stack) says where Berth's time goes: inside the handlers, in AWS (moto)
@@ -23,6 +24,10 @@ from bench.util import MiB, fmt_s, log, median, ratio
 
 BIG = "50 MB, 3 layers"
 SMALL = "30 small layers"
+DISK, S3, BERTH = "distribution", "distribution-s3", "berth"
+REGISTRIES = (BERTH, S3, DISK)
+# issue 12's targets: (image, peer, at most this ratio of Berth's push+pull time to the peer's)
+TARGETS = ((BIG, S3, 0.5), (BIG, DISK, 1.5), (SMALL, DISK, 2.0))
 
 
 def image_sizes(quick: bool) -> dict[str, list[int]]:
@@ -58,15 +63,16 @@ def run(workdir: Path, berth: BerthStack, runs: int, quick: bool = False) -> dic
     sizes = image_sizes(quick)
     timings = Timings()
     image_bytes: dict[str, int] = {}
-    with Distribution(workdir / "distribution") as dist:
-        for registry in (dist, berth):
+    with Distribution(workdir / "distribution") as dist, Distribution(workdir / "distribution-s3", berth.moto) as dist_s3:
+        registries = [berth, dist_s3, dist]
+        for registry in registries:
             _warm_up(workdir / f"warmup-{registry.name}", registry)
         for k in range(runs):
             run_dir = workdir / f"run{k}"
             images = build(run_dir / "images", sizes)
             for label, image in images.items():
                 image_bytes[label] = sum(layer.size for layer in image.layers) + len(image.config)
-            order = [dist, berth] if k % 2 == 0 else [berth, dist]
+            order = registries[k % 3 :] + registries[: k % 3]
             for registry in order:
                 for index, (label, image) in enumerate(images.items()):
                     repo = f"library/tp{index}-run{k}"
@@ -111,9 +117,20 @@ def _breakdown(workdir: Path, sizes: dict[str, list[int]]) -> dict:
     return out
 
 
-def target_ratio(result: dict) -> float:
+def target_ratio(result: dict, image: str = BIG, peer: str = DISK) -> float:
+    """Berth's push+pull time over the peer's, medians."""
     t = result["timings"]
-    return ratio(t.median("berth", BIG, "push+pull"), t.median("distribution", BIG, "push+pull"))
+    return ratio(t.median(BERTH, image, "push+pull"), t.median(peer, image, "push+pull"))
+
+
+def targets(result: dict) -> list[tuple[str, float, float, bool]]:
+    """(what, measured ratio, target, met) for each of issue 12's throughput targets."""
+    out = []
+    for image, peer, limit in TARGETS:
+        r = target_ratio(result, image, peer)
+        peer_name = "the CNCF registry on the same moto S3" if peer == S3 else "the CNCF registry on local disk"
+        out.append((f"{image}: push+pull at most {limit} × {peer_name}", r, limit, r <= limit))
+    return out
 
 
 def render(result: dict) -> str:
@@ -121,19 +138,24 @@ def render(result: dict) -> str:
     lines = [
         f"Medians over {result['runs']} runs (wall time of each `skopeo copy`).",
         "",
-        "| image | operation | distribution | Berth (local stack) | Berth / distribution |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| image | operation | distribution, local disk | distribution, S3 on moto | Berth (local stack) "
+        "| Berth / disk | Berth / S3 peer |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for image in (BIG, SMALL):
         size = result["image_bytes"].get(image, 0) / 1e6
         for op in ("push", "pull", "push+pull"):
-            d, b = t.median("distribution", image, op), t.median("berth", image, op)
-            lines.append(f"| {image} ({size:.1f} MB) | {op} | {fmt_s(d)} | {fmt_s(b)} | {ratio(b, d):.2f} |")
+            d, s3, b = (t.median(r, image, op) for r in (DISK, S3, BERTH))
+            lines.append(f"| {image} ({size:.1f} MB) | {op} | {fmt_s(d)} | {fmt_s(s3)} | {fmt_s(b)} "
+                         f"| {ratio(b, d):.2f} | {ratio(b, s3):.2f} |")
+    lines += ["", "Targets (push+pull, medians):", ""]
+    for what, r, limit, met in targets(result):
+        lines.append(f"- {what}: measured {r:.2f} × — {'met' if met else '**missed**'}")
     lines += ["", "Every run (seconds, push / pull):", "",
               "| image | registry | " + " | ".join(f"run {i + 1}" for i in range(result["runs"])) + " |",
               "| --- | --- |" + " ---: |" * result["runs"]]
     for image in (BIG, SMALL):
-        for registry in ("distribution", "berth"):
+        for registry in (DISK, S3, BERTH):
             cells = [f"{a:.2f} / {b:.2f}" for a, b in zip(t.runs(registry, image, "push"), t.runs(registry, image, "pull"))]
             lines.append(f"| {image} | {registry} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
