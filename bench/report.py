@@ -105,7 +105,6 @@ def _aws(data: dict, *names: str) -> tuple[int, float]:
 def _throughput(result: dict, results: dict) -> str:
     from bench import throughput as tp
 
-    t = result["timings"]
     out = ["## 1. Throughput: Berth, the CNCF registry on the same moto S3, the CNCF registry on disk", "",
            THROUGHPUT_METHOD, "", tp.render(result), ""]
     b = result["breakdown"]

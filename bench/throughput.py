@@ -138,8 +138,8 @@ def render(result: dict) -> str:
     lines = [
         f"Medians over {result['runs']} runs (wall time of each `skopeo copy`).",
         "",
-        "| image | operation | distribution, local disk | distribution, S3 on moto | Berth (local stack) "
-        "| Berth / disk | Berth / S3 peer |",
+        ("| image | operation | distribution, local disk | distribution, S3 on moto | Berth (local stack) "
+         "| Berth / disk | Berth / S3 peer |"),
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for image in (BIG, SMALL):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from chalicelib.oci.digests import Digest
 from chalicelib.storage import paths
 from chalicelib.storage.blobs import BlobStore, ObjectExists
 
+logger = logging.getLogger("berth.uploads")
 SESSION_HASH = "sha256"
 MiB = 1024 * 1024
 
@@ -418,8 +420,8 @@ class _Chunk:
         if self.claim:
             try:
                 self.blobs.delete_keys([self.claim])
-            except Exception:  # noqa: BLE001 - the lifecycle and the clean-up remove it later
-                pass
+            except Exception:  # best effort: the lifecycle and the clean-up remove it later
+                logger.warning("could not release an upload's claim", extra={"key": self.claim}, exc_info=True)
 
     # -- the end of the upload (PUT) ---------------------------------------------------------
     def _end_upload(self, buf: bytearray, flushing: bool, received: int) -> int:
@@ -471,7 +473,7 @@ class _Chunk:
         return bool(found) and found[0].size == size
 
     def _finish_direct(self, buf: bytearray, flushing: bool, size: int) -> int:
-        digest, key = str(self.digest), paths.blob_key(str(self.digest))
+        key = paths.blob_key(str(self.digest))
         if not flushing:
             self._verify_bytes(bytes(buf))
             self.blobs.put_object(key, bytes(buf))

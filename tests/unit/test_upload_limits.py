@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.errors import UploadInvalid
-from chalicelib.registry.oci.digests import Digest
+from chalicelib.oci.digests import Digest
 from chalicelib.registry.upload_service import ContentRange, Limits, UploadService, UploadSession
 from chalicelib.storage import paths
 from chalicelib.storage.blobs import ObjectExists, StoredObject
@@ -160,7 +160,7 @@ def test_chunks(world, chunk):
 
 
 def test_more_parts_than_s3_allows_is_refused_not_corrupted(world, monkeypatch):
-    store, meta, make = world
+    _, _, make = world
     monkeypatch.setattr("tests.unit.test_upload_limits.S3_MAX_PARTS", 3)
     service = make()
     service.limits = Limits(min_part=S3_MIN_PART, part_size=4 * KiB, single_put=8 * KiB, max_parts=3, read_size=512)
