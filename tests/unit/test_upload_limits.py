@@ -93,11 +93,11 @@ class Meta:
         self.links: dict[str, str | None] = {}
         self.ended: set[str] = set()
 
-    def link_blob(self, name, digest, size, now, *, key=None, upload_id=None, claim_expires=None):
+    def link_blob(self, name, digest, size, now, *, key=None, upload_id=None, claim_expires=None, project=None):
         self.links[digest] = key
         self.ended.add(upload_id)
 
-    def link_uploaded_blob(self, name, digest, size, now, *, upload_id, key):
+    def link_uploaded_blob(self, name, digest, size, now, *, upload_id, key, project=None):
         self.links[digest] = key
         self.ended.add(upload_id)
         return key

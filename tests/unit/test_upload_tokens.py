@@ -135,12 +135,24 @@ def test_tokens_for_different_sessions_differ(tokens):
 
 
 def test_the_api_base_is_signed_into_the_token(tokens):
-    token = tokens.issue(UPLOAD, NAME, NOW + 3600, "https://registry.example")
-    assert tokens.verify(token, UPLOAD, NAME, NOW) == "https://registry.example"
-    assert tokens.verify(tokens.issue(UPLOAD, NAME, NOW + 3600), UPLOAD, NAME, NOW) == ""
+    token = tokens.issue(UPLOAD, NAME, NOW + 3600, api_base="https://registry.example")
+    assert tokens.verify(token, UPLOAD, NAME, NOW)[2] == "https://registry.example"
+    assert tokens.verify(tokens.issue(UPLOAD, NAME, NOW + 3600), UPLOAD, NAME, NOW)[2] == ""
     payload, signature = token.split(".", 1)
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["a"] = "https://evil.example"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    with pytest.raises(UploadNotFound):
+        tokens.verify(f"{forged}.{signature}", UPLOAD, NAME, NOW)
+
+
+def test_the_session_state_is_signed_into_the_token(tokens):
+    state = {"o": 1234, "h": "c3RhdGU=", "m": "multipart-id", "p": 0, "c": 2}
+    token = tokens.issue(UPLOAD, NAME, NOW + 3600, state)
+    assert tokens.verify(token, UPLOAD, NAME, NOW) == (NOW + 3600, state, "")
+    payload, signature = token.split(".", 1)
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["s"]["o"] = 0  # rewind the upload
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     with pytest.raises(UploadNotFound):
         tokens.verify(f"{forged}.{signature}", UPLOAD, NAME, NOW)
