@@ -167,7 +167,7 @@ class DynamoRegistryMeta:
             self._write([*ops, *extra], guard=project)
         except Conflict:
             if upload_id and self.upload_ended(upload_id):
-                raise UploadAlreadyComplete(upload_id, cancelled=self._upload_cancelled(upload_id)) from None
+                raise UploadAlreadyComplete(upload_id, cancelled=self.upload_cancelled(upload_id)) from None
             raise
 
     def link_uploaded_blob(
@@ -193,7 +193,7 @@ class DynamoRegistryMeta:
             return key
         except Conflict:
             if self.upload_ended(upload_id):
-                raise UploadAlreadyComplete(upload_id, cancelled=self._upload_cancelled(upload_id)) from None
+                raise UploadAlreadyComplete(upload_id, cancelled=self.upload_cancelled(upload_id)) from None
         # the blob exists already: link to its bytes (a second upload of a known blob)
         item = self._t.get(keys.blob_pk(digest), keys.BLOB_SK, consistent=True, projection=f"nbytes, {OBJECT_KEY}")
         if item is None:  # removed in between: record ours after all
@@ -220,7 +220,7 @@ class DynamoRegistryMeta:
         """Whether the session completed or was cancelled (one GetItem)."""
         return self._t.get(keys.uploaded_pk(upload_id), keys.UPLOADED_SK, consistent=True, projection="PK") is not None
 
-    def _upload_cancelled(self, upload_id: str) -> bool:
+    def upload_cancelled(self, upload_id: str) -> bool:
         item = self._t.get(keys.uploaded_pk(upload_id), keys.UPLOADED_SK, consistent=True, projection="cancelled")
         return bool(item and item.get("cancelled"))
 

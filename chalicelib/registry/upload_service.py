@@ -168,7 +168,7 @@ class UploadService:
 
     # -- sessions: no AWS call ------------------------------------------------------
     def start(self, name: str) -> UploadSession:
-        return UploadSession(id=uuid.uuid4().hex, name=name, expires_at=int(self._clock()) + self._ttl)
+        return UploadSession(id=str(uuid.uuid4()), name=name, expires_at=int(self._clock()) + self._ttl)
 
     def status(self, session: UploadSession) -> UploadSession:
         """GET: the session, unless it completed or was cancelled (one GetItem)."""
@@ -177,9 +177,12 @@ class UploadService:
         return session
 
     def cancel(self, session: UploadSession) -> None:
-        """End the session and remove what it wrote (never an object a finished upload linked)."""
-        if not self._meta.end_upload(session.id, session.expires_at + self._ttl):
-            raise UploadNotFound(f"upload {session.id} has ended", detail={"upload": session.id})
+        """End the session and remove what it wrote (never an object a finished upload linked).
+        Idempotent: a cancel retried after a fault removes what the first one could not."""
+        if not self._meta.end_upload(session.id, session.expires_at + self._ttl) and not self._meta.upload_cancelled(
+            session.id
+        ):
+            raise UploadNotFound(f"upload {session.id} has completed", detail={"upload": session.id})
         if session.multipart_id:
             self._blobs.abort_multipart(session.key, session.multipart_id)
         self._remove_scratch(session)
@@ -235,7 +238,7 @@ class UploadService:
         try:
             self.cancel(session)
         except UploadNotFound:
-            pass  # it had ended: its object is a blob's (or gone already)
+            pass  # it had completed: its object is a blob's
 
 
 class _Chunk:

@@ -410,8 +410,7 @@ def test_cancel_removes_everything(make_service, meta, s3, bucket):
     assert keys_under(s3, bucket) == []
     with pytest.raises(UploadNotFound):
         svc.status(via_url(session))
-    with pytest.raises(UploadNotFound):
-        svc.cancel(via_url(session))
+    svc.cancel(via_url(session))  # idempotent: a retried cancel succeeds
 
 
 def test_cancel_after_completion_keeps_the_blob(make_service, meta, s3, bucket):

@@ -105,6 +105,9 @@ class Meta:
     def end_upload(self, upload_id, expires_at):
         return upload_id not in self.ended
 
+    def upload_cancelled(self, upload_id):
+        return False
+
 
 @pytest.fixture
 def world():
