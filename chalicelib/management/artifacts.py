@@ -336,7 +336,9 @@ def delete_tag(svc, req: Request, project_name: str, repository_name: str, refer
     tag = validate_tag(tag_name)
     if tag not in [t[0] for t in repo.tags.get(record.digest, [])]:
         raise NotFound(f"artifact {record.digest} has no tag {tag}")
-    svc.meta.delete_tag(repo.name, tag)
+    if not svc.meta.delete_tag(repo.name, tag):
+        # gone since it was read (a concurrent delete): say so rather than claim this one did it
+        raise NotFound(f"artifact {record.digest} has no tag {tag}")
     return Response.empty(200)
 
 
