@@ -6,15 +6,123 @@ Keys follow Harbor's configuration API names (auth_mode, ldap_url, ...).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+_TRUE = frozenset({"true", "1", "t", "yes", "on"})
+_FALSE = frozenset({"false", "0", "f", "no", "off"})
+# LDAP's scope may be stored by name or number; answered as Harbor's number
+_SCOPES = {"base": 0, "onelevel": 1, "one": 1, "level": 1, "subtree": 2, "sub": 2}
+MAX_TEXT = 1024  # characters; at most 4 KiB of UTF-8, SSM's limit for a standard parameter
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One runtime setting: its key (Harbor's name where Harbor has one), its JSON type,
+    the value that applies while it is not set, its bounds, and whether it is a secret
+    (stored as a SecureString, never answered)."""
+
+    key: str
+    type: str  # "string" | "boolean" | "integer"
+    default: Any
+    description: str = ""
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[Any, ...] = ()
+    secret: bool = False
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of its value (the configuration API's body and OpenAPI document)."""
+        out: dict[str, Any] = {"type": self.type}
+        if self.type == "string":
+            out["maxLength"] = MAX_TEXT
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
+        if self.choices:
+            out["enum"] = list(self.choices)
+        if self.description:
+            out["description"] = self.description
+        return out
+
+    def parse(self, stored: str | None) -> Any:
+        """A stored (string) value as its type; the default if unset, unreadable or out of bounds."""
+        if stored is None or not str(stored).strip():
+            return self.default
+        text = str(stored).strip()
+        if self.type == "boolean":
+            lower = text.lower()
+            return True if lower in _TRUE else False if lower in _FALSE else self.default
+        if self.type == "integer":
+            if self.key == "ldap_scope" and text.lower() in _SCOPES:
+                return _SCOPES[text.lower()]
+            try:
+                value = int(text)
+            except ValueError:
+                return self.default
+            if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
+                return self.default
+        else:
+            value = str(stored)
+        if self.choices and value not in self.choices:
+            return self.default
+        return value
+
+
+def _int(key: str, default: int, low: int, high: int, description: str = "") -> Setting:
+    return Setting(key, "integer", default, description, minimum=low, maximum=high)
+
+
+def _text(key: str, default: str = "", description: str = "", *, secret: bool = False) -> Setting:
+    return Setting(key, "string", default, description, secret=secret)
+
+
+# The one table of runtime settings: the configuration API renders it (and checks every
+# change against it), the services read their values through RuntimeConfig.typed, and the
+# console takes types and bounds from the OpenAPI document built from it.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("auth_mode", "string", "db_auth", "db_auth or ldap_auth", choices=("db_auth", "ldap_auth")),
+    Setting("self_registration", "boolean", False, "anyone may create a database account"),
+    Setting("project_creation_restriction", "string", "adminonly", "who may create projects", choices=("adminonly", "everyone")),
+    _int("token_expiration", 30, 1, 24 * 60, "registry tokens' lifetime, minutes"),
+    _int("robot_token_duration", 30, 1, 100 * 366, "a new robot account's lifetime, days"),
+    _int("audit_log_retention_days", 90, 1, 3650, "how long audit entries are kept, days"),
+    _int("session_timeout", 60, 1, 7 * 24 * 60, "web-console session, minutes"),
+    # Berth's own: login throttling (chalicelib/auth/throttle.py, docs/security.md)
+    Setting("login_throttle_enabled", "boolean", True, "slow down repeated failed logins"),
+    _int("login_failures_before_delay", 5, 1, 1000, "failed logins of one account from one source before each further one waits (doubling)"),
+    _int("login_source_failures_before_delay", 20, 1, 100000, "failed logins from one source address, any accounts, before delays"),
+    _int("login_account_failures_before_delay", 50, 1, 100000, "failed logins of one account, any sources, before delays (known-good sources exempt)"),
+    _int("login_max_delay_seconds", 300, 1, 3600, "the longest wait after failed logins"),
+    _int("login_failure_window_minutes", 15, 1, 24 * 60, "failures are forgotten this long after the last one"),
+    _int("failed_login_audit_per_minute", 60, 0, 10000, "failed-login audit entries written per minute, all sources together"),
+    # LDAP (chalicelib/auth/ldap.py checks them as a whole; ldap_start_tls and
+    # ldap_group_member_attribute are Berth's own)
+    _text("ldap_url"),
+    _text("ldap_search_dn", description="the account that searches; empty: anonymous"),
+    _text("ldap_search_password", description="write-only: never answered", secret=True),
+    _text("ldap_base_dn"),
+    _text("ldap_uid", "uid"),
+    _text("ldap_filter"),
+    Setting("ldap_scope", "integer", 2, "0 base, 1 onelevel, 2 subtree", choices=(0, 1, 2)),
+    _int("ldap_timeout", 5, 1, 300, "seconds"),
+    Setting("ldap_verify_cert", "boolean", True),
+    Setting("ldap_start_tls", "boolean", False),
+    _text("ldap_group_base_dn", description="empty: groups are not searched"),
+    _text("ldap_group_search_filter", "(objectClass=groupOfNames)"),
+    _text("ldap_group_membership_attribute", "memberOf", "on the user: its groups' DNs; empty: not read"),
+    _text("ldap_group_member_attribute", "member", "on the group: its members' DNs"),
+)
+SETTING: dict[str, Setting] = {s.key: s for s in SETTINGS}
+SECRETS = frozenset(s.key for s in SETTINGS if s.secret)
+AUTH_MODES = SETTING["auth_mode"].choices
+# what an unset key reads as through values() (stored strings)
 DEFAULTS: dict[str, str] = {
-    "auth_mode": "db_auth",  # or "ldap_auth"
-    "token_expiration": "30",  # minutes
-    "self_registration": "false",
-    "project_creation_restriction": "adminonly",
+    s.key: ("true" if s.default else "false") if s.type == "boolean" else str(s.default)
+    for s in SETTINGS
+    if s.key in ("auth_mode", "token_expiration", "self_registration", "project_creation_restriction")
 }
-AUTH_MODES = ("db_auth", "ldap_auth")
 
 
 class RuntimeConfig:
@@ -41,15 +149,14 @@ class RuntimeConfig:
     def get(self, key: str) -> str:
         return self.values().get(key, "")
 
+    def typed(self, key: str) -> Any:
+        """A setting's value as its type (SETTINGS), its default while unset or unreadable."""
+        return SETTING[key].parse(self.values().get(key))
+
     @property
     def auth_mode(self) -> str:
-        mode = self.get("auth_mode")
-        return mode if mode in AUTH_MODES else "db_auth"
+        return self.typed("auth_mode")
 
     @property
     def token_ttl_seconds(self) -> int:
-        try:
-            minutes = int(self.get("token_expiration"))
-        except ValueError:
-            minutes = 30
-        return max(1, min(minutes, 24 * 60)) * 60
+        return self.typed("token_expiration") * 60

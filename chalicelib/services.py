@@ -198,26 +198,18 @@ class Services:
     def audit(self):
         from chalicelib.meta.audit import DynamoAuditLog
 
-        return DynamoAuditLog(self.table, self.clock, self._audit_retention_days)
-
-    def _audit_retention_days(self) -> int:
-        from chalicelib.meta.audit import DEFAULT_RETENTION_DAYS
-
-        try:
-            return int(self.runtime_config.get("audit_log_retention_days") or DEFAULT_RETENTION_DAYS)
-        except ValueError:
-            return DEFAULT_RETENTION_DAYS
+        return DynamoAuditLog(self.table, self.clock, lambda: self.runtime_config.typed("audit_log_retention_days"))
 
     @cached_property
     def sessions(self):
-        from chalicelib.auth.sessions import DEFAULT_TIMEOUT_MINUTES, ConsoleSessions
+        from chalicelib.auth.sessions import ConsoleSessions
         from chalicelib.meta.sessions import DynamoSessions
 
         return ConsoleSessions(
             DynamoSessions(self.table, self.clock),
             self.login_gate,
             self.clock,
-            timeout_minutes=lambda: self.runtime_config.get("session_timeout") or DEFAULT_TIMEOUT_MINUTES,
+            timeout_minutes=lambda: self.runtime_config.typed("session_timeout"),
         )
 
     @cached_property

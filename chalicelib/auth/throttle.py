@@ -22,25 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chalicelib.meta.login_attempts import Bucket, Buckets
+from chalicelib.runtime_config import SETTING
 
-# runtime configuration keys (chalicelib/runtime_config.py) and their defaults
-SETTINGS: dict[str, int | bool] = {
-    "login_throttle_enabled": True,
-    "login_failures_before_delay": 5,  # per account and source
-    "login_source_failures_before_delay": 20,  # per source, any accounts
-    "login_account_failures_before_delay": 50,  # per account, any sources (known-good sources exempt)
-    "login_max_delay_seconds": 300,
-    "login_failure_window_minutes": 15,
-    "failed_login_audit_per_minute": 60,  # failed-login audit entries, all sources together
-}
-LIMITS: dict[str, tuple[int, int]] = {  # inclusive bounds of the integer settings
-    "login_failures_before_delay": (1, 1000),
-    "login_source_failures_before_delay": (1, 100000),
-    "login_account_failures_before_delay": (1, 100000),
-    "login_max_delay_seconds": (1, 3600),
-    "login_failure_window_minutes": (1, 24 * 60),
-    "failed_login_audit_per_minute": (0, 10000),
-}
 ACCOUNT_BUCKET_MAX_DELAY = 60  # seconds: the bucket an attacker can fill from anywhere stays short
 AUDITED_PER_SOURCE = 10  # failed-login audit entries per source and window
 
@@ -57,16 +40,13 @@ class Policy:
 
     @classmethod
     def from_config(cls, values: Mapping[str, str]) -> Policy:
-        """From the runtime configuration's strings; an unreadable value is its default."""
+        """From the runtime configuration's strings (chalicelib/runtime_config.py's table
+        gives each its type, bounds and default)."""
 
         def number(key: str) -> int:
-            low, high = LIMITS[key]
-            try:
-                return max(low, min(high, int(str(values.get(key, "")).strip())))
-            except ValueError:
-                return int(SETTINGS[key])
+            return SETTING[key].parse(values.get(key))
 
-        enabled = str(values.get("login_throttle_enabled", "true")).strip().lower() not in ("false", "0", "f", "no", "off")
+        enabled = SETTING["login_throttle_enabled"].parse(values.get("login_throttle_enabled"))
         return cls(
             enabled=enabled,
             account_source_free=number("login_failures_before_delay"),

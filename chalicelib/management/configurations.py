@@ -12,117 +12,24 @@ the cache's minute.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.auth.ldap import KEYS, SCOPE_ALIASES, LdapSettings
-from chalicelib.auth.sessions import DEFAULT_TIMEOUT_MINUTES, MAX_TIMEOUT_MINUTES
-from chalicelib.auth.throttle import LIMITS as THROTTLE_LIMITS
-from chalicelib.auth.throttle import SETTINGS as THROTTLE_SETTINGS
+from chalicelib.auth.ldap import KEYS, LdapSettings
 from chalicelib.management.access import require_admin
 from chalicelib.management.errors import BadRequest
-from chalicelib.management.robots import DEFAULT_DURATION_DAYS, MAX_DURATION_DAYS
-from chalicelib.management.schema import boolean, integer, obj, string
+from chalicelib.management.schema import boolean, obj
 from chalicelib.management.spec import operation
-from chalicelib.meta.audit import DEFAULT_RETENTION_DAYS
-from chalicelib.runtime_config import AUTH_MODES, DEFAULTS
+from chalicelib.runtime_config import SECRETS, SETTING, SETTINGS
 from chalicelib.web.http import Request, Response
 
 logger = logging.getLogger("berth.management")
 
-MAX_TEXT = 1024  # characters; at most 4 KiB of UTF-8, SSM's limit for a standard parameter
-SECRETS = frozenset({"ldap_search_password"})
-_TRUE = {"true", "1", "t", "yes", "on"}
-_FALSE = {"false", "0", "f", "no", "off"}
-_SCOPE_NUMBERS = {"base": 0, "onelevel": 1, "subtree": 2}
-
-
-def _text(**extra: Any) -> dict[str, Any]:
-    return string(maxLength=MAX_TEXT, **extra)
-
-
-# key -> the schema of its value (Harbor's types; ldap_start_tls and
-# ldap_group_member_attribute are Berth's own)
-SCHEMAS: dict[str, dict[str, Any]] = {
-    "auth_mode": string(enum=list(AUTH_MODES)),
-    "self_registration": boolean(),
-    "project_creation_restriction": string(enum=["adminonly", "everyone"]),
-    "token_expiration": integer(minimum=1, maximum=24 * 60, description="minutes"),
-    "robot_token_duration": integer(minimum=1, maximum=MAX_DURATION_DAYS, description="days"),
-    "audit_log_retention_days": integer(minimum=1, maximum=3650),
-    "session_timeout": integer(minimum=1, maximum=MAX_TIMEOUT_MINUTES, description="web-console session, minutes"),
-    # Berth's own: login throttling (chalicelib/auth/throttle.py, docs/security.md)
-    "login_throttle_enabled": boolean(description="slow down repeated failed logins"),
-    "login_failures_before_delay": integer(
-        minimum=THROTTLE_LIMITS["login_failures_before_delay"][0],
-        maximum=THROTTLE_LIMITS["login_failures_before_delay"][1],
-        description="failed logins of one account from one source before each further one waits (doubling)",
-    ),
-    "login_source_failures_before_delay": integer(
-        minimum=THROTTLE_LIMITS["login_source_failures_before_delay"][0],
-        maximum=THROTTLE_LIMITS["login_source_failures_before_delay"][1],
-        description="failed logins from one source address, any accounts, before delays",
-    ),
-    "login_account_failures_before_delay": integer(
-        minimum=THROTTLE_LIMITS["login_account_failures_before_delay"][0],
-        maximum=THROTTLE_LIMITS["login_account_failures_before_delay"][1],
-        description="failed logins of one account, any sources, before delays (known-good sources exempt)",
-    ),
-    "login_max_delay_seconds": integer(
-        minimum=THROTTLE_LIMITS["login_max_delay_seconds"][0],
-        maximum=THROTTLE_LIMITS["login_max_delay_seconds"][1],
-        description="the longest wait after failed logins",
-    ),
-    "login_failure_window_minutes": integer(
-        minimum=THROTTLE_LIMITS["login_failure_window_minutes"][0],
-        maximum=THROTTLE_LIMITS["login_failure_window_minutes"][1],
-        description="failures are forgotten this long after the last one",
-    ),
-    "failed_login_audit_per_minute": integer(
-        minimum=THROTTLE_LIMITS["failed_login_audit_per_minute"][0],
-        maximum=THROTTLE_LIMITS["failed_login_audit_per_minute"][1],
-        description="failed-login audit entries written per minute, all sources together",
-    ),
-    "ldap_url": _text(),
-    "ldap_search_dn": _text(),
-    "ldap_search_password": _text(description="write-only: never answered"),
-    "ldap_base_dn": _text(),
-    "ldap_uid": _text(),
-    "ldap_filter": _text(),
-    "ldap_scope": integer(enum=[0, 1, 2], description="0 base, 1 onelevel, 2 subtree"),
-    "ldap_timeout": integer(minimum=1, maximum=300, description="seconds"),
-    "ldap_verify_cert": boolean(),
-    "ldap_start_tls": boolean(),
-    "ldap_group_base_dn": _text(),
-    "ldap_group_search_filter": _text(),
-    "ldap_group_membership_attribute": _text(),
-    "ldap_group_member_attribute": _text(),
-}
-assert set(KEYS) <= set(SCHEMAS), "every LDAP key has a schema"
-
-
-def _ldap_defaults() -> dict[str, Any]:
-    fields = {f.name: f.default for f in dataclasses.fields(LdapSettings) if f.default is not dataclasses.MISSING}
-    out: dict[str, Any] = {key: fields.get(name, "") for key, name in KEYS.items()}
-    out["ldap_scope"] = _SCOPE_NUMBERS[out["ldap_scope"]]
-    return out
-
-
-# what the code uses when a key is not set
-_DEFAULTS: dict[str, Any] = {
-    "auth_mode": DEFAULTS["auth_mode"],
-    "self_registration": DEFAULTS["self_registration"] == "true",
-    "project_creation_restriction": DEFAULTS["project_creation_restriction"],
-    "token_expiration": int(DEFAULTS["token_expiration"]),
-    "robot_token_duration": DEFAULT_DURATION_DAYS,
-    "audit_log_retention_days": DEFAULT_RETENTION_DAYS,
-    "session_timeout": DEFAULT_TIMEOUT_MINUTES,
-    **THROTTLE_SETTINGS,
-    **_ldap_defaults(),
-}
+# key -> the schema of its value, from the one settings table (chalicelib/runtime_config.py)
+SCHEMAS: dict[str, dict[str, Any]] = {setting.key: setting.schema() for setting in SETTINGS}
+assert set(KEYS) <= set(SCHEMAS), "every LDAP key has a setting"
 
 CONFIGURATIONS = {
     "type": "object",
@@ -141,22 +48,7 @@ UPDATE = obj(SCHEMAS, description="The keys to change; an empty string clears a 
 
 def typed(key: str, stored: str | None) -> Any:
     """A stored (string) value as its key's JSON type; the default if unset or unreadable."""
-    default = _DEFAULTS[key]
-    if stored is None or not stored.strip():
-        return default
-    kind = SCHEMAS[key]["type"]
-    text = stored.strip().lower()
-    if key == "ldap_scope":
-        alias = SCOPE_ALIASES.get(text)
-        return _SCOPE_NUMBERS[alias] if alias else default
-    if kind == "boolean":
-        return True if text in _TRUE else False if text in _FALSE else default
-    if kind == "integer":
-        try:
-            return int(text)
-        except ValueError:
-            return default
-    return stored
+    return SETTING[key].parse(stored)
 
 
 def stored_form(value: Any) -> str:

@@ -258,7 +258,7 @@ def head_project(svc, req: Request) -> Response:
 )
 def create_project(svc, req: Request, body: dict) -> Response:
     principal = require_user(req)
-    if not is_admin(req) and svc.runtime_config.get("project_creation_restriction") != "everyone":
+    if not is_admin(req) and svc.runtime_config.typed("project_creation_restriction") != "everyone":
         raise Forbidden("only a system administrator may create projects (project_creation_restriction is adminonly)")
     if "project_name" not in body:
         raise BadRequest("project_name is required")

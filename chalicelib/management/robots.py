@@ -20,12 +20,12 @@ from chalicelib.management.spec import PAGING, operation
 from chalicelib.management.times import iso
 from chalicelib.meta import keys
 from chalicelib.meta.accounts import NEVER, Project, Robot, robot_full_name
+from chalicelib.runtime_config import SETTING
 from chalicelib.web.http import Request, Response
 
 NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 DAY = 24 * 3600
-DEFAULT_DURATION_DAYS = 30
-MAX_DURATION_DAYS = 100 * 366
+MAX_DURATION_DAYS = SETTING["robot_token_duration"].maximum
 ACTIONS = ("pull", "push", "delete", "read", "list", "create", "update", "stop", "operate", "scanner-pull", "*")
 
 ACCESS = obj(
@@ -313,10 +313,7 @@ def _expiry(svc, created: int, duration: int | None) -> int:
     if duration == NEVER:
         return NEVER
     if not duration:
-        try:
-            duration = int(svc.runtime_config.get("robot_token_duration") or DEFAULT_DURATION_DAYS)
-        except ValueError:
-            duration = DEFAULT_DURATION_DAYS
+        duration = svc.runtime_config.typed("robot_token_duration")
     return created + max(1, min(duration, MAX_DURATION_DAYS)) * DAY
 
 

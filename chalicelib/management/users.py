@@ -145,7 +145,7 @@ def list_users(svc, req: Request) -> Response:
 )
 def create_user(svc, req: Request, body: dict) -> Response:
     config = svc.runtime_config
-    if not is_admin(req) and config.get("self_registration").strip().lower() not in ("1", "t", "true"):
+    if not is_admin(req) and not config.typed("self_registration"):
         if req.identity is None:
             raise Unauthorized("log in as a system administrator to create users")
         raise Forbidden("only a system administrator may create users (self-registration is off)")
