@@ -9,6 +9,7 @@
 #               the deployment checks, the fault matrix, the scale checks (installs the system
 #               packages they drive)
 #   make test   both: what CI runs
+#   make infra | deploy | finish | infra-delete STAGE=prod   deploying to AWS (below)
 
 PY ?= python3
 VENV = .venv
@@ -62,3 +63,32 @@ BENCH_ARGS ?=
 bench: venv
 	bash bench/install-deps.sh
 	$(PYTHON) -m bench $(if $(filter --quick,$(BENCH_ARGS)),,--out docs/benchmarks.md) $(BENCH_ARGS)
+
+# Deploying to AWS the Chalice way (README, "Deploying to AWS"; deploy/). STAGE names the
+# stage; INFRA_ARGS passes template parameters, e.g. INFRA_ARGS=AlarmEmail=ops@example.com.
+#   make infra STAGE=prod    the stacks in infra/ (only what changed), then .chalice/config.json
+#                            and .chalice/policy-$(STAGE).json for the stage
+#   make finish STAGE=prod   after `chalice deploy`: the 401 challenge, the pull log
+#                            subscription, the first start (secrets, library, admin)
+#   make deploy STAGE=prod   all three: infra, chalice deploy, finish (again: changes nothing)
+#   make infra-delete STAGE=prod   after `chalice delete`: the stacks (bucket and table stay)
+STAGE ?=
+INFRA_ARGS ?=
+CHALICE = $(VENV)/bin/chalice
+.PHONY: infra finish deploy infra-delete stage-set
+
+stage-set:
+	@test -n "$(STAGE)" || { echo "give the stage: make $(MAKECMDGOALS) STAGE=prod"; exit 2; }
+
+infra: venv-stack stage-set
+	$(PYTHON) -m deploy.infra --stage $(STAGE) $(INFRA_ARGS)
+
+finish: venv-stack stage-set
+	$(PYTHON) -m deploy.finish --stage $(STAGE)
+
+deploy: infra
+	$(CHALICE) deploy --stage $(STAGE)
+	$(PYTHON) -m deploy.finish --stage $(STAGE)
+
+infra-delete: venv-stack stage-set
+	$(PYTHON) -m deploy.infra --stage $(STAGE) --delete

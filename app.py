@@ -1,6 +1,8 @@
 """Berth: wiring only. Routes live in chalicelib; see docs/architecture.md."""
 from __future__ import annotations
 
+import os
+
 from chalice import Chalice
 from chalice.app import CaseInsensitiveMapping
 
@@ -36,8 +38,18 @@ def accept_anything_by_default(event, get_response):
     return get_response(event)
 
 
+# API Gateway's authorizer on the OCI routes (chalicelib/auth/challenge.py): a request
+# without a fresh Bearer token gets the UNAUTHORIZED gateway response, which carries the
+# WWW-Authenticate challenge (deploy/finish.py). Its decision is cached 60 s per token.
+@app.authorizer(name="challenge", ttl_seconds=60)
+def challenge(auth_request):
+    from chalicelib.auth.challenge import decide
+
+    return decide(auth_request.token, auth_request.method_arn)
+
+
 app.register_middleware(http_middleware, "http")
-app.register_blueprint(build_blueprint(services))
+app.register_blueprint(build_blueprint(services, authorizer=challenge))
 
 
 @app.schedule("rate(1 hour)")
@@ -57,14 +69,20 @@ def record_pulls(event, context):
     return {"recorded": pulls.record(services(), pulls.from_subscription(event))}
 
 
-# Domain events (docs/events.md). The stream and queue ARNs are the deployment's
-# (infra/apigw-extras.yaml sets them from infra/berth.yaml's outputs); the values
-# here only name the event sources' shape for `chalice package`.
+# Domain events (docs/events.md). The stream and queue ARNs are the deployment's: Chalice
+# sets the stage's environment (.chalice/config.json, written by `make infra` from
+# infra/berth.yaml's outputs) before it imports this file for `chalice deploy` or
+# `chalice package` (where infra/apigw-extras.yaml sets them again from the stack). The
+# placeholders only name the sources' shape where no stage is configured (tests, local).
 _PLACEHOLDER_STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/berth/stream/set-by-the-deployment"
 _PLACEHOLDER_QUEUE = "arn:aws:sqs:us-east-1:123456789012:set-by-the-deployment"
+_EVENT_STREAM = os.environ.get("BERTH_EVENT_STREAM_ARN") or _PLACEHOLDER_STREAM
+_AUDIT_QUEUE = os.environ.get("BERTH_AUDIT_QUEUE_ARN") or _PLACEHOLDER_QUEUE
+_WEBHOOK_EVENTS_QUEUE = os.environ.get("BERTH_WEBHOOK_EVENTS_QUEUE_ARN") or _PLACEHOLDER_QUEUE
+_WEBHOOK_DELIVERIES_QUEUE = os.environ.get("BERTH_WEBHOOK_DELIVERIES_QUEUE_ARN") or _PLACEHOLDER_QUEUE
 
 
-@app.on_dynamodb_record(stream_arn=_PLACEHOLDER_STREAM, batch_size=100, starting_position="TRIM_HORIZON", name="forward_events")
+@app.on_dynamodb_record(stream_arn=_EVENT_STREAM, batch_size=100, starting_position="TRIM_HORIZON", name="forward_events")
 def forward_events(event):
     """The table's stream: outbox items (and catalog changes) become events on the bus;
     a failure raises, and the batch is delivered again (chalicelib/events/forwarder.py)."""
@@ -74,7 +92,7 @@ def forward_events(event):
     return {"forwarded": forwarder.forward(event.to_dict()["Records"], svc.event_bus, svc.outbox.source)}
 
 
-@app.on_sqs_message(queue_arn=_PLACEHOLDER_QUEUE, batch_size=10, name="audit_events")
+@app.on_sqs_message(queue_arn=_AUDIT_QUEUE, batch_size=10, name="audit_events")
 def audit_events(event):
     """The audit log's consumer: registry pushes, pulls and deletes (chalicelib/events/audit.py)."""
     from chalicelib.events import audit
@@ -82,7 +100,7 @@ def audit_events(event):
     return {"entered": audit.consume(services().audit, audit.events_from_queue(event.to_dict()))}
 
 
-@app.on_sqs_message(queue_arn=_PLACEHOLDER_QUEUE, batch_size=10, name="webhook_events")
+@app.on_sqs_message(queue_arn=_WEBHOOK_EVENTS_QUEUE, batch_size=10, name="webhook_events")
 def webhook_events(event):
     """Webhooks, first half: events of projects with policies become delivery jobs, one per
     target, on the deliveries queue; no receiver is called here (chalicelib/webhooks/fanout.py)."""
@@ -93,7 +111,7 @@ def webhook_events(event):
     return {"queued": fanout.consume(events_from_queue(event.to_dict()), svc.webhooks, svc.accounts, svc.webhook_jobs, svc.clock)}
 
 
-@app.on_sqs_message(queue_arn=_PLACEHOLDER_QUEUE, batch_size=10, name="deliver_webhooks")
+@app.on_sqs_message(queue_arn=_WEBHOOK_DELIVERIES_QUEUE, batch_size=10, name="deliver_webhooks")
 def deliver_webhooks(event):
     """Webhooks, second half: one attempt per job, side by side; a failed one is queued again
     with a delay, within a bounded time (chalicelib/webhooks/delivery.py)."""

@@ -1,6 +1,6 @@
 """``python -m bench [SECTION ...] [--quick] [--runs N] [--out PATH]``
 
-Sections: throughput, calls, coldstart, scale, concurrency, webhooks, lists (default: all of them).
+Sections: throughput, calls, coldstart, scale, concurrency, webhooks, lists, package (default: all of them).
 ``make bench`` runs ``bench/install-deps.sh`` then ``python -m bench --out docs/benchmarks.md``.
 ``--quick`` is a smoke run (one throughput run, smaller scale and concurrency) that
 prints its report instead of writing docs/benchmarks.md, unless --out says otherwise.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.util import ROOT, log, temp_dir
 
-SECTIONS = ("throughput", "concurrency", "coldstart", "calls", "scale", "webhooks", "lists")
+SECTIONS = ("throughput", "concurrency", "coldstart", "calls", "scale", "webhooks", "lists", "package")
 NEEDS_STACK = {"throughput", "concurrency", "coldstart", "webhooks"}
 
 
@@ -100,6 +100,10 @@ def _run_section(section: str, args: argparse.Namespace, workdir: Path, berth) -
         from bench import lists
 
         return lists.run(args.quick)
+    if section == "package":
+        from bench import package
+
+        return package.run(workdir / "package", args.quick)
     raise ValueError(section)
 
 

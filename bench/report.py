@@ -354,8 +354,14 @@ def _webhooks(result: dict, results: dict) -> str:
     return "## 6. Webhook delivery latency\n\n" + webhooks.render(result)
 
 
+def _package(result: dict, results: dict) -> str:
+    from bench import package
+
+    return package.render(result, results)
+
+
 RENDERERS = {"throughput": _throughput, "calls": _calls, "coldstart": _coldstart, "scale": _scale,
-             "concurrency": _concurrency, "webhooks": _webhooks, "lists": _lists}
+             "concurrency": _concurrency, "webhooks": _webhooks, "lists": _lists, "package": _package}
 
 HEADER = """\
 # Berth benchmarks

@@ -2,11 +2,13 @@
 
 - the SecureString secrets: the token signing key (RS256, PEM) and the upload
   state key, created only if absent (a re-run never rotates them);
-- the `admin` system administrator, from BERTH_ADMIN_PASSWORD, if absent;
+- the `admin` system administrator, if absent, with the password given once: the
+  environment variable BERTH_ADMIN_PASSWORD, or the SecureString
+  `<prefix>/bootstrap/admin-password`, which is deleted once read. Only its hash is kept;
 - the public `library` project, as Harbor has from the start, owned by `admin`, who is
   its first member (project admin).
 
-Run by the local stack, and for a deployment with
+Run by the local stack, by `make finish` (deploy/finish.py) for a deployment, and by
 `python -m chalicelib.bootstrap` (environment as for the Lambda function).
 """
 from __future__ import annotations
@@ -15,6 +17,8 @@ import argparse
 import os
 import secrets
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
@@ -22,6 +26,15 @@ from chalicelib.errors import Conflict
 from chalicelib.secrets import TOKEN_SIGNING_KEY, UPLOAD_TOKEN_KEY
 
 LIBRARY = "library"
+ADMIN_PASSWORD_PARAMETER = "bootstrap/admin-password"
+
+
+@dataclass(frozen=True)
+class GivenPassword:
+    """The admin's first password and, if it came from SSM, the parameter to delete."""
+
+    value: str | None
+    parameter: str | None = None
 
 
 def ensure_secret(ssm, prefix: str, name: str, make_value) -> bool:
@@ -93,15 +106,44 @@ def bootstrap(svc, *, admin_password: str | None) -> dict[str, bool]:
     return done
 
 
+def given_admin_password(svc, environ: Mapping[str, str] = os.environ) -> GivenPassword:
+    """BERTH_ADMIN_PASSWORD, else the SecureString <prefix>/bootstrap/admin-password, else none."""
+    if environ.get("BERTH_ADMIN_PASSWORD"):
+        return GivenPassword(environ["BERTH_ADMIN_PASSWORD"])
+    name = f"{svc.settings.ssm_prefix}/{ADMIN_PASSWORD_PARAMETER}"
+    try:
+        value = svc.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return GivenPassword(None)
+        raise
+    return GivenPassword(value, name)
+
+
+def first_start(svc, given: GivenPassword) -> list[str]:
+    """bootstrap(), then the parameter the password came from deleted; lines to print."""
+    result = bootstrap(svc, admin_password=given.value)
+    lines = [f"{what}: {'created' if created else 'already there'}" for what, created in result.items()]
+    if not result["admin"] and svc.accounts.get_user("admin") is None:
+        lines[-1] = (
+            "admin: not created; give its password once (BERTH_ADMIN_PASSWORD, or the SecureString "
+            f"{svc.settings.ssm_prefix}/{ADMIN_PASSWORD_PARAMETER}) and run this again"
+        )
+    if given.parameter:
+        svc.ssm.delete_parameter(Name=given.parameter)
+        lines.append(f"{given.parameter}: read once and deleted")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.parse_args(argv)
     from chalicelib.config import Settings
     from chalicelib.services import Services
 
-    result = bootstrap(Services(Settings.from_env()), admin_password=os.environ.get("BERTH_ADMIN_PASSWORD") or None)
-    for what, created in result.items():
-        print(f"{what}: {'created' if created else 'already there'}")
+    svc = Services(Settings.from_env())
+    for line in first_start(svc, given_admin_password(svc)):
+        print(line)
     return 0
 
 

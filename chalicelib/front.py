@@ -5,6 +5,11 @@ token service, Harbor's management API and its console sessions, or the web cons
 On the raw API Gateway URL the stage `v2` is stripped, so the ping arrives as
 `/` and everything else under `/{proxy+}`; behind a custom domain the paths keep
 `/v2`, which `Settings.oci_prefix` removes here and nowhere else.
+
+Deployed, those two routes sit behind the `challenge` authorizer (app.py): API Gateway
+answers a request without a token there with the 401 challenge docker needs. The token
+service, the management API and the console authenticate in the app, so they have routes of
+their own without it (OPEN_ROUTES); every route serves the same way, by the path it names.
 """
 from __future__ import annotations
 
@@ -22,24 +27,52 @@ from chalicelib.web.http import Headers, Request, Response
 logger = logging.getLogger("berth.front")
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 SESSION_PATHS = frozenset({"c/login", "c/log_out"})
+# Routes without the authorizer: the reserved names `service` (token service) and `api`
+# (management API, Basic or the console's cookie), and the console's exact paths (a project
+# named "c" or "ui" keeps its repositories under /{proxy+}).
+OPEN_ROUTES = ("/service/{proxy+}", "/api/{proxy+}", "/c/login", "/c/log_out", "/ui", "/ui/{asset}")
 
 
-def build_blueprint(services: Callable[[], object]) -> Blueprint:
-    """`services` returns the container's Services (built on first call)."""
+def build_blueprint(services: Callable[[], object], authorizer=None) -> Blueprint:
+    """`services` returns the container's Services (built on first call); `authorizer`,
+    Chalice's built-in authorizer that guards the OCI routes in API Gateway (None: none)."""
     bp = Blueprint(__name__)
+
+    def serve():
+        request = bp.current_request
+        requested = request.to_original_event().get("path") or ""
+        return _serve_with(bp, services, _path_below_stage(request.path, request.uri_params, requested))
 
     # every method, so that the dispatcher answers 405 UNSUPPORTED (with the API
     # version header) rather than Chalice or API Gateway with a body of their own
-    @bp.route("/", methods=METHODS, content_types=["*/*"])
-    def oci_root():
-        return _serve_with(bp, services, "")
-
-    @bp.route("/{proxy+}", methods=METHODS, content_types=["*/*"])
-    def oci_proxy():
-        # Chalice passes no view argument for a greedy variable; read it directly
-        return _serve_with(bp, services, (bp.current_request.uri_params or {}).get("proxy", ""))
-
+    for path in ("/", "/{proxy+}"):
+        bp.route(path, methods=METHODS, content_types=["*/*"], authorizer=authorizer)(_named(serve, path))
+    for path in OPEN_ROUTES:
+        bp.route(path, methods=METHODS, content_types=["*/*"])(_named(serve, path))
     return bp
+
+
+def _named(view: Callable, path: str) -> Callable:
+    """One view per route: Chalice names a route's handler by its function."""
+
+    def route_view(**_variables):  # Chalice passes {asset}-style variables as arguments
+        return view()
+
+    route_view.__name__ = "serve_" + ("".join(c if c.isalnum() else "_" for c in path).strip("_") or "root")
+    return route_view
+
+
+def _path_below_stage(resource: str, params, requested: str = "") -> str:
+    """The request's path below the stage, from the route it matched (Chalice gives the
+    resource, e.g. /service/{proxy+}) and its variables (passed as API Gateway sent them).
+    A trailing slash of the requested path is kept: `ui/` is not `ui` (a redirect to it)."""
+    path = resource
+    for name, value in (params or {}).items():
+        path = path.replace(f"{{{name}+}}", value).replace(f"{{{name}}}", value)
+    path = path.removeprefix("/")
+    if path and requested.endswith("/") and not path.endswith("/"):
+        path += "/"
+    return path
 
 
 def _serve_with(bp: Blueprint, services: Callable[[], object], proxy: str) -> ChaliceResponse:

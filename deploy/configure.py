@@ -1,20 +1,27 @@
 """Point a Chalice stage at the resources of its CloudFormation stacks.
 
-    python deploy/configure.py --stage prod [--public-url https://registry.example.com]
+    python -m deploy.configure --stage prod [--public-url https://registry.example.com]
                                             [--upload-url https://uploads.example.com]
 
-reads the outputs of the stacks ``berth-<stage>`` (infra/berth.yaml) and
-``berth-<stage>-ops`` (infra/operations.yaml) and writes
+reads the outputs of the stage's stacks (every template in infra/, deploy/stacks.py; at least
+``berth-<stage>``, infra/berth.yaml, and ``berth-<stage>-ops``, infra/operations.yaml) and writes
 
-- ``.chalice/config.json``, stage ``<stage>``: the app's environment (BERTH_TABLE,
-  BERTH_BUCKET, BERTH_SSM_PREFIX, BERTH_EVENT_BUS, BERTH_WEBHOOK_QUEUE, and BERTH_PUBLIC_URL / BERTH_UPLOAD_URL when given),
+- ``.chalice/config.json``, stage ``<stage>``: the app's environment (each template names the
+  variables it provides under ``Metadata: Berth::Environment``: BERTH_TABLE, BERTH_BUCKET,
+  BERTH_SSM_PREFIX, ...; and BERTH_PUBLIC_URL / BERTH_UPLOAD_URL when given),
   API Gateway stage ``v2``, ``autogen_policy: false`` and ``iam_policy_file``;
 - ``.chalice/policy-<stage>.json``: the functions' IAM policy, rendered from
-  ``deploy/lambda-policy.json`` with the stacks' ARNs (exactly the calls the app makes;
-  tests/deploy/test_iam_policy.py keeps it so).
+  ``deploy/lambda-policy.json`` with the stacks' outputs (exactly the calls the app makes;
+  tests/deploy/test_iam_policy.py keeps it so), and ``.chalice/policy-<stage>-challenge.json``
+  for the authorizer, which only writes its log (``deploy/challenge-policy.json``).
 
-Other settings of the stage (memory, tags, variables of your own) are kept. With
-``--print``, nothing is written and one of these is printed instead:
+`make infra STAGE=<stage>` (deploy/infra.py) deploys the stacks and runs this. A value that
+app.py itself needs while `chalice deploy` or `chalice package` builds the app (an event
+source's ARN for ``@app.on_dynamodb_record`` or ``@app.on_sqs_message``) travels the same way:
+Chalice sets the stage's environment variables before it imports app.py, so app.py reads
+``os.environ`` there, from a variable a template names under ``Berth::Environment``. Other settings
+of the stage (memory, tags, variables of your own) are kept. With ``--print``, nothing is
+written and one of these is printed instead:
 
 - ``env``: ``export`` lines with the app's environment, for ``python -m chalicelib.bootstrap``;
 - ``ops-parameters``: ``--parameter-overrides`` for infra/operations.yaml;
@@ -37,9 +44,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a script (python deploy/configure.py)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from deploy import stacks
+
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_TEMPLATE = Path(__file__).resolve().parent / "lambda-policy.json"
-STAGE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
+# The authorizer reads nothing: its own policy lets it write its log and no more.
+CHALLENGE_POLICY_TEMPLATE = Path(__file__).resolve().parent / "challenge-policy.json"
+STAGE_PATTERN = stacks.STAGE_PATTERN
 DATA_OUTPUTS = (
     "BucketName", "BucketArn", "TableName", "TableArn", "SsmPrefix", "SsmParameterArn",
     "TableStreamArn", "EventBusName", "EventBusArn", "AuditEventsQueueArn",
@@ -48,8 +61,10 @@ DATA_OUTPUTS = (
 OPS_OUTPUTS = (
     "ApiFunctionLogGroupArn", "CleanUpFunctionLogGroupArn", "RecordPullsFunctionLogGroupArn",
     "ForwardEventsFunctionLogGroupArn", "AuditEventsFunctionLogGroupArn",
-    "WebhookEventsFunctionLogGroupArn", "DeliverWebhooksFunctionLogGroupArn",
+    "WebhookEventsFunctionLogGroupArn", "DeliverWebhooksFunctionLogGroupArn", "ChallengeFunctionLogGroupArn",
 )
+
+API_FUNCTION_ENVIRONMENT = {"BERTH_PULL_RECORDING": "log"}
 
 
 class ConfigureError(Exception):
@@ -82,21 +97,43 @@ def stack_outputs(cfn: Any, name: str, required: tuple[str, ...]) -> dict[str, s
 
 
 def app_environment(
-    data: Mapping[str, str], *, public_url: str | None = None, upload_url: str | None = None
+    outputs: Mapping[str, str],
+    provided: Mapping[str, str],
+    *,
+    public_url: str | None = None,
+    upload_url: str | None = None,
 ) -> dict[str, str]:
-    """The stage's environment variables that come from the infrastructure."""
-    env = {
-        "BERTH_TABLE": data["TableName"],
-        "BERTH_BUCKET": data["BucketName"],
-        "BERTH_SSM_PREFIX": data["SsmPrefix"],
-        "BERTH_EVENT_BUS": data["EventBusName"],
-        "BERTH_WEBHOOK_QUEUE": data["WebhookDeliveriesQueueUrl"],
-    }
+    """The stage's environment variables that come from the infrastructure: `provided` maps
+    each variable to the stack output holding its value (the templates' Berth::Environment)."""
+    env = {name: outputs[output] for name, output in provided.items() if output in outputs}
     if public_url is not None:
         env["BERTH_PUBLIC_URL"] = _url(public_url, "--public-url")
     if upload_url is not None:
         env["BERTH_UPLOAD_URL"] = _url(upload_url, "--upload-url")
     return env
+
+
+def environment_outputs(plan: list[stacks.Stack]) -> dict[str, str]:
+    """Variable -> output name, over every template of the stage."""
+    provided: dict[str, str] = {}
+    for stack in plan:
+        provided.update(stack.environment)
+    return provided
+
+
+def stage_outputs(cfn: Any, stage: str) -> tuple[dict[str, str], dict[str, str]]:
+    """All outputs of the stage's stacks, and the variable -> output mapping of their templates.
+    The data and operations stacks must exist; the others count if they do."""
+    plan = stacks.plan(stage)
+    outputs: dict[str, str] = {}
+    for stack in plan:
+        if stack.name == data_stack_name(stage):
+            outputs.update(stack_outputs(cfn, stack.name, DATA_OUTPUTS))
+        elif stack.name == ops_stack_name(stage):
+            outputs.update(stack_outputs(cfn, stack.name, OPS_OUTPUTS))
+        elif stacks.describe(cfn, stack.name) is not None:
+            outputs.update(stack_outputs(cfn, stack.name, ()))
+    return outputs, environment_outputs(plan)
 
 
 def render_policy(outputs: Mapping[str, str], template: Path = POLICY_TEMPLATE) -> dict[str, Any]:
@@ -116,18 +153,30 @@ def update_config(config: dict[str, Any], stage: str, env: Mapping[str, str]) ->
     entry["autogen_policy"] = False
     entry["iam_policy_file"] = f"policy-{stage}.json"
     entry.setdefault("environment_variables", {}).update(env)
+    # Deployed, the API function writes a line per pull and `record_pulls` records it from
+    # the log subscription (deploy/finish.py, infra/apigw-extras.yaml), off the request path.
+    # Chalice merges a function's own variables only at the stage level.
+    functions = entry.setdefault("lambda_functions", {})
+    api = functions.setdefault("api_handler", {})
+    api.setdefault("environment_variables", {}).update(API_FUNCTION_ENVIRONMENT)
+    functions.setdefault("challenge", {})["iam_policy_file"] = f"policy-{stage}-challenge.json"
     return config
 
 
-def write(project: Path, stage: str, env: Mapping[str, str], policy: Mapping[str, Any]) -> list[Path]:
+def write(
+    project: Path, stage: str, env: Mapping[str, str], policy: Mapping[str, Any], challenge_policy: Mapping[str, Any]
+) -> list[Path]:
     chalice_dir = project / ".chalice"
     config_path = chalice_dir / "config.json"
     config = json.loads(config_path.read_text(encoding="utf-8"))
     update_config(config, stage, env)
     config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    policy_path = chalice_dir / f"policy-{stage}.json"
-    policy_path.write_text(json.dumps(policy, indent=2) + "\n", encoding="utf-8")
-    return [config_path, policy_path]
+    written = [config_path]
+    for name, document in ((f"policy-{stage}.json", policy), (f"policy-{stage}-challenge.json", challenge_policy)):
+        path = chalice_dir / name
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def _url(value: str, option: str) -> str:
@@ -152,7 +201,7 @@ def _overrides(values: Mapping[str, str]) -> str:
 
 def main(argv: list[str] | None = None, *, cfn: Any = None, project: Path = ROOT) -> int:
     parser = argparse.ArgumentParser(
-        prog="deploy/configure.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m deploy.configure", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--stage", required=True, help="the stage (dev, prod, ...), as given to infra/*.yaml")
     parser.add_argument("--region", help="AWS region of the stacks (default: your AWS configuration)")
@@ -167,7 +216,11 @@ def main(argv: list[str] | None = None, *, cfn: Any = None, project: Path = ROOT
 
         cfn = boto3.session.Session(region_name=args.region).client("cloudformation")
     try:
-        data = stack_outputs(cfn, data_stack_name(args.stage), DATA_OUTPUTS)
+        if args.show in ("ops-parameters", "uploadhost-parameters"):
+            data = stack_outputs(cfn, data_stack_name(args.stage), DATA_OUTPUTS)
+            provided = {}
+        else:
+            data, provided = stage_outputs(cfn, args.stage)
         if args.show == "ops-parameters":
             print(_overrides({"Stage": args.stage, "TableName": data["TableName"], "BucketName": data["BucketName"]}))
             return 0
@@ -175,7 +228,7 @@ def main(argv: list[str] | None = None, *, cfn: Any = None, project: Path = ROOT
             keys = ("TableName", "TableArn", "BucketName", "BucketArn", "SsmParameterArn")
             print(_overrides({"Stage": args.stage, **{key: data[key] for key in keys}}))
             return 0
-        env = app_environment(data, public_url=args.public_url, upload_url=args.upload_url)
+        env = app_environment(data, provided, public_url=args.public_url, upload_url=args.upload_url)
         if args.show == "env":
             for key, value in env.items():
                 print(f"export {key}={shlex.quote(value)}")
@@ -191,12 +244,12 @@ def main(argv: list[str] | None = None, *, cfn: Any = None, project: Path = ROOT
                 values["PublicUrl"] = public_url
             print(_overrides(values))
             return 0
-        ops = stack_outputs(cfn, ops_stack_name(args.stage), OPS_OUTPUTS)
-        policy = render_policy({**data, **ops})
+        policy = render_policy(data)
+        challenge_policy = render_policy(data, CHALLENGE_POLICY_TEMPLATE)
     except ConfigureError as exc:
         print(f"configure: {exc}", file=sys.stderr)
         return 1
-    for path in write(project, args.stage, env, policy):
+    for path in write(project, args.stage, env, policy, challenge_policy):
         print(f"wrote {path.relative_to(project) if path.is_relative_to(project) else path}")
     return 0
 

@@ -1,7 +1,8 @@
 """`chalice package` for the prod stage, merged with infra/apigw-extras.yaml, as the README
 deploys it: it succeeds without AWS credentials, its API routes every OCI path shape to the
-app, passes cfn-lint and AWS SAM's own transform, and the two small functions it adds (the
-challenge authorizer and the stage redeployer) behave.
+app through Chalice's `challenge` authorizer (and the token service, management API and
+console without it), passes cfn-lint and AWS SAM's own transform, and the small function it
+adds (the stage redeployer) behaves. The authorizer's decisions: tests/unit/test_challenge.py.
 
 The package is built from a copy of the project whose .chalice/ was configured by
 deploy/configure.py against moto, with an empty requirements.txt: the dependencies do not
@@ -9,7 +10,6 @@ change the template, and resolving them would need the network.
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.deploy.apigw_routes import GUARDED, OPEN, guarded_by, resource_for
 from tests.deploy.conftest import INFRA, ROOT, deploy
 
 CHALICE = Path(sys.executable).parent / "chalice"
-METHODS = {"get", "head", "post", "put", "patch", "delete"}  # chalicelib/front.py
 API_ID, REGION, ACCOUNT = "abc123defg", "us-east-1", "123456789012"
 
 
@@ -113,61 +113,31 @@ def test_api_is_stage_v2_regional_binary_and_named_after_the_stage(packaged):
     assert props["DefinitionBody"]["x-amazon-apigateway-binary-media-types"] == ["*/*"]
 
 
-def test_every_route_reaches_the_app_through_the_challenge_authorizer(packaged):
+def test_oci_routes_have_chalices_authorizer_and_the_others_none(packaged):
     body = packaged["template"]["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
-    assert set(body["paths"]) == {"/", "/{proxy+}"}
     for path, methods in body["paths"].items():
-        assert set(methods) == METHODS, path
         for method, operation in methods.items():
             integration = operation["x-amazon-apigateway-integration"]
             assert integration["type"] == "aws_proxy", (path, method)
             assert "${APIHandler.Arn}" in integration["uri"]["Fn::Sub"]
-            assert operation["security"] == [{"challenge": []}], (path, method)
             assert "*/*" in operation["consumes"]
-    authorizer = body["securityDefinitions"]["challenge"]["x-amazon-apigateway-authorizer"]
-    assert authorizer["type"] == "request"
-    assert authorizer["authorizerResultTtlInSeconds"] == 0 and "identitySource" not in authorizer
-    assert "${ChallengeAuthorizer.Arn}" in authorizer["authorizerUri"]["Fn::Sub"]
-
-
-def api_gateway_resource(paths, request_path: str) -> str | None:
-    """API Gateway's choice among the API's resources: a static path first, then the
-    greedy {proxy+} (one or more segments, any characters)."""
-    if request_path in paths:
-        return request_path
-    if request_path != "/" and "/{proxy+}" in paths:
-        return "/{proxy+}"
-    return None
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/",  # the ping: GET /v2/ on the stage's URL
-        "/_catalog",
-        "/library/app/manifests/latest",
-        "/team/sub/group/app/manifests/sha256:" + "a" * 64,
-        "/a/b/c/d/e/blobs/sha256:" + "b" * 64,
-        "/a/b/blobs/uploads/",
-        "/a/b/blobs/uploads/3f2c9d?_state=x",
-        "/one/two/three/tags/list",
-        "/x/y/referrers/sha256:" + "c" * 64,
-        "/service/token",
-        "/v2/library/app/manifests/1",  # behind a custom domain mapped with an empty base path
-    ],
-)
-def test_oci_path_shapes_are_routed_to_the_app(packaged, path):
-    body = packaged["template"]["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
-    resource = api_gateway_resource(body["paths"], path.split("?")[0])
-    assert resource in ("/", "/{proxy+}"), path
-    assert body["paths"][resource]["get"]["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+    for path in GUARDED:
+        assert guarded_by(body, resource_for(body["paths"], path)) == {"challenge"}, path
+    for path in OPEN:
+        assert guarded_by(body, resource_for(body["paths"], path)) == set(), path
+    definition = body["securityDefinitions"]["challenge"]
+    assert (definition["in"], definition["name"]) == ("header", "Authorization")
+    authorizer = definition["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "token"
+    assert "${Challenge.Arn}" in authorizer["authorizerUri"]["Fn::Sub"]
 
 
 # -- the functions ---------------------------------------------------------------------------
 def test_functions_carry_the_stage_settings_and_the_policy_file(packaged, prod):
     functions = resources_of(packaged["template"], "AWS::Serverless::Function")
     assert set(functions) == {
-        "APIHandler", "CleanUpUploads", "RecordPulls", "ForwardEvents", "AuditEvents", "WebhookEvents", "DeliverWebhooks",
+        "APIHandler", "Challenge", "CleanUpUploads", "RecordPulls", "ForwardEvents", "AuditEvents", "WebhookEvents",
+        "DeliverWebhooks",
     }
     api, clean_up = functions["APIHandler"]["Properties"], functions["CleanUpUploads"]["Properties"]
     assert api["Handler"] == "app.app" and api["Runtime"].startswith("python3")
@@ -182,10 +152,14 @@ def test_functions_carry_the_stage_settings_and_the_policy_file(packaged, prod):
     # pulls are recorded from their log lines (PullLogSubscription), off the request path
     assert variables["BERTH_PULL_RECORDING"] == "log"
     assert "BERTH_PULL_RECORDING" not in functions["RecordPulls"]["Properties"]["Environment"]["Variables"]
-    for function in functions.values():
+    challenge = functions["Challenge"]["Properties"]
+    assert challenge["Handler"] == "app.challenge" and challenge["MemorySize"] == 256
+    challenge_policy = json.loads((prod.project / ".chalice" / "policy-prod-challenge.json").read_text())
+    for name, function in functions.items():
         role = function["Properties"]["Role"]["Fn::GetAtt"][0]
         policies = packaged["template"]["Resources"][role]["Properties"]["Policies"]
-        assert [p["PolicyDocument"] for p in policies] == [packaged["policy"]]
+        expected = challenge_policy if name == "Challenge" else packaged["policy"]
+        assert [p["PolicyDocument"] for p in policies] == [expected], name
 
 
 def test_every_function_has_a_log_group_and_alarms_in_the_operations_stack(packaged):
@@ -227,6 +201,14 @@ def test_unauthorized_gateway_response_carries_the_apps_challenge(packaged):
         request = Request(method="GET", path="", query={}, headers=Headers({"Host": expected_host}), body=None)
         assert challenge == f'Bearer realm="{app.realm(request)}",service="berth-registry"'
         assert re.fullmatch(r'Bearer realm="https://[^"/]+/v2/service/token",service="[^"]+"', challenge)
+    # the `chalice deploy` path puts the same response (deploy/finish.py)
+    from deploy.finish import challenge as deployed_challenge
+    from deploy.finish import gateway_response
+
+    wanted = gateway_response(deployed_challenge(f"https://{host}", "berth-registry"))
+    assert wanted["statusCode"] == response["StatusCode"]
+    assert wanted["responseTemplates"] == response["ResponseTemplates"]
+    assert wanted["responseParameters"] == {key: sub(value, PARAMS) for key, value in headers.items()}
 
 
 def test_the_stage_is_deployed_again_after_the_gateway_response(packaged):
@@ -269,70 +251,6 @@ def inline_module(template: dict, logical: str) -> types.ModuleType:
     code = template["Resources"][logical]["Properties"]["Code"]["ZipFile"]
     exec(compile(code, f"<{logical}>", "exec"), module.__dict__)  # noqa: S102 - the code under test
     return module
-
-
-@pytest.fixture
-def authorizer(packaged):
-    return inline_module(packaged["template"], "ChallengeAuthorizer")
-
-
-def jwt(exp: float) -> str:
-    def part(doc):
-        return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'RS256'})}.{part({'sub': 'admin', 'exp': exp})}.c2ln"
-
-
-# fixed times: the same test ids in every xdist worker, fresh however slow the run
-FRESH, EXPIRED = jwt(4102444800), jwt(946684800)  # 2100-01-01, 2000-01-01
-
-
-@pytest.mark.parametrize(
-    "proxy, authorization, query, allowed",
-    [
-        ("", None, None, False),  # the ping without credentials: the challenge (docker login)
-        ("", f"Bearer {FRESH}", None, True),
-        ("library/app/manifests/1", None, None, False),
-        ("library/app/manifests/1", f"Bearer {EXPIRED}", None, False),  # expired: challenge again
-        ("library/app/manifests/1", "Bearer not-a-jwt", None, False),
-        ("library/app/manifests/1", "Basic YWRtaW46eA==", None, False),  # registries take tokens
-        ("library/app/manifests/1", f"bearer {FRESH}", None, True),
-        ("a/b/c/blobs/sha256:" + "0" * 64, None, None, False),
-        ("a/b/blobs/uploads/", None, None, False),
-        ("a/b/blobs/uploads/9a1b", None, {"_state": "signed"}, True),  # upload URLs carry their own grant
-        ("x/tags/list", None, None, False),
-        ("x/referrers/sha256:" + "0" * 64, None, None, False),
-        ("_catalog", None, None, False),
-        ("v2/", None, None, False),  # custom domain with an empty base path
-        ("v2/library/app/blobs/sha256:" + "0" * 64, None, None, False),
-        ("service/token", None, None, True),  # the token service: anonymous and Basic reach the app
-        ("v2/service/token", None, None, True),
-        ("service/jwks.json", None, None, True),
-        ("api/v2.0/projects", None, None, True),  # the management API and the console authenticate in the app
-        ("api/v2.0/projects/library/repositories/app/artifacts/latest/tags", "Basic YWRtaW46eA==", None, True),
-        ("v2/api/v2.0/projects/p/repositories/a%252Fb/artifacts/sha256:00/tags", None, None, True),
-        ("apis/x/manifests/1", None, None, False),  # a repository whose name merely starts with "api"
-        ("ui/index.html", None, None, True),
-    ],
-)
-def test_challenge_authorizer(authorizer, proxy, authorization, query, allowed):
-    arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/v2/GET/{proxy}"
-    event = {
-        "type": "REQUEST",
-        "methodArn": arn,
-        "headers": {"Authorization": authorization} if authorization else {},
-        "queryStringParameters": query,
-        "pathParameters": {"proxy": proxy} if proxy else None,
-    }
-    if not allowed:
-        with pytest.raises(Exception, match="^Unauthorized$"):
-            authorizer.handler(event, None)
-        return
-    result = authorizer.handler(event, None)
-    statement = result["policyDocument"]["Statement"]
-    assert statement == [
-        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/v2/*"}
-    ]
 
 
 def test_stage_redeployer_deploys_and_reports(packaged, monkeypatch):

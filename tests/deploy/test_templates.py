@@ -14,7 +14,7 @@ from deploy import configure
 from devstack.resources import load_template
 from tests.deploy.conftest import INFRA, ROOT
 
-FULL_TEMPLATES = {"berth.yaml", "operations.yaml", "uploadhost.yaml"}
+FULL_TEMPLATES = {"berth.yaml", "operations.yaml", "uploadhost.yaml"}  # deploy/stacks.py deploys each
 # merged into Chalice's template by `chalice package`; linted merged (test_package.py)
 FRAGMENTS = {"apigw-extras.yaml"}
 
@@ -48,8 +48,9 @@ def test_operations_stack_outputs_what_configure_reads():
     assert set(configure.OPS_OUTPUTS) <= set(outputs)
 
 
-def test_policy_template_uses_only_stack_outputs():
-    text = configure.POLICY_TEMPLATE.read_text()
+@pytest.mark.parametrize("template", [configure.POLICY_TEMPLATE, configure.CHALLENGE_POLICY_TEMPLATE], ids=lambda p: p.name)
+def test_policy_template_uses_only_stack_outputs(template):
+    text = template.read_text()
     names = {m.group(1) for m in re.finditer(r"\$\{(\w+)\}", text)}
     assert names and names <= set(configure.DATA_OUTPUTS) | set(configure.OPS_OUTPUTS)
     json.loads(string.Template(text).substitute({n: f"arn:aws:x:::{n}" for n in names}))
@@ -102,3 +103,19 @@ def test_upload_host_task_runs_the_dockerfiles_image_with_the_apps_settings():
     assert resources["TargetGroup"]["Properties"]["HealthCheckPath"] == "/healthz"
     dockerfile = (ROOT / "uploadhost" / "Dockerfile").read_text()
     assert "EXPOSE 8080" in dockerfile and "PORT=8080" in dockerfile
+
+
+def test_every_alarm_has_a_runbook_entry():
+    """docs/runbook.md: what each alarm of every stack means and what to do (README links it)."""
+    from deploy.stacks import plan
+
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
+    headings = set(re.findall(r"^## (\w+) — ", runbook, flags=re.MULTILINE))
+    alarms = {
+        logical
+        for stack in plan("prod")
+        for logical, resource in (stack.body.get("Resources") or {}).items()
+        if resource.get("Type") == "AWS::CloudWatch::Alarm"
+    }
+    assert alarms and alarms == headings, f"in a template only: {alarms - headings}; in the runbook only: {headings - alarms}"
+    assert "docs/runbook.md" in (ROOT / "README.md").read_text()
