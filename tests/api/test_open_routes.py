@@ -61,7 +61,7 @@ def test_open_routes_serve_what_the_greedy_route_serves(api, method, url, resour
 
 def test_every_open_route_is_a_route_of_the_app():
     from app import app
-    from chalicelib.registry.blueprint import OPEN_ROUTES
+    from chalicelib.front import OPEN_ROUTES
 
     for route in OPEN_ROUTES:
         views = app.routes[route]

@@ -42,6 +42,8 @@ FUNCTIONS = {  # name -> (handler, memory MB, timeout s), as .chalice/config.jso
     f"berth-{STAGE}-challenge": ("app.challenge", 256, 5),
     f"berth-{STAGE}-clean_up_uploads": ("app.clean_up_uploads", 256, 300),
     f"berth-{STAGE}-record_pulls": ("app.record_pulls", 256, 60),
+    f"berth-{STAGE}-forward_events": ("app.forward_events", 256, 60),
+    f"berth-{STAGE}-audit_events": ("app.audit_events", 256, 60),
 }
 
 
@@ -128,7 +130,7 @@ class Stage:
 
 
 def copy_project(target: Path) -> Path:
-    for name in ("app.py", "Makefile", "requirements-dev.txt"):
+    for name in ("app.py", "Makefile", "requirements-dev.txt", "requirements-stack.txt"):
         shutil.copy2(ROOT / name, target / name)
     for name in ("chalicelib", "deploy", "infra"):
         shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -208,6 +210,14 @@ def test_event_sources_the_schedule_and_the_pull_log_subscription(stage):
     ]
     statements = json.loads(lam.get_policy(FunctionName=f"berth-{STAGE}-record_pulls")["Policy"])["Statement"]
     assert [s["Principal"] for s in statements] == [{"Service": "logs.amazonaws.com"}]
+    # the domain events' sources (docs/events.md): the table's stream and the audit queue,
+    # the deployment's own ARNs (app.py reads them from the stage's environment)
+    data = stack_outputs(stage, f"berth-{STAGE}")
+    mappings = {m["FunctionArn"].rsplit(":", 1)[-1]: m["EventSourceArn"] for m in lam.list_event_source_mappings()["EventSourceMappings"]}
+    assert mappings == {
+        f"berth-{STAGE}-forward_events": data["TableStreamArn"],
+        f"berth-{STAGE}-audit_events": data["AuditEventsQueueArn"],
+    }
     # every function's log group is the operations stack's (retention from the first line)
     groups = {g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]}
     assert {f"/aws/lambda/{name}" for name in FUNCTIONS} <= groups
@@ -275,6 +285,10 @@ def snapshot(stage: Stage) -> dict:
         ),
         "policies": {name: json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"] for name in FUNCTIONS if name.endswith(("challenge", "record_pulls"))},
         "rules": stage.client("events").list_rules()["Rules"],
+        "mappings": sorted(
+            (m["FunctionArn"], m["EventSourceArn"], m["BatchSize"])
+            for m in stage.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+        ),
         "filters": stage.client("logs").describe_subscription_filters(logGroupName=f"/aws/lambda/berth-{STAGE}")["subscriptionFilters"],
         "api": (api_id, apigw.get_rest_api(restApiId=api_id)["name"]),
         "resources": sorted(r["path"] for r in apigw.get_resources(restApiId=api_id)["items"]),
@@ -312,6 +326,9 @@ def test_running_the_sequence_again_changes_nothing_and_deleting_leaves_only_the
     assert stage.client("apigateway").get_rest_apis()["items"] == []
     assert [r["RoleName"] for r in stage.client("iam").list_roles()["Roles"] if r["RoleName"].startswith("berth")] == []
     assert stage.client("events").list_rules()["Rules"] == []
+    assert [b["Name"] for b in stage.client("events").list_event_buses()["EventBuses"]] == ["default"]
+    assert stage.client("sqs").list_queues().get("QueueUrls", []) == []
+    assert stage.client("lambda").list_event_source_mappings()["EventSourceMappings"] == []
     assert stage.client("logs").describe_log_groups()["logGroups"] == []
     assert stage.client("cloudwatch").list_dashboards()["DashboardEntries"] == []
     assert stage.client("sns").list_topics()["Topics"] == []

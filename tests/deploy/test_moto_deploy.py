@@ -24,8 +24,12 @@ def test_configure_points_the_stage_at_the_stacks(deployed):
         "BERTH_BUCKET": deployed.data["BucketName"],
         "BERTH_SSM_PREFIX": f"/berth/{deployed.stage}",
         "BERTH_EVENT_BUS": deployed.data["EventBusName"],
-        "BERTH_WEBHOOK_QUEUE": deployed.data["WebhookDeliveriesQueueUrl"],
+        # read by app.py while Chalice builds the app: the event functions' sources
+        "BERTH_EVENT_STREAM_ARN": deployed.data["TableStreamArn"],
+        "BERTH_AUDIT_QUEUE_ARN": deployed.data["AuditEventsQueueArn"],
     }
+    assert stage["lambda_functions"]["challenge"]["iam_policy_file"] == f"policy-{deployed.stage}-challenge.json"
+    assert stage["lambda_functions"]["api_handler"]["environment_variables"] == {"BERTH_PULL_RECORDING": "log"}
     # the rest of the file is kept: the other stages, the shared settings
     config = deployed.config
     assert {"dev", "prod", deployed.stage} <= set(config["stages"])
