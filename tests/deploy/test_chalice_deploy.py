@@ -44,6 +44,8 @@ FUNCTIONS = {  # name -> (handler, memory MB, timeout s), as .chalice/config.jso
     f"berth-{STAGE}-record_pulls": ("app.record_pulls", 256, 60),
     f"berth-{STAGE}-forward_events": ("app.forward_events", 256, 60),
     f"berth-{STAGE}-audit_events": ("app.audit_events", 256, 60),
+    f"berth-{STAGE}-webhook_events": ("app.webhook_events", 256, 60),
+    f"berth-{STAGE}-deliver_webhooks": ("app.deliver_webhooks", 256, 60),
 }
 
 
@@ -217,6 +219,8 @@ def test_event_sources_the_schedule_and_the_pull_log_subscription(stage):
     assert mappings == {
         f"berth-{STAGE}-forward_events": data["TableStreamArn"],
         f"berth-{STAGE}-audit_events": data["AuditEventsQueueArn"],
+        f"berth-{STAGE}-webhook_events": data["WebhookEventsQueueArn"],
+        f"berth-{STAGE}-deliver_webhooks": data["WebhookDeliveriesQueueArn"],
     }
     # every function's log group is the operations stack's (retention from the first line)
     groups = {g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]}

@@ -27,6 +27,9 @@ def test_configure_points_the_stage_at_the_stacks(deployed):
         # read by app.py while Chalice builds the app: the event functions' sources
         "BERTH_EVENT_STREAM_ARN": deployed.data["TableStreamArn"],
         "BERTH_AUDIT_QUEUE_ARN": deployed.data["AuditEventsQueueArn"],
+        "BERTH_WEBHOOK_EVENTS_QUEUE_ARN": deployed.data["WebhookEventsQueueArn"],
+        "BERTH_WEBHOOK_DELIVERIES_QUEUE_ARN": deployed.data["WebhookDeliveriesQueueArn"],
+        "BERTH_WEBHOOK_QUEUE": deployed.data["WebhookDeliveriesQueueUrl"],
     }
     assert stage["lambda_functions"]["challenge"]["iam_policy_file"] == f"policy-{deployed.stage}-challenge.json"
     assert stage["lambda_functions"]["api_handler"]["environment_variables"] == {"BERTH_PULL_RECORDING": "log"}
