@@ -119,7 +119,7 @@ def _by_project(names: list[str]) -> dict[str, list[str]]:
 
 
 def _artifact_count(svc, repository: str) -> int:
-    from chalicelib.management.artifacts import top_level
+    from chalicelib.artifacts import top_level
 
     manifests = svc.meta.list_manifests(repository, with_body=False)
     tagged = {digest for _, digest, _ in svc.meta.tag_digests(repository)}
