@@ -70,9 +70,18 @@ def allowed(svc, req: Request, project: Project, action: str, *, role: rbac.Role
     return action in actions(svc, req, project, role=role)
 
 
+# one answer for a project that does not exist and one the caller may not see, so that
+# neither the status nor the message tells them apart (nor names what the caller did not)
+PROJECT_NOT_FOUND = "project not found"
+
+
 def require(svc, req: Request, project: Project, action: str) -> None:
-    if not allowed(svc, req, project, action):
-        raise Forbidden(f"you may not do this in project {project.name} ({action})")
+    granted = actions(svc, req, project)
+    if action in granted:
+        return
+    if "project.read" not in granted:
+        raise NotFound(PROJECT_NOT_FOUND)
+    raise Forbidden(f"you may not do this in project {project.name} ({action})")
 
 
 def visible(svc, req: Request, projects: list[Project]) -> list[Project]:
@@ -97,7 +106,7 @@ def find_project(svc, req: Request, name_or_id: str, *, by_name: bool = False) -
     elif 0 < len(name_or_id) <= 255:
         project = svc.accounts.get_project(name_or_id)
     if project is None:
-        raise NotFound(f"project {name_or_id[:100]} not found")
+        raise NotFound(PROJECT_NOT_FOUND)
     return project
 
 

@@ -87,15 +87,15 @@ def get_current_user(svc, req: Request) -> Response:
 
 @operation(
     "searchUsers",
-    "Find users by a part of their name (any logged-in caller)",
+    "Find users by a part of their name (any logged-in user; not robots)",
     "user",
     response={"type": "array", "items": USER_SEARCH_ITEM},
     params=(PAGE, PAGE_SIZE, Param("username", string(), "Part of the username", required=True)),
-    errors=(400,),
+    errors=(400, 403),
     paged=True,
 )
 def search_users(svc, req: Request) -> Response:
-    caller(req)
+    require_user(req)  # robots may not learn who the users are
     page = paging.page_args(req)
     needle = req.arg("username")
     if not needle:

@@ -1,6 +1,6 @@
 """`docker login` after failed logins: the registry answers 429 with Retry-After and
 docker shows why ("too many failed logins"), even for the right password; another
-account from the same place is not held back (docs/security-identity.md).
+account from the same place is not held back (docs/security.md).
 
 The wait doubles with each failure (1 s, 2 s, 4 s, ...): the test lowers the free
 failures to 1 through the configuration API and waits out each Retry-After the

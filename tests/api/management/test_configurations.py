@@ -16,7 +16,7 @@ EXPECTED_KEYS = {
     "audit_log_retention_days", "session_timeout", "ldap_url", "ldap_search_dn", "ldap_base_dn", "ldap_uid", "ldap_filter",
     "ldap_scope", "ldap_timeout", "ldap_verify_cert", "ldap_start_tls", "ldap_group_base_dn",
     "ldap_group_search_filter", "ldap_group_membership_attribute", "ldap_group_member_attribute",
-    # login throttling (docs/security-identity.md)
+    # login throttling (docs/security.md)
     "login_throttle_enabled", "login_failures_before_delay", "login_source_failures_before_delay",
     "login_account_failures_before_delay", "login_max_delay_seconds", "login_failure_window_minutes",
     "failed_login_audit_per_minute",

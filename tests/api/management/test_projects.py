@@ -256,3 +256,29 @@ def test_summary_counts_repositories_and_members_by_role(world, admin):
     limited = world.as_(users[3].username).get(f"/projects/{name}/summary").json()
     assert limited == {"repo_count": 1, "chart_count": 0}  # a limited guest does not see the members
     assert world.as_(world.user().username).get(f"/projects/{name}/summary").status == 403
+
+
+def test_a_private_project_the_caller_may_not_see_answers_as_if_it_did_not_exist(world, admin):
+    """Who may learn what (issue 10): the same status and message for a missing project
+    and a private one the caller may not see, and no name in either."""
+    world.project("hidden-team")
+    world.user("outsider")
+    outsider = world.as_("outsider")
+    hidden = outsider.get("/projects/hidden-team")
+    missing = outsider.get("/projects/no-such-team")
+    assert (hidden.status, hidden.json()) == (missing.status, missing.json()) == (404, missing.json())
+    assert "hidden-team" not in hidden.body.decode()
+    by_id = outsider.get(f"/projects/{admin.get('/projects/hidden-team').json()['project_id']}")
+    assert (by_id.status, by_id.json()) == (404, missing.json())
+    assert outsider.get("/projects/hidden-team/repositories").status == 404
+    assert outsider.get("/projects/hidden-team/members").status == 404
+
+
+def test_robots_may_not_search_users(world, admin):
+    world.project("robo-team")
+    reply = admin.post("/robots", {"name": "finder", "level": "system", "duration": 1, "permissions": [
+        {"kind": "project", "namespace": "robo-team", "access": [{"resource": "repository", "action": "pull"}]}]})
+    assert reply.status == 201, reply.body
+    robot = world.as_(reply.json()["name"], reply.json()["secret"])
+    assert robot.get("/users/search?username=a").status == 403
+    assert admin.get("/users/search?username=a").status == 200
