@@ -112,7 +112,7 @@ def test_who_may_read(world, admin):
     world.member(name, limited.username, 5)
     assert world.as_(guest.username).get(f"/projects/{name}/logs").status == 200
     assert world.as_(limited.username).get(f"/projects/{name}/logs").status == 403
-    assert world.as_(outsider.username).get(f"/projects/{name}/logs").status == 403
+    assert world.as_(outsider.username).get(f"/projects/{name}/logs").status == 404  # who may learn what: as if it did not exist
     reply = world.as_(guest.username).get("/audit-logs")
     assert reply.status == 403 and codes(reply) == ["FORBIDDEN"]
     assert admin.get("/projects/nosuchproject/logs").status == 404

@@ -180,12 +180,12 @@ def test_get_by_id_or_name_and_x_is_resource_name(world, admin):
     assert admin.get("/projects/nosuchproject").status == 404
 
 
-def test_private_projects_are_forbidden_to_others(world):
+def test_private_projects_are_hidden_from_others(world):
     outsider = world.user()
     name = world.name("closed")
     world.project(name)
     reply = world.as_(outsider.username).get(f"/projects/{name}")
-    assert reply.status == 403 and codes(reply) == ["FORBIDDEN"]
+    assert reply.status == 404 and codes(reply) == ["NOT_FOUND"]  # as if it did not exist
     public = world.name("open")
     world.project(public, public=True)
     assert world.as_(outsider.username).get(f"/projects/{public}").status == 200
@@ -255,7 +255,7 @@ def test_summary_counts_repositories_and_members_by_role(world, admin):
     }
     limited = world.as_(users[3].username).get(f"/projects/{name}/summary").json()
     assert limited == {"repo_count": 1, "chart_count": 0}  # a limited guest does not see the members
-    assert world.as_(world.user().username).get(f"/projects/{name}/summary").status == 403
+    assert world.as_(world.user().username).get(f"/projects/{name}/summary").status == 404  # who may learn what: as if it did not exist
 
 
 def test_a_private_project_the_caller_may_not_see_answers_as_if_it_did_not_exist(world, admin):

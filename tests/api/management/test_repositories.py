@@ -58,8 +58,9 @@ def test_private_repositories_need_a_role(world, proj):
     world.push(f"{proj}/secret")
     outsider, guest = world.user(), world.user()
     world.member(proj, guest.username, 3)
-    assert world.as_(outsider.username).get(f"/projects/{proj}/repositories").status == 403
-    assert world.as_(outsider.username).get(repo_path(proj, "secret")).status == 403
+    # who may learn what: as if the project did not exist
+    assert world.as_(outsider.username).get(f"/projects/{proj}/repositories").status == 404
+    assert world.as_(outsider.username).get(repo_path(proj, "secret")).status == 404
     assert world.as_(guest.username).get(repo_path(proj, "secret")).status == 200
     assert world.as_(guest.username).delete(repo_path(proj, "secret")).status == 403
 
@@ -277,4 +278,4 @@ def test_robots_act_within_their_permissions(world, proj):
     assert reader.delete(f"{repo_path(proj, 'bot')}/artifacts/v1").status == 403
     other = world.name("o")
     world.project(other)
-    assert reader.get(f"/projects/{other}/repositories").status == 403
+    assert reader.get(f"/projects/{other}/repositories").status == 404  # who may learn what: as if it did not exist
