@@ -10,6 +10,7 @@ from chalicelib import projects as project_service
 from chalicelib import roles as rbac
 from chalicelib.management import paging
 from chalicelib.management.access import (
+    PROJECT_NOT_FOUND,
     allowed,
     caller,
     find_project,
@@ -357,7 +358,7 @@ def get_project_summary(svc, req: Request, project_name_or_id: str) -> Response:
     project = find_project(svc, req, project_name_or_id)
     role = role_in(svc, req, project.name)
     if not allowed(svc, req, project, "project.read", role=role):
-        raise Forbidden(f"you may not see project {project.name}")
+        raise NotFound(PROJECT_NOT_FOUND)  # who may learn what: as if it did not exist
     summary = {"repo_count": repo_count(svc, project.name), "chart_count": 0}
     if allowed(svc, req, project, "member.read", role=role):
         counts = dict.fromkeys(_ROLE_COUNTS.values(), 0)
