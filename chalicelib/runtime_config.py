@@ -47,7 +47,7 @@ class Setting:
         return out
 
     def parse(self, stored: str | None) -> Any:
-        """A stored (string) value as its type; the default if unset, unreadable or out of bounds."""
+        """A stored (string) value as its type: the default if unset or unreadable, the nearest bound if out of bounds."""
         if stored is None or not str(stored).strip():
             return self.default
         text = str(stored).strip()
@@ -61,8 +61,11 @@ class Setting:
                 value = int(text)
             except ValueError:
                 return self.default
-            if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
-                return self.default
+            # out of bounds: the nearest bound (a stored value is checked on write; SSM may be edited by hand)
+            if self.minimum is not None:
+                value = max(self.minimum, value)
+            if self.maximum is not None:
+                value = min(self.maximum, value)
         else:
             value = str(stored)
         if self.choices and value not in self.choices:

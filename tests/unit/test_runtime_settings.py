@@ -22,7 +22,7 @@ def test_a_default_is_a_valid_value_of_its_own_setting(setting):
 
 def test_values_are_typed_and_checked():
     assert SETTING["token_expiration"].parse("45") == 45
-    assert SETTING["token_expiration"].parse("0") == 30  # below the minimum: the default
+    assert SETTING["token_expiration"].parse("0") == 1  # below the minimum: the minimum
     assert SETTING["token_expiration"].parse("ten") == 30
     assert SETTING["self_registration"].parse("TRUE") is True
     assert SETTING["self_registration"].parse("maybe") is False

@@ -146,7 +146,7 @@ export function renderWebhooks({ api, project, permissions, container }) {
           maxlength: 2048,
           autocomplete: "off",
           spellcheck: "false",
-          hint: "http:// or https://; not this registry itself.",
+          hint: "An http or https address; not this registry itself.",
         }),
         field("Payload format", { name: "format", id: "webhook-format" }, [
           { value: "Default", label: "Default (Harbor's JSON)" },
