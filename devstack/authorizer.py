@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,8 +51,7 @@ class DeployedAuthorizer:
         self.unauthorized = unauthorized
 
     def check(self, event: dict[str, Any], stage: str) -> GatewayResponse | None:
-        method = event["httpMethod"]
-        if method not in self._secured.get(event["resource"], set()):
+        if not _secured(event["path"], stage):
             return None
         try:
             result = self._handler(authorizer_event(event, stage), None)
@@ -73,8 +71,6 @@ def deployed_authorizer(api_url: str, template_path: Path = EXTRAS_PATH) -> Depl
     template = load_template(template_path)
     resources = template.get("Resources", {})
     try:
-        code = resources["ChallengeAuthorizer"]["Properties"]["Code"]["ZipFile"]
-        paths = resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
         response = resources["UnauthorizedResponse"]["Properties"]
     except (KeyError, TypeError) as exc:
         raise AuthorizerError(f"{template_path} lacks {exc} (the challenge authorizer and its response)") from None
@@ -95,13 +91,31 @@ def deployed_authorizer(api_url: str, template_path: Path = EXTRAS_PATH) -> Depl
     conditions = {
         name: _evaluate(spec, parameters, {}) for name, spec in (template.get("Conditions") or {}).items()
     }
-    module = types.ModuleType("challenge_authorizer")
-    exec(compile(code, f"{template_path}#ChallengeAuthorizer", "exec"), module.__dict__)  # noqa: S102
-    secured = {
-        resource: {method.upper() for method, spec in methods.items() if isinstance(spec, dict) and spec.get("security")}
-        for resource, methods in paths.items()
-    }
-    return DeployedAuthorizer(module.handler, secured, _gateway_response(response, parameters, conditions))
+    return DeployedAuthorizer(_token_authorizer, {}, _gateway_response(response, parameters, conditions))
+
+
+# the app's routes that API Gateway serves without the authorizer (chalicelib/front.py, OPEN_ROUTES)
+_OPEN_PREFIXES = ("service/", "api/", "c/login", "c/log_out", "ui")
+
+
+def _secured(path: str, stage: str) -> bool:
+    below = path.lstrip("/")
+    if below.startswith(stage + "/") or below == stage:
+        below = below[len(stage) + 1 :]
+    return not (below == "ui" or any(below.startswith(p) for p in _OPEN_PREFIXES if p != "ui") or (below.startswith("ui/") and "/" not in below[3:]))
+
+
+def _token_authorizer(event: dict[str, Any], _context: Any) -> dict:
+    """Chalice's TOKEN authorizer (app.py, `challenge`) as API Gateway calls it: no
+    Authorization header is the UNAUTHORIZED response without a call."""
+    from chalicelib.auth.challenge import decide
+
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    token = headers.get("authorization") or ""
+    if not token:
+        raise RuntimeError("Unauthorized")
+    return decide(token, event["methodArn"])
+
 
 
 def authorizer_event(event: dict[str, Any], stage: str) -> dict[str, Any]:
