@@ -1,13 +1,12 @@
-"""What infra/apigw-extras.yaml adds to API Gateway, applied by the local gateway.
+"""What the deployment adds in front of the app in API Gateway, applied by the local gateway.
 
-The AWS deployment puts a REQUEST authorizer (``ChallengeAuthorizer``) on the methods
-listed in ``RestAPI.DefinitionBody.paths`` and answers its "Unauthorized" with the
-``UnauthorizedResponse`` gateway response, which carries Docker's token challenge (a
-gateway response's headers are not renamed, the app's ``WWW-Authenticate`` is). With
-``--apigw-limits`` the local gateway renames headers as API Gateway does, so it must
-apply the same fix to behave like the deployment: this module reads both pieces from
-the template itself (the authorizer's inline code, the response's status, headers and
-body), so the emulation follows whatever the template deploys.
+The deployment puts Chalice's TOKEN authorizer (app.py `challenge`, deciding with
+chalicelib/auth/challenge.py) on every route but the open ones (chalicelib/front.py,
+OPEN_ROUTES) and answers its "Unauthorized" with the `UnauthorizedResponse` gateway response
+of infra/apigw-extras.yaml, which carries Docker's token challenge (a gateway response's
+headers are not renamed; the app's `WWW-Authenticate` is). With `--apigw-limits` the local
+gateway renames headers as API Gateway does, so it applies the same fix: the same decision
+function, and the response's status, headers and body read from the template itself.
 """
 
 from __future__ import annotations
