@@ -91,6 +91,13 @@ def project_day_list(project: str, day: str) -> str:
     return f"LOGS#P#{project}#{day}"
 
 
+_ID_ATTEMPTS = 4  # ids drawn before giving up on a millisecond crowded with entries
+
+
+def _random_bits() -> int:
+    return int.from_bytes(os.urandom(2), "big") & 0x3FF
+
+
 _ENTRIES_PER_TRANSACTION = 15  # 4 items each, and the counters: at most 100 items
 
 
@@ -102,12 +109,20 @@ class DynamoAuditLog:
 
     def record(self, entry: AuditEntry) -> AuditEntry:
         now = entry.op_time or self._clock()
-        # milliseconds and 10 random bits: unique enough, ordered by time, exact in a JSON number
-        entry = AuditEntry(**{**entry.__dict__, "op_time": now, "id": entry_id(now, os.urandom(2)[0] << 2)})
-        # one transaction: an entry is in every index and counted, or none of it, in one
-        # round trip (botocore's retries reuse its idempotency token: counted once)
-        self._t.transact(self._writes([entry]))
-        return entry
+        for attempt in range(_ID_ATTEMPTS):
+            # milliseconds and 10 random bits: ordered by time, exact in a JSON number
+            stamped = AuditEntry(**{**entry.__dict__, "op_time": now, "id": entry_id(now, _random_bits())})
+            # one transaction: an entry is in every index and counted, or none of it, in one
+            # round trip (botocore's retries reuse its idempotency token: counted once)
+            try:
+                self._t.transact(self._writes([stamped]))
+                return stamped
+            except ClientError as exc:
+                # two entries of one millisecond drew the same bits: the day's item is
+                # written only if new, so nothing was written; draw again
+                if not is_condition_failure(exc) or attempt == _ID_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def record_many(self, entries: list[AuditEntry]) -> None:
         """Entries that carry their own op_time and id (the audit log's event consumer,

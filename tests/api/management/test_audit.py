@@ -134,6 +134,19 @@ def test_one_item_per_partition_with_a_retention_ttl(world, admin):
     assert int(raw["expires_at"]["N"]) - int(float(raw["op_time"]["N"])) == 90 * 24 * 3600
 
 
+def test_entries_of_one_millisecond_whose_random_bits_meet_are_all_kept(world, monkeypatch):
+    """Two entries of the same millisecond that draw the same low bits would share a sort
+    key: the second draws again rather than being lost."""
+    draws = iter([7, 7, 7, 9])
+    monkeypatch.setattr(store, "_random_bits", lambda: next(draws))
+    at = world.svc.clock()
+    user = world.name("same-ms")
+    first = world.svc.audit.record(store.AuditEntry(user, "login", "user", "a", op_time=at, succeeded=False))
+    second = world.svc.audit.record(store.AuditEntry(user, "login", "user", "b", op_time=at, succeeded=False))
+    assert first.id != second.id and second.id & 0x3FF == 9
+    assert sorted(e.resource for e in world.svc.audit.entries(store.user_pk(user))) == ["a", "b"]
+
+
 def test_an_audit_failure_does_not_fail_the_change(world, admin, monkeypatch):
     def broken(entry):
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "BatchWriteItem")
