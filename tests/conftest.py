@@ -82,6 +82,16 @@ def in_process_delivery(session, outputs: dict[str, str]):
     )
 
 
+def in_process_moto() -> Iterator[boto3.session.Session]:
+    """One in-process moto with fake credentials, for a package's tests (its fixture of
+    package scope yields from this): starting moto and loading botocore's models costs
+    about 0.3 s, too much per test."""
+    with pytest.MonkeyPatch.context() as mp:
+        use_fake_aws(mp)
+        with mock_aws():
+            yield boto3.session.Session(region_name=REGION)
+
+
 @pytest.fixture
 def aws_credentials(monkeypatch):
     use_fake_aws(monkeypatch)

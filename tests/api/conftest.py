@@ -8,12 +8,10 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from devstack.events import proxy_event, proxy_reply
-from tests.conftest import create_stack
+from tests.conftest import create_stack, in_process_moto
 
 
 @dataclass
@@ -60,23 +58,10 @@ class ApiClient:
 
 @pytest.fixture(scope="package")
 def _moto():
-    """One in-process moto for the tests of this package (starting it and
-    loading the botocore models costs about 0.3 s, too much per test); each
-    test gets a stack of its own from infra/berth.yaml, so tests share no state.
+    """Each test gets a stack of its own from infra/berth.yaml, so tests share no state.
     Package scope: the mock and the environment end with tests/api, before
     other suites (e2e) that talk to a real endpoint."""
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-        }.items():
-            mp.setenv(name, value)
-        mp.delenv("AWS_ENDPOINT_URL", raising=False)
-        mp.delenv("AWS_PROFILE", raising=False)
-        with mock_aws():
-            yield boto3.session.Session(region_name="us-east-1")
+    yield from in_process_moto()
 
 
 _stacks = itertools.count()

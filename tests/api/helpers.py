@@ -1,6 +1,7 @@
 """Small helpers for the API tests: digests, pushes, manifest documents, assertions."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -16,6 +17,33 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 EMPTY_JSON = b"{}"
 MiB = 1024 * 1024
+
+
+PASSWORD = "Member-Passw0rd"  # every account a test module creates uses it (one hash)
+_hashes: dict[str, str] = {}
+
+
+def password_hash(password: str = PASSWORD) -> str:
+    """scrypt is deliberately slow: hash each test password once per run."""
+    from chalicelib.auth.passwords import hash_password
+
+    if password not in _hashes:
+        _hashes[password] = hash_password(password)
+    return _hashes[password]
+
+
+def basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+class FrozenClock:
+    """A clock that stands still until a test moves it (`clock.now += 60`)."""
+
+    def __init__(self, now: float = 1_900_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def digest(data: bytes, algorithm: str = "sha256") -> str:

@@ -8,7 +8,6 @@ of them, and the token service's credential cache keeps logins cheap.
 """
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 from collections.abc import Iterable
@@ -19,29 +18,16 @@ import jwt
 import pytest
 
 from tests.api.conftest import API_VERSION, ApiClient, Reply, _check_reply, check_body_type
-from tests.api.helpers import OCI_MANIFEST, digest, encode, with_query
+from tests.api.helpers import OCI_MANIFEST, PASSWORD, basic, digest, encode, password_hash, with_query
 from tests.conftest import create_stack, stack_env
 
 ADMIN_PASSWORD = "Admin-Passw0rd"
-PASSWORD = "Member-Passw0rd"  # every account a module creates uses it (one hash)
 SERVICE = "berth-registry"
 TOKEN_URL = "/v2/service/token"
 
 _worlds = itertools.count()
-_hashes: dict[str, str] = {}
 
 
-def password_hash(password: str = PASSWORD) -> str:
-    """scrypt is deliberately slow: hash each test password once per run."""
-    from chalicelib.auth.passwords import hash_password
-
-    if password not in _hashes:
-        _hashes[password] = hash_password(password)
-    return _hashes[password]
-
-
-def basic(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 def bearer(token: str) -> dict[str, str]:

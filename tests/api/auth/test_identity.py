@@ -8,21 +8,14 @@ import pytest
 from devstack.events import proxy_event, proxy_reply
 from tests.api.auth.conftest import PASSWORD, SERVICE, TOKEN_URL, World, basic, make_world
 from tests.api.conftest import Reply
+from tests.api.helpers import FrozenClock
 
 PULL = "repository:library/app:pull"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_900_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(scope="module")
-def clock() -> Clock:
-    return Clock()
+def clock() -> FrozenClock:
+    return FrozenClock()
 
 
 @pytest.fixture(scope="module")

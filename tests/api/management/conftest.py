@@ -9,7 +9,6 @@ status the OpenAPI document declares for the route.
 """
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -18,27 +17,16 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.api.conftest import ApiClient, Reply, check_body_type
+from tests.api.helpers import PASSWORD, basic, password_hash
 from tests.conftest import create_stack, in_process_delivery, stack_env
 
 ADMIN_PASSWORD = "Admin-Passw0rd"
-PASSWORD = "Member-Passw0rd"
 BASE = "/v2/api/v2.0"
 
 _worlds = itertools.count()
 _names = itertools.count()
-_hashes: dict[str, str] = {}
 
 
-def password_hash(password: str = PASSWORD) -> str:
-    from chalicelib.auth.passwords import hash_password
-
-    if password not in _hashes:
-        _hashes[password] = hash_password(password)
-    return _hashes[password]
-
-
-def basic(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 class Harbor:

@@ -7,23 +7,16 @@ from __future__ import annotations
 
 import pytest
 
+from tests.api.helpers import FrozenClock
 from tests.api.management.conftest import PASSWORD, World, codes, make_world
 from tests.api.management.test_sessions import Console
 
 STRONG = "Strong-Passw0rd"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_900_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(scope="module")
-def clock() -> Clock:
-    return Clock()
+def clock() -> FrozenClock:
+    return FrozenClock()
 
 
 @pytest.fixture(scope="module")
