@@ -101,6 +101,12 @@ class Services:
         return DynamoWebhooks(self.table, self.clock)
 
     @cached_property
+    def labels(self):
+        from chalicelib.meta.labels import DynamoLabels
+
+        return DynamoLabels(self.table, self.clock)
+
+    @cached_property
     def webhook_sender(self):
         from chalicelib.webhooks.sender import HttpSender
 

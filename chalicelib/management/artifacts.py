@@ -19,6 +19,8 @@ from chalicelib.management import paging
 from chalicelib.management.access import allowed, find_project, require
 from chalicelib.management.errors import AlreadyExists, BadRequest, Forbidden, NotFound
 from chalicelib.management.ids import stable_id
+from chalicelib.management.labels import LABEL
+from chalicelib.management.labels import render as render_label
 from chalicelib.management.repositories import full_name, project_and_repository
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import PAGING, Param, operation
@@ -80,6 +82,7 @@ ARTIFACT = {
         "annotations": {"type": "object", "additionalProperties": string()},
         "references": array(REFERENCE),
         "tags": array(TAG),
+        "labels": array(LABEL),
     },
     "required": ["digest", "media_type", "manifest_media_type", "size", "push_time"],
 }
@@ -98,6 +101,7 @@ TAG_REQ = obj(
     required=("name",),
 )
 WITH_TAG = Param("with_tag", boolean(default=True), "Include the tags")
+WITH_LABEL = Param("with_label", boolean(default=False), "Include the labels")
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -113,6 +117,13 @@ class Repository:
         for tag, digest, updated, pulled in svc.meta.tag_times(name):
             self.tags.setdefault(digest, []).append((tag, updated, pulled))
         self._documents: dict[str, dict] = {}
+        self._labels: dict[str, list] | None = None
+
+    def labels(self, digest: str) -> list:
+        """The labels on an artifact (read for the whole repository on first use)."""
+        if self._labels is None:
+            self._labels = self.svc.labels.artifact_labels(self.name)
+        return self._labels.get(digest, [])
 
     def document(self, record: ManifestRecord) -> dict:
         if record.digest not in self._documents:
@@ -136,7 +147,7 @@ class Repository:
         descriptors = [doc.get("config")] + list(doc.get("layers") or [])
         return total + sum(int(d.get("size") or 0) for d in descriptors if isinstance(d, dict) and isinstance(d.get("size"), int))
 
-    def render(self, record: ManifestRecord, project: Project, *, with_tags: bool = True) -> dict:
+    def render(self, record: ManifestRecord, project: Project, *, with_tags: bool = True, with_labels: bool = False) -> dict:
         doc = self.document(record)
         config = doc.get("config") if isinstance(doc.get("config"), dict) else {}
         config_type = config.get("mediaType") if isinstance(config.get("mediaType"), str) else ""
@@ -165,6 +176,8 @@ class Repository:
             out["artifact_type"] = record.artifact_type
         if with_tags:
             out["tags"] = [self.tag(record.digest, *t) for t in sorted(self.tags.get(record.digest, []))]
+        if with_labels:
+            out["labels"] = [render_label(label) for label in self.labels(record.digest)]
         return out
 
     def tag(self, digest: str, name: str, updated: int, pulled: int = 0) -> dict:
@@ -230,7 +243,7 @@ def _tag_matches(condition: paging.Condition, tags: list[str]) -> bool:
     "The artifacts of a repository, newest first; q: tags=* (tagged), tags=nil (untagged), tags=~v, tags=v, digest=, type=, media_type=",
     "artifact",
     response={"type": "array", "items": ARTIFACT},
-    params=PAGING + (WITH_TAG,),
+    params=PAGING + (WITH_TAG, WITH_LABEL),
     errors=(400, 403, 404),
     paged=True,
 )
@@ -239,12 +252,12 @@ def list_artifacts(svc, req: Request, project_name: str, repository_name: str) -
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("tags", "digest", "type", "media_type", "manifest_media_type"))
     order = paging.sort_args(req, ("push_time", "digest", "size"), "-push_time")
-    with_tags = (req.arg("with_tag") or "true").strip().lower() != "false"
+    with_tags, with_labels = _with(req)
     listed = artifacts.top_level(repo.manifests.values(), set(repo.tags))
     tag_condition = conditions.pop("tags", None)
     if tag_condition is not None:
         listed = [m for m in listed if _tag_matches(tag_condition, [t[0] for t in repo.tags.get(m.digest, [])])]
-    rendered = {m.digest: repo.render(m, project, with_tags=with_tags) for m in listed}
+    rendered = {m.digest: repo.render(m, project, with_tags=with_tags, with_labels=with_labels) for m in listed}
     fields = {
         "digest": lambda m: m.digest,
         "push_time": lambda m: m.created,
@@ -262,13 +275,20 @@ def list_artifacts(svc, req: Request, project_name: str, repository_name: str) -
     "An artifact by tag or digest",
     "artifact",
     response=ARTIFACT,
-    params=(WITH_TAG,),
+    params=(WITH_TAG, WITH_LABEL),
     errors=(400, 403, 404),
 )
 def get_artifact(svc, req: Request, project_name: str, repository_name: str, reference: str) -> Response:
     project, repo = _open(svc, req, project_name, repository_name, "repository.read")
+    with_tags, with_labels = _with(req)
+    return Response.json(200, repo.render(repo.resolve(reference), project, with_tags=with_tags, with_labels=with_labels))
+
+
+def _with(req: Request) -> tuple[bool, bool]:
+    """with_tag (default true) and with_label (default false), as Harbor reads them."""
     with_tags = (req.arg("with_tag") or "true").strip().lower() != "false"
-    return Response.json(200, repo.render(repo.resolve(reference), project, with_tags=with_tags))
+    with_labels = (req.arg("with_label") or "false").strip().lower() == "true"
+    return with_tags, with_labels
 
 
 @operation(

@@ -252,8 +252,10 @@ def _resource(route, params: dict, body: dict | None, project: str | None) -> st
         return f"user {params['user_id']}"
     if "robot_id" in params:
         return f"robot {params['robot_id']}"
-    if route.name == "create_robot":
+    if route.name in ("create_robot", "create_label"):
         return str(body.get("name", ""))
+    if "label_id" in params:
+        return f"label {params['label_id']}"
     if route.name == "create_user":
         return str(body.get("username", ""))
     if route.name == "update_configurations":  # the keys changed, never their values

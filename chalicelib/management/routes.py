@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from chalicelib.management import (
+    artifact_labels,
     artifacts,
     audit,
     configurations,
+    labels,
     login,
     members,
     projects,
@@ -34,7 +36,7 @@ from chalicelib.management.spec import Operation, operation_of
 
 PREFIX = "api/v2.0"
 # path parameters that are Harbor integers; the others are strings
-INTEGER_PARAMS = frozenset({"user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id"})
+INTEGER_PARAMS = frozenset({"label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id"})
 class Handler:
     """A handler named "<module of chalicelib/management>.<function>", imported on first
     use: for a handler whose module reads this table (openapi.py), so that the two do
@@ -166,6 +168,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", _P + "/webhook/events", webhooks.get_supported_event_types),
     # artifacts and tags (before repositories: see the module's docstring)
     Route("DELETE", _ART + "/tags/{tag_name}", artifacts.delete_tag),
+    Route("POST", _ART + "/labels", artifact_labels.add_label),
+    Route("DELETE", _ART + "/labels/{label_id}", artifact_labels.remove_label),
     Route("GET", _ART + "/tags", artifacts.list_tags),
     Route("POST", _ART + "/tags", artifacts.create_tag),
     Route("GET", _ART, artifacts.get_artifact),
@@ -188,6 +192,12 @@ ROUTES: tuple[Route, ...] = (
     # search and statistics
     Route("GET", "/search", search.search),
     Route("GET", "/statistics", search.get_statistic),
+    # labels
+    Route("GET", "/labels", labels.list_labels),
+    Route("POST", "/labels", labels.create_label),
+    Route("GET", "/labels/{label_id}", labels.get_label),
+    Route("PUT", "/labels/{label_id}", labels.update_label),
+    Route("DELETE", "/labels/{label_id}", labels.delete_label),
     # robots
     Route("GET", "/robots", robots.list_robot),
     Route("POST", "/robots", robots.create_robot),

@@ -55,6 +55,13 @@ Webhooks (chalicelib/meta/webhooks.py): a project's policies, and the delivery l
     HOOK#<project>                    POLICY#<policy id, 10 digits>
     HOOKRUN#<project>#<policy id>     <execution id, 20 digits> (ids grow with time)
 
+Labels (chalicelib/meta/labels.py): the label by id, its listing by scope (which
+holds its name there, once), and a label on an artifact:
+
+    LABEL#<id>                        LABEL
+    LABELS#g | LABELS#p#<project id>  <name>
+    R#<repo>                          L#<digest>#<label id>
+
 Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
     SESSION#<sha256 of the cookie's secret>   SESSION
@@ -202,6 +209,28 @@ def hook_run_pk(project: str, policy_id: int) -> str:
 
 def hook_run_sk(execution_id: int) -> str:
     return f"{execution_id:020d}"
+
+
+# -- labels --------------------------------------------------------------------------
+LABEL_SK = "LABEL"
+ARTIFACT_LABEL_PREFIX = "L#"
+
+
+def label_pk(label_id: int) -> str:
+    return f"LABEL#{label_id}"
+
+
+def labels_pk(scope: str, project_id: int = 0) -> str:
+    """Where a scope's labels are listed: "g" (global) or "p" with the project's id."""
+    return "LABELS#g" if scope == "g" else f"LABELS#p#{project_id}"
+
+
+def artifact_labels_prefix(digest: str) -> str:
+    return f"{ARTIFACT_LABEL_PREFIX}{digest}#"
+
+
+def artifact_label_sk(digest: str, label_id: int) -> str:
+    return f"{artifact_labels_prefix(digest)}{label_id}"
 
 
 # -- list sizes ----------------------------------------------------------------------

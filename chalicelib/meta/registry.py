@@ -376,6 +376,9 @@ class DynamoRegistryMeta:
         if record.subject:
             ops.append(delete_op(pk, keys.referrer_sk(record.subject, digest)))
         ops.extend(_delete_if(pk, sk, "#d = :d", {":d": digest}, {"#d": "digest"}) for sk in tags)
+        # the labels put on it (chalicelib/meta/labels.py) go with it
+        labels = keys.artifact_labels_prefix(digest)
+        ops.extend(delete_op(pk, i["SK"]) for i in self._t.query_all(pk, low=labels, high=_prefix_end(labels), projection="SK"))
         for start in range(0, len(ops), 100):
             try:
                 self._t.transact(ops[start : start + 100])

@@ -127,13 +127,16 @@ class Table:
             if not start:
                 return
 
-    def batch_get(self, keys: Iterable[tuple[str, str]], *, projection: str = "PK, SK") -> list[dict[str, Any]]:
+    def batch_get(self, keys: Iterable[tuple[str, str]], *, projection: str | None = "PK, SK") -> list[dict[str, Any]]:
+        """The items at these keys that exist; projection None: whole items."""
         pending = [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in dict.fromkeys(keys)]
         found: list[dict[str, Any]] = []
         delay = 0.05
         while pending:
             batch, pending = pending[:100], pending[100:]
-            request: dict[str, Any] = {self.name: {"Keys": batch, "ProjectionExpression": projection}}
+            request: dict[str, Any] = {self.name: {"Keys": batch}}
+            if projection is not None:
+                request[self.name]["ProjectionExpression"] = projection
             while request:
                 out = self.client.batch_get_item(RequestItems=request)
                 found.extend(unmarshal(i) for i in out.get("Responses", {}).get(self.name, []))

@@ -358,6 +358,24 @@ def test_console_journey(stack, skopeo, browser, tmp_path):
         b.visible(f"{row} li.tag[data-tag='v1']")
         assert [t["name"] for t in api(stack, "GET", tags).json()] == ["v1"]
 
+        # -- put a label on the artifact, then take it off ----------------------------------------
+        label_name = f"qa{suffix}"
+        made = api(stack, "POST", "/labels", json={"name": label_name, "scope": "g", "color": "#CC0000"})
+        assert made.status_code == 201, made.text
+        label_id = made.headers["Location"].rsplit("/", 1)[1]
+        b.go(f"#/projects/{project}")  # the repository page again, which reads the labels anew
+        b.go(f"#/projects/{project}/repositories/app")
+        b.loaded("#artifact-list")
+        b.choose(f"{row} select.label-select", label_id)
+        b.click(f"{row} form.add-label button[type=submit]")
+        b.visible(f"{row} li.label[data-label='{label_name}']")
+        artifact = f"/projects/{project}/repositories/app/artifacts/{digest}?with_label=true"
+        assert [x["name"] for x in api(stack, "GET", artifact).json()["labels"]] == [label_name]
+        b.click(f"{row} li.label[data-label='{label_name}'] button.remove-label")
+        b.confirm()
+        b.gone(f"{row} li.label[data-label='{label_name}']")
+        assert api(stack, "GET", artifact).json()["labels"] == []
+
         # -- the project's log -------------------------------------------------------------------
         b.click(f"nav.breadcrumbs a[href='#/projects/{project}/repositories']")
         b.click("#tab-logs")

@@ -44,6 +44,10 @@ export function mayTag(permissions) {
   return permissions.has("tag:create");
 }
 
+export function mayLabelArtifacts(permissions) {
+  return permissions.has("artifact-label:create");
+}
+
 export function mayListRobots(permissions) {
   return permissions.has("robot:list");
 }

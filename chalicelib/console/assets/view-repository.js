@@ -1,9 +1,9 @@
 // A repository: its artifacts with tags, size, push time, media type and a
-// pull command; add and delete tags, delete artifacts.
+// pull command; add and delete tags, put labels on and take them off, delete artifacts.
 import { segment } from "./api.js";
 import { formatBytes, formatTime, h, replace, shortDigest } from "./dom.js";
 import { pagedTable, rowAction, rowButton } from "./lists.js";
-import { mayDeleteArtifacts, mayTag } from "./roles.js";
+import { mayDeleteArtifacts, mayLabelArtifacts, mayTag } from "./roles.js";
 import { copyBox, errorNote, field, formError, formToggle, handleSubmit, loading, showError, showMessage, table } from "./widgets.js";
 
 const PAGE_SIZE = 10;
@@ -50,12 +50,26 @@ export async function render(ctx, projectName, repository) {
   }
   const canTag = mayTag(permissions);
   const canDelete = mayDeleteArtifacts(permissions);
+  const canLabel = mayLabelArtifacts(permissions);
+  // the labels that may go on this project's artifacts: the global ones and its own
+  let usable = [];
+  if (canLabel) {
+    try {
+      const [global, own] = await Promise.all([
+        api.get("/labels", { scope: "g", page_size: 100 }),
+        api.get("/labels", { scope: "p", project_id: project.project_id, page_size: 100 }),
+      ]);
+      usable = [...global.data, ...own.data];
+    } catch (error) {
+      showError(error);
+    }
+  }
 
   const pages = pagedTable({
     container: list,
     pageSize: PAGE_SIZE,
     label: "Artifact pages",
-    load: (query) => api.get(base, { ...query, with_tag: "true" }),
+    load: (query) => api.get(base, { ...query, with_tag: "true", with_label: "true" }),
     render: (rows) =>
       table({
         id: "artifacts-table",
@@ -75,6 +89,7 @@ export async function render(ctx, projectName, repository) {
               ),
           },
           { title: "Tags", cell: (a) => tagCell(a) },
+          { title: "Labels", cell: (a) => labelCell(a) },
           { title: "Size", class: "number", cell: (a) => h("span", { title: `${a.size} bytes` }, formatBytes(a.size)) },
           { title: "Pushed", class: "time", cell: (a) => formatTime(a.push_time) },
           {
@@ -135,6 +150,78 @@ export async function render(ctx, projectName, repository) {
       },
     );
     return h("div", {}, chips, open, form);
+  }
+
+  function labelCell(artifact) {
+    const labels = artifact.labels || [];
+    const chips = h(
+      "ul",
+      { class: "tags labels", "aria-label": `Labels of ${shortDigest(artifact.digest)}` },
+      labels.map((l) =>
+        h(
+          "li",
+          { class: "tag label", dataset: { label: l.name }, title: l.description || l.name },
+          swatch(l.color),
+          h("span", { class: "tag-name" }, l.name),
+          canLabel
+            ? h("button", { type: "button", class: "link remove-label", "aria-label": `Remove label ${l.name}`, onclick: (e) => removeLabel(e.currentTarget, artifact, l) }, "×")
+            : null,
+        ),
+      ),
+    );
+    const on = new Set(labels.map((l) => l.id));
+    const choices = usable.filter((l) => !on.has(l.id));
+    if (!canLabel || !choices.length) {
+      return chips;
+    }
+    const error = formError();
+    const form = h(
+      "form",
+      { class: "add-label" },
+      field(
+        `Label for ${shortDigest(artifact.digest)}`,
+        { name: "label", class: "label-select", hideLabel: true },
+        [{ value: "", label: "add label…" }, ...choices.map((l) => ({ value: String(l.id), label: l.scope === "g" ? `${l.name} (global)` : l.name }))],
+      ),
+      h("button", { type: "submit", class: "small secondary" }, "Add"),
+      error,
+    );
+    handleSubmit(
+      form,
+      error,
+      async (f) => {
+        const id = Number(f.label.value);
+        if (!id) {
+          throw new Error("Choose a label.");
+        }
+        await api.post(`${base}/${artifact.digest}/labels`, { id });
+        return usable.find((l) => l.id === id).name;
+      },
+      (name) => {
+        showMessage(`Label ${name} added.`);
+        return pages.refresh();
+      },
+    );
+    return h("div", {}, chips, form);
+  }
+
+  // the label's colour, set through the CSSOM (the console's CSP refuses style attributes)
+  function swatch(color) {
+    const dot = h("span", { class: "label-swatch" });
+    if (/^#[0-9a-fA-F]{3,8}$/.test(color || "")) {
+      dot.style.backgroundColor = color;
+    }
+    return dot;
+  }
+
+  function removeLabel(button, artifact, label) {
+    return rowAction(button, {
+      question: `Remove label ${label.name} from ${shortDigest(artifact.digest)}?`,
+      confirmLabel: "Remove",
+      run: () => api.delete(`${base}/${artifact.digest}/labels/${label.id}`),
+      message: `Label ${label.name} removed.`,
+      refresh: pages.refresh,
+    });
   }
 
   function removeTag(button, artifact, tag) {

@@ -1,0 +1,215 @@
+"""Harbor's labels in DynamoDB (key layout: keys.py): global ones and a project's,
+and which artifacts carry them.
+
+A label is one item by id (a GET is one GetItem) and one listing item under its
+scope, keyed by name: the listing's conditional put is what keeps names unique
+within a scope, and a scope's labels in name order are one Query. An artifact's
+labels sit in its repository's partition (`L#<digest>#<id>`), so the artifact list
+reads them with one Query beside its manifests and tags, and a repository's
+deletion takes them with it. A deleted label's references on artifacts are not
+hunted down across repositories: ids are never reused, and readers keep only the
+references whose label still exists (one BatchGetItem).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import Conflict
+from chalicelib.meta import keys
+from chalicelib.meta.table import Table, delete_op, is_condition_failure, put_op
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    scope: str  # "g" (global) | "p" (a project's)
+    project_id: int = 0  # 0 for a global label
+    description: str = ""
+    color: str = ""
+    label_id: int = 0  # 0: allocate on create
+    created: int = 0
+    updated: int = 0
+
+    def to_item(self, pk: str, sk: str) -> dict[str, Any]:
+        return {
+            "PK": pk,
+            "SK": sk,
+            "label_id": self.label_id,
+            "label_name": self.name,
+            "scope": self.scope,
+            "project_id": self.project_id,
+            "description": self.description,
+            "color": self.color,
+            "created": self.created,
+            "updated": self.updated,
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Label:
+        return cls(
+            name=item["label_name"],
+            scope=item["scope"],
+            project_id=int(item.get("project_id", 0)),
+            description=item.get("description", ""),
+            color=item.get("color", ""),
+            label_id=int(item["label_id"]),
+            created=int(item.get("created", 0)),
+            updated=int(item.get("updated", 0)),
+        )
+
+
+def _listing_of(label: Label) -> str:
+    return keys.labels_pk(label.scope, label.project_id)
+
+
+class NameTaken(Conflict):
+    """Another label of the scope has this name."""
+
+
+class DynamoLabels:
+    def __init__(self, table: Table, clock):
+        self._t = table
+        self._clock = clock
+
+    # -- labels ------------------------------------------------------------------------------
+    def create(self, label: Label) -> Label:
+        """Store a new label with a new id; NameTaken if its scope has the name."""
+        now = int(self._clock())
+        created = replace(label, label_id=self._next_id(), created=now, updated=now)
+        self._write_pair(created, previous=None)
+        return created
+
+    def get(self, label_id: int) -> Label | None:
+        item = self._t.get(keys.label_pk(label_id), keys.LABEL_SK, consistent=True)
+        return Label.from_item(item) if item else None
+
+    def get_many(self, label_ids: Iterable[int]) -> dict[int, Label]:
+        """The labels among `label_ids` that exist (one BatchGetItem per 100)."""
+        wanted = {(keys.label_pk(i), keys.LABEL_SK) for i in label_ids}
+        if not wanted:
+            return {}
+        found = self._t.batch_get(wanted, projection=None)
+        labels = [Label.from_item(i) for i in found]
+        return {label.label_id: label for label in labels}
+
+    def list(self, scope: str, project_id: int = 0) -> list[Label]:
+        """A scope's labels in name order (one Query)."""
+        items = self._t.query_all(keys.labels_pk(scope, project_id), low="\x00", high="\U0010ffff")
+        return [Label.from_item(i) for i in items]
+
+    def update(self, previous: Label, name: str, description: str, color: str) -> Label:
+        """Rename or recolour; NameTaken if another label of the scope has `name`,
+        Conflict if the label changed or went since `previous` was read."""
+        updated = replace(previous, name=name, description=description, color=color, updated=int(self._clock()))
+        self._write_pair(updated, previous=previous)
+        return updated
+
+    def delete(self, label: Label) -> bool:
+        try:
+            self._t.transact(
+                [
+                    _if_exists(delete_op(keys.label_pk(label.label_id), keys.LABEL_SK)),
+                    delete_op(_listing_of(label), label.name),
+                ]
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def _write_pair(self, label: Label, *, previous: Label | None) -> None:
+        record = label.to_item(keys.label_pk(label.label_id), keys.LABEL_SK)
+        ops = []
+        if previous is None:
+            ops.append(put_op(record, "attribute_not_exists(PK)"))
+        else:
+            ops.append(_if_same(put_op(record), previous.updated))
+        renamed = previous is None or previous.name != label.name
+        listing = put_op(label.to_item(_listing_of(label), label.name), "attribute_not_exists(PK)" if renamed else None)
+        ops.append(listing)
+        if previous is not None and renamed:
+            ops.append(delete_op(_listing_of(previous), previous.name))
+        try:
+            self._t.transact(ops)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise NameTaken(f"a label named {label.name} already exists") from None
+            raise Conflict("the label changed meanwhile; retry") from None
+
+    def _next_id(self) -> int:
+        out = self._t.client.update_item(
+            TableName=self._t.name,
+            Key=keys.key(keys.COUNTER_PK, "label"),
+            UpdateExpression="ADD last_id :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(out["Attributes"]["last_id"]["N"])
+
+    # -- on artifacts -------------------------------------------------------------------------
+    def add_to_artifact(self, repository: str, digest: str, label: Label) -> None:
+        """Put `label` on the artifact; Conflict if it is on it already, KeyError if the
+        artifact or the label went meanwhile (one transaction)."""
+        pk = keys.repo_pk(repository)
+        ops = [
+            put_op(
+                {"PK": pk, "SK": keys.artifact_label_sk(digest, label.label_id), "label_id": label.label_id, "created": int(self._clock())},
+                "attribute_not_exists(PK)",
+            ),
+            {"ConditionCheck": {"Key": keys.key(pk, keys.manifest_sk(digest)), "ConditionExpression": "attribute_exists(PK)"}},
+            {"ConditionCheck": {"Key": keys.key(keys.label_pk(label.label_id), keys.LABEL_SK), "ConditionExpression": "attribute_exists(PK)"}},
+        ]
+        try:
+            self._t.transact(ops)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise Conflict(f"label {label.label_id} is already on artifact {digest}") from None
+            if "ConditionalCheckFailed" in reasons:
+                raise KeyError(digest) from None
+            raise
+
+    def remove_from_artifact(self, repository: str, digest: str, label_id: int) -> bool:
+        return self._t.delete(keys.repo_pk(repository), keys.artifact_label_sk(digest, label_id), return_old=True) is not None
+
+    def artifact_label_ids(self, repository: str) -> dict[str, list[int]]:
+        """{digest: label ids} of every labelled artifact of the repository (one Query)."""
+        prefix = keys.ARTIFACT_LABEL_PREFIX
+        out: dict[str, list[int]] = {}
+        for item in self._t.query_all(keys.repo_pk(repository), low=prefix, high=prefix[:-1] + "$", projection="SK, label_id"):
+            digest = item["SK"][len(prefix) :].rsplit("#", 1)[0]
+            out.setdefault(digest, []).append(int(item["label_id"]))
+        return out
+
+    def artifact_labels(self, repository: str) -> dict[str, list[Label]]:
+        """{digest: labels, by name} for the repository: its references, then the labels
+        that still exist (one Query, one BatchGetItem)."""
+        ids = self.artifact_label_ids(repository)
+        known = self.get_many({i for found in ids.values() for i in found})
+        return {
+            digest: sorted((known[i] for i in found if i in known), key=lambda label: label.name)
+            for digest, found in ids.items()
+        }
+
+
+def _if_exists(op: dict[str, Any]) -> dict[str, Any]:
+    next(iter(op.values()))["ConditionExpression"] = "attribute_exists(PK)"
+    return op
+
+
+def _if_same(op: dict[str, Any], updated: int) -> dict[str, Any]:
+    body = next(iter(op.values()))
+    body["ConditionExpression"] = "attribute_exists(PK) AND #u = :u"
+    body["ExpressionAttributeNames"] = {"#u": "updated"}
+    body["ExpressionAttributeValues"] = {":u": {"N": str(updated)}}
+    return op
