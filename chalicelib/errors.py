@@ -124,3 +124,23 @@ class LoginThrottled(BerthError):
         super().__init__(message or f"too many failed logins; retry in {retry_after} seconds", detail)
         self.retry_after = retry_after
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class RemoteRegistryError(Exception):
+    """Another registry (chalicelib/remote/) could not be used. Not a BerthError: what it
+    means to a caller depends on the entry point (a 400 "unhealthy" registry for the
+    management API, a failed task for replication), so each maps it where it calls."""
+
+    def __init__(self, message: str = "", *, status: int = 0, retryable: bool = False):
+        self.message = message or (self.__class__.__doc__ or "").strip().splitlines()[0]
+        super().__init__(self.message)
+        self.status = status  # the remote's HTTP status; 0: no answer (refused, timed out, broken)
+        self.retryable = retryable  # worth another try later (no answer, 429, 5xx)
+
+
+class RemoteUnauthorized(RemoteRegistryError):
+    """the remote registry refused the credentials"""
+
+
+class RemoteNotFound(RemoteRegistryError):
+    """the remote registry does not have it"""

@@ -43,3 +43,30 @@ class SsmSecrets:
         for parameter in out.get("Parameters", []):
             cache[paths[parameter["Name"]]] = parameter["Value"]
         self._cache = cache
+
+
+class SsmSecretParameters:
+    """Secrets written at run time, one SecureString each under `<prefix>/<folder>/`
+    (a remote registry's access secret): put, read once when needed, delete."""
+
+    def __init__(self, ssm_client: Any, prefix: str, folder: str):
+        self._ssm = ssm_client
+        self._base = f"{prefix}/{folder}"
+
+    def name(self, key: str) -> str:
+        return f"{self._base}/{key}"
+
+    def put(self, key: str, value: str) -> None:
+        self._ssm.put_parameter(Name=self.name(key), Value=value, Type="SecureString", Overwrite=True)
+
+    def get(self, key: str) -> str:
+        """The secret, "" when there is none (GetParameters, as the other secrets are read)."""
+        out = self._ssm.get_parameters(Names=[self.name(key)], WithDecryption=True)
+        return next((p["Value"] for p in out.get("Parameters", [])), "")
+
+    def delete(self, key: str) -> None:
+        try:
+            self._ssm.delete_parameter(Name=self.name(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ParameterNotFound":
+                raise

@@ -107,6 +107,13 @@ class Services:
         return DynamoLabels(self.table, self.clock)
 
     @cached_property
+    def registries(self):
+        from chalicelib.meta.registries import DynamoRegistries
+        from chalicelib.secrets import SsmSecretParameters
+
+        return DynamoRegistries(self.table, self.clock, SsmSecretParameters(self.ssm, self.settings.ssm_prefix, "registries"))
+
+    @cached_property
     def webhook_sender(self):
         from chalicelib.webhooks.sender import HttpSender
 

@@ -25,6 +25,8 @@ if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ]; then
     missing+=(slapd)
 fi
 command -v ldapsearch >/dev/null 2>&1 || missing+=(ldap-utils)
+# Replication's tests (tests/replication) copy to and from the CNCF registry: Debian's build.
+[ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 # The console test runs /usr/bin/chromium through /usr/bin/chromedriver (Debian's pair,
 # same version); a browser elsewhere on PATH does not count.
 [ -x /usr/bin/chromium ] || missing+=(chromium)

@@ -114,3 +114,24 @@ def slapd():
 
     with Slapd() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def distribution(tmp_path_factory):
+    """Debian's docker-registry, open (no auth), shared by the session's tests."""
+    from tests.distribution import Distribution
+
+    with Distribution(tmp_path_factory.mktemp("distribution")) as registry:
+        yield registry
+
+
+DISTRIBUTION_USER = ("replicator", "Replic8-secret")
+
+
+@pytest.fixture(scope="session")
+def distribution_auth(tmp_path_factory):
+    """Debian's docker-registry behind htpasswd Basic auth (user DISTRIBUTION_USER)."""
+    from tests.distribution import Distribution
+
+    with Distribution(tmp_path_factory.mktemp("distribution-auth"), users=dict([DISTRIBUTION_USER])) as registry:
+        yield registry

@@ -24,6 +24,7 @@ from chalicelib.management import (
     login,
     members,
     projects,
+    registries,
     repositories,
     robots,
     search,
@@ -36,7 +37,9 @@ from chalicelib.management.spec import Operation, operation_of
 
 PREFIX = "api/v2.0"
 # path parameters that are Harbor integers; the others are strings
-INTEGER_PARAMS = frozenset({"label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id"})
+INTEGER_PARAMS = frozenset(
+    {"label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id", "registry_id"}
+)
 class Handler:
     """A handler named "<module of chalicelib/management>.<function>", imported on first
     use: for a handler whose module reads this table (openapi.py), so that the two do
@@ -198,6 +201,16 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/labels/{label_id}", labels.get_label),
     Route("PUT", "/labels/{label_id}", labels.update_label),
     Route("DELETE", "/labels/{label_id}", labels.delete_label),
+    # remote registries (replication's endpoints; the ping before the ids, which are integers)
+    Route("POST", "/registries/ping", registries.ping_registry, audited=False),
+    Route("GET", "/registries/{registry_id}/info", registries.get_registry_info),
+    Route("GET", "/registries/{registry_id}", registries.get_registry),
+    Route("PUT", "/registries/{registry_id}", registries.update_registry),
+    Route("DELETE", "/registries/{registry_id}", registries.delete_registry),
+    Route("GET", "/registries", registries.list_registries),
+    Route("POST", "/registries", registries.create_registry),
+    Route("GET", "/replication/adapters", registries.list_registry_provider_types),
+    Route("GET", "/replication/adapterinfos", registries.list_registry_provider_infos),
     # robots
     Route("GET", "/robots", robots.list_robot),
     Route("POST", "/robots", robots.create_robot),

@@ -62,6 +62,12 @@ holds its name there, once), and a label on an artifact:
     LABELS#g | LABELS#p#<project id>  <name>
     R#<repo>                          L#<digest>#<label id>
 
+Replication (chalicelib/meta/registries.py): the remote registries (one partition: a
+handful, listed with one Query) and the claim on each one's name; their secrets are in SSM:
+
+    REGISTRIES                        <registry id, 10 digits>
+    REGISTRY_NAME#<name>              REGISTRY_NAME
+
 Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
     SESSION#<sha256 of the cookie's secret>   SESSION
@@ -231,6 +237,18 @@ def artifact_labels_prefix(digest: str) -> str:
 
 def artifact_label_sk(digest: str, label_id: int) -> str:
     return f"{artifact_labels_prefix(digest)}{label_id}"
+
+# -- replication ---------------------------------------------------------------------
+REGISTRIES_PK = "REGISTRIES"
+REGISTRY_NAME_SK = "REGISTRY_NAME"
+
+
+def registry_sk(registry_id: int) -> str:
+    return f"{registry_id:010d}"
+
+
+def registry_name_pk(name: str) -> str:
+    return f"REGISTRY_NAME#{name}"
 
 
 # -- list sizes ----------------------------------------------------------------------
