@@ -114,6 +114,12 @@ class Services:
         return DynamoRegistries(self.table, self.clock, SsmSecretParameters(self.ssm, self.settings.ssm_prefix, "registries"))
 
     @cached_property
+    def replication_policies(self):
+        from chalicelib.meta.replication import DynamoReplicationPolicies
+
+        return DynamoReplicationPolicies(self.table, self.clock)
+
+    @cached_property
     def webhook_sender(self):
         from chalicelib.webhooks.sender import HttpSender
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from chalicelib.errors import RemoteRegistryError
 from chalicelib.management import paging
 from chalicelib.management.access import require_admin
-from chalicelib.management.errors import AlreadyExists, BadRequest, NotFound
+from chalicelib.management.errors import AlreadyExists, BadRequest, NotFound, PreconditionFailed
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import PAGING, Param, operation
 from chalicelib.management.times import iso
@@ -243,11 +243,14 @@ def update_registry(svc, req: Request, registry_id: int, body: dict) -> Response
     return Response.empty(200)
 
 
-@operation("DeleteRegistry", "Remove a remote registry (and its stored secret)", "registry",
-           errors=(400, 403, 404))
+@operation("DeleteRegistry", "Remove a remote registry (and its stored secret) that no replication policy uses",
+           "registry", errors=(400, 403, 404, 412))
 def delete_registry(svc, req: Request, registry_id: int) -> Response:
     require_admin(req)
     registry = find(svc, registry_id)
+    users = [p.name for p in svc.replication_policies.list() if p.remote_registry_id == registry_id]
+    if users:
+        raise PreconditionFailed(f"registry {registry.name} is used by replication policies: {', '.join(users[:5])}")
     svc.registries.delete(registry)
     return Response.empty(200)
 

@@ -25,6 +25,7 @@ from chalicelib.management import (
     members,
     projects,
     registries,
+    replication_policies,
     repositories,
     robots,
     search,
@@ -38,7 +39,7 @@ from chalicelib.management.spec import Operation, operation_of
 PREFIX = "api/v2.0"
 # path parameters that are Harbor integers; the others are strings
 INTEGER_PARAMS = frozenset(
-    {"label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id", "registry_id"}
+    {"label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id", "registry_id", "policy_id"}
 )
 class Handler:
     """A handler named "<module of chalicelib/management>.<function>", imported on first
@@ -211,6 +212,12 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/registries", registries.create_registry),
     Route("GET", "/replication/adapters", registries.list_registry_provider_types),
     Route("GET", "/replication/adapterinfos", registries.list_registry_provider_infos),
+    # replication
+    Route("GET", "/replication/policies", replication_policies.list_replication_policies),
+    Route("POST", "/replication/policies", replication_policies.create_replication_policy),
+    Route("GET", "/replication/policies/{policy_id}", replication_policies.get_replication_policy),
+    Route("PUT", "/replication/policies/{policy_id}", replication_policies.update_replication_policy),
+    Route("DELETE", "/replication/policies/{policy_id}", replication_policies.delete_replication_policy),
     # robots
     Route("GET", "/robots", robots.list_robot),
     Route("POST", "/robots", robots.create_robot),

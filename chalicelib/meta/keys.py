@@ -67,6 +67,8 @@ handful, listed with one Query) and the claim on each one's name; their secrets 
 
     REGISTRIES                        <registry id, 10 digits>
     REGISTRY_NAME#<name>              REGISTRY_NAME
+    REPLICATION_POLICIES              <policy id, 10 digits>
+    REPLICATION_POLICY_NAME#<name>    REPLICATION_POLICY_NAME
 
 Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
@@ -249,6 +251,18 @@ def registry_sk(registry_id: int) -> str:
 
 def registry_name_pk(name: str) -> str:
     return f"REGISTRY_NAME#{name}"
+
+
+REPLICATION_POLICIES_PK = "REPLICATION_POLICIES"
+REPLICATION_POLICY_NAME_SK = "REPLICATION_POLICY_NAME"
+
+
+def replication_policy_sk(policy_id: int) -> str:
+    return f"{policy_id:010d}"
+
+
+def replication_policy_name_pk(name: str) -> str:
+    return f"REPLICATION_POLICY_NAME#{name}"
 
 
 # -- list sizes ----------------------------------------------------------------------

@@ -1,0 +1,174 @@
+"""What a replication policy may say, and what it selects: pure, no I/O.
+
+Patterns are Harbor's (doublestar): `*` and `?` stay within one path component, `**`
+crosses them, `{a,b}` is either, `[...]` a class; an empty pattern matches everything.
+Tag filters may be `matches` (default) or `excludes`; name and resource filters may not
+be decorated (as in Harbor). Every refusal is a ValueError whose text the API answers.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from chalicelib.meta.replication import LOCAL, Filter, ReplicationPolicy
+
+FILTER_TYPES = ("name", "tag", "resource")
+RESOURCE_TYPES = ("image", "artifact")
+DECORATIONS = ("matches", "excludes")
+TRIGGERS = ("manual", "scheduled", "event_based")
+MAX_PATTERN = 255
+# Harbor's lib.RepositoryNameRe: lower-case path components joined by /
+_NAMESPACE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+
+
+def _glob():
+    from wcmatch import glob
+
+    return glob, glob.GLOBSTAR | glob.BRACE | glob.DOTGLOB
+
+
+def pattern_matches(value: str, pattern: str) -> bool:
+    if not pattern:
+        return True
+    glob, flags = _glob()
+    return glob.globmatch(value, pattern, flags=flags)
+
+
+# -- checking a policy ----------------------------------------------------------------------
+def check(policy: ReplicationPolicy) -> None:
+    if not policy.name.strip():
+        raise ValueError("empty name")
+    if (policy.src_registry_id == LOCAL) == (policy.dest_registry_id == LOCAL):
+        raise ValueError("either src_registry or dest_registry should be empty and the other one shouldn't be empty")
+    for number, item in enumerate(policy.filters, 1):
+        check_filter(item, number)
+    if len([f for f in policy.filters if f.type == "name"]) > 1 or len([f for f in policy.filters if f.type == "resource"]) > 1:
+        raise ValueError("a policy has at most one name filter and one resource filter")
+    if policy.dest_namespace and not _NAMESPACE.match(policy.dest_namespace):
+        raise ValueError(f"invalid destination namespace: {policy.dest_namespace[:100]}")
+    if policy.dest_namespace_replace_count < -1:
+        raise ValueError("dest_namespace_replace_count must be -1 (legacy) or at least 0")
+    if policy.speed < -1:
+        raise ValueError("speed must be -1 or 0 (no limit) or a positive number of KiB/s")
+    if policy.trigger not in TRIGGERS:
+        raise ValueError("invalid trigger type")
+    if policy.trigger == "scheduled":
+        check_cron(policy.cron)
+    if policy.trigger == "event_based" and not policy.push_based:
+        raise ValueError("an event_based trigger needs this registry as the source: a pull-based policy runs manually or on a schedule")
+
+
+def check_filter(item: Filter, number: int = 1) -> None:
+    where = f"filter {number}"
+    if item.type not in FILTER_TYPES:
+        hint = " (labels are not replicated yet)" if item.type == "label" else ""
+        raise ValueError(f"{where}: invalid filter type {item.type[:32]!r}{hint}")
+    if item.type == "resource" and item.value not in RESOURCE_TYPES:
+        raise ValueError(f"{where}: invalid resource filter: {item.value[:32]}")
+    if item.type in ("name", "resource") and item.decoration:
+        raise ValueError(f"{where}: only tag and label filter support decoration")
+    if item.decoration and item.decoration not in DECORATIONS:
+        raise ValueError(f"{where}: invalid filter decoration, :{item.decoration[:32]}")
+    if len(item.value) > MAX_PATTERN:
+        raise ValueError(f"{where}: a pattern of at most {MAX_PATTERN} characters")
+    if item.type in ("name", "tag"):
+        try:
+            pattern_matches("x", item.value)
+        except Exception as exc:  # noqa: BLE001 - wcmatch says why a pattern cannot be compiled
+            raise ValueError(f"{where}: invalid pattern {item.value[:64]!r}: {exc}") from None
+
+
+def check_cron(cron: str) -> None:
+    """Harbor's 6 fields (seconds first), the seconds 0 and the minutes not `*`; croniter
+    checks the rest (ranges, steps, names)."""
+    if not cron.strip():
+        raise ValueError("the cron string cannot be empty when the trigger type is scheduled")
+    fields = cron.split(" ")
+    if len(fields) != 6:
+        raise ValueError(f"invalid cron string for scheduled trigger: {cron[:64]} (6 fields: second minute hour day month weekday)")
+    from croniter import croniter
+
+    if not croniter.is_valid(cron, second_at_beginning=True):
+        raise ValueError(f"invalid cron string for scheduled trigger: {cron[:64]}")
+    if fields[0] != "0":
+        raise ValueError("the 1st field (indicating Seconds of time) of the cron setting must be 0")
+    if fields[1] == "*":
+        raise ValueError("* is not allowed for the Minutes field of the cron setting of replication policy")
+
+
+# -- what a policy selects -------------------------------------------------------------------------
+def name_selected(policy: ReplicationPolicy, repository: str) -> bool:
+    return all(pattern_matches(repository, f.value) for f in policy.filters if f.type == "name")
+
+
+def tags_selected(policy: ReplicationPolicy, tags: Iterable[str]) -> list[str]:
+    """The tags the tag filters let through (all of them without one)."""
+    out = []
+    for tag in tags:
+        keep = True
+        for item in (f for f in policy.filters if f.type == "tag"):
+            hit = pattern_matches(tag, item.value)
+            keep = keep and (not hit if item.decoration == "excludes" else hit)
+        if keep:
+            out.append(tag)
+    return out
+
+
+def resource_type(policy: ReplicationPolicy) -> str:
+    """"image" (container images only) or "artifact" (everything, the default)."""
+    return next((f.value for f in policy.filters if f.type == "resource"), "artifact")
+
+
+def destination(repository: str, namespace: str, replace_count: int) -> str:
+    """Harbor's namespace rewriting: with a namespace, `replace_count` leading path
+    components (all but the last with -1, the legacy mode) give way to it; the last
+    component always stays. ValueError when the repository has too few components."""
+    if not namespace:
+        return repository
+    parts = repository.split("/")
+    if replace_count < 0:
+        prefix = namespace
+    elif replace_count > len(parts) - 1:
+        raise ValueError(
+            f"the source repository {repository!r} contains only {len(parts) - 1} path components "
+            f"{parts[:-1]} excepting the last one, but the destination namespace flattening level is {replace_count}")
+    else:
+        prefix = "/".join([namespace, *parts[replace_count:-1]])
+    return f"{prefix}/{parts[-1]}"
+
+
+# -- loops between policies --------------------------------------------------------------------------
+def loop_between(a: ReplicationPolicy, b: ReplicationPolicy) -> bool:
+    """Whether `a` and `b` would copy each other's copies back and forth: one pushes to a
+    registry the other pulls from, and a repository `a` selects lands where `b` selects it
+    and comes back where `a` selects it again. Checked on a sample name each pattern
+    stands for (its wildcards filled in), which catches the loops people write
+    (`library/**` out to `mirror`, `mirror/**` back into `library`)."""
+    if a.remote_registry_id != b.remote_registry_id or a.push_based == b.push_based:
+        return False
+    for name in _samples(a):
+        try:
+            there = destination(name, a.dest_namespace, a.dest_namespace_replace_count)
+            if not name_selected(b, there):
+                continue
+            back = destination(there, b.dest_namespace, b.dest_namespace_replace_count)
+        except ValueError:
+            continue
+        if name_selected(a, back):
+            return True
+    return False
+
+
+def _samples(policy: ReplicationPolicy) -> list[str]:
+    patterns = [f.value for f in policy.filters if f.type == "name" and f.value] or ["**"]
+    return [_sample(p) for p in patterns]
+
+
+def _sample(pattern: str) -> str:
+    """A name the pattern matches: `**` and `*` become `x`, `?` an `x`, `{a,b}` its first
+    choice, `[...]` its first character."""
+    out = re.sub(r"\{([^,}]*)[^}]*\}", r"\1", pattern)
+    out = re.sub(r"\[!?\^?([^\]])[^\]]*\]", r"\1", out)
+    out = out.replace("**", "x").replace("*", "x").replace("?", "x")
+    out = re.sub(r"/+", "/", out).strip("/")
+    return out or "x"

@@ -1,0 +1,110 @@
+"""Replication policies' rules: patterns, tag decorations, namespace rewriting (Harbor's
+table of cases), cron, and loops between two policies."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.meta.replication import Filter, ReplicationPolicy
+from chalicelib.replication import rules
+
+
+def policy(**fields) -> ReplicationPolicy:
+    return ReplicationPolicy(**{"name": "p", "dest_registry_id": 1, **fields})
+
+
+@pytest.mark.parametrize(("name", "pattern", "hit"), [
+    ("library/hello", "library/**", True),
+    ("library/a/b", "library/**", True),
+    ("library/a/b", "library/*", False),
+    ("library/hello", "library/*", True),
+    ("other/hello", "library/**", False),
+    ("library/app", "{library,team}/app", True),
+    ("team/app", "{library,team}/app", True),
+    ("x/app", "{library,team}/app", False),
+    ("library/app1", "library/app?", True),
+    ("library/app", "", True),
+])
+def test_name_patterns_are_harbors_doublestar(name, pattern, hit):
+    assert rules.name_selected(policy(filters=(Filter("name", pattern),)), name) is hit
+
+
+def test_tag_filters_match_and_exclude():
+    p = policy(filters=(Filter("tag", "v*"), Filter("tag", "*-rc*", "excludes")))
+    assert rules.tags_selected(p, ["v1", "v2-rc1", "latest", "v3"]) == ["v1", "v3"]
+    assert rules.tags_selected(policy(), ["a", "b"]) == ["a", "b"]
+    assert rules.tags_selected(policy(filters=(Filter("tag", "{1.0,2.0}"),)), ["1.0", "2.0", "3.0"]) == ["1.0", "2.0"]
+
+
+@pytest.mark.parametrize(("repository", "namespace", "count", "expected"), [
+    ("library/hello", "", -1, "library/hello"),
+    ("library/hello", "mirror", -1, "mirror/hello"),
+    ("a/b/c/hello", "mirror", -1, "mirror/hello"),
+    ("a/b/c/hello", "mirror", 0, "mirror/a/b/c/hello"),
+    ("a/b/c/hello", "mirror", 1, "mirror/b/c/hello"),
+    ("a/b/c/hello", "mirror", 3, "mirror/hello"),
+    ("a/b/c/hello", "m/n", 2, "m/n/c/hello"),
+])
+def test_namespace_rewriting(repository, namespace, count, expected):
+    assert rules.destination(repository, namespace, count) == expected
+
+
+def test_too_high_a_replace_count_says_so():
+    with pytest.raises(ValueError, match="contains only 1 path components"):
+        rules.destination("library/hello", "mirror", 2)
+
+
+@pytest.mark.parametrize(("cron", "says"), [
+    ("", "cannot be empty"),
+    ("0 0 * * *", "6 fields"),
+    ("0 0 0 * * * *", "6 fields"),
+    ("0 0 25 * * *", "invalid cron"),
+    ("0 0 0 * * FUNDAY", "invalid cron"),
+    ("5 0 0 * * *", "Seconds"),
+    ("0 * 0 * * *", "Minutes"),
+])
+def test_bad_crons(cron, says):
+    with pytest.raises(ValueError, match=says):
+        rules.check(policy(trigger="scheduled", cron=cron))
+
+
+def test_good_policies_pass():
+    rules.check(policy(trigger="scheduled", cron="0 30 2 * * MON-FRI"))
+    rules.check(policy(trigger="event_based", filters=(Filter("name", "library/**"), Filter("resource", "image"))))
+    rules.check(ReplicationPolicy(name="pull", src_registry_id=3, trigger="manual", dest_namespace="mirror"))
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"dest_registry_id": 0}, "either src_registry or dest_registry"),
+    ({"src_registry_id": 2}, "either src_registry or dest_registry"),
+    ({"filters": (Filter("name", "a", "excludes"),)}, "only tag and label filter support decoration"),
+    ({"filters": (Filter("resource", "chart"),)}, "invalid resource filter"),
+    ({"filters": (Filter("tag", "a", "maybe"),)}, "invalid filter decoration"),
+    ({"filters": (Filter("label", "x"),)}, "labels are not replicated yet"),
+    ({"filters": (Filter("name", "a"), Filter("name", "b"))}, "at most one name filter"),
+    ({"dest_namespace": "Bad Namespace"}, "invalid destination namespace"),
+    ({"dest_namespace_replace_count": -2}, "dest_namespace_replace_count"),
+    ({"trigger": "sometimes"}, "invalid trigger type"),
+    ({"src_registry_id": 2, "dest_registry_id": 0, "trigger": "event_based"}, "event_based"),
+    ({"name": " "}, "empty name"),
+])
+def test_bad_policies_say_why(fields, says):
+    with pytest.raises(ValueError, match=says):
+        rules.check(policy(**fields))
+
+
+def test_a_push_and_a_pull_that_feed_each_other_are_a_loop():
+    out = ReplicationPolicy(name="out", dest_registry_id=1, filters=(Filter("name", "library/**"),), dest_namespace="mirror")
+    back = ReplicationPolicy(name="back", src_registry_id=1, filters=(Filter("name", "mirror/**"),), dest_namespace="library")
+    assert rules.loop_between(out, back) and rules.loop_between(back, out)
+    # pulling back into another project is no loop
+    elsewhere = ReplicationPolicy(name="b2", src_registry_id=1, filters=(Filter("name", "mirror/**"),), dest_namespace="copies")
+    assert not rules.loop_between(out, elsewhere)
+    # nor is pulling what the push does not write
+    other = ReplicationPolicy(name="b3", src_registry_id=1, filters=(Filter("name", "upstream/**"),), dest_namespace="library")
+    assert not rules.loop_between(out, other)
+    # another registry: no loop
+    assert not rules.loop_between(out, ReplicationPolicy(name="b4", src_registry_id=2, dest_namespace="library"))
+    # no filters and no namespaces at all: everything goes out and comes back
+    assert rules.loop_between(ReplicationPolicy(name="a", dest_registry_id=1), ReplicationPolicy(name="b", src_registry_id=1))
+    # two pushes never loop
+    assert not rules.loop_between(out, ReplicationPolicy(name="c", dest_registry_id=1))
