@@ -40,10 +40,9 @@ class Measure:
 
 def setup(svc: Any) -> None:
     """The project `big` and the user `reader`, through the stores (counted)."""
-    from chalicelib.auth.rbac import Role
-
     from chalicelib.auth.passwords import hash_password
     from chalicelib.meta.accounts import Member, Project, User
+    from chalicelib.roles import Role
 
     svc.accounts.create_project(Project(name=BIG, public=False, owner="admin"))
     svc.accounts.create_user(User(username=READER, password_hash=hash_password(PASSWORD)))
