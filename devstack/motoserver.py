@@ -12,6 +12,8 @@ and DynamoDB requests are served one at a time. moto's DynamoDB is not thread-sa
 to them, and parallel pushes then fail with ``RuntimeError: dictionary changed size
 during iteration`` (a 500 that boto's retries used to hide). Real DynamoDB serializes
 conflicting writes itself; here one lock does it. S3 stays parallel (blob bytes).
+And ``TransactWriteItems`` copies only the items it touches (devstack/moto_transactions.py),
+so a transaction does not cost more as the table grows.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from devstack import moto_transactions
+
 
 class MotoServer:
     """Starts and stops moto's server; ``port=0`` picks a free port."""
@@ -38,6 +42,7 @@ class MotoServer:
         self.url = ""
 
     def start(self) -> str:
+        moto_transactions.install()
         app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True)
         self._thread = threading.Thread(

@@ -10,10 +10,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from devstack import moto_transactions
+
 ROOT = Path(__file__).resolve().parents[1]
 # CloudWatch EMF metrics would print a JSON document per request
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 REGION = "us-east-1"
+# transactions that cost what they touch, not the whole table (as the local stack's moto)
+moto_transactions.install()
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
