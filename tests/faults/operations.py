@@ -208,6 +208,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "patch chunk",
         _session,
         lambda c, loc: c.api.patch(loc, LAYER, headers={"Content-Type": "application/octet-stream"}),
+        writes_objects_only=True,  # the session's state travels in its signed URL
     ),
     Operation("complete upload in one PUT", _session, _put_digest(LAYER, LAYER)),
     Operation("complete upload after a chunk", _session_with_chunk(LAYER), _put_digest(LAYER, b"")),

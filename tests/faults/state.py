@@ -3,13 +3,15 @@ every state must keep whatever failed.
 
 DynamoDB is compared exactly, item by item, with three exceptions that are not
 state a client can see as half-written:
-- audit entries (LOG#...): best effort by design (a fault in describing a change
+- audit entries (LOG#...) and their day counters: best effort by design (a fault in describing a change
   never fails the change), so a faulted run may lack one;
+- login-throttle bookkeeping (LOGIN#...): a remembered good login or a counted
+  failure is best effort too (a fault there never fails the request it rides on);
 - id counters (COUNTER): sequences that a failed create may advance, like a
   database sequence; ids are never reused, gaps are harmless;
-- random names (upload ids, multipart ids, event ids), salted hashes (a password or robot
-  secret set again hashes differently) and the integer ids that counters hand out
-  are replaced by placeholders.
+- random names (upload ids, multipart ids, event ids, an account's session epoch),
+  salted hashes (a password or robot secret set again hashes differently) and the
+  integer ids that counters hand out are replaced by placeholders.
 S3 may hold more than the reference (content-addressed bytes or upload scratch
 written before a later step failed: garbage that the bucket's lifecycle rules
 and garbage collection remove, invisible to clients), never less: every object a
@@ -26,12 +28,13 @@ from chalicelib.meta.table import unmarshal
 from chalicelib.storage import paths
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_EXCLUDED_PARTITIONS = ("LOG#",)
+_EXCLUDED_PARTITIONS = ("LOG#", f"{keys.count_pk('LOGS#')}", "LOGIN#")
 _PLACEHOLDERS = {
     "multipart_id": "<multipart>",
     "version": "<version>",
     "password_hash": "<hash>",
     "secret_hash": "<hash>",
+    "account_epoch": "<epoch>",
     "project_id": "<id>",
     "user_id": "<id>",
     "robot_id": "<id>",
