@@ -27,7 +27,7 @@ from typing import Any
 
 from chalicelib.auth.authenticator import same_account, user_principal
 from chalicelib.auth.principal import Principal
-from chalicelib.meta.sessions import Session
+from chalicelib.meta.sessions import Session, SessionStore
 
 COOKIE = "sid"
 CSRF_HEADER = "X-Harbor-CSRF-Token"
@@ -54,7 +54,7 @@ class Resumed:
 class ConsoleSessions:
     def __init__(
         self,
-        store: Any,
+        store: SessionStore,
         logins: Any,
         clock: Callable[[], float],
         *,

@@ -11,11 +11,14 @@ an ended session within days, so `expires_at` is also checked on every read.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from botocore.exceptions import ClientError
 
+from chalicelib.errors import Conflict
 from chalicelib.meta import keys
 from chalicelib.meta.table import Table, is_condition_failure
 
@@ -65,13 +68,38 @@ class Session:
         )
 
 
+class SessionStore(Protocol):
+    """What the console's sessions (chalicelib/auth/sessions.py) need of a store.
+    Implementations: DynamoSessions (below), MemorySessions (tests); both pass
+    tests/contract/test_session_store.py."""
+
+    def create(self, session: Session) -> None:
+        """Store a new session; Conflict if its secret's hash is stored already (never
+        overwritten)."""
+
+    def get_with_user(self, secret_hash: str, username: str) -> tuple[Session | None, dict | None]:
+        """The live session (None when unknown, ended or someone else's) and the user's
+        account item (None when there is no such account), in one read."""
+
+    def extend(self, secret_hash: str, expires: float) -> bool:
+        """Move the session's end; False if it is gone."""
+
+    def delete(self, secret_hash: str) -> None:
+        """End it (nothing if it is gone already)."""
+
+
 class DynamoSessions:
     def __init__(self, table: Table, clock: Callable[[], float]):
         self._t = table
         self._clock = clock
 
     def create(self, session: Session) -> None:
-        self._t.put(session.to_item(), condition="attribute_not_exists(PK)")
+        try:
+            self._t.put(session.to_item(), condition="attribute_not_exists(PK)")
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise Conflict("a session with this secret exists") from exc
+            raise
 
     def get_with_user(self, secret_hash: str, username: str) -> tuple[Session | None, dict | None]:
         """The live session and its user's item, in one BatchGetItem; (None, …) when the
@@ -107,3 +135,33 @@ class DynamoSessions:
 
     def delete(self, secret_hash: str) -> None:
         self._t.delete(session_pk(secret_hash), SESSION_SK)
+
+
+class MemorySessions:
+    """SessionStore in memory, for the fast tests; `users` answers an account's item by
+    name as the table holds it (or None)."""
+
+    def __init__(self, clock: Callable[[], float], users: Callable[[str], dict | None]):
+        self._clock = clock
+        self._users = users
+        self.sessions: dict[str, Session] = {}  # by secret hash; tests may read it
+
+    def create(self, session: Session) -> None:
+        if session.secret_hash in self.sessions:
+            raise Conflict("a session with this secret exists")
+        self.sessions[session.secret_hash] = session
+
+    def get_with_user(self, secret_hash: str, username: str) -> tuple[Session | None, dict | None]:
+        session, user = self.sessions.get(secret_hash), self._users(username)
+        if session is None or session.username != username or session.expires <= self._clock():
+            return None, user
+        return session, user
+
+    def extend(self, secret_hash: str, expires: float) -> bool:
+        if secret_hash not in self.sessions:
+            return False
+        self.sessions[secret_hash] = dataclasses.replace(self.sessions[secret_hash], expires=expires)
+        return True
+
+    def delete(self, secret_hash: str) -> None:
+        self.sessions.pop(secret_hash, None)

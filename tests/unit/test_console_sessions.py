@@ -1,4 +1,4 @@
-"""ConsoleSessions' rules with an in-memory store and a hand-moved clock:
+"""ConsoleSessions' rules with the in-memory session store and a hand-moved clock:
 timeout, sliding renewal, cookie parsing, CSRF comparison."""
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from chalicelib.auth.login_gate import Login
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.sessions import ConsoleSessions, has_session_cookie, parse_cookie
 from chalicelib.meta.accounts import User
+from chalicelib.meta.sessions import MemorySessions
 
 
 class Clock:
@@ -21,36 +22,17 @@ class Clock:
         return self.now
 
 
-class MemoryStore:
-    """DynamoSessions' contract: get_with_user hides ended sessions."""
+class CountingStore(MemorySessions):
+    """The in-memory store, counting the writes that move a session's end."""
 
     def __init__(self, clock, users):
-        self.clock = clock
-        self.users = users
-        self.sessions = {}
+        super().__init__(clock, lambda name: users[name].to_item() if name in users else None)
         self.extended = 0
 
-    def create(self, session):
-        assert session.secret_hash not in self.sessions
-        self.sessions[session.secret_hash] = session
-
-    def get_with_user(self, secret_hash, username):
-        session = self.sessions.get(secret_hash)
-        user = self.users.get(username)
-        item = user.to_item() if user else None
-        if session is None or session.username != username or session.expires <= self.clock():
-            return None, item
-        return session, item
-
     def extend(self, secret_hash, expires):
-        if secret_hash not in self.sessions:
-            return False
-        self.extended += 1
-        self.sessions[secret_hash] = dataclasses.replace(self.sessions[secret_hash], expires=expires)
-        return True
-
-    def delete(self, secret_hash):
-        self.sessions.pop(secret_hash, None)
+        moved = super().extend(secret_hash, expires)
+        self.extended += moved
+        return moved
 
 
 class Passwords:
@@ -70,7 +52,7 @@ class Passwords:
 def setup():
     clock = Clock()
     users = {"alice": User(username="alice", sysadmin=True, user_id=7, epoch="e1")}
-    store = MemoryStore(clock, users)
+    store = CountingStore(clock, users)
     timeout = {"minutes": 60}
     sessions = ConsoleSessions(store, Passwords(users), clock, timeout_minutes=lambda: timeout["minutes"])
     return sessions, store, clock, users, timeout
