@@ -1,0 +1,208 @@
+"""The two sides of a copy: this Berth (in process, through the same stores and upload
+service as its API) and another registry (through chalicelib/remote's client).
+
+Both answer the same small set of calls, so copier.py does not care which side is which:
+manifests by reference, blobs by digest (present? read, write, link what the store has
+already), referrers. Nothing here decides what to copy.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from chalicelib.errors import ManifestNotFound, RemoteRegistryError
+from chalicelib.meta.registry import INLINE_MANIFEST_LIMIT, ManifestRecord
+from chalicelib.oci.digests import Digest, looks_like_digest
+from chalicelib.oci.manifests import parse_manifest
+from chalicelib.registry.handlers.common import write_guard
+from chalicelib.remote.client import Manifest, RegistryClient
+
+
+class BlobSource(Protocol):
+    def read(self, n: int = -1) -> bytes: ...
+
+
+@dataclass
+class OpenBlob:
+    stream: BlobSource
+    size: int
+    close: Callable[[], None]
+
+
+class Endpoint(Protocol):
+    name: str
+
+    def manifest(self, repository: str, reference: str) -> Manifest | None: ...
+    def manifest_digest(self, repository: str, reference: str) -> str | None: ...
+    def has_blob(self, repository: str, digest: str) -> bool: ...
+    def link_known_blob(self, repository: str, digest: str) -> bool: ...
+    def open_blob(self, repository: str, digest: str) -> OpenBlob: ...
+    def write_blob(self, repository: str, digest: str, source: BinaryIO, size: int) -> None: ...
+    def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> None: ...
+    def referrers(self, repository: str, digest: str) -> list[dict]: ...
+    def delete(self, repository: str, reference: str) -> bool: ...
+
+
+class LocalEndpoint:
+    """This Berth. Blobs are written by the upload service (streamed into an S3 multipart
+    upload, hashed on the way, linked only once verified), or linked without a copy when
+    their bytes are already in the bucket; manifests by the same store calls as a PUT."""
+
+    name = "local"
+
+    def __init__(self, svc):
+        self.svc = svc
+
+    def manifest(self, repository: str, reference: str) -> Manifest | None:
+        if looks_like_digest(reference):
+            record = self.svc.meta.get_manifest(repository, reference)
+            if record is None:
+                return None
+            digest, media_type, body = record.digest, record.media_type, record.body
+        else:
+            tag = self.svc.meta.get_tag(repository, reference)
+            if tag is None:
+                return None
+            digest, media_type, body = tag.digest, tag.media_type, tag.body
+        if body is None:
+            body = self.svc.blobs.get_manifest(digest)
+        return Manifest(body, media_type, digest)
+
+    def manifest_digest(self, repository: str, reference: str) -> str | None:
+        if looks_like_digest(reference):
+            return reference if self.svc.meta.get_manifest(repository, reference) is not None else None
+        tag = self.svc.meta.get_tag(repository, reference)
+        return tag.digest if tag else None
+
+    def has_blob(self, repository: str, digest: str) -> bool:
+        return self.svc.meta.get_link(repository, digest) is not None
+
+    def link_known_blob(self, repository: str, digest: str) -> bool:
+        """Link a blob whose bytes the bucket holds already (from any repository): no copy."""
+        size = self.svc.meta.blob_size(digest)
+        if size is None:
+            return False
+        self.svc.meta.link_blob(repository, digest, size, int(self.svc.clock()), project=write_guard(self.svc, repository))
+        return True
+
+    def open_blob(self, repository: str, digest: str) -> OpenBlob:
+        from chalicelib.storage import paths
+
+        link = self.svc.meta.get_link(repository, digest)
+        if link is None:
+            raise ManifestNotFound(f"blob {digest} is not in {repository}")
+        body = self.svc.s3.get_object(Bucket=self.svc.settings.bucket_name,
+                                      Key=link.key or paths.blob_key(digest))["Body"]
+        return OpenBlob(body, link.size, body.close)
+
+    def write_blob(self, repository: str, digest: str, source: BinaryIO, size: int) -> None:
+        uploads = self.svc.uploads
+        session = uploads.start(repository)
+        uploads.complete(session, Digest.parse(digest), source, size, None, project=write_guard(self.svc, repository))
+
+    def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> None:
+        """As a PUT does: every reference present, then the manifest (and tag) in one write."""
+        svc = self.svc
+        parsed = parse_manifest(manifest.data, manifest.media_type)
+        missing, repository_exists = svc.meta.check_push(repository, parsed.blobs, parsed.children)
+        if missing:
+            raise RemoteRegistryError(f"{repository}: {missing[0]} is missing here; the manifest is not put")
+        inline = len(manifest.data) <= INLINE_MANIFEST_LIMIT
+        if not inline:
+            svc.blobs.put_manifest(manifest.digest, manifest.data)
+        record = ManifestRecord(
+            digest=manifest.digest,
+            media_type=parsed.media_type,
+            size=len(manifest.data),
+            body=manifest.data if inline else None,
+            subject=parsed.subject.digest if parsed.subject else None,
+            artifact_type=parsed.artifact_type,
+            annotations=parsed.annotations,
+            blobs=list(parsed.blobs),
+            children=list(dict.fromkeys(parsed.children)),
+            created=int(svc.clock()),
+        )
+        tag = None if looks_like_digest(reference) else reference
+        svc.meta.put_manifest(repository, record, tag, int(svc.clock()), project=write_guard(svc, repository),
+                              new_repository=not repository_exists)
+
+    def referrers(self, repository: str, digest: str) -> list[dict]:
+        return self.svc.meta.list_referrers(repository, digest)
+
+    def delete(self, repository: str, reference: str) -> bool:
+        from chalicelib import artifacts
+
+        if looks_like_digest(reference):
+            try:
+                artifacts.delete_manifest(self.svc, repository, reference)
+            except ManifestNotFound:
+                return False
+            return True
+        return self.svc.meta.delete_tag(repository, reference)
+
+
+class RemoteEndpoint:
+    """Another registry, through its OCI distribution API."""
+
+    def __init__(self, client: RegistryClient, name: str = "remote"):
+        self.client = client
+        self.name = name
+
+    def manifest(self, repository: str, reference: str) -> Manifest | None:
+        from chalicelib.errors import RemoteNotFound
+
+        try:
+            return self.client.get_manifest(repository, reference)
+        except RemoteNotFound:
+            return None
+
+    def manifest_digest(self, repository: str, reference: str) -> str | None:
+        return self.client.manifest_digest(repository, reference)
+
+    def has_blob(self, repository: str, digest: str) -> bool:
+        return self.client.blob_size(repository, digest) is not None
+
+    def link_known_blob(self, repository: str, digest: str) -> bool:
+        return False  # which of its repositories holds it is not known here
+
+    def open_blob(self, repository: str, digest: str) -> OpenBlob:
+        reply = self.client.open_blob(repository, digest)
+        length = reply.headers.get("Content-Length")
+        size = int(length) if length and length.isdigit() else -1
+        return OpenBlob(_Verified(reply, digest), size, reply.release_conn)
+
+    def write_blob(self, repository: str, digest: str, source: BinaryIO, size: int) -> None:
+        self.client.upload_blob(repository, digest, source, size)
+
+    def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> None:
+        self.client.put_manifest(repository, reference, manifest)
+
+    def referrers(self, repository: str, digest: str) -> list[dict]:
+        return self.client.referrers(repository, digest)
+
+    def delete(self, repository: str, reference: str) -> bool:
+        digest = reference if looks_like_digest(reference) else self.client.manifest_digest(repository, reference)
+        return bool(digest) and self.client.delete_manifest(repository, digest)
+
+
+class _Verified:
+    """A remote blob's bytes, hashed as they are read: a source that sends other bytes than
+    the digest names fails the copy at its end (the destination checks too)."""
+
+    def __init__(self, reply, digest: str):
+        self._reply = reply
+        self._digest = digest
+        self._hash = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            data = self._reply.read(n if n and n > 0 else None)
+        except Exception as exc:  # noqa: BLE001 - urllib3's many read failures: the connection broke
+            raise RemoteRegistryError(f"the source broke off while sending {self._digest}: {type(exc).__name__}",
+                                      retryable=True) from None
+        self._hash.update(data)
+        if not data and "sha256:" + self._hash.hexdigest() != self._digest:
+            raise RemoteRegistryError(f"the source sent bytes that are not {self._digest}")
+        return data
