@@ -60,6 +60,15 @@ def clean_up_uploads(event):
     return clean_up(svc.blobs, svc.meta, svc.clock(), svc.settings.upload_ttl_seconds)
 
 
+@app.lambda_function(name="replication_task")
+def replication_task(event, context):
+    """A step of a replication run, called by its Step Functions state machine
+    (infra/replication.asl.json; chalicelib/replicator/tasks.py)."""
+    from chalicelib.replicator.tasks import handle
+
+    return handle(services(), event)
+
+
 @app.lambda_function(name="record_pulls")
 def record_pulls(event, context):
     """Batches of pull log lines from the API function's CloudWatch Logs subscription

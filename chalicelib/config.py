@@ -54,6 +54,8 @@ class Settings:
     # webhooks (docs/webhooks.md): the deliveries queue (infra/berth.yaml,
     # WebhookDeliveriesQueue), a receiver's timeout, the first retry's delay
     webhook_queue_url: str = ""
+    # replication (docs/replication.md): the state machine a run executes (infra/replication.asl.json)
+    replication_state_machine: str = ""
     webhook_timeout_seconds: float = 5.0
     webhook_retry_base_seconds: float = 5.0
 
@@ -119,6 +121,7 @@ class Settings:
             event_bus_name=env.get("BERTH_EVENT_BUS", "").strip(),
             upload_body_timeout=integer("BERTH_UPLOAD_BODY_TIMEOUT", 60),
             webhook_queue_url=env.get("BERTH_WEBHOOK_QUEUE", "").strip(),
+            replication_state_machine=env.get("BERTH_REPLICATION_STATE_MACHINE", "").strip(),
             webhook_timeout_seconds=seconds("BERTH_WEBHOOK_TIMEOUT", 5.0),
             webhook_retry_base_seconds=seconds("BERTH_WEBHOOK_RETRY_BASE", 5.0),
         )

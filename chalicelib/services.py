@@ -120,6 +120,16 @@ class Services:
         return DynamoReplicationPolicies(self.table, self.clock)
 
     @cached_property
+    def replication_runs(self):
+        from chalicelib.meta.replication import DynamoReplicationRuns
+
+        return DynamoReplicationRuns(self.table, self.clock)
+
+    @cached_property
+    def stepfunctions(self) -> Any:
+        return self._client("stepfunctions")
+
+    @cached_property
     def webhook_sender(self):
         from chalicelib.webhooks.sender import HttpSender
 

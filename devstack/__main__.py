@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from devstack import workflows
 from devstack.authorizer import deployed_authorizer
 from devstack.event_stream import EventDelivery, QueuePoller, StreamPoller
 from devstack.gateway import Gateway, serve
@@ -173,6 +174,16 @@ def main(argv: list[str] | None = None) -> int:
         _bootstrap(admin_password)
         env["admin_password_note"] = _admin_password_note(admin_password)
         app = load_object(args.app)
+        app_module = sys.modules.get(args.app.rsplit(":", 1)[0])
+        # replication runs: moto's Step Functions executes infra/replication.asl.json, its
+        # Lambda tasks handed to the app's function in process (devstack/workflows.py)
+        os.environ["MOTO_PORT"] = moto_url.rsplit(":", 1)[1]
+        workflows.enable_execution()
+        if app_module is not None and hasattr(app_module, workflows.FUNCTION):
+            workflows.install(app_module)
+            os.environ["BERTH_REPLICATION_STATE_MACHINE"] = workflows.create_replication_workflow(
+                lambda service: client(service, moto_url), args.stage
+            )
         api_app.target = Gateway(
             app,
             apigw_limits=args.apigw_limits,

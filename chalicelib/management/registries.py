@@ -20,7 +20,7 @@ from chalicelib.management.spec import PAGING, Param, operation
 from chalicelib.management.times import iso
 from chalicelib.meta.registries import NameTaken, Registry
 from chalicelib.remote import adapters
-from chalicelib.remote.client import Credential
+from chalicelib.replication.remotes import adapter_of
 from chalicelib.web.http import Request, Response
 
 MASK = "*****"  # Harbor's mask of a set access secret
@@ -319,12 +319,7 @@ def find(svc, registry_id: int) -> Registry:
 
 
 def adapter(svc, registry: Registry, secret: str | None = None) -> adapters.Adapter:
-    """The adapter of a stored registry, with its secret read from SSM."""
-    if secret is None:
-        secret = svc.registries.secret(registry)
-    credential = Credential(registry.access_key, secret) if registry.access_key else None
-    return adapters.adapter_for(registry.type, registry.url, credential, insecure=registry.insecure,
-                                ca_certificate=registry.ca_certificate)
+    return adapter_of(svc, registry, secret)
 
 
 def check_url(raw: str) -> str:

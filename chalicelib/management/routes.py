@@ -25,6 +25,7 @@ from chalicelib.management import (
     members,
     projects,
     registries,
+    replication_executions,
     replication_policies,
     repositories,
     robots,
@@ -126,6 +127,7 @@ _REPO = "/projects/{project_name}/repositories/{repository_name}"
 _ART = _REPO + "/artifacts/{reference}"
 _HOOKS = _P + "/webhook/policies"
 _HOOK = _HOOKS + "/{webhook_policy_id}"
+_EXEC = "/replication/executions/{execution_id}"
 
 ROUTES: tuple[Route, ...] = (
     # system
@@ -218,6 +220,13 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/replication/policies/{policy_id}", replication_policies.get_replication_policy),
     Route("PUT", "/replication/policies/{policy_id}", replication_policies.update_replication_policy),
     Route("DELETE", "/replication/policies/{policy_id}", replication_policies.delete_replication_policy),
+    Route("GET", "/replication/executions", replication_executions.list_replication_executions),
+    Route("POST", "/replication/executions", replication_executions.start_replication),
+    Route("POST", _EXEC + "/retry", replication_executions.retry_replication),
+    Route("GET", _EXEC + "/tasks/{task_id}/log", replication_executions.get_replication_log),
+    Route("GET", _EXEC + "/tasks", replication_executions.list_replication_tasks),
+    Route("GET", _EXEC, replication_executions.get_replication_execution),
+    Route("PUT", _EXEC, replication_executions.stop_replication),
     # robots
     Route("GET", "/robots", robots.list_robot),
     Route("POST", "/robots", robots.create_robot),

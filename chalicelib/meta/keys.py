@@ -69,6 +69,8 @@ handful, listed with one Query) and the claim on each one's name; their secrets 
     REGISTRY_NAME#<name>              REGISTRY_NAME
     REPLICATION_POLICIES              <policy id, 10 digits>
     REPLICATION_POLICY_NAME#<name>    REPLICATION_POLICY_NAME
+    REPLICATION_EXECUTIONS            <execution id, 10 digits>   a run (a Step Functions execution)
+    REPLICATION_TASKS#<execution id>  <task id, 6 digits>         one artifact of a run, its log
 
 Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
@@ -263,6 +265,21 @@ def replication_policy_sk(policy_id: int) -> str:
 
 def replication_policy_name_pk(name: str) -> str:
     return f"REPLICATION_POLICY_NAME#{name}"
+
+
+REPLICATION_EXECUTIONS_PK = "REPLICATION_EXECUTIONS"
+
+
+def replication_execution_sk(execution_id: int) -> str:
+    return f"{execution_id:010d}"
+
+
+def replication_tasks_pk(execution_id: int) -> str:
+    return f"REPLICATION_TASKS#{execution_id}"
+
+
+def replication_task_sk(task_id: int) -> str:
+    return f"{task_id:06d}"
 
 
 # -- list sizes ----------------------------------------------------------------------

@@ -148,3 +148,153 @@ def _policy(item: dict[str, Any]) -> ReplicationPolicy:
             values[number] = int(values[number])
     values["filters"] = tuple(Filter(f["type"], f["value"], f.get("decoration", "")) for f in item.get("filters") or [])
     return ReplicationPolicy(**values, created=float(item.get("created", 0)), updated=float(item.get("updated", 0)))
+
+
+# -- runs (Harbor's executions) and their tasks (one per artifact) -----------------------------
+RUNNING = "InProgress"
+SUCCEEDED = "Succeed"
+FAILED = "Failed"
+STOPPED = "Stopped"
+PENDING = "Pending"
+MAX_LOG_LINES = 200
+
+
+@dataclass(frozen=True)
+class Execution:
+    execution_id: int
+    policy_id: int
+    trigger: str  # "manual" | "scheduled" | "event_based"
+    status: str = RUNNING
+    status_text: str = ""
+    started: float = 0
+    ended: float = 0
+    workflow_arn: str = ""  # the Step Functions execution
+    retry_of: int = 0  # the execution whose failed tasks this one runs again
+    counts: dict = field(default_factory=dict)  # tasks by status, kept once the run has ended
+
+
+@dataclass(frozen=True)
+class Task:
+    execution_id: int
+    task_id: int
+    src_resource: str  # "<repository>:<tag>" or "<repository>@<digest>", at the source
+    dst_resource: str
+    src_repository: str
+    dst_repository: str
+    reference: str  # what names the artifact at the source: a digest, or a tag
+    tags: tuple[str, ...] = ()
+    resource_type: str = "artifact"
+    operation: str = "copy"  # "copy" | "deletion"
+    status: str = PENDING
+    started: float = 0
+    ended: float = 0
+    bytes: int = 0
+    run_count: int = 0
+    error: str = ""
+    log: tuple[str, ...] = ()
+
+
+class DynamoReplicationRuns:
+    def __init__(self, table: Table, clock):
+        self._t = table
+        self._clock = clock
+
+    def start(self, policy_id: int, trigger: str, *, retry_of: int = 0) -> Execution:
+        execution = Execution(self._next_id(), policy_id, trigger, started=self._clock(), retry_of=retry_of)
+        self._t.put(_execution_item(execution), condition="attribute_not_exists(PK)")
+        return execution
+
+    def get(self, execution_id: int) -> Execution | None:
+        if execution_id <= 0:
+            return None
+        item = self._t.get(keys.REPLICATION_EXECUTIONS_PK, keys.replication_execution_sk(execution_id), consistent=True)
+        return _execution(item) if item else None
+
+    def list(self, *, limit: int = 1000) -> list[Execution]:
+        """The latest runs, newest first (one Query)."""
+        out = self._t.client.query(
+            TableName=self._t.name,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.REPLICATION_EXECUTIONS_PK}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        from chalicelib.meta.table import unmarshal
+
+        return [_execution(unmarshal(i)) for i in out.get("Items", [])]
+
+    def save(self, execution: Execution) -> None:
+        self._t.put(_execution_item(execution))
+
+    def add_tasks(self, tasks: list[Task]) -> None:
+        self._t.batch_put([_task_item(t) for t in tasks])
+
+    def tasks(self, execution_id: int) -> list[Task]:
+        return [_task(i) for i in self._t.query_all(keys.replication_tasks_pk(execution_id), low="0", high="9~")]
+
+    def task(self, execution_id: int, task_id: int) -> Task | None:
+        item = self._t.get(keys.replication_tasks_pk(execution_id), keys.replication_task_sk(task_id), consistent=True)
+        return _task(item) if item else None
+
+    def counts(self, execution: Execution) -> dict[str, int]:
+        """Its tasks by status: kept on an ended run, counted (one Query) on a running one."""
+        if execution.counts or execution.status != RUNNING:
+            return dict(execution.counts)
+        return count(self.tasks(execution.execution_id))
+
+    def save_task(self, task: Task) -> None:
+        self._t.put(_task_item(replace(task, log=task.log[-MAX_LOG_LINES:])))
+
+    def _next_id(self) -> int:
+        out = self._t.client.update_item(
+            TableName=self._t.name,
+            Key=keys.key(keys.COUNTER_PK, "replication_execution"),
+            UpdateExpression="ADD last_id :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(out["Attributes"]["last_id"]["N"])
+
+
+def _time(value: float) -> Decimal:
+    return Decimal(str(round(value, 6)))
+
+
+def _execution_item(e: Execution) -> dict[str, Any]:
+    return {"PK": keys.REPLICATION_EXECUTIONS_PK, "SK": keys.replication_execution_sk(e.execution_id),
+            "execution_id": e.execution_id, "policy_id": e.policy_id, "trigger": e.trigger, "status": e.status,
+            "status_text": e.status_text, "started": _time(e.started), "ended": _time(e.ended),
+            "workflow_arn": e.workflow_arn, "retry_of": e.retry_of, "counts": dict(e.counts)}
+
+
+def _execution(item: dict[str, Any]) -> Execution:
+    return Execution(int(item["execution_id"]), int(item["policy_id"]), item["trigger"], item["status"],
+                     item.get("status_text", ""), float(item.get("started", 0)), float(item.get("ended", 0)),
+                     item.get("workflow_arn", ""), int(item.get("retry_of", 0)),
+                     {k: int(v) for k, v in (item.get("counts") or {}).items()})
+
+
+_TASK_TEXT = ("src_resource", "dst_resource", "src_repository", "dst_repository", "reference", "resource_type",
+              "operation", "status", "error")
+
+
+def _task_item(t: Task) -> dict[str, Any]:
+    item: dict[str, Any] = {"PK": keys.replication_tasks_pk(t.execution_id), "SK": keys.replication_task_sk(t.task_id),
+                            "execution_id": t.execution_id, "task_id": t.task_id, "tags": list(t.tags),
+                            "started": _time(t.started), "ended": _time(t.ended), "nbytes": t.bytes,
+                            "run_count": t.run_count, "log": list(t.log)}
+    item.update({f: getattr(t, f) for f in _TASK_TEXT})
+    return item
+
+
+def _task(item: dict[str, Any]) -> Task:
+    return Task(int(item["execution_id"]), int(item["task_id"]), **{f: item.get(f, "") for f in _TASK_TEXT},
+                tags=tuple(item.get("tags") or ()), started=float(item.get("started", 0)), ended=float(item.get("ended", 0)),
+                bytes=int(item.get("nbytes", 0)), run_count=int(item.get("run_count", 0)), log=tuple(item.get("log") or ()))
+
+
+def count(tasks: list[Task]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for task in tasks:
+        out[task.status] = out.get(task.status, 0) + 1
+    return out

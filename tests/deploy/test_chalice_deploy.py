@@ -42,6 +42,7 @@ FUNCTIONS = {  # name -> (handler, memory MB, timeout s), as .chalice/config.jso
     f"berth-{STAGE}-challenge": ("app.challenge", 256, 5),
     f"berth-{STAGE}-clean_up_uploads": ("app.clean_up_uploads", 256, 300),
     f"berth-{STAGE}-record_pulls": ("app.record_pulls", 256, 60),
+    f"berth-{STAGE}-replication_task": ("app.replication_task", 1024, 900),
     f"berth-{STAGE}-forward_events": ("app.forward_events", 256, 60),
     f"berth-{STAGE}-audit_events": ("app.audit_events", 256, 60),
     f"berth-{STAGE}-webhook_events": ("app.webhook_events", 256, 60),

@@ -51,6 +51,7 @@ def test_operations_stack_creates_log_groups_with_retention_and_a_dashboard(depl
         f"/aws/lambda/berth-{stage}": 30,
         f"/aws/lambda/berth-{stage}-clean_up_uploads": 30,
         f"/aws/lambda/berth-{stage}-record_pulls": 30,
+        f"/aws/lambda/berth-{stage}-replication_task": 30,
         f"/aws/lambda/berth-{stage}-challenge": 30,
         f"/aws/lambda/berth-{stage}-forward_events": 30,
         f"/aws/lambda/berth-{stage}-audit_events": 30,

@@ -17,10 +17,13 @@ from tests.deploy.conftest import INFRA, ROOT
 FULL_TEMPLATES = {"berth.yaml", "operations.yaml", "uploadhost.yaml"}  # deploy/stacks.py deploys each
 # merged into Chalice's template by `chalice package`; linted merged (test_package.py)
 FRAGMENTS = {"apigw-extras.yaml"}
+# Amazon States Language definitions: a state machine created with its functions' ARNs
+# substituted (devstack/workflows.py locally; tests/unit/test_replication_workflow.py checks it)
+STATE_MACHINES = {"replication.asl.json"}
 
 
 def test_every_file_in_infra_is_a_known_template():
-    assert {p.name for p in INFRA.iterdir() if p.is_file()} == FULL_TEMPLATES | FRAGMENTS
+    assert {p.name for p in INFRA.iterdir() if p.is_file()} == FULL_TEMPLATES | FRAGMENTS | STATE_MACHINES
 
 
 @pytest.mark.parametrize("name", sorted(FULL_TEMPLATES))

@@ -1,8 +1,28 @@
 """Replication's tests need Debian's docker-registry (a system package, installed by
 scripts/install-system-deps.sh), so they live outside the quick suites; the API tests here
 use the management API's fixtures (in-process app on moto, a bootstrapped `world`, every
-reply checked against the OpenAPI document)."""
+reply checked against the OpenAPI document).
+
+moto here executes state machines (its `execute_state_machine` setting), and hands each
+Lambda task to the app's function in process (devstack/workflows.py): a run is the
+Step Functions execution of infra/replication.asl.json, for real."""
 from __future__ import annotations
 
-from tests.api.conftest import _moto  # noqa: F401 - the package's moto
+import boto3
+import pytest
+from moto import mock_aws
+
 from tests.api.management.conftest import admin, api, checked_replies, wired, world  # noqa: F401
+from tests.conftest import use_fake_aws
+
+
+@pytest.fixture(scope="package")
+def _moto():
+    with pytest.MonkeyPatch.context() as mp:
+        use_fake_aws(mp)
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            import app as app_module
+            from devstack.workflows import install
+
+            install(app_module, one_at_a_time=True)
+            yield boto3.session.Session(region_name="us-east-1")

@@ -1,0 +1,121 @@
+"""Step Functions, locally and for real: moto's Step Functions executes the state machine
+of infra/ (moto's `stepfunctions` setting `execute_state_machine`), and each Lambda task it
+calls is handed in process to the app's function of that name (design.md, "Work off the
+request path"): moto's Lambda would start a container there (`LambdaFunction._invoke_lambda`).
+No interpreter of Amazon States Language of our own.
+
+`install(app_module)` patches the one method; `create_replication_workflow` makes the
+function record (moto needs one, with a role) and the state machine from
+infra/replication.asl.json, as a deployment does with the real function's ARN.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+log = logging.getLogger("berth.workflows")
+DEFINITION = Path(__file__).resolve().parents[1] / "infra" / "replication.asl.json"
+FUNCTION = "replication_task"  # the app's function (app.py), deployed as berth-<stage>-replication_task
+_ROLE_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                           "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]})
+
+
+def enable_execution() -> None:
+    """moto's Step Functions runs what it is given (its config, read per call)."""
+    from moto.core.config import default_user_config
+
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+
+
+def install(app_module: Any, *, one_at_a_time: bool = False) -> None:
+    """Hand every moto Lambda invocation of `*-<name>` to the app's function `<name>`.
+    `one_at_a_time`: for moto in process (the tests' mock), whose DynamoDB is not
+    thread-safe (devstack/motoserver.py serializes it in server mode instead)."""
+    import contextlib
+    import threading
+
+    from moto.awslambda.models import LambdaFunction
+
+    gate = threading.Lock() if one_at_a_time else contextlib.nullcontext()
+
+    def invoke(self, event=None):
+        name = self.function_name.rsplit("-", 1)[-1]
+        handler = getattr(app_module, name, None)
+        if handler is None:
+            return json.dumps({"errorType": "ResourceNotFound", "errorMessage": f"no app function {name}"}), True, ""
+        payload = event if isinstance(event, dict) else json.loads(event or "{}")
+        context = SimpleNamespace(function_name=self.function_name, aws_request_id=str(uuid.uuid4()),
+                                  get_remaining_time_in_millis=lambda: 900_000)
+        try:
+            with gate:
+                result = handler(payload, context)
+        except Exception as exc:  # noqa: BLE001 - as Lambda does: the error goes back to the caller
+            log.info("%s failed: %s: %s", self.function_name, type(exc).__name__, exc)
+            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
+                               "stackTrace": traceback.format_exception(exc)[-3:]}), True, ""
+        return json.dumps(result), False, ""
+
+    LambdaFunction._invoke_lambda = invoke
+    _copy_machines_without_their_executions()
+
+
+def _copy_machines_without_their_executions() -> None:
+    """moto 5.2 deep-copies a state machine for each new execution, its past executions
+    included, which hold thread locks: the second execution of a machine fails (cannot
+    pickle '_thread.RLock'). The copy is the new execution's view of the definition; it
+    never needs the past ones."""
+    import copy
+
+    from moto.stepfunctions.models import StateMachine
+
+    if getattr(StateMachine, "_berth_copy", False):
+        return
+
+    def deepcopy(self, memo):
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            setattr(clone, key, [] if key == "executions" else copy.deepcopy(value, memo))
+        return clone
+
+    StateMachine.__deepcopy__ = deepcopy
+    StateMachine._berth_copy = True
+
+
+def create_replication_workflow(client_for: Callable[[str], Any], stage: str) -> str:
+    """The replication state machine (and the function record its tasks name); its ARN.
+    `client_for(service)`: a boto3 client of moto's."""
+    iam, lam, sfn = (client_for(s) for s in ("iam", "lambda", "stepfunctions"))
+    role_name = f"berth-{stage}-replication"
+    try:
+        role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=_ROLE_POLICY)["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    function = f"berth-{stage}-{FUNCTION}"
+    try:
+        arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    except lam.exceptions.ResourceNotFoundException:
+        arn = lam.create_function(FunctionName=function, Runtime="python3.12", Role=role, Handler=f"app.{FUNCTION}",
+                                  Code={"ZipFile": _zip()}, Timeout=900)["FunctionArn"]
+    definition = DEFINITION.read_text().replace("${ReplicationTaskArn}", arn)
+    name = f"berth-{stage}-replication"
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        if machine["name"] == name:
+            sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=definition)
+            return machine["stateMachineArn"]
+    return sfn.create_state_machine(name=name, definition=definition, roleArn=role)["stateMachineArn"]
+
+
+def _zip() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("app.py", "# the app's code runs in process (devstack/workflows.py)\n")
+    return out.getvalue()

@@ -1,0 +1,74 @@
+"""Replication on the local stack, as a user runs it: Harbor's API over HTTP, moto in
+server mode executing the Step Functions state machine (infra/replication.asl.json), its
+Lambda tasks run by the app in process, copying between this Berth and Debian's
+docker-registry in both directions."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import requests
+
+from chalicelib.remote.client import Credential, RegistryClient
+from tests.replication.test_remote_client import push_image
+
+API = "/v2/api/v2.0"
+
+
+class Harbor:
+    def __init__(self, stack):
+        self.base = stack.api + API
+        self.session = requests.Session()
+        self.session.auth = stack.credentials
+
+    def call(self, method: str, path: str, body=None, ok=(200, 201)) -> requests.Response:
+        reply = self.session.request(method, self.base + path, json=body, timeout=60)
+        assert reply.status_code in ok, f"{method} {path} -> {reply.status_code} {reply.text[:500]}"
+        return reply
+
+    def created(self, path: str, body) -> int:
+        return int(self.call("POST", path, body).headers["Location"].rsplit("/", 1)[1])
+
+    def run(self, policy_id: int, timeout: float = 180) -> dict:
+        execution_id = self.created("/replication/executions", {"policy_id": policy_id})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            execution = self.call("GET", f"/replication/executions/{execution_id}").json()
+            if execution["status"] != "InProgress":
+                return execution
+            time.sleep(0.3)
+        pytest.fail(f"execution {execution_id} still in progress after {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def harbor(stack):
+    return Harbor(stack)
+
+
+def test_push_and_pull_between_berth_and_the_cncf_registry(stack, harbor, distribution):
+    user, password = stack.credentials
+    berth = RegistryClient(stack.api, Credential(user, password))
+    cncf = RegistryClient(distribution.url)
+    name = f"e2e{os.getpid()}"
+    pushed = push_image(berth, f"library/{name}", "v1", os.urandom(200_000))
+    registry = harbor.created("/registries", {"name": f"cncf-{name}", "type": "docker-registry", "url": distribution.url})
+
+    out = harbor.created("/replication/policies", {
+        "name": f"out-{name}", "enabled": True, "override": True, "dest_registry": {"id": registry},
+        "dest_namespace": "mirror", "filters": [{"type": "name", "value": f"library/{name}"}]})
+    execution = harbor.run(out)
+    assert (execution["status"], execution["total"], execution["succeed"]) == ("Succeed", 1, 1), execution
+    assert cncf.manifest_digest(f"mirror/{name}", "v1") == pushed.digest
+
+    # and back, pull-based, into another project
+    harbor.call("POST", "/projects", {"project_name": f"back{name}", "metadata": {"public": "false"}})
+    back = harbor.created("/replication/policies", {
+        "name": f"back-{name}", "enabled": True, "src_registry": {"id": registry}, "dest_namespace": f"back{name}",
+        "filters": [{"type": "name", "value": f"mirror/{name}"}, {"type": "tag", "value": "v*"}]})
+    execution = harbor.run(back)
+    assert execution["status"] == "Succeed", execution
+    assert berth.manifest_digest(f"back{name}/{name}", "v1") == pushed.digest
+    [task] = harbor.call("GET", f"/replication/executions/{execution['id']}/tasks").json()
+    log = harbor.call("GET", f"/replication/executions/{execution['id']}/tasks/{task['id']}/log").text
+    assert f"manifest {pushed.digest} written" in log

@@ -1,0 +1,142 @@
+"""A replication run is a Step Functions execution of infra/replication.asl.json, executed
+by moto's Step Functions, each task the app's replication_task function: push- and
+pull-based runs between this Berth and Debian's docker-registry, filters and namespace
+rewriting, a failure recorded on its artifact, and a retry of only what failed."""
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import replace
+
+import pytest
+
+from chalicelib.meta.replication import FAILED, SUCCEEDED
+from chalicelib.remote.client import RegistryClient
+from tests.replication.test_remote_client import push_image
+
+
+@pytest.fixture(scope="module")
+def machine(world, _moto) -> str:
+    from devstack.workflows import create_replication_workflow
+
+    stage = world.svc.settings.ssm_prefix.rsplit("/", 1)[-1]
+    arn = create_replication_workflow(lambda service: _moto.client(service, region_name="us-east-1"), stage)
+    world.svc.settings = replace(world.svc.settings, replication_state_machine=arn)
+    return arn
+
+
+def registry(world, url: str) -> int:
+    reply = world.admin.post("/registries", {"name": world.name("reg"), "type": "docker-registry", "url": url})
+    assert reply.status == 201, reply.body
+    return int(reply.headers["location"].rsplit("/", 1)[1])
+
+
+def policy(world, **fields):
+    reply = world.admin.post("/replication/policies", {"name": world.name("pol"), "enabled": True, "override": True, **fields})
+    assert reply.status == 201, reply.body
+    return world.svc.replication_policies.get(int(reply.headers["location"].rsplit("/", 1)[1]))
+
+
+def start(world, policy_id: int, path: str = "/replication/executions"):
+    reply = world.admin.post(path, {"policy_id": policy_id} if path == "/replication/executions" else None)
+    assert reply.status == 201, reply.body
+    return world.svc.replication_runs.get(int(reply.headers["location"].rsplit("/", 1)[1]))
+
+
+def wait(world, execution_id: int, timeout: float = 120):
+    """Until the run has ended (the workflow runs in moto's threads)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        execution = world.svc.replication_runs.get(execution_id)
+        if execution.status not in ("InProgress",):
+            history = world.svc.stepfunctions.describe_execution(executionArn=execution.workflow_arn)
+            if history["status"] != "RUNNING":
+                return execution
+        time.sleep(0.2)
+    pytest.fail(f"execution {execution_id} still running after {timeout} s")
+
+
+def test_a_push_run_copies_what_the_filters_select_into_the_namespace(world, machine, distribution):
+    remote = registry(world, distribution.url)
+    project = world.project()
+    wanted = world.push(f"{project.name}/app", "v1")
+    world.push(f"{project.name}/app", "v1-rc", seed="rc")
+    world.push(f"{project.name}/other", "v1", seed="other")
+    p = policy(world, dest_registry={"id": remote}, dest_namespace="pushed", dest_namespace_replace_count=1,
+               filters=[{"type": "name", "value": f"{project.name}/app"},
+                        {"type": "tag", "value": "*-rc", "decoration": "excludes"}])
+    execution = start(world, p.policy_id)
+    assert execution.workflow_arn.endswith(f":{p.name}-{execution.execution_id}")
+    done = wait(world, execution.execution_id)
+    assert (done.status, done.status_text) == (SUCCEEDED, "")
+    tasks = world.svc.replication_runs.tasks(execution.execution_id)
+    assert [(t.src_repository, t.dst_repository, t.tags, t.status) for t in tasks] == [
+        (f"{project.name}/app", "pushed/app", ("v1",), SUCCEEDED)]
+    assert tasks[0].bytes > 0 and any("written" in line for line in tasks[0].log)
+    client = RegistryClient(distribution.url)
+    assert client.manifest_digest("pushed/app", "v1") == wanted
+    assert client.tags("pushed/app") == ["v1"]
+    # the Step Functions view shows the run, named after the policy, succeeded
+    described = world.svc.stepfunctions.describe_execution(executionArn=done.workflow_arn)
+    assert described["status"] == "SUCCEEDED"
+    # and Harbor's API shows it with its task and log
+    got = world.admin.get(f"/replication/executions/{execution.execution_id}").json()
+    assert {k: got[k] for k in ("id", "policy_id", "status", "trigger", "total", "failed", "succeed", "in_progress",
+                                 "stopped")} == {"id": execution.execution_id, "policy_id": p.policy_id, "status": "Succeed",
+                                                 "trigger": "manual", "total": 1, "failed": 0, "succeed": 1,
+                                                 "in_progress": 0, "stopped": 0}
+    listed = world.admin.get(f"/replication/executions?policy_id={p.policy_id}").json()
+    assert [e["id"] for e in listed] == [execution.execution_id]
+    [task] = world.admin.get(f"/replication/executions/{execution.execution_id}/tasks").json()
+    assert (task["status"], task["src_resource"], task["dst_resource"], task["resource_type"]) == (
+        "Succeed", f"{project.name}/app@{wanted}", "pushed/app:v1", "artifact")
+    log = world.admin.get(f"/replication/executions/{execution.execution_id}/tasks/{task['id']}/log")
+    assert log.headers["content-type"].startswith("text/plain") and f"manifest {wanted} written" in log.body.decode()
+    # nothing failed: nothing to retry
+    assert world.admin.post(f"/replication/executions/{execution.execution_id}/retry").status == 400
+
+
+def test_a_pull_run_with_a_failed_artifact_then_a_retry_of_only_that_one(world, machine, distribution):
+    client = RegistryClient(distribution.url)
+    source = world.name("up")
+    good = push_image(client, f"{source}/good", "1.0", b"good layer")
+    bad = push_image(client, f"{source}/bad", "1.0", b"bad layer")
+    remote = registry(world, distribution.url)
+    project = world.project()
+    p = policy(world, src_registry={"id": remote}, dest_namespace=project.name,
+               filters=[{"type": "name", "value": f"{source}/**"}])
+    # one artifact fails for real: its layer is deleted at the source before the run
+    bad_layer = json.loads(bad.data)["layers"][0]["digest"]
+    assert client.http.request("DELETE", f"{distribution.url}/v2/{source}/bad/blobs/{bad_layer}").status == 202
+    execution = start(world, p.policy_id)
+    done = wait(world, execution.execution_id)
+    assert (done.status, done.status_text) == (FAILED, "1 of 2 tasks failed")
+    tasks = {t.src_repository: t for t in world.svc.replication_runs.tasks(execution.execution_id)}
+    assert tasks[f"{source}/good"].status == SUCCEEDED
+    assert tasks[f"{source}/bad"].status == FAILED and "404" in tasks[f"{source}/bad"].error
+    assert world.svc.meta.get_tag(f"{project.name}/good", "1.0").digest == good.digest
+    assert world.svc.meta.get_manifest(f"{project.name}/bad", bad.digest) is None  # nothing half-written
+
+    # the layer is back: a retry runs only the failed artifact
+    client.upload_blob(f"{source}/bad", bad_layer, io.BytesIO(b"bad layer"), 9)
+    failed = world.admin.get(f"/replication/executions/{execution.execution_id}/tasks?status=Failed").json()
+    assert [t["src_resource"] for t in failed] == [f"{source}/bad:1.0"] and "404" in failed[0]["error"]
+    retry = start(world, p.policy_id, f"/replication/executions/{execution.execution_id}/retry")
+    finished = wait(world, retry.execution_id)
+    assert finished.status == SUCCEEDED
+    retried = world.svc.replication_runs.tasks(retry.execution_id)
+    assert [t.src_repository for t in retried] == [f"{source}/bad"]
+    assert world.svc.meta.get_tag(f"{project.name}/bad", "1.0").digest == bad.digest
+
+
+def test_bad_starts(world, machine, distribution):
+    remote = registry(world, distribution.url)
+    off = policy(world, dest_registry={"id": remote}, enabled=False)
+    reply = world.admin.post("/replication/executions", {"policy_id": off.policy_id})
+    assert reply.status == 400 and "disabled" in reply.json()["errors"][0]["message"]
+    assert world.admin.post("/replication/executions", {"policy_id": 999999}).status == 404
+    assert world.admin.get("/replication/executions/999999").status == 404
+    assert world.admin.put("/replication/executions/999999").status == 404
+    someone = world.as_(world.user().username)
+    assert someone.get("/replication/executions").status == 403
