@@ -62,6 +62,7 @@ OPS_OUTPUTS = (
     "ApiFunctionLogGroupArn", "CleanUpFunctionLogGroupArn", "RecordPullsFunctionLogGroupArn",
     "ForwardEventsFunctionLogGroupArn", "AuditEventsFunctionLogGroupArn",
     "WebhookEventsFunctionLogGroupArn", "DeliverWebhooksFunctionLogGroupArn", "ChallengeFunctionLogGroupArn",
+    "ReplicationTaskFunctionLogGroupArn",
 )
 
 API_FUNCTION_ENVIRONMENT = {"BERTH_PULL_RECORDING": "log"}
