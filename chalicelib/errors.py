@@ -105,6 +105,18 @@ class ProjectGone(Denied):
     """the project was deleted: a token issued before may not write into it"""
 
 
+class TagImmutable(Denied):
+    """the tag is immutable (a rule of its project protects it): it is neither moved nor deleted"""
+
+
+class QuotaExceeded(Denied):
+    """the project's storage quota would be exceeded"""
+
+
+class InvalidRule(BerthError):
+    """a rule, pattern or schedule that cannot be used"""
+
+
 class InvalidPagination(BerthError):
     """invalid number of results requested"""
 

@@ -73,3 +73,5 @@ def delete(svc, project: Project) -> None:
     if count:
         raise ProjectNotEmpty(f"project {project.name} still holds {count} repositories; delete them first")
     svc.accounts.delete_project(project.name)
+    # its rules go too: a project made again under the name starts without them
+    svc.immutable_rules.delete_project(project.name)

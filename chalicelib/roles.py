@@ -48,6 +48,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "tag.delete": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER}),
     "robot.read": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER}),
     "robot.write": frozenset({Role.PROJECT_ADMIN}),
+    # tag immutability rules (Harbor: project admins manage, maintainers read)
+    "immutable.read": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER}),
+    "immutable.write": frozenset({Role.PROJECT_ADMIN}),
     # a project's labels (Harbor: project admins), and putting labels on its artifacts
     "label.write": frozenset({Role.PROJECT_ADMIN}),
     "artifact.label": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER, Role.DEVELOPER}),

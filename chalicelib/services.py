@@ -101,6 +101,12 @@ class Services:
         return DynamoWebhooks(self.table, self.clock)
 
     @cached_property
+    def immutable_rules(self):
+        from chalicelib.meta.immutable_rules import DynamoImmutableRules
+
+        return DynamoImmutableRules(self.table)
+
+    @cached_property
     def labels(self):
         from chalicelib.meta.labels import DynamoLabels
 

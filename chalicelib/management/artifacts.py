@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from chalicelib import artifacts
+from chalicelib import artifacts, immutability
 from chalicelib.errors import ManifestNotFound
 from chalicelib.management import paging
 from chalicelib.management.access import allowed, find_project, require
@@ -29,7 +29,7 @@ from chalicelib.meta.accounts import Project
 from chalicelib.meta.registry import ManifestRecord
 from chalicelib.oci.digests import Digest, looks_like_digest
 from chalicelib.oci.mediatypes import IMAGE_CONFIGS, INDEXES
-from chalicelib.oci.names import validate_name, validate_tag
+from chalicelib.oci.names import project_of, validate_name, validate_tag
 from chalicelib.web.http import Request, Response
 
 _TYPES = {
@@ -118,6 +118,7 @@ class Repository:
             self.tags.setdefault(digest, []).append((tag, updated, pulled))
         self._documents: dict[str, dict] = {}
         self._labels: dict[str, list] | None = None
+        self._rules: list | None = None
 
     def labels(self, digest: str) -> list:
         """The labels on an artifact (read for the whole repository on first use)."""
@@ -181,7 +182,13 @@ class Repository:
         return out
 
     def tag(self, digest: str, name: str, updated: int, pulled: int = 0) -> dict:
-        return _tag(self.name, digest, name, updated, pulled)
+        return _tag(self.name, digest, name, updated, pulled, immutable=self.immutable(name))
+
+    def immutable(self, tag: str) -> bool:
+        """Whether the project's rules protect the tag (read once per request)."""
+        if self._rules is None:
+            self._rules = self.svc.immutable_rules.get(project_of(self.name)).rules
+        return immutability.protects(self._rules, self.name, tag)
 
     def resolve(self, reference: str) -> ManifestRecord:
         """A manifest by tag or digest (404 if the repository has no such one)."""
@@ -211,7 +218,7 @@ def _references(doc: dict) -> list[dict]:
     return out
 
 
-def _tag(repository: str, digest: str, name: str, updated: int, pulled: int = 0) -> dict:
+def _tag(repository: str, digest: str, name: str, updated: int, pulled: int = 0, *, immutable: bool = False) -> dict:
     return {
         "id": stable_id(f"{repository}:{name}"),
         "repository_id": stable_id(repository),
@@ -219,7 +226,7 @@ def _tag(repository: str, digest: str, name: str, updated: int, pulled: int = 0)
         "name": name,
         "push_time": iso(updated),
         "pull_time": iso(pulled) if pulled else NEVER,
-        "immutable": False,
+        "immutable": immutable,
         "signed": False,
     }
 
@@ -346,9 +353,9 @@ def create_tag(svc, req: Request, project_name: str, repository_name: str, refer
 
 @operation(
     "deleteTag",
-    "Remove a tag from an artifact",
+    "Remove a tag from an artifact (not an immutable one: 412)",
     "artifact",
-    errors=(400, 403, 404),
+    errors=(400, 403, 404, 412),
 )
 def delete_tag(svc, req: Request, project_name: str, repository_name: str, reference: str, tag_name: str) -> Response:
     _, repo = _open(svc, req, project_name, repository_name, "tag.delete")
@@ -356,7 +363,7 @@ def delete_tag(svc, req: Request, project_name: str, repository_name: str, refer
     tag = validate_tag(tag_name)
     if tag not in [t[0] for t in repo.tags.get(record.digest, [])]:
         raise NotFound(f"artifact {record.digest} has no tag {tag}")
-    if not svc.meta.delete_tag(repo.name, tag):
+    if not artifacts.delete_tag(svc, repo.name, tag):
         # gone since it was read (a concurrent delete): say so rather than claim this one did it
         raise NotFound(f"artifact {record.digest} has no tag {tag}")
     return Response.empty(200)
@@ -369,7 +376,7 @@ def delete_tag(svc, req: Request, project_name: str, repository_name: str, refer
     ok=201,
     location=True,
     params=(Param("from", string(), "The artifact to copy", required=True),),
-    errors=(400, 403, 404),
+    errors=(400, 403, 404, 412),
 )
 def copy_artifact(svc, req: Request, project_name: str, repository_name: str) -> Response:
     target_project = find_project(svc, req, project_name, by_name=True)

@@ -34,7 +34,10 @@ _BY_ERROR: list[tuple[type[Exception], str]] = [
     (api.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"),
     (AccountNotFound, "NOT_FOUND"),
     (errors.Unauthorized, "UNAUTHORIZED"),
+    # Harbor answers 412: the request is fine, the project's rules refuse it
+    (errors.TagImmutable, "PRECONDITION"),
     (errors.Denied, "FORBIDDEN"),
+    (errors.InvalidRule, "BAD_REQUEST"),
     (errors.Unsupported, "METHOD_NOT_ALLOWED"),
     (errors.ManifestReferenced, "PRECONDITION"),
     (ProjectNotEmpty, "PRECONDITION"),

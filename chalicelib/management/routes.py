@@ -20,6 +20,7 @@ from chalicelib.management import (
     artifacts,
     audit,
     configurations,
+    immutable,
     labels,
     login,
     members,
@@ -40,7 +41,7 @@ from chalicelib.management.spec import Operation, operation_of
 PREFIX = "api/v2.0"
 # path parameters that are Harbor integers; the others are strings
 INTEGER_PARAMS = frozenset(
-    {"label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id", "registry_id", "policy_id"}
+    {"immutable_rule_id", "label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id", "registry_id", "policy_id"}
 )
 class Handler:
     """A handler named "<module of chalicelib/management>.<function>", imported on first
@@ -172,6 +173,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", _HOOKS, webhooks.list_webhook_policies),
     Route("POST", _HOOKS, webhooks.create_webhook_policy),
     Route("GET", _P + "/webhook/events", webhooks.get_supported_event_types),
+    # tag immutability rules
+    Route("GET", _P + "/immutabletagrules", immutable.list_immutable_rules),
+    Route("POST", _P + "/immutabletagrules", immutable.create_immutable_rule),
+    Route("PUT", _P + "/immutabletagrules/{immutable_rule_id}", immutable.update_immutable_rule),
+    Route("DELETE", _P + "/immutabletagrules/{immutable_rule_id}", immutable.delete_immutable_rule),
     # artifacts and tags (before repositories: see the module's docstring)
     Route("DELETE", _ART + "/tags/{tag_name}", artifacts.delete_tag),
     Route("POST", _ART + "/labels", artifact_labels.add_label),

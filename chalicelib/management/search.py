@@ -88,6 +88,8 @@ HARBOR_POLICIES: dict[str, tuple[tuple[str, str], ...]] = {
     "tag.delete": (("tag", "delete"),),
     "robot.read": (("robot", "read"), ("robot", "list")),
     "robot.write": (("robot", "create"), ("robot", "update"), ("robot", "delete")),
+    "immutable.read": (("immutable-tag", "list"),),
+    "immutable.write": (("immutable-tag", "create"), ("immutable-tag", "update"), ("immutable-tag", "delete")),
     "label.write": (("label", "create"), ("label", "update"), ("label", "delete")),
     "artifact.label": (("artifact-label", "create"), ("artifact-label", "delete")),
     # Harbor's rbac resource for webhook policies

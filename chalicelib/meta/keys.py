@@ -72,6 +72,11 @@ handful, listed with one Query) and the claim on each one's name; their secrets 
     REPLICATION_EXECUTIONS            <execution id, 10 digits>   a run (a Step Functions execution)
     REPLICATION_TASKS#<execution id>  <task id, 6 digits>         one artifact of a run, its log
 
+Tag immutability rules (chalicelib/meta/immutable_rules.py): a project's rules in one
+item, read with a push's references in its one BatchGetItem:
+
+    IMMUTABLE#<project>               RULES
+
 Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
     SESSION#<sha256 of the cookie's secret>   SESSION
@@ -280,6 +285,14 @@ def replication_tasks_pk(execution_id: int) -> str:
 
 def replication_task_sk(task_id: int) -> str:
     return f"{task_id:06d}"
+
+
+# -- tag immutability ----------------------------------------------------------------
+RULES_SK = "RULES"
+
+
+def immutable_pk(project: str) -> str:
+    return f"IMMUTABLE#{project}"
 
 
 # -- list sizes ----------------------------------------------------------------------

@@ -107,6 +107,14 @@ def _upload_claim(upload_id: str, digest: str, now: int, expires: int | None = N
     return put_op(item, "attribute_not_exists(PK)")
 
 
+@dataclass(frozen=True)
+class PushReads:
+    missing: list[str]  # references the repository lacks
+    repository_exists: bool
+    tag_digest: str | None  # what the pushed tag names now (None: no such tag)
+    rules: Any  # the project's immutability rules (meta/immutable_rules.RuleSet)
+
+
 @dataclass
 class TagRecord:
     tag: str
@@ -242,12 +250,36 @@ class DynamoRegistryMeta:
     def check_push(self, name: str, blobs: Iterable[str], manifests: Iterable[str]) -> tuple[list[str], bool]:
         """(the blobs and manifests the repository lacks, whether the repository exists):
         one BatchGetItem. put_manifest counts a new repository with the second answer."""
+        reads = self.read_for_push(name, blobs, manifests)
+        return reads.missing, reads.repository_exists
+
+    def read_for_push(self, name: str, blobs: Iterable[str], manifests: Iterable[str], *, tag: str | None = None) -> PushReads:
+        """What a manifest PUT needs to know, in one BatchGetItem: the references the
+        repository lacks, whether it exists, what `tag` names now, and the project's tag
+        immutability rules."""
+        from chalicelib.meta.immutable_rules import RULES_ATTRIBUTE, RuleSet, rules_key
+
+        pk = keys.repo_pk(name)
         wanted = {keys.link_sk(d): d for d in blobs}
         wanted.update({keys.manifest_sk(d): d for d in manifests})
-        found = self._t.batch_get([(keys.repo_pk(name), s) for s in wanted] + [(keys.CATALOG_PK, name)])
-        present = {(i["PK"], i["SK"]) for i in found}
-        missing = [d for s, d in wanted.items() if (keys.repo_pk(name), s) not in present]
-        return missing, (keys.CATALOG_PK, name) in present
+        extra = [(keys.CATALOG_PK, name), rules_key(keys.project_of(name))]
+        if tag is not None:
+            extra.append((pk, keys.tag_sk(tag)))
+        found = {
+            (i["PK"], i["SK"]): i
+            for i in self._t.batch_get(
+                [(pk, s) for s in wanted] + extra,
+                projection=f"PK, SK, #d, {RULES_ATTRIBUTE}, last_id, version",
+                names={"#d": "digest"},
+            )
+        }
+        tag_item = found.get((pk, keys.tag_sk(tag))) if tag is not None else None
+        return PushReads(
+            missing=[d for s, d in wanted.items() if (pk, s) not in found],
+            repository_exists=(keys.CATALOG_PK, name) in found,
+            tag_digest=tag_item.get("digest") if tag_item else None,
+            rules=RuleSet.from_item(found.get(rules_key(keys.project_of(name)))),
+        )
 
     # -- manifests and tags ----------------------------------------------------
     def put_manifest(
@@ -261,6 +293,7 @@ class DynamoRegistryMeta:
         links: Iterable[tuple[str, int, str | None]] = (),
         extra: Iterable[dict] = (),
         new_repository: bool | None = None,
+        keep_tag: bool = False,
     ) -> None:
         """The manifest, its tag, its referrer entry and the catalog entry in one
         transaction; `links` ((digest, size, key of the bytes or None) of blobs) are linked in it too, `extra`
@@ -278,7 +311,12 @@ class DynamoRegistryMeta:
             *_catalog_touch(name, now, new=new_repository),
         ]
         if tag is not None:
-            ops.append(put_op(_tag_item(name, tag, record, now)))
+            # keep_tag: an immutable tag is only created or put again on the same manifest
+            condition = "attribute_not_exists(PK) OR #d = :d" if keep_tag else None
+            tag_op = put_op(_tag_item(name, tag, record, now), condition, {":d": record.digest} if keep_tag else None)
+            if keep_tag:
+                tag_op["Put"]["ExpressionAttributeNames"] = {"#d": "digest"}
+            ops.append(tag_op)
         ops += self._event("artifact.pushed", name, tag if tag is not None else record.digest, _artifact_data(record, tag))
         if record.subject:
             ops.append(

@@ -127,7 +127,9 @@ class Table:
             if not start:
                 return
 
-    def batch_get(self, keys: Iterable[tuple[str, str]], *, projection: str | None = "PK, SK") -> list[dict[str, Any]]:
+    def batch_get(
+        self, keys: Iterable[tuple[str, str]], *, projection: str | None = "PK, SK", names: dict | None = None
+    ) -> list[dict[str, Any]]:
         """The items at these keys that exist; projection None: whole items."""
         pending = [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in dict.fromkeys(keys)]
         found: list[dict[str, Any]] = []
@@ -137,6 +139,8 @@ class Table:
             request: dict[str, Any] = {self.name: {"Keys": batch}}
             if projection is not None:
                 request[self.name]["ProjectionExpression"] = projection
+            if names:
+                request[self.name]["ExpressionAttributeNames"] = names
             while request:
                 out = self.client.batch_get_item(RequestItems=request)
                 found.extend(unmarshal(i) for i in out.get("Responses", {}).get(self.name, []))

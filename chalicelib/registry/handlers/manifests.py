@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import hashlib
 
-from chalicelib.errors import InvalidDigest, ManifestBlobUnknown, ManifestNotFound
+from chalicelib import artifacts
+from chalicelib.errors import InvalidDigest, ManifestNotFound
 from chalicelib.meta.registry import INLINE_MANIFEST_LIMIT, ManifestRecord
 from chalicelib.oci.digests import CANONICAL, Digest, looks_like_digest
 from chalicelib.oci.manifests import parse_manifest
@@ -36,14 +37,7 @@ def put_manifest(svc, req: Request, name: str, reference: str) -> Response:
     else:
         digest, tag = str(Digest.of(data, CANONICAL)), validate_tag(reference)
 
-    missing, repository_exists = svc.meta.check_push(name, parsed.blobs, parsed.children)
-    if missing:
-        raise ManifestBlobUnknown(
-            f"manifest references {missing[0]}, which is not in {name}", detail={"digest": missing[0]}
-        )
     inline = len(data) <= INLINE_MANIFEST_LIMIT
-    if not inline:
-        svc.blobs.put_manifest(digest, data)
     record = ManifestRecord(
         digest=digest,
         media_type=parsed.media_type,
@@ -58,9 +52,8 @@ def put_manifest(svc, req: Request, name: str, reference: str) -> Response:
         children=list(dict.fromkeys(parsed.children)),
         created=int(svc.clock()),
     )
-    svc.meta.put_manifest(
-        name, record, tag, int(svc.clock()), project=write_guard(svc, name), new_repository=not repository_exists
-    )
+    # the references, the project's rules and the write: chalicelib/artifacts.py
+    artifacts.push_manifest(svc, name, record, tag, project=write_guard(svc, name), stored_body=None if inline else data)
     headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest}
     if record.subject:
         headers["OCI-Subject"] = record.subject
@@ -69,12 +62,10 @@ def put_manifest(svc, req: Request, name: str, reference: str) -> Response:
 
 def delete_manifest(svc, req: Request, name: str, reference: str) -> Response:
     if looks_like_digest(reference):
-        from chalicelib import artifacts
-
         artifacts.delete_manifest(svc, name, str(Digest.parse(reference)))
     else:
         tag = validate_tag(reference)
-        if not svc.meta.delete_tag(name, tag):
+        if not artifacts.delete_tag(svc, name, tag):
             raise ManifestNotFound(f"tag {tag} is not in {name}", detail={"tag": tag})
     return Response.empty(202)
 

@@ -1,0 +1,65 @@
+"""A project's tag immutability rules in DynamoDB: all of them in one item
+(`IMMUTABLE#<project>` / `RULES`; Harbor allows a handful per project), so that a push
+reads them in the same BatchGetItem as the manifest's references, and a tag delete
+with one GetItem. Changes are read-modify-write, conditional on the version read.
+
+The rules are kept as Harbor's JSON (chalicelib/immutability.py checks and reads them).
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import Conflict
+from chalicelib.meta import keys
+from chalicelib.meta.table import Table, is_condition_failure
+
+# the attribute holding the rules (a JSON list), read by the push's batch too
+RULES_ATTRIBUTE = "rule_set"
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: list[dict[str, Any]] = field(default_factory=list)  # Harbor's ImmutableRule, each with its "id"
+    last_id: int = 0
+    version: str | None = None  # None: no item yet
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any] | None) -> RuleSet:
+        if not item:
+            return cls()
+        return cls(json.loads(item.get(RULES_ATTRIBUTE) or "[]"), int(item.get("last_id", 0)), item.get("version"))
+
+
+def rules_key(project: str) -> tuple[str, str]:
+    return keys.immutable_pk(project), keys.RULES_SK
+
+
+class DynamoImmutableRules:
+    def __init__(self, table: Table):
+        self._t = table
+
+    def get(self, project: str) -> RuleSet:
+        return RuleSet.from_item(self._t.get(*rules_key(project), consistent=True))
+
+    def save(self, project: str, previous: RuleSet, rules: list[dict[str, Any]], last_id: int) -> None:
+        """Replace the rules, if nobody changed them since `previous` was read (Conflict)."""
+        pk, sk = rules_key(project)
+        item = {"PK": pk, "SK": sk, RULES_ATTRIBUTE: json.dumps(rules), "last_id": last_id, "version": uuid.uuid4().hex}
+        try:
+            if previous.version is None:
+                self._t.put(item, condition="attribute_not_exists(PK)")
+            else:
+                self._t.put(item, condition="#v = :v", values={":v": previous.version}, names={"#v": "version"})
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise Conflict("the rules changed meanwhile; retry") from None
+            raise
+
+    def delete_project(self, project: str) -> None:
+        """A deleted project's rules go with it (a project made again starts with none)."""
+        self._t.delete(*rules_key(project))
