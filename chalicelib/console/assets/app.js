@@ -15,7 +15,7 @@ import * as users from "./view-users.js";
 const ROUTES = [
   { pattern: /^\/projects$/, section: "projects", render: projects.render },
   { pattern: /^\/projects\/([^/]+)\/repositories\/(.+)$/, section: "projects", render: repository.render },
-  { pattern: /^\/projects\/([^/]+)(?:\/(repositories|members|robots|webhooks|logs))?$/, section: "projects", render: project.render },
+  { pattern: /^\/projects\/([^/]+)(?:\/(repositories|members|robots|webhooks|immutability|logs))?$/, section: "projects", render: project.render },
   { pattern: /^\/users$/, section: "users", render: users.render, admin: true },
   { pattern: /^\/logs$/, section: "logs", render: audit.render, admin: true },
   { pattern: /^\/configuration$/, section: "configuration", render: configuration.render, admin: true },

@@ -48,6 +48,14 @@ export function mayLabelArtifacts(permissions) {
   return permissions.has("artifact-label:create");
 }
 
+export function mayListImmutability(permissions) {
+  return permissions.has("immutable-tag:list");
+}
+
+export function mayManageImmutability(permissions) {
+  return permissions.has("immutable-tag:create");
+}
+
 export function mayListRobots(permissions) {
   return permissions.has("robot:list");
 }

@@ -1,12 +1,14 @@
-// One project: its header and tabs (repositories, members, robot accounts, webhooks, logs).
+// One project: its header and tabs (repositories, members, robot accounts, webhooks,
+// tag immutability, logs).
 // The robot accounts tab shows for those who may list them (project admins,
 // maintainers, system admins), as the caller's permissions in the project say; the
 // webhooks tab likewise.
 import { segment } from "./api.js";
 import { h, replace } from "./dom.js";
 import { renderLogList } from "./logs.js";
-import { mayListRobots, mayListWebhooks, roleLabel } from "./roles.js";
+import { mayListImmutability, mayListRobots, mayListWebhooks, roleLabel } from "./roles.js";
 import { errorNote, loading } from "./widgets.js";
+import { renderImmutability } from "./tab-immutability.js";
 import { renderMembers } from "./tab-members.js";
 import { renderRepositories } from "./tab-repositories.js";
 import { renderRobots } from "./tab-robots.js";
@@ -17,6 +19,7 @@ const TABS = [
   { id: "members", title: "Members" },
   { id: "robots", title: "Robot accounts", shown: mayListRobots },
   { id: "webhooks", title: "Webhooks", shown: mayListWebhooks },
+  { id: "immutability", title: "Tag immutability", shown: mayListImmutability },
   { id: "logs", title: "Logs" },
 ];
 
@@ -79,6 +82,8 @@ export async function render(ctx, name, tab = "repositories") {
     await renderRobots(context);
   } else if (tab === "webhooks") {
     await renderWebhooks(context);
+  } else if (tab === "immutability") {
+    await renderImmutability(context);
   } else if (tab === "logs") {
     await renderLogList({ api, container: body, path: `/projects/${segment(name)}/logs`, id: "project-logs", title: "Project log" });
   } else {
