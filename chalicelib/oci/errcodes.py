@@ -66,7 +66,12 @@ _BY_ERROR: list[tuple[type[errors.BerthError], str, int]] = [
     (errors.Conflict, "TOOMANYREQUESTS", 429),
     (errors.LoginThrottled, "TOOMANYREQUESTS", 429),
     (errors.Unauthorized, "UNAUTHORIZED", 401),
+    # a project's rules refuse the write: a retry will not help
+    (errors.TagImmutable, "DENIED", 403),
+    (errors.QuotaExceeded, "DENIED", 403),
     (errors.Denied, "DENIED", 403),
+    # rules and schedules come through the management API; the OCI API takes none
+    (errors.InvalidRule, "UNSUPPORTED", 400),
 ]
 
 

@@ -32,6 +32,9 @@ EXPECTED = {
     errors.Unauthorized: ("UNAUTHORIZED", 401),
     errors.Denied: ("DENIED", 403),
     errors.ProjectGone: ("DENIED", 403),
+    errors.TagImmutable: ("DENIED", 403),
+    errors.QuotaExceeded: ("DENIED", 403),
+    errors.InvalidRule: ("UNSUPPORTED", 400),
     errors.InvalidPagination: ("PAGINATION_NUMBER_INVALID", 400),
     errors.ManifestReferenced: ("DENIED", 412),
 }
