@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from chalicelib.errors import ManifestNotFound, RemoteRegistryError
+from chalicelib import artifacts
+from chalicelib.errors import ManifestBlobUnknown, ManifestNotFound, RemoteRegistryError
 from chalicelib.meta.registry import INLINE_MANIFEST_LIMIT, ManifestRecord
 from chalicelib.oci.digests import Digest, looks_like_digest
 from chalicelib.oci.manifests import parse_manifest
@@ -106,12 +107,7 @@ class LocalEndpoint:
         """As a PUT does: every reference present, then the manifest (and tag) in one write."""
         svc = self.svc
         parsed = parse_manifest(manifest.data, manifest.media_type)
-        missing, repository_exists = svc.meta.check_push(repository, parsed.blobs, parsed.children)
-        if missing:
-            raise RemoteRegistryError(f"{repository}: {missing[0]} is missing here; the manifest is not put")
         inline = len(manifest.data) <= INLINE_MANIFEST_LIMIT
-        if not inline:
-            svc.blobs.put_manifest(manifest.digest, manifest.data)
         record = ManifestRecord(
             digest=manifest.digest,
             media_type=parsed.media_type,
@@ -125,22 +121,25 @@ class LocalEndpoint:
             created=int(svc.clock()),
         )
         tag = None if looks_like_digest(reference) else reference
-        svc.meta.put_manifest(repository, record, tag, int(svc.clock()), project=write_guard(svc, repository),
-                              new_repository=not repository_exists)
+        # the domain's push: references present, the project's tag immutability, one write
+        try:
+            artifacts.push_manifest(
+                svc, repository, record, tag, project=write_guard(svc, repository), stored_body=None if inline else manifest.data
+            )
+        except ManifestBlobUnknown as exc:
+            raise RemoteRegistryError(f"{repository}: {exc.message}; the manifest is not put") from None
 
     def referrers(self, repository: str, digest: str) -> list[dict]:
         return self.svc.meta.list_referrers(repository, digest)
 
     def delete(self, repository: str, reference: str) -> bool:
-        from chalicelib import artifacts
-
         if looks_like_digest(reference):
             try:
                 artifacts.delete_manifest(self.svc, repository, reference)
             except ManifestNotFound:
                 return False
             return True
-        return self.svc.meta.delete_tag(repository, reference)
+        return artifacts.delete_tag(self.svc, repository, reference)
 
 
 class RemoteEndpoint:
