@@ -697,3 +697,55 @@ def test_console_configuration(stack, browser):
                    if now[k] != before[k]}
         if changed:
             assert api(stack, "PUT", "/configurations", json=changed).status_code == 200
+
+
+def test_console_replication(stack, browser, distribution):
+    """Replication as an administrator does it in the console: add the CNCF registry and
+    test its connection, add a push rule, run it, and read the run's task."""
+    from chalicelib.remote.client import Credential, RegistryClient
+    from tests.replication.test_remote_client import push_image
+
+    admin, admin_password = stack.credentials
+    name = f"console{secrets.token_hex(3)}"
+    pushed = push_image(RegistryClient(stack.api, Credential(admin, admin_password)), f"library/{name}", "v1", b"console layer")
+    b = browser
+    with b.evidence_on_failure("replication"):
+        b.open("#/replication")
+        b.log_in(admin, admin_password)
+        b.loaded("#registry-list")
+        # -- a registry, checked by the server before it is stored -----------------------------
+        b.click("#registry-new")
+        b.fill("#registry-name", f"cncf-{name}")
+        b.choose("#registry-type", "docker-registry")
+        b.fill("#registry-url", distribution.url)
+        b.click("#registry-create-submit")
+        b.text_in("#messages", f"Registry cncf-{name} added.")
+        b.text_in("#registries-table", f"cncf-{name}")
+        b.click("#registries-table .test-registry")
+        b.text_in("#messages", f"cncf-{name} answers and takes its credentials.")
+        b.text_in("#registries-table .registry-status", "healthy")
+        # -- a push rule, run now ----------------------------------------------------------------
+        b.loaded("#policy-list")
+        b.click("#policy-new")
+        b.fill("#policy-name", f"rule-{name}")
+        b.choose("#policy-direction", "push")
+        b.fill("#policy-name-filter", f"library/{name}")
+        b.fill("#policy-namespace", "consolemirror")
+        b.click("#policy-create-submit")
+        b.text_in("#messages", f"Rule rule-{name} created.")
+        b.text_in("#policies-table", f"push to cncf-{name}")
+        b.click("#policies-table .run-policy")
+        b.text_in("#messages", f"Rule rule-{name} started.")
+        for _ in range(60):  # the run is a Step Functions execution: refresh until it ended
+            b.click("#executions-refresh")
+            b.loaded("#execution-list")
+            if "InProgress" not in b.find("#executions-table .execution-status").text:
+                break
+        b.text_in("#executions-table .execution-status", "Succeed")
+        b.click("#executions-table .show-tasks")
+        b.text_in("#tasks-table .task-status", "Succeed")
+        assert f"consolemirror/{name}:v1" in b.find("#tasks-table").text
+        assert RegistryClient(distribution.url).manifest_digest(f"consolemirror/{name}", "v1") == pushed.digest
+        problems = [e["message"] for e in b.console_log()
+                    if "Content Security Policy" in e["message"] or "Uncaught" in e["message"]]
+        assert problems == []

@@ -9,6 +9,7 @@ import * as configuration from "./view-configuration.js";
 import * as login from "./view-login.js";
 import * as project from "./view-project.js";
 import * as projects from "./view-projects.js";
+import * as replication from "./view-replication.js";
 import * as repository from "./view-repository.js";
 import * as users from "./view-users.js";
 
@@ -18,6 +19,7 @@ const ROUTES = [
   { pattern: /^\/projects\/([^/]+)(?:\/(repositories|members|robots|webhooks|immutability|logs))?$/, section: "projects", render: project.render },
   { pattern: /^\/users$/, section: "users", render: users.render, admin: true },
   { pattern: /^\/logs$/, section: "logs", render: audit.render, admin: true },
+  { pattern: /^\/replication$/, section: "replication", render: replication.render, admin: true },
   { pattern: /^\/configuration$/, section: "configuration", render: configuration.render, admin: true },
 ];
 const HOME = "/projects";
