@@ -89,6 +89,7 @@ _EVENT_STREAM = os.environ.get("BERTH_EVENT_STREAM_ARN") or _PLACEHOLDER_STREAM
 _AUDIT_QUEUE = os.environ.get("BERTH_AUDIT_QUEUE_ARN") or _PLACEHOLDER_QUEUE
 _WEBHOOK_EVENTS_QUEUE = os.environ.get("BERTH_WEBHOOK_EVENTS_QUEUE_ARN") or _PLACEHOLDER_QUEUE
 _WEBHOOK_DELIVERIES_QUEUE = os.environ.get("BERTH_WEBHOOK_DELIVERIES_QUEUE_ARN") or _PLACEHOLDER_QUEUE
+_REPLICATION_EVENTS_QUEUE = os.environ.get("BERTH_REPLICATION_EVENTS_QUEUE_ARN") or _PLACEHOLDER_QUEUE
 
 
 @app.on_dynamodb_record(stream_arn=_EVENT_STREAM, batch_size=100, starting_position="TRIM_HORIZON", name="forward_events")
@@ -118,6 +119,16 @@ def webhook_events(event):
 
     svc = services()
     return {"queued": fanout.consume(events_from_queue(event.to_dict()), svc.webhooks, svc.accounts, svc.webhook_jobs, svc.clock)}
+
+
+@app.on_sqs_message(queue_arn=_REPLICATION_EVENTS_QUEUE, batch_size=10, name="replication_events")
+def replication_events(event):
+    """Event-based replication: a push or a new tag starts a run of each event-based policy
+    that selects it (chalicelib/replication/triggers.py)."""
+    from chalicelib.events.audit import events_from_queue
+    from chalicelib.replication import triggers
+
+    return {"started": triggers.consume(services(), events_from_queue(event.to_dict()))}
 
 
 @app.on_sqs_message(queue_arn=_WEBHOOK_DELIVERIES_QUEUE, batch_size=10, name="deliver_webhooks")

@@ -56,13 +56,13 @@ STAGE_PATTERN = stacks.STAGE_PATTERN
 DATA_OUTPUTS = (
     "BucketName", "BucketArn", "TableName", "TableArn", "SsmPrefix", "SsmParameterArn",
     "TableStreamArn", "EventBusName", "EventBusArn", "AuditEventsQueueArn",
-    "WebhookEventsQueueArn", "WebhookDeliveriesQueueArn", "WebhookDeliveriesQueueUrl",
+    "WebhookEventsQueueArn", "WebhookDeliveriesQueueArn", "WebhookDeliveriesQueueUrl", "ReplicationEventsQueueArn",
 )
 OPS_OUTPUTS = (
     "ApiFunctionLogGroupArn", "CleanUpFunctionLogGroupArn", "RecordPullsFunctionLogGroupArn",
     "ForwardEventsFunctionLogGroupArn", "AuditEventsFunctionLogGroupArn",
     "WebhookEventsFunctionLogGroupArn", "DeliverWebhooksFunctionLogGroupArn", "ChallengeFunctionLogGroupArn",
-    "ReplicationTaskFunctionLogGroupArn",
+    "ReplicationTaskFunctionLogGroupArn", "ReplicationEventsFunctionLogGroupArn",
 )
 
 API_FUNCTION_ENVIRONMENT = {"BERTH_PULL_RECORDING": "log"}
@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None, *, cfn: Any = None, project: Path = ROOT
             values = {"Stage": args.stage, "EventStreamArn": data["TableStreamArn"],
                       "AuditEventsQueueArn": data["AuditEventsQueueArn"],
                       "WebhookEventsQueueArn": data["WebhookEventsQueueArn"],
-                      "WebhookDeliveriesQueueArn": data["WebhookDeliveriesQueueArn"]}
+                      "WebhookDeliveriesQueueArn": data["WebhookDeliveriesQueueArn"],
+                      "ReplicationEventsQueueArn": data["ReplicationEventsQueueArn"]}
             if public_url:
                 values["PublicUrl"] = public_url
             print(_overrides(values))

@@ -318,6 +318,9 @@ def start_event_delivery(
     if webhook_events is not None and deliver_webhooks is not None:  # webhooks (docs/webhooks.md)
         consumers += [(QueuePoller(sqs, sources["webhook_events_queue_url"]), webhook_events),
                       (QueuePoller(sqs, sources["webhook_deliveries_queue_url"]), deliver_webhooks)]
+    replication_events = getattr(app_module, "replication_events", None)
+    if replication_events is not None:  # event-based replication (docs/replication.md)
+        consumers.append((QueuePoller(sqs, sources["replication_events_queue_url"]), replication_events))
     return EventDelivery(stream, forward, consumers).start()
 
 

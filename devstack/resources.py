@@ -65,7 +65,7 @@ def provision(endpoint_url: str, stage: str = "dev") -> dict[str, str]:
 def event_sources(endpoint_url: str, stage: str = "dev") -> dict[str, str]:
     """What the local event delivery polls (devstack/event_stream.py): the table's stream
     and the consumers' queues, from the stack's outputs (TableStreamArn, AuditEventsQueueUrl,
-    WebhookEventsQueueUrl, WebhookDeliveriesQueueUrl)."""
+    WebhookEventsQueueUrl, WebhookDeliveriesQueueUrl, ReplicationEventsQueueUrl)."""
     stack = client("cloudformation", endpoint_url).describe_stacks(StackName=stack_name(stage))["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     return {
@@ -73,6 +73,7 @@ def event_sources(endpoint_url: str, stage: str = "dev") -> dict[str, str]:
         "audit_queue_url": outputs["AuditEventsQueueUrl"],
         "webhook_events_queue_url": outputs["WebhookEventsQueueUrl"],
         "webhook_deliveries_queue_url": outputs["WebhookDeliveriesQueueUrl"],
+        "replication_events_queue_url": outputs["ReplicationEventsQueueUrl"],
     }
 
 

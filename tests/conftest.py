@@ -82,6 +82,7 @@ def in_process_delivery(session, outputs: dict[str, str]):
             (QueuePoller(sqs, outputs["AuditEventsQueueUrl"]), app_module.audit_events),
             (QueuePoller(sqs, outputs["WebhookEventsQueueUrl"]), app_module.webhook_events),
             (QueuePoller(sqs, outputs["WebhookDeliveriesQueueUrl"]), app_module.deliver_webhooks),
+            (QueuePoller(sqs, outputs["ReplicationEventsQueueUrl"]), app_module.replication_events),
         ],
     )
 

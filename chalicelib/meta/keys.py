@@ -71,6 +71,7 @@ handful, listed with one Query) and the claim on each one's name; their secrets 
     REPLICATION_POLICY_NAME#<name>    REPLICATION_POLICY_NAME
     REPLICATION_EXECUTIONS            <execution id, 10 digits>   a run (a Step Functions execution)
     REPLICATION_TASKS#<execution id>  <task id, 6 digits>         one artifact of a run, its log
+    REPLICATION_TRIGGER#<event id>    <policy id, 10 digits>      an event started that policy's run (TTL)
 
 Tag immutability rules (chalicelib/meta/immutable_rules.py): a project's rules in one
 item, read with a push's references in its one BatchGetItem:
@@ -285,6 +286,14 @@ def replication_tasks_pk(execution_id: int) -> str:
 
 def replication_task_sk(task_id: int) -> str:
     return f"{task_id:06d}"
+
+
+def replication_trigger_pk(event_id: str) -> str:
+    return f"REPLICATION_TRIGGER#{event_id}"
+
+
+def replication_trigger_sk(policy_id: int) -> str:
+    return f"{policy_id:010d}"
 
 
 # -- tag immutability ----------------------------------------------------------------

@@ -171,6 +171,7 @@ class Execution:
     workflow_arn: str = ""  # the Step Functions execution
     retry_of: int = 0  # the execution whose failed tasks this one runs again
     counts: dict = field(default_factory=dict)  # tasks by status, kept once the run has ended
+    scope: str = ""  # an event-based run: the one repository the event named ("" : all)
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,8 @@ class DynamoReplicationRuns:
         self._t = table
         self._clock = clock
 
-    def start(self, policy_id: int, trigger: str, *, retry_of: int = 0) -> Execution:
-        execution = Execution(self._next_id(), policy_id, trigger, started=self._clock(), retry_of=retry_of)
+    def start(self, policy_id: int, trigger: str, *, retry_of: int = 0, scope: str = "") -> Execution:
+        execution = Execution(self._next_id(), policy_id, trigger, started=self._clock(), retry_of=retry_of, scope=scope)
         self._t.put(_execution_item(execution), condition="attribute_not_exists(PK)")
         return execution
 
@@ -242,6 +243,18 @@ class DynamoReplicationRuns:
             return dict(execution.counts)
         return count(self.tasks(execution.execution_id))
 
+    def claim_event(self, event_id: str, policy_id: int) -> bool:
+        """True once per (event, policy): a redelivered event starts no second run."""
+        item = {"PK": keys.replication_trigger_pk(event_id), "SK": keys.replication_trigger_sk(policy_id),
+                keys.TTL_ATTRIBUTE: int(self._clock()) + 7 * 24 * 3600}
+        try:
+            self._t.put(item, condition="attribute_not_exists(PK)")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def save_task(self, task: Task) -> None:
         self._t.put(_task_item(replace(task, log=task.log[-MAX_LOG_LINES:])))
 
@@ -264,14 +277,15 @@ def _execution_item(e: Execution) -> dict[str, Any]:
     return {"PK": keys.REPLICATION_EXECUTIONS_PK, "SK": keys.replication_execution_sk(e.execution_id),
             "execution_id": e.execution_id, "policy_id": e.policy_id, "trigger": e.trigger, "status": e.status,
             "status_text": e.status_text, "started": _time(e.started), "ended": _time(e.ended),
-            "workflow_arn": e.workflow_arn, "retry_of": e.retry_of, "counts": dict(e.counts)}
+            "workflow_arn": e.workflow_arn, "retry_of": e.retry_of, "counts": dict(e.counts),
+            "scope": e.scope}
 
 
 def _execution(item: dict[str, Any]) -> Execution:
     return Execution(int(item["execution_id"]), int(item["policy_id"]), item["trigger"], item["status"],
                      item.get("status_text", ""), float(item.get("started", 0)), float(item.get("ended", 0)),
                      item.get("workflow_arn", ""), int(item.get("retry_of", 0)),
-                     {k: int(v) for k, v in (item.get("counts") or {}).items()})
+                     {k: int(v) for k, v in (item.get("counts") or {}).items()}, item.get("scope", ""))
 
 
 _TASK_TEXT = ("src_resource", "dst_resource", "src_repository", "dst_repository", "reference", "resource_type",

@@ -11,11 +11,11 @@ from chalicelib.config import ConfigurationError
 from chalicelib.meta.replication import FAILED, PENDING, RUNNING, STOPPED, Execution, ReplicationPolicy, count
 
 
-def start(svc, policy: ReplicationPolicy, trigger: str, *, retry_of: int = 0) -> Execution:
+def start(svc, policy: ReplicationPolicy, trigger: str, *, retry_of: int = 0, scope: str = "") -> Execution:
     machine = svc.settings.replication_state_machine
     if not machine:
         raise ConfigurationError("environment variable BERTH_REPLICATION_STATE_MACHINE is not set")
-    execution = svc.replication_runs.start(policy.policy_id, trigger, retry_of=retry_of)
+    execution = svc.replication_runs.start(policy.policy_id, trigger, retry_of=retry_of, scope=scope)
     try:
         out = svc.stepfunctions.start_execution(
             stateMachineArn=machine, name=workflow_name(policy, execution.execution_id),

@@ -82,7 +82,8 @@ def _selected(svc, execution: Execution, policy: ReplicationPolicy) -> list[Task
     """One task per artifact the policy selects at the source, with its selected tags."""
     found: list[tuple[str, str, list[str]]] = []  # (repository, reference, tags)
     if policy.push_based:
-        for repository in _local_repositories(svc):
+        repositories = [execution.scope] if execution.scope else _local_repositories(svc)
+        for repository in repositories:
             if not rules.name_selected(policy, repository):
                 continue
             by_digest: dict[str, list[str]] = {}

@@ -43,6 +43,7 @@ FUNCTIONS = {  # name -> (handler, memory MB, timeout s), as .chalice/config.jso
     f"berth-{STAGE}-clean_up_uploads": ("app.clean_up_uploads", 256, 300),
     f"berth-{STAGE}-record_pulls": ("app.record_pulls", 256, 60),
     f"berth-{STAGE}-replication_task": ("app.replication_task", 1024, 900),
+    f"berth-{STAGE}-replication_events": ("app.replication_events", 256, 60),
     f"berth-{STAGE}-forward_events": ("app.forward_events", 256, 60),
     f"berth-{STAGE}-audit_events": ("app.audit_events", 256, 60),
     f"berth-{STAGE}-webhook_events": ("app.webhook_events", 256, 60),
@@ -222,6 +223,7 @@ def test_event_sources_the_schedule_and_the_pull_log_subscription(stage):
         f"berth-{STAGE}-audit_events": data["AuditEventsQueueArn"],
         f"berth-{STAGE}-webhook_events": data["WebhookEventsQueueArn"],
         f"berth-{STAGE}-deliver_webhooks": data["WebhookDeliveriesQueueArn"],
+        f"berth-{STAGE}-replication_events": data["ReplicationEventsQueueArn"],
     }
     # every function's log group is the operations stack's (retention from the first line)
     groups = {g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]}

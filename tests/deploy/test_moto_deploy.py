@@ -30,6 +30,7 @@ def test_configure_points_the_stage_at_the_stacks(deployed):
         "BERTH_WEBHOOK_EVENTS_QUEUE_ARN": deployed.data["WebhookEventsQueueArn"],
         "BERTH_WEBHOOK_DELIVERIES_QUEUE_ARN": deployed.data["WebhookDeliveriesQueueArn"],
         "BERTH_WEBHOOK_QUEUE": deployed.data["WebhookDeliveriesQueueUrl"],
+        "BERTH_REPLICATION_EVENTS_QUEUE_ARN": deployed.data["ReplicationEventsQueueArn"],
     }
     assert stage["lambda_functions"]["challenge"]["iam_policy_file"] == f"policy-{deployed.stage}-challenge.json"
     assert stage["lambda_functions"]["api_handler"]["environment_variables"] == {"BERTH_PULL_RECORDING": "log"}
@@ -52,6 +53,7 @@ def test_operations_stack_creates_log_groups_with_retention_and_a_dashboard(depl
         f"/aws/lambda/berth-{stage}-clean_up_uploads": 30,
         f"/aws/lambda/berth-{stage}-record_pulls": 30,
         f"/aws/lambda/berth-{stage}-replication_task": 30,
+        f"/aws/lambda/berth-{stage}-replication_events": 30,
         f"/aws/lambda/berth-{stage}-challenge": 30,
         f"/aws/lambda/berth-{stage}-forward_events": 30,
         f"/aws/lambda/berth-{stage}-audit_events": 30,
@@ -96,6 +98,7 @@ def test_print_modes_feed_the_readme_commands(deployed, moto_session, capsys):
         for key, output in (
             ("EventStreamArn", "TableStreamArn"), ("AuditEventsQueueArn", "AuditEventsQueueArn"),
             ("WebhookEventsQueueArn", "WebhookEventsQueueArn"), ("WebhookDeliveriesQueueArn", "WebhookDeliveriesQueueArn"),
+            ("ReplicationEventsQueueArn", "ReplicationEventsQueueArn"),
         )
     )
     assert printed("--print", "app-parameters") == f"Stage={stage} {sources}"

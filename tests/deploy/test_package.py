@@ -99,6 +99,7 @@ PARAMS = {
     "AuditEventsQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:berth-prod-AuditEventsQueue-X",
     "WebhookEventsQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:berth-prod-WebhookEventsQueue-X",
     "WebhookDeliveriesQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:berth-prod-WebhookDeliveriesQueue-X",
+    "ReplicationEventsQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:berth-prod-ReplicationEventsQueue-X",
 }
 
 
@@ -137,7 +138,7 @@ def test_functions_carry_the_stage_settings_and_the_policy_file(packaged, prod):
     functions = resources_of(packaged["template"], "AWS::Serverless::Function")
     assert set(functions) == {
         "APIHandler", "Challenge", "CleanUpUploads", "RecordPulls", "ForwardEvents", "AuditEvents", "WebhookEvents",
-        "DeliverWebhooks", "ReplicationTask",
+        "DeliverWebhooks", "ReplicationTask", "ReplicationEvents",
     }
     api, clean_up = functions["APIHandler"]["Properties"], functions["CleanUpUploads"]["Properties"]
     assert api["Handler"] == "app.app" and api["Runtime"].startswith("python3")
@@ -172,7 +173,7 @@ def test_every_function_has_a_log_group_and_alarms_in_the_operations_stack(packa
     assert sorted(names) == [
         "berth-${Stage}", "berth-${Stage}-audit_events", "berth-${Stage}-challenge", "berth-${Stage}-clean_up_uploads",
         "berth-${Stage}-deliver_webhooks", "berth-${Stage}-forward_events", "berth-${Stage}-record_pulls",
-        "berth-${Stage}-replication_task", "berth-${Stage}-webhook_events",
+        "berth-${Stage}-replication_events", "berth-${Stage}-replication_task", "berth-${Stage}-webhook_events",
     ]
     for name in names:
         assert f"LogGroupName: !Sub /aws/lambda/{name}\n" in ops, name
@@ -231,7 +232,7 @@ def test_sam_transform_and_cfn_lint_accept_the_package(packaged, monkeypatch):
     for function in resources_of(template, "AWS::Serverless::Function").values():
         function["Properties"]["CodeUri"] = "s3://artifacts/deployment.zip"  # as `aws cloudformation package` does
     parameters = {k: PARAMS[k] for k in ("Stage", "PublicUrl", "TokenService", "EventStreamArn", "AuditEventsQueueArn",
-                                    "WebhookEventsQueueArn", "WebhookDeliveriesQueueArn")}
+                                    "WebhookEventsQueueArn", "WebhookDeliveriesQueueArn", "ReplicationEventsQueueArn")}
     out = transform(template, parameters, _NoManagedPolicies())
     resources = out["Resources"]
     assert resources["RestAPIv2Stage"]["Type"] == "AWS::ApiGateway::Stage"

@@ -140,3 +140,31 @@ def test_bad_starts(world, machine, distribution):
     assert world.admin.put("/replication/executions/999999").status == 404
     someone = world.as_(world.user().username)
     assert someone.get("/replication/executions").status == 403
+
+
+def test_a_push_starts_an_event_based_run_once_and_it_copies_the_repository(world, machine, distribution):
+    from chalicelib.events.envelope import Event
+    from chalicelib.replication import triggers
+
+    remote = registry(world, distribution.url)
+    project = world.project()
+    p = policy(world, dest_registry={"id": remote}, trigger={"type": "event_based"}, dest_namespace="events",
+               filters=[{"type": "name", "value": f"{project.name}/**"}, {"type": "tag", "value": "v*"}])
+    world.drain_events()  # what earlier tests left
+    before = {e.execution_id for e in world.svc.replication_runs.list()}
+    pushed = world.push(f"{project.name}/svc", "v2")
+    world.push(f"{project.name}/svc", "dev", seed="not selected")  # its tag is not selected: no run
+    world.push(f"other{project.name}/svc", "v2", seed="elsewhere")  # nor is this repository
+    world.drain_events()  # the outbox -> forward_events -> the bus -> the replication queue -> replication_events
+    started = [e for e in world.svc.replication_runs.list() if e.execution_id not in before]
+    assert [(e.policy_id, e.trigger, e.scope) for e in started] == [(p.policy_id, "event_based", f"{project.name}/svc")]
+    done = wait(world, started[0].execution_id)
+    assert done.status == SUCCEEDED
+    assert RegistryClient(distribution.url).manifest_digest("events/svc", "v2") == pushed
+
+    # the same event delivered again starts nothing
+    event = Event("evt-1", "berth.artifact.pushed", "/berth/x", f"{project.name}/svc:v2", "2026-01-01T00:00:00.000000Z",
+                  {"repository": f"{project.name}/svc", "tag": "v2", "digest": pushed})
+    assert triggers.consume(world.svc, [event]) == 1
+    assert triggers.consume(world.svc, [event]) == 0
+    wait(world, max(e.execution_id for e in world.svc.replication_runs.list()))
