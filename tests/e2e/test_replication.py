@@ -72,3 +72,21 @@ def test_push_and_pull_between_berth_and_the_cncf_registry(stack, harbor, distri
     [task] = harbor.call("GET", f"/replication/executions/{execution['id']}/tasks").json()
     log = harbor.call("GET", f"/replication/executions/{execution['id']}/tasks/{task['id']}/log").text
     assert f"manifest {pushed.digest} written" in log
+
+
+def test_a_push_is_replicated_by_an_event_based_rule(stack, harbor, distribution):
+    user, password = stack.credentials
+    name = f"evt{os.getpid()}"
+    registry = harbor.created("/registries", {"name": f"cncf-{name}", "type": "docker-registry", "url": distribution.url})
+    harbor.created("/replication/policies", {
+        "name": f"on-push-{name}", "enabled": True, "dest_registry": {"id": registry}, "dest_namespace": "onpush",
+        "trigger": {"type": "event_based"}, "filters": [{"type": "name", "value": f"library/{name}"}]})
+    pushed = push_image(RegistryClient(stack.api, Credential(user, password)), f"library/{name}", "v1", os.urandom(1000))
+    # the push's event reaches replication_events through the stack's event path, which starts a run
+    cncf = RegistryClient(distribution.url)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and cncf.manifest_digest(f"onpush/{name}", "v1") is None:
+        time.sleep(0.5)
+    assert cncf.manifest_digest(f"onpush/{name}", "v1") == pushed.digest
+    runs = harbor.call("GET", "/replication/executions?trigger=event_based").json()
+    assert any(r["status"] in ("Succeed", "InProgress") for r in runs)
