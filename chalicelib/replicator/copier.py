@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from chalicelib.oci.manifests import parse_manifest
 from chalicelib.remote.client import Manifest
 from chalicelib.replicator.endpoints import Endpoint
+from chalicelib.replicator.throttle import limited
 
 MAX_REFERRERS = 100  # per artifact; beyond it the rest waits for the next run
 
@@ -37,10 +38,12 @@ class CopyStats:
 
 
 class Copier:
-    def __init__(self, src: Endpoint, dst: Endpoint, *, override: bool = True, log: Callable[[str], None] | None = None):
+    def __init__(self, src: Endpoint, dst: Endpoint, *, override: bool = True, log: Callable[[str], None] | None = None,
+                 speed: int = 0):
         self.src = src
         self.dst = dst
         self.override = override
+        self.speed = speed  # KiB/s for the blobs of this copy; 0 or -1: no limit
         self._log = log
 
     def copy(self, src_repo: str, dst_repo: str, reference: str, tags: list[str]) -> tuple[str, CopyStats]:
@@ -105,7 +108,7 @@ class Copier:
         blob = self.src.open_blob(src_repo, digest)
         try:
             length = size if size >= 0 else blob.size
-            self.dst.write_blob(dst_repo, digest, blob.stream, length)
+            self.dst.write_blob(dst_repo, digest, limited(blob.stream, self.speed), length)
         finally:
             blob.close()
         stats.blobs_copied += 1
