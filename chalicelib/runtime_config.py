@@ -42,6 +42,8 @@ class Setting:
             out["maximum"] = self.maximum
         if self.choices:
             out["enum"] = list(self.choices)
+        if self.secret:
+            out["writeOnly"] = True  # set, never answered (the console shows a password field)
         if self.description:
             out["description"] = self.description
         return out

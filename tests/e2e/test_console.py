@@ -643,6 +643,20 @@ def test_console_configuration(stack, browser):
             assert b.find("#config-ldap_search_password").get_attribute("value") == ""
             assert b.find("#config-ldap_search_password").get_attribute("type") == "password"
             assert b.find("#configuration-pending").text == "No unsaved changes"
+            # each field is what the API's document says its setting is: bounds, choices, type
+            document = api(stack, "GET", "/openapi.json").json()
+            schemas = document["paths"]["/configurations"]["put"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+            timeout_field = b.find("#config-session_timeout")
+            assert (timeout_field.get_attribute("min"), timeout_field.get_attribute("max")) == \
+                (str(schemas["session_timeout"]["minimum"]), str(schemas["session_timeout"]["maximum"]))
+            scope_options = b.driver.execute_script("return [...document.querySelectorAll('#config-ldap_scope option')].map((o) => o.value)")
+            assert scope_options == [str(v) for v in schemas["ldap_scope"]["enum"]]
+            # every setting of the table has its field, those the console names no label for too
+            for key, schema in schemas.items():
+                assert b.find(f"#config-{key}").get_attribute("type") == (
+                    "password" if schema.get("writeOnly") else "checkbox" if schema["type"] == "boolean"
+                    else "select-one" if "enum" in schema else "number" if schema["type"] == "integer" else "text"
+                ), key
 
             # -- change two settings and save: only those two are sent -----------------------------
             b.fill("#config-session_timeout", str(session_timeout))

@@ -37,6 +37,8 @@ def test_the_schema_carries_type_bounds_and_choices():
     }
     assert SETTING["auth_mode"].schema()["enum"] == ["db_auth", "ldap_auth"]
     assert [s.key for s in SETTINGS if s.secret] == ["ldap_search_password"]
+    # a secret says so, so that forms (the console's) show it as one
+    assert [s.key for s in SETTINGS if s.schema().get("writeOnly")] == ["ldap_search_password"]
 
 
 def test_the_readers_fall_back_on_the_tables_defaults():

@@ -2,9 +2,14 @@
 // the keys whose value changed (PUT /configurations); the API checks all of them,
 // the LDAP settings as a whole, before it writes any, and answers 400 with the
 // reason. ldap_search_password is never answered: its field starts empty and is
-// sent only when filled in. Keys and types: chalicelib/management/configurations.py.
+// sent only when filled in.
+// What each setting is (its type, bounds, choices, whether it is a secret) comes from
+// the API's own OpenAPI document, which renders the one settings table
+// (chalicelib/runtime_config.py SETTINGS); this file only says how to present them:
+// sections, labels, hints and the names of choices. A setting the table has and this
+// file does not name still appears, under "Other settings".
 import { h, replace } from "./dom.js";
-import { describe, field, formError, loadInto, setFormError, showMessage, table, whileBusy } from "./widgets.js";
+import { describe, field, formError, loadInto, setFormError, showMessage, whileBusy } from "./widgets.js";
 
 const TEXT = "text";
 const INTEGER = "integer";
@@ -18,13 +23,10 @@ const SECTIONS = [
       {
         key: "auth_mode",
         label: "Authentication mode",
-        options: [
-          ["db_auth", "Database"],
-          ["ldap_auth", "LDAP"],
-        ],
+        choices: { db_auth: "Database", ldap_auth: "LDAP" },
         hint: "With LDAP, people log in with their directory account (admin and existing local users keep their passwords) and users are no longer created here.",
       },
-      { key: "self_registration", label: "Allow self-registration", type: BOOLEAN },
+      { key: "self_registration", label: "Allow self-registration" },
     ],
   },
   {
@@ -33,23 +35,14 @@ const SECTIONS = [
     settings: [
       { key: "ldap_url", label: "LDAP URL", hint: "ldap://host:389 or ldaps://host:636" },
       { key: "ldap_search_dn", label: "Search DN", hint: "The account that searches for users; empty: anonymous." },
-      { key: "ldap_search_password", label: "Search password", type: SECRET, hint: "Never shown; leave empty to keep the stored one." },
+      { key: "ldap_search_password", label: "Search password", hint: "Never shown; leave empty to keep the stored one." },
       { key: "ldap_base_dn", label: "Base DN" },
       { key: "ldap_uid", label: "UID attribute", hint: "Holds the username: uid, cn, sAMAccountName…" },
       { key: "ldap_filter", label: "User filter", hint: "Added to the search, e.g. (objectClass=person)." },
-      {
-        key: "ldap_scope",
-        label: "Search scope",
-        type: INTEGER,
-        options: [
-          [0, "Base"],
-          [1, "One level"],
-          [2, "Subtree"],
-        ],
-      },
-      { key: "ldap_timeout", label: "Timeout (seconds)", type: INTEGER, min: 1, max: 300 },
-      { key: "ldap_verify_cert", label: "Verify the server's certificate", type: BOOLEAN },
-      { key: "ldap_start_tls", label: "Use StartTLS (ldap:// URLs only)", type: BOOLEAN },
+      { key: "ldap_scope", label: "Search scope", choices: { 0: "Base", 1: "One level", 2: "Subtree" } },
+      { key: "ldap_timeout", label: "Timeout (seconds)" },
+      { key: "ldap_verify_cert", label: "Verify the server's certificate" },
+      { key: "ldap_start_tls", label: "Use StartTLS (ldap:// URLs only)" },
     ],
   },
   {
@@ -67,19 +60,67 @@ const SECTIONS = [
       {
         key: "project_creation_restriction",
         label: "Who may create projects",
-        options: [
-          ["adminonly", "System administrators only"],
-          ["everyone", "Every user"],
-        ],
+        choices: { adminonly: "System administrators only", everyone: "Every user" },
       },
-      { key: "token_expiration", label: "Registry token lifetime (minutes)", type: INTEGER, min: 1, max: 24 * 60 },
-      { key: "robot_token_duration", label: "Default robot account lifetime (days)", type: INTEGER, min: 1, max: 36600 },
-      { key: "audit_log_retention_days", label: "Audit log retention (days)", type: INTEGER, min: 1, max: 3650 },
-      { key: "session_timeout", label: "Console session timeout (minutes)", type: INTEGER, min: 1, max: 7 * 24 * 60, hint: "Counted from a session's last use." },
+      { key: "token_expiration", label: "Registry token lifetime (minutes)" },
+      { key: "robot_token_duration", label: "Default robot account lifetime (days)" },
+      { key: "audit_log_retention_days", label: "Audit log retention (days)" },
+      { key: "session_timeout", label: "Console session timeout (minutes)", hint: "Counted from a session's last use." },
+    ],
+  },
+  {
+    title: "Login throttling",
+    hint: "Repeated failed logins wait longer and longer; a source an account logged in from before is exempt from the account's own limit.",
+    settings: [
+      { key: "login_throttle_enabled", label: "Slow down repeated failed logins" },
+      { key: "login_failures_before_delay", label: "Failures of one account from one source before delays" },
+      { key: "login_source_failures_before_delay", label: "Failures from one source, any accounts, before delays" },
+      { key: "login_account_failures_before_delay", label: "Failures of one account, any sources, before delays" },
+      { key: "login_max_delay_seconds", label: "Longest delay (seconds)" },
+      { key: "login_failure_window_minutes", label: "Failures are forgotten after (minutes)" },
+      { key: "failed_login_audit_per_minute", label: "Failed-login audit entries per minute" },
     ],
   },
 ];
-const KNOWN = new Set(SECTIONS.flatMap((s) => s.settings.map((setting) => setting.key)));
+const NAMED = new Set(SECTIONS.flatMap((s) => s.settings.map((setting) => setting.key)));
+
+// the body schema of PUT /configurations in the API's OpenAPI document: key -> JSON Schema
+function settingSchemas(openapi) {
+  const put = openapi?.paths?.["/configurations"]?.put;
+  return put?.requestBody?.content?.["application/json"]?.schema?.properties || {};
+}
+
+// a setting as the form needs it: what it is (from the schema) and how it is shown
+function settingOf(presentation, schema) {
+  const type = schema.writeOnly ? SECRET : schema.type === "boolean" ? BOOLEAN : schema.type === "integer" ? INTEGER : TEXT;
+  const choices = presentation.choices || {};
+  return {
+    key: presentation.key,
+    label: presentation.label || presentation.key,
+    hint: presentation.hint || schema.description,
+    type,
+    min: schema.minimum,
+    max: schema.maximum,
+    maxLength: schema.maxLength,
+    options: schema.enum ? schema.enum.map((value) => [value, choices[value] || String(value)]) : undefined,
+  };
+}
+
+function sectionsFor(schemas) {
+  const known = (p) => p.key in schemas;
+  const sections = SECTIONS.map((section) => ({
+    ...section,
+    settings: section.settings.filter(known).map((p) => settingOf(p, schemas[p.key])),
+  }));
+  const others = Object.keys(schemas)
+    .filter((key) => !NAMED.has(key))
+    .sort()
+    .map((key) => settingOf({ key }, schemas[key]));
+  if (others.length) {
+    sections.push({ title: "Other settings", settings: others });
+  }
+  return sections;
+}
 
 function valueOf(entry) {
   return entry && typeof entry === "object" && "value" in entry ? entry.value : entry;
@@ -99,7 +140,7 @@ function control(setting) {
   if (setting.type === SECRET) {
     return field(setting.label, { ...props, type: "password", autocomplete: "new-password", placeholder: "(unchanged)" });
   }
-  return field(setting.label, { ...props, autocomplete: "off", spellcheck: "false", maxlength: 1024 });
+  return field(setting.label, { ...props, autocomplete: "off", spellcheck: "false", maxlength: setting.maxLength });
 }
 
 function read(setting, element) {
@@ -124,30 +165,8 @@ function write(setting, element, value) {
   element.value = text;
 }
 
-function otherSettings(data) {
-  const rows = Object.keys(data)
-    .filter((key) => !KNOWN.has(key))
-    .sort()
-    .map((key) => ({ key, value: valueOf(data[key]) }));
-  if (!rows.length) {
-    return null;
-  }
-  return h(
-    "section",
-    { class: "card", "aria-labelledby": "configuration-other-title" },
-    h("h2", { id: "configuration-other-title" }, "Other settings (read only)"),
-    table({
-      id: "configuration-other",
-      rows,
-      columns: [
-        { title: "Setting", cell: (r) => h("code", {}, r.key) },
-        { title: "Value", cell: (r) => (typeof r.value === "object" ? JSON.stringify(r.value) : String(r.value)) },
-      ],
-    }),
-  );
-}
-
-function renderForm(api, data, reload) {
+function renderForm(api, data, schemas, reload) {
+  const sections = sectionsFor(schemas);
   // the settings the API answered, and the password it never answers
   const present = (setting) => setting.type === SECRET || setting.key in data;
   const loaded = Object.fromEntries(Object.entries(data).map(([key, entry]) => [key, valueOf(entry)]));
@@ -159,7 +178,7 @@ function renderForm(api, data, reload) {
   const form = h(
     "form",
     { id: "configuration-form", "aria-describedby": "configuration-pending" },
-    SECTIONS.map((section) => {
+    sections.map((section) => {
       const settings = section.settings.filter(present);
       if (!settings.length) {
         return null;
@@ -175,7 +194,7 @@ function renderForm(api, data, reload) {
     error,
     h("div", { class: "actions sticky" }, save, discard, pending),
   );
-  const settings = SECTIONS.flatMap((s) => s.settings).filter(present);
+  const settings = sections.flatMap((s) => s.settings).filter(present);
   const element = (setting) => form.elements[setting.key];
 
   function changes() {
@@ -241,13 +260,17 @@ function renderForm(api, data, reload) {
     }
   });
   fill();
-  return [form, otherSettings(data)];
+  return form;
 }
 
 export function render({ api, container, setTitle }) {
   setTitle("Configuration");
   const body = h("div", { class: "list", id: "configuration" });
-  const reload = () => loadInto(body, async () => renderForm(api, (await api.get("/configurations")).data || {}, reload));
+  const reload = () =>
+    loadInto(body, async () => {
+      const [config, openapi] = await Promise.all([api.get("/configurations"), api.get("/openapi.json")]);
+      return renderForm(api, config.data || {}, settingSchemas(openapi.data), reload);
+    });
   replace(
     container,
     h("h1", {}, "Configuration"),
