@@ -64,7 +64,7 @@ class ScaledS3:
 
     def put_part(self, key, multipart_id, number, data):
         self._moved(len(data))
-        assert 1 <= number <= S3_MAX_PARTS
+        assert number in range(1, S3_MAX_PARTS + 1), f"S3 part numbers are 1..{S3_MAX_PARTS}, not {number}"
         self.multiparts[multipart_id][1][number] = bytes(data)
         return f'"{number}"'
 
