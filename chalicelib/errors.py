@@ -101,6 +101,18 @@ class Denied(BerthError):
     """requested access to the resource is denied"""
 
 
+class UpstreamRateLimited(BerthError):
+    """a proxy cache's upstream registry answered 429 and nothing valid is cached"""
+
+
+class UpstreamUnavailable(BerthError):
+    """a proxy cache's upstream registry failed or cannot be reached, and nothing valid is cached"""
+
+
+class UpstreamInvalid(BerthError):
+    """a proxy cache's upstream registry answered content that is not what it named (never cached)"""
+
+
 class ProjectGone(Denied):
     """the project was deleted: a token issued before may not write into it"""
 

@@ -100,6 +100,16 @@ def http_middleware(event: Any, get_response: Any) -> Any:
     return response
 
 
+def count(name: str) -> None:
+    """One more of a domain's own metric (a proxy cache's stale serve, ...): flushed with the
+    request's metrics by http_middleware."""
+    if _metrics_disabled():
+        return
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    _tools()[1].add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
 def _metrics_disabled() -> bool:
     from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 

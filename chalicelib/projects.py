@@ -46,9 +46,12 @@ def is_valid_name(name: str) -> bool:
     return True
 
 
-def create(svc, name: str, creator: str, *, public: bool = False, metadata: dict | None = None, source_ip: str = "") -> Project:
-    """Create the project with `creator` as its admin. Conflict if it exists."""
-    new = Project(name=check_name(name), public=public, owner=creator, metadata=dict(metadata or {}))
+def create(svc, name: str, creator: str, *, public: bool = False, metadata: dict | None = None, source_ip: str = "",
+           registry_id: int = 0) -> Project:
+    """Create the project with `creator` as its admin. Conflict if it exists. `registry_id`:
+    a proxy cache project of that upstream registry (chalicelib/proxy_cache.py)."""
+    new = Project(name=check_name(name), public=public, owner=creator, metadata=dict(metadata or {}),
+                  registry_id=registry_id)
     try:
         # the project and its creator as project admin in one transaction: no fault leaves a
         # project nobody administers (docs/faults.md)

@@ -94,6 +94,8 @@ SETTINGS: tuple[Setting, ...] = (
     _int("robot_token_duration", 30, 1, 100 * 366, "a new robot account's lifetime, days"),
     _int("audit_log_retention_days", 90, 1, 3650, "how long audit entries are kept, days"),
     _int("session_timeout", 60, 1, 7 * 24 * 60, "web-console session, minutes"),
+    # Berth's own: how often a proxy cache asks its upstream (one HEAD) whether a tag moved (docs/proxy-cache.md)
+    _int("proxy_cache_check_interval", 300, 0, 7 * 24 * 3600, "seconds a proxy cache serves a cached tag before asking the upstream again"),
     # Berth's own: login throttling (chalicelib/auth/throttle.py, docs/security.md)
     Setting("login_throttle_enabled", "boolean", True, "slow down repeated failed logins"),
     _int("login_failures_before_delay", 5, 1, 1000, "failed logins of one account from one source before each further one waits (doubling)"),

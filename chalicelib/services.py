@@ -120,6 +120,12 @@ class Services:
         return DynamoRegistries(self.table, self.clock, SsmSecretParameters(self.ssm, self.settings.ssm_prefix, "registries"))
 
     @cached_property
+    def proxy_cache(self):
+        from chalicelib.proxy_cache import ProxyCache
+
+        return ProxyCache(self)
+
+    @cached_property
     def replication_policies(self):
         from chalicelib.meta.replication import DynamoReplicationPolicies
 

@@ -28,10 +28,12 @@ PROJECT_DELETED = "berth.project.deleted"
 QUOTA_WARNING = "berth.quota.warning"
 REPLICATION_COMPLETED = "berth.replication.completed"
 GC_COMPLETED = "berth.gc.completed"
+PROXY_STALE_SERVED = "berth.proxy.stale_served"
 TYPES = frozenset(
     {
         ARTIFACT_PUSHED, ARTIFACT_PULLED, ARTIFACT_DELETED, TAG_CREATED, TAG_DELETED, REPOSITORY_CREATED,
         REPOSITORY_DELETED, PROJECT_CREATED, PROJECT_DELETED, QUOTA_WARNING, REPLICATION_COMPLETED, GC_COMPLETED,
+        PROXY_STALE_SERVED,
     }
 )
 _REQUIRED = ("specversion", "id", "source", "type")

@@ -79,6 +79,7 @@ PROJECT = {
         "repo_count": integer(),
         "chart_count": integer(),
         "metadata": {"type": "object", "additionalProperties": string()},
+        "registry_id": integer(),  # a proxy cache project's upstream (docs/proxy-cache.md)
         "cve_allowlist": {"type": "object"},
     },
     "required": ["project_id", "name", "metadata", "repo_count"],
@@ -131,6 +132,7 @@ def render(project: Project, role: rbac.Role | None, repos: int, owner_ids: dict
         "repo_count": repos,
         "chart_count": 0,
         "metadata": {k: str(v) for k, v in project.metadata.items()},
+        **({"registry_id": project.registry_id} if project.registry_id else {}),
         "cve_allowlist": {
             "id": 0,
             "project_id": project.project_id,
@@ -264,19 +266,31 @@ def create_project(svc, req: Request, body: dict) -> Response:
     if "project_name" not in body:
         raise BadRequest("project_name is required")
     name = body["project_name"]
-    if body.get("registry_id") is not None:
-        raise BadRequest("proxy cache projects (registry_id) are not supported")
+    registry_id = _proxy_registry(svc, req, body.get("registry_id"))
     metadata = dict(body.get("metadata") or {})
     public = body.get("public")
     if public is not None:
         metadata["public"] = "true" if public else "false"
     project = project_service.create(
-        svc, name, principal.name, public=metadata.get("public") == "true", metadata=metadata, source_ip=req.source_ip
+        svc, name, principal.name, public=metadata.get("public") == "true", metadata=metadata, source_ip=req.source_ip,
+        registry_id=registry_id,
     )
     in_location = (req.header("X-Resource-Name-In-Location") or "").strip().lower() == "true"
     return Response.empty(
         201, {"Location": f"{paging.API_BASE}/projects/{project.name if in_location else project.project_id}"}
     )
+
+
+def _proxy_registry(svc, req: Request, registry_id: int | None) -> int:
+    """A proxy cache project's upstream (Harbor: system administrators only, an existing
+    registry); 0 for a normal project."""
+    if registry_id is None or registry_id == 0:
+        return 0
+    if not is_admin(req):
+        raise Forbidden("only a system administrator may create a proxy cache project")
+    if registry_id < 0 or svc.registries.get(registry_id) is None:
+        raise BadRequest(f"registry {registry_id} not found")
+    return registry_id
 
 
 @operation(
@@ -306,8 +320,8 @@ def update_project(svc, req: Request, project_name_or_id: str, body: dict) -> Re
     project = project_for(svc, req, project_name_or_id, "project.write")
     if body.get("project_name") not in (None, project.name):
         raise BadRequest("a project cannot be renamed")
-    if body.get("registry_id") is not None:
-        raise BadRequest("proxy cache projects (registry_id) are not supported")
+    if body.get("registry_id") not in (None, project.registry_id or None):
+        raise BadRequest("a project's registry_id cannot be changed (a proxy cache project stays one)")
     metadata = dict(body.get("metadata") or {})
     public = body.get("public")
     if public is None and "public" in metadata:

@@ -123,6 +123,7 @@ class Project(_Record):
     metadata: dict[str, str] = field(default_factory=dict)  # Harbor's, "public" kept equal to `public`
     created: int = 0
     updated: int = 0
+    registry_id: int = 0  # Harbor's proxy cache: the upstream registry (0: a normal project)
 
     ATTRIBUTES: ClassVar[dict[str, str]] = {
         "name": "project_name",
@@ -132,6 +133,7 @@ class Project(_Record):
         "metadata": "metadata",
         "created": "created",
         "updated": "updated",
+        "registry_id": "registry_id",
     }
 
     def to_item(self) -> dict[str, Any]:

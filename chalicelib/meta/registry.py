@@ -122,6 +122,9 @@ class TagRecord:
     media_type: str
     size: int
     body: bytes | None
+    # when a proxy cache last found the upstream's tag still naming this digest
+    # (chalicelib/proxy_cache.py); the tag's own write time until then
+    checked: int = field(default=0, compare=False)
 
 
 class DynamoRegistryMeta:
@@ -375,7 +378,23 @@ class DynamoRegistryMeta:
         item = self._t.get(keys.repo_pk(name), keys.tag_sk(tag))
         if not item:
             return None
-        return TagRecord(tag, item["digest"], item["media_type"], int(item["nbytes"]), item.get("body"))
+        return TagRecord(tag, item["digest"], item["media_type"], int(item["nbytes"]), item.get("body"),
+                         int(item.get("checked") or item.get("updated") or 0))
+
+    def mark_tag_checked(self, name: str, tag: str, digest: str, now: int) -> None:
+        """A proxy cache found the upstream's tag unchanged: remember when (only while the
+        tag still names `digest`; a tag moved meanwhile keeps its own time)."""
+        try:
+            self._t.client.update_item(
+                TableName=self._t.name,
+                Key={"PK": {"S": keys.repo_pk(name)}, "SK": {"S": keys.tag_sk(tag)}},
+                UpdateExpression="SET checked = :now",
+                ConditionExpression="digest = :d",
+                ExpressionAttributeValues=marshal({":now": now, ":d": digest}),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
 
     def delete_tag(self, name: str, tag: str) -> bool:
         if self._events is None:

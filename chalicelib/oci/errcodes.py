@@ -32,6 +32,8 @@ CODES: dict[str, tuple[int, str]] = {
     "UNSUPPORTED": (405, "the operation is unsupported"),
     "TOOMANYREQUESTS": (429, "too many requests"),
     "UNKNOWN": (500, "unknown error"),
+    # not in the OCI table; distribution's own (registry/api/errcode): a proxy cache's upstream failed
+    "UNAVAILABLE": (503, "service unavailable"),
     # not in the OCI table; distribution answers these for a bad `n`
     "PAGINATION_NUMBER_INVALID": (400, "invalid number of results requested"),
 }
@@ -72,6 +74,10 @@ _BY_ERROR: list[tuple[type[errors.BerthError], str, int]] = [
     (errors.Denied, "DENIED", 403),
     # rules and schedules come through the management API; the OCI API takes none
     (errors.InvalidRule, "UNSUPPORTED", 400),
+    # a proxy cache with nothing valid cached (chalicelib/proxy_cache.py): the upstream's fault, not the client's
+    (errors.UpstreamRateLimited, "TOOMANYREQUESTS", 429),
+    (errors.UpstreamUnavailable, "UNAVAILABLE", 503),
+    (errors.UpstreamInvalid, "UNAVAILABLE", 502),
 ]
 
 

@@ -146,6 +146,17 @@ class RegistryClient:
             return None
         return reply.headers.get("Docker-Content-Digest") or None
 
+    def head_manifest(self, repository: str, reference: str):
+        """The headers of a HEAD of the manifest (Docker-Content-Digest, Content-Type, ...),
+        None if the registry has no such manifest. Docker Hub counts GETs against its rate
+        limit, not HEADs: a proxy cache asks with this."""
+        try:
+            reply = self._call("HEAD", f"/v2/{repository}/manifests/{reference}", scope=_pull(repository),
+                               headers={"Accept": MANIFEST_ACCEPT}, ok=(200,))
+        except RemoteNotFound:
+            return None
+        return reply.headers  # case-insensitive (urllib3's HTTPHeaderDict)
+
     def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> None:
         self._call("PUT", f"/v2/{repository}/manifests/{reference}", scope=_push(repository),
                    headers={"Content-Type": manifest.media_type}, body=manifest.data, ok=(201, 200))

@@ -12,7 +12,14 @@ def _linked(svc, name: str, digest: str) -> tuple[str, str]:
     parsed = str(Digest.parse(digest))
     link = svc.meta.get_link(name, parsed)
     if link is None:
-        raise BlobNotFound(f"blob {parsed} is not in {name}", detail={"digest": parsed})
+        # a proxy cache project fetches it from its upstream once (chalicelib/proxy_cache.py)
+        upstream = svc.proxy_cache.upstream_of(name)
+        if upstream is None:
+            raise BlobNotFound(f"blob {parsed} is not in {name}", detail={"digest": parsed})
+        svc.proxy_cache.fetch_blob(upstream, name, parsed)
+        link = svc.meta.get_link(name, parsed)
+        if link is None:
+            raise BlobNotFound(f"blob {parsed} is not in {name}", detail={"digest": parsed})
     return parsed, link.key or paths.blob_key(parsed)
 
 

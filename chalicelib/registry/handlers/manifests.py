@@ -24,6 +24,7 @@ def check_manifest(svc, req: Request, name: str, reference: str) -> Response:
 
 
 def put_manifest(svc, req: Request, name: str, reference: str) -> Response:
+    svc.proxy_cache.refuse_push(name)
     data = req.read_body(svc.settings.max_manifest_bytes)
     parsed = parse_manifest(data, req.header("Content-Type"))
     if looks_like_digest(reference):
@@ -71,17 +72,24 @@ def delete_manifest(svc, req: Request, name: str, reference: str) -> Response:
 
 
 def _resolve(svc, name: str, reference: str, *, with_body: bool) -> tuple[str, str, int, bytes]:
-    """(digest, media type, size, bytes) of a manifest by tag or digest."""
+    """(digest, media type, size, bytes) of a manifest by tag or digest; in a proxy cache
+    project, pulled through from its upstream (chalicelib/proxy_cache.py)."""
     if looks_like_digest(reference):
         digest = str(Digest.parse(reference))
         record = svc.meta.get_manifest(name, digest)
         if record is None:
-            raise ManifestNotFound(f"manifest {digest} is not in {name}", detail={"digest": digest})
+            upstream = svc.proxy_cache.upstream_of(name)
+            if upstream is None:
+                raise ManifestNotFound(f"manifest {digest} is not in {name}", detail={"digest": digest})
+            record = svc.proxy_cache.manifest_by_digest(upstream, name, digest)
         media_type, size, body = record.media_type, record.size, record.body
     else:
         # a reference that cannot be a tag names no manifest: 404, as the reference
         # registry answers (its route would not match), not 400; no read needed
         tag = svc.meta.get_tag(name, reference) if is_valid_tag(reference) else None
+        upstream = svc.proxy_cache.upstream_of(name) if is_valid_tag(reference) else None
+        if upstream is not None:
+            tag = svc.proxy_cache.manifest_by_tag(upstream, name, reference, tag)
         if tag is None:
             raise ManifestNotFound(f"tag {reference} is not in {name}", detail={"tag": reference})
         digest, media_type, size, body = tag.digest, tag.media_type, tag.size, tag.body

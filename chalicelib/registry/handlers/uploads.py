@@ -18,6 +18,7 @@ _CHUNK_FAILURES = (RangeInvalid, SizeInvalid)
 
 
 def start_upload(svc, req: Request, name: str) -> Response:
+    svc.proxy_cache.refuse_push(name)
     mounted = _try_mount(svc, req, name)
     if mounted is not None:
         return mounted

@@ -1,0 +1,299 @@
+"""Proxy cache projects (Harbor's): a project created with a `registry_id` stands in for
+that upstream registry. `<project>/<repository>` pulls `<repository>` from the upstream
+(`library/<name>` on Docker Hub for a one-part name) on its first pull and from the cache
+afterwards; clients may not push into it (docs/proxy-cache.md).
+
+- Manifests by tag: served from the cache while the tag was checked less than
+  `proxy_cache_check_interval` seconds ago (a runtime setting); otherwise one HEAD asks
+  the upstream which digest the tag names. Unchanged: the cache is served (and the check's
+  time kept on the tag). Moved, or never cached: the manifest is fetched by that digest,
+  verified (its bytes hash to it, it parses as a manifest) and stored as any pushed one,
+  with its tag, in one transaction. An upstream that answers 429, 5xx, nothing or
+  garbage never fails a pull the cache can serve: the cached manifest is served and the
+  condition logged, counted (metric `ProxyStaleServed`) and sent as a domain event
+  (`berth.proxy.stale_served`).
+- Manifests by digest are immutable: fetched once, verified, then always served from the
+  cache (an index's children are fetched only when a client asks for them: only the
+  requested platform's).
+- Blobs: fetched once on their first GET or HEAD, streamed into S3 by the upload service
+  (multipart, hashed on the way, linked only once the digest matches), then served by
+  presigned redirect like every other blob (docs/decisions/proxy-cache-big-layers.md).
+
+Which project is a proxy is remembered per process for PROJECT_TTL seconds: a pull costs
+no extra read for it. Nothing here imports the HTTP adapters: the handlers call it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from chalicelib.errors import (
+    BlobNotFound,
+    Denied,
+    InvalidDigest,
+    InvalidManifest,
+    ManifestNotFound,
+    RemoteNotFound,
+    RemoteRegistryError,
+    SizeInvalid,
+    UpstreamInvalid,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
+)
+from chalicelib.oci.digests import Digest
+
+logger = logging.getLogger("berth.proxy_cache")
+
+PROJECT_TTL = 60.0  # seconds a project's proxy state (and its upstream client) is reused
+DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "hub.docker.com"})
+STALE_METRIC = "ProxyStaleServed"
+
+
+def upstream_repository(repository: str, upstream_url: str, upstream_type: str = "") -> str:
+    """The upstream's name of a repository below the project: Docker Hub keeps its official
+    images under `library/` (`nginx` is `library/nginx`), as docker itself assumes."""
+    host = (urlsplit(upstream_url).hostname or "").lower()
+    if (upstream_type == "docker-hub" or host in DOCKER_HUB_HOSTS) and "/" not in repository:
+        return f"library/{repository}"
+    return repository
+
+
+@dataclass
+class Upstream:
+    project: str
+    registry_id: int
+    url: str
+    type: str
+    client: Any  # chalicelib.remote.client.RegistryClient
+
+    def name_of(self, repository_path: str) -> str:
+        """`<project>/<path>` here is the upstream's `<path>` (with Docker Hub's library/)."""
+        return upstream_repository(repository_path.split("/", 1)[1], self.url, self.type)
+
+
+@dataclass(frozen=True)
+class CachedManifest:
+    digest: str
+    media_type: str
+    size: int
+    body: bytes | None  # None: in S3 (larger than the item allows)
+
+
+class ProxyCache:
+    """One per process (chalicelib/services.py): it remembers projects and upstream clients."""
+
+    def __init__(self, svc: Any, clock: Callable[[], float] = time.monotonic, client_factory: Callable | None = None):
+        self._svc = svc
+        self._clock = clock
+        self._client_factory = client_factory or _client_for
+        self._projects: dict[str, tuple[float, Upstream | None]] = {}
+
+    # -- which projects are proxies --------------------------------------------------------
+    def upstream_of(self, repository: str) -> Upstream | None:
+        """The upstream `repository`'s project stands in for, None for a normal project."""
+        project = repository.split("/", 1)[0]
+        if "/" not in repository or self._svc.settings.auth != "token":
+            return None
+        now = self._clock()
+        known = self._projects.get(project)
+        if known is not None and now - known[0] < PROJECT_TTL:
+            return known[1]
+        upstream = self._load(project)
+        self._projects[project] = (now, upstream)
+        return upstream
+
+    def _load(self, project: str) -> Upstream | None:
+        record = self._svc.accounts.get_project(project)
+        registry_id = int(getattr(record, "registry_id", 0) or 0) if record else 0
+        if not registry_id:
+            return None
+        registry = self._svc.registries.get(registry_id)
+        if registry is None:
+            logger.error("proxy cache project names a missing registry", extra={"project": project, "registry_id": registry_id})
+            raise UpstreamUnavailable(f"project {project}'s upstream registry {registry_id} no longer exists")
+        return Upstream(project, registry_id, registry.url, registry.type, self._client_factory(self._svc, registry))
+
+    def refuse_push(self, repository: str) -> None:
+        if self.upstream_of(repository) is not None:
+            raise Denied(f"{repository.split('/', 1)[0]} is a proxy cache project: it can only be pulled from")
+
+    # -- manifests -----------------------------------------------------------------------------
+    def manifest_by_tag(self, upstream: Upstream, repository: str, tag: str, cached: Any) -> CachedManifest | None:
+        """What to serve for `tag` (`cached`: the tag record here, or None); None when the
+        upstream has no such tag and nothing is cached."""
+        svc = self._svc
+        now = int(svc.clock())
+        interval = int(svc.runtime_config.typed("proxy_cache_check_interval"))
+        if cached is not None and now - cached.checked < interval:
+            return _from_tag(cached)
+        remote = upstream.name_of(repository)
+        try:
+            headers = upstream.client.head_manifest(remote, tag)
+            if headers is None:
+                if cached is not None:
+                    # the upstream dropped the tag: what was pulled through stays pullable
+                    return self._stale(upstream, repository, tag, cached, "the upstream no longer has the tag")
+                return None
+            digest = headers.get("Docker-Content-Digest") or ""
+            if cached is not None and digest == cached.digest:
+                svc.meta.mark_tag_checked(repository, tag, cached.digest, now)
+                return _from_tag(cached)
+            fetched = self._fetch(upstream, repository, digest or tag, tag=tag)
+        except (RemoteRegistryError, UpstreamInvalid) as exc:
+            if cached is not None:
+                return self._stale(upstream, repository, tag, cached, _reason(exc))
+            raise _no_cache(exc, f"{repository}:{tag}") from None
+        return fetched
+
+    def manifest_by_digest(self, upstream: Upstream, repository: str, digest: str) -> CachedManifest:
+        """A manifest by digest that is not cached yet: fetched, verified, cached."""
+        try:
+            return self._fetch(upstream, repository, digest, tag=None)
+        except RemoteNotFound:
+            raise ManifestNotFound(f"manifest {digest} is not in {repository} nor upstream", detail={"digest": digest}) from None
+        except (RemoteRegistryError, UpstreamInvalid) as exc:
+            raise _no_cache(exc, f"{repository}@{digest}") from None
+
+    def _fetch(self, upstream: Upstream, repository: str, reference: str, *, tag: str | None) -> CachedManifest:
+        """GET the manifest upstream, verify it, store it (and `tag`) as a push would."""
+        from chalicelib.meta.registry import INLINE_MANIFEST_LIMIT, ManifestRecord
+        from chalicelib.oci.manifests import parse_manifest
+
+        svc = self._svc
+        if ":" in reference:
+            try:
+                reference = str(Digest.parse(reference))
+            except Exception:  # noqa: BLE001 - InvalidDigest: whatever the upstream put in its header
+                raise UpstreamInvalid(f"the upstream named the manifest by a digest that is none: {reference[:80]!r}") from None
+        try:
+            manifest = upstream.client.get_manifest(upstream.name_of(repository), reference)  # checks a digest reference
+        except ValueError:  # its bytes are not JSON
+            raise UpstreamInvalid(f"the upstream answered a manifest for {reference} that is not JSON") from None
+        try:
+            parsed = parse_manifest(manifest.data, manifest.media_type)
+        except InvalidManifest as exc:
+            raise UpstreamInvalid(f"the upstream answered an invalid manifest for {reference}: {exc.message}") from None
+        if len(manifest.data) > svc.settings.max_manifest_bytes:
+            raise UpstreamInvalid(f"the upstream's manifest for {reference} is larger than this registry takes")
+        inline = len(manifest.data) <= INLINE_MANIFEST_LIMIT
+        if not inline:
+            svc.blobs.put_manifest(manifest.digest, manifest.data)
+        now = int(svc.clock())
+        record = ManifestRecord(
+            digest=manifest.digest,
+            media_type=parsed.media_type,
+            size=len(manifest.data),
+            body=manifest.data if inline else None,
+            subject=parsed.subject.digest if parsed.subject else None,
+            artifact_type=parsed.artifact_type,
+            annotations=parsed.annotations,
+            # its blobs and children are fetched when a client first asks for them
+            blobs=list(parsed.blobs),
+            children=list(dict.fromkeys(parsed.children)),
+            created=now,
+        )
+        svc.meta.put_manifest(repository, record, tag, now, project=upstream.project)
+        logger.info("proxy cache fetched a manifest",
+                    extra={"repository": repository, "reference": reference, "digest": manifest.digest})
+        return CachedManifest(record.digest, record.media_type, record.size, manifest.data)
+
+    def _stale(self, upstream: Upstream, repository: str, tag: str, cached: Any, reason: str) -> CachedManifest:
+        """Serve what the cache has; say so in the log, a metric and a domain event."""
+        from chalicelib import observability
+        from chalicelib.events.envelope import PROXY_STALE_SERVED, reference_of
+
+        svc = self._svc
+        logger.warning("proxy cache served a cached manifest: the upstream failed",
+                       extra={"repository": repository, "tag": tag, "digest": cached.digest, "reason": reason,
+                              "registry_id": upstream.registry_id})
+        observability.count(STALE_METRIC)
+        try:
+            data = {"repository": repository, "project": upstream.project, "tag": tag, "digest": cached.digest,
+                    "registry_id": upstream.registry_id, "reason": reason}
+            svc.meta.emit([svc.outbox.event(PROXY_STALE_SERVED, reference_of(repository, tag), data)])
+        except Exception:
+            logger.exception("proxy cache: the stale-serve event was not written")
+        return _from_tag(cached)
+
+    # -- blobs ---------------------------------------------------------------------------------
+    def fetch_blob(self, upstream: Upstream, repository: str, digest: str) -> None:
+        """Make the blob servable here: linked from bytes the bucket has already, or fetched
+        from the upstream, streamed into S3 and verified by the upload service."""
+        svc = self._svc
+        size = svc.meta.blob_size(digest)
+        if size is not None:
+            svc.meta.link_blob(repository, digest, size, int(svc.clock()), project=upstream.project)
+            return
+        remote = upstream.name_of(repository)
+        try:
+            reply = upstream.client.open_blob(remote, digest)
+        except RemoteNotFound:
+            raise BlobNotFound(f"blob {digest} is not in {repository} nor upstream", detail={"digest": digest}) from None
+        except RemoteRegistryError as exc:
+            raise _no_cache(exc, f"{repository}@{digest}") from None
+        try:
+            length = reply.headers.get("Content-Length")
+            source = _Reading(reply, digest)
+            session = svc.uploads.start(repository)
+            svc.uploads.complete(session, Digest.parse(digest), source, int(length) if length and length.isdigit() else None,
+                                 None, project=upstream.project)
+        except (InvalidDigest, SizeInvalid) as exc:  # the upload service discarded the bytes
+            raise UpstreamInvalid(f"the upstream sent other bytes than {digest}: {exc.message}") from None
+        finally:
+            reply.release_conn()
+        logger.info("proxy cache fetched a blob", extra={"repository": repository, "digest": digest, "size": length})
+
+
+class _Reading:
+    """The upstream's blob as the upload service reads it; a broken connection is the
+    upstream's fault (503), not the client's."""
+
+    def __init__(self, reply: Any, digest: str):
+        self._reply = reply
+        self._digest = digest
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._reply.read(n if n and n > 0 else None)
+        except Exception as exc:  # noqa: BLE001 - urllib3's many read failures: the connection broke
+            raise UpstreamUnavailable(f"the upstream broke off while sending {self._digest} ({type(exc).__name__})") from None
+
+
+def _from_tag(tag: Any) -> CachedManifest:
+    return CachedManifest(tag.digest, tag.media_type, tag.size, tag.body)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, RemoteRegistryError):
+        return f"{exc.status or 'no answer'}: {exc.message}"[:300]
+    return str(getattr(exc, "message", exc))[:300]
+
+
+def _no_cache(exc: Exception, what: str) -> Exception:
+    """The client's error when the upstream failed and nothing valid is cached."""
+    if isinstance(exc, UpstreamInvalid):
+        return exc
+    if isinstance(exc, RemoteNotFound):
+        return ManifestNotFound(f"{what} is not cached and the upstream does not have it")
+    status = getattr(exc, "status", 0)
+    message = f"{what} is not cached and the upstream failed ({_reason(exc)})"
+    if status == 429:
+        return UpstreamRateLimited(message)
+    if isinstance(exc, RemoteRegistryError) and not exc.retryable and not status:
+        # an answer that is not what was asked for: other bytes than the digest, no JSON, too large
+        return UpstreamInvalid(message)
+    # 5xx, no answer, or 401/403/4xx (the upstream refused our credentials): not the client's doing
+    return UpstreamUnavailable(message)
+
+
+def _client_for(svc: Any, registry: Any):
+    from chalicelib.remote.client import Credential, RegistryClient
+
+    secret = svc.registries.secret(registry) if registry.access_key else ""
+    credential = Credential(registry.access_key, secret) if registry.access_key else None
+    return RegistryClient(registry.url, credential, insecure=registry.insecure, ca_certificate=registry.ca_certificate,
+                          timeout=10.0)

@@ -1,0 +1,186 @@
+"""Proxy cache projects (docs/proxy-cache.md) against a real upstream: Debian's
+docker-registry (open, and behind htpasswd), sometimes behind a fault proxy
+(tests/fault_proxy.py) that answers 429 or garbage, pulled through by skopeo."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+
+import pytest
+import requests
+
+from chalicelib.remote.client import Credential, RegistryClient
+from tests.distribution import Distribution
+from tests.fault_proxy import FaultProxy
+from tests.replication.test_remote_client import digest_of, push_image
+
+USER = ("puller", "Pull-secret-1")
+
+
+def _api(stack, method: str, path: str, **kwargs) -> requests.Response:
+    return requests.request(method, f"{stack.api}/v2/api/v2.0{path}", auth=stack.credentials, timeout=60, **kwargs)
+
+
+def _proxy_project(stack, url: str, credential: tuple[str, str] | None = None) -> str:
+    suffix = uuid.uuid4().hex[:8]
+    body = {"name": f"upstream-{suffix}", "type": "docker-registry", "url": url, "insecure": True}
+    if credential:
+        body["credential"] = {"type": "basic", "access_key": credential[0], "access_secret": credential[1]}
+    created = _api(stack, "POST", "/registries", json=body)
+    assert created.status_code == 201, created.text
+    registry_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    name = f"hub-{suffix}"
+    made = _api(stack, "POST", "/projects", json={"project_name": name, "registry_id": registry_id, "public": False})
+    assert made.status_code == 201, made.text
+    shown = _api(stack, "GET", f"/projects/{name}").json()
+    assert shown["registry_id"] == registry_id
+    return name
+
+
+def _interval(stack, seconds: int) -> None:
+    reply = _api(stack, "PUT", "/configurations", json={"proxy_cache_check_interval": seconds})
+    assert reply.status_code == 200, reply.text
+
+
+def _pull(skopeo, stack, ref: str, dest, *, check: bool = True):
+    return skopeo.run("copy", "--src-tls-verify=false", *skopeo.creds_args(stack, "src"), f"docker://{ref}",
+                      f"dir:{dest}", check=check)
+
+
+def _pulled_manifest(dest) -> bytes:
+    return (dest / "manifest.json").read_bytes()
+
+
+@pytest.fixture
+def upstream(tmp_path):
+    with Distribution(tmp_path / "upstream") as registry:
+        yield registry
+
+
+@pytest.fixture(autouse=True)
+def _default_interval(stack):
+    yield
+    _interval(stack, 300)
+
+
+def test_first_pull_fetches_then_the_cache_serves_with_the_upstream_stopped(stack, skopeo, tmp_path):
+    registry = Distribution(tmp_path / "upstream-auth", users=dict([USER])).__enter__()
+    try:
+        layer = os.urandom(300 * 1024)
+        pushed = push_image(RegistryClient(registry.url, Credential(*USER)), "team/app", "v1", layer)
+        project = _proxy_project(stack, registry.url, USER)
+
+        _pull(skopeo, stack, f"{stack.host}/{project}/team/app:v1", tmp_path / "first")
+        assert _pulled_manifest(tmp_path / "first") == pushed.data
+        assert (tmp_path / "first" / digest_of(layer).split(":")[1]).read_bytes() == layer
+
+        # the management API shows the cached repository like any other
+        repos = _api(stack, "GET", f"/projects/{project}/repositories").json()
+        assert [r["name"] for r in repos] == [f"{project}/team/app"]
+        # pushes are refused, with the OCI error DENIED
+        http = stack.http()
+        refused = http.request("POST", f"/v2/{project}/team/app/blobs/uploads/")
+        assert refused.status_code == 403 and refused.json()["errors"][0]["code"] == "DENIED"
+        refused = http.put_manifest(f"{project}/team/app", "v2", pushed.data, pushed.media_type)
+        assert refused.status_code == 403 and refused.json()["errors"][0]["code"] == "DENIED"
+    finally:
+        registry.__exit__()
+
+    # the upstream is gone: the second pull is the cache's (tag within its interval)
+    _pull(skopeo, stack, f"{stack.host}/{project}/team/app:v1", tmp_path / "second")
+    assert _pulled_manifest(tmp_path / "second") == pushed.data
+    # by digest too (immutable: never asks the upstream)
+    _pull(skopeo, stack, f"{stack.host}/{project}/team/app@{pushed.digest}", tmp_path / "third")
+    # something never pulled cannot be served: a clear OCI error, not a 500
+    missing = stack.http().get_manifest(f"{project}/team/app", "v9")
+    assert missing.status_code == 503 and missing.json()["errors"][0]["code"] == "UNAVAILABLE"
+    assert "not cached" in missing.json()["errors"][0]["message"]
+
+
+def test_stale_serve_while_the_upstream_answers_429_and_a_moved_tag_after_the_interval(stack, skopeo, upstream, tmp_path):
+    client = RegistryClient(upstream.url)
+    first = push_image(client, "library/nginx", "1.27", os.urandom(2000))
+    with FaultProxy(upstream.url) as faults:
+        project = _proxy_project(stack, faults.url)
+        _interval(stack, 0)  # every pull asks the upstream
+        _pull(skopeo, stack, f"{stack.host}/{project}/library/nginx:1.27", tmp_path / "first")
+        assert _pulled_manifest(tmp_path / "first") == first.data
+
+        faults.mode = "429"
+        _pull(skopeo, stack, f"{stack.host}/{project}/library/nginx:1.27", tmp_path / "stale")
+        assert _pulled_manifest(tmp_path / "stale") == first.data
+        assert faults.requests("HEAD", "/manifests/1.27") >= 2  # it did ask, and was refused
+        assert "proxy cache served a cached manifest" in stack.log_tail(400)
+        # nothing cached and the upstream rate-limits: Docker's 429, TOOMANYREQUESTS
+        never = stack.http().get_manifest(f"{project}/library/nginx", "never")
+        assert never.status_code == 429 and never.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+
+        # the upstream moves the tag; within a long interval the cache does not even ask
+        faults.mode = "pass"
+        second = push_image(client, "library/nginx", "1.27", os.urandom(3000))
+        assert second.digest != first.digest
+        _interval(stack, 3600)
+        heads = faults.requests("HEAD", "/manifests/1.27")
+        _pull(skopeo, stack, f"{stack.host}/{project}/library/nginx:1.27", tmp_path / "cached")
+        assert _pulled_manifest(tmp_path / "cached") == first.data
+        assert faults.requests("HEAD", "/manifests/1.27") == heads
+        # once the interval has passed (0 now), the moved tag is picked up
+        _interval(stack, 0)
+        _pull(skopeo, stack, f"{stack.host}/{project}/library/nginx:1.27", tmp_path / "moved")
+        assert _pulled_manifest(tmp_path / "moved") == second.data
+
+        # an upstream that answers other bytes than the digest it names: never cached
+        faults.mode = "garbage"
+        push_image(client, "library/nginx", "1.28", os.urandom(1000))
+        bad = stack.http().get_manifest(f"{project}/library/nginx", "1.28")
+        assert bad.status_code == 502 and bad.json()["errors"][0]["code"] == "UNAVAILABLE", bad.text
+        # while a cached tag is served stale when the upstream sends garbage for it
+        served = stack.http().get_manifest(f"{project}/library/nginx", "1.27")
+        assert served.status_code == 200 and served.content == second.data
+        faults.mode = "pass"
+        good = stack.http().get_manifest(f"{project}/library/nginx", "1.28")
+        assert good.status_code == 200 and hashlib.sha256(good.content).hexdigest() == good.headers[
+            "Docker-Content-Digest"].split(":")[1]
+
+
+def test_a_layer_over_64_mib_on_the_first_pull(stack, skopeo, upstream, tmp_path):
+    layer = os.urandom(65 * 1024 * 1024 + 123)
+    pushed = push_image(RegistryClient(upstream.url), "big/layer", "v1", layer)
+    project = _proxy_project(stack, upstream.url)
+    _pull(skopeo, stack, f"{stack.host}/{project}/big/layer:v1", tmp_path / "big")
+    assert _pulled_manifest(tmp_path / "big") == pushed.data
+    got = (tmp_path / "big" / digest_of(layer).split(":")[1]).read_bytes()
+    assert len(got) == len(layer) and got == layer
+    # the blob GET answered a redirect to S3 (no bytes through the API)
+    reply = stack.http().request("GET", f"/v2/{project}/big/layer/blobs/{digest_of(layer)}", allow_redirects=False)
+    assert reply.status_code == 307 and "Signature" in reply.headers["Location"]
+
+
+def test_multi_arch_fetches_only_the_requested_platform(stack, skopeo, upstream, tmp_path):
+    client = RegistryClient(upstream.url)
+    amd = push_image(client, "multi/app", "amd", os.urandom(1500))
+    arm_layer = os.urandom(1700)
+    arm = push_image(client, "multi/app", "arm", arm_layer)
+    index = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": amd.media_type, "digest": amd.digest, "size": len(amd.data),
+             "platform": {"architecture": "amd64", "os": "linux"}},
+            {"mediaType": arm.media_type, "digest": arm.digest, "size": len(arm.data),
+             "platform": {"architecture": "arm64", "os": "linux"}},
+        ],
+    }).encode()
+    from chalicelib.remote.client import Manifest
+
+    client.put_manifest("multi/app", "v1", Manifest(index, "application/vnd.oci.image.index.v1+json", digest_of(index)))
+    with FaultProxy(upstream.url) as faults:
+        project = _proxy_project(stack, faults.url)
+        skopeo.run("copy", "--src-tls-verify=false", "--override-arch", "amd64", "--override-os", "linux",
+                   *skopeo.creds_args(stack, "src"), f"docker://{stack.host}/{project}/multi/app:v1",
+                   f"dir:{tmp_path / 'amd'}")
+        assert _pulled_manifest(tmp_path / "amd") == amd.data
+        assert faults.requests("GET", f"/manifests/{amd.digest}") == 1
+        assert faults.requests("GET", f"/manifests/{arm.digest}") == 0
+        assert faults.requests("GET", f"/blobs/{digest_of(arm_layer)}") == 0
