@@ -90,3 +90,27 @@ def test_a_push_is_replicated_by_an_event_based_rule(stack, harbor, distribution
     assert cncf.manifest_digest(f"onpush/{name}", "v1") == pushed.digest
     runs = harbor.call("GET", "/replication/executions?trigger=event_based").json()
     assert any(r["status"] in ("Succeed", "InProgress") for r in runs)
+
+
+def test_pull_from_a_berth_through_the_harbor_adapter(stack, harbor):
+    """The `harbor` type against a running Berth (this stack, as the remote): its /v2/api/v2.0
+    lists projects, repositories and artifacts (untagged ones with their digests too), and
+    the copy runs through its /v2 with Docker token auth."""
+    user, password = stack.credentials
+    berth = RegistryClient(stack.api, Credential(user, password))
+    name = f"hb{os.getpid()}"
+    pushed = push_image(berth, f"library/{name}", "1.0", os.urandom(5000))
+    registry = harbor.created("/registries", {
+        "name": f"self-{name}", "type": "harbor", "url": stack.api,
+        "credential": {"type": "basic", "access_key": user, "access_secret": password}})
+    info = harbor.call("GET", f"/registries/{registry}/info").json()
+    assert info["type"] == "harbor" and info["supported_copy_by_chunk"] is True
+    harbor.call("POST", "/projects", {"project_name": f"copy{name}", "metadata": {"public": "false"}})
+    policy = harbor.created("/replication/policies", {
+        "name": f"from-self-{name}", "enabled": True, "src_registry": {"id": registry}, "dest_namespace": f"copy{name}",
+        "filters": [{"type": "name", "value": f"library/{name}"}]})
+    execution = harbor.run(policy)
+    assert (execution["status"], execution["total"]) == ("Succeed", 1), execution
+    [task] = harbor.call("GET", f"/replication/executions/{execution['id']}/tasks").json()
+    assert task["src_resource"] == f"library/{name}@{pushed.digest}"  # listed by digest: Harbor's artifacts API
+    assert berth.manifest_digest(f"copy{name}/{name}", "1.0") == pushed.digest
