@@ -77,7 +77,7 @@ export function render(ctx) {
         { value: "docker-registry", label: "Docker registry (OCI distribution)" },
         { value: "harbor", label: "Harbor (or another Berth)" },
       ]),
-      field("URL", { name: "url", id: "registry-url", required: true, placeholder: "https://registry.example.com", autocomplete: "off" }),
+      field("URL", { name: "url", id: "registry-url", required: true, placeholder: "scheme://host:port", autocomplete: "off" }),
       field("Access key", { name: "access_key", id: "registry-access-key", autocomplete: "off" }),
       field("Access secret", { name: "access_secret", id: "registry-access-secret", type: "password", autocomplete: "new-password" }),
     ),
