@@ -7,7 +7,7 @@ import { pagedTable, rowAction, rowButton } from "./lists.js";
 import { createForm, field, showMessage, table } from "./widgets.js";
 
 const PAGE_SIZE = 10;
-const API_BASE = "/v2/api/v2.0";
+const API_BASE = "../api/v2.0"; // relative to the console page, as in api.js
 
 export function render(ctx) {
   const { api, container, setTitle } = ctx;
