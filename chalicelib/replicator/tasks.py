@@ -66,6 +66,8 @@ def handle(svc, event: dict) -> dict:
 # -- plan -------------------------------------------------------------------------------------
 def plan(svc, execution_id: int) -> dict:
     execution, policy = _run(svc, execution_id)
+    if execution.status == STOPPED:  # stopped before it began
+        return {"execution_id": execution_id, "tasks": []}
     tasks = svc.replication_runs.tasks(execution_id)
     if not tasks:  # a retried plan finds them written
         try:

@@ -168,3 +168,25 @@ def test_a_push_starts_an_event_based_run_once_and_it_copies_the_repository(worl
     assert triggers.consume(world.svc, [event]) == 1
     assert triggers.consume(world.svc, [event]) == 0
     wait(world, max(e.execution_id for e in world.svc.replication_runs.list()))
+
+
+def test_stop_a_run_that_is_retrying_an_unreachable_remote(world, machine, distribution):
+    remote = registry(world, distribution.url)
+    stored = world.svc.registries.get(remote)
+    # the registry goes away after it was added: every copy is a transient failure, retried with backoff
+    world.svc.registries.update(stored, replace(stored, url="http://127.0.0.1:9"), None)
+    project = world.project()
+    world.push(f"{project.name}/gone", "v1")
+    p = policy(world, dest_registry={"id": remote}, filters=[{"type": "name", "value": f"{project.name}/**"}])
+    execution = start(world, p.policy_id)
+    assert world.admin.put(f"/replication/executions/{execution.execution_id}").status == 200
+    got = world.admin.get(f"/replication/executions/{execution.execution_id}").json()
+    assert (got["status"], got["status_text"]) == ("Stopped", "stopped")
+    deadline = time.monotonic() + 60
+    while world.svc.stepfunctions.describe_execution(executionArn=execution.workflow_arn)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the workflow kept running after the stop"
+        time.sleep(0.2)
+    assert world.svc.stepfunctions.describe_execution(executionArn=execution.workflow_arn)["status"] == "ABORTED"
+    assert {t.status for t in world.svc.replication_runs.tasks(execution.execution_id)} <= {"Stopped", "Pending"}
+    # a stopped run's unfinished artifacts can be retried
+    assert world.admin.get(f"/replication/executions/{execution.execution_id}").json()["status"] == "Stopped"
