@@ -227,6 +227,19 @@ class DynamoReplicationRuns:
     def save(self, execution: Execution) -> None:
         self._t.put(_execution_item(execution))
 
+    def end(self, execution: Execution, events: list[dict[str, Any]]) -> bool:
+        """Record the run's end with its events (outbox operations), in one transaction, only
+        while it is still running: a retried finish, or a stop that came first, writes nothing."""
+        op = put_op(_execution_item(execution), "#s = :running", {":running": RUNNING})
+        op["Put"]["ExpressionAttributeNames"] = {"#s": "status"}
+        try:
+            self._t.transact([op, *events])
+        except ClientError as exc:
+            if _cancelled(exc):
+                return False
+            raise
+        return True
+
     def add_tasks(self, tasks: list[Task]) -> None:
         self._t.batch_put([_task_item(t) for t in tasks])
 

@@ -214,8 +214,26 @@ def finish(svc, execution_id: int) -> dict:
     failed = [t for t in tasks if t.status != SUCCEEDED]
     status = FAILED if failed else SUCCEEDED
     text = f"{len(failed)} of {len(tasks)} tasks failed" if failed else ""
-    svc.replication_runs.save(replace(execution, status=status, ended=svc.clock(), status_text=text, counts=count(tasks)))
+    ended = replace(execution, status=status, ended=svc.clock(), status_text=text, counts=count(tasks))
+    svc.replication_runs.end(ended, _completed_events(svc, ended, tasks))
     return {"execution_id": execution_id, "status": status, "failed": len(failed), "total": len(tasks)}
+
+
+def _completed_events(svc, execution: Execution, tasks: list[Task]) -> list[dict]:
+    """`berth.replication.completed`, once per project of this Berth the run read or wrote
+    (webhooks of those projects hear of it: Harbor's REPLICATION event)."""
+    from chalicelib.events.envelope import REPLICATION_COMPLETED
+
+    policy = svc.replication_policies.get(execution.policy_id)
+    if policy is None:
+        return []
+    local = [t.src_repository if policy.push_based else t.dst_repository for t in tasks]
+    counts = count(tasks)
+    data = {"policy_id": policy.policy_id, "policy_name": policy.name, "execution_id": execution.execution_id,
+            "status": execution.status, "trigger": execution.trigger, "total": len(tasks),
+            "succeed": counts.get(SUCCEEDED, 0), "failed": len(tasks) - counts.get(SUCCEEDED, 0)}
+    return [svc.outbox.put(REPLICATION_COMPLETED, f"replication/{execution.execution_id}", {**data, "project": project})
+            for project in sorted({r.split("/", 1)[0] for r in local if r})]
 
 
 # -- helpers --------------------------------------------------------------------------------------

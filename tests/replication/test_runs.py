@@ -44,6 +44,15 @@ def start(world, policy_id: int, path: str = "/replication/executions"):
     return world.svc.replication_runs.get(int(reply.headers["location"].rsplit("/", 1)[1]))
 
 
+def outbox_events(world):
+    from chalicelib.events.outbox import event_of
+    from chalicelib.meta.table import unmarshal
+
+    items = world.svc.dynamodb.scan(TableName=world.svc.settings.table_name, FilterExpression="begins_with(PK, :e)",
+                                    ExpressionAttributeValues={":e": {"S": "EVT#"}})["Items"]
+    return [e for e in (event_of(unmarshal(i)) for i in items) if e is not None]
+
+
 def wait(world, execution_id: int, timeout: float = 120):
     """Until the run has ended (the workflow runs in moto's threads)."""
     deadline = time.monotonic() + timeout
@@ -95,6 +104,11 @@ def test_a_push_run_copies_what_the_filters_select_into_the_namespace(world, mac
     assert log.headers["content-type"].startswith("text/plain") and f"manifest {wanted} written" in log.body.decode()
     # nothing failed: nothing to retry
     assert world.admin.post(f"/replication/executions/{execution.execution_id}/retry").status == 400
+    # the run's end is a domain event of the project it read (webhooks' REPLICATION)
+    [completed] = [e for e in outbox_events(world) if e.type == "berth.replication.completed"
+                   and e.data["execution_id"] == execution.execution_id]
+    assert {k: completed.data[k] for k in ("project", "policy_id", "status", "total", "succeed", "failed")} == {
+        "project": project.name, "policy_id": p.policy_id, "status": "Succeed", "total": 1, "succeed": 1, "failed": 0}
 
 
 def test_a_pull_run_with_a_failed_artifact_then_a_retry_of_only_that_one(world, machine, distribution):
