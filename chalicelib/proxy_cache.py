@@ -113,8 +113,9 @@ class ProxyCache:
             return None
         registry = self._svc.registries.get(registry_id)
         if registry is None:
+            # the registry was deleted: the project still serves what it cached, fetches nothing
             logger.error("proxy cache project names a missing registry", extra={"project": project, "registry_id": registry_id})
-            raise UpstreamUnavailable(f"project {project}'s upstream registry {registry_id} no longer exists")
+            return Upstream(project, registry_id, "", "", _NoUpstream(registry_id))
         return Upstream(project, registry_id, registry.url, registry.type, self._client_factory(self._svc, registry))
 
     def refuse_push(self, repository: str) -> None:
@@ -261,6 +262,19 @@ class _Reading:
             return self._reply.read(n if n and n > 0 else None)
         except Exception as exc:  # noqa: BLE001 - urllib3's many read failures: the connection broke
             raise UpstreamUnavailable(f"the upstream broke off while sending {self._digest} ({type(exc).__name__})") from None
+
+
+class _NoUpstream:
+    """The client of a registry that was deleted: every call fails as an unreachable one."""
+
+    def __init__(self, registry_id: int):
+        self._message = f"the upstream registry {registry_id} no longer exists"
+
+    def __getattr__(self, name: str):
+        def fail(*args: Any, **kwargs: Any):
+            raise RemoteRegistryError(self._message, retryable=True)
+
+        return fail
 
 
 def _from_tag(tag: Any) -> CachedManifest:

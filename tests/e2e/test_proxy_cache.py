@@ -184,3 +184,35 @@ def test_multi_arch_fetches_only_the_requested_platform(stack, skopeo, upstream,
         assert faults.requests("GET", f"/manifests/{amd.digest}") == 1
         assert faults.requests("GET", f"/manifests/{arm.digest}") == 0
         assert faults.requests("GET", f"/blobs/{digest_of(arm_layer)}") == 0
+
+
+def _real_image(skopeo, upstream, tmp_path, repo: str, fmt: str):
+    """An image a runtime can unpack (tar layers), pushed to the upstream by skopeo."""
+    from tests.e2e.images import build_oci_layout
+
+    image = build_oci_layout(tmp_path / f"layout-{fmt}", (300 * 1024 + 7, 4096), tag="v1")
+    skopeo.run("copy", "--dest-tls-verify=false", "--format", fmt, image.ref, f"docker://{upstream.host}/{repo}:v1")
+    return image
+
+
+def test_docker_pulls_through_the_cache(dockerd, stack, skopeo, upstream, tmp_path):
+    image = _real_image(skopeo, upstream, tmp_path, "team/dockerpull", "v2s2")
+    project = _proxy_project(stack, upstream.url)
+    ref = f"{stack.host}/{project}/team/dockerpull:v1"
+    dockerd.login(stack)
+    try:
+        dockerd.run("pull", ref)
+        inspect = json.loads(dockerd.run("image", "inspect", ref).stdout)[0]
+        assert inspect["RootFS"]["Layers"] == image.diff_ids
+    finally:
+        dockerd.run("rmi", ref, check=False)
+
+
+def test_containerd_pulls_through_the_cache(containerd, stack, skopeo, upstream, tmp_path):
+    image = _real_image(skopeo, upstream, tmp_path, "team/ctrpull", "oci")
+    project = _proxy_project(stack, upstream.url)
+    ref = f"{stack.host}/{project}/team/ctrpull:v1"
+    containerd.run("images", "pull", "--plain-http", *containerd.user_args(stack), "--snapshotter",
+                   containerd.snapshotter, ref)
+    for layer in image.layers:
+        assert hashlib.sha256(containerd.content(layer.digest)).hexdigest() == layer.digest.split(":")[1]
