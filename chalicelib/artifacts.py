@@ -8,12 +8,15 @@ OCI API, the management API, and the replication and lifecycle workers to come.
 - A copy links the blobs, copies an index's children first, then puts the manifest.
 - A tag that a project's immutability rule protects is neither moved nor deleted
   (chalicelib/immutability.py): every write and delete of a tag comes through here.
+- A manifest new to a repository charges its project's quota with the blobs new to the
+  project, in its own write; deleting manifests gives back what no other manifest of the
+  project names (chalicelib/quotas.py).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chalicelib import immutability
+from chalicelib import immutability, quotas
 from chalicelib.errors import BlobNotFound, Conflict, ManifestBlobUnknown, ManifestNotFound, ManifestReferenced
 from chalicelib.meta.registry import ManifestRecord
 from chalicelib.oci.digests import Digest, looks_like_digest
@@ -43,6 +46,42 @@ def top_level(manifests: Iterable[ManifestRecord], tagged: set[str]) -> list[Man
     return [m for m in manifests if m.digest not in children or m.digest in tagged]
 
 
+def _release(svc, name: str, records: list[ManifestRecord], *, ops: bool = True):
+    """What deleting `records` from repository `name` gives back to the project's quota:
+    the operations to join the deletion's transaction (or, ops=False, the change)."""
+    from chalicelib.meta.quotas import change_ops
+
+    named: dict[str, int] = {}
+    for record in records:
+        for d in [*dict.fromkeys(record.blobs), record.digest]:
+            named[d] = named.get(d, 0) + 1
+    project = project_of(name)
+    counted = svc.quotas.blob_refs(project, named) if named else {}
+    if not counted:
+        return [] if ops else None
+    change = quotas.release(project, named, counted, svc.quotas.get(project), int(svc.clock()))
+    return change_ops(change) if ops else change
+
+
+def delete_repository(svc, name: str) -> bool:
+    """Delete a repository with its manifests, tags and links (not while a tag of it is
+    immutable), then give back to the project's quota what no other repository names.
+    False if it is not there."""
+    rules = svc.immutable_rules.get(project_of(name)).rules
+    if rules:
+        for tag, _, _ in svc.meta.tag_digests(name):
+            if immutability.protects(rules, name, tag):
+                raise immutability.refuse_delete(tag)
+    records = svc.meta.list_manifests(name, with_body=False)
+    change = _release(svc, name, records, ops=False)
+    if not svc.meta.delete_repository(name):
+        return False
+    # after the deletion: a fault in between over-counts (refuses pushes), never under-counts
+    if change is not None:
+        svc.quotas.apply(change)
+    return True
+
+
 def push_manifest(
     svc, name: str, record: ManifestRecord, tag: str | None, *, project: str | None, stored_body: bytes | None = None
 ) -> None:
@@ -50,7 +89,7 @@ def push_manifest(
     repository and no immutability rule forbids moving the tag. One BatchGetItem reads
     all of that; one transaction writes. `project`: the write happens only while it exists;
     `stored_body`: bytes too large for the item, written to S3 once the checks pass."""
-    reads = svc.meta.read_for_push(name, record.blobs, record.children, tag=tag)
+    reads = svc.meta.read_for_push(name, record.blobs, record.children, tag=tag, digest=record.digest)
     if reads.missing:
         raise ManifestBlobUnknown(
             f"manifest references {reads.missing[0]}, which is not in {name}", detail={"digest": reads.missing[0]}
@@ -58,9 +97,34 @@ def push_manifest(
     keep_tag = tag is not None and immutability.protects(reads.rules.rules, name, tag)
     if keep_tag and reads.tag_digest not in (None, record.digest):
         raise immutability.refuse_move(name, tag)
+    extra = _charge(svc, name, record, reads, reads.sizes)
     if stored_body is not None:
         svc.blobs.put_manifest(record.digest, stored_body)
-    _put(svc, name, record, tag, keep_tag=keep_tag, project=project, new_repository=not reads.repository_exists)
+    _put(
+        svc, name, record, tag, keep_tag=keep_tag, project=project, new_repository=not reads.repository_exists,
+        extra=extra, new_manifest=not reads.manifest_exists,
+    )
+
+
+# a manifest naming more blobs than fit beside it in one transaction is charged in a write
+# of its own first: a fault between the two over-counts (refuses pushes), never under-counts
+_MAX_CHARGE_OPS = 80
+
+
+def _charge(svc, name: str, record: ManifestRecord, reads, sizes: dict[str, int]) -> list[dict]:
+    """The quota operations of a manifest new to the repository (none if it is there)."""
+    from chalicelib.meta.quotas import change_ops
+
+    if reads.manifest_exists:
+        return []
+    named = {d: sizes[d] for d in record.blobs if d in sizes}
+    named[record.digest] = record.size
+    change = quotas.charge(project_of(name), named, reads.counted, reads.quota, int(svc.clock()))
+    ops = change_ops(change)
+    if len(ops) > _MAX_CHARGE_OPS:
+        svc.quotas.apply(change)
+        return []
+    return ops
 
 
 def _put(svc, name: str, record: ManifestRecord, tag: str | None, *, keep_tag: bool, **kwargs) -> None:
@@ -98,7 +162,8 @@ def delete_manifest(svc, name: str, digest: str, *, manifests: Iterable[Manifest
         for tag, tagged, _ in svc.meta.tag_digests(name):
             if tagged == digest and immutability.protects(rules, name, tag):
                 raise immutability.refuse_delete(tag)
-    deleted = svc.meta.delete_manifest(name, digest)
+    # the quota's release of the record the store reads and deletes, in the same transaction
+    deleted = svc.meta.delete_manifest(name, digest, extra=lambda record: _release(svc, name, [record]))
     if deleted is None:
         raise ManifestNotFound(f"manifest {digest} is not in {name}", detail={"digest": digest})
     return deleted
@@ -140,11 +205,11 @@ def _copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, r
         children=record.children,
         created=now,
     )
-    keep_tag = False
-    if tag is not None:
-        keep_tag = immutability.protects(svc.immutable_rules.get(project_of(target)).rules, target, tag)
-        current = svc.meta.get_tag(target, tag) if keep_tag else None
-        if current is not None and current.digest != copied.digest:
-            raise immutability.refuse_move(target, tag)
+    reads = svc.meta.read_for_push(target, record.blobs, [], tag=tag, digest=record.digest)
+    keep_tag = tag is not None and immutability.protects(reads.rules.rules, target, tag)
+    if keep_tag and reads.tag_digest not in (None, copied.digest):
+        raise immutability.refuse_move(target, tag)
+    sizes = {**reads.sizes, **{digest: size for digest, size, _ in links}}
+    extra = _charge(svc, target, copied, reads, sizes)
     # the blobs' links with the manifest, in one transaction: a fault copies all or nothing
-    _put(svc, target, copied, tag, keep_tag=keep_tag, links=links)
+    _put(svc, target, copied, tag, keep_tag=keep_tag, links=links, extra=extra, new_manifest=not reads.manifest_exists)

@@ -78,3 +78,4 @@ def delete(svc, project: Project) -> None:
     svc.accounts.delete_project(project.name)
     # its rules go too: a project made again under the name starts without them
     svc.immutable_rules.delete_project(project.name)
+    svc.quotas.delete_project(project.name)

@@ -107,6 +107,12 @@ class Services:
         return DynamoImmutableRules(self.table)
 
     @cached_property
+    def quotas(self):
+        from chalicelib.meta.quotas import DynamoQuotas
+
+        return DynamoQuotas(self.table, self.clock)
+
+    @cached_property
     def labels(self):
         from chalicelib.meta.labels import DynamoLabels
 

@@ -94,6 +94,13 @@ SUMMARY = {
         "developer_count": integer(),
         "guest_count": integer(),
         "limited_guest_count": integer(),
+        "quota": {
+            "type": "object",
+            "properties": {
+                "hard": {"type": "object", "additionalProperties": integer()},
+                "used": {"type": "object", "additionalProperties": integer()},
+            },
+        },
     },
     "required": ["repo_count"],
 }
@@ -271,10 +278,13 @@ def create_project(svc, req: Request, body: dict) -> Response:
     public = body.get("public")
     if public is not None:
         metadata["public"] = "true" if public else "false"
+    limit = _storage_limit(req, body)
     project = project_service.create(
         svc, name, principal.name, public=metadata.get("public") == "true", metadata=metadata, source_ip=req.source_ip,
         registry_id=registry_id,
     )
+    if limit is not None:
+        svc.quotas.set_hard(project.name, limit)
     in_location = (req.header("X-Resource-Name-In-Location") or "").strip().lower() == "true"
     return Response.empty(
         201, {"Location": f"{paging.API_BASE}/projects/{project.name if in_location else project.project_id}"}
@@ -326,9 +336,24 @@ def update_project(svc, req: Request, project_name_or_id: str, body: dict) -> Re
     public = body.get("public")
     if public is None and "public" in metadata:
         public = metadata["public"] == "true"
+    limit = _storage_limit(req, body)
     if metadata or public is not None:
         svc.accounts.update_project(project.name, public=public, metadata=metadata)
+    if limit is not None:
+        svc.quotas.set_hard(project.name, limit)
     return Response.empty(200)
+
+
+def _storage_limit(req: Request, body: dict) -> int | None:
+    """The storage_limit a request sets (None: leaves it); only system administrators
+    set one (Harbor's rule), -1 meaning none."""
+    from chalicelib.management.quotas import check_limit
+
+    if body.get("storage_limit") is None:
+        return None
+    if not is_admin(req):
+        raise Forbidden("only a system administrator may set storage_limit")
+    return check_limit(body["storage_limit"])
 
 
 @operation(
@@ -374,6 +399,9 @@ def get_project_summary(svc, req: Request, project_name_or_id: str) -> Response:
     if not allowed(svc, req, project, "project.read", role=role):
         raise NotFound(PROJECT_NOT_FOUND)  # who may learn what: as if it did not exist
     summary = {"repo_count": repo_count(svc, project.name), "chart_count": 0}
+    from chalicelib.management.quotas import resources
+
+    summary["quota"] = resources(svc.quotas.get(project.name))
     if allowed(svc, req, project, "member.read", role=role):
         counts = dict.fromkeys(_ROLE_COUNTS.values(), 0)
         for member in svc.accounts.list_members(project.name):

@@ -6,6 +6,7 @@ clients when it has slashes (`a%2Fb`, or twice: `a%252Fb`); routes.py decodes it
 """
 from __future__ import annotations
 
+from chalicelib import artifacts
 from chalicelib.management import paging
 from chalicelib.management.access import find_project, require
 from chalicelib.management.errors import NotFound
@@ -105,10 +106,10 @@ def get_repository(svc, req: Request, project_name: str, repository_name: str) -
     "deleteRepository",
     "Delete a repository with all its artifacts and tags (the bytes go at garbage collection)",
     "repository",
-    errors=(400, 403, 404),
+    errors=(400, 403, 404, 412),
 )
 def delete_repository(svc, req: Request, project_name: str, repository_name: str) -> Response:
     _, repository = project_and_repository(svc, req, project_name, repository_name, "repository.delete")
-    if not svc.meta.delete_repository(repository.name):
+    if not artifacts.delete_repository(svc, repository.name):
         raise NotFound(f"repository {repository.name} not found")
     return Response.empty(200)

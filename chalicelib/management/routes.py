@@ -25,6 +25,7 @@ from chalicelib.management import (
     login,
     members,
     projects,
+    quotas,
     registries,
     replication_executions,
     replication_policies,
@@ -41,7 +42,7 @@ from chalicelib.management.spec import Operation, operation_of
 PREFIX = "api/v2.0"
 # path parameters that are Harbor integers; the others are strings
 INTEGER_PARAMS = frozenset(
-    {"immutable_rule_id", "label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id", "registry_id", "policy_id"}
+    {"id", "immutable_rule_id", "label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id", "registry_id", "policy_id"}
 )
 class Handler:
     """A handler named "<module of chalicelib/management>.<function>", imported on first
@@ -204,6 +205,10 @@ ROUTES: tuple[Route, ...] = (
     # search and statistics
     Route("GET", "/search", search.search),
     Route("GET", "/statistics", search.get_statistic),
+    # quotas
+    Route("GET", "/quotas", quotas.list_quotas),
+    Route("GET", "/quotas/{id}", quotas.get_quota),
+    Route("PUT", "/quotas/{id}", quotas.update_quota),
     # labels
     Route("GET", "/labels", labels.list_labels),
     Route("POST", "/labels", labels.create_label),

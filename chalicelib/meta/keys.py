@@ -78,6 +78,13 @@ item, read with a push's references in its one BatchGetItem:
 
     IMMUTABLE#<project>               RULES
 
+Quotas (chalicelib/meta/quotas.py): a project's storage limit and usage, and each blob
+its manifests name, once per project, with how many of them name it (kept in the
+manifest writes' own transactions):
+
+    QUOTA#<project>                   QUOTA
+    PBLOB#<project>                   <digest>
+
 Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
     SESSION#<sha256 of the cookie's secret>   SESSION
@@ -302,6 +309,18 @@ RULES_SK = "RULES"
 
 def immutable_pk(project: str) -> str:
     return f"IMMUTABLE#{project}"
+
+
+# -- quotas ----------------------------------------------------------------------------
+QUOTA_SK = "QUOTA"
+
+
+def quota_pk(project: str) -> str:
+    return f"QUOTA#{project}"
+
+
+def project_blobs_pk(project: str) -> str:
+    return f"PBLOB#{project}"
 
 
 # -- list sizes ----------------------------------------------------------------------

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +113,10 @@ class PushReads:
     repository_exists: bool
     tag_digest: str | None  # what the pushed tag names now (None: no such tag)
     rules: Any  # the project's immutability rules (meta/immutable_rules.RuleSet)
+    manifest_exists: bool = False  # the repository has the pushed manifest already
+    sizes: dict[str, int] = field(default_factory=dict)  # bytes of the blobs the repository links
+    counted: dict[str, int] = field(default_factory=dict)  # refs of the blobs the project counts
+    quota: Any = None  # the project's usage and limit (meta/quotas.Quota)
 
 
 @dataclass
@@ -256,32 +260,45 @@ class DynamoRegistryMeta:
         reads = self.read_for_push(name, blobs, manifests)
         return reads.missing, reads.repository_exists
 
-    def read_for_push(self, name: str, blobs: Iterable[str], manifests: Iterable[str], *, tag: str | None = None) -> PushReads:
+    def read_for_push(
+        self, name: str, blobs: Iterable[str], manifests: Iterable[str], *, tag: str | None = None, digest: str | None = None
+    ) -> PushReads:
         """What a manifest PUT needs to know, in one BatchGetItem: the references the
-        repository lacks, whether it exists, what `tag` names now, and the project's tag
-        immutability rules."""
+        repository lacks (and the sizes of the blobs it has), whether it exists, what
+        `tag` names now, the project's tag immutability rules, and for the manifest
+        `digest`: whether the repository has it already, and the project's usage with
+        the counts of its blobs (meta/quotas.py)."""
+        from chalicelib.meta import quotas
         from chalicelib.meta.immutable_rules import RULES_ATTRIBUTE, RuleSet, rules_key
 
         pk = keys.repo_pk(name)
+        project = keys.project_of(name)
+        blobs = list(dict.fromkeys(blobs))
         wanted = {keys.link_sk(d): d for d in blobs}
         wanted.update({keys.manifest_sk(d): d for d in manifests})
-        extra = [(keys.CATALOG_PK, name), rules_key(keys.project_of(name))]
+        extra = [(keys.CATALOG_PK, name), rules_key(project)]
         if tag is not None:
             extra.append((pk, keys.tag_sk(tag)))
+        counted_keys = []
+        if digest is not None:
+            counted_keys = [quotas.blob_key(project, d) for d in [*blobs, digest]]
+            extra += [(pk, keys.manifest_sk(digest)), quotas.quota_key(project), *counted_keys]
+        fields = ["PK", "SK", "digest", "nbytes", RULES_ATTRIBUTE, "last_id", "version", *quotas.PROJECTION]
+        names = {f"#f{i}": f for i, f in enumerate(fields)}
         found = {
             (i["PK"], i["SK"]): i
-            for i in self._t.batch_get(
-                [(pk, s) for s in wanted] + extra,
-                projection=f"PK, SK, #d, {RULES_ATTRIBUTE}, last_id, version",
-                names={"#d": "digest"},
-            )
+            for i in self._t.batch_get([(pk, s) for s in wanted] + extra, projection=", ".join(names), names=names)
         }
         tag_item = found.get((pk, keys.tag_sk(tag))) if tag is not None else None
         return PushReads(
             missing=[d for s, d in wanted.items() if (pk, s) not in found],
             repository_exists=(keys.CATALOG_PK, name) in found,
             tag_digest=tag_item.get("digest") if tag_item else None,
-            rules=RuleSet.from_item(found.get(rules_key(keys.project_of(name)))),
+            rules=RuleSet.from_item(found.get(rules_key(project))),
+            manifest_exists=digest is not None and (pk, keys.manifest_sk(digest)) in found,
+            sizes={d: int(found[(pk, keys.link_sk(d))]["nbytes"]) for d in blobs if (pk, keys.link_sk(d)) in found},
+            counted={k[1]: int(found[k]["refs"]) for k in counted_keys if k in found},
+            quota=quotas.Quota.from_item(project, found.get(quotas.quota_key(project))),
         )
 
     # -- manifests and tags ----------------------------------------------------
@@ -297,6 +314,7 @@ class DynamoRegistryMeta:
         extra: Iterable[dict] = (),
         new_repository: bool | None = None,
         keep_tag: bool = False,
+        new_manifest: bool | None = None,
     ) -> None:
         """The manifest, its tag, its referrer entry and the catalog entry in one
         transaction; `links` ((digest, size, key of the bytes or None) of blobs) are linked in it too, `extra`
@@ -308,8 +326,9 @@ class DynamoRegistryMeta:
         if new_repository is None:
             new_repository = not self.repository_exists(name)
         ops = [
-            # a new version on every put: a delete that read the manifest before fails (delete_manifest)
-            put_op({**record.to_item(name), VERSION: _new_version()}),
+            # a new version on every put: a delete that read the manifest before fails (delete_manifest);
+            # new_manifest: the push counted it as new to the repository (its quota change)
+            put_op({**record.to_item(name), VERSION: _new_version()}, _MANIFEST_CONDITION[new_manifest]),
             # the repository appears in the catalog with its first manifest
             *_catalog_touch(name, now, new=new_repository),
         ]
@@ -411,8 +430,12 @@ class DynamoRegistryMeta:
             raise
         return True
 
-    def delete_manifest(self, name: str, digest: str) -> ManifestRecord | None:
-        """Delete the manifest, the tags that point at it and its referrer entry."""
+    def delete_manifest(
+        self, name: str, digest: str, *, extra: Callable[[ManifestRecord], list[dict]] | None = None
+    ) -> ManifestRecord | None:
+        """Delete the manifest, the tags that point at it and its referrer entry; `extra`:
+        the operations (its quota's release) of the very record read here, to join the
+        first transaction with the manifest's deletion, which is conditional on that read."""
         pk = keys.repo_pk(name)
         record = self.get_manifest(name, digest)
         if record is None:
@@ -430,6 +453,7 @@ class DynamoRegistryMeta:
         tag_names = [sk[len(keys.TAG_PREFIX) :] for sk in tags]
         # in the first transaction, with the manifest's own deletion
         ops += self._event("artifact.deleted", name, digest, {**_artifact_data(record, None), "tags": tag_names})
+        ops += extra(record) if extra is not None else []
         if record.subject:
             ops.append(delete_op(pk, keys.referrer_sk(record.subject, digest)))
         ops.extend(_delete_if(pk, sk, "#d = :d", {":d": digest}, {"#d": "digest"}) for sk in tags)
@@ -542,7 +566,7 @@ class DynamoRegistryMeta:
         if with_body:
             projection, names = None, None
         else:
-            fields = ("digest", "media_type", "nbytes", "subject", "artifact_type", "children", "created", "pull_time")
+            fields = ("digest", "media_type", "nbytes", "subject", "artifact_type", "blobs", "children", "created", "pull_time")
             names = {f"#f{i}": f for i, f in enumerate(fields)}
             projection = ", ".join(names)
         items = self._t.query_all(keys.repo_pk(name), low=prefix, high=_prefix_end(prefix), projection=projection, names=names)
@@ -678,6 +702,10 @@ class _Repositories:
 
 
 VERSION = "version"
+# put_manifest's new_manifest: the quota counted the manifest as new to the repository
+# (True) or as there already (False), so the write holds only if that is still so; None:
+# the caller counted nothing
+_MANIFEST_CONDITION = {True: "attribute_not_exists(PK)", False: "attribute_exists(PK)", None: None}
 
 
 def _new_version() -> str:

@@ -32,6 +32,9 @@ def test_console_rule_protects_a_tag_from_skopeo(stack, skopeo, browser, tmp_pat
         b.open(f"#/projects/{project}/immutability")
         b.log_in(admin, admin_password)
         b.text_in("#immutability-list", "No rules")
+        # the project's storage, each blob once, on its header (no limit set)
+        b.text_in("#project-quota", "storage")
+        assert "of unlimited" in b.find("#project-quota").text
         b.fill("#rule-repo-pattern", "**")
         b.fill("#rule-tag-pattern", "release-*")
         b.click("#rule-add-submit")

@@ -4,7 +4,7 @@
 // maintainers, system admins), as the caller's permissions in the project say; the
 // webhooks tab likewise.
 import { segment } from "./api.js";
-import { h, replace } from "./dom.js";
+import { formatBytes, h, replace } from "./dom.js";
 import { renderLogList } from "./logs.js";
 import { mayListImmutability, mayListRobots, mayListWebhooks, roleLabel } from "./roles.js";
 import { errorNote, loading } from "./widgets.js";
@@ -29,6 +29,7 @@ export async function render(ctx, name, tab = "repositories") {
   const base = `#/projects/${segment(name)}`;
   const heading = h("h1", {}, name);
   const facts = h("p", { class: "facts" });
+  const quotaFact = h("span", { class: "quota", id: "project-quota" });
   const nav = h(
     "nav",
     { class: "tabs", "aria-label": "Project sections" },
@@ -70,7 +71,19 @@ export async function render(ctx, name, tab = "repositories") {
     h("span", { class: "badge" }, project.metadata && project.metadata.public === "true" ? "Public" : "Private"),
     ` Owner ${project.owner_name || "—"} · your role: `,
     h("span", { class: "role-label" }, roleLabel(ctx.user, project)),
+    quotaFact,
   );
+  // the storage its manifests name (each blob once) against its limit, from the summary
+  api
+    .get(`/projects/${project.project_id}/summary`)
+    .then(({ data }) => {
+      const quota = data && data.quota;
+      if (quota) {
+        const hard = quota.hard.storage;
+        replace(quotaFact, ` · storage ${formatBytes(quota.used.storage)} of ${hard < 0 ? "unlimited" : formatBytes(hard)}`);
+      }
+    })
+    .catch(() => {});
   // the tab asked for stays, so its "not allowed" has a place
   for (const t of TABS.filter((t) => t.shown && t.id !== tab)) {
     nav.querySelector(`li[data-tab="${t.id}"]`).hidden = !t.shown(permissions);

@@ -1,0 +1,155 @@
+"""Projects' storage quotas in DynamoDB (key layout: keys.py).
+
+`QUOTA#<project>` holds the limit (`hard`, -1: none) and the usage (`used`, bytes). Usage
+counts each blob once per project, however many repositories and manifests name it: one
+`PBLOB#<project>` / `<digest>` item per blob the project's manifests name, with `refs`
+(how many manifests) and `nbytes`. A manifest's write changes these in its own
+transaction (chalicelib/quotas.py computes what changes, from what the write read;
+the operations built here are conditional on those reads), so usage is always the sum
+of the project's `PBLOB` items and a push over the limit writes nothing.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.meta import keys
+from chalicelib.meta.table import Table, delete_op, is_condition_failure, put_op, update_op
+
+UNLIMITED = -1
+# attributes read with a push's references (meta/registry.py read_for_push)
+PROJECTION = ("refs", "hard", "used")
+
+
+@dataclass(frozen=True)
+class Quota:
+    project: str
+    hard: int = UNLIMITED
+    used: int = 0
+    created: int = 0
+    updated: int = 0
+
+    @classmethod
+    def from_item(cls, project: str, item: dict[str, Any] | None) -> Quota:
+        if not item:
+            return cls(project)
+        return cls(
+            project,
+            int(item.get("hard", UNLIMITED)),
+            int(item.get("used", 0)),
+            int(item.get("created", 0)),
+            int(item.get("updated", 0)),
+        )
+
+
+def quota_key(project: str) -> tuple[str, str]:
+    return keys.quota_pk(project), keys.QUOTA_SK
+
+
+def blob_key(project: str, digest: str) -> tuple[str, str]:
+    return keys.project_blobs_pk(project), digest
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a manifest's write does to its project's usage: blobs new to the project
+    (digest -> bytes), blobs it names too (digest -> refs read), blobs it stops naming
+    (digest -> (refs read, how many references go, bytes)), and the usage read."""
+
+    project: str
+    added: dict[str, int]
+    shared: dict[str, int]
+    released: dict[str, tuple[int, int, int]]
+    quota: Quota
+    now: int
+
+    @property
+    def delta(self) -> int:
+        gone = sum(nbytes for refs, count, nbytes in self.released.values() if count >= refs)
+        return sum(self.added.values()) - gone
+
+
+def change_ops(change: Change) -> list[dict[str, Any]]:
+    """The operations of `change`, each conditional on what was read."""
+    pk = keys.project_blobs_pk(change.project)
+    ops: list[dict[str, Any]] = []
+    for digest, nbytes in change.added.items():
+        ops.append(put_op({"PK": pk, "SK": digest, "refs": 1, "nbytes": nbytes}, "attribute_not_exists(PK)"))
+    for digest, refs in change.shared.items():
+        ops.append(_if_refs(update_op(pk, digest, "ADD refs :one", {":one": 1}), refs))
+    for digest, (refs, count, _) in change.released.items():
+        if count >= refs:
+            ops.append(_if_refs(delete_op(pk, digest), refs))
+        else:
+            ops.append(_if_refs(update_op(pk, digest, "ADD refs :minus", {":minus": -count}), refs))
+    delta = change.delta
+    if delta or change.added:
+        pk_q, sk_q = quota_key(change.project)
+        op = update_op(
+            pk_q, sk_q, "ADD used :d SET updated = :now, created = if_not_exists(created, :now)", {":d": delta, ":now": change.now}
+        )
+        if delta > 0 and change.quota.hard >= 0:
+            # over the limit, or the limit changed since it was read: the whole write fails
+            body = op["Update"]
+            body["ConditionExpression"] = "(attribute_not_exists(used) OR used <= :max) AND hard = :hard"
+            body["ExpressionAttributeValues"][":max"] = {"N": str(change.quota.hard - delta)}
+            body["ExpressionAttributeValues"][":hard"] = {"N": str(change.quota.hard)}
+        ops.append(op)
+    return ops
+
+
+def _if_refs(op: dict[str, Any], refs: int) -> dict[str, Any]:
+    body = next(iter(op.values()))
+    body["ConditionExpression"] = "refs = :refs"
+    body.setdefault("ExpressionAttributeValues", {})[":refs"] = {"N": str(refs)}
+    return op
+
+
+class DynamoQuotas:
+    def __init__(self, table: Table, clock):
+        self._t = table
+        self._clock = clock
+
+    def get(self, project: str) -> Quota:
+        return Quota.from_item(project, self._t.get(*quota_key(project), consistent=True))
+
+    def many(self, projects: Iterable[str]) -> dict[str, Quota]:
+        """Quotas of these projects (one BatchGetItem per 100)."""
+        names = list(projects)
+        found = self._t.batch_get((quota_key(p) for p in names), projection=None)
+        by_pk = {i["PK"]: i for i in found}
+        return {p: Quota.from_item(p, by_pk.get(keys.quota_pk(p))) for p in names}
+
+    def set_hard(self, project: str, hard: int) -> Quota:
+        now = int(self._clock())
+        out = self._t.client.update_item(
+            TableName=self._t.name,
+            Key=keys.key(*quota_key(project)),
+            UpdateExpression="SET hard = :h, updated = :now, created = if_not_exists(created, :now), used = if_not_exists(used, :zero)",
+            ExpressionAttributeValues={":h": {"N": str(hard)}, ":now": {"N": str(now)}, ":zero": {"N": "0"}},
+            ReturnValues="ALL_NEW",
+        )
+        from chalicelib.meta.table import unmarshal
+
+        return Quota.from_item(project, unmarshal(out["Attributes"]))
+
+    def blob_refs(self, project: str, digests: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """{digest: (refs, nbytes)} of these blobs the project counts (one BatchGetItem)."""
+        found = self._t.batch_get((blob_key(project, d) for d in set(digests)), projection="SK, refs, nbytes")
+        return {i["SK"]: (int(i["refs"]), int(i["nbytes"])) for i in found}
+
+    def apply(self, change: Change) -> None:
+        """`change` on its own (a deletion's release, after the manifests went)."""
+        ops = change_ops(change)
+        for start in range(0, len(ops), 100):
+            try:
+                self._t.transact(ops[start : start + 100])
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+
+    def delete_project(self, project: str) -> None:
+        self._t.delete(*quota_key(project))

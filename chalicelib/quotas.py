@@ -1,0 +1,46 @@
+"""Storage quotas: what a manifest's write adds to its project's usage, and the refusal
+of a push that would go over the project's limit (Harbor's `storage_limit`).
+
+Usage counts each blob once per project — a layer shared by two repositories of a
+project is counted once — together with the manifests' own bytes (the manifest is a
+blob too). It grows when a manifest new to a repository names blobs new to the project,
+and shrinks when the last manifest of the project naming a blob goes. The store's
+operations (chalicelib/meta/quotas.py) join the manifest write's transaction.
+"""
+from __future__ import annotations
+
+from chalicelib.errors import QuotaExceeded
+from chalicelib.meta.quotas import Change, Quota
+
+
+def _human(nbytes: int) -> str:
+    size = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    return f"{nbytes} B"
+
+
+def charge(project: str, sizes: dict[str, int], counted: dict[str, int], quota: Quota, now: int) -> Change:
+    """The change a new manifest makes: `sizes` (digest -> bytes) of the blobs it names
+    and of itself, `counted` (digest -> refs) of those the project counts already.
+    QuotaExceeded (DENIED) if the new bytes would take usage over the limit."""
+    added = {d: n for d, n in sizes.items() if d not in counted}
+    shared = {d: counted[d] for d in sizes if d in counted}
+    change = Change(project, added, shared, {}, quota, now)
+    if quota.hard >= 0 and change.delta > 0 and quota.used + change.delta > quota.hard:
+        # Harbor's words
+        raise QuotaExceeded(
+            f"quota exceeded when processing the request of adding {_human(change.delta)} of storage resource, "
+            f"which when updated to current usage of {_human(quota.used + change.delta)} will exceed the configured "
+            f"upper limit of {_human(quota.hard)}."
+        )
+    return change
+
+
+def release(project: str, named: dict[str, int], counted: dict[str, tuple[int, int]], quota: Quota, now: int) -> Change:
+    """The change deleting manifests makes: `named` (digest -> how many of the deleted
+    manifests name it, themselves included), `counted` (digest -> (refs, bytes))."""
+    released = {d: (counted[d][0], count, counted[d][1]) for d, count in named.items() if d in counted}
+    return Change(project, {}, {}, released, quota, now)
