@@ -252,9 +252,12 @@ def test_summary_counts_repositories_and_members_by_role(world, admin):
         "developer_count": 2,
         "guest_count": 0,
         "limited_guest_count": 1,
+        # written straight into the store, the image charged nothing (tests/api/management/test_quotas.py pushes)
+        "quota": {"hard": {"storage": -1}, "used": {"storage": 0}},
     }
     limited = world.as_(users[3].username).get(f"/projects/{name}/summary").json()
-    assert limited == {"repo_count": 1, "chart_count": 0}  # a limited guest does not see the members
+    # a limited guest does not see the members
+    assert limited == {"repo_count": 1, "chart_count": 0, "quota": {"hard": {"storage": -1}, "used": {"storage": 0}}}
     assert world.as_(world.user().username).get(f"/projects/{name}/summary").status == 404  # who may learn what: as if it did not exist
 
 
