@@ -53,7 +53,7 @@ def outbox_events(world):
     return [e for e in (event_of(unmarshal(i)) for i in items) if e is not None]
 
 
-def wait(world, execution_id: int, timeout: float = 120):
+def wait(world, execution_id: int, timeout: float = 300):
     """Until the run has ended (the workflow runs in moto's threads)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
