@@ -129,7 +129,7 @@ class ProxyCache:
         svc = self._svc
         now = int(svc.clock())
         interval = int(svc.runtime_config.typed("proxy_cache_check_interval"))
-        if cached is not None and now - cached.checked < interval:
+        if cached is not None and now - (cached.checked or 0) < interval:
             return _from_tag(cached)
         remote = upstream.name_of(repository)
         try:
@@ -198,6 +198,9 @@ class ProxyCache:
             created=now,
         )
         svc.meta.put_manifest(repository, record, tag, now, project=upstream.project)
+        if tag is not None:
+            # marks the tag as the cache's: its pulls check freshness, other tags' pulls read no project
+            svc.meta.mark_tag_checked(repository, tag, record.digest, now)
         logger.info("proxy cache fetched a manifest",
                     extra={"repository": repository, "reference": reference, "digest": manifest.digest})
         return CachedManifest(record.digest, record.media_type, record.size, manifest.data)

@@ -126,9 +126,9 @@ class TagRecord:
     media_type: str
     size: int
     body: bytes | None
-    # when a proxy cache last found the upstream's tag still naming this digest
-    # (chalicelib/proxy_cache.py); the tag's own write time until then
-    checked: int = field(default=0, compare=False)
+    # when a proxy cache last found the upstream's tag naming this digest
+    # (chalicelib/proxy_cache.py); None for a tag no proxy cache wrote
+    checked: int | None = field(default=None, compare=False)
 
 
 class DynamoRegistryMeta:
@@ -398,7 +398,7 @@ class DynamoRegistryMeta:
         if not item:
             return None
         return TagRecord(tag, item["digest"], item["media_type"], int(item["nbytes"]), item.get("body"),
-                         int(item.get("checked") or item.get("updated") or 0))
+                         int(item["checked"]) if "checked" in item else None)
 
     def mark_tag_checked(self, name: str, tag: str, digest: str, now: int) -> None:
         """A proxy cache found the upstream's tag unchanged: remember when (only while the

@@ -87,7 +87,11 @@ def _resolve(svc, name: str, reference: str, *, with_body: bool) -> tuple[str, s
         # a reference that cannot be a tag names no manifest: 404, as the reference
         # registry answers (its route would not match), not 400; no read needed
         tag = svc.meta.get_tag(name, reference) if is_valid_tag(reference) else None
-        upstream = svc.proxy_cache.upstream_of(name) if is_valid_tag(reference) else None
+        # a tag a proxy cache wrote carries its check time; only such a tag, or a missing
+        # one, asks which project this is (a pushed tag's pull stays one GetItem)
+        upstream = None
+        if is_valid_tag(reference) and (tag is None or tag.checked is not None):
+            upstream = svc.proxy_cache.upstream_of(name)
         if upstream is not None:
             tag = svc.proxy_cache.manifest_by_tag(upstream, name, reference, tag)
         if tag is None:
