@@ -75,7 +75,9 @@ def delete(svc, project: Project) -> None:
     count = repository_count(svc, project.name)
     if count:
         raise ProjectNotEmpty(f"project {project.name} still holds {count} repositories; delete them first")
-    svc.accounts.delete_project(project.name)
-    # its rules go too: a project made again under the name starts without them
-    svc.immutable_rules.delete_project(project.name)
-    svc.quotas.delete_project(project.name)
+    from chalicelib.meta.immutable_rules import rules_key
+    from chalicelib.meta.quotas import quota_key
+
+    # its tag rules and quota go in the same transaction: a project made again under the
+    # name starts without them, and a fault never leaves them behind a deleted project
+    svc.accounts.delete_project(project.name, also=[rules_key(project.name), quota_key(project.name)])

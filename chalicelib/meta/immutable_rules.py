@@ -60,6 +60,3 @@ class DynamoImmutableRules:
                 raise Conflict("the rules changed meanwhile; retry") from None
             raise
 
-    def delete_project(self, project: str) -> None:
-        """A deleted project's rules go with it (a project made again starts with none)."""
-        self._t.delete(*rules_key(project))

@@ -151,5 +151,3 @@ class DynamoQuotas:
                 if not is_condition_failure(exc):
                     raise
 
-    def delete_project(self, project: str) -> None:
-        self._t.delete(*quota_key(project))

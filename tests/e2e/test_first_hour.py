@@ -193,9 +193,16 @@ def test_one_docker_pull_is_one_pull(stack, dockerd, tmp_path):
     dockerd.run("pull", remote)
     settle_pulls(stack, "library/countmarker")
     assert pull_count(stack, "library", "counted") == 1
-    logs = management(stack, "/projects/library/logs?q=" + requests.utils.quote("operation=pull") + "&page_size=100")
-    assert logs.status_code == 200, describe(logs)
-    entries = [e for e in logs.json() if e["resource"].startswith("library/counted")]
+
+    def pull_entries() -> list[dict]:
+        logs = management(stack, "/projects/library/logs?q=" + requests.utils.quote("operation=pull") + "&page_size=100")
+        assert logs.status_code == 200, describe(logs)
+        return [e for e in logs.json() if e["resource"].startswith("library/counted")]
+
+    # the count is written with the pull's event; its audit entry comes after, from the
+    # audit log's consumer of that event
+    wait_for("the pull's audit entry", lambda: pull_entries() != [])
+    entries = pull_entries()
     assert len(entries) == 1, entries
     # docker resolves the tag with a HEAD (not a pull) and fetches the manifest by digest
     assert re.fullmatch(r"library/counted[:@].+", entries[0]["resource"]), entries

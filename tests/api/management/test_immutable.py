@@ -179,3 +179,19 @@ def test_a_deleted_projects_rules_go_with_it(world, admin):
     assert admin.delete(f"/projects/{name}", headers={"X-Is-Resource-Name": "true"}).status == 200
     world.project(name)
     assert admin.get(rules_path(name), headers={"X-Is-Resource-Name": "true"}).json() == []
+
+
+def test_a_project_made_again_under_the_name_starts_without_the_old_rules_or_quota(world, admin):
+    name = world.name("again")
+    assert admin.post("/projects", {"project_name": name, "storage_limit": 1000}).status == 201
+    add_rule(admin, name, tag="release-*")
+    assert admin.delete(f"/projects/{name}").status == 200
+    # its rules and quota went in the project's own transaction (docs/lifecycle.md)
+    from chalicelib.meta.immutable_rules import rules_key
+    from chalicelib.meta.quotas import quota_key
+
+    assert world.svc.table.get(*rules_key(name)) is None and world.svc.table.get(*quota_key(name)) is None
+    assert admin.post("/projects", {"project_name": name}).status == 201
+    assert admin.get(rules_path(name)).json() == []
+    pid = world.svc.accounts.get_project(name).project_id
+    assert admin.get(f"/quotas/{pid}").json()["hard"] == {"storage": -1}
