@@ -9,9 +9,37 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.auth.authenticator import Authenticator
+    from chalicelib.auth.context_cache import AccessContextCache
+    from chalicelib.auth.keys import TokenKeys
+    from chalicelib.auth.ldap import LdapAuthenticator
+    from chalicelib.auth.login_gate import LoginGate
+    from chalicelib.auth.sessions import ConsoleSessions
+    from chalicelib.events.forwarder import EventBridgeBus
+    from chalicelib.events.outbox import Outbox
+    from chalicelib.meta.accounts import DynamoAccounts
+    from chalicelib.meta.audit import DynamoAuditLog
+    from chalicelib.meta.immutable_rules import DynamoImmutableRules
+    from chalicelib.meta.labels import DynamoLabels
+    from chalicelib.meta.quotas import DynamoQuotas
+    from chalicelib.meta.registries import DynamoRegistries
+    from chalicelib.meta.registry import DynamoRegistryMeta
+    from chalicelib.meta.replication import DynamoReplicationPolicies, DynamoReplicationRuns
+    from chalicelib.meta.table import Table
+    from chalicelib.meta.webhooks import DynamoWebhooks
+    from chalicelib.proxy_cache import ProxyCache
+    from chalicelib.registry.upload_service import UploadService
+    from chalicelib.registry.upload_tokens import UploadTokens
+    from chalicelib.runtime_config import RuntimeConfig
+    from chalicelib.secrets import SsmSecrets
+    from chalicelib.storage.s3 import S3BlobStore
+    from chalicelib.webhooks.delivery import Deliverer, JobQueue
+    from chalicelib.webhooks.sender import HttpSender
 
 
 class Services:
@@ -63,26 +91,26 @@ class Services:
 
     # -- stores and services ---------------------------------------------------
     @cached_property
-    def table(self):
+    def table(self) -> Table:
         from chalicelib.meta.table import Table
 
         return Table(self.dynamodb, self.settings.table_name)
 
     @cached_property
-    def meta(self):
+    def meta(self) -> DynamoRegistryMeta:
         from chalicelib.meta.registry import DynamoRegistryMeta
 
         return DynamoRegistryMeta(self.table, self.outbox)
 
     @cached_property
-    def outbox(self):
+    def outbox(self) -> Outbox:
         from chalicelib.events.outbox import Outbox
 
         # the stage's SSM prefix ("/berth/<stage>") names it: the events' `source`
         return Outbox(self.settings.ssm_prefix, self.clock)
 
     @cached_property
-    def event_bus(self):
+    def event_bus(self) -> EventBridgeBus:
         from chalicelib.config import ConfigurationError
         from chalicelib.events.forwarder import EventBridgeBus
 
@@ -95,50 +123,50 @@ class Services:
         return self._client("sqs")
 
     @cached_property
-    def webhooks(self):
+    def webhooks(self) -> DynamoWebhooks:
         from chalicelib.meta.webhooks import DynamoWebhooks
 
         return DynamoWebhooks(self.table, self.clock)
 
     @cached_property
-    def immutable_rules(self):
+    def immutable_rules(self) -> DynamoImmutableRules:
         from chalicelib.meta.immutable_rules import DynamoImmutableRules
 
         return DynamoImmutableRules(self.table)
 
     @cached_property
-    def quotas(self):
+    def quotas(self) -> DynamoQuotas:
         from chalicelib.meta.quotas import DynamoQuotas
 
         return DynamoQuotas(self.table, self.clock)
 
     @cached_property
-    def labels(self):
+    def labels(self) -> DynamoLabels:
         from chalicelib.meta.labels import DynamoLabels
 
         return DynamoLabels(self.table, self.clock)
 
     @cached_property
-    def registries(self):
+    def registries(self) -> DynamoRegistries:
         from chalicelib.meta.registries import DynamoRegistries
         from chalicelib.secrets import SsmSecretParameters
 
         return DynamoRegistries(self.table, self.clock, SsmSecretParameters(self.ssm, self.settings.ssm_prefix, "registries"))
 
     @cached_property
-    def proxy_cache(self):
+    def proxy_cache(self) -> ProxyCache:
         from chalicelib.proxy_cache import ProxyCache
 
         return ProxyCache(self)
 
     @cached_property
-    def replication_policies(self):
+    def replication_policies(self) -> DynamoReplicationPolicies:
         from chalicelib.meta.replication import DynamoReplicationPolicies
 
         return DynamoReplicationPolicies(self.table, self.clock)
 
     @cached_property
-    def replication_runs(self):
+    def replication_runs(self) -> DynamoReplicationRuns:
         from chalicelib.meta.replication import DynamoReplicationRuns
 
         return DynamoReplicationRuns(self.table, self.clock)
@@ -148,13 +176,13 @@ class Services:
         return self._client("stepfunctions")
 
     @cached_property
-    def webhook_sender(self):
+    def webhook_sender(self) -> HttpSender:
         from chalicelib.webhooks.sender import HttpSender
 
         return HttpSender(self.settings.webhook_timeout_seconds)
 
     @cached_property
-    def webhook_jobs(self):
+    def webhook_jobs(self) -> JobQueue:
         from chalicelib.config import ConfigurationError
         from chalicelib.webhooks.delivery import JobQueue
 
@@ -163,7 +191,7 @@ class Services:
         return JobQueue(self.sqs, self.settings.webhook_queue_url)
 
     @cached_property
-    def webhook_deliverer(self):
+    def webhook_deliverer(self) -> Deliverer:
         from urllib.parse import urlsplit
 
         from chalicelib.webhooks.delivery import Deliverer, RetryPolicy
@@ -178,25 +206,25 @@ class Services:
         )
 
     @cached_property
-    def blobs(self):
+    def blobs(self) -> S3BlobStore:
         from chalicelib.storage.s3 import S3BlobStore
 
         return S3BlobStore(self.s3, self.settings.bucket_name)
 
     @cached_property
-    def uploads(self):
+    def uploads(self) -> UploadService:
         from chalicelib.registry.upload_service import UploadService
 
         return UploadService(self.blobs, self.meta, self.clock, self.settings.upload_ttl_seconds)
 
     @cached_property
-    def secrets(self):
+    def secrets(self) -> SsmSecrets:
         from chalicelib.secrets import SsmSecrets
 
         return SsmSecrets(self.ssm, self.settings.ssm_prefix)
 
     @cached_property
-    def upload_tokens(self):
+    def upload_tokens(self) -> UploadTokens:
         from chalicelib.config import ConfigurationError
         from chalicelib.registry.upload_tokens import UploadTokens
         from chalicelib.secrets import UPLOAD_TOKEN_KEY
@@ -222,7 +250,7 @@ class Services:
         )
 
     @cached_property
-    def token_keys(self):
+    def token_keys(self) -> TokenKeys:
         from chalicelib.auth.keys import TokenKeys
 
         return TokenKeys(
@@ -230,25 +258,25 @@ class Services:
         )
 
     @cached_property
-    def runtime_config(self):
+    def runtime_config(self) -> RuntimeConfig:
         from chalicelib.runtime_config import RuntimeConfig
 
         return RuntimeConfig(self.ssm, self.settings.ssm_prefix)
 
     @cached_property
-    def accounts(self):
+    def accounts(self) -> DynamoAccounts:
         from chalicelib.meta.accounts import DynamoAccounts
 
         return DynamoAccounts(self.table, self.clock, self.outbox)
 
     @cached_property
-    def audit(self):
+    def audit(self) -> DynamoAuditLog:
         from chalicelib.meta.audit import DynamoAuditLog
 
         return DynamoAuditLog(self.table, self.clock, lambda: self.runtime_config.typed("audit_log_retention_days"))
 
     @cached_property
-    def sessions(self):
+    def sessions(self) -> ConsoleSessions:
         from chalicelib.auth.sessions import ConsoleSessions
         from chalicelib.meta.sessions import DynamoSessions
 
@@ -260,13 +288,13 @@ class Services:
         )
 
     @cached_property
-    def access_contexts(self):
+    def access_contexts(self) -> AccessContextCache:
         from chalicelib.auth.context_cache import AccessContextCache
 
         return AccessContextCache(self.accounts)
 
     @cached_property
-    def login_gate(self):
+    def login_gate(self) -> LoginGate:
         """Every password login: throttled, counted, failures audited (boundedly)."""
         from chalicelib.auth.login_gate import LoginGate
         from chalicelib.auth.throttle import Policy
@@ -282,7 +310,7 @@ class Services:
         )
 
     @cached_property
-    def authenticator(self):
+    def authenticator(self) -> Authenticator:
         from chalicelib.auth.authenticator import Authenticator
         from chalicelib.auth.passwords import CredentialCache
 
@@ -295,7 +323,7 @@ class Services:
             admin_password=self.settings.admin_password or None,
         )
 
-    def _ldap(self):
+    def _ldap(self) -> LdapAuthenticator:
         from chalicelib.auth.ldap import LdapAuthenticator, LdapSettings
 
         return LdapAuthenticator(LdapSettings.from_mapping(self.runtime_config.values()))
