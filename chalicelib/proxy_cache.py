@@ -161,7 +161,7 @@ class ProxyCache:
 
     def _fetch(self, upstream: Upstream, repository: str, reference: str, *, tag: str | None) -> CachedManifest:
         """GET the manifest upstream, verify it, store it (and `tag`) as a push would."""
-        from chalicelib.meta.registry import INLINE_MANIFEST_LIMIT, ManifestRecord
+        from chalicelib.meta.registry import ManifestRecord
         from chalicelib.oci.manifests import parse_manifest
 
         svc = self._svc
@@ -180,23 +180,11 @@ class ProxyCache:
             raise UpstreamInvalid(f"the upstream answered an invalid manifest for {reference}: {exc.message}") from None
         if len(manifest.data) > svc.settings.max_manifest_bytes:
             raise UpstreamInvalid(f"the upstream's manifest for {reference} is larger than this registry takes")
-        inline = len(manifest.data) <= INLINE_MANIFEST_LIMIT
-        if not inline:
-            svc.blobs.put_manifest(manifest.digest, manifest.data)
         now = int(svc.clock())
-        record = ManifestRecord(
-            digest=manifest.digest,
-            media_type=parsed.media_type,
-            size=len(manifest.data),
-            body=manifest.data if inline else None,
-            subject=parsed.subject.digest if parsed.subject else None,
-            artifact_type=parsed.artifact_type,
-            annotations=parsed.annotations,
-            # its blobs and children are fetched when a client first asks for them
-            blobs=list(parsed.blobs),
-            children=list(dict.fromkeys(parsed.children)),
-            created=now,
-        )
+        # its blobs and children are fetched when a client first asks for them
+        record = ManifestRecord.of(manifest.digest, manifest.data, parsed, now)
+        if record.body is None:
+            svc.blobs.put_manifest(manifest.digest, manifest.data)
         svc.meta.put_manifest(repository, record, tag, now, project=upstream.project)
         if tag is not None:
             # marks the tag as the cache's: its pulls check freshness, other tags' pulls read no project

@@ -5,13 +5,16 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict, ProjectGone
 from chalicelib.meta import keys
 from chalicelib.meta.table import KeyRange, Table, count_op, delete_op, is_condition_failure, marshal, put_op, update_op
+
+if TYPE_CHECKING:
+    from chalicelib.oci.manifests import ParsedManifest
 
 # Manifests up to this size are kept in the item itself (and copied into the tag
 # item), so a pull by tag is one GetItem. Larger ones go to S3.
@@ -47,6 +50,25 @@ class ManifestRecord:
     # changes with every put and every tag added; read, never written from here, and not
     # part of what the manifest is (two reads of one manifest compare equal across puts)
     version: str | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, digest: str, data: bytes, parsed: ParsedManifest, created: int) -> ManifestRecord:
+        """The record of manifest bytes as parsed (a push, a replicated or a cached manifest):
+        the bytes kept in the item up to INLINE_MANIFEST_LIMIT (larger ones go to S3)."""
+        return cls(
+            digest=digest,
+            media_type=parsed.media_type,
+            size=len(data),
+            body=data if len(data) <= INLINE_MANIFEST_LIMIT else None,
+            subject=parsed.subject.digest if parsed.subject else None,
+            artifact_type=parsed.artifact_type,
+            annotations=parsed.annotations,
+            blobs=list(parsed.blobs),
+            # each child once: an index may list one manifest many times, and the
+            # list is stored in the manifest's DynamoDB item (at most 400 KB)
+            children=list(dict.fromkeys(parsed.children)),
+            created=created,
+        )
 
     def to_item(self, name: str) -> dict[str, Any]:
         return {

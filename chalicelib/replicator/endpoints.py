@@ -14,7 +14,7 @@ from typing import BinaryIO, Protocol
 
 from chalicelib import artifacts
 from chalicelib.errors import ManifestBlobUnknown, ManifestNotFound, RemoteRegistryError
-from chalicelib.meta.registry import INLINE_MANIFEST_LIMIT, ManifestRecord
+from chalicelib.meta.registry import ManifestRecord
 from chalicelib.oci.digests import Digest, looks_like_digest
 from chalicelib.oci.manifests import parse_manifest
 from chalicelib.registry.handlers.common import write_guard
@@ -107,24 +107,12 @@ class LocalEndpoint:
         """As a PUT does: every reference present, then the manifest (and tag) in one write."""
         svc = self.svc
         parsed = parse_manifest(manifest.data, manifest.media_type)
-        inline = len(manifest.data) <= INLINE_MANIFEST_LIMIT
-        record = ManifestRecord(
-            digest=manifest.digest,
-            media_type=parsed.media_type,
-            size=len(manifest.data),
-            body=manifest.data if inline else None,
-            subject=parsed.subject.digest if parsed.subject else None,
-            artifact_type=parsed.artifact_type,
-            annotations=parsed.annotations,
-            blobs=list(parsed.blobs),
-            children=list(dict.fromkeys(parsed.children)),
-            created=int(svc.clock()),
-        )
+        record = ManifestRecord.of(manifest.digest, manifest.data, parsed, int(svc.clock()))
         tag = None if looks_like_digest(reference) else reference
         # the domain's push: references present, the project's tag immutability, one write
         try:
             artifacts.push_manifest(
-                svc, repository, record, tag, project=write_guard(svc, repository), stored_body=None if inline else manifest.data
+                svc, repository, record, tag, project=write_guard(svc, repository), stored_body=None if record.body is not None else manifest.data
             )
         except ManifestBlobUnknown as exc:
             raise RemoteRegistryError(f"{repository}: {exc.message}; the manifest is not put") from None

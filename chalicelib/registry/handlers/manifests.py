@@ -5,7 +5,7 @@ import hashlib
 
 from chalicelib import artifacts
 from chalicelib.errors import InvalidDigest, ManifestNotFound
-from chalicelib.meta.registry import INLINE_MANIFEST_LIMIT, ManifestRecord
+from chalicelib.meta.registry import ManifestRecord
 from chalicelib.oci.digests import CANONICAL, Digest, looks_like_digest
 from chalicelib.oci.manifests import parse_manifest
 from chalicelib.oci.names import is_valid_tag, validate_tag
@@ -38,21 +38,8 @@ def put_manifest(svc, req: Request, name: str, reference: str) -> Response:
     else:
         digest, tag = str(Digest.of(data, CANONICAL)), validate_tag(reference)
 
-    inline = len(data) <= INLINE_MANIFEST_LIMIT
-    record = ManifestRecord(
-        digest=digest,
-        media_type=parsed.media_type,
-        size=len(data),
-        body=data if inline else None,
-        subject=parsed.subject.digest if parsed.subject else None,
-        artifact_type=parsed.artifact_type,
-        annotations=parsed.annotations,
-        blobs=list(parsed.blobs),
-        # each child once: an index may list one manifest many times, and the
-        # list is stored in the manifest's DynamoDB item (at most 400 KB)
-        children=list(dict.fromkeys(parsed.children)),
-        created=int(svc.clock()),
-    )
+    record = ManifestRecord.of(digest, data, parsed, int(svc.clock()))
+    inline = record.body is not None
     # the references, the project's rules and the write: chalicelib/artifacts.py
     artifacts.push_manifest(svc, name, record, tag, project=write_guard(svc, name), stored_body=None if inline else data)
     headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": digest}
