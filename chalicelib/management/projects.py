@@ -197,7 +197,7 @@ def list_projects(svc, req: Request) -> Response:
     if listed is not None:
         source, total = listed
         return paging.keyed(req, source, total, lambda shown: _render_page(svc, req, shown), page)
-    projects = paging.sorted_by(paging.filtered(visible(svc, req, all_projects(svc)), conditions, _FIELDS), order, _FIELDS)
+    projects = paging.sorted_by(paging.filtered(visible(svc, req, svc.accounts.all_projects()), conditions, _FIELDS), order, _FIELDS)
     shown = {p.name: body for p, body in zip(page.window(projects), _render_page(svc, req, list(page.window(projects))))}
     return paging.paged(req, projects, lambda p: shown[p.name], page)
 
@@ -412,17 +412,6 @@ def get_project_summary(svc, req: Request, project_name_or_id: str) -> Response:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def all_projects(svc) -> list[Project]:
-    out: list[Project] = []
-    last = None
-    while True:
-        page, more = svc.accounts.list_projects(last=last, limit=100)
-        out.extend(page)
-        if not more or not page:
-            return out
-        last = page[-1].name
-
-
 def _flag(value: str, name: str) -> str:
     text = value.strip().lower()
     if text in ("1", "t", "true"):

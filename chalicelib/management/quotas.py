@@ -56,17 +56,6 @@ def render(project: Project, quota: Quota) -> dict:
     }
 
 
-def _all_projects(svc) -> list[Project]:
-    out: list[Project] = []
-    last = None
-    while True:
-        page, more = svc.accounts.list_projects(last=last, limit=100)
-        out.extend(page)
-        if not more or not page:
-            return out
-        last = page[-1].name
-
-
 def _project(svc, quota_id: int) -> Project:
     project = svc.accounts.get_project_by_id(quota_id) if quota_id > 0 else None
     if project is None:
@@ -103,7 +92,7 @@ def list_quotas(svc, req: Request) -> Response:
     reference = req.arg("reference")
     if reference not in (None, "", "project"):
         raise BadRequest("reference must be project")
-    projects = _all_projects(svc)
+    projects = svc.accounts.all_projects()
     reference_id = req.arg("reference_id")
     if reference_id:
         projects = [p for p in projects if str(p.project_id) == reference_id]

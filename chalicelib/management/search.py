@@ -146,7 +146,7 @@ def search(svc, req: Request) -> Response:
     if len(query) > MAX_QUERY:
         raise BadRequest(f"q must be at most {MAX_QUERY} characters")
     text = query.strip().lower()
-    shown = sorted(visible(svc, req, project_api.all_projects(svc)), key=lambda p: p.name)
+    shown = sorted(visible(svc, req, svc.accounts.all_projects()), key=lambda p: p.name)
     repositories = _by_project(_catalog(svc))
     matching = [p for p in shown if text in p.name.lower()]
     roles = roles_in(svc, req, [p.name for p in matching])
@@ -176,7 +176,7 @@ def search(svc, req: Request) -> Response:
 )
 def get_statistic(svc, req: Request) -> Response:
     caller(req)
-    shown = visible(svc, req, project_api.all_projects(svc))
+    shown = visible(svc, req, svc.accounts.all_projects())
     repositories = _by_project(_catalog(svc))
     counts = dict.fromkeys(_COUNTS, 0)
     for project in shown:

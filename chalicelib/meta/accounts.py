@@ -525,6 +525,17 @@ class DynamoAccounts:
                 return
         raise Conflict(f"project {name} kept changing while being deleted; retry")
 
+    def all_projects(self) -> list[Project]:
+        """Every project, by name, a page of 100 at a time."""
+        out: list[Project] = []
+        last = None
+        while True:
+            page, more = self.list_projects(last=last, limit=100)
+            out.extend(page)
+            if not more or not page:
+                return out
+            last = page[-1].name
+
     def list_projects(self, last: str | None = None, limit: int = 100) -> tuple[list[Project], bool]:
         names, more = self._page(keys.PROJECTS_PK, last, limit)
         items = self._fetch((keys.project_pk(n), keys.PROJECT_SK) for n in names)
@@ -771,14 +782,7 @@ class DynamoAccounts:
         return int(self._clock())
 
     def _next_id(self, kind: str) -> int:
-        out = self._t.client.update_item(
-            TableName=self._t.name,
-            Key=keys.key(keys.COUNTER_PK, kind),
-            UpdateExpression="ADD last_id :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(out["Attributes"]["last_id"]["N"])
+        return self._t.next_id(kind)
 
     def _name_of(self, kind: str, number: int) -> str | None:
         item = self._t.get(keys.id_pk(kind, number), keys.ID_SK, consistent=True)

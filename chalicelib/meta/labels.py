@@ -145,14 +145,7 @@ class DynamoLabels:
             raise Conflict("the label changed meanwhile; retry") from None
 
     def _next_id(self) -> int:
-        out = self._t.client.update_item(
-            TableName=self._t.name,
-            Key=keys.key(keys.COUNTER_PK, "label"),
-            UpdateExpression="ADD last_id :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(out["Attributes"]["last_id"]["N"])
+        return self._t.next_id("label")
 
     # -- on artifacts -------------------------------------------------------------------------
     def add_to_artifact(self, repository: str, digest: str, label: Label) -> None:

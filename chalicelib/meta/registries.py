@@ -125,14 +125,7 @@ class DynamoRegistries:
         return self._secrets.get(str(registry.registry_id)) if registry.has_secret else ""
 
     def _next_id(self) -> int:
-        out = self._t.client.update_item(
-            TableName=self._t.name,
-            Key=keys.key(keys.COUNTER_PK, "registry"),
-            UpdateExpression="ADD last_id :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(out["Attributes"]["last_id"]["N"])
+        return self._t.next_id("registry")
 
 
 def _cancelled(exc: ClientError) -> bool:

@@ -108,14 +108,7 @@ class DynamoReplicationPolicies:
                           delete_op(keys.replication_policy_name_pk(policy.name), keys.REPLICATION_POLICY_NAME_SK)])
 
     def _next_id(self) -> int:
-        out = self._t.client.update_item(
-            TableName=self._t.name,
-            Key=keys.key(keys.COUNTER_PK, "replication_policy"),
-            UpdateExpression="ADD last_id :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(out["Attributes"]["last_id"]["N"])
+        return self._t.next_id("replication_policy")
 
 
 def _cancelled(exc: ClientError) -> bool:
@@ -272,14 +265,7 @@ class DynamoReplicationRuns:
         self._t.put(_task_item(replace(task, log=task.log[-MAX_LOG_LINES:])))
 
     def _next_id(self) -> int:
-        out = self._t.client.update_item(
-            TableName=self._t.name,
-            Key=keys.key(keys.COUNTER_PK, "replication_execution"),
-            UpdateExpression="ADD last_id :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(out["Attributes"]["last_id"]["N"])
+        return self._t.next_id("replication_execution")
 
 
 def _time(value: float) -> Decimal:

@@ -68,6 +68,18 @@ class Table:
             kwargs["ExpressionAttributeNames"] = names
         self.client.put_item(**kwargs)
 
+    def next_id(self, kind: str) -> int:
+        """The next of a kind's integer ids (Harbor's ids: projects, users, labels, ...): one
+        atomic ADD on its counter item, never handed out twice, gaps allowed."""
+        out = self.client.update_item(
+            TableName=self.name,
+            Key=keys.key(keys.COUNTER_PK, kind),
+            UpdateExpression="ADD last_id :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(out["Attributes"]["last_id"]["N"])
+
     def delete(self, pk: str, sk: str, *, return_old: bool = False) -> dict | None:
         out = self.client.delete_item(
             TableName=self.name,

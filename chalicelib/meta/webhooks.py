@@ -169,14 +169,7 @@ class DynamoWebhooks:
         return _execution(project, policy_id, item) if item else None
 
     def _next_id(self) -> int:
-        out = self._t.client.update_item(
-            TableName=self._t.name,
-            Key=keys.key(keys.COUNTER_PK, "webhook"),
-            UpdateExpression="ADD last_id :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(out["Attributes"]["last_id"]["N"])
+        return self._t.next_id("webhook")
 
 
 def _fields(policy: Policy) -> dict[str, Any]:
