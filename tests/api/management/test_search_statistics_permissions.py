@@ -3,7 +3,6 @@ caller may see, in Harbor's shapes."""
 from __future__ import annotations
 
 from chalicelib import roles as rbac
-from chalicelib.management.projects import all_projects
 from chalicelib.management.search import HARBOR_POLICIES
 from tests.api.management.conftest import PASSWORD, codes
 
@@ -79,7 +78,7 @@ def test_a_robot_searches_what_its_permissions_name(world):
 
 # -- statistics -------------------------------------------------------------------------------
 def _expected(world, names: set[str] | None) -> dict:
-    projects = [p for p in all_projects(world.svc) if names is None or p.public or p.name in names]
+    projects = [p for p in world.svc.accounts.all_projects() if names is None or p.public or p.name in names]
     counts = dict.fromkeys(("private_project_count", "private_repo_count", "public_project_count", "public_repo_count"), 0)
     for p in projects:
         kind = "public" if p.public else "private"
