@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from chalicelib import patterns
 from chalicelib.errors import InvalidRule, TagImmutable
 
 TEMPLATE = "immutable_template"
@@ -21,46 +22,16 @@ KIND = "doublestar"
 TAG_DECORATIONS = ("matches", "excludes")
 REPOSITORY_DECORATIONS = ("repoMatches", "repoExcludes")
 MAX_RULES = 15  # Harbor's console offers at most 15 per project
-MAX_PATTERN = 256
-
-
-def _flags() -> int:
-    from wcmatch import glob  # imported on first use: most requests never match a rule
-
-    return glob.GLOBSTAR | glob.BRACE | glob.DOTGLOB
+MAX_PATTERN = patterns.MAX_PATTERN
 
 
 def _match(pattern: str, value: str) -> bool:
-    from wcmatch import glob
-
-    return glob.globmatch(value, pattern, flags=_flags())
+    return patterns.matches(pattern, value)
 
 
 def check_pattern(pattern: Any, where: str) -> str:
     """A doublestar pattern that can be used (InvalidRule, a 400, otherwise)."""
-    if not isinstance(pattern, str) or not pattern.strip():
-        raise InvalidRule(f"{where}.pattern is required")
-    if len(pattern) > MAX_PATTERN:
-        raise InvalidRule(f"{where}.pattern is longer than {MAX_PATTERN} characters")
-    depth = {"{": 0, "[": 0}
-    for ch in pattern:
-        if ch in "{[":
-            depth[ch] += 1
-        elif ch == "}":
-            depth["{"] -= 1
-        elif ch == "]":
-            depth["["] -= 1
-        if min(depth.values()) < 0:
-            break
-    if any(depth.values()):
-        raise InvalidRule(f"{where}.pattern {pattern[:80]!r} has unbalanced brackets or braces")
-    try:
-        from wcmatch import glob
-
-        glob.translate(pattern, flags=_flags())
-    except (ValueError, RecursionError) as exc:
-        raise InvalidRule(f"{where}.pattern {pattern[:80]!r} is not a doublestar pattern: {exc}") from None
-    return pattern
+    return patterns.check(pattern, where)
 
 
 def _selector(value: Any, decorations: tuple[str, ...], where: str) -> dict[str, str]:

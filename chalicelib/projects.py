@@ -80,4 +80,10 @@ def delete(svc, project: Project) -> None:
 
     # its tag rules and quota go in the same transaction: a project made again under the
     # name starts without them, and a fault never leaves them behind a deleted project
-    svc.accounts.delete_project(project.name, also=[rules_key(project.name), quota_key(project.name)])
+    also = [rules_key(project.name), quota_key(project.name)]
+    retention_id = str(project.metadata.get("retention_id") or "")
+    if retention_id.isdigit():  # its retention policy goes with it too
+        from chalicelib.meta import keys
+
+        also.append((keys.retention_pk(int(retention_id)), keys.RETENTION_POLICY_SK))
+    svc.accounts.delete_project(project.name, also=also)

@@ -51,6 +51,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # tag immutability rules (Harbor: project admins manage, maintainers read)
     "immutable.read": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER}),
     "immutable.write": frozenset({Role.PROJECT_ADMIN}),
+    # tag retention (Harbor: project admins manage and run it, maintainers read it)
+    "retention.read": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER}),
+    "retention.write": frozenset({Role.PROJECT_ADMIN}),
     # a project's labels (Harbor: project admins), and putting labels on its artifacts
     "label.write": frozenset({Role.PROJECT_ADMIN}),
     "artifact.label": frozenset({Role.PROJECT_ADMIN, Role.MAINTAINER, Role.DEVELOPER}),

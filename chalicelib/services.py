@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from chalicelib.meta.registries import DynamoRegistries
     from chalicelib.meta.registry import DynamoRegistryMeta
     from chalicelib.meta.replication import DynamoReplicationPolicies, DynamoReplicationRuns
+    from chalicelib.meta.retention import DynamoRetention
     from chalicelib.meta.table import Table
     from chalicelib.meta.webhooks import DynamoWebhooks
     from chalicelib.proxy_cache import ProxyCache
@@ -139,6 +140,12 @@ class Services:
         from chalicelib.meta.quotas import DynamoQuotas
 
         return DynamoQuotas(self.table, self.clock)
+
+    @cached_property
+    def retention(self) -> DynamoRetention:
+        from chalicelib.meta.retention import DynamoRetention
+
+        return DynamoRetention(self.table, self.clock)
 
     @cached_property
     def labels(self) -> DynamoLabels:

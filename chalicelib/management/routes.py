@@ -30,6 +30,7 @@ from chalicelib.management import (
     replication_executions,
     replication_policies,
     repositories,
+    retentions,
     robots,
     search,
     system,
@@ -42,7 +43,7 @@ from chalicelib.management.spec import Operation, operation_of
 PREFIX = "api/v2.0"
 # path parameters that are Harbor integers; the others are strings
 INTEGER_PARAMS = frozenset(
-    {"id", "immutable_rule_id", "label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id", "registry_id", "policy_id"}
+    {"id", "immutable_rule_id", "label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id", "registry_id", "policy_id", "eid", "tid"}
 )
 class Handler:
     """A handler named "<module of chalicelib/management>.<function>", imported on first
@@ -209,6 +210,17 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/quotas", quotas.list_quotas),
     Route("GET", "/quotas/{id}", quotas.get_quota),
     Route("PUT", "/quotas/{id}", quotas.update_quota),
+    # tag retention (the metadata before the ids, which are integers)
+    Route("GET", "/retentions/metadatas", retentions.get_retention_metadata),
+    Route("POST", "/retentions", retentions.create_retention),
+    Route("GET", "/retentions/{id}/executions/{eid}/tasks/{tid}", retentions.get_retention_task_log),
+    Route("GET", "/retentions/{id}/executions/{eid}/tasks", retentions.list_retention_tasks),
+    Route("PATCH", "/retentions/{id}/executions/{eid}", retentions.operate_retention_execution),
+    Route("POST", "/retentions/{id}/executions", retentions.trigger_retention_execution),
+    Route("GET", "/retentions/{id}/executions", retentions.list_retention_executions),
+    Route("GET", "/retentions/{id}", retentions.get_retention),
+    Route("PUT", "/retentions/{id}", retentions.update_retention),
+    Route("DELETE", "/retentions/{id}", retentions.delete_retention),
     # labels
     Route("GET", "/labels", labels.list_labels),
     Route("POST", "/labels", labels.create_label),

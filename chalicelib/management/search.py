@@ -90,6 +90,9 @@ HARBOR_POLICIES: dict[str, tuple[tuple[str, str], ...]] = {
     "robot.write": (("robot", "create"), ("robot", "update"), ("robot", "delete")),
     "immutable.read": (("immutable-tag", "list"),),
     "immutable.write": (("immutable-tag", "create"), ("immutable-tag", "update"), ("immutable-tag", "delete")),
+    "retention.read": (("tag-retention", "read"), ("tag-retention", "list")),
+    "retention.write": (("tag-retention", "create"), ("tag-retention", "update"), ("tag-retention", "delete"),
+                        ("tag-retention", "operate")),
     "label.write": (("label", "create"), ("label", "update"), ("label", "delete")),
     "artifact.label": (("artifact-label", "create"), ("artifact-label", "delete")),
     # Harbor's rbac resource for webhook policies

@@ -85,6 +85,13 @@ manifest writes' own transactions):
     QUOTA#<project>                   QUOTA
     PBLOB#<project>                   <digest>
 
+Tag retention (chalicelib/meta/retention.py): a project's policy (its id is the project's
+`retention_id` metadata), its runs (Harbor's executions) and their tasks (one per repository):
+
+    RETENTION#<policy id>                 POLICY
+    RETENTION_EXECUTIONS#<policy id>      <execution id, 10 digits>
+    RETENTION_TASKS#<execution id>        <task id, 6 digits>     one repository: what was kept and deleted, its log
+
 Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
     SESSION#<sha256 of the cookie's secret>   SESSION
@@ -321,6 +328,30 @@ def quota_pk(project: str) -> str:
 
 def project_blobs_pk(project: str) -> str:
     return f"PBLOB#{project}"
+
+
+# -- tag retention ----------------------------------------------------------------------
+RETENTION_POLICY_SK = "POLICY"
+
+
+def retention_pk(policy_id: int) -> str:
+    return f"RETENTION#{policy_id}"
+
+
+def retention_executions_pk(policy_id: int) -> str:
+    return f"RETENTION_EXECUTIONS#{policy_id}"
+
+
+def retention_execution_sk(execution_id: int) -> str:
+    return f"{execution_id:010d}"
+
+
+def retention_tasks_pk(execution_id: int) -> str:
+    return f"RETENTION_TASKS#{execution_id}"
+
+
+def retention_task_sk(task_id: int) -> str:
+    return f"{task_id:06d}"
 
 
 # -- list sizes ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from chalicelib import patterns
 from chalicelib.meta.replication import LOCAL, Filter, ReplicationPolicy
 
 FILTER_TYPES = ("name", "tag", "resource")
@@ -21,17 +22,8 @@ MAX_PATTERN = 255
 _NAMESPACE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 
 
-def _glob():
-    from wcmatch import glob
-
-    return glob, glob.GLOBSTAR | glob.BRACE | glob.DOTGLOB
-
-
 def pattern_matches(value: str, pattern: str) -> bool:
-    if not pattern:
-        return True
-    glob, flags = _glob()
-    return glob.globmatch(value, pattern, flags=flags)
+    return patterns.matches(pattern, value)
 
 
 # -- checking a policy ----------------------------------------------------------------------

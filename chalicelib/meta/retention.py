@@ -1,0 +1,203 @@
+"""Tag retention in DynamoDB (key layout: keys.py): a project's policy (Harbor's
+RetentionPolicy, kept as its JSON), its runs (Harbor's executions) and their tasks, one
+per repository, each with what it kept and deleted and its log.
+
+A policy belongs to one project, whose metadata names it (`retention_id`, as Harbor):
+the policy and that metadata are written and removed in one transaction, conditional
+on the project having no other policy, so a project never names a missing policy nor
+holds two. What a policy may say is chalicelib/retention/policy.py's business.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import Conflict
+from chalicelib.meta import keys
+from chalicelib.meta.table import Table, delete_op, is_condition_failure, put_op, unmarshal, update_op
+
+# Harbor's task statuses (src/pkg/task): what executions and tasks report
+RUNNING = "Running"
+SUCCESS = "Success"
+ERROR = "Error"
+STOPPED = "Stopped"
+PENDING = "Pending"
+MAX_LOG_LINES = 2000
+METADATA_KEY = "retention_id"
+
+
+@dataclass(frozen=True)
+class StoredPolicy:
+    policy_id: int
+    project: str
+    policy: dict[str, Any]  # Harbor's RetentionPolicy, checked (chalicelib/retention/policy.py)
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class Execution:
+    execution_id: int
+    policy_id: int
+    trigger: str  # Harbor's: "MANUAL" | "SCHEDULE"
+    dry_run: bool
+    status: str = RUNNING
+    started: float = 0
+    ended: float = 0
+    status_text: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    execution_id: int
+    task_id: int
+    repository: str  # below the project, as Harbor reports it
+    status: str = PENDING
+    started: float = 0
+    ended: float = 0
+    total: int = 0
+    retained: int = 0
+    deleted: tuple[str, ...] = ()  # digests deleted (or, in a dry run, that would be)
+    log: tuple[str, ...] = field(default=(), compare=False)
+    status_revision: int = 0
+
+
+def _time(value: float) -> Decimal:
+    return Decimal(str(round(value, 6)))
+
+
+class DynamoRetention:
+    def __init__(self, table: Table, clock):
+        self._t = table
+        self._clock = clock
+
+    # -- policies ------------------------------------------------------------------------------
+    def create(self, project: str, policy: dict[str, Any]) -> StoredPolicy:
+        """Conflict when the project has a policy already; KeyError when it is gone."""
+        policy_id = self._t.next_id("retention")
+        stored = StoredPolicy(policy_id, project, {**policy, "id": policy_id}, uuid.uuid4().hex)
+        metadata = update_op(
+            keys.project_pk(project), keys.PROJECT_SK, "SET #m.#r = :id", {":id": str(policy_id)}, {"#m": "metadata", "#r": METADATA_KEY}
+        )
+        metadata["Update"]["ConditionExpression"] = "attribute_exists(PK) AND attribute_not_exists(#m.#r)"
+        try:
+            self._t.transact([put_op(_policy_item(stored), "attribute_not_exists(PK)"), metadata])
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise Conflict(f"project {project} already has a retention policy") from None
+            raise
+        return stored
+
+    def get(self, policy_id: int) -> StoredPolicy | None:
+        if policy_id <= 0:
+            return None
+        item = self._t.get(keys.retention_pk(policy_id), keys.RETENTION_POLICY_SK, consistent=True)
+        if not item:
+            return None
+        return StoredPolicy(policy_id, item["project"], json.loads(item["policy"]), item.get("version", ""))
+
+    def update(self, current: StoredPolicy, policy: dict[str, Any]) -> StoredPolicy:
+        """Replace the policy if nobody changed it since `current` was read (Conflict)."""
+        stored = replace(current, policy={**policy, "id": current.policy_id}, version=uuid.uuid4().hex)
+        try:
+            self._t.put(_policy_item(stored), condition="#v = :v", values={":v": current.version}, names={"#v": "version"})
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise Conflict("the retention policy changed meanwhile; retry") from None
+            raise
+        return stored
+
+    def delete(self, current: StoredPolicy) -> None:
+        """The policy and the project's `retention_id` together (the project may be gone)."""
+        ops = [delete_op(keys.retention_pk(current.policy_id), keys.RETENTION_POLICY_SK)]
+        unlink = update_op(keys.project_pk(current.project), keys.PROJECT_SK, "REMOVE #m.#r", {":id": str(current.policy_id)},
+                           {"#m": "metadata", "#r": METADATA_KEY})
+        unlink["Update"]["ConditionExpression"] = "#m.#r = :id"
+        try:
+            self._t.transact([*ops, unlink])
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+            self._t.transact(ops)  # the project no longer names it
+
+    # -- runs --------------------------------------------------------------------------------------
+    def start(self, policy_id: int, trigger: str, dry_run: bool) -> Execution:
+        execution = Execution(self._t.next_id("retention_execution"), policy_id, trigger, dry_run, started=self._clock())
+        self._t.put(_execution_item(execution), condition="attribute_not_exists(PK)")
+        return execution
+
+    def execution(self, policy_id: int, execution_id: int) -> Execution | None:
+        if execution_id <= 0:
+            return None
+        item = self._t.get(keys.retention_executions_pk(policy_id), keys.retention_execution_sk(execution_id), consistent=True)
+        return _execution(item) if item else None
+
+    def executions(self, policy_id: int, *, limit: int = 1000) -> list[Execution]:
+        """The policy's latest runs, newest first (one Query)."""
+        out = self._t.client.query(
+            TableName=self._t.name,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.retention_executions_pk(policy_id)}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [_execution(unmarshal(i)) for i in out.get("Items", [])]
+
+    def save(self, execution: Execution) -> None:
+        self._t.put(_execution_item(execution))
+
+    def finish(self, execution: Execution) -> bool:
+        """Record the end of a run that is still running (a stop that came first wins)."""
+        try:
+            self._t.put(_execution_item(execution), condition="#s = :running", values={":running": RUNNING}, names={"#s": "status"})
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def save_task(self, task: Task) -> None:
+        self._t.put(_task_item(replace(task, log=task.log[-MAX_LOG_LINES:])))
+
+    def tasks(self, execution_id: int) -> list[Task]:
+        return [_task(i) for i in self._t.query_all(keys.retention_tasks_pk(execution_id), low="0", high="9~")]
+
+    def task(self, execution_id: int, task_id: int) -> Task | None:
+        item = self._t.get(keys.retention_tasks_pk(execution_id), keys.retention_task_sk(task_id), consistent=True)
+        return _task(item) if item else None
+
+
+def _policy_item(p: StoredPolicy) -> dict[str, Any]:
+    return {"PK": keys.retention_pk(p.policy_id), "SK": keys.RETENTION_POLICY_SK, "project": p.project,
+            "policy": json.dumps(p.policy, separators=(",", ":")), "version": p.version}
+
+
+def _execution_item(e: Execution) -> dict[str, Any]:
+    return {"PK": keys.retention_executions_pk(e.policy_id), "SK": keys.retention_execution_sk(e.execution_id),
+            "execution_id": e.execution_id, "policy_id": e.policy_id, "trigger": e.trigger, "dry_run": e.dry_run,
+            "status": e.status, "started": _time(e.started), "ended": _time(e.ended), "status_text": e.status_text}
+
+
+def _execution(item: dict[str, Any]) -> Execution:
+    return Execution(int(item["execution_id"]), int(item["policy_id"]), item["trigger"], bool(item.get("dry_run")),
+                     item["status"], float(item.get("started", 0)), float(item.get("ended", 0)), item.get("status_text", ""))
+
+
+def _task_item(t: Task) -> dict[str, Any]:
+    return {"PK": keys.retention_tasks_pk(t.execution_id), "SK": keys.retention_task_sk(t.task_id),
+            "execution_id": t.execution_id, "task_id": t.task_id, "repository": t.repository, "status": t.status,
+            "started": _time(t.started), "ended": _time(t.ended), "total": t.total, "retained": t.retained,
+            "deleted": list(t.deleted), "log": list(t.log), "status_revision": t.status_revision}
+
+
+def _task(item: dict[str, Any]) -> Task:
+    return Task(int(item["execution_id"]), int(item["task_id"]), item["repository"], item["status"],
+                float(item.get("started", 0)), float(item.get("ended", 0)), int(item.get("total", 0)),
+                int(item.get("retained", 0)), tuple(item.get("deleted") or ()), tuple(item.get("log") or ()),
+                int(item.get("status_revision", 0)))
+
+

@@ -1,0 +1,298 @@
+"""Tag retention (/retentions): a project's policy and its metadata, Harbor's rule
+templates and selectors run over content written as pushes write it, a dry run's
+deletions equal to the real run's, immutable tags kept, the quota given back, a run that
+died part-way run again, and bad policies answered with 400s."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import artifacts as artifacts_module
+from chalicelib.meta.labels import Label
+from tests.api.management.conftest import codes
+from tests.api.management.test_immutable import Registry
+
+DAY = 24 * 3600
+
+
+def tag_selector(pattern: str = "**", decoration: str = "matches", untagged: bool | None = True) -> dict:
+    selector = {"kind": "doublestar", "decoration": decoration, "pattern": pattern}
+    if untagged is not None:
+        selector["extras"] = '{"untagged":%s}' % ("true" if untagged else "false")
+    return selector
+
+
+def rule(template: str, n: int | None = None, *, tags=None, repository: str = "**", repo_decoration: str = "repoMatches",
+         disabled: bool = False) -> dict:
+    return {
+        "disabled": disabled,
+        "action": "retain",
+        "template": template,
+        "params": {} if n is None else {template: n},
+        "tag_selectors": tags or [tag_selector()],
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": repo_decoration, "pattern": repository}]},
+    }
+
+
+def policy(project_id: int, *rules, cron: str = "") -> dict:
+    return {"algorithm": "or", "rules": list(rules), "trigger": {"kind": "Schedule", "settings": {"cron": cron}},
+            "scope": {"level": "project", "ref": project_id}}
+
+
+def make_project(world):
+    project = world.project()
+    return project.name, project.project_id
+
+
+def create(admin, body) -> int:
+    reply = admin.post("/retentions", body)
+    assert reply.status == 201, reply.body
+    return int(reply.headers["location"].rsplit("/", 1)[1])
+
+
+def run(admin, policy_id: int, dry_run: bool) -> dict:
+    reply = admin.post(f"/retentions/{policy_id}/executions", {"dry_run": dry_run})
+    assert reply.status == 201, reply.body
+    eid = int(reply.headers["location"].rsplit("/", 1)[1])
+    executions = admin.get(f"/retentions/{policy_id}/executions").json()
+    return next(e for e in executions if e["id"] == eid)
+
+
+def deleted_of(world, execution_id: int) -> dict[str, set[str]]:
+    return {t.repository: set(t.deleted) for t in world.svc.retention.tasks(execution_id)}
+
+
+def push_at(world, when: float, repository: str, tag: str | None, seed: str) -> str:
+    real = world.svc.clock
+    world.svc.clock = lambda: when
+    try:
+        return world.push(repository, tag, seed=seed)
+    finally:
+        world.svc.clock = real
+
+
+def push_through_v2(world, when: float, registry, tag: str | None, seed: str) -> str:
+    """A real push (/v2, so the quota is charged) at `when`."""
+    from tests.api.helpers import digest
+
+    real = world.svc.clock
+    world.svc.clock = lambda: when
+    try:
+        body = registry.image(seed)
+        assert registry.put(tag or digest(body), body).status == 201
+    finally:
+        world.svc.clock = real
+    return digest(body)
+
+
+def digests(world, repository: str) -> set[str]:
+    return {m.digest for m in world.svc.meta.list_manifests(repository, with_body=False)}
+
+
+def test_metadata_lists_harbors_templates_and_selectors(world, admin):
+    found = admin.get("/retentions/metadatas").json()
+    assert [t["rule_template"] for t in found["templates"]] == [
+        "latestPushedK", "latestPulledN", "nDaysSinceLastPush", "nDaysSinceLastPull", "always"]
+    assert found["scope_selectors"][0]["decorations"] == ["repoMatches", "repoExcludes"]
+    assert {s["kind"] for s in found["tag_selectors"]} == {"doublestar", "label"}
+
+
+def test_a_project_has_one_policy_which_its_metadata_names(world, admin):
+    name, pid = make_project(world)
+    policy_id = create(admin, policy(pid, rule("latestPushedK", 3)))
+    project = admin.get(f"/projects/{pid}").json()
+    assert project["metadata"]["retention_id"] == str(policy_id)
+    got = admin.get(f"/retentions/{policy_id}").json()
+    assert got["id"] == policy_id and got["scope"] == {"level": "project", "ref": pid}
+    assert got["rules"][0]["params"] == {"latestPushedK": 3}
+    # a second policy for the project: Harbor's 400
+    assert codes(admin.post("/retentions", policy(pid, rule("always")))) == ["BAD_REQUEST"]
+    # a change of its rules and its schedule
+    assert admin.put(f"/retentions/{policy_id}", policy(pid, rule("nDaysSinceLastPush", 7), cron="0 0 3 * * *")).status == 200
+    got = admin.get(f"/retentions/{policy_id}").json()
+    assert got["rules"][0]["template"] == "nDaysSinceLastPush" and got["trigger"]["settings"]["cron"] == "0 0 3 * * *"
+    assert admin.delete(f"/retentions/{policy_id}").status == 200
+    assert "retention_id" not in admin.get(f"/projects/{pid}").json()["metadata"]
+    assert admin.get(f"/retentions/{policy_id}").status == 404
+    assert create(admin, policy(pid, rule("always"))) > policy_id
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"rules": [rule("latestPushedK")]}, "BAD_REQUEST"),  # the parameter is required
+        ({"rules": [rule("latestPushedK", -1)]}, "BAD_REQUEST"),
+        ({"rules": [rule("nearlyAlways")]}, "BAD_REQUEST"),
+        ({"rules": [rule("always", tags=[tag_selector("release-{1,2")])]}, "BAD_REQUEST"),
+        ({"rules": [rule("always", tags=[{"kind": "doublestar", "decoration": "sometimes", "pattern": "*"}])]}, "BAD_REQUEST"),
+        ({"rules": [rule("always", tags=[{"kind": "label", "decoration": "withLabels", "pattern": " , "}])]}, "BAD_REQUEST"),
+        ({"rules": [rule("always", repo_decoration="nsMatches")]}, "BAD_REQUEST"),
+        ({"rules": [rule("always")] * 16}, "BAD_REQUEST"),
+        ({"rules": [rule("always"), rule("always")]}, "CONFLICT"),
+        ({"trigger": {"kind": "Schedule", "settings": {"cron": "every day"}}}, "BAD_REQUEST"),
+        ({"trigger": {"kind": "Schedule", "settings": {"cron": "0 61 * * * *"}}}, "BAD_REQUEST"),
+        ({"trigger": {"kind": "Event"}}, "BAD_REQUEST"),
+        ({"algorithm": "and"}, "BAD_REQUEST"),
+        ({"scope": {"level": "system", "ref": 0}}, "BAD_REQUEST"),
+        ({"scope": {"level": "project", "ref": 999999}}, "BAD_REQUEST"),
+    ],
+)
+def test_bad_policies_are_400s(world, admin, change, code):
+    _, pid = make_project(world)
+    reply = admin.post("/retentions", {**policy(pid, rule("always")), **change})
+    assert codes(reply) == [code], reply.body
+
+
+def test_who_may_manage_read_and_run_it(world, admin):
+    name, pid = make_project(world)
+    policy_id = create(admin, policy(pid, rule("always")))
+    maintainer, developer = world.user(), world.user()
+    world.member(name, maintainer.username, 4)
+    world.member(name, developer.username, 2)
+    assert world.as_(maintainer.username).get(f"/retentions/{policy_id}").status == 200
+    assert world.as_(maintainer.username).post(f"/retentions/{policy_id}/executions", {"dry_run": True}).status == 403
+    assert world.as_(maintainer.username).delete(f"/retentions/{policy_id}").status == 403
+    assert world.as_(developer.username).get(f"/retentions/{policy_id}").status == 403
+    assert world.as_(developer.username).post("/retentions", policy(pid, rule("latestPushedK", 1))).status == 403
+
+
+def test_latest_pushed_keeps_k_and_the_dry_run_deletes_what_the_real_run_does(world, admin):
+    name, pid = make_project(world)
+    now = world.svc.clock()
+    registry = Registry(world, f"{name}/app")
+    pushed = [push_through_v2(world, now - (10 - i) * DAY, registry, f"v{i}", f"app{i}") for i in range(5)]
+    untagged = push_through_v2(world, now - 20 * DAY, registry, None, "old-untagged")
+    other = [push_at(world, now - (10 - i) * DAY, f"{name}/other", f"v{i}", f"other{i}") for i in range(2)]
+    used_before = admin.get(f"/quotas/{pid}").json()["used"]["storage"]
+    assert used_before > 0
+    policy_id = create(admin, policy(pid, rule("latestPushedK", 2, repository="app")))
+
+    dry = run(admin, policy_id, True)
+    assert dry["status"] == "Success" and dry["dry_run"] is True and dry["trigger"] == "MANUAL"
+    planned = deleted_of(world, dry["id"])
+    assert planned == {"app": {*pushed[:3], untagged}}  # `other` is outside the rule's repositories
+    assert digests(world, f"{name}/app") == {*pushed, untagged}  # nothing deleted
+
+    real = run(admin, policy_id, False)
+    assert real["status"] == "Success"
+    assert deleted_of(world, real["id"]) == planned
+    assert digests(world, f"{name}/app") == set(pushed[3:])
+    assert digests(world, f"{name}/other") == set(other)
+    tasks = admin.get(f"/retentions/{policy_id}/executions/{real['id']}/tasks").json()
+    assert [(t["repository"], t["total"], t["retained"], t["status"]) for t in tasks] == [("app", 6, 2, "Success")]
+    log = admin.get(f"/retentions/{policy_id}/executions/{real['id']}/tasks/{tasks[0]['id']}")
+    assert log.headers["content-type"].startswith("text/plain")
+    assert f"| {pushed[4]} | v4 |" in log.body.decode() and log.body.decode().count("| DEL |") == 4 and log.body.decode().count("| RETAIN |") == 2
+    # the quota got the deleted artifacts' bytes back, as an API delete gives them: what is
+    # left counts the two kept images' manifests, configs and layers
+    kept = sum(len(world.svc.meta.get_manifest(f"{name}/app", d).body) for d in pushed[3:])
+    kept += sum(world.svc.meta.link_size(f"{name}/app", b) for d in pushed[3:]
+                for b in world.svc.meta.get_manifest(f"{name}/app", d).blobs)
+    assert admin.get(f"/quotas/{pid}").json()["used"]["storage"] == kept < used_before
+    # a run with nothing more to delete deletes nothing
+    assert deleted_of(world, run(admin, policy_id, False)["id"]) == {"app": set()}
+
+
+def test_immutable_tags_are_kept(world, admin):
+    name, pid = make_project(world)
+    now = world.svc.clock()
+    old = push_at(world, now - 30 * DAY, f"{name}/app", "release-1", "rel")
+    older = push_at(world, now - 40 * DAY, f"{name}/app", "dev-1", "dev")
+    fresh = push_at(world, now, f"{name}/app", "dev-2", "dev2")
+    immutable = {"template": "immutable_template", "action": "immutable",
+                 "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "release-*"}],
+                 "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}
+    assert admin.post(f"/projects/{pid}/immutabletagrules", immutable).status == 201
+    policy_id = create(admin, policy(pid, rule("nDaysSinceLastPush", 7)))
+    execution = run(admin, policy_id, False)
+    assert deleted_of(world, execution["id"]) == {"app": {older}}
+    assert digests(world, f"{name}/app") == {old, fresh}
+    task = world.svc.retention.tasks(execution["id"])[0]
+    assert any(old in line and "IMMUTABLE" in line for line in task.log)
+
+
+def test_pulled_within_days_uses_the_recorded_pulls(world, admin):
+    from chalicelib import pulls
+
+    name, pid = make_project(world)
+    now = world.svc.clock()
+    pulled = push_at(world, now - 90 * DAY, f"{name}/app", "pulled", "p")
+    idle = push_at(world, now - 90 * DAY, f"{name}/app", "idle", "i")
+    pulls.record(world.svc, [pulls.Pull("admin", f"{name}/app", "pulled", pulled, "10.0.0.1", now - DAY, "req-1")])
+    policy_id = create(admin, policy(pid, rule("nDaysSinceLastPull", 30)))
+    assert deleted_of(world, run(admin, policy_id, False)["id"]) == {"app": {idle}}
+    assert digests(world, f"{name}/app") == {pulled}
+
+
+def test_labels_and_untagged_selectors(world, admin):
+    name, pid = make_project(world)
+    keep = world.push(f"{name}/app", "a", seed="keep")
+    plain = world.push(f"{name}/app", "b", seed="plain")
+    untagged = world.push(f"{name}/app", None, seed="untagged")
+    label = world.svc.labels.create(Label(name=world.name("golden"), scope="p", project_id=pid))
+    world.svc.labels.add_to_artifact(f"{name}/app", keep, label)
+    labelled = rule("always", tags=[tag_selector(), {"kind": "label", "decoration": "withLabels", "pattern": label.name}])
+    policy_id = create(admin, policy(pid, labelled))
+    assert deleted_of(world, run(admin, policy_id, True)["id"]) == {"app": {plain, untagged}}
+    # every tagged artifact, the untagged ones excluded
+    tagged_only = rule("always", tags=[tag_selector(untagged=False)])
+    assert admin.put(f"/retentions/{policy_id}", policy(pid, tagged_only)).status == 200
+    assert deleted_of(world, run(admin, policy_id, False)["id"]) == {"app": {untagged}}
+    assert digests(world, f"{name}/app") == {keep, plain}
+
+
+def test_an_index_goes_with_its_untagged_children(world, admin):
+    name, pid = make_project(world)
+    now = world.svc.clock()
+    children = [push_at(world, now - 50 * DAY, f"{name}/multi", None, f"c{i}") for i in range(2)]
+    real = world.svc.clock
+    world.svc.clock = lambda: now - 50 * DAY
+    try:
+        index = world.push_index(f"{name}/multi", "old", children)
+    finally:
+        world.svc.clock = real
+    fresh = world.push(f"{name}/multi", "new", seed="fresh")
+    policy_id = create(admin, policy(pid, rule("nDaysSinceLastPush", 10)))
+    dry = deleted_of(world, run(admin, policy_id, True)["id"])
+    assert dry == {"multi": {index, *children}}
+    assert deleted_of(world, run(admin, policy_id, False)["id"]) == dry
+    assert digests(world, f"{name}/multi") == {fresh}
+
+
+def test_a_run_that_died_part_way_finishes_when_run_again(world, admin, monkeypatch):
+    name, pid = make_project(world)
+    now = world.svc.clock()
+    old = [push_at(world, now - (30 + i) * DAY, f"{name}/app", f"old{i}", f"old{i}") for i in range(4)]
+    fresh = world.push(f"{name}/app", "fresh", seed="fresh")
+    policy_id = create(admin, policy(pid, rule("latestPushedK", 1)))
+    planned = deleted_of(world, run(admin, policy_id, True)["id"])["app"]
+    assert planned == set(old)
+
+    real_delete, calls = artifacts_module.delete_manifest, []
+
+    def dies_on_the_third(svc, name_, digest, **kwargs):
+        calls.append(digest)
+        if len(calls) == 3:
+            raise ConnectionError("the Lambda died")
+        return real_delete(svc, name_, digest, **kwargs)
+
+    monkeypatch.setattr(artifacts_module, "delete_manifest", dies_on_the_third)
+    failed = run(admin, policy_id, False)
+    assert failed["status"] == "Error"
+    assert len(digests(world, f"{name}/app")) == 3  # two deleted before it died
+    monkeypatch.setattr(artifacts_module, "delete_manifest", real_delete)
+    again = run(admin, policy_id, False)
+    assert again["status"] == "Success"
+    assert digests(world, f"{name}/app") == {fresh}
+    # the rerun deleted what was left of the plan, and nothing else
+    assert deleted_of(world, again["id"])["app"] == planned - set(calls[:2])
+
+
+def test_stopping_and_unknown_executions(world, admin):
+    _, pid = make_project(world)
+    policy_id = create(admin, policy(pid, rule("always")))
+    done = run(admin, policy_id, True)
+    assert admin.patch(f"/retentions/{policy_id}/executions/{done['id']}", {"action": "pause"}).status == 400
+    assert admin.patch(f"/retentions/{policy_id}/executions/{done['id']}", {"action": "stop"}).status == 200
+    assert admin.get(f"/retentions/{policy_id}/executions/999999/tasks").status == 404
+    assert admin.get(f"/retentions/{policy_id}/executions/{done['id']}/tasks/77").status == 404
+    assert admin.get("/retentions/999999").status == 404
