@@ -97,7 +97,7 @@ def test_metadata_lists_harbors_templates_and_selectors(world, admin):
 
 
 def test_a_project_has_one_policy_which_its_metadata_names(world, admin):
-    name, pid = make_project(world)
+    _, pid = make_project(world)
     policy_id = create(admin, policy(pid, rule("latestPushedK", 3)))
     project = admin.get(f"/projects/{pid}").json()
     assert project["metadata"]["retention_id"] == str(policy_id)
