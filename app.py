@@ -63,7 +63,7 @@ def clean_up_uploads(event):
 @app.lambda_function(name="replication_task")
 def replication_task(event, context):
     """A step of a replication run, called by its Step Functions state machine
-    (infra/replication.asl.json; chalicelib/replicator/tasks.py)."""
+    (infra/replication.yaml; chalicelib/replicator/tasks.py)."""
     from chalicelib.replicator.tasks import handle
 
     return handle(services(), event)

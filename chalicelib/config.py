@@ -54,7 +54,7 @@ class Settings:
     # webhooks (docs/webhooks.md): the deliveries queue (infra/berth.yaml,
     # WebhookDeliveriesQueue), a receiver's timeout, the first retry's delay
     webhook_queue_url: str = ""
-    # replication (docs/replication.md): the state machine a run executes (infra/replication.asl.json)
+    # replication (docs/replication.md): the state machine a run executes (infra/replication.yaml)
     replication_state_machine: str = ""
     webhook_timeout_seconds: float = 5.0
     webhook_retry_base_seconds: float = 5.0

@@ -4,7 +4,8 @@
                                             [--upload-url https://uploads.example.com]
 
 reads the outputs of the stage's stacks (every template in infra/, deploy/stacks.py; at least
-``berth-<stage>``, infra/berth.yaml, and ``berth-<stage>-ops``, infra/operations.yaml) and writes
+``berth-<stage>``, infra/berth.yaml, ``berth-<stage>-ops``, infra/operations.yaml, and
+``berth-<stage>-replication``, infra/replication.yaml) and writes
 
 - ``.chalice/config.json``, stage ``<stage>``: the app's environment (each template names the
   variables it provides under ``Metadata: Berth::Environment``: BERTH_TABLE, BERTH_BUCKET,
@@ -65,6 +66,8 @@ OPS_OUTPUTS = (
     "ReplicationTaskFunctionLogGroupArn", "ReplicationEventsFunctionLogGroupArn",
 )
 
+REPLICATION_OUTPUTS = ("ReplicationStateMachineArn", "ReplicationExecutionsArn")
+
 API_FUNCTION_ENVIRONMENT = {"BERTH_PULL_RECORDING": "log"}
 
 
@@ -78,6 +81,10 @@ def data_stack_name(stage: str) -> str:
 
 def ops_stack_name(stage: str) -> str:
     return f"berth-{stage}-ops"
+
+
+def replication_stack_name(stage: str) -> str:
+    return f"berth-{stage}-replication"
 
 
 def stack_outputs(cfn: Any, name: str, required: tuple[str, ...]) -> dict[str, str]:
@@ -124,7 +131,7 @@ def environment_outputs(plan: list[stacks.Stack]) -> dict[str, str]:
 
 def stage_outputs(cfn: Any, stage: str) -> tuple[dict[str, str], dict[str, str]]:
     """All outputs of the stage's stacks, and the variable -> output mapping of their templates.
-    The data and operations stacks must exist; the others count if they do."""
+    The data, operations and replication stacks must exist; the others count if they do."""
     plan = stacks.plan(stage)
     outputs: dict[str, str] = {}
     for stack in plan:
@@ -132,6 +139,8 @@ def stage_outputs(cfn: Any, stage: str) -> tuple[dict[str, str], dict[str, str]]
             outputs.update(stack_outputs(cfn, stack.name, DATA_OUTPUTS))
         elif stack.name == ops_stack_name(stage):
             outputs.update(stack_outputs(cfn, stack.name, OPS_OUTPUTS))
+        elif stack.name == replication_stack_name(stage):
+            outputs.update(stack_outputs(cfn, stack.name, REPLICATION_OUTPUTS))
         elif stacks.describe(cfn, stack.name) is not None:
             outputs.update(stack_outputs(cfn, stack.name, ()))
     return outputs, environment_outputs(plan)

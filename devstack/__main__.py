@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         env["admin_password_note"] = _admin_password_note(admin_password)
         app = load_object(args.app)
         app_module = sys.modules.get(args.app.rsplit(":", 1)[0])
-        # replication runs: moto's Step Functions executes infra/replication.asl.json, its
+        # replication runs: moto's Step Functions executes infra/replication.yaml, its
         # Lambda tasks handed to the app's function in process (devstack/workflows.py)
         os.environ["MOTO_PORT"] = moto_url.rsplit(":", 1)[1]
         workflows.enable_execution()

@@ -5,14 +5,16 @@ request path"): moto's Lambda would start a container there (`LambdaFunction._in
 No interpreter of Amazon States Language of our own.
 
 `install(app_module)` patches the one method; `create_replication_workflow` makes the
-function record (moto needs one, with a role) and the state machine from
-infra/replication.asl.json, as a deployment does with the real function's ARN.
+function record (moto needs one, with a role), as `chalice deploy` makes the function, and
+the state machine with infra/replication.yaml's definition, as `make infra` does in AWS.
 """
 from __future__ import annotations
 
 import io
 import json
 import logging
+import re
+import time
 import traceback
 import uuid
 import zipfile
@@ -22,7 +24,7 @@ from types import SimpleNamespace
 from typing import Any
 
 log = logging.getLogger("berth.workflows")
-DEFINITION = Path(__file__).resolve().parents[1] / "infra" / "replication.asl.json"
+TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "replication.yaml"
 FUNCTION = "replication_task"  # the app's function (app.py), deployed as berth-<stage>-replication_task
 _ROLE_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]})
@@ -65,6 +67,7 @@ def install(app_module: Any, *, one_at_a_time: bool = False) -> None:
 
     LambdaFunction._invoke_lambda = invoke
     _copy_machines_without_their_executions()
+    _stop_once_started()
 
 
 def _copy_machines_without_their_executions() -> None:
@@ -90,9 +93,52 @@ def _copy_machines_without_their_executions() -> None:
     StateMachine._berth_copy = True
 
 
+def _stop_once_started() -> None:
+    """moto 5.2 parses the definition and makes the execution's environment in the
+    execution's own thread; a stop that comes before (a run stopped right after it started)
+    fails on the environment not made yet. The stop waits for it (parsing takes
+    milliseconds)."""
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    if getattr(ExecutionWorker, "_berth_stop", False):
+        return
+    stop = ExecutionWorker.stop
+
+    def stop_once_started(self, *args, **kwargs):
+        for _ in range(500):
+            if getattr(self, "env", None) is not None:
+                break
+            time.sleep(0.01)
+        return stop(self, *args, **kwargs)
+
+    ExecutionWorker.stop = stop_once_started
+    ExecutionWorker._berth_stop = True
+
+
+def definition(function_arn: str | None = None, template: Path = TEMPLATE) -> str:
+    """The state machine's Amazon States Language as infra/replication.yaml holds it; with
+    `function_arn` (berth-<stage>-replication_task's), its task ARN substituted as
+    CloudFormation's `!Sub` does (the stage, the region and the account from that ARN)."""
+    from devstack.resources import load_template
+
+    text = load_template(template)["Resources"]["StateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"]
+    if function_arn is None:
+        return text
+    _, partition, _, region, account, _, name = function_arn.split(":")[:7]
+    values = {"AWS::Partition": partition, "AWS::Region": region, "AWS::AccountId": account,
+              "Stage": name.removeprefix("berth-").removesuffix(f"-{FUNCTION}")}
+    return re.sub(r"\$\{([^}!]+)\}", lambda m: values[m.group(1)], text)
+
+
 def create_replication_workflow(client_for: Callable[[str], Any], stage: str) -> str:
     """The replication state machine (and the function record its tasks name); its ARN.
-    `client_for(service)`: a boto3 client of moto's."""
+    `client_for(service)`: a boto3 client of moto's.
+
+    Made through the Step Functions API from infra/replication.yaml's definition, its
+    function's ARN substituted as CloudFormation does, not by deploying the template: moto
+    5.2 keeps the state machines its CloudFormation makes in the backend that does not
+    execute them (`execute_state_machine` answers from another). The deploy tests deploy
+    the template itself into moto (tests/deploy/test_replication_stack.py)."""
     iam, lam, sfn = (client_for(s) for s in ("iam", "lambda", "stepfunctions"))
     role_name = f"berth-{stage}-replication"
     try:
@@ -105,13 +151,13 @@ def create_replication_workflow(client_for: Callable[[str], Any], stage: str) ->
     except lam.exceptions.ResourceNotFoundException:
         arn = lam.create_function(FunctionName=function, Runtime="python3.12", Role=role, Handler=f"app.{FUNCTION}",
                                   Code={"ZipFile": _zip()}, Timeout=900)["FunctionArn"]
-    definition = DEFINITION.read_text().replace("${ReplicationTaskArn}", arn)
-    name = f"berth-{stage}-replication"
+    text = definition(arn)
+    name = f"berth-{stage}-replication"  # as infra/replication.yaml names it
     for machine in sfn.list_state_machines()["stateMachines"]:
         if machine["name"] == name:
-            sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=definition)
+            sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=text)
             return machine["stateMachineArn"]
-    return sfn.create_state_machine(name=name, definition=definition, roleArn=role)["stateMachineArn"]
+    return sfn.create_state_machine(name=name, definition=text, roleArn=role)["stateMachineArn"]
 
 
 def _zip() -> bytes:

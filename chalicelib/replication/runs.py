@@ -1,5 +1,5 @@
 """Starting and stopping a replication run: a record of it (Harbor's execution) and the
-Step Functions execution that does it (infra/replication.asl.json), named after the
+Step Functions execution that does it (infra/replication.yaml), named after the
 policy, so each run is also readable in the AWS console's Step Functions view."""
 from __future__ import annotations
 

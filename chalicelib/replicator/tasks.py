@@ -1,4 +1,4 @@
-"""The Step Functions tasks of a replication run (infra/replication.asl.json), one Lambda
+"""The Step Functions tasks of a replication run (infra/replication.yaml), one Lambda
 function of the app (`replication_task` in app.py) that does the step its input names:
 
 - `plan`: list what the policy selects at the source (or, for a retry, what failed in the

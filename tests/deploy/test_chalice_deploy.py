@@ -167,7 +167,8 @@ def test_moto_gap_is_bridged_and_named(stage):
 def test_infra_made_the_stacks_and_pointed_the_stage_at_them(stage):
     cfn = stage.client("cloudformation")
     stacks = {s["StackName"]: s["StackStatus"] for s in cfn.describe_stacks()["Stacks"]}
-    assert stacks == {f"berth-{STAGE}": "CREATE_COMPLETE", f"berth-{STAGE}-ops": "CREATE_COMPLETE"}
+    assert stacks == {f"berth-{STAGE}": "CREATE_COMPLETE", f"berth-{STAGE}-ops": "CREATE_COMPLETE",
+                      f"berth-{STAGE}-replication": "CREATE_COMPLETE"}
     assert "berth-prod-uploadhost: skipped" in stage.outputs["make infra"]  # optional: needs an image, a VPC, ...
     data = stack_outputs(stage, f"berth-{STAGE}")
     config = json.loads((stage.project / ".chalice" / "config.json").read_text())
@@ -175,6 +176,9 @@ def test_infra_made_the_stacks_and_pointed_the_stage_at_them(stage):
     assert (env["BERTH_TABLE"], env["BERTH_BUCKET"], env["BERTH_SSM_PREFIX"]) == (
         data["TableName"], data["BucketName"], f"/berth/{STAGE}"
     )
+    machine = stack_outputs(stage, f"berth-{STAGE}-replication")["ReplicationStateMachineArn"]
+    assert env["BERTH_REPLICATION_STATE_MACHINE"] == machine
+    assert stage.client("stepfunctions").describe_state_machine(stateMachineArn=machine)["name"] == f"berth-{STAGE}-replication"
     topic = stack_outputs(stage, f"berth-{STAGE}-ops")["AlarmTopicArn"]
     subscriptions = stage.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     assert [s["Endpoint"] for s in subscriptions] == ["ops@example.com"]
@@ -339,6 +343,7 @@ def test_running_the_sequence_again_changes_nothing_and_deleting_leaves_only_the
     assert stage.client("logs").describe_log_groups()["logGroups"] == []
     assert stage.client("cloudwatch").list_dashboards()["DashboardEntries"] == []
     assert stage.client("sns").list_topics()["Topics"] == []
+    assert stage.client("stepfunctions").list_state_machines()["stateMachines"] == []
     assert [s["StackName"] for s in stage.client("cloudformation").describe_stacks()["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE"] == []
     # kept on purpose: the blobs, the metadata and (belonging to no stack) the secrets
     assert [b["Name"] for b in stage.client("s3").list_buckets()["Buckets"]] == [data["BucketName"]]

@@ -2,8 +2,9 @@
 .chalice/policy-<stage>.json) allows exactly what the app does.
 
 A representative run of the app (token auth, push with a chunked upload above S3's 5 MiB part
-size, pull, tags, catalog, referrers, mount, cancel, a digest mismatch, deletes, a change of the
-runtime configuration and the hourly clean-up) goes through the real handler with every AWS call recorded by a botocore hook
+size, pull, tags, catalog, referrers, a replication run to a CNCF registry and a run stopped,
+mount, cancel, a digest mismatch, deletes, a change of the runtime configuration and the
+hourly clean-up) goes through the real handler with every AWS call recorded by a botocore hook
 (`provide-client-params`, which presigned URLs emit as well). Each call is turned into the IAM
 actions and resource ARNs it needs, then
 - every one must be allowed by the rendered policy, and
@@ -93,6 +94,10 @@ def iam_needs(service: str, operation: str, params: dict, account: str) -> list[
             ("events:PutEvents", f"arn:aws:events:{REGION}:{account}:event-bus/{entry['EventBusName']}")
             for entry in params["Entries"]
         ]
+    if service == "stepfunctions" and operation == "StartExecution":  # a replication run
+        return [("states:StartExecution", params["stateMachineArn"])]
+    if service == "stepfunctions" and operation == "StopExecution":
+        return [("states:StopExecution", params["executionArn"])]
     if service == "sqs" and operation in ("SendMessage", "SendMessageBatch"):  # webhook delivery jobs
         return [("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{account}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[1]}")]
     if service == "ssm":
@@ -124,7 +129,7 @@ def allowed(policy: dict, action: str, resource: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def recorded(deployed, moto_session):
+def recorded(deployed, moto_session, distribution_auth):
     """(service, operation, params) of every AWS call the app made during the run."""
     import boto3
 
@@ -154,7 +159,7 @@ def recorded(deployed, moto_session):
     logging.getLogger("berth.pulls").addHandler(pull_lines)
     receiver = WebhookReceiver()
     try:
-        _run(Run(ApiClient(app_module.app)), receiver.url)
+        _run(Run(ApiClient(app_module.app)), receiver.url, distribution_auth.url)
         # the subscription delivers the run's pull lines to record_pulls
         assert app_module.record_pulls(subscription_event(pull_lines.take()), None)["recorded"] >= 1
         # the run's events: the stream to forward_events, the audit queue to audit_events (the
@@ -201,7 +206,7 @@ class WebhookReceiver:
         self.server.server_close()
 
 
-def _run(run: Run, hook_url: str) -> None:
+def _run(run: Run, hook_url: str, remote_url: str) -> None:
     repo, base = "library/app", "library/base"
     admin = {"Authorization": "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode(),
              "Content-Type": "application/json"}
@@ -243,6 +248,7 @@ def _run(run: Run, hook_url: str) -> None:
     subject = {"mediaType": OCI_MANIFEST, "digest": image_digest, "size": 1}
     run.manifest(repo, "sig", (config_digest, len(config)), [], subject=subject)
     assert run.call("GET", f"/v2/{repo}/referrers/{image_digest}", 200).json()["manifests"]
+    _replicate(run, admin, repo, remote_url)
     # mount into another repository, and a mount that falls back to a session
     run.call("POST", with_query(f"/v2/{base}/blobs/uploads/", mount=layer_digest, **{"from": repo}), 201)
     run.call("POST", with_query(f"/v2/{base}/blobs/uploads/", mount=digest(b"nowhere"), **{"from": repo}), 202)
@@ -265,9 +271,36 @@ def _run(run: Run, hook_url: str) -> None:
     assert answered["token_expiration"]["value"] == 45 and "ldap_search_password" not in answered
 
 
+def _replicate(run: Run, admin: dict, repo: str, remote_url: str) -> None:
+    """A push-based replication run of the image to a CNCF registry with Basic auth: the API
+    starts its Step Functions execution; each step of the state machine runs the task
+    function as Step Functions would call it (moto here does not execute state machines);
+    then a second run, stopped."""
+    import app as app_module
+    from tests.conftest import DISTRIBUTION_USER
+
+    def created(path: str, body: dict) -> int:
+        reply = run.call("POST", f"/v2/api/v2.0{path}", 201, json.dumps(body).encode(), admin, auth=False)
+        return int(reply.headers["location"].rsplit("/", 1)[1])
+
+    user, secret = DISTRIBUTION_USER
+    registry = created("/registries", {"name": "cncf", "type": "docker-registry", "url": remote_url,
+                                       "credential": {"type": "basic", "access_key": user, "access_secret": secret}})
+    policy = created("/replication/policies", {"name": "mirror", "enabled": True, "dest_registry": {"id": registry},
+                                               "dest_namespace": "mirror", "filters": [{"type": "name", "value": repo}]})
+    execution = created("/replication/executions", {"policy_id": policy})
+    planned = app_module.replication_task({"step": "plan", "execution_id": execution}, None)
+    assert planned["tasks"], planned
+    for task_id in planned["tasks"]:
+        app_module.replication_task({"step": "copy", "execution_id": execution, "task_id": task_id}, None)
+    assert app_module.replication_task({"step": "finish", "execution_id": execution}, None)["status"] == "Succeed"
+    stopped = created("/replication/executions", {"policy_id": policy})
+    run.call("PUT", f"/v2/api/v2.0/replication/executions/{stopped}", 200, b"", admin, auth=False)
+
+
 def test_the_run_used_each_service(recorded):
     services = {service for service, _, _ in recorded}
-    assert services == {"s3", "dynamodb", "ssm", "events", "sqs"}, services
+    assert services == {"s3", "dynamodb", "ssm", "events", "sqs", "stepfunctions"}, services
 
 
 def test_every_call_is_allowed_by_the_policy(recorded, deployed):

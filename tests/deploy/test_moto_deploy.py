@@ -31,6 +31,7 @@ def test_configure_points_the_stage_at_the_stacks(deployed):
         "BERTH_WEBHOOK_DELIVERIES_QUEUE_ARN": deployed.data["WebhookDeliveriesQueueArn"],
         "BERTH_WEBHOOK_QUEUE": deployed.data["WebhookDeliveriesQueueUrl"],
         "BERTH_REPLICATION_EVENTS_QUEUE_ARN": deployed.data["ReplicationEventsQueueArn"],
+        "BERTH_REPLICATION_STATE_MACHINE": deployed.replication["ReplicationStateMachineArn"],
     }
     assert stage["lambda_functions"]["challenge"]["iam_policy_file"] == f"policy-{deployed.stage}-challenge.json"
     assert stage["lambda_functions"]["api_handler"]["environment_variables"] == {"BERTH_PULL_RECORDING": "log"}

@@ -14,16 +14,13 @@ from deploy import configure
 from devstack.resources import load_template
 from tests.deploy.conftest import INFRA, ROOT
 
-FULL_TEMPLATES = {"berth.yaml", "operations.yaml", "uploadhost.yaml"}  # deploy/stacks.py deploys each
+FULL_TEMPLATES = {"berth.yaml", "operations.yaml", "replication.yaml", "uploadhost.yaml"}  # deploy/stacks.py deploys each
 # merged into Chalice's template by `chalice package`; linted merged (test_package.py)
 FRAGMENTS = {"apigw-extras.yaml"}
-# Amazon States Language definitions: a state machine created with its functions' ARNs
-# substituted (devstack/workflows.py locally; tests/unit/test_replication_workflow.py checks it)
-STATE_MACHINES = {"replication.asl.json"}
 
 
 def test_every_file_in_infra_is_a_known_template():
-    assert {p.name for p in INFRA.iterdir() if p.is_file()} == FULL_TEMPLATES | FRAGMENTS | STATE_MACHINES
+    assert {p.name for p in INFRA.iterdir() if p.is_file()} == FULL_TEMPLATES | FRAGMENTS
 
 
 @pytest.mark.parametrize("name", sorted(FULL_TEMPLATES))
@@ -55,7 +52,7 @@ def test_operations_stack_outputs_what_configure_reads():
 def test_policy_template_uses_only_stack_outputs(template):
     text = template.read_text()
     names = {m.group(1) for m in re.finditer(r"\$\{(\w+)\}", text)}
-    assert names and names <= set(configure.DATA_OUTPUTS) | set(configure.OPS_OUTPUTS)
+    assert names and names <= set(configure.DATA_OUTPUTS) | set(configure.OPS_OUTPUTS) | set(configure.REPLICATION_OUTPUTS)
     json.loads(string.Template(text).substitute({n: f"arn:aws:x:::{n}" for n in names}))
 
 
@@ -89,7 +86,8 @@ def test_duration_alarm_is_80_percent_of_the_functions_timeout():
 
 def test_dashboard_body_is_json_once_substituted():
     body, names = load_template(INFRA / "operations.yaml")["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
-    values = {"Stage": "prod", "TableName": "t", "BucketName": "b", "AWS::Region": "us-east-1",
+    values = {"Stage": "prod", "TableName": "t", "BucketName": "b", "AWS::Region": "us-east-1", "AWS::Partition": "aws",
+              "AWS::AccountId": "123456789012",
               "AWS::StackName": "berth-prod-ops", "DurationAlarmMilliseconds": "23000", **{k: "/aws/lambda/x" for k in names}}
     rendered = re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], body)
     widgets = json.loads(rendered)["widgets"]

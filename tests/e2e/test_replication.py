@@ -1,5 +1,5 @@
 """Replication on the local stack, as a user runs it: Harbor's API over HTTP, moto in
-server mode executing the Step Functions state machine (infra/replication.asl.json), its
+server mode executing the Step Functions state machine (infra/replication.yaml), its
 Lambda tasks run by the app in process, copying between this Berth and Debian's
 docker-registry in both directions."""
 from __future__ import annotations

@@ -5,7 +5,7 @@ reply checked against the OpenAPI document).
 
 moto here executes state machines (its `execute_state_machine` setting), and hands each
 Lambda task to the app's function in process (devstack/workflows.py): a run is the
-Step Functions execution of infra/replication.asl.json, for real."""
+Step Functions execution of infra/replication.yaml, for real."""
 from __future__ import annotations
 
 import boto3

@@ -1,4 +1,4 @@
-"""A replication run is a Step Functions execution of infra/replication.asl.json, executed
+"""A replication run is a Step Functions execution of infra/replication.yaml, executed
 by moto's Step Functions, each task the app's replication_task function: push- and
 pull-based runs between this Berth and Debian's docker-registry, filters and namespace
 rewriting, a failure recorded on its artifact, and a retry of only what failed."""

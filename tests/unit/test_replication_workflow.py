@@ -1,4 +1,4 @@
-"""infra/replication.asl.json against the task functions it calls (chalicelib/replicator/
+"""The state machine of infra/replication.yaml (its Amazon States Language) against the task functions it calls (chalicelib/replicator/
 tasks.py): every Task state calls the one function with a step it handles and the fields
 that step reads; the Map iterates what `plan` answers; the retried error is the class the
 tasks raise for a transient failure; every failure path ends in a step that records it."""
@@ -8,8 +8,10 @@ import json
 from pathlib import Path
 
 from chalicelib.replicator import tasks
+from devstack.workflows import definition
 
-DEFINITION = json.loads((Path(__file__).resolve().parents[2] / "infra" / "replication.asl.json").read_text())
+FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:berth-prod-replication_task"
+DEFINITION = json.loads(definition(FUNCTION))
 FIELDS = {"plan": {"execution_id"}, "copy": {"execution_id", "task_id"}, "record_failure": {"execution_id", "task_id", "error"},
           "plan_failed": {"execution_id", "error"}, "finish": {"execution_id"}}
 
@@ -26,7 +28,7 @@ def test_every_task_calls_a_step_the_function_handles_with_what_it_reads():
     for name, state in states():
         if state["Type"] != "Task":
             continue
-        assert state["Resource"] == "${ReplicationTaskArn}", name
+        assert state["Resource"] == FUNCTION, name  # the stage's function, substituted
         parameters = state["Parameters"]
         step = parameters["step"]
         assert step in FIELDS, name
