@@ -69,6 +69,15 @@ def replication_task(event, context):
     return handle(services(), event)
 
 
+@app.lambda_function(name="run_schedule")
+def run_schedule(event, context):
+    """A schedule fired (EventBridge Scheduler; infra/schedules.yaml): its job, e.g. a
+    scheduled replication run, goes to the job's owner (chalicelib/scheduled_jobs.py)."""
+    from chalicelib import scheduled_jobs
+
+    return scheduled_jobs.run(services(), event)
+
+
 @app.lambda_function(name="record_pulls")
 def record_pulls(event, context):
     """Batches of pull log lines from the API function's CloudWatch Logs subscription

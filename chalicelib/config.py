@@ -56,6 +56,11 @@ class Settings:
     webhook_queue_url: str = ""
     # replication (docs/replication.md): the state machine a run executes (infra/replication.yaml)
     replication_state_machine: str = ""
+    # jobs on a cron (chalicelib/schedules.py; infra/schedules.yaml): the schedules' names
+    # start with the stage's prefix; each calls the run_schedule function with this role
+    schedule_prefix: str = "berth-dev-"
+    schedule_target_arn: str = ""
+    schedule_role_arn: str = ""
     webhook_timeout_seconds: float = 5.0
     webhook_retry_base_seconds: float = 5.0
 
@@ -122,6 +127,9 @@ class Settings:
             upload_body_timeout=integer("BERTH_UPLOAD_BODY_TIMEOUT", 60),
             webhook_queue_url=env.get("BERTH_WEBHOOK_QUEUE", "").strip(),
             replication_state_machine=env.get("BERTH_REPLICATION_STATE_MACHINE", "").strip(),
+            schedule_prefix=env.get("BERTH_SCHEDULE_PREFIX", "").strip() or "berth-dev-",
+            schedule_target_arn=env.get("BERTH_SCHEDULE_TARGET_ARN", "").strip(),
+            schedule_role_arn=env.get("BERTH_SCHEDULE_ROLE_ARN", "").strip(),
             webhook_timeout_seconds=seconds("BERTH_WEBHOOK_TIMEOUT", 5.0),
             webhook_retry_base_seconds=seconds("BERTH_WEBHOOK_RETRY_BASE", 5.0),
         )

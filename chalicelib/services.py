@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from chalicelib.registry.upload_service import UploadService
     from chalicelib.registry.upload_tokens import UploadTokens
     from chalicelib.runtime_config import RuntimeConfig
+    from chalicelib.schedules import Schedules
     from chalicelib.secrets import SsmSecrets
     from chalicelib.storage.s3 import S3BlobStore
     from chalicelib.webhooks.delivery import Deliverer, JobQueue
@@ -181,6 +182,15 @@ class Services:
     @cached_property
     def stepfunctions(self) -> Any:
         return self._client("stepfunctions")
+
+    @cached_property
+    def schedules(self) -> Schedules:
+        """Jobs on a cron (chalicelib/schedules.py): EventBridge Scheduler."""
+        from chalicelib.schedules import EventBridgeSchedules
+
+        s = self.settings
+        return EventBridgeSchedules(self._client("scheduler"), prefix=s.schedule_prefix,
+                                    target_arn=s.schedule_target_arn, role_arn=s.schedule_role_arn)
 
     @cached_property
     def webhook_sender(self) -> HttpSender:

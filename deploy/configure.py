@@ -63,10 +63,12 @@ OPS_OUTPUTS = (
     "ApiFunctionLogGroupArn", "CleanUpFunctionLogGroupArn", "RecordPullsFunctionLogGroupArn",
     "ForwardEventsFunctionLogGroupArn", "AuditEventsFunctionLogGroupArn",
     "WebhookEventsFunctionLogGroupArn", "DeliverWebhooksFunctionLogGroupArn", "ChallengeFunctionLogGroupArn",
-    "ReplicationTaskFunctionLogGroupArn", "ReplicationEventsFunctionLogGroupArn",
+    "ReplicationTaskFunctionLogGroupArn", "ReplicationEventsFunctionLogGroupArn", "RunScheduleFunctionLogGroupArn",
 )
 
 REPLICATION_OUTPUTS = ("ReplicationStateMachineArn", "ReplicationExecutionsArn")
+# jobs on a cron (infra/schedules.yaml): the policy names this stage's schedules and their role
+SCHEDULES_OUTPUTS = ("SchedulePrefix", "ScheduleTargetArn", "ScheduleRoleArn", "SchedulesArn")
 
 API_FUNCTION_ENVIRONMENT = {"BERTH_PULL_RECORDING": "log"}
 
@@ -85,6 +87,10 @@ def ops_stack_name(stage: str) -> str:
 
 def replication_stack_name(stage: str) -> str:
     return f"berth-{stage}-replication"
+
+
+def schedules_stack_name(stage: str) -> str:
+    return f"berth-{stage}-schedules"
 
 
 def stack_outputs(cfn: Any, name: str, required: tuple[str, ...]) -> dict[str, str]:
@@ -131,7 +137,7 @@ def environment_outputs(plan: list[stacks.Stack]) -> dict[str, str]:
 
 def stage_outputs(cfn: Any, stage: str) -> tuple[dict[str, str], dict[str, str]]:
     """All outputs of the stage's stacks, and the variable -> output mapping of their templates.
-    The data, operations and replication stacks must exist; the others count if they do."""
+    The data, operations, replication and schedules stacks must exist; the others count if they do."""
     plan = stacks.plan(stage)
     outputs: dict[str, str] = {}
     for stack in plan:
@@ -141,6 +147,8 @@ def stage_outputs(cfn: Any, stage: str) -> tuple[dict[str, str], dict[str, str]]
             outputs.update(stack_outputs(cfn, stack.name, OPS_OUTPUTS))
         elif stack.name == replication_stack_name(stage):
             outputs.update(stack_outputs(cfn, stack.name, REPLICATION_OUTPUTS))
+        elif stack.name == schedules_stack_name(stage):
+            outputs.update(stack_outputs(cfn, stack.name, SCHEDULES_OUTPUTS))
         elif stacks.describe(cfn, stack.name) is not None:
             outputs.update(stack_outputs(cfn, stack.name, ()))
     return outputs, environment_outputs(plan)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from devstack import workflows
+from devstack import schedules, workflows
 from devstack.authorizer import deployed_authorizer
 from devstack.event_stream import EventDelivery, QueuePoller, StreamPoller
 from devstack.gateway import Gateway, serve
@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         moto_url = _listen("moto (AWS)", args.host, args.moto_port, moto.start, "--moto-port")
         point_aws_at_moto(moto_url)
         env = provision(moto_url, args.stage)
+        # jobs on a cron: what infra/schedules.yaml gives a deployed stage (devstack/schedules.py)
+        env.update(schedules.environment(args.stage))
         data = _open_local_data(args, moto_url, env)
         # the restore's writes are on the table's stream: they are not new events
         restored_records = _stream_records(moto_url, args.stage) if data is not None else set()
@@ -203,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             background.append(delivery)
         if os.environ["BERTH_PULL_RECORDING"] == "log" and record_pulls is not None:
             background.append(LogSubscription(record_pulls).start())
+        run_schedule = getattr(app_module, "run_schedule", None)
+        if run_schedule is not None:  # the Scheduler's part: fire the stage's schedules when due
+            background.append(schedules.ScheduleFiring(
+                client("scheduler", moto_url), os.environ["BERTH_SCHEDULE_PREFIX"], run_schedule).start())
 
         for index, (server, _) in enumerate(running):
             thread = threading.Thread(
@@ -254,7 +260,8 @@ def _open_local_data(args: argparse.Namespace, moto_url: str, env: dict[str, str
     except DataDirInUse as exc:
         raise StartupError(str(exc)) from None
     restored = data.restore(
-        Resources(bucket=env["BERTH_BUCKET"], table=env["BERTH_TABLE"], ssm_prefix=env["BERTH_SSM_PREFIX"])
+        Resources(bucket=env["BERTH_BUCKET"], table=env["BERTH_TABLE"], ssm_prefix=env["BERTH_SSM_PREFIX"],
+                  schedule_prefix=env["BERTH_SCHEDULE_PREFIX"])
     )
     env["data_note"] = (
         f"kept in {folder} (restored {restored.items} items, {restored.objects} objects, "

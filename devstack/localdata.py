@@ -40,6 +40,8 @@ log = logging.getLogger("devstack")
 
 SAVE_INTERVAL = 2.0  # seconds: what a crash can lose at most (plus one save's run time)
 _BATCH = 25  # BatchWriteItem's limit
+_SCHEDULE_FIELDS = ("Name", "GroupName", "ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow",
+                    "State", "Description", "Target")
 
 
 class DataDirInUse(RuntimeError):
@@ -53,6 +55,7 @@ class Resources:
     bucket: str
     table: str
     ssm_prefix: str
+    schedule_prefix: str = ""  # the stage's EventBridge schedules (chalicelib/schedules.py)
 
 
 @dataclass
@@ -60,10 +63,11 @@ class Restored:
     objects: int = 0
     items: int = 0
     parameters: int = 0
+    schedules: int = 0
 
     @property
     def empty(self) -> bool:
-        return not (self.objects or self.items or self.parameters)
+        return not (self.objects or self.items or self.parameters or self.schedules)
 
 
 class LocalData:
@@ -90,6 +94,7 @@ class LocalData:
         self._lock_file: Any = None
         self._last_table = ""
         self._last_ssm = ""
+        self._last_schedules = ""
         self._saved_index: dict[str, dict[str, Any]] = {}  # the bucket as last saved
 
     # ------------------------------------------------------------------ folder
@@ -152,6 +157,7 @@ class LocalData:
         done.objects = self._restore_bucket(resources.bucket)
         done.items = self._restore_table(resources.table)
         done.parameters = self._restore_parameters()
+        done.schedules = self._restore_schedules()
         return done
 
     def _restore_bucket(self, bucket: str) -> int:
@@ -195,6 +201,19 @@ class LocalData:
             self._last_ssm = _digest(path.read_bytes())
         return len(parameters)
 
+    def _restore_schedules(self) -> int:
+        path = self.folder / "schedules.json"
+        schedules = _read_json(path) or []
+        scheduler = self._client("scheduler")
+        for schedule in schedules:
+            try:
+                scheduler.create_schedule(**schedule)
+            except scheduler.exceptions.ConflictException:
+                scheduler.update_schedule(**schedule)
+        if path.exists():
+            self._last_schedules = _digest(path.read_bytes())
+        return len(schedules)
+
     # ------------------------------------------------------------------ save
 
     def start(self) -> LocalData:
@@ -236,6 +255,11 @@ class LocalData:
             if _digest(ssm) != self._last_ssm:
                 _write_atomic(self.folder / "ssm.json", ssm, mode=0o600)
                 self._last_ssm = _digest(ssm)
+            if self._resources.schedule_prefix:
+                schedules = json.dumps(self._read_schedules(self._resources.schedule_prefix), sort_keys=True).encode()
+                if _digest(schedules) != self._last_schedules:
+                    _write_atomic(self.folder / "schedules.json", schedules)
+                    self._last_schedules = _digest(schedules)
 
     def _scan_table(self, table: str) -> list[dict[str, Any]]:
         ddb = self._client("dynamodb")
@@ -255,6 +279,16 @@ class LocalData:
             for parameter in page.get("Parameters", []):
                 out.append({k: parameter[k] for k in ("Name", "Type", "Value")})
         return sorted(out, key=lambda p: p["Name"])
+
+    def _read_schedules(self, prefix: str) -> list[dict[str, Any]]:
+        """The stage's schedules, as create_schedule takes them."""
+        scheduler = self._client("scheduler")
+        out = []
+        for page in scheduler.get_paginator("list_schedules").paginate(NamePrefix=prefix):
+            for item in page.get("Schedules", []):
+                found = scheduler.get_schedule(Name=item["Name"], GroupName=item.get("GroupName", "default"))
+                out.append({k: found[k] for k in _SCHEDULE_FIELDS if found.get(k) not in (None, "")})
+        return sorted(out, key=lambda s: s["Name"])
 
     def _save_bucket(self, bucket: str) -> None:
         s3 = self._client("s3")

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from devstack import moto_transactions
+from devstack import moto_transactions, schedules
 
 ROOT = Path(__file__).resolve().parents[1]
 # CloudWatch EMF metrics would print a JSON document per request
@@ -60,6 +60,7 @@ def stack_env(outputs: dict[str, str], *, auth: str) -> dict[str, str]:
         "BERTH_UPLOAD_URL": "",
         "BERTH_AUTH": auth,
         "BERTH_ADMIN_PASSWORD": "",
+        **schedules.environment(outputs["Stage"]),
     }
     for name in ("BERTH_PUBLIC_URL", "BERTH_TOKEN_SERVICE", "BERTH_TOKEN_ISSUER", "BERTH_OCI_PREFIX"):
         env.pop(name, None)

@@ -18,7 +18,7 @@ from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj
 from chalicelib.management.spec import PAGING, Param, operation
 from chalicelib.management.times import iso
 from chalicelib.meta.replication import LOCAL, Filter, PolicyNameTaken, ReplicationPolicy
-from chalicelib.replication import rules
+from chalicelib.replication import rules, scheduled
 from chalicelib.web.http import Request, Response
 
 REGISTRY_REF = {  # a Registry as GET answers it; only its id is read
@@ -165,6 +165,11 @@ def create_replication_policy(svc, req: Request, body: dict) -> Response:
         created = svc.replication_policies.create(policy)
     except PolicyNameTaken:
         raise AlreadyExists(f"a replication policy named {policy.name} exists already") from None
+    try:  # a scheduled policy's schedule; without it, no policy either
+        scheduled.follow(svc.schedules, created)
+    except Exception:
+        svc.replication_policies.delete(created)
+        raise
     return Response.empty(201, {"Location": f"{paging.API_BASE}/replication/policies/{created.policy_id}"})
 
 
@@ -180,12 +185,19 @@ def update_replication_policy(svc, req: Request, policy_id: int, body: dict) -> 
     require_admin(req)
     current = find(svc, policy_id)
     policy = checked(svc, replace(from_body(body, creator=current.creator), policy_id=current.policy_id))
+    # the schedule first: if the policy's write fails, the schedule goes back to the policy's
+    scheduled.follow(svc.schedules, policy)
     try:
         svc.replication_policies.update(current, policy)
     except KeyError:
+        scheduled.forget(svc.schedules, policy_id)
         raise NotFound(f"replication policy {policy_id} not found") from None
     except PolicyNameTaken:
+        scheduled.follow(svc.schedules, current)
         raise AlreadyExists(f"a replication policy named {policy.name} exists already") from None
+    except Exception:
+        scheduled.follow(svc.schedules, current)
+        raise
     return Response.empty(200)
 
 
@@ -193,6 +205,8 @@ def update_replication_policy(svc, req: Request, policy_id: int, body: dict) -> 
 def delete_replication_policy(svc, req: Request, policy_id: int) -> Response:
     require_admin(req)
     svc.replication_policies.delete(find(svc, policy_id))
+    # a schedule left by a failure here removes itself when it fires (replication/scheduled.py)
+    scheduled.forget(svc.schedules, policy_id)
     return Response.empty(200)
 
 

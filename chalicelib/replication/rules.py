@@ -86,6 +86,9 @@ def check_cron(cron: str) -> None:
         raise ValueError("the 1st field (indicating Seconds of time) of the cron setting must be 0")
     if fields[1] == "*":
         raise ValueError("* is not allowed for the Minutes field of the cron setting of replication policy")
+    from chalicelib.schedules import eventbridge_expression
+
+    eventbridge_expression(cron)  # one EventBridge Scheduler can keep (chalicelib/schedules.py)
 
 
 # -- what a policy selects -------------------------------------------------------------------------

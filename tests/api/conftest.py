@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from devstack import schedules
 from devstack.events import proxy_event, proxy_reply
 from tests.conftest import create_stack, in_process_moto
 
@@ -80,6 +81,8 @@ def aws_env(_moto, monkeypatch):
     monkeypatch.setenv("BERTH_UPLOAD_URL", "")
     # the protocol tests run on an open registry; auth has tests of its own
     monkeypatch.setenv("BERTH_AUTH", "none")
+    for name, value in schedules.environment(stage).items():
+        monkeypatch.setenv(name, value)
     yield outputs
 
 

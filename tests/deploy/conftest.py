@@ -84,6 +84,7 @@ def deploy(session, tmp: Path, stage: str | None = None) -> Deployment:
         {"Stage": stage, "TableName": data["TableName"], "BucketName": data["BucketName"]},
     )
     replication = deploy_stack(cfn, f"berth-{stage}-replication", INFRA / "replication.yaml", {"Stage": stage})
+    deploy_stack(cfn, f"berth-{stage}-schedules", INFRA / "schedules.yaml", {"Stage": stage})
     project = tmp / f"project-{stage}"
     (project / ".chalice").mkdir(parents=True)
     shutil.copy(ROOT / ".chalice" / "config.json", project / ".chalice" / "config.json")

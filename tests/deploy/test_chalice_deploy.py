@@ -44,6 +44,7 @@ FUNCTIONS = {  # name -> (handler, memory MB, timeout s), as .chalice/config.jso
     f"berth-{STAGE}-record_pulls": ("app.record_pulls", 256, 60),
     f"berth-{STAGE}-replication_task": ("app.replication_task", 1024, 900),
     f"berth-{STAGE}-replication_events": ("app.replication_events", 256, 60),
+    f"berth-{STAGE}-run_schedule": ("app.run_schedule", 256, 60),
     f"berth-{STAGE}-forward_events": ("app.forward_events", 256, 60),
     f"berth-{STAGE}-audit_events": ("app.audit_events", 256, 60),
     f"berth-{STAGE}-webhook_events": ("app.webhook_events", 256, 60),
@@ -168,7 +169,8 @@ def test_infra_made_the_stacks_and_pointed_the_stage_at_them(stage):
     cfn = stage.client("cloudformation")
     stacks = {s["StackName"]: s["StackStatus"] for s in cfn.describe_stacks()["Stacks"]}
     assert stacks == {f"berth-{STAGE}": "CREATE_COMPLETE", f"berth-{STAGE}-ops": "CREATE_COMPLETE",
-                      f"berth-{STAGE}-replication": "CREATE_COMPLETE"}
+                      f"berth-{STAGE}-replication": "CREATE_COMPLETE",
+                      f"berth-{STAGE}-schedules": "CREATE_COMPLETE"}
     assert "berth-prod-uploadhost: skipped" in stage.outputs["make infra"]  # optional: needs an image, a VPC, ...
     data = stack_outputs(stage, f"berth-{STAGE}")
     config = json.loads((stage.project / ".chalice" / "config.json").read_text())
@@ -179,6 +181,11 @@ def test_infra_made_the_stacks_and_pointed_the_stage_at_them(stage):
     machine = stack_outputs(stage, f"berth-{STAGE}-replication")["ReplicationStateMachineArn"]
     assert env["BERTH_REPLICATION_STATE_MACHINE"] == machine
     assert stage.client("stepfunctions").describe_state_machine(stateMachineArn=machine)["name"] == f"berth-{STAGE}-replication"
+    # jobs on a cron (infra/schedules.yaml): the run_schedule function, with the stage's role
+    schedules = stack_outputs(stage, f"berth-{STAGE}-schedules")
+    assert (env["BERTH_SCHEDULE_PREFIX"], env["BERTH_SCHEDULE_TARGET_ARN"], env["BERTH_SCHEDULE_ROLE_ARN"]) == (
+        f"berth-{STAGE}-", schedules["ScheduleTargetArn"], schedules["ScheduleRoleArn"])
+    assert schedules["ScheduleTargetArn"].endswith(f":function:berth-{STAGE}-run_schedule")
     topic = stack_outputs(stage, f"berth-{STAGE}-ops")["AlarmTopicArn"]
     subscriptions = stage.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     assert [s["Endpoint"] for s in subscriptions] == ["ops@example.com"]

@@ -100,6 +100,13 @@ def iam_needs(service: str, operation: str, params: dict, account: str) -> list[
         return [("states:StopExecution", params["executionArn"])]
     if service == "sqs" and operation in ("SendMessage", "SendMessageBatch"):  # webhook delivery jobs
         return [("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{account}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[1]}")]
+    if service == "scheduler":
+        schedule = f"arn:aws:scheduler:{REGION}:{account}:schedule/{params.get('GroupName', 'default')}/{params['Name']}"
+        if operation in ("CreateSchedule", "UpdateSchedule"):
+            # the schedule invokes its target with the stage's role: the app passes it
+            return [(f"scheduler:{operation}", schedule), ("iam:PassRole", params["Target"]["RoleArn"])]
+        if operation == "DeleteSchedule":
+            return [("scheduler:DeleteSchedule", schedule)]
     if service == "ssm":
 
         def parameter(name: str) -> str:
@@ -172,11 +179,25 @@ def recorded(deployed, moto_session, distribution_auth):
         # the hourly clean-up, two days on: it aborts the session the run abandoned
         app_module._services = Services(settings, session=session, clock=lambda: time.time() + 2 * 86400)
         assert app_module.clean_up_uploads(SCHEDULED_EVENT, None)["orphans"] == 1
+        _schedules(app_module)
     finally:
         receiver.close()
         logging.getLogger("berth.pulls").removeHandler(pull_lines)
         app_module._services = None
     return calls
+
+
+def _schedules(app_module) -> None:
+    """A scheduled replication policy's schedule: created, changed (its cron), fired after
+    the policy is gone (the job removes it)."""
+    from chalicelib.meta.replication import ReplicationPolicy
+    from chalicelib.replication import scheduled
+
+    svc = app_module._services
+    nightly = ReplicationPolicy(name="nightly", dest_registry_id=1, trigger="scheduled", cron="0 0 3 * * *", policy_id=99)
+    scheduled.follow(svc.schedules, nightly)
+    scheduled.follow(svc.schedules, ReplicationPolicy(**{**nightly.__dict__, "cron": "0 0 4 * * *"}))
+    assert "skipped" in app_module.run_schedule({"kind": "replication", "policy_id": 99}, None)
 
 
 class WebhookReceiver:
@@ -300,7 +321,7 @@ def _replicate(run: Run, admin: dict, repo: str, remote_url: str) -> None:
 
 def test_the_run_used_each_service(recorded):
     services = {service for service, _, _ in recorded}
-    assert services == {"s3", "dynamodb", "ssm", "events", "sqs", "stepfunctions"}, services
+    assert services == {"s3", "dynamodb", "ssm", "events", "sqs", "stepfunctions", "scheduler"}, services
 
 
 def test_every_call_is_allowed_by_the_policy(recorded, deployed):
@@ -350,6 +371,7 @@ def test_the_policy_is_scoped_to_this_stages_resources(deployed):
     text = json.dumps(deployed.policy)
     for key in ("BucketArn", "TableArn", "SsmParameterArn"):
         assert deployed.data[key] in text
+    assert f":schedule/default/berth-{deployed.stage}-*" in text and f"role/berth-{deployed.stage}-schedules" in text
     assert deployed.ops["ApiFunctionLogGroupArn"] + ":*" in text
     assert f"parameter/berth/{deployed.stage}/*" in text
     assert "${" not in text

@@ -32,6 +32,10 @@ def test_configure_points_the_stage_at_the_stacks(deployed):
         "BERTH_WEBHOOK_QUEUE": deployed.data["WebhookDeliveriesQueueUrl"],
         "BERTH_REPLICATION_EVENTS_QUEUE_ARN": deployed.data["ReplicationEventsQueueArn"],
         "BERTH_REPLICATION_STATE_MACHINE": deployed.replication["ReplicationStateMachineArn"],
+        # infra/schedules.yaml: jobs on a cron call run_schedule with the stage's role
+        "BERTH_SCHEDULE_PREFIX": f"berth-{deployed.stage}-",
+        "BERTH_SCHEDULE_TARGET_ARN": f"arn:aws:lambda:us-east-1:123456789012:function:berth-{deployed.stage}-run_schedule",
+        "BERTH_SCHEDULE_ROLE_ARN": f"arn:aws:iam::123456789012:role/berth-{deployed.stage}-schedules",
     }
     assert stage["lambda_functions"]["challenge"]["iam_policy_file"] == f"policy-{deployed.stage}-challenge.json"
     assert stage["lambda_functions"]["api_handler"]["environment_variables"] == {"BERTH_PULL_RECORDING": "log"}
@@ -55,6 +59,7 @@ def test_operations_stack_creates_log_groups_with_retention_and_a_dashboard(depl
         f"/aws/lambda/berth-{stage}-record_pulls": 30,
         f"/aws/lambda/berth-{stage}-replication_task": 30,
         f"/aws/lambda/berth-{stage}-replication_events": 30,
+        f"/aws/lambda/berth-{stage}-run_schedule": 30,
         f"/aws/lambda/berth-{stage}-challenge": 30,
         f"/aws/lambda/berth-{stage}-forward_events": 30,
         f"/aws/lambda/berth-{stage}-audit_events": 30,

@@ -138,7 +138,7 @@ def test_functions_carry_the_stage_settings_and_the_policy_file(packaged, prod):
     functions = resources_of(packaged["template"], "AWS::Serverless::Function")
     assert set(functions) == {
         "APIHandler", "Challenge", "CleanUpUploads", "RecordPulls", "ForwardEvents", "AuditEvents", "WebhookEvents",
-        "DeliverWebhooks", "ReplicationTask", "ReplicationEvents",
+        "DeliverWebhooks", "ReplicationTask", "ReplicationEvents", "RunSchedule",
     }
     api, clean_up = functions["APIHandler"]["Properties"], functions["CleanUpUploads"]["Properties"]
     assert api["Handler"] == "app.app" and api["Runtime"].startswith("python3")
@@ -173,7 +173,8 @@ def test_every_function_has_a_log_group_and_alarms_in_the_operations_stack(packa
     assert sorted(names) == [
         "berth-${Stage}", "berth-${Stage}-audit_events", "berth-${Stage}-challenge", "berth-${Stage}-clean_up_uploads",
         "berth-${Stage}-deliver_webhooks", "berth-${Stage}-forward_events", "berth-${Stage}-record_pulls",
-        "berth-${Stage}-replication_events", "berth-${Stage}-replication_task", "berth-${Stage}-webhook_events",
+        "berth-${Stage}-replication_events", "berth-${Stage}-replication_task", "berth-${Stage}-run_schedule",
+        "berth-${Stage}-webhook_events",
     ]
     for name in names:
         assert f"LogGroupName: !Sub /aws/lambda/{name}\n" in ops, name

@@ -14,7 +14,7 @@ from deploy import configure
 from devstack.resources import load_template
 from tests.deploy.conftest import INFRA, ROOT
 
-FULL_TEMPLATES = {"berth.yaml", "operations.yaml", "replication.yaml", "uploadhost.yaml"}  # deploy/stacks.py deploys each
+FULL_TEMPLATES = {"berth.yaml", "operations.yaml", "replication.yaml", "schedules.yaml", "uploadhost.yaml"}  # deploy/stacks.py deploys each
 # merged into Chalice's template by `chalice package`; linted merged (test_package.py)
 FRAGMENTS = {"apigw-extras.yaml"}
 
@@ -43,6 +43,11 @@ def test_data_stack_outputs_what_configure_and_the_app_read():
     assert outputs["SsmPrefix"]["Value"] == {"Fn::Sub": "/berth/${Stage}"}
 
 
+def test_schedules_stack_outputs_what_configure_reads():
+    outputs = load_template(INFRA / "schedules.yaml")["Outputs"]
+    assert set(configure.SCHEDULES_OUTPUTS) <= set(outputs)
+
+
 def test_operations_stack_outputs_what_configure_reads():
     outputs = load_template(INFRA / "operations.yaml")["Outputs"]
     assert set(configure.OPS_OUTPUTS) <= set(outputs)
@@ -52,7 +57,8 @@ def test_operations_stack_outputs_what_configure_reads():
 def test_policy_template_uses_only_stack_outputs(template):
     text = template.read_text()
     names = {m.group(1) for m in re.finditer(r"\$\{(\w+)\}", text)}
-    assert names and names <= set(configure.DATA_OUTPUTS) | set(configure.OPS_OUTPUTS) | set(configure.REPLICATION_OUTPUTS)
+    outputs = (*configure.DATA_OUTPUTS, *configure.OPS_OUTPUTS, *configure.REPLICATION_OUTPUTS, *configure.SCHEDULES_OUTPUTS)
+    assert names and names <= set(outputs)
     json.loads(string.Template(text).substitute({n: f"arn:aws:x:::{n}" for n in names}))
 
 

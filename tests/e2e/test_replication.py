@@ -92,6 +92,27 @@ def test_a_push_is_replicated_by_an_event_based_rule(stack, harbor, distribution
     assert any(r["status"] in ("Succeed", "InProgress") for r in runs)
 
 
+def test_a_scheduled_rule_runs_when_its_cron_comes_due(stack, harbor, distribution):
+    """Every minute (Harbor's 6-field cron): the policy's EventBridge schedule, fired by the
+    local stack's stand-in for the Scheduler, starts a run with the trigger `scheduled`."""
+    user, password = stack.credentials
+    name = f"cron{os.getpid()}"
+    pushed = push_image(RegistryClient(stack.api, Credential(user, password)), f"library/{name}", "v1", os.urandom(1000))
+    registry = harbor.created("/registries", {"name": f"cncf-{name}", "type": "docker-registry", "url": distribution.url})
+    policy = harbor.created("/replication/policies", {
+        "name": f"nightly-{name}", "enabled": True, "dest_registry": {"id": registry}, "dest_namespace": "scheduled",
+        "trigger": {"type": "scheduled", "trigger_settings": {"cron": "0 */1 * * * *"}},
+        "filters": [{"type": "name", "value": f"library/{name}"}]})
+    cncf = RegistryClient(distribution.url)
+    deadline = time.monotonic() + 150  # the next minute, then the run
+    while time.monotonic() < deadline and cncf.manifest_digest(f"scheduled/{name}", "v1") is None:
+        time.sleep(1)
+    assert cncf.manifest_digest(f"scheduled/{name}", "v1") == pushed.digest
+    runs = harbor.call("GET", f"/replication/executions?policy_id={policy}").json()
+    assert runs and {r["trigger"] for r in runs} == {"scheduled"}
+    harbor.call("DELETE", f"/replication/policies/{policy}")  # and with it, its schedule
+
+
 def test_pull_from_a_berth_through_the_harbor_adapter(stack, harbor):
     """The `harbor` type against a running Berth (this stack, as the remote): its /v2/api/v2.0
     lists projects, repositories and artifacts (untagged ones with their digests too), and

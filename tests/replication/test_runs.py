@@ -204,3 +204,64 @@ def test_stop_a_run_that_is_retrying_an_unreachable_remote(world, machine, distr
     assert {t.status for t in world.svc.replication_runs.tasks(execution.execution_id)} <= {"Stopped", "Pending"}
     # a stopped run's unfinished artifacts can be retried
     assert world.admin.get(f"/replication/executions/{execution.execution_id}").json()["status"] == "Stopped"
+
+
+def test_a_scheduled_policy_keeps_a_schedule_that_starts_its_runs(world, machine, distribution):
+    """The policy's schedule follows it (created, changed, removed) in EventBridge Scheduler,
+    and when it comes due the local stack's Scheduler stand-in fires run_schedule, which starts
+    a run with the trigger `scheduled`."""
+    import calendar
+
+    import app as app_module
+    from devstack.schedules import ScheduleFiring
+
+    scheduler = world.svc._client("scheduler")
+    prefix = world.svc.settings.schedule_prefix
+
+    def schedule(policy_id: int):
+        try:
+            return scheduler.get_schedule(Name=f"{prefix}replication-{policy_id}")
+        except scheduler.exceptions.ResourceNotFoundException:
+            return None
+
+    remote = registry(world, distribution.url)
+    project = world.project()
+    pushed = world.push(f"{project.name}/nightly", "v1")
+    p = policy(world, dest_registry={"id": remote}, dest_namespace="scheduled",
+               trigger={"type": "scheduled", "trigger_settings": {"cron": "0 0 3 * * *"}},
+               filters=[{"type": "name", "value": f"{project.name}/nightly"}])
+    assert schedule(p.policy_id)["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    assert json.loads(schedule(p.policy_id)["Target"]["Input"]) == {"kind": "replication", "policy_id": p.policy_id}
+
+    before = {e.execution_id for e in world.svc.replication_runs.list()}
+    at = calendar.timegm((2026, 12, 3, 2, 59, 59))
+    firing = ScheduleFiring(scheduler, prefix, app_module.run_schedule, clock=lambda: at)
+    assert f"{prefix}replication-{p.policy_id}" in firing.tick(at + 2)
+    firing.stop()
+    [started] = [e for e in world.svc.replication_runs.list() if e.execution_id not in before]
+    assert (started.policy_id, started.trigger) == (p.policy_id, "scheduled")
+    assert wait(world, started.execution_id).status == SUCCEEDED
+    assert RegistryClient(distribution.url).manifest_digest("scheduled/nightly", "v1") == pushed
+
+    # a new cron replaces the schedule; another trigger removes it; so does disabling
+    body = {"name": p.name, "dest_registry": {"id": remote}, "enabled": True,
+            "trigger": {"type": "scheduled", "trigger_settings": {"cron": "0 15 4 * * MON"}}}
+    assert world.admin.put(f"/replication/policies/{p.policy_id}", body).status == 200
+    assert schedule(p.policy_id)["ScheduleExpression"] == "cron(15 4 ? * 2 *)"
+    assert world.admin.put(f"/replication/policies/{p.policy_id}", {**body, "enabled": False}).status == 200
+    assert schedule(p.policy_id) is None
+    assert world.admin.put(f"/replication/policies/{p.policy_id}", body).status == 200
+    assert world.admin.put(f"/replication/policies/{p.policy_id}", {**body, "trigger": {"type": "manual"}}).status == 200
+    assert schedule(p.policy_id) is None
+    # a cron EventBridge cannot keep is a 400, and leaves the schedule as it was
+    assert world.admin.put(f"/replication/policies/{p.policy_id}", body).status == 200
+    bad = world.admin.put(f"/replication/policies/{p.policy_id}",
+                          {**body, "trigger": {"type": "scheduled", "trigger_settings": {"cron": "0 0 0 1 * MON"}}})
+    assert bad.status == 400 and "not both" in bad.json()["errors"][0]["message"]
+    assert schedule(p.policy_id)["ScheduleExpression"] == "cron(15 4 ? * 2 *)"
+    # deleting the policy removes its schedule; a schedule that outlived its policy removes itself
+    assert world.admin.delete(f"/replication/policies/{p.policy_id}").status == 200
+    assert schedule(p.policy_id) is None
+    world.svc.schedules.put(f"replication-{p.policy_id}", "0 0 3 * * *", {"kind": "replication", "policy_id": p.policy_id})
+    assert "skipped" in app_module.run_schedule({"kind": "replication", "policy_id": p.policy_id}, None)
+    assert schedule(p.policy_id) is None

@@ -118,3 +118,32 @@ def test_the_restores_writes_are_no_new_events(tmp_path, moto):
     records, _ = poller.records()
     assert [r["dynamodb"]["Keys"]["PK"]["S"] for r in records] == ["P#new"]
     data.close()
+
+
+def test_the_stages_schedules_come_back_after_a_restart(tmp_path, moto):
+    """A scheduled policy's schedule lives in the Scheduler, not the table: it is kept too."""
+    from chalicelib.schedules import EventBridgeSchedules
+    from devstack.schedules import environment
+
+    requests.post(f"{moto}/moto-api/reset", timeout=30).raise_for_status()  # moto's backends are the process's
+    env = environment("unit")
+    schedules = EventBridgeSchedules(client("scheduler", moto), prefix=env["BERTH_SCHEDULE_PREFIX"],
+                                     target_arn=env["BERTH_SCHEDULE_TARGET_ARN"], role_arn=env["BERTH_SCHEDULE_ROLE_ARN"])
+    folder = tmp_path / "dev"
+    first = LocalData(folder, lambda service: client(service, moto)).open()
+    first.restore(Resources(**{**make_resources(moto).__dict__, "schedule_prefix": "berth-unit-"}))
+    schedules.put("replication-3", "0 0 3 * * *", {"kind": "replication", "policy_id": 3})
+    client("scheduler", moto).create_schedule(
+        Name="berth-other-gc", ScheduleExpression="cron(0 3 * * ? *)", FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": env["BERTH_SCHEDULE_TARGET_ARN"], "RoleArn": env["BERTH_SCHEDULE_ROLE_ARN"]})
+    first.stop()
+
+    requests.post(f"{moto}/moto-api/reset", timeout=30).raise_for_status()
+    second = LocalData(folder, lambda service: client(service, moto)).open()
+    restored = second.restore(Resources(**{**make_resources(moto).__dict__, "schedule_prefix": "berth-unit-"}))
+    assert restored.schedules == 1  # the stage's own, not another stage's
+    back = client("scheduler", moto).get_schedule(Name="berth-unit-replication-3")
+    assert back["ScheduleExpression"] == "cron(0 3 * * ? *)" and back["ScheduleExpressionTimezone"] == "UTC"
+    assert json.loads(back["Target"]["Input"]) == {"kind": "replication", "policy_id": 3}
+    assert back["Target"]["RoleArn"] == env["BERTH_SCHEDULE_ROLE_ARN"]
+    second.stop()
