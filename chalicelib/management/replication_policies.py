@@ -28,8 +28,8 @@ REGISTRY_REF = {  # a Registry as GET answers it; only its id is read
 }
 FILTER = obj(
     {
-        "type": string(enum=[*rules.FILTER_TYPES, "label"]),
-        "value": {"description": "A pattern (name, tag) or image|artifact (resource)"},
+        "type": string(enum=list(rules.FILTER_TYPES)),
+        "value": {"description": "A pattern (name, tag), image|artifact (resource), or the label names (label: an array)"},
         "decoration": string(enum=["", *rules.DECORATIONS]),
     },
     required=("type",),
@@ -103,7 +103,8 @@ def render(svc, policy: ReplicationPolicy, registries: dict | None = None) -> di
         "dest_namespace": policy.dest_namespace,
         "dest_namespace_replace_count": policy.dest_namespace_replace_count,
         "trigger": {"type": policy.trigger, "trigger_settings": {"cron": policy.cron}},
-        "filters": [{"type": f.type, "value": f.value, "decoration": f.decoration} for f in policy.filters],
+        "filters": [{"type": f.type, "value": list(f.value) if isinstance(f.value, tuple) else f.value,
+                     "decoration": f.decoration} for f in policy.filters],
         "replicate_deletion": policy.replicate_deletion,
         "deletion": policy.replicate_deletion,
         "override": policy.override,
@@ -244,6 +245,12 @@ def from_body(body: dict, *, creator: str) -> ReplicationPolicy:
 
 def _filter(value: dict) -> Filter:
     raw = value.get("value", "")
+    if value.get("type") == "label":  # Harbor's: the label names, an array
+        if raw in ("", None):
+            raw = []
+        if not isinstance(raw, list) or not all(isinstance(name, str) for name in raw):
+            raise BadRequest("filter label: the type of the label filter value must be string slice")
+        return Filter("label", tuple(dict.fromkeys(name.strip() for name in raw)), value.get("decoration") or "")
     if not isinstance(raw, str):
         raise BadRequest(f"filter {value.get('type')}: the type of filter value isn't string")
     return Filter(value["type"], raw.strip(), value.get("decoration") or "")

@@ -22,9 +22,9 @@ class PolicyNameTaken(Exception):
 
 @dataclass(frozen=True)
 class Filter:
-    type: str  # "name" | "tag" | "resource"
-    value: str
-    decoration: str = ""  # tag filters: "matches" (default) | "excludes"
+    type: str  # "name" | "tag" | "resource" | "label"
+    value: str | tuple[str, ...]  # a pattern, image|artifact, or (label) the label names
+    decoration: str = ""  # tag and label filters: "matches" (default) | "excludes"
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,8 @@ _PLAIN = ("name", "src_registry_id", "dest_registry_id", "description", "dest_na
 def _item(policy: ReplicationPolicy) -> dict[str, Any]:
     item: dict[str, Any] = {"PK": keys.REPLICATION_POLICIES_PK, "SK": keys.replication_policy_sk(policy.policy_id)}
     item.update({f: getattr(policy, f) for f in _PLAIN})
-    item["filters"] = [{"type": f.type, "value": f.value, "decoration": f.decoration} for f in policy.filters]
+    item["filters"] = [{"type": f.type, "value": list(f.value) if isinstance(f.value, tuple) else f.value,
+                        "decoration": f.decoration} for f in policy.filters]
     item["created"] = Decimal(str(round(policy.created, 6)))
     item["updated"] = Decimal(str(round(policy.updated, 6)))
     return item
@@ -139,7 +140,8 @@ def _policy(item: dict[str, Any]) -> ReplicationPolicy:
     for number in ("src_registry_id", "dest_registry_id", "dest_namespace_replace_count", "speed", "policy_id"):
         if number in values:
             values[number] = int(values[number])
-    values["filters"] = tuple(Filter(f["type"], f["value"], f.get("decoration", "")) for f in item.get("filters") or [])
+    values["filters"] = tuple(Filter(f["type"], tuple(f["value"]) if isinstance(f["value"], list) else f["value"],
+                                     f.get("decoration", "")) for f in item.get("filters") or [])
     return ReplicationPolicy(**values, created=float(item.get("created", 0)), updated=float(item.get("updated", 0)))
 
 

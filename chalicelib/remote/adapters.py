@@ -32,6 +32,7 @@ class RemoteArtifact:
     digest: str  # "" when the adapter lists tags only (docker-registry): resolved when copied
     tags: tuple[str, ...] = ()
     media_type: str = ""
+    labels: tuple[str, ...] = ()  # label names (Harbor lists them; a docker-registry has none)
 
 
 @dataclass
@@ -122,9 +123,11 @@ class HarborAdapter(Adapter):
         path = f"/projects/{quote(project, safe='')}/repositories/{quote(quote(rest, safe=''), safe='')}/artifacts"
         out = []
         try:
-            for artifact in self._pages(path, {"with_tag": "true"}):
+            for artifact in self._pages(path, {"with_tag": "true", "with_label": "true"}):
                 tags = tuple(t["name"] for t in artifact.get("tags") or [])
-                out.append(RemoteArtifact(repository, artifact["digest"], tags, artifact.get("manifest_media_type", "")))
+                labels = tuple(label["name"] for label in artifact.get("labels") or [] if label.get("name"))
+                out.append(RemoteArtifact(repository, artifact["digest"], tags, artifact.get("manifest_media_type", ""),
+                                          labels))
         except RemoteNotFound:
             return []
         return out

@@ -3,7 +3,9 @@
 Patterns are Harbor's (doublestar): `*` and `?` stay within one path component, `**`
 crosses them, `{a,b}` is either, `[...]` a class; an empty pattern matches everything.
 Tag filters may be `matches` (default) or `excludes`; name and resource filters may not
-be decorated (as in Harbor). Every refusal is a ValueError whose text the API answers.
+be decorated (as in Harbor). A label filter names labels: `matches` selects the artifacts
+that carry all of them, `excludes` those that lack one (Harbor's artifactLabelFilter).
+Every refusal is a ValueError whose text the API answers.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from collections.abc import Iterable
 from chalicelib import patterns
 from chalicelib.meta.replication import LOCAL, Filter, ReplicationPolicy
 
-FILTER_TYPES = ("name", "tag", "resource")
+FILTER_TYPES = ("name", "tag", "resource", "label")
+MAX_LABELS = 20  # per label filter
 RESOURCE_TYPES = ("image", "artifact")
 DECORATIONS = ("matches", "excludes")
 TRIGGERS = ("manual", "scheduled", "event_based")
@@ -53,8 +56,12 @@ def check(policy: ReplicationPolicy) -> None:
 def check_filter(item: Filter, number: int = 1) -> None:
     where = f"filter {number}"
     if item.type not in FILTER_TYPES:
-        hint = " (labels are not replicated yet)" if item.type == "label" else ""
-        raise ValueError(f"{where}: invalid filter type {item.type[:32]!r}{hint}")
+        raise ValueError(f"{where}: invalid filter type {item.type[:32]!r}")
+    if item.type == "label":
+        _check_label_filter(item, where)
+        return
+    if not isinstance(item.value, str):
+        raise ValueError(f"{where}: the type of the {item.type} filter value isn't string")  # noqa: TRY004 - a refusal (400)
     if item.type == "resource" and item.value not in RESOURCE_TYPES:
         raise ValueError(f"{where}: invalid resource filter: {item.value[:32]}")
     if item.type in ("name", "resource") and item.decoration:
@@ -68,6 +75,17 @@ def check_filter(item: Filter, number: int = 1) -> None:
             pattern_matches("x", item.value)
         except Exception as exc:  # noqa: BLE001 - wcmatch says why a pattern cannot be compiled
             raise ValueError(f"{where}: invalid pattern {item.value[:64]!r}: {exc}") from None
+
+
+def _check_label_filter(item: Filter, where: str) -> None:
+    if not isinstance(item.value, tuple) or not all(isinstance(name, str) for name in item.value):
+        raise ValueError(f"{where}: the type of the label filter value must be string slice")
+    if len(item.value) > MAX_LABELS:
+        raise ValueError(f"{where}: at most {MAX_LABELS} labels")
+    if any(not name.strip() or len(name) > 128 for name in item.value):
+        raise ValueError(f"{where}: a label name of 1 to 128 characters")
+    if item.decoration and item.decoration not in DECORATIONS:
+        raise ValueError(f"{where}: invalid filter decoration, :{item.decoration[:32]}")
 
 
 def check_cron(cron: str) -> None:
@@ -107,6 +125,21 @@ def tags_selected(policy: ReplicationPolicy, tags: Iterable[str]) -> list[str]:
         if keep:
             out.append(tag)
     return out
+
+
+def has_label_filter(policy: ReplicationPolicy) -> bool:
+    return any(f.type == "label" and f.value for f in policy.filters)
+
+
+def labels_selected(policy: ReplicationPolicy, labels: Iterable[str]) -> bool:
+    """Whether an artifact carrying `labels` (names) passes every label filter: `matches`
+    wants all of the filter's labels on it, `excludes` wants one of them missing."""
+    carried = set(labels)
+    for item in (f for f in policy.filters if f.type == "label" and f.value):
+        has_all = all(name in carried for name in item.value)
+        if has_all == (item.decoration == "excludes"):
+            return False
+    return True
 
 
 def resource_type(policy: ReplicationPolicy) -> str:

@@ -91,9 +91,11 @@ def _selected(svc, execution: Execution, policy: ReplicationPolicy) -> list[Task
             by_digest: dict[str, list[str]] = {}
             for tag, digest, _ in svc.meta.tag_digests(repository):
                 by_digest.setdefault(digest, []).append(tag)
+            # labels: one Query and one BatchGetItem per repository, only when a filter needs them
+            labels = svc.labels.artifact_labels(repository) if rules.has_label_filter(policy) else {}
             for digest, tags in by_digest.items():
                 selected = rules.tags_selected(policy, tags)
-                if selected:
+                if selected and rules.labels_selected(policy, (label.name for label in labels.get(digest, []))):
                     found.append((repository, digest, selected))
     else:
         adapter = _adapter(svc, policy)
@@ -102,7 +104,7 @@ def _selected(svc, execution: Execution, policy: ReplicationPolicy) -> list[Task
                 continue
             for artifact in adapter.artifacts(repository):
                 selected = rules.tags_selected(policy, artifact.tags)
-                if selected:
+                if selected and rules.labels_selected(policy, artifact.labels):
                     found.append((repository, artifact.digest or selected[0], selected))
     tasks = []
     for number, (repository, reference, tags) in enumerate(found, 1):

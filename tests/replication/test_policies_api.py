@@ -22,7 +22,7 @@ def test_a_push_policy_round_trips_in_harbors_shape(world, remote):
         "name": name, "description": "out", "dest_registry": {"id": remote}, "dest_namespace": "mirror",
         "dest_namespace_replace_count": 1, "trigger": {"type": "scheduled", "trigger_settings": {"cron": "0 0 3 * * *"}},
         "filters": [{"type": "name", "value": "library/**"}, {"type": "tag", "value": "v*", "decoration": "matches"},
-                    {"type": "resource", "value": "image"}],
+                    {"type": "resource", "value": "image"}, {"type": "label", "value": ["prod", "signed", "prod"]}],
         "replicate_deletion": True, "override": True, "enabled": True, "speed": 1024,
     })
     assert reply.status == 201, reply.body
@@ -36,7 +36,8 @@ def test_a_push_policy_round_trips_in_harbors_shape(world, remote):
         "trigger": {"type": "scheduled", "trigger_settings": {"cron": "0 0 3 * * *"}},
         "filters": [{"type": "name", "value": "library/**", "decoration": ""},
                     {"type": "tag", "value": "v*", "decoration": "matches"},
-                    {"type": "resource", "value": "image", "decoration": ""}],
+                    {"type": "resource", "value": "image", "decoration": ""},
+                    {"type": "label", "value": ["prod", "signed"], "decoration": ""}],
         "replicate_deletion": True, "deletion": True, "override": True, "enabled": True, "speed": 1024,
         "copy_by_chunk": False, "single_active_replication": False,
     }
@@ -66,7 +67,9 @@ def test_a_push_policy_round_trips_in_harbors_shape(world, remote):
     ({"trigger": {"type": "scheduled"}}, "cannot be empty"),
     ({"trigger": {"type": "whenever"}}, "trigger.type must be one of"),
     ({"filters": [{"type": "name", "value": ["a"]}]}, "isn't string"),
-    ({"filters": [{"type": "label", "value": "a"}]}, "labels are not replicated yet"),
+    ({"filters": [{"type": "label", "value": "a"}]}, "must be string slice"),
+    ({"filters": [{"type": "label", "value": ["a", 1]}]}, "must be string slice"),
+    ({"filters": [{"type": "label", "value": ["a"], "decoration": "sometimes"}]}, "decoration"),
     ({"filters": [{"type": "resource", "value": "chart"}]}, "invalid resource filter"),
     ({"dest_namespace": "UPPER"}, "invalid destination namespace"),
     ({"dest_namespace_replace_count": -5}, "must be at least -1"),

@@ -265,3 +265,31 @@ def test_a_scheduled_policy_keeps_a_schedule_that_starts_its_runs(world, machine
     world.svc.schedules.put(f"replication-{p.policy_id}", "0 0 3 * * *", {"kind": "replication", "policy_id": p.policy_id})
     assert "skipped" in app_module.run_schedule({"kind": "replication", "policy_id": p.policy_id}, None)
     assert schedule(p.policy_id) is None
+
+
+def test_label_filters_select_by_the_labels_artifacts_carry(world, machine, distribution):
+    """Harbor's label filter: `matches` copies the artifacts carrying every label named,
+    `excludes` the ones lacking one; the labels are the artifacts' own, put on through the API."""
+    remote = registry(world, distribution.url)
+    project = world.project()
+    released = world.push(f"{project.name}/svc", "1.0", seed="released")
+    world.push(f"{project.name}/svc", "1.1-dev", seed="dev")
+    prod, signed = (world.admin.post("/labels", {"name": world.name(n), "scope": "g"}) for n in ("prod", "signed"))
+    label_ids = [int(reply.headers["location"].rsplit("/", 1)[1]) for reply in (prod, signed)]
+    names = [world.admin.get(f"/labels/{i}").json()["name"] for i in label_ids]
+    for label_id in label_ids:  # both on the release, one on the dev build
+        path = f"/projects/{project.name}/repositories/svc/artifacts/{released}/labels"
+        assert world.admin.post(path, {"id": label_id}).status == 200
+    assert world.admin.post(f"/projects/{project.name}/repositories/svc/artifacts/1.1-dev/labels",
+                            {"id": label_ids[0]}).status == 200
+    client = RegistryClient(distribution.url)
+    for namespace, decoration in (("labelled", "matches"), ("unlabelled", "excludes")):
+        p = policy(world, dest_registry={"id": remote}, dest_namespace=namespace,
+                   filters=[{"type": "name", "value": f"{project.name}/svc"},
+                            {"type": "label", "value": names, "decoration": decoration}])
+        done = wait(world, start(world, p.policy_id).execution_id)
+        assert done.status == SUCCEEDED
+        copied = [t.tags for t in world.svc.replication_runs.tasks(done.execution_id)]
+        assert copied == ([("1.0",)] if decoration == "matches" else [("1.1-dev",)])
+    assert client.tags("labelled/svc") == ["1.0"] and client.manifest_digest("labelled/svc", "1.0") == released
+    assert client.tags("unlabelled/svc") == ["1.1-dev"]

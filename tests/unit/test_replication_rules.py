@@ -79,7 +79,10 @@ def test_good_policies_pass():
     ({"filters": (Filter("name", "a", "excludes"),)}, "only tag and label filter support decoration"),
     ({"filters": (Filter("resource", "chart"),)}, "invalid resource filter"),
     ({"filters": (Filter("tag", "a", "maybe"),)}, "invalid filter decoration"),
-    ({"filters": (Filter("label", "x"),)}, "labels are not replicated yet"),
+    ({"filters": (Filter("label", "x"),)}, "must be string slice"),
+    ({"filters": (Filter("label", ("ok", " ")),)}, "a label name of 1 to 128"),
+    ({"filters": (Filter("label", ("ok",), "maybe"),)}, "invalid filter decoration"),
+    ({"filters": (Filter("tag", ("a",)),)}, "isn't string"),
     ({"filters": (Filter("name", "a"), Filter("name", "b"))}, "at most one name filter"),
     ({"dest_namespace": "Bad Namespace"}, "invalid destination namespace"),
     ({"dest_namespace_replace_count": -2}, "dest_namespace_replace_count"),
@@ -108,3 +111,18 @@ def test_a_push_and_a_pull_that_feed_each_other_are_a_loop():
     assert rules.loop_between(ReplicationPolicy(name="a", dest_registry_id=1), ReplicationPolicy(name="b", src_registry_id=1))
     # two pushes never loop
     assert not rules.loop_between(out, ReplicationPolicy(name="c", dest_registry_id=1))
+
+
+def test_label_filters_as_harbor_matches_wants_all_excludes_wants_one_missing():
+    both = policy(filters=(Filter("label", ("prod", "signed")),))
+    assert rules.labels_selected(both, ["prod", "signed", "other"])
+    assert not rules.labels_selected(both, ["prod"])
+    assert not rules.labels_selected(both, [])
+    excluded = policy(filters=(Filter("label", ("prod", "signed"), "excludes"),))
+    assert not rules.labels_selected(excluded, ["signed", "prod"])
+    assert rules.labels_selected(excluded, ["prod"]) and rules.labels_selected(excluded, [])
+    # two filters: both must hold; an empty one selects everything
+    two = policy(filters=(Filter("label", ("prod",)), Filter("label", ("wip",), "excludes"), Filter("label", ())))
+    assert rules.labels_selected(two, ["prod"]) and not rules.labels_selected(two, ["prod", "wip"])
+    assert rules.has_label_filter(two) and not rules.has_label_filter(policy(filters=(Filter("label", ()),)))
+    rules.check(two)
