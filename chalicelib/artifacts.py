@@ -97,7 +97,7 @@ def push_manifest(
     keep_tag = tag is not None and immutability.protects(reads.rules.rules, name, tag)
     if keep_tag and reads.tag_digest not in (None, record.digest):
         raise immutability.refuse_move(name, tag)
-    extra = _charge(svc, name, record, reads, reads.sizes)
+    extra = _charge(svc, name, record, reads, reads.sizes, tag=tag)
     if stored_body is not None:
         svc.blobs.put_manifest(record.digest, stored_body)
     _put(
@@ -106,25 +106,69 @@ def push_manifest(
     )
 
 
+def cache_manifest(svc, name: str, record: ManifestRecord, tag: str | None, declared: dict[str, int], *, project: str) -> None:
+    """Put a proxy cache's copy of an upstream manifest (and its tag) as a push would, and
+    charge the project's quota the same way: its blobs are fetched only when a client asks
+    for them, so they are charged at the sizes the (verified) manifest declares.
+    QuotaExceeded (nothing written) when the project has no room for it."""
+    reads = svc.meta.read_for_push(name, record.blobs, [], tag=tag, digest=record.digest)
+    extra = _charge(svc, name, record, reads, {**declared, **reads.sizes}, tag=tag)
+    _put(svc, name, record, tag, keep_tag=False, project=project, new_repository=not reads.repository_exists,
+         extra=extra, new_manifest=not reads.manifest_exists)
+
+
 # a manifest naming more blobs than fit beside it in one transaction is charged in a write
 # of its own first: a fault between the two over-counts (refuses pushes), never under-counts
 _MAX_CHARGE_OPS = 80
 
 
-def _charge(svc, name: str, record: ManifestRecord, reads, sizes: dict[str, int]) -> list[dict]:
-    """The quota operations of a manifest new to the repository (none if it is there)."""
+def _charge(svc, name: str, record: ManifestRecord, reads, sizes: dict[str, int], *, tag: str | None = None) -> list[dict]:
+    """The quota operations of a manifest new to the repository (none if it is there),
+    with Harbor's QUOTA_WARNING event when the write takes usage across the warning bar
+    (in the same transaction: it exists exactly when the bytes are counted). A refusal
+    sends QUOTA_EXCEED (nothing else is written)."""
+    from chalicelib.errors import QuotaExceeded
+    from chalicelib.events.envelope import QUOTA_EXCEEDED, QUOTA_WARNING
     from chalicelib.meta.quotas import change_ops
 
     if reads.manifest_exists:
         return []
     named = {d: sizes[d] for d in record.blobs if d in sizes}
     named[record.digest] = record.size
-    change = quotas.charge(project_of(name), named, reads.counted, reads.quota, int(svc.clock()))
+    try:
+        change = quotas.charge(project_of(name), named, reads.counted, reads.quota, int(svc.clock()))
+    except QuotaExceeded as exc:
+        _quota_event(svc, QUOTA_EXCEEDED, name, record, tag, exc.message, reads.quota.hard, reads.quota.used, emit=True)
+        raise
     ops = change_ops(change)
+    warned = quotas.warning(change, int(svc.runtime_config.typed("quota_warning_percent"))) if change.quota.hard > 0 else None
+    event = []
+    if warned:
+        event = [_quota_event(svc, QUOTA_WARNING, name, record, tag, warned, change.quota.hard, change.quota.used + change.delta)]
     if len(ops) > _MAX_CHARGE_OPS:
         svc.quotas.apply(change)
-        return []
-    return ops
+        return event
+    return ops + event
+
+
+def _quota_event(svc, kind: str, name: str, record: ManifestRecord, tag: str | None, details: str, hard: int, used: int,
+                 *, emit: bool = False):
+    """A quota event's outbox operation (or, emit=True, the event written on its own)."""
+    from chalicelib.events.envelope import reference_of
+    from chalicelib.meta.table import put_op
+
+    data = {"repository": name, "project": project_of(name), "reference": tag or record.digest, "tag": tag,
+            "digest": record.digest, "details": details, "hard": hard, "used": used}
+    event = svc.outbox.event(kind, reference_of(name, tag or record.digest), data)
+    if emit:
+        try:
+            svc.meta.emit([event])
+        except Exception:  # the refusal stands whether or not its event was written
+            import logging
+
+            logging.getLogger("berth.quotas").exception("the quota-exceeded event was not written")
+        return None
+    return put_op(svc.outbox.item(event))
 
 
 def _put(svc, name: str, record: ManifestRecord, tag: str | None, *, keep_tag: bool, **kwargs) -> None:
@@ -210,6 +254,6 @@ def _copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, r
     if keep_tag and reads.tag_digest not in (None, copied.digest):
         raise immutability.refuse_move(target, tag)
     sizes = {**reads.sizes, **{digest: size for digest, size, _ in links}}
-    extra = _charge(svc, target, copied, reads, sizes)
+    extra = _charge(svc, target, copied, reads, sizes, tag=tag)
     # the blobs' links with the manifest, in one transaction: a fault copies all or nothing
     _put(svc, target, copied, tag, keep_tag=keep_tag, links=links, extra=extra, new_manifest=not reads.manifest_exists)

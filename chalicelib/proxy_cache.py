@@ -31,15 +31,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from chalicelib import artifacts
 from chalicelib.errors import (
     BlobNotFound,
     Denied,
     InvalidDigest,
     InvalidManifest,
     ManifestNotFound,
+    QuotaExceeded,
     RemoteNotFound,
     RemoteRegistryError,
     SizeInvalid,
+    UnsupportedDigest,
     UpstreamInvalid,
     UpstreamRateLimited,
     UpstreamUnavailable,
@@ -185,7 +188,14 @@ class ProxyCache:
         record = ManifestRecord.of(manifest.digest, manifest.data, parsed, now)
         if record.body is None:
             svc.blobs.put_manifest(manifest.digest, manifest.data)
-        svc.meta.put_manifest(repository, record, tag, now, project=upstream.project)
+        try:
+            # the same write as a push's: the project's quota is charged (docs/proxy-cache.md)
+            artifacts.cache_manifest(svc, repository, record, tag, declared_sizes(manifest.data), project=upstream.project)
+        except QuotaExceeded as exc:
+            # the pull still gets the upstream's (verified) manifest; the cache keeps nothing of it
+            logger.warning("proxy cache did not cache a manifest: the project's quota is full",
+                           extra={"repository": repository, "reference": reference, "reason": exc.message})
+            return CachedManifest(record.digest, record.media_type, record.size, manifest.data)
         if tag is not None:
             # marks the tag as the cache's: its pulls check freshness, other tags' pulls read no project
             svc.meta.mark_tag_checked(repository, tag, record.digest, now)
@@ -210,6 +220,22 @@ class ProxyCache:
         except Exception:
             logger.exception("proxy cache: the stale-serve event was not written")
         return _from_tag(cached)
+
+    # -- referrers -----------------------------------------------------------------------------
+    def referrers(self, upstream: Upstream, repository: str, subject: str, cached: list[dict]) -> list[dict]:
+        """The referrers of `subject`: what is cached, or, with nothing cached, what the upstream
+        lists (OCI 1.1's referrers API; nothing where it has none). A referrer the upstream
+        lists is fetched, verified and cached when a client asks for it by digest. An upstream
+        that fails answers what is cached (nothing)."""
+        if cached:
+            return cached
+        try:
+            listed = upstream.client.referrers(upstream.name_of(repository), subject)
+        except (RemoteRegistryError, UpstreamInvalid, ValueError) as exc:
+            logger.warning("proxy cache: the upstream's referrers were not read",
+                           extra={"repository": repository, "subject": subject, "reason": _reason(exc)})
+            return []
+        return [d for d in (_descriptor(item) for item in listed[:1000]) if d is not None]
 
     # -- blobs ---------------------------------------------------------------------------------
     def fetch_blob(self, upstream: Upstream, repository: str, digest: str) -> None:
@@ -266,6 +292,40 @@ class _NoUpstream:
             raise RemoteRegistryError(self._message, retryable=True)
 
         return fail
+
+
+def _descriptor(item: Any) -> dict | None:
+    """An upstream's referrer descriptor, if it is one (its fields as the referrers API has them)."""
+    if not isinstance(item, dict) or not isinstance(item.get("mediaType"), str) or not isinstance(item.get("size"), int):
+        return None
+    try:
+        digest = str(Digest.parse(str(item.get("digest"))))
+    except (InvalidDigest, UnsupportedDigest):  # whatever the upstream wrote
+        return None
+    out: dict[str, Any] = {"mediaType": item["mediaType"][:255], "digest": digest, "size": item["size"]}
+    if isinstance(item.get("artifactType"), str):
+        out["artifactType"] = item["artifactType"][:255]
+    annotations = item.get("annotations")
+    if isinstance(annotations, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
+        out["annotations"] = annotations
+    return out
+
+
+def declared_sizes(data: bytes) -> dict[str, int]:
+    """{digest: size} of the config and layers a manifest declares (its bytes were verified
+    against their digest; a client checks each blob's size against these when it pulls)."""
+    import json
+
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return {}
+    found = [doc.get("config"), *(doc.get("layers") or [])] if isinstance(doc, dict) else []
+    out = {}
+    for item in found:
+        if isinstance(item, dict) and isinstance(item.get("digest"), str) and isinstance(item.get("size"), int) and item["size"] >= 0:
+            out[item["digest"]] = item["size"]
+    return out
 
 
 def _from_tag(tag: Any) -> CachedManifest:

@@ -44,3 +44,17 @@ def release(project: str, named: dict[str, int], counted: dict[str, tuple[int, i
     manifests name it, themselves included), `counted` (digest -> (refs, bytes))."""
     released = {d: (counted[d][0], count, counted[d][1]) for d, count in named.items() if d in counted}
     return Change(project, {}, {}, released, quota, now)
+
+
+def warning(change: Change, percent: int) -> str | None:
+    """Harbor's QUOTA_WARNING message when `change` takes usage across `percent` of the
+    limit (from below it to at or above it), else None: one warning per crossing."""
+    hard = change.quota.hard
+    if hard <= 0 or change.delta <= 0:
+        return None
+    bar = hard * percent / 100
+    before, after = change.quota.used, change.quota.used + change.delta
+    if before >= bar or after < bar:
+        return None
+    return (f"quota usage reached {percent}% of the configured upper limit: storage {_human(after)} "
+            f"used of {_human(hard)}")

@@ -96,6 +96,9 @@ SETTINGS: tuple[Setting, ...] = (
     _int("session_timeout", 60, 1, 7 * 24 * 60, "web-console session, minutes"),
     # Berth's own: how often a proxy cache asks its upstream (one HEAD) whether a tag moved (docs/proxy-cache.md)
     _int("proxy_cache_check_interval", 300, 0, 7 * 24 * 3600, "seconds a proxy cache serves a cached tag before asking the upstream again"),
+    # Harbor's QUOTA_WARNING bar (85% in Harbor's console): a push that takes a project's usage
+    # to this share of its limit sends berth.quota.warning (docs/lifecycle.md)
+    _int("quota_warning_percent", 85, 1, 100, "percent of a project's storage limit at which a push sends a quota warning"),
     # Berth's own: login throttling (chalicelib/auth/throttle.py, docs/security.md)
     Setting("login_throttle_enabled", "boolean", True, "slow down repeated failed logins"),
     _int("login_failures_before_delay", 5, 1, 1000, "failed logins of one account from one source before each further one waits (doubling)"),

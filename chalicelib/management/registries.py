@@ -251,6 +251,12 @@ def delete_registry(svc, req: Request, registry_id: int) -> Response:
     users = [p.name for p in svc.replication_policies.list() if p.remote_registry_id == registry_id]
     if users:
         raise PreconditionFailed(f"registry {registry.name} is used by replication policies: {', '.join(users[:5])}")
+    proxies = [p.name for p in svc.accounts.all_projects() if p.registry_id == registry_id]
+    if proxies:
+        # Harbor's words, and the projects that use it
+        raise PreconditionFailed(
+            f"the registry {registry_id} is referenced by proxy cache project, cannot delete it ({', '.join(proxies[:5])})"
+        )
     svc.registries.delete(registry)
     return Response.empty(200)
 

@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.events.envelope import ARTIFACT_DELETED, Event, format_time
+from chalicelib.events.envelope import ARTIFACT_DELETED, QUOTA_EXCEEDED, QUOTA_WARNING, Event, format_time
 from chalicelib.webhooks.targets import CLOUDEVENTS_TYPES, HARBOR_TYPES
 
 EVENT_ID_HEADER = "X-Berth-Event-Id"
@@ -62,6 +62,8 @@ def harbor_payload(event: Event, project: ProjectInfo, registry_host: str) -> di
                 "repo_type": "public" if project.public else "private",
             },
         }
+        if event.type in (QUOTA_WARNING, QUOTA_EXCEEDED):  # Harbor's quota payload: the message as Details
+            out["event_data"]["custom_attributes"] = {"Details": str(data.get("details") or "")}
     else:  # quota and replication events: what they carry, as custom attributes
         extra = {k: str(v) for k, v in data.items() if k not in ("operator", "source_ip", "via")}
         out["event_data"] = {"custom_attributes": extra} if extra else {}

@@ -16,6 +16,7 @@ from chalicelib.events.envelope import (
     ARTIFACT_DELETED,
     ARTIFACT_PULLED,
     ARTIFACT_PUSHED,
+    QUOTA_EXCEEDED,
     QUOTA_WARNING,
     REPLICATION_COMPLETED,
 )
@@ -28,6 +29,7 @@ HARBOR_TYPES = {
     ARTIFACT_PUSHED: PUSH_ARTIFACT,
     ARTIFACT_PULLED: PULL_ARTIFACT,
     ARTIFACT_DELETED: DELETE_ARTIFACT,
+    QUOTA_EXCEEDED: "QUOTA_EXCEED",
     QUOTA_WARNING: "QUOTA_WARNING",
     REPLICATION_COMPLETED: "REPLICATION",
 }
@@ -37,6 +39,7 @@ CLOUDEVENTS_TYPES = {
     PUSH_ARTIFACT: "harbor.artifact.pushed",
     PULL_ARTIFACT: "harbor.artifact.pulled",
     DELETE_ARTIFACT: "harbor.artifact.deleted",
+    "QUOTA_EXCEED": "harbor.quota.exceeded",
     "QUOTA_WARNING": "harbor.quota.warned",
     "REPLICATION": "harbor.replication.status.changed",
 }

@@ -216,3 +216,36 @@ def test_containerd_pulls_through_the_cache(containerd, stack, skopeo, upstream,
                    containerd.snapshotter, ref)
     for layer in image.layers:
         assert hashlib.sha256(containerd.content(layer.digest)).hexdigest() == layer.digest.split(":")[1]
+
+
+def test_referrers_come_from_the_upstream_until_cached(stack):
+    """A proxy project's referrers API asks its upstream (OCI 1.1's API) when nothing is
+    cached for the subject. The upstream here is this Berth itself (it has the API; the
+    CNCF registry 2.8 has none), seen through a registry endpoint with its admin."""
+    import io
+
+    from chalicelib.remote.client import Manifest
+
+    client = RegistryClient(stack.api, Credential(*stack.credentials), insecure=True)
+    source = f"src-{uuid.uuid4().hex[:8]}"
+    assert _api(stack, "POST", "/projects", json={"project_name": source}).status_code == 201
+    subject = push_image(client, f"{source}/app", "v1", os.urandom(512))
+    empty = b"{}"
+    client.upload_blob(f"{source}/app", digest_of(empty), io.BytesIO(empty), len(empty))
+    body = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.sbom",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest_of(empty), "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest_of(empty), "size": 2}],
+        "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": len(subject.data)},
+    }).encode()
+    sbom = Manifest(body, "application/vnd.oci.image.manifest.v1+json", digest_of(body))
+    client.put_manifest(f"{source}/app", sbom.digest, sbom)
+
+    proxy = _proxy_project(stack, stack.api, stack.credentials)
+    listed = client.referrers(f"{proxy}/{source}/app", subject.digest)
+    assert [(d["digest"], d.get("artifactType")) for d in listed] == [(sbom.digest, "application/vnd.example.sbom")]
+    # the client fetches it by digest through the proxy: cached, and listed from the cache since
+    assert client.get_manifest(f"{proxy}/{source}/app", sbom.digest).digest == sbom.digest
+    assert client.manifest_digest(f"{proxy}/{source}/app", subject.digest) == subject.digest
+    assert [d["digest"] for d in client.referrers(f"{proxy}/{source}/app", subject.digest)] == [sbom.digest]

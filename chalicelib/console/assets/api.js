@@ -110,7 +110,7 @@ export class Api {
     const type = response.headers.get("Content-Type") || "";
     const text = method === "HEAD" ? "" : await response.text();
     const data = text && type.includes("json") ? JSON.parse(text) : null;
-    return { data, total: total === null ? null : Number(total) };
+    return { data, text, total: total === null ? null : Number(total) };
   }
 
   get(path, query) {

@@ -16,7 +16,7 @@ import * as users from "./view-users.js";
 const ROUTES = [
   { pattern: /^\/projects$/, section: "projects", render: projects.render },
   { pattern: /^\/projects\/([^/]+)\/repositories\/(.+)$/, section: "projects", render: repository.render },
-  { pattern: /^\/projects\/([^/]+)(?:\/(repositories|members|robots|webhooks|immutability|logs))?$/, section: "projects", render: project.render },
+  { pattern: /^\/projects\/([^/]+)(?:\/(repositories|members|robots|webhooks|immutability|retention|logs))?$/, section: "projects", render: project.render },
   { pattern: /^\/users$/, section: "users", render: users.render, admin: true },
   { pattern: /^\/logs$/, section: "logs", render: audit.render, admin: true },
   { pattern: /^\/replication$/, section: "replication", render: replication.render, admin: true },

@@ -71,3 +71,11 @@ export function mayListWebhooks(permissions) {
 export function mayManageWebhooks(permissions) {
   return permissions.has("notification-policy:create");
 }
+
+export function mayListRetention(permissions) {
+  return permissions.has("tag-retention:list");
+}
+
+export function mayManageRetention(permissions) {
+  return permissions.has("tag-retention:create");
+}

@@ -1,16 +1,17 @@
 // One project: its header and tabs (repositories, members, robot accounts, webhooks,
-// tag immutability, logs).
+// tag immutability, tag retention, logs).
 // The robot accounts tab shows for those who may list them (project admins,
 // maintainers, system admins), as the caller's permissions in the project say; the
 // webhooks tab likewise.
 import { segment } from "./api.js";
 import { formatBytes, h, replace } from "./dom.js";
 import { renderLogList } from "./logs.js";
-import { mayListImmutability, mayListRobots, mayListWebhooks, roleLabel } from "./roles.js";
+import { mayListImmutability, mayListRetention, mayListRobots, mayListWebhooks, roleLabel } from "./roles.js";
 import { errorNote, loading } from "./widgets.js";
 import { renderImmutability } from "./tab-immutability.js";
 import { renderMembers } from "./tab-members.js";
 import { renderRepositories } from "./tab-repositories.js";
+import { renderRetention } from "./tab-retention.js";
 import { renderRobots } from "./tab-robots.js";
 import { renderWebhooks } from "./tab-webhooks.js";
 
@@ -20,6 +21,7 @@ const TABS = [
   { id: "robots", title: "Robot accounts", shown: mayListRobots },
   { id: "webhooks", title: "Webhooks", shown: mayListWebhooks },
   { id: "immutability", title: "Tag immutability", shown: mayListImmutability },
+  { id: "retention", title: "Tag retention", shown: mayListRetention },
   { id: "logs", title: "Logs" },
 ];
 
@@ -97,6 +99,8 @@ export async function render(ctx, name, tab = "repositories") {
     await renderWebhooks(context);
   } else if (tab === "immutability") {
     await renderImmutability(context);
+  } else if (tab === "retention") {
+    await renderRetention(context);
   } else if (tab === "logs") {
     await renderLogList({ api, container: body, path: `/projects/${segment(name)}/logs`, id: "project-logs", title: "Project log" });
   } else {

@@ -8,6 +8,10 @@ from chalicelib.web.http import Request, Response
 def get_referrers(svc, req: Request, name: str, digest: str) -> Response:
     subject = str(Digest.parse(digest))
     manifests = svc.meta.list_referrers(name, subject)
+    if not manifests:
+        upstream = svc.proxy_cache.upstream_of(name)
+        if upstream is not None:  # a proxy cache project: what its upstream lists (docs/proxy-cache.md)
+            manifests = svc.proxy_cache.referrers(upstream, name, subject, manifests)
     headers = {}
     wanted = req.arg("artifactType")
     if wanted:

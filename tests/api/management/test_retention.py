@@ -296,3 +296,11 @@ def test_stopping_and_unknown_executions(world, admin):
     assert admin.get(f"/retentions/{policy_id}/executions/999999/tasks").status == 404
     assert admin.get(f"/retentions/{policy_id}/executions/{done['id']}/tasks/77").status == 404
     assert admin.get("/retentions/999999").status == 404
+
+
+def test_a_deleted_projects_policy_goes_with_it(world, admin):
+    _, pid = make_project(world)
+    policy_id = create(admin, policy(pid, rule("always")))
+    assert admin.delete(f"/projects/{pid}").status == 200
+    assert world.svc.retention.get(policy_id) is None
+    assert admin.get(f"/retentions/{policy_id}").status == 404

@@ -352,3 +352,36 @@ def _manifest_put(world, repository: str):
     body = encode({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptor(OCI_CONFIG, config),
                    "layers": [descriptor(OCI_LAYER, layer)]})
     return f"/v2/{repository}/manifests/1", body, {**bearer, "Content-Type": OCI_MANIFEST}
+
+
+def test_quota_warning_and_exceed_reach_receivers(world, admin, receivers):
+    """Harbor's QUOTA_WARNING when a push takes usage across the warning bar (85% by default),
+    once per crossing, and QUOTA_EXCEED when a push is refused, with the message as Details."""
+    from tests.api.management.test_immutable import Registry
+    from tests.api.management.test_quotas import image
+
+    project = world.project()
+    receiver = receivers()
+    create(admin, project.name, policy_body("quota", receiver.url, types=("QUOTA_WARNING", "QUOTA_EXCEED")))
+    registry = Registry(world, f"{project.name}/app")
+    first, _ = image(registry, "first", b"1" * 2000)
+    assert registry.put("first", first).status == 201
+    used = admin.get(f"/quotas/{project.project_id}").json()["used"]["storage"]
+    second, second_bytes = image(registry, "second", b"2" * 2000)
+    hard = int((used + second_bytes) / 0.87)  # the second push crosses 85%, and leaves room
+    assert admin.put(f"/quotas/{project.project_id}", {"hard": {"storage": hard}}).status == 200
+    world.drain_events()
+    assert registry.put("second", second).status == 201  # crosses the bar: a warning
+    third, _ = image(registry, "third", b"3")
+    assert registry.put("third", third).status == 201  # above the bar already: none
+    fourth, _ = image(registry, "fourth", b"4" * 5000)
+    assert registry.put("fourth", fourth).status == 403  # over the limit: refused, QUOTA_EXCEED
+    world.drain_events()
+    events = receiver.events()
+    assert [e["type"] for e in events] == ["QUOTA_WARNING", "QUOTA_EXCEED"], events
+    warning, exceeded = events
+    assert warning["event_data"]["repository"]["repo_full_name"] == f"{project.name}/app"
+    assert warning["event_data"]["resources"][0]["tag"] == "second"
+    assert "85%" in warning["event_data"]["custom_attributes"]["Details"]
+    assert exceeded["event_data"]["resources"][0]["tag"] == "fourth"
+    assert "quota exceeded" in exceeded["event_data"]["custom_attributes"]["Details"]
