@@ -168,6 +168,22 @@ class RegistryClient:
             return False
         return True
 
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        """OCI 1.1's DELETE of a tag, the manifest it names left in place; False if there is
+        no such tag. A registry that cannot delete a tag alone (the CNCF registry 2.x takes
+        the tag for a digest: 400 DIGEST_INVALID; others 405 or UNSUPPORTED) fails with a
+        RemoteRegistryError saying so."""
+        try:
+            self._call("DELETE", f"/v2/{repository}/manifests/{tag}", scope=_delete(repository), ok=(202, 200))
+        except RemoteNotFound:
+            return False
+        except RemoteRegistryError as exc:
+            if exc.status in (400, 405):
+                raise RemoteRegistryError(f"the registry cannot delete the tag {tag} of {repository} alone "
+                                          f"(OCI's DELETE of a tag): {exc.message}", status=exc.status) from None
+            raise
+        return True
+
     def referrers(self, repository: str, digest: str) -> list[dict]:
         """The referrers of `digest` (OCI 1.1's API); [] where the registry has no such API."""
         try:

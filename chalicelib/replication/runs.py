@@ -8,14 +8,20 @@ import re
 from dataclasses import replace
 
 from chalicelib.config import ConfigurationError
-from chalicelib.meta.replication import FAILED, PENDING, RUNNING, STOPPED, Execution, ReplicationPolicy, count
+from chalicelib.meta.replication import FAILED, PENDING, RUNNING, STOPPED, Execution, ReplicationPolicy, Task, count
 
 
-def start(svc, policy: ReplicationPolicy, trigger: str, *, retry_of: int = 0, scope: str = "") -> Execution:
+def start(svc, policy: ReplicationPolicy, trigger: str, *, retry_of: int = 0, scope: str = "",
+          tasks: tuple[Task, ...] = ()) -> Execution:
+    """`tasks`: what the run is to do, known before it starts (a replicated deletion); its
+    plan then finds them written instead of listing the source."""
     machine = svc.settings.replication_state_machine
     if not machine:
         raise ConfigurationError("environment variable BERTH_REPLICATION_STATE_MACHINE is not set")
     execution = svc.replication_runs.start(policy.policy_id, trigger, retry_of=retry_of, scope=scope)
+    if tasks:
+        svc.replication_runs.add_tasks([replace(t, execution_id=execution.execution_id, task_id=n)
+                                        for n, t in enumerate(tasks, 1)])
     try:
         out = svc.stepfunctions.start_execution(
             stateMachineArn=machine, name=workflow_name(policy, execution.execution_id),

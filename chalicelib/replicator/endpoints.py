@@ -170,8 +170,10 @@ class RemoteEndpoint:
         return self.client.referrers(repository, digest)
 
     def delete(self, repository: str, reference: str) -> bool:
-        digest = reference if looks_like_digest(reference) else self.client.manifest_digest(repository, reference)
-        return bool(digest) and self.client.delete_manifest(repository, digest)
+        """The artifact (a digest) or the tag alone; False if it was not there."""
+        if looks_like_digest(reference):
+            return self.client.delete_manifest(repository, reference)
+        return self.client.delete_tag(repository, reference)
 
 
 class _Verified:

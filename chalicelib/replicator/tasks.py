@@ -4,7 +4,8 @@ function of the app (`replication_task` in app.py) that does the step its input 
 - `plan`: list what the policy selects at the source (or, for a retry, what failed in the
   run retried) and write one task per artifact; answers the task ids for the Map state
   (ids, not data: Step Functions passes at most 256 KB between states).
-- `copy`: copy one artifact (copier.py). A failure another try could help (no answer, a
+- `copy`: copy one artifact (copier.py), or, for a replicated deletion (the task's
+  operation `deletion`), delete it or its tag at the destination. A failure another try could help (no answer, a
   5xx, a connection broken mid-blob) raises TransientReplicationError, which the state
   machine retries with backoff; any other raises ReplicationTaskFailed at once.
 - `record_failure`: the Map's Catch: the task reads Failed with the error's text.
@@ -155,6 +156,8 @@ def copy(svc, execution_id: int, task_id: int) -> dict:
     log.append(f"attempt {task.run_count}")
     local, remote = LocalEndpoint(svc), RemoteEndpoint(_adapter(svc, policy).client, "remote")
     src, dst = (local, remote) if policy.push_based else (remote, local)
+    if task.operation == "deletion":
+        return _delete(svc, dst, task, log)
     try:
         if task.resource_type == "image" and not _is_image(src, task):
             log.append("not an image: left out (the policy's resource filter is image)")
@@ -177,6 +180,24 @@ def copy(svc, execution_id: int, task_id: int) -> dict:
                    src_resource=f"{task.src_repository}@{digest}")
     svc.replication_runs.save_task(done)
     return {"task_id": task_id, "status": SUCCEEDED, "bytes": stats.bytes}
+
+
+def _delete(svc, dst, task: Task, log: list[str]) -> dict:
+    """A replicated deletion: the artifact (by digest) or the tag deleted at the
+    destination; one that is not there is already what the source says."""
+    what = "artifact" if looks_like_digest(task.reference) else "tag"
+    try:
+        gone = dst.delete(task.dst_repository, task.reference)
+    except RemoteRegistryError as exc:
+        log.append(f"error: {exc.message}")
+        svc.replication_runs.save_task(replace(task, error=exc.message, log=tuple(log)))
+        if exc.retryable:
+            raise TransientReplicationError(exc.message) from None
+        raise ReplicationTaskFailed(exc.message) from None
+    log.append(f"{what} {task.dst_repository}{'@' if what == 'artifact' else ':'}{task.reference} "
+               + ("deleted" if gone else "was not at the destination: nothing to delete"))
+    svc.replication_runs.save_task(replace(task, status=SUCCEEDED, ended=svc.clock(), error="", log=tuple(log)))
+    return {"task_id": task.task_id, "status": SUCCEEDED}
 
 
 def _is_image(src, task: Task) -> bool:

@@ -293,3 +293,51 @@ def test_label_filters_select_by_the_labels_artifacts_carry(world, machine, dist
         assert copied == ([("1.0",)] if decoration == "matches" else [("1.1-dev",)])
     assert client.tags("labelled/svc") == ["1.0"] and client.manifest_digest("labelled/svc", "1.0") == released
     assert client.tags("unlabelled/svc") == ["1.1-dev"]
+
+
+def test_replicated_deletions_follow_an_artifact_and_a_tag_deleted_here(world, machine, distribution):
+    """`replicate_deletion` on an event-based push policy: an artifact deleted here is deleted
+    at the destination; a tag deleted here is deleted there alone (OCI 1.1's DELETE of a tag),
+    and a registry that cannot (the CNCF registry 2.x) fails that task saying why. A policy
+    without it leaves the destination alone."""
+    remote = registry(world, distribution.url)
+    project = world.project()
+    client = RegistryClient(distribution.url)
+    mirror = policy(world, dest_registry={"id": remote}, dest_namespace="deletions", trigger={"type": "event_based"},
+                    replicate_deletion=True, filters=[{"type": "name", "value": f"{project.name}/**"}])
+    policy(world, dest_registry={"id": remote}, dest_namespace="kept", trigger={"type": "event_based"},
+           filters=[{"type": "name", "value": f"{project.name}/**"}])
+    world.drain_events()
+    gone = world.push(f"{project.name}/app", "old", seed="old")
+    world.push(f"{project.name}/app", "new", seed="new")
+    world.drain_events()
+    for run in [e for e in world.svc.replication_runs.list() if e.status == "InProgress"]:
+        wait(world, run.execution_id)
+    assert client.manifest_digest("deletions/app", "old") == gone == client.manifest_digest("kept/app", "old")
+
+    before = {e.execution_id for e in world.svc.replication_runs.list()}
+    assert world.admin.delete(f"/projects/{project.name}/repositories/app/artifacts/{gone}").status == 200
+    world.drain_events()
+    started = [e for e in world.svc.replication_runs.list() if e.execution_id not in before]
+    assert [(e.policy_id, e.trigger) for e in started] == [(mirror.policy_id, "event_based")]  # not `kept`'s
+    done = wait(world, started[0].execution_id)
+    assert done.status == SUCCEEDED, done.status_text
+    [task] = world.svc.replication_runs.tasks(done.execution_id)
+    assert (task.operation, task.src_resource, task.dst_resource) == (
+        "deletion", f"{project.name}/app@{gone}", f"deletions/app@{gone}")
+    assert any("deleted" in line for line in task.log)
+    assert client.manifest_digest("deletions/app", gone) is None
+    assert client.manifest_digest("kept/app", gone) == gone
+    tasks_api = world.admin.get(f"/replication/executions/{done.execution_id}/tasks").json()
+    assert tasks_api[0]["operation"] == "deletion"
+
+    # a tag deleted here: the CNCF registry cannot delete a tag alone, and the task says so
+    before = {e.execution_id for e in world.svc.replication_runs.list()}
+    assert world.admin.delete(f"/projects/{project.name}/repositories/app/artifacts/new/tags/new").status == 200
+    world.drain_events()
+    [started] = [e for e in world.svc.replication_runs.list() if e.execution_id not in before]
+    done = wait(world, started.execution_id)
+    [task] = world.svc.replication_runs.tasks(done.execution_id)
+    assert (task.operation, task.reference, task.status) == ("deletion", "new", FAILED)
+    assert "cannot delete the tag new of deletions/app alone" in task.error
+    assert client.manifest_digest("deletions/app", "new") is not None  # nothing else deleted
