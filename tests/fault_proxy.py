@@ -2,6 +2,10 @@
 requests on and failing them: `mode` "pass", "429" (Docker Hub's rate limit, with its
 Retry-After), "503", "garbage" (manifests answered with other bytes than they are named
 by) or "down" (the connection is closed without an answer). It counts what it saw.
+
+`max_body` (bytes, 0: none) makes it refuse a larger request body with 413, as nginx's
+`client_max_body_size` in front of a registry does; `bodies` holds the size of every
+request body it passed on.
 """
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ class FaultProxy:
         self.upstream = urlsplit(upstream)
         self.mode = "pass"
         self.seen: list[tuple[str, str, str]] = []  # (mode, method, path)
+        self.max_body = 0
+        self.bodies: list[int] = []  # sizes of the request bodies passed on
+        self.refused = 0  # bodies refused as too large
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -47,12 +54,21 @@ class FaultProxy:
                     self.close_connection = True
                     self.connection.close()
                     return
+                if proxy.max_body and length > proxy.max_body:
+                    proxy.refused += 1
+                    self._answer(413, {"Content-Type": "text/html"},
+                                 b"<html><head><title>413 Request Entity Too Large</title></head></html>")
+                    return
+                proxy.bodies.append(length)
                 if mode in ("429", "503") and self.path != "/v2/":
                     self._answer(int(mode), {"Retry-After": "60", "Content-Type": "application/json"},
                                  b'{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limited"}]}')
                     return
                 conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                # the client's Host, as a reverse proxy passes it: the registry's upload
+                # Locations then name the proxy, so every chunk comes through it
+                headers["Host"] = self.headers.get("Host") or proxy.url.split("://", 1)[1]
                 conn.request(self.command, self.path, body=body, headers=headers)
                 reply = conn.getresponse()
                 data = reply.read()

@@ -35,6 +35,7 @@ MANIFEST_TYPES = (
 )
 MANIFEST_ACCEPT = ", ".join(MANIFEST_TYPES)
 DEFAULT_CHUNK = 8 * 1024 * 1024  # what a chunked upload sends at a time (bounded memory)
+MIN_CHUNK = 64 * 1024  # a registry that refuses smaller request bodies (413) cannot be uploaded to
 MAX_MANIFEST = 4 * 1024 * 1024  # distribution's own limit on a manifest's size
 PAGE = 100
 USER_AGENT = "berth-replication/1"
@@ -233,29 +234,51 @@ class RegistryClient:
     def upload_blob(self, repository: str, digest: str, source: BinaryIO, size: int) -> None:
         """Upload `size` bytes read from `source` as `digest`: one PUT when they fit in a
         chunk, else PATCH chunks (each at least the registry's OCI-Chunk-Min-Length) and a
-        closing PUT. The registry verifies the digest."""
+        closing PUT. The registry verifies the digest.
+
+        A registry (or the proxy in front of it: nginx's client_max_body_size) that refuses
+        a request body as too large (413) gets the same bytes again in chunks of half the
+        size, down to its OCI-Chunk-Min-Length or MIN_CHUNK: the session's offset has not
+        moved, and the bytes in hand are all that is held, so memory stays at one chunk."""
         scope = _push(repository)
         reply = self._call("POST", f"/v2/{repository}/blobs/uploads/", scope=scope, ok=(202,))
         location = self._location(reply)
         minimum = reply.headers.get("OCI-Chunk-Min-Length") or ""
-        chunk = max(self.chunk_size, int(minimum) if minimum.isdigit() else 0)
+        floor = int(minimum) if minimum.isdigit() else 0
+        chunk = max(self.chunk_size, floor)
+        headers = {"Content-Type": "application/octet-stream"}
+        pending = b""  # bytes read from the source and not yet taken by the registry
         if size <= chunk:
-            data = _read_exactly(source, size)
-            self._call("PUT", _with_digest(location, digest), scope=scope, body=data,
-                       headers={"Content-Type": "application/octet-stream"}, ok=(201,))
-            return
+            pending = _read_exactly(source, size)
+            try:
+                self._call("PUT", _with_digest(location, digest), scope=scope, body=pending, headers=headers, ok=(201,))
+                return
+            except RemoteRegistryError as exc:
+                chunk = self._smaller(exc, len(pending), floor)
         sent = 0
         while sent < size:
-            data = _read_exactly(source, min(chunk, size - sent))
-            reply = self._call(
-                "PATCH", location, scope=scope, body=data, ok=(202,),
-                headers={"Content-Type": "application/octet-stream",
-                         "Content-Range": f"{sent}-{sent + len(data) - 1}"},
-            )
+            if not pending:
+                pending = _read_exactly(source, min(chunk, size - sent))
+            data = pending[:chunk]
+            try:
+                reply = self._call("PATCH", location, scope=scope, body=data, ok=(202,),
+                                   headers={**headers, "Content-Range": f"{sent}-{sent + len(data) - 1}"})
+            except RemoteRegistryError as exc:
+                chunk = self._smaller(exc, len(data), floor)
+                continue
             location = self._location(reply)
             sent += len(data)
-        self._call("PUT", _with_digest(location, digest), scope=scope, body=b"",
-                   headers={"Content-Type": "application/octet-stream"}, ok=(201,))
+            pending = pending[len(data):]
+        self._call("PUT", _with_digest(location, digest), scope=scope, body=b"", headers=headers, ok=(201,))
+
+    def _smaller(self, exc: RemoteRegistryError, refused: int, floor: int) -> int:
+        """The chunk size to try after `refused` bytes were too many (413); any other
+        failure, or a chunk already at the least the registry takes, is raised."""
+        smaller = max(refused // 2, floor, MIN_CHUNK)
+        if exc.status != 413 or smaller >= refused:
+            raise exc
+        self.chunk_size = smaller  # the next blob to this registry starts there
+        return smaller
 
     # -- plumbing -----------------------------------------------------------------------------
     def _location(self, reply) -> str:

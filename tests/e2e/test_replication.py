@@ -10,7 +10,9 @@ import time
 import pytest
 import requests
 
-from chalicelib.remote.client import Credential, RegistryClient
+from chalicelib.remote.client import DEFAULT_CHUNK, Credential, RegistryClient
+from tests.e2e.images import build_oci_layout
+from tests.fault_proxy import FaultProxy
 from tests.replication.test_remote_client import push_image
 
 API = "/v2/api/v2.0"
@@ -135,3 +137,30 @@ def test_pull_from_a_berth_through_the_harbor_adapter(stack, harbor):
     [task] = harbor.call("GET", f"/replication/executions/{execution['id']}/tasks").json()
     assert task["src_resource"] == f"library/{name}@{pushed.digest}"  # listed by digest: Harbor's artifacts API
     assert berth.manifest_digest(f"copy{name}/{name}", "1.0") == pushed.digest
+
+
+def test_a_layer_over_64_mib_is_replicated_in_bounded_chunks(stack, harbor, distribution, skopeo, tmp_path):
+    """skopeo pushes an image with a 70 MiB layer into Berth; a push-based rule copies it to
+    the CNCF registry, the layer streamed from S3 to the registry in chunks of at most the
+    client's chunk size (every request body through the proxy in front of the registry),
+    and the registry holds the same bytes (it verified the digest)."""
+    name = f"big{os.getpid()}"
+    image = build_oci_layout(tmp_path / "layout", (70 * 1024 * 1024,))
+    layer = image.layers[0]
+    assert layer.size > 64 * 1024 * 1024
+    skopeo.run("copy", "--dest-tls-verify=false", "--preserve-digests", "--format", "oci",
+               *skopeo.creds_args(stack, "dest"), image.ref, f"docker://{stack.host}/library/{name}:v1")
+    with FaultProxy(distribution.url) as proxy:
+        registry = harbor.created("/registries", {"name": f"cncf-{name}", "type": "docker-registry", "url": proxy.url})
+        policy = harbor.created("/replication/policies", {
+            "name": f"big-{name}", "enabled": True, "dest_registry": {"id": registry}, "dest_namespace": "bigmirror",
+            "filters": [{"type": "name", "value": f"library/{name}"}]})
+        execution = harbor.run(policy, timeout=600)
+        assert (execution["status"], execution["succeed"]) == ("Succeed", 1), execution
+        assert max(proxy.bodies) <= DEFAULT_CHUNK
+        assert proxy.requests("PATCH", f"/v2/bigmirror/{name}/blobs/uploads/") >= layer.size // DEFAULT_CHUNK
+    cncf = RegistryClient(distribution.url)
+    assert cncf.manifest_digest(f"bigmirror/{name}", "v1") == image.manifest_digest
+    assert cncf.blob_size(f"bigmirror/{name}", layer.digest) == layer.size
+    [task] = harbor.call("GET", f"/replication/executions/{execution['id']}/tasks").json()
+    assert task["bytes"] >= layer.size

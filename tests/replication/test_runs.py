@@ -4,8 +4,10 @@ pull-based runs between this Berth and Debian's docker-registry, filters and nam
 rewriting, a failure recorded on its artifact, and a retry of only what failed."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import time
 from dataclasses import replace
 
@@ -341,3 +343,46 @@ def test_replicated_deletions_follow_an_artifact_and_a_tag_deleted_here(world, m
     assert (task.operation, task.reference, task.status) == ("deletion", "new", FAILED)
     assert "cannot delete the tag new of deletions/app alone" in task.error
     assert client.manifest_digest("deletions/app", "new") is not None  # nothing else deleted
+
+
+def push_layer(svc, repository: str, tag: str, layer: bytes) -> str:
+    """An image with this one layer, written into the stores as a push leaves it; its digest."""
+    from chalicelib.meta.registry import ManifestRecord
+    from tests.api.helpers import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, descriptor, digest, encode
+
+    config = encode({"architecture": "amd64", "os": "linux", "layer": digest(layer)})
+    for data in (config, layer):
+        svc.blobs.put_blob(digest(data), data)
+        svc.meta.link_blob(repository, digest(data), len(data), int(svc.clock()))
+    body = encode({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptor(OCI_CONFIG, config),
+                   "layers": [descriptor(OCI_LAYER, layer)]})
+    record = ManifestRecord(digest=digest(body), media_type=OCI_MANIFEST, size=len(body), body=body,
+                            blobs=[digest(config), digest(layer)], created=int(svc.clock()))
+    svc.meta.put_manifest(repository, record, tag, int(svc.clock()))
+    return record.digest
+
+
+def test_a_destination_that_takes_only_small_chunks_gets_them(world, machine, distribution):
+    """A registry behind a proxy that refuses request bodies over 1 MiB (nginx's
+    client_max_body_size): the copy's upload is refused (413) and sent again in halved
+    chunks until they pass; every body that reached the registry is within the limit."""
+    from tests.fault_proxy import FaultProxy
+
+    project = world.project()
+    layer = os.urandom(3 * 1024 * 1024 + 12345)
+    pushed = push_layer(world.svc, f"{project.name}/big", "v1", layer)
+    with FaultProxy(distribution.url) as proxy:
+        proxy.max_body = 1024 * 1024
+        remote = registry(world, proxy.url)
+        p = policy(world, dest_registry={"id": remote}, dest_namespace="smallchunks",
+                   filters=[{"type": "name", "value": f"{project.name}/big"}])
+        done = wait(world, start(world, p.policy_id).execution_id)
+        assert (done.status, done.status_text) == (SUCCEEDED, "")
+        assert proxy.refused >= 1 and max(proxy.bodies) <= proxy.max_body
+        assert proxy.requests("PATCH", "/v2/smallchunks/big/blobs/uploads/") >= 4
+    client = RegistryClient(distribution.url)
+    assert client.manifest_digest("smallchunks/big", "v1") == pushed
+    layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+    assert client.blob_size("smallchunks/big", layer_digest) == len(layer)
+    [task] = world.svc.replication_runs.tasks(done.execution_id)
+    assert task.bytes >= len(layer)
