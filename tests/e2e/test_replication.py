@@ -164,3 +164,38 @@ def test_a_layer_over_64_mib_is_replicated_in_bounded_chunks(stack, harbor, dist
     assert cncf.blob_size(f"bigmirror/{name}", layer.digest) == layer.size
     [task] = harbor.call("GET", f"/replication/executions/{execution['id']}/tasks").json()
     assert task["bytes"] >= layer.size
+
+
+def test_between_two_berth_stacks_push_and_pull(stack, limited_stack, harbor):
+    """Two local stacks, each the other's `harbor` registry: a push-based rule on the first
+    copies an image into the second (through the second's API Gateway limits), and a
+    pull-based rule on the second copies another from the first."""
+    name = f"two{os.getpid()}"
+    user, password = stack.credentials
+    other_user, other_password = limited_stack.credentials
+    here = RegistryClient(stack.api, Credential(user, password))
+    there = RegistryClient(limited_stack.api, Credential(other_user, other_password))
+    pushed = push_image(here, f"library/{name}", "v1", os.urandom(9 * 1024 * 1024))
+    pulled = push_image(here, f"library/{name}-pull", "v2", os.urandom(300_000))
+    other = Harbor(limited_stack)
+
+    to_other = harbor.created("/registries", {
+        "name": f"berth-b-{name}", "type": "harbor", "url": limited_stack.api,
+        "credential": {"type": "basic", "access_key": other_user, "access_secret": other_password}})
+    other.call("POST", "/projects", {"project_name": f"in{name}", "metadata": {"public": "false"}})
+    out = harbor.created("/replication/policies", {
+        "name": f"to-b-{name}", "enabled": True, "dest_registry": {"id": to_other}, "dest_namespace": f"in{name}",
+        "filters": [{"type": "name", "value": f"library/{name}"}]})
+    execution = harbor.run(out, timeout=600)
+    assert (execution["status"], execution["succeed"]) == ("Succeed", 1), execution
+    assert there.manifest_digest(f"in{name}/{name}", "v1") == pushed.digest
+
+    from_first = other.created("/registries", {
+        "name": f"berth-a-{name}", "type": "harbor", "url": stack.api,
+        "credential": {"type": "basic", "access_key": user, "access_secret": password}})
+    back = other.created("/replication/policies", {
+        "name": f"from-a-{name}", "enabled": True, "src_registry": {"id": from_first}, "dest_namespace": f"in{name}",
+        "filters": [{"type": "name", "value": f"library/{name}-pull"}]})
+    execution = other.run(back, timeout=600)
+    assert (execution["status"], execution["succeed"]) == ("Succeed", 1), execution
+    assert there.manifest_digest(f"in{name}/{name}-pull", "v2") == pulled.digest
