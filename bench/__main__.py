@@ -1,9 +1,11 @@
 """``python -m bench [SECTION ...] [--quick] [--runs N] [--out PATH]``
 
-Sections: throughput, calls, coldstart, scale, concurrency, webhooks, lists, package (default: all of them).
+Sections: throughput, calls, coldstart, scale, concurrency, webhooks, replication, lists, package (default: all of them).
 ``make bench`` runs ``bench/install-deps.sh`` then ``python -m bench --out docs/benchmarks.md``.
 ``--quick`` is a smoke run (one throughput run, smaller scale and concurrency) that
 prints its report instead of writing docs/benchmarks.md, unless --out says otherwise.
+``--merge`` re-measures only the sections named and writes them into the page at --out,
+keeping its other sections as they were (the page's header says which were re-measured when).
 """
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ from pathlib import Path
 
 from bench.util import ROOT, log, temp_dir
 
-SECTIONS = ("throughput", "concurrency", "coldstart", "calls", "scale", "webhooks", "lists", "package")
-NEEDS_STACK = {"throughput", "concurrency", "coldstart", "webhooks"}
+SECTIONS = ("throughput", "concurrency", "coldstart", "calls", "scale", "webhooks", "replication", "lists", "package")
+NEEDS_STACK = {"throughput", "concurrency", "coldstart", "webhooks", "replication"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=None, help="throughput runs (default 5, quick 1)")
     parser.add_argument("--out", type=Path, default=None,
                         help="write the report here (default docs/benchmarks.md; with --quick, only print it)")
+    parser.add_argument("--merge", action="store_true",
+                        help="write only the sections measured into the page at --out, keeping its others")
     args = parser.parse_args(argv)
     unknown = [s for s in args.sections if s not in (*SECTIONS, "all")]
     if unknown:
@@ -61,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{section}: done in {results['durations'][section]:.0f} s")
     results["durations"]["total"] = time.perf_counter() - started
     text = report.render(results)
+    if args.merge and args.out and args.out.exists():
+        text = report.merge(args.out.read_text(), text, results)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
@@ -96,6 +102,10 @@ def _run_section(section: str, args: argparse.Namespace, workdir: Path, berth) -
         from bench import webhooks
 
         return webhooks.run(berth, args.quick)
+    if section == "replication":
+        from bench import replication
+
+        return replication.run(berth, workdir / "replication", args.quick)
     if section == "lists":
         from bench import lists
 

@@ -19,6 +19,7 @@ TARGETS = {
     "scale": "A page costs the same at 100 and at 10,000 tags, and at 10 and at 1,000 repositories",
     "lists": "A management list's page (users, projects, robots, members, repositories, audit log) costs the same at 100 and at 10,000 entries",
     "concurrency": "16 parallel pulls and 4 parallel pushes against the local stack, no error",
+    "replication": "A 500-artifact replication run succeeds as one Step Functions execution (under its 25,000 history events)",
 }
 
 
@@ -74,6 +75,10 @@ def verdicts(results: dict) -> dict[str, tuple[bool, str]]:
         same = lists.same_cost(results["lists"]["small"], results["lists"]["large"])
         grew = [page for page, ok in same.items() if not ok]
         out["lists"] = (not grew, "constant: every page" if not grew else f"grows: {', '.join(grew)}")
+    if "replication" in results:
+        from bench import replication
+
+        out["replication"] = replication.verdict(results["replication"])
     if "concurrency" in results:
         from bench import concurrency
 
@@ -354,6 +359,12 @@ def _webhooks(result: dict, results: dict) -> str:
     return "## 6. Webhook delivery latency\n\n" + webhooks.render(result)
 
 
+def _replication(result: dict, results: dict) -> str:
+    from bench import replication
+
+    return "## 7. Replication run\n\n" + replication.render(result)
+
+
 def _package(result: dict, results: dict) -> str:
     from bench import package
 
@@ -361,7 +372,50 @@ def _package(result: dict, results: dict) -> str:
 
 
 RENDERERS = {"throughput": _throughput, "calls": _calls, "coldstart": _coldstart, "scale": _scale,
-             "concurrency": _concurrency, "webhooks": _webhooks, "lists": _lists, "package": _package}
+             "concurrency": _concurrency, "webhooks": _webhooks, "replication": _replication, "lists": _lists,
+             "package": _package}
+
+
+def merge(previous: str, fresh: str, results: dict) -> str:
+    """`previous` (a page this tool wrote) with the sections measured now taken from
+    `fresh`: a section of the same title is replaced, a new one goes before the findings
+    (or at the end); the header gains a line saying what was re-measured when."""
+    measured = [s for s in RENDERERS if s in results]
+    new_blocks = _blocks(fresh)
+    titles = {_title(RENDERERS[s](results[s], results).splitlines()[0]) for s in measured}
+    old = _blocks(previous)
+    keys = [k for k, _ in old]
+    for key, block in new_blocks:
+        if key not in titles:
+            continue
+        if key in keys:
+            old[keys.index(key)] = (key, block)
+        else:
+            at = keys.index("What looked slow or wasteful") if "What looked slow or wasteful" in keys else len(old)
+            old.insert(at, (key, block))
+            keys.insert(at, key)
+    head, *rest = [block for _, block in old]
+    note = (f"Re-measured since by `python -m bench {' '.join(measured)} --merge` ({time.strftime('%Y-%m-%d %H:%M %Z')}; "
+            f"took {fmt_s(results['durations']['total'])}): {', '.join(measured)}.")
+    lines = head.rstrip("\n").split("\n")
+    lines.insert(min(len(lines), 3), note)
+    return "\n".join(["\n".join(lines) + "\n", *rest]).rstrip() + "\n"
+
+
+def _blocks(text: str) -> list[tuple[str, str]]:
+    """The page cut at its `## ` headings: (title without its number, block), the head first."""
+    blocks: list[tuple[str, list[str]]] = [("", [])]
+    for line in text.splitlines():
+        if line.startswith("## "):
+            blocks.append((_title(line), []))
+        blocks[-1][1].append(line)
+    return [(key, "\n".join(lines) + "\n") for key, lines in blocks]
+
+
+def _title(heading: str) -> str:
+    import re
+
+    return re.sub(r"^##\s+(\d+\.\s+)?", "", heading).strip()
 
 HEADER = """\
 # Berth benchmarks
@@ -376,7 +430,8 @@ HOW_TO_RUN = """\
 ```
 make bench                       # bench/install-deps.sh, then python -m bench --out docs/benchmarks.md (< 15 min)
 .venv/bin/python -m bench --quick                  # smoke run, < 3 min, prints the report
-.venv/bin/python -m bench calls scale              # some sections only: throughput concurrency coldstart calls scale lists
+.venv/bin/python -m bench calls scale              # some sections only: throughput concurrency coldstart calls scale webhooks replication lists package
+.venv/bin/python -m bench replication --merge      # re-measure one section into docs/benchmarks.md, keeping the others
 .venv/bin/python -m bench --runs 9 --out /tmp/b.md # more throughput runs, report elsewhere
 ```
 
