@@ -157,8 +157,7 @@ def render(registry: Registry) -> dict:
 def list_registries(svc, req: Request) -> Response:
     require_admin(req)
     page = paging.page_args(req)
-    extra = {"name": req.arg("name")} if req.arg("name") else None
-    conditions = paging.query_args(req, ("name", "type", "url", "status"), extra)
+    conditions = paging.query_args(req, ("name", "type", "url", "status"), {"name": "name"})
     fields = {"name": lambda r: r.name, "type": lambda r: r.type, "url": lambda r: r.url, "status": lambda r: r.status}
     found = paging.filtered(svc.registries.list(), conditions, fields)
     order = paging.sort_args(req, ("name", "id", "creation_time", "update_time"), "id")

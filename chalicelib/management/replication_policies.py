@@ -139,8 +139,7 @@ def _registry(svc, registry_id: int, registries: dict) -> dict:
 def list_replication_policies(svc, req: Request) -> Response:
     require_admin(req)
     page = paging.page_args(req)
-    extra = {"name": req.arg("name")} if req.arg("name") else None
-    conditions = paging.query_args(req, ("name", "enabled"), extra)
+    conditions = paging.query_args(req, ("name", "enabled"), {"name": "name"})
     fields = {"name": lambda p: p.name, "enabled": lambda p: str(p.enabled).lower()}
     found = paging.filtered(svc.replication_policies.list(), conditions, fields)
     order = paging.sort_args(req, ("name", "id", "creation_time", "update_time"), "id")

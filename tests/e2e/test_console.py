@@ -760,6 +760,20 @@ def test_console_replication(stack, browser, distribution):
         b.text_in("#tasks-table .task-status", "Succeed")
         assert f"consolemirror/{name}:v1" in b.find("#tasks-table").text
         assert RegistryClient(distribution.url).manifest_digest(f"consolemirror/{name}", "v1") == pushed.digest
+        # -- an on-push rule with a label filter that deletes at the destination too ----------------
+        b.click("#policy-new")
+        b.fill("#policy-name", f"labelled-{name}")
+        b.choose("#policy-direction", "push")
+        b.fill("#policy-label-filter", "prod, signed")
+        b.choose("#policy-trigger", "event_based")
+        b.click("#policy-deletion")
+        b.click("#policy-create-submit")
+        b.text_in("#messages", f"Rule labelled-{name} created.")
+        b.text_in("#policies-table", "label: prod,signed")
+        harbor = requests.get(f"{stack.api}/v2/api/v2.0/replication/policies", params={"name": f"labelled-{name}"},
+                              auth=stack.credentials, timeout=30).json()
+        assert [(p["filters"], p["replicate_deletion"]) for p in harbor] == [
+            ([{"type": "label", "value": ["prod", "signed"], "decoration": "matches"}], True)]
         problems = [e["message"] for e in b.console_log()
                     if "Content Security Policy" in e["message"] or "Uncaught" in e["message"]]
         assert problems == []

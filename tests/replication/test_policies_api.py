@@ -45,6 +45,7 @@ def test_a_push_policy_round_trips_in_harbors_shape(world, remote):
     assert got["dest_registry"]["id"] == remote and got["dest_registry"]["type"] == "docker-registry"
     assert name in [p["name"] for p in world.admin.get("/replication/policies?page_size=100").json()]
     assert world.admin.get(f"/replication/policies?q=name%3D{name}").json()[0]["id"] == policy_id
+    assert [p["id"] for p in world.admin.get(f"/replication/policies?name={name}").json()] == [policy_id]
 
     # PUT replaces it; Harbor's defaults for what is left out (false, manual)
     assert world.admin.put(f"/replication/policies/{policy_id}", {"name": name, "src_registry": {"id": remote}}).status == 200

@@ -42,6 +42,7 @@ def test_a_registry_with_a_credential_is_stored_and_its_secret_never_answered(wo
     listed = world.admin.get("/registries", headers={}).json()
     assert name in [r["name"] for r in listed]
     assert world.admin.get(f"/registries?q=name%3D{name}").json()[0]["id"] == registry_id
+    assert [r["id"] for r in world.admin.get(f"/registries?name={name}").json()] == [registry_id]  # deprecated, still Harbor's
 
     assert world.admin.delete(f"/registries/{registry_id}").status == 200
     assert world.admin.get(f"/registries/{registry_id}").status == 404

@@ -162,6 +162,7 @@ export function render(ctx) {
       h("div", { class: "field" }, h("label", { for: "policy-registry" }, "Other registry"), registryChoice),
       field("Repositories", { name: "name_filter", id: "policy-name-filter", placeholder: "library/** or {a,b}/app", autocomplete: "off" }),
       field("Tags", { name: "tag_filter", id: "policy-tag-filter", placeholder: "v* (empty: all)", autocomplete: "off" }),
+      field("Labels (artifacts carrying all of them)", { name: "label_filter", id: "policy-label-filter", placeholder: "prod, signed (empty: any)", autocomplete: "off" }),
       field("Destination namespace", { name: "dest_namespace", id: "policy-namespace", autocomplete: "off" }),
       field("Trigger", { name: "trigger", id: "policy-trigger" }, [
         { value: "manual", label: "Manual" },
@@ -170,6 +171,7 @@ export function render(ctx) {
       ]),
       field("Cron (6 fields, seconds first)", { name: "cron", id: "policy-cron", placeholder: "0 0 3 * * *", autocomplete: "off" }),
       field("Enabled", { name: "enabled", id: "policy-enabled", type: "checkbox", checked: true }),
+      field("Delete at the destination what is deleted here (on-push rules)", { name: "replicate_deletion", id: "policy-deletion", type: "checkbox" }),
     ),
     send: async (f) => {
       const registry = { id: Number(f.registry.value) };
@@ -185,6 +187,11 @@ export function render(ctx) {
       if (f.tag_filter.value.trim()) {
         body.filters.push({ type: "tag", value: f.tag_filter.value.trim(), decoration: "matches" });
       }
+      const labels = f.label_filter.value.split(",").map((s) => s.trim()).filter(Boolean);
+      if (labels.length) {
+        body.filters.push({ type: "label", value: labels, decoration: "matches" });
+      }
+      body.replicate_deletion = f.replicate_deletion.checked;
       body.dest_namespace = f.dest_namespace.value.trim();
       body.trigger = { type: f.trigger.value, trigger_settings: { cron: f.cron.value.trim() } };
       await api.post("/replication/policies", body);
