@@ -87,3 +87,8 @@ def delete(svc, project: Project) -> None:
 
         also.append((keys.retention_pk(int(retention_id)), keys.RETENTION_POLICY_SK))
     svc.accounts.delete_project(project.name, also=also)
+    if retention_id.isdigit():
+        from chalicelib.retention import scheduled
+
+        # after the project: a schedule a fault leaves behind removes itself when it fires
+        scheduled.forget(svc.schedules, int(retention_id))

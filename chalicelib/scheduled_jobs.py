@@ -16,6 +16,7 @@ log = logging.getLogger("berth.schedules")
 
 RUNNERS = {
     "replication": "chalicelib.replication.scheduled:run",
+    "retention": "chalicelib.retention.scheduled:run",
 }
 
 

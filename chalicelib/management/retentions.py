@@ -7,6 +7,7 @@ keeps: chalicelib/retention/policy.py; a run: chalicelib/retention/runs.py.
 """
 from __future__ import annotations
 
+from chalicelib.errors import Conflict
 from chalicelib.management import paging
 from chalicelib.management.access import require, require_user
 from chalicelib.management.errors import AlreadyExists, BadRequest, NotFound
@@ -16,7 +17,7 @@ from chalicelib.management.times import iso
 from chalicelib.meta.accounts import Project
 from chalicelib.meta.retention import Execution, StoredPolicy, Task
 from chalicelib.retention import policy as rules
-from chalicelib.retention import runs
+from chalicelib.retention import runs, scheduled
 from chalicelib.web.http import Request, Response
 
 SELECTOR = obj({"kind": string(maxLength=32), "decoration": string(maxLength=32), "pattern": string(maxLength=1024),
@@ -98,11 +99,12 @@ def create_retention(svc, req: Request, body: dict) -> Response:
         raise BadRequest(f"project {project.project_id} already has retention policy {project.metadata['retention_id']}")
     try:
         stored = svc.retention.create(project.name, checked)
-    except Exception as exc:
-        from chalicelib.errors import Conflict
-
-        if isinstance(exc, Conflict):
-            raise BadRequest(f"project {project.project_id} already has a retention policy") from None
+    except Conflict:
+        raise BadRequest(f"project {project.project_id} already has a retention policy") from None
+    try:  # a scheduled policy's schedule; without it, no policy either
+        scheduled.follow(svc.schedules, stored.policy_id, stored.policy)
+    except Exception:
+        svc.retention.delete(stored)
         raise
     return Response.empty(201, {"Location": f"{paging.API_BASE}/retentions/{stored.policy_id}"})
 
@@ -121,7 +123,13 @@ def update_retention(svc, req: Request, id: int, body: dict) -> Response:
     if scope is not None and rules.scope_of(body) != project.project_id:
         raise BadRequest("a retention policy stays with its project: scope.ref must be the project's id")
     checked = _checked({**body, "scope": {"level": "project", "ref": project.project_id}}, project)
-    svc.retention.update(stored, checked)
+    # the schedule first: if the policy's write fails, the schedule goes back to the policy's
+    scheduled.follow(svc.schedules, stored.policy_id, checked)
+    try:
+        svc.retention.update(stored, checked)
+    except Exception:
+        scheduled.follow(svc.schedules, stored.policy_id, stored.policy)
+        raise
     return Response.empty(200)
 
 
@@ -130,6 +138,8 @@ def update_retention(svc, req: Request, id: int, body: dict) -> Response:
 def delete_retention(svc, req: Request, id: int) -> Response:
     stored, _ = _policy(svc, req, id, "retention.write")
     svc.retention.delete(stored)
+    # a schedule left by a failure here removes itself when it fires (retention/scheduled.py)
+    scheduled.forget(svc.schedules, stored.policy_id)
     return Response.empty(200)
 
 

@@ -89,6 +89,12 @@ def check_cron(cron: Any) -> str:
         )
     if fields[0] != "0":
         raise InvalidRule("the 1st field (seconds) of the retention schedule must be 0")
+    from chalicelib.schedules import eventbridge_expression
+
+    try:
+        eventbridge_expression(" ".join(fields))  # one EventBridge Scheduler can keep
+    except ValueError as exc:
+        raise InvalidRule(f"invalid cron string for scheduled tag retention: {exc}") from None
     return " ".join(fields)
 
 

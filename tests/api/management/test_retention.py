@@ -304,3 +304,54 @@ def test_a_deleted_projects_policy_goes_with_it(world, admin):
     assert admin.delete(f"/projects/{pid}").status == 200
     assert world.svc.retention.get(policy_id) is None
     assert admin.get(f"/retentions/{policy_id}").status == 404
+
+
+def test_a_scheduled_policy_keeps_a_schedule_that_runs_it(world, admin):
+    """The policy's cron is an EventBridge Scheduler schedule that follows the policy; when it
+    comes due, the local stack's Scheduler stand-in fires run_schedule, which runs the policy
+    (trigger SCHEDULE, not a dry run)."""
+    import calendar
+    import json
+
+    import app as app_module
+    from devstack.schedules import ScheduleFiring
+
+    scheduler = world.svc._client("scheduler")
+    prefix = world.svc.settings.schedule_prefix
+
+    def schedule(policy_id: int):
+        try:
+            return scheduler.get_schedule(Name=f"{prefix}retention-{policy_id}")
+        except scheduler.exceptions.ResourceNotFoundException:
+            return None
+
+    name, pid = make_project(world)
+    keep = world.push(f"{name}/app", "keep", seed="keep")
+    world.push(f"{name}/app", "drop", seed="drop")
+    body = policy(pid, rule("always", tags=[tag_selector("keep", untagged=False)]), cron="0 30 2 * * *")
+    policy_id = create(admin, body)
+    assert schedule(policy_id)["ScheduleExpression"] == "cron(30 2 * * ? *)"
+    assert json.loads(schedule(policy_id)["Target"]["Input"]) == {"kind": "retention", "policy_id": policy_id}
+
+    at = calendar.timegm((2026, 12, 3, 2, 29, 59))
+    firing = ScheduleFiring(scheduler, prefix, app_module.run_schedule, clock=lambda: at)
+    assert f"{prefix}retention-{policy_id}" in firing.tick(at + 2)
+    firing.stop()
+    [execution] = admin.get(f"/retentions/{policy_id}/executions").json()
+    assert (execution["trigger"], execution["dry_run"], execution["status"]) == ("SCHEDULE", False, "Success")
+    assert digests(world, f"{name}/app") == {keep}
+
+    # a cron EventBridge cannot keep is a 400 and leaves the schedule; an empty cron removes it
+    bad = admin.put(f"/retentions/{policy_id}", {**body, "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 1 * MON"}}})
+    assert bad.status == 400 and "not both" in bad.json()["errors"][0]["message"]
+    assert schedule(policy_id)["ScheduleExpression"] == "cron(30 2 * * ? *)"
+    assert admin.put(f"/retentions/{policy_id}", {**body, "trigger": {"kind": "Schedule", "settings": {"cron": ""}}}).status == 200
+    assert schedule(policy_id) is None
+    assert admin.put(f"/retentions/{policy_id}", body).status == 200
+    assert schedule(policy_id) is not None
+    # deleting the policy removes its schedule; a schedule that outlived its policy removes itself
+    assert admin.delete(f"/retentions/{policy_id}").status == 200
+    assert schedule(policy_id) is None
+    world.svc.schedules.put(f"retention-{policy_id}", "0 0 3 * * *", {"kind": "retention", "policy_id": policy_id})
+    assert "skipped" in app_module.run_schedule({"kind": "retention", "policy_id": policy_id}, None)
+    assert schedule(policy_id) is None
