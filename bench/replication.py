@@ -25,7 +25,7 @@ import requests
 
 from bench.util import fmt_s, log, temp_dir
 
-REPOSITORIES = 25  # the images spread over them, one tag each
+REPOSITORIES = 24  # the images spread over them, one tag each
 
 def run(berth, workdir: Path, quick: bool, artifacts: int | None = None) -> dict:
     from bench.servers import Distribution
@@ -39,10 +39,11 @@ def run(berth, workdir: Path, quick: bool, artifacts: int | None = None) -> dict
         log(f"replication: pushing {artifacts} images (4 pushes at once, {REPOSITORIES} repositories)")
         pushed_at = time.monotonic()
 
-        def push(worker: int) -> None:
+        def push(worker: int) -> None:  # each worker its own repositories: pushes to one repository queue
             client = RegistryClient(berth.api, Credential(user, password))
             for number in range(worker, artifacts, 4):
-                push_image(client, f"library/{prefix}-{number % REPOSITORIES:02d}", f"v{number}", os.urandom(4096))
+                repository = f"library/{prefix}-{worker}-{(number // 4) % (REPOSITORIES // 4)}"
+                push_image(client, repository, f"v{number}", os.urandom(4096))
 
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(push, range(4)))
@@ -60,7 +61,7 @@ def run(berth, workdir: Path, quick: bool, artifacts: int | None = None) -> dict
                                            "url": f"http://{cncf.host}"})
         policy = created("/replication/policies", {"name": f"bench-{prefix}", "enabled": True,
                                                     "dest_registry": {"id": registry},
-                                                    "filters": [{"type": "name", "value": f"library/{prefix}-*"}]})
+                                                    "filters": [{"type": "name", "value": f"library/{prefix}-**"}]})
         log(f"replication: one run of {artifacts} artifacts")
         started = time.monotonic()
         execution = created("/replication/executions", {"policy_id": policy})
