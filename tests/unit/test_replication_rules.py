@@ -2,6 +2,8 @@
 table of cases), cron, and loops between two policies."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from chalicelib.meta.replication import Filter, ReplicationPolicy
@@ -126,3 +128,25 @@ def test_label_filters_as_harbor_matches_wants_all_excludes_wants_one_missing():
     assert rules.labels_selected(two, ["prod"]) and not rules.labels_selected(two, ["prod", "wip"])
     assert rules.has_label_filter(two) and not rules.has_label_filter(policy(filters=(Filter("label", ()),)))
     rules.check(two)
+
+
+def test_deletion_events_select_only_policies_that_replicate_deletions():
+    from chalicelib.events.envelope import Event
+    from chalicelib.replication import triggers
+
+    deleted = Event("e1", "berth.artifact.deleted", "/berth/x", "library/app@sha256:" + "a" * 64, "2026-01-01T00:00:00Z",
+                    {"repository": "library/app", "digest": "sha256:" + "a" * 64, "tag": None, "tags": ["v1", "latest"]})
+    untagged = Event("e2", "berth.tag.deleted", "/berth/x", "library/app:dev", "2026-01-01T00:00:00Z",
+                     {"repository": "library/app", "tag": "dev"})
+    on_push = policy(trigger="event_based", dest_namespace="mirror", filters=(Filter("name", "library/**"),))
+    deleting = replace(on_push, replicate_deletion=True)
+    assert not triggers.selected(on_push, deleted)
+    assert triggers.selected(deleting, deleted) and triggers.selected(deleting, untagged)
+    # tag filters see the deleted artifact's tags, or the deleted tag
+    only_v = replace(deleting, filters=(*deleting.filters, Filter("tag", "v*")))
+    assert triggers.selected(only_v, deleted) and not triggers.selected(only_v, untagged)
+    task = triggers.deletion(deleting, deleted)
+    assert (task.operation, task.src_resource, task.dst_repository, task.reference, task.tags) == (
+        "deletion", "library/app@sha256:" + "a" * 64, "mirror/app", "sha256:" + "a" * 64, ("v1", "latest"))
+    task = triggers.deletion(deleting, untagged)
+    assert (task.dst_resource, task.reference, task.tags) == ("mirror/app:dev", "dev", ("dev",))
