@@ -32,16 +32,24 @@ logger = logging.getLogger("berth.retention")
 STALE_AFTER = 15 * 60  # a Lambda runs at most 15 minutes
 MANUAL = "MANUAL"
 SCHEDULE = "SCHEDULE"
+# how long a run may delete within its function: a manual run answers its API request
+# (API Gateway waits 29 s), a scheduled one runs in run_schedule (60 s); what is left when
+# the time is up is the next run's (each run plans from what is stored)
+TIME_LIMITS = {MANUAL: 20.0, SCHEDULE: 50.0}
+OUT_OF_TIME = "the run's time was up; the next run continues where it stopped"
+monotonic = time.monotonic  # the run's own clock for its time limit (a test hands in another)
 
 
-def start(svc, stored: StoredPolicy, trigger: str, *, dry_run: bool) -> Execution:
-    """Record a run, then run it (in this call: docs/lifecycle.md says why)."""
+def start(svc, stored: StoredPolicy, trigger: str, *, dry_run: bool, seconds: float | None = None) -> Execution:
+    """Record a run, then run it (in this call: docs/lifecycle.md says why), deleting for at
+    most `seconds` (TIME_LIMITS by trigger)."""
     now = svc.clock()
     for running in svc.retention.executions(stored.policy_id, limit=20):
         if running.status == RUNNING and now - running.started > STALE_AFTER:
             svc.retention.finish(replace(running, status=ERROR, ended=now, status_text="the run did not finish"))
     execution = svc.retention.start(stored.policy_id, trigger, dry_run)
-    return run(svc, stored, execution)
+    limit = TIME_LIMITS.get(trigger, TIME_LIMITS[MANUAL]) if seconds is None else seconds
+    return run(svc, stored, execution, deadline=monotonic() + limit)
 
 
 def stop(svc, execution: Execution) -> Execution:
@@ -52,9 +60,10 @@ def stop(svc, execution: Execution) -> Execution:
     return stopped
 
 
-def run(svc, stored: StoredPolicy, execution: Execution) -> Execution:
+def run(svc, stored: StoredPolicy, execution: Execution, *, deadline: float | None = None) -> Execution:
     failed = 0
     task_id = 0
+    out_of_time = False
     for repository in sorted(r.name for r in svc.meta.repositories(stored.project + "/")):
         below = repository.split("/", 1)[1]
         applying = rules.applicable(stored.policy, below)
@@ -63,18 +72,25 @@ def run(svc, stored: StoredPolicy, execution: Execution) -> Execution:
         current = svc.retention.execution(execution.policy_id, execution.execution_id)
         if current is not None and current.status == STOPPED:
             return current
+        if deadline is not None and monotonic() > deadline:
+            out_of_time = True
+            break
         task_id += 1
         task = Task(execution.execution_id, task_id, below, status=RUNNING, started=svc.clock())
         svc.retention.save_task(task)
         try:
-            task = _run_repository(svc, repository, applying, task, dry_run=execution.dry_run)
+            task = _run_repository(svc, repository, applying, task, dry_run=execution.dry_run, deadline=deadline)
+            out_of_time = out_of_time or task.status == STOPPED
         except Exception as exc:  # the task records why; the next repository still runs
             logger.exception("retention task failed", extra={"repository": repository, "execution_id": execution.execution_id})
             failed += 1
             task = replace(task, status=ERROR, ended=svc.clock(), log=(*task.log, f"error: {type(exc).__name__}: {exc}"[:500]))
         svc.retention.save_task(task)
-    ended = replace(execution, status=ERROR if failed else SUCCESS, ended=svc.clock(),
-                    status_text=f"{failed} repositories failed" if failed else "")
+    if out_of_time:
+        ended = replace(execution, status=STOPPED, ended=svc.clock(), status_text=OUT_OF_TIME)
+    else:
+        ended = replace(execution, status=ERROR if failed else SUCCESS, ended=svc.clock(),
+                        status_text=f"{failed} repositories failed" if failed else "")
     svc.retention.finish(ended)
     return svc.retention.execution(execution.policy_id, execution.execution_id) or ended
 
@@ -141,13 +157,18 @@ def plan(svc, repository: str, applying: list[dict[str, Any]]) -> tuple[list[tup
     return marks, order
 
 
-def _run_repository(svc, repository: str, applying: list[dict[str, Any]], task: Task, *, dry_run: bool) -> Task:
+def _run_repository(svc, repository: str, applying: list[dict[str, Any]], task: Task, *, dry_run: bool,
+                    deadline: float | None = None) -> Task:
     marks, order = plan(svc, repository, applying)
     deleted: list[str] = []
     errors: dict[str, str] = {}
+    stopped = False
     if not dry_run:
         listing = svc.meta.list_manifests(repository, with_body=False)
         for digest in order:
+            if deadline is not None and monotonic() > deadline:
+                stopped = True
+                break
             try:
                 artifacts.delete_manifest(svc, repository, digest, manifests=listing)
             except ManifestNotFound:
@@ -162,8 +183,11 @@ def _run_repository(svc, repository: str, applying: list[dict[str, Any]], task: 
     total = len(marks)
     gone_top = sum(1 for c, mark in marks if mark == rules.DELETE and c.digest not in errors)
     log = _log(repository, marks, order, errors, dry_run)
-    return replace(task, status=SUCCESS, ended=svc.clock(), total=total, retained=total - gone_top,
-                   deleted=tuple(deleted), log=tuple(log))
+    if stopped:
+        log.append(f"{OUT_OF_TIME}: {len(deleted)} of {len(order)} deleted")
+        gone_top = sum(1 for c, _ in marks if c.digest in deleted)
+    return replace(task, status=STOPPED if stopped else SUCCESS, ended=svc.clock(), total=total,
+                   retained=total - gone_top, deleted=tuple(deleted), log=tuple(log))
 
 
 def _when(epoch: int) -> str:

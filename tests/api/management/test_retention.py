@@ -355,3 +355,29 @@ def test_a_scheduled_policy_keeps_a_schedule_that_runs_it(world, admin):
     world.svc.schedules.put(f"retention-{policy_id}", "0 0 3 * * *", {"kind": "retention", "policy_id": policy_id})
     assert "skipped" in app_module.run_schedule({"kind": "retention", "policy_id": policy_id}, None)
     assert schedule(policy_id) is None
+
+
+def test_a_run_out_of_time_stops_and_the_next_finishes(world, admin, monkeypatch):
+    """A run deletes within its function's time (TIME_LIMITS); what is left is the next run's."""
+    import itertools
+
+    from chalicelib.retention import runs
+
+    name, pid = make_project(world)
+    now = world.svc.clock()
+    old = [push_at(world, now - (30 + i) * DAY, f"{name}/app", f"old{i}", f"old{i}") for i in range(4)]
+    fresh = world.push(f"{name}/app", "fresh", seed="fresh")
+    policy_id = create(admin, policy(pid, rule("latestPushedK", 1)))
+    stored = world.svc.retention.get(policy_id)
+    ticks = itertools.count()  # each look at the clock is a second later
+    monkeypatch.setattr(runs, "monotonic", lambda: float(next(ticks)))
+    # the deadline is 3.5 s away: the repository starts at 1, deletes at 2 and 3, stops at 4
+    stopped = runs.start(world.svc, stored, runs.MANUAL, dry_run=False, seconds=3.5)
+    assert (stopped.status, stopped.status_text) == ("Stopped", runs.OUT_OF_TIME)
+    [task] = world.svc.retention.tasks(stopped.execution_id)
+    assert task.status == "Stopped" and len(task.deleted) == 2 and task.retained == 3
+    monkeypatch.undo()
+    finished = run(admin, policy_id, False)
+    assert finished["status"] == "Success"
+    assert set(old) == set(task.deleted) | deleted_of(world, finished["id"])["app"]
+    assert digests(world, f"{name}/app") == {fresh}
