@@ -386,3 +386,31 @@ def test_a_destination_that_takes_only_small_chunks_gets_them(world, machine, di
     assert client.blob_size("smallchunks/big", layer_digest) == len(layer)
     [task] = world.svc.replication_runs.tasks(done.execution_id)
     assert task.bytes >= len(layer)
+
+
+def test_a_destination_that_fails_then_recovers_is_retried_by_the_state_machine(world, machine, distribution):
+    """The destination answers 503 to everything but /v2/ (the check when the registry is
+    added passes); the copy fails as transient, the state machine's Retry waits and calls it
+    again; the destination recovers meanwhile and the same task succeeds on a later attempt."""
+    from tests.fault_proxy import FaultProxy
+
+    project = world.project()
+    pushed = world.push(f"{project.name}/flaky", "v1")
+    with FaultProxy(distribution.url) as proxy:
+        remote = registry(world, proxy.url)
+        p = policy(world, dest_registry={"id": remote}, dest_namespace="recovered",
+                   filters=[{"type": "name", "value": f"{project.name}/flaky"}])
+        proxy.mode = "503"
+        execution = start(world, p.policy_id)
+        deadline = time.monotonic() + 120
+        while not any(mode == "503" and path != "/v2/" for mode, _, path in proxy.seen):
+            assert time.monotonic() < deadline, "the copy never reached the destination"
+            time.sleep(0.1)
+        proxy.mode = "pass"
+        done = wait(world, execution.execution_id)
+    assert (done.status, done.status_text) == (SUCCEEDED, "")
+    [task] = world.svc.replication_runs.tasks(execution.execution_id)
+    assert task.run_count >= 2 and any("503" in line for line in task.log)
+    assert RegistryClient(distribution.url).manifest_digest("recovered/flaky", "v1") == pushed
+    history = world.svc.stepfunctions.get_execution_history(executionArn=done.workflow_arn, maxResults=1000)["events"]
+    assert sum(1 for e in history if e["type"] == "LambdaFunctionFailed") >= 1
