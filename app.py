@@ -69,6 +69,13 @@ def replication_task(event, context):
     return handle(services(), event)
 
 
+@app.lambda_function(name="proxy_fill")
+def proxy_fill(event, context):
+    """A proxy cache's copy of a blob too big to copy within a pull's request, started by
+    the pull (chalicelib/proxy_cache.py; docs/decisions/proxy-cache-big-layers.md)."""
+    return services().proxy_cache.fill(event["repository"], event["digest"])
+
+
 @app.lambda_function(name="run_schedule")
 def run_schedule(event, context):
     """A schedule fired (EventBridge Scheduler; infra/schedules.yaml): its job, e.g. a

@@ -58,11 +58,18 @@ class Settings:
     replication_state_machine: str = ""
     # jobs on a cron (chalicelib/schedules.py; infra/schedules.yaml): the schedules' names
     # start with the stage's prefix; each calls the run_schedule function with this role
+    # the app's functions are berth-<stage>-<function> (infra/operations.yaml); the API
+    # function invokes proxy_fill by name
+    function_prefix: str = "berth-dev-"
     schedule_prefix: str = "berth-dev-"
     schedule_target_arn: str = ""
     schedule_role_arn: str = ""
     webhook_timeout_seconds: float = 5.0
     webhook_retry_base_seconds: float = 5.0
+
+    def function_name(self, name: str) -> str:
+        """The deployed name of the app's function `name` (app.py)."""
+        return self.function_prefix + name
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -127,6 +134,7 @@ class Settings:
             upload_body_timeout=integer("BERTH_UPLOAD_BODY_TIMEOUT", 60),
             webhook_queue_url=env.get("BERTH_WEBHOOK_QUEUE", "").strip(),
             replication_state_machine=env.get("BERTH_REPLICATION_STATE_MACHINE", "").strip(),
+            function_prefix=env.get("BERTH_FUNCTION_PREFIX", "").strip() or "berth-dev-",
             schedule_prefix=env.get("BERTH_SCHEDULE_PREFIX", "").strip() or "berth-dev-",
             schedule_target_arn=env.get("BERTH_SCHEDULE_TARGET_ARN", "").strip(),
             schedule_role_arn=env.get("BERTH_SCHEDULE_ROLE_ARN", "").strip(),

@@ -109,6 +109,14 @@ class UpstreamUnavailable(BerthError):
     """a proxy cache's upstream registry failed or cannot be reached, and nothing valid is cached"""
 
 
+class UpstreamFilling(UpstreamUnavailable):
+    """a proxy cache is copying a blob too big to copy within the request: ask again later"""
+
+    def __init__(self, message: str = "", detail: Any = None, *, retry_after: int = 10):
+        super().__init__(message, detail)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class UpstreamInvalid(BerthError):
     """a proxy cache's upstream registry answered content that is not what it named (never cached)"""
 

@@ -17,13 +17,16 @@ afterwards; clients may not push into it (docs/proxy-cache.md).
   requested platform's).
 - Blobs: fetched once on their first GET or HEAD, streamed into S3 by the upload service
   (multipart, hashed on the way, linked only once the digest matches), then served by
-  presigned redirect like every other blob (docs/decisions/proxy-cache-big-layers.md).
+  presigned redirect like every other blob. One too big to copy within the request is
+  copied by the app's `proxy_fill` function in the background while the client is sent to
+  the upstream's CDN or asked to retry (docs/decisions/proxy-cache-big-layers.md).
 
 Which project is a proxy is remembered per process for PROJECT_TTL seconds: a pull costs
 no extra read for it. Nothing here imports the HTTP adapters: the handlers call it.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -43,6 +46,7 @@ from chalicelib.errors import (
     RemoteRegistryError,
     SizeInvalid,
     UnsupportedDigest,
+    UpstreamFilling,
     UpstreamInvalid,
     UpstreamRateLimited,
     UpstreamUnavailable,
@@ -51,6 +55,7 @@ from chalicelib.oci.digests import Digest
 
 logger = logging.getLogger("berth.proxy_cache")
 
+FILL_SECONDS = 900  # a background copy's claim: the proxy_fill function's timeout
 PROJECT_TTL = 60.0  # seconds a project's proxy state (and its upstream client) is reused
 DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "hub.docker.com"})
 STALE_METRIC = "ProxyStaleServed"
@@ -238,32 +243,110 @@ class ProxyCache:
         return [d for d in (_descriptor(item) for item in listed[:1000]) if d is not None]
 
     # -- blobs ---------------------------------------------------------------------------------
-    def fetch_blob(self, upstream: Upstream, repository: str, digest: str) -> None:
+    def fetch_blob(self, upstream: Upstream, repository: str, digest: str) -> str | None:
         """Make the blob servable here: linked from bytes the bucket has already, or fetched
-        from the upstream, streamed into S3 and verified by the upload service."""
+        from the upstream, streamed into S3 and verified by the upload service; None then.
+
+        A blob larger than `proxy_cache_inline_copy_bytes` cannot be copied within API
+        Gateway's 29 s: its copy starts in the background (`start_fill`, the app's
+        `proxy_fill`), and meanwhile the client is sent where the upstream itself sent us
+        (its CDN), when that needs no credentials: that URL is returned. Otherwise
+        UpstreamFilling: 503 with Retry-After, until the copy is done
+        (docs/decisions/proxy-cache-big-layers.md)."""
         svc = self._svc
         size = svc.meta.blob_size(digest)
         if size is not None:
             svc.meta.link_blob(repository, digest, size, int(svc.clock()), project=upstream.project)
-            return
-        remote = upstream.name_of(repository)
+            return None
+        reply = self._open(upstream, repository, digest)
+        length = _length(reply)
+        limit = int(svc.runtime_config.typed("proxy_cache_inline_copy_bytes"))
+        if length is None or length <= limit:
+            self._copy(upstream, repository, digest, reply, length)
+            return None
+        elsewhere = _credential_free(reply, upstream.url)
+        reply.close()  # unread: the connection is not reused
+        started = self.start_fill(upstream, repository, digest)
+        logger.info("proxy cache copies a big blob in the background",
+                    extra={"repository": repository, "digest": digest, "size": length, "started": started,
+                           "redirected": bool(elsewhere)})
+        if elsewhere:
+            return elsewhere
+        raise UpstreamFilling(f"blob {digest} ({length} bytes) is being copied from the upstream; try again shortly",
+                              detail={"digest": digest})
+
+    def start_fill(self, upstream: Upstream, repository: str, digest: str) -> bool:
+        """Start the background copy of a big blob unless one is under way; whether this
+        call started it. One copy at a time per digest, for at most FILL_SECONDS."""
+        svc = self._svc
+        now = int(svc.clock())
+        if not svc.meta.claim_fill(digest, now, now + FILL_SECONDS):
+            return False
         try:
-            reply = upstream.client.open_blob(remote, digest)
+            svc.functions.invoke(FunctionName=svc.settings.function_name("proxy_fill"), InvocationType="Event",
+                                 Payload=json.dumps({"repository": repository, "digest": digest}).encode())
+        except Exception as exc:
+            svc.meta.end_fill(digest)
+            logger.exception("proxy cache could not start a background copy", extra={"digest": digest})
+            raise UpstreamUnavailable(f"blob {digest} is not cached and its copy could not start "
+                                      f"({type(exc).__name__})") from None
+        return True
+
+    def fill(self, repository: str, digest: str) -> dict:
+        """The background copy (the app's proxy_fill, up to 15 minutes): the blob from the
+        upstream into S3 and linked, whatever its size; the claim ends either way."""
+        svc = self._svc
+        try:
+            upstream = self.upstream_of(repository)
+            if upstream is None:
+                return {"skipped": f"{repository} is not a proxy cache project"}
+            if svc.meta.blob_size(digest) is None:
+                reply = self._open(upstream, repository, digest)
+                self._copy(upstream, repository, digest, reply, _length(reply))
+            else:
+                svc.meta.link_blob(repository, digest, svc.meta.blob_size(digest), int(svc.clock()), project=upstream.project)
+        finally:
+            svc.meta.end_fill(digest)
+        return {"repository": repository, "digest": digest, "size": svc.meta.blob_size(digest)}
+
+    def _open(self, upstream: Upstream, repository: str, digest: str) -> Any:
+        try:
+            return upstream.client.open_blob(upstream.name_of(repository), digest)
         except RemoteNotFound:
             raise BlobNotFound(f"blob {digest} is not in {repository} nor upstream", detail={"digest": digest}) from None
         except RemoteRegistryError as exc:
             raise _no_cache(exc, f"{repository}@{digest}") from None
+
+    def _copy(self, upstream: Upstream, repository: str, digest: str, reply: Any, length: int | None) -> None:
+        svc = self._svc
         try:
-            length = reply.headers.get("Content-Length")
-            source = _Reading(reply, digest)
             session = svc.uploads.start(repository)
-            svc.uploads.complete(session, Digest.parse(digest), source, int(length) if length and length.isdigit() else None,
-                                 None, project=upstream.project)
+            svc.uploads.complete(session, Digest.parse(digest), _Reading(reply, digest), length, None,
+                                 project=upstream.project)
         except (InvalidDigest, SizeInvalid) as exc:  # the upload service discarded the bytes
             raise UpstreamInvalid(f"the upstream sent other bytes than {digest}: {exc.message}") from None
         finally:
             reply.release_conn()
         logger.info("proxy cache fetched a blob", extra={"repository": repository, "digest": digest, "size": length})
+
+
+def _length(reply: Any) -> int | None:
+    length = reply.headers.get("Content-Length")
+    return int(length) if length and length.isdigit() else None
+
+
+def _credential_free(reply: Any, upstream_url: str) -> str | None:
+    """Where the upstream redirected the blob's GET, if that is another origin: our
+    credentials were not sent there (urllib3 drops Authorization across origins), so the
+    client may fetch it as it is (Docker Hub, ghcr and ECR send presigned CDN URLs)."""
+    history = getattr(getattr(reply, "retries", None), "history", None) or ()
+    target = history[-1].redirect_location if history else None
+    if not target or not target.startswith(("https://", "http://")):
+        return None
+    ours, theirs = urlsplit(upstream_url), urlsplit(target)
+    if (ours.scheme, ours.hostname, ours.port) == (theirs.scheme, theirs.hostname, theirs.port):
+        return None
+    return target
 
 
 class _Reading:

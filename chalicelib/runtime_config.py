@@ -96,6 +96,10 @@ SETTINGS: tuple[Setting, ...] = (
     _int("session_timeout", 60, 1, 7 * 24 * 60, "web-console session, minutes"),
     # Berth's own: how often a proxy cache asks its upstream (one HEAD) whether a tag moved (docs/proxy-cache.md)
     _int("proxy_cache_check_interval", 300, 0, 7 * 24 * 3600, "seconds a proxy cache serves a cached tag before asking the upstream again"),
+    # Berth's own: a blob above this size is copied by a background function, not within the
+    # pull's request (API Gateway ends a request at 29 s; docs/decisions/proxy-cache-big-layers.md)
+    _int("proxy_cache_inline_copy_bytes", 256 * 1024 * 1024, 0, 4 * 1024 * 1024 * 1024,
+         "a proxy cache copies blobs up to this size within the pull's request; bigger ones in the background"),
     # Harbor's QUOTA_WARNING bar (85% in Harbor's console): a push that takes a project's usage
     # to this share of its limit sends berth.quota.warning (docs/lifecycle.md)
     _int("quota_warning_percent", 85, 1, 100, "percent of a project's storage limit at which a push sends a quota warning"),

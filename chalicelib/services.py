@@ -184,6 +184,11 @@ class Services:
         return self._client("stepfunctions")
 
     @cached_property
+    def functions(self) -> Any:
+        """Lambda, to start the app's own functions in the background (proxy_fill)."""
+        return self._client("lambda")
+
+    @cached_property
     def schedules(self) -> Schedules:
         """Jobs on a cron (chalicelib/schedules.py): EventBridge Scheduler."""
         from chalicelib.schedules import EventBridgeSchedules

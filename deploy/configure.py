@@ -64,6 +64,7 @@ OPS_OUTPUTS = (
     "ForwardEventsFunctionLogGroupArn", "AuditEventsFunctionLogGroupArn",
     "WebhookEventsFunctionLogGroupArn", "DeliverWebhooksFunctionLogGroupArn", "ChallengeFunctionLogGroupArn",
     "ReplicationTaskFunctionLogGroupArn", "ReplicationEventsFunctionLogGroupArn", "RunScheduleFunctionLogGroupArn",
+    "ProxyFillFunctionLogGroupArn", "ProxyFillFunctionArn", "FunctionPrefix",
 )
 
 REPLICATION_OUTPUTS = ("ReplicationStateMachineArn", "ReplicationExecutionsArn")

@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         env = provision(moto_url, args.stage)
         # jobs on a cron: what infra/schedules.yaml gives a deployed stage (devstack/schedules.py)
         env.update(schedules.environment(args.stage))
+        env["BERTH_FUNCTION_PREFIX"] = f"berth-{args.stage}-"  # the app's functions, named as infra/operations.yaml does
         data = _open_local_data(args, moto_url, env)
         # the restore's writes are on the table's stream: they are not new events
         restored_records = _stream_records(moto_url, args.stage) if data is not None else set()
@@ -183,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         workflows.enable_execution()
         if app_module is not None and hasattr(app_module, workflows.FUNCTION):
             workflows.install(app_module)
+            # the proxy cache's background copies: an asynchronous invocation, run in process
+            workflows.create_function(lambda service: client(service, moto_url), args.stage, "proxy_fill")
             os.environ["BERTH_REPLICATION_STATE_MACHINE"] = workflows.create_replication_workflow(
                 lambda service: client(service, moto_url), args.stage
             )

@@ -65,7 +65,21 @@ def install(app_module: Any, *, one_at_a_time: bool = False) -> None:
                                "stackTrace": traceback.format_exception(exc)[-3:]}), True, ""
         return json.dumps(result), False, ""
 
+    def invoke_as_asked(self, body, request_headers, response_headers):
+        # Lambda queues an asynchronous invocation (InvocationType Event) and answers 202
+        # at once; moto would run it before answering
+        if (request_headers or {}).get("x-amz-invocation-type", "") == "Event" or \
+                (request_headers or {}).get("X-Amz-Invocation-Type", "") == "Event":
+            event = json.loads(body) if body else {}
+            threading.Thread(target=self._invoke_lambda, kwargs={"event": event}, daemon=True,
+                             name=f"async-{self.function_name}").start()
+            return ""
+        return original(self, body, request_headers, response_headers)
+
+    original = getattr(LambdaFunction.invoke, "_berth_original", LambdaFunction.invoke)
+    invoke_as_asked._berth_original = original
     LambdaFunction._invoke_lambda = invoke
+    LambdaFunction.invoke = invoke_as_asked
     _copy_machines_without_their_executions()
     _stop_once_started()
 
@@ -130,6 +144,24 @@ def definition(function_arn: str | None = None, template: Path = TEMPLATE) -> st
     return re.sub(r"\$\{([^}!]+)\}", lambda m: values[m.group(1)], text)
 
 
+def create_function(client_for: Callable[[str], Any], stage: str, name: str, role: str | None = None) -> str:
+    """moto's record of the app's function `name`, deployed as berth-<stage>-<name> (its
+    invocations run in process: `install`); its ARN."""
+    lam = client_for("lambda")
+    if role is None:
+        iam = client_for("iam")
+        try:
+            role = iam.create_role(RoleName=f"berth-{stage}-functions", AssumeRolePolicyDocument=_ROLE_POLICY)["Role"]["Arn"]
+        except iam.exceptions.EntityAlreadyExistsException:
+            role = iam.get_role(RoleName=f"berth-{stage}-functions")["Role"]["Arn"]
+    function = f"berth-{stage}-{name}"
+    try:
+        return lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    except lam.exceptions.ResourceNotFoundException:
+        return lam.create_function(FunctionName=function, Runtime="python3.12", Role=role, Handler=f"app.{name}",
+                                   Code={"ZipFile": _zip()}, Timeout=900)["FunctionArn"]
+
+
 def create_replication_workflow(client_for: Callable[[str], Any], stage: str) -> str:
     """The replication state machine (and the function record its tasks name); its ARN.
     `client_for(service)`: a boto3 client of moto's.
@@ -139,18 +171,13 @@ def create_replication_workflow(client_for: Callable[[str], Any], stage: str) ->
     5.2 keeps the state machines its CloudFormation makes in the backend that does not
     execute them (`execute_state_machine` answers from another). The deploy tests deploy
     the template itself into moto (tests/deploy/test_replication_stack.py)."""
-    iam, lam, sfn = (client_for(s) for s in ("iam", "lambda", "stepfunctions"))
+    iam, sfn = client_for("iam"), client_for("stepfunctions")
     role_name = f"berth-{stage}-replication"
     try:
         role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=_ROLE_POLICY)["Role"]["Arn"]
     except iam.exceptions.EntityAlreadyExistsException:
         role = iam.get_role(RoleName=role_name)["Role"]["Arn"]
-    function = f"berth-{stage}-{FUNCTION}"
-    try:
-        arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
-    except lam.exceptions.ResourceNotFoundException:
-        arn = lam.create_function(FunctionName=function, Runtime="python3.12", Role=role, Handler=f"app.{FUNCTION}",
-                                  Code={"ZipFile": _zip()}, Timeout=900)["FunctionArn"]
+    arn = create_function(client_for, stage, FUNCTION, role)
     text = definition(arn)
     name = f"berth-{stage}-replication"  # as infra/replication.yaml names it
     for machine in sfn.list_state_machines()["stateMachines"]:

@@ -61,6 +61,7 @@ def stack_env(outputs: dict[str, str], *, auth: str) -> dict[str, str]:
         "BERTH_AUTH": auth,
         "BERTH_ADMIN_PASSWORD": "",
         **schedules.environment(outputs["Stage"]),
+        "BERTH_FUNCTION_PREFIX": f"berth-{outputs['Stage']}-",
     }
     for name in ("BERTH_PUBLIC_URL", "BERTH_TOKEN_SERVICE", "BERTH_TOKEN_ISSUER", "BERTH_OCI_PREFIX"):
         env.pop(name, None)

@@ -1,7 +1,9 @@
 """A small HTTP proxy in front of a registry that the test switches between passing
 requests on and failing them: `mode` "pass", "429" (Docker Hub's rate limit, with its
 Retry-After), "503", "garbage" (manifests answered with other bytes than they are named
-by) or "down" (the connection is closed without an answer). It counts what it saw.
+by), "down" (the connection is closed without an answer) or "cdn" (a blob's GET is
+redirected to the registry itself, another origin, as Docker Hub sends clients to its CDN).
+It counts what it saw.
 
 `max_body` (bytes, 0: none) makes it refuse a larger request body with 413, as nginx's
 `client_max_body_size` in front of a registry does; `bodies` holds the size of every
@@ -63,6 +65,9 @@ class FaultProxy:
                 if mode in ("429", "503") and self.path != "/v2/":
                     self._answer(int(mode), {"Retry-After": "60", "Content-Type": "application/json"},
                                  b'{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limited"}]}')
+                    return
+                if mode == "cdn" and self.command == "GET" and "/blobs/sha" in self.path:
+                    self._answer(307, {"Location": proxy.upstream.geturl().rstrip("/") + self.path}, b"")
                     return
                 conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}

@@ -10,6 +10,7 @@ One table, string keys PK and SK:
     CATALOG                <repo>                          repository, listed by _catalog
     BLOB#<digest>          BLOB                            blob bytes exist in S3 (size)
     U#<upload id>          U                               upload session (TTL: expires_at)
+    FILL#<digest>          FILL                            a proxy cache copying a big blob (until; TTL)
 
 Accounts (chalicelib/meta/accounts.py):
 
@@ -146,6 +147,14 @@ def uploaded_pk(upload_id: str) -> str:
 
 
 UPLOADED_SK = "UPLOADED"
+
+
+def fill_pk(digest: str) -> str:
+    """A proxy cache's copy of a big blob in progress (chalicelib/proxy_cache.py)."""
+    return f"FILL#{digest}"
+
+
+FILL_SK = "FILL"
 
 
 OUTBOX_PREFIX = "EVT#"

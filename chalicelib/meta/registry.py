@@ -422,6 +422,25 @@ class DynamoRegistryMeta:
         return TagRecord(tag, item["digest"], item["media_type"], int(item["nbytes"]), item.get("body"),
                          int(item["checked"]) if "checked" in item else None)
 
+    # -- a proxy cache's copies of big blobs, off the request path ---------------------------
+    def claim_fill(self, digest: str, now: int, until: int) -> bool:
+        """Whether this caller may start copying `digest` (no copy claimed it, or the last
+        claim ran out at `until` without finishing): one conditional PutItem."""
+        try:
+            self._t.put({"PK": keys.fill_pk(digest), "SK": keys.FILL_SK, "until": until,
+                         keys.TTL_ATTRIBUTE: until + 3600},
+                        condition="attribute_not_exists(PK) OR #until < :now", values={":now": now},
+                        names={"#until": "until"})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def end_fill(self, digest: str) -> None:
+        """The copy ended (done, or failed: the next pull may start another)."""
+        self._t.delete(keys.fill_pk(digest), keys.FILL_SK)
+
     def mark_tag_checked(self, name: str, tag: str, digest: str, now: int) -> None:
         """A proxy cache found the upstream's tag unchanged: remember when (only while the
         tag still names `digest`; a tag moved meanwhile keeps its own time)."""

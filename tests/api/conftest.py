@@ -83,6 +83,7 @@ def aws_env(_moto, monkeypatch):
     monkeypatch.setenv("BERTH_AUTH", "none")
     for name, value in schedules.environment(stage).items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BERTH_FUNCTION_PREFIX", f"berth-{stage}-")
     yield outputs
 
 

@@ -330,3 +330,15 @@ def test_list_repositories_from_any_last(meta):
 
 def test_empty_catalog(meta):
     assert meta.list_repositories(last=None, limit=100) == ([], False)
+
+
+def test_one_background_copy_of_a_blob_at_a_time_until_it_ends_or_runs_out(meta):
+    """A proxy cache's claim on copying a big blob (proxy_cache.py: start_fill)."""
+    digest = digest_of("big layer")
+    assert meta.claim_fill(digest, T0, T0 + 900)
+    assert not meta.claim_fill(digest, T0 + 1, T0 + 901)  # a second pull: the copy is under way
+    assert not meta.claim_fill(digest, T0 + 900, T0 + 1800)  # still, at its last second
+    assert meta.claim_fill(digest, T0 + 901, T0 + 1801)  # ran out (the function died): another may start
+    meta.end_fill(digest)
+    assert meta.claim_fill(digest, T0 + 902, T0 + 1802)  # ended: the next pull may start one
+    assert meta.claim_fill(digest_of("another"), T0, T0 + 900)

@@ -100,6 +100,8 @@ def iam_needs(service: str, operation: str, params: dict, account: str) -> list[
         return [("states:StopExecution", params["executionArn"])]
     if service == "sqs" and operation in ("SendMessage", "SendMessageBatch"):  # webhook delivery jobs
         return [("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{account}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[1]}")]
+    if service == "lambda" and operation == "Invoke":  # the proxy cache's background copies
+        return [("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{account}:function:{params['FunctionName']}")]
     if service == "scheduler":
         schedule = f"arn:aws:scheduler:{REGION}:{account}:schedule/{params.get('GroupName', 'default')}/{params['Name']}"
         if operation in ("CreateSchedule", "UpdateSchedule"):
@@ -180,11 +182,25 @@ def recorded(deployed, moto_session, distribution_auth):
         app_module._services = Services(settings, session=session, clock=lambda: time.time() + 2 * 86400)
         assert app_module.clean_up_uploads(SCHEDULED_EVENT, None)["orphans"] == 1
         _schedules(app_module)
+        _background_copy(app_module)
     finally:
         receiver.close()
         logging.getLogger("berth.pulls").removeHandler(pull_lines)
         app_module._services = None
     return calls
+
+
+def _background_copy(app_module) -> None:
+    """A proxy cache's pull of a blob too big for the request starts proxy_fill (an
+    asynchronous invocation; no function is deployed here, so it fails, and says so)."""
+    from chalicelib.errors import UpstreamUnavailable
+    from chalicelib.proxy_cache import Upstream
+
+    svc = app_module._services
+    digest = "sha256:" + "b" * 64
+    with pytest.raises(UpstreamUnavailable, match="could not start"):
+        svc.proxy_cache.start_fill(Upstream("hub", 1, "https://hub.example", "docker-registry", None), "hub/app", digest)
+    assert svc.meta.claim_fill(digest, 0, 1)  # the failed start ended its claim
 
 
 def _schedules(app_module) -> None:
@@ -321,7 +337,7 @@ def _replicate(run: Run, admin: dict, repo: str, remote_url: str) -> None:
 
 def test_the_run_used_each_service(recorded):
     services = {service for service, _, _ in recorded}
-    assert services == {"s3", "dynamodb", "ssm", "events", "sqs", "stepfunctions", "scheduler"}, services
+    assert services == {"s3", "dynamodb", "ssm", "events", "sqs", "stepfunctions", "scheduler", "lambda"}, services
 
 
 def test_every_call_is_allowed_by_the_policy(recorded, deployed):

@@ -32,6 +32,8 @@ def test_configure_points_the_stage_at_the_stacks(deployed):
         "BERTH_WEBHOOK_QUEUE": deployed.data["WebhookDeliveriesQueueUrl"],
         "BERTH_REPLICATION_EVENTS_QUEUE_ARN": deployed.data["ReplicationEventsQueueArn"],
         "BERTH_REPLICATION_STATE_MACHINE": deployed.replication["ReplicationStateMachineArn"],
+        # infra/operations.yaml: the app's functions' names (the API invokes proxy_fill)
+        "BERTH_FUNCTION_PREFIX": f"berth-{deployed.stage}-",
         # infra/schedules.yaml: jobs on a cron call run_schedule with the stage's role
         "BERTH_SCHEDULE_PREFIX": f"berth-{deployed.stage}-",
         "BERTH_SCHEDULE_TARGET_ARN": f"arn:aws:lambda:us-east-1:123456789012:function:berth-{deployed.stage}-run_schedule",
@@ -60,6 +62,7 @@ def test_operations_stack_creates_log_groups_with_retention_and_a_dashboard(depl
         f"/aws/lambda/berth-{stage}-replication_task": 30,
         f"/aws/lambda/berth-{stage}-replication_events": 30,
         f"/aws/lambda/berth-{stage}-run_schedule": 30,
+        f"/aws/lambda/berth-{stage}-proxy_fill": 30,
         f"/aws/lambda/berth-{stage}-challenge": 30,
         f"/aws/lambda/berth-{stage}-forward_events": 30,
         f"/aws/lambda/berth-{stage}-audit_events": 30,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
 
 import pytest
@@ -156,6 +157,71 @@ def test_a_layer_over_64_mib_on_the_first_pull(stack, skopeo, upstream, tmp_path
     # the blob GET answered a redirect to S3 (no bytes through the API)
     reply = stack.http().request("GET", f"/v2/{project}/big/layer/blobs/{digest_of(layer)}", allow_redirects=False)
     assert reply.status_code == 307 and "Signature" in reply.headers["Location"]
+
+
+def _inline_limit(stack, size: int) -> None:
+    reply = _api(stack, "PUT", "/configurations", json={"proxy_cache_inline_copy_bytes": size})
+    assert reply.status_code == 200, reply.text
+
+
+def _wait_for_the_cache(stack, path: str, timeout: float = 120) -> requests.Response:
+    """Until the blob GET redirects to S3: the background copy is done."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = stack.http().request("GET", path, allow_redirects=False)
+        if reply.status_code == 307 and "Signature" in reply.headers["Location"]:
+            return reply
+        assert time.monotonic() < deadline, f"still {reply.status_code} {reply.headers.get('Location')}"
+        time.sleep(0.5)
+
+
+def test_a_blob_too_big_for_the_request_is_copied_in_the_background(stack, skopeo, upstream, tmp_path):
+    """Above proxy_cache_inline_copy_bytes the first GET starts the proxy_fill function (an
+    asynchronous Lambda invocation) and answers 503 with Retry-After; once it is done, the
+    blob is the cache's like any other, verified and byte-exact."""
+    layer = os.urandom(6 * 1024 * 1024 + 7)
+    pushed = push_image(RegistryClient(upstream.url), "big/async", "v1", layer)
+    project = _proxy_project(stack, upstream.url)
+    _inline_limit(stack, 1024 * 1024)
+    try:
+        path = f"/v2/{project}/big/async/blobs/{digest_of(layer)}"
+        first = stack.http().request("GET", path, allow_redirects=False)
+        assert first.status_code in (503, 307), first.text  # 307: the copy already finished
+        if first.status_code == 503:
+            assert first.json()["errors"][0]["code"] == "UNAVAILABLE" and first.headers["Retry-After"] == "10"
+            assert "being copied" in first.json()["errors"][0]["message"]
+        _wait_for_the_cache(stack, path)
+        _pull(skopeo, stack, f"{stack.host}/{project}/big/async:v1", tmp_path / "pulled")
+        assert _pulled_manifest(tmp_path / "pulled") == pushed.data
+        assert (tmp_path / "pulled" / digest_of(layer).split(":")[1]).read_bytes() == layer
+    finally:
+        _inline_limit(stack, 256 * 1024 * 1024)
+
+
+def test_a_big_blob_is_pulled_from_the_upstreams_cdn_while_the_cache_fills(stack, skopeo, upstream, tmp_path):
+    """An upstream that sends blob GETs to another origin (its CDN, presigned): the first
+    pull of a big blob goes there, without our credentials; later pulls are the cache's."""
+    layer = os.urandom(5 * 1024 * 1024 + 3)
+    pushed = push_image(RegistryClient(upstream.url), "big/cdn", "v1", layer)
+    with FaultProxy(upstream.url) as faults:
+        faults.mode = "cdn"
+        project = _proxy_project(stack, faults.url)
+        _inline_limit(stack, 1024 * 1024)
+        try:
+            path = f"/v2/{project}/big/cdn/blobs/{digest_of(layer)}"
+            first = stack.http().request("GET", path, allow_redirects=False)
+            assert first.status_code == 307
+            assert first.headers["Location"] in (f"{upstream.url}/v2/big/cdn/blobs/{digest_of(layer)}",) or \
+                "Signature" in first.headers["Location"]  # the copy may have won the race
+            _pull(skopeo, stack, f"{stack.host}/{project}/big/cdn:v1", tmp_path / "first")
+            assert (tmp_path / "first" / digest_of(layer).split(":")[1]).read_bytes() == layer
+            _wait_for_the_cache(stack, path)
+        finally:
+            _inline_limit(stack, 256 * 1024 * 1024)
+    # the upstream is gone: the cache serves it
+    _pull(skopeo, stack, f"{stack.host}/{project}/big/cdn:v1", tmp_path / "second")
+    assert _pulled_manifest(tmp_path / "second") == pushed.data
+    assert (tmp_path / "second" / digest_of(layer).split(":")[1]).read_bytes() == layer
 
 
 def test_multi_arch_fetches_only_the_requested_platform(stack, skopeo, upstream, tmp_path):

@@ -1,14 +1,15 @@
 """Blob reads never pass bytes through Lambda: they redirect to presigned S3 URLs."""
 from __future__ import annotations
 
-from chalicelib.errors import BlobNotFound
+from chalicelib.errors import BlobNotFound, UpstreamFilling
 from chalicelib.oci.digests import Digest
 from chalicelib.storage import paths
 from chalicelib.web.http import Request, Response
 
 
-def _linked(svc, name: str, digest: str) -> tuple[str, str]:
-    """(digest, the key of the object holding its bytes): one GetItem of the link."""
+def _linked(svc, name: str, digest: str) -> tuple[str, str | None, str | None]:
+    """(digest, the key of the object holding its bytes, None), one GetItem of the link; or,
+    for a big blob a proxy cache is still copying, (digest, None, the upstream's own URL)."""
     parsed = str(Digest.parse(digest))
     link = svc.meta.get_link(name, parsed)
     if link is None:
@@ -16,24 +17,29 @@ def _linked(svc, name: str, digest: str) -> tuple[str, str]:
         upstream = svc.proxy_cache.upstream_of(name)
         if upstream is None:
             raise BlobNotFound(f"blob {parsed} is not in {name}", detail={"digest": parsed})
-        svc.proxy_cache.fetch_blob(upstream, name, parsed)
+        elsewhere = svc.proxy_cache.fetch_blob(upstream, name, parsed)
+        if elsewhere:
+            return parsed, None, elsewhere
         link = svc.meta.get_link(name, parsed)
         if link is None:
             raise BlobNotFound(f"blob {parsed} is not in {name}", detail={"digest": parsed})
-    return parsed, link.key or paths.blob_key(parsed)
+    return parsed, link.key or paths.blob_key(parsed), None
 
 
 def check_blob(svc, req: Request, name: str, digest: str) -> Response:
     # API Gateway rewrites a HEAD response's Content-Length, so the size comes
     # from S3 itself, through a presigned HEAD.
-    digest, key = _linked(svc, name, digest)
+    digest, key, _upstream_url = _linked(svc, name, digest)
+    if key is None:
+        # the upstream's URL is presigned for GET only: a HEAD waits for the copy
+        raise UpstreamFilling(f"blob {digest} is being copied from the upstream; try again shortly", detail={"digest": digest})
     url = svc.blobs.presign_head(key, ttl=svc.settings.presign_ttl_seconds)
     return Response.empty(307, {"Location": url, "Docker-Content-Digest": digest})
 
 
 def get_blob(svc, req: Request, name: str, digest: str) -> Response:
-    digest, key = _linked(svc, name, digest)
-    url = svc.blobs.presign_get(key, ttl=svc.settings.presign_ttl_seconds)
+    digest, key, elsewhere = _linked(svc, name, digest)
+    url = elsewhere or svc.blobs.presign_get(key, ttl=svc.settings.presign_ttl_seconds)
     return Response.empty(307, {"Location": url, "Docker-Content-Digest": digest})
 
 
