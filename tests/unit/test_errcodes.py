@@ -33,6 +33,7 @@ EXPECTED = {
     errors.Denied: ("DENIED", 403),
     errors.UpstreamRateLimited: ("TOOMANYREQUESTS", 429),
     errors.UpstreamUnavailable: ("UNAVAILABLE", 503),
+    errors.UpstreamFilling: ("UNAVAILABLE", 503),
     errors.UpstreamInvalid: ("UNAVAILABLE", 502),
     errors.ProjectGone: ("DENIED", 403),
     errors.TagImmutable: ("DENIED", 403),

@@ -19,7 +19,7 @@ EXPECTED_KEYS = {
     # login throttling (docs/security.md)
     "login_throttle_enabled", "login_failures_before_delay", "login_source_failures_before_delay",
     "login_account_failures_before_delay", "login_max_delay_seconds", "login_failure_window_minutes",
-    "failed_login_audit_per_minute", "proxy_cache_check_interval", "quota_warning_percent",
+    "failed_login_audit_per_minute", "proxy_cache_check_interval", "proxy_cache_inline_copy_bytes", "quota_warning_percent",
 }
 
 
