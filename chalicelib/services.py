@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from chalicelib.meta.immutable_rules import DynamoImmutableRules
     from chalicelib.meta.labels import DynamoLabels
     from chalicelib.meta.quotas import DynamoQuotas
-    from chalicelib.meta.registries import DynamoRegistries
+    from chalicelib.meta.registries import RegistryStore
     from chalicelib.meta.registry import DynamoRegistryMeta
     from chalicelib.meta.replication import DynamoReplicationPolicies, DynamoReplicationRuns
     from chalicelib.meta.retention import DynamoRetention
@@ -155,7 +155,7 @@ class Services:
         return DynamoLabels(self.table, self.clock)
 
     @cached_property
-    def registries(self) -> DynamoRegistries:
+    def registries(self) -> RegistryStore:
         from chalicelib.meta.registries import DynamoRegistries
         from chalicelib.secrets import SsmSecretParameters
 

@@ -5,12 +5,17 @@ A registry item holds what may be shown (name, type, URL, credential type, acces
 key); its access secret lives only in SSM under `<prefix>/registries/<id>` and is read
 when a client of that registry is made (`secret`), never by the API's renderers.
 Names are unique: the registry and the claim on its name are written in one transaction.
+
+`RegistryStore` is the contract the domain and the API are written against; `DynamoRegistries`
+keeps it in DynamoDB and SSM, `MemoryRegistries` in memory (for fast tests of the code that
+uses it); tests/contract/test_registry_store.py runs the same suite over both.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -37,6 +42,33 @@ class Registry:
     created: float = 0
     updated: float = 0
     registry_id: int = 0
+
+
+class RegistryStore(Protocol):
+    def create(self, registry: Registry, secret: str = "") -> Registry:
+        """Store a new registry with the next id (and its secret); NameTaken if the name is in use."""
+        ...
+
+    def get(self, registry_id: int) -> Registry | None: ...
+
+    def list(self) -> list[Registry]:
+        """Every registry, by id."""
+        ...
+
+    def update(self, current: Registry, updated: Registry, secret: str | None) -> Registry:
+        """Replace `current` with `updated` (id and creation kept); `secret`: a new access
+        secret, "" to remove it, None to keep it. KeyError if gone, NameTaken on a taken name."""
+        ...
+
+    def set_status(self, registry_id: int, status: str) -> None:
+        """The last health check's result; nothing when the registry is gone."""
+        ...
+
+    def delete(self, registry: Registry) -> None: ...
+
+    def secret(self, registry: Registry) -> str:
+        """The access secret, "" when none is set."""
+        ...
 
 
 class DynamoRegistries:
@@ -126,6 +158,59 @@ class DynamoRegistries:
 
     def _next_id(self) -> int:
         return self._t.next_id("registry")
+
+
+class MemoryRegistries:
+    """RegistryStore in memory: the same answers as DynamoRegistries, for fast tests."""
+
+    def __init__(self, clock: Callable[[], float]):
+        self._clock = clock
+        self._registries: dict[int, Registry] = {}
+        self._secrets: dict[int, str] = {}
+        self._last_id = 0
+
+    def create(self, registry: Registry, secret: str = "") -> Registry:
+        self._last_id += 1  # an id is used up even when the name is refused, as the counter does
+        if any(r.name == registry.name for r in self._registries.values()):
+            raise NameTaken(registry.name)
+        now = self._clock()
+        created = replace(registry, registry_id=self._last_id, created=now, updated=now, has_secret=bool(secret))
+        self._registries[created.registry_id] = created
+        if secret:
+            self._secrets[created.registry_id] = secret
+        return created
+
+    def get(self, registry_id: int) -> Registry | None:
+        return self._registries.get(registry_id)
+
+    def list(self) -> list[Registry]:
+        return [self._registries[k] for k in sorted(self._registries)]
+
+    def update(self, current: Registry, updated: Registry, secret: str | None) -> Registry:
+        if current.registry_id not in self._registries:
+            raise KeyError(current.registry_id)
+        if any(r.name == updated.name and r.registry_id != current.registry_id for r in self._registries.values()):
+            raise NameTaken(updated.name)
+        has_secret = current.has_secret if secret is None else bool(secret)
+        stored = replace(updated, registry_id=current.registry_id, created=current.created,
+                         updated=self._clock(), has_secret=has_secret)
+        self._registries[current.registry_id] = stored
+        if secret:
+            self._secrets[current.registry_id] = secret
+        elif secret == "":
+            self._secrets.pop(current.registry_id, None)
+        return stored
+
+    def set_status(self, registry_id: int, status: str) -> None:
+        if registry_id in self._registries:
+            self._registries[registry_id] = replace(self._registries[registry_id], status=status)
+
+    def delete(self, registry: Registry) -> None:
+        self._registries.pop(registry.registry_id, None)
+        self._secrets.pop(registry.registry_id, None)
+
+    def secret(self, registry: Registry) -> str:
+        return self._secrets.get(registry.registry_id, "") if registry.has_secret else ""
 
 
 def _cancelled(exc: ClientError) -> bool:
