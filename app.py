@@ -85,6 +85,15 @@ def run_schedule(event, context):
     return scheduled_jobs.run(services(), event)
 
 
+@app.lambda_function(name="gc_task")
+def gc_task(event, context):
+    """A step of a garbage collection run, called by its Step Functions state machine
+    (infra/gc.asl.json; chalicelib/gc.py)."""
+    from chalicelib import gc
+
+    return gc.step(services(), event, context.get_remaining_time_in_millis)
+
+
 @app.lambda_function(name="record_pulls")
 def record_pulls(event, context):
     """Batches of pull log lines from the API function's CloudWatch Logs subscription

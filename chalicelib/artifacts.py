@@ -102,7 +102,7 @@ def push_manifest(
         svc.blobs.put_manifest(record.digest, stored_body)
     _put(
         svc, name, record, tag, keep_tag=keep_tag, project=project, new_repository=not reads.repository_exists,
-        extra=extra, new_manifest=not reads.manifest_exists,
+        extra=extra, new_manifest=not reads.manifest_exists, hold_children=record.children,
     )
 
 
@@ -136,7 +136,10 @@ def _charge(svc, name: str, record: ManifestRecord, reads, sizes: dict[str, int]
     named = {d: sizes[d] for d in record.blobs if d in sizes}
     named[record.digest] = record.size
     try:
-        change = quotas.charge(project_of(name), named, reads.counted, reads.quota, int(svc.clock()))
+        change = quotas.charge(
+            project_of(name), named, reads.counted, reads.quota, int(svc.clock()),
+            blobs=frozenset(record.blobs), in_blob_count=reads.in_blob_count,
+        )
     except QuotaExceeded as exc:
         _quota_event(svc, QUOTA_EXCEEDED, name, record, tag, exc.message, reads.quota.hard, reads.quota.used, emit=True)
         raise
@@ -190,10 +193,13 @@ def delete_tag(svc, name: str, tag: str) -> bool:
     return svc.meta.delete_tag(name, tag)
 
 
-def delete_manifest(svc, name: str, digest: str, *, manifests: Iterable[ManifestRecord] | None = None) -> ManifestRecord:
+def delete_manifest(
+    svc, name: str, digest: str, *, manifests: Iterable[ManifestRecord] | None = None, only_untagged: bool = False
+) -> ManifestRecord:
     """Delete a manifest, its tags and its referrer entry, unless an index in the
     repository still lists it or one of its tags is immutable. `manifests`: the
-    repository's, if the caller has them."""
+    repository's, if the caller has them; `only_untagged`: Conflict if it has a tag
+    (garbage collection's untagged artifacts)."""
     listed = svc.meta.list_manifests(name, with_body=False) if manifests is None else manifests
     referenced_by = parents(listed, digest)
     if referenced_by:
@@ -207,7 +213,9 @@ def delete_manifest(svc, name: str, digest: str, *, manifests: Iterable[Manifest
             if tagged == digest and immutability.protects(rules, name, tag):
                 raise immutability.refuse_delete(tag)
     # the quota's release of the record the store reads and deletes, in the same transaction
-    deleted = svc.meta.delete_manifest(name, digest, extra=lambda record: _release(svc, name, [record]))
+    deleted = svc.meta.delete_manifest(
+        name, digest, extra=lambda record: _release(svc, name, [record]), only_untagged=only_untagged
+    )
     if deleted is None:
         raise ManifestNotFound(f"manifest {digest} is not in {name}", detail={"digest": digest})
     return deleted
@@ -256,4 +264,5 @@ def _copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, r
     sizes = {**reads.sizes, **{digest: size for digest, size, _ in links}}
     extra = _charge(svc, target, copied, reads, sizes, tag=tag)
     # the blobs' links with the manifest, in one transaction: a fault copies all or nothing
-    _put(svc, target, copied, tag, keep_tag=keep_tag, links=links, extra=extra, new_manifest=not reads.manifest_exists)
+    _put(svc, target, copied, tag, keep_tag=keep_tag, links=links, extra=extra, new_manifest=not reads.manifest_exists,
+         hold_children=record.children)

@@ -64,6 +64,11 @@ class Settings:
     schedule_prefix: str = "berth-dev-"
     schedule_target_arn: str = ""
     schedule_role_arn: str = ""
+    # garbage collection (docs/lifecycle.md): the state machine a run executes
+    # (infra/gc.asl.json), and how long a blob nothing names is kept after it was last
+    # linked or named (Harbor's time window: 2 hours)
+    gc_state_machine: str = ""
+    gc_grace_seconds: int = 2 * 3600
     webhook_timeout_seconds: float = 5.0
     webhook_retry_base_seconds: float = 5.0
 
@@ -138,6 +143,8 @@ class Settings:
             schedule_prefix=env.get("BERTH_SCHEDULE_PREFIX", "").strip() or "berth-dev-",
             schedule_target_arn=env.get("BERTH_SCHEDULE_TARGET_ARN", "").strip(),
             schedule_role_arn=env.get("BERTH_SCHEDULE_ROLE_ARN", "").strip(),
+            gc_state_machine=env.get("BERTH_GC_STATE_MACHINE", "").strip(),
+            gc_grace_seconds=integer("BERTH_GC_GRACE", 2 * 3600),
             webhook_timeout_seconds=seconds("BERTH_WEBHOOK_TIMEOUT", 5.0),
             webhook_retry_base_seconds=seconds("BERTH_WEBHOOK_RETRY_BASE", 5.0),
         )

@@ -254,9 +254,7 @@ class ProxyCache:
         UpstreamFilling: 503 with Retry-After, until the copy is done
         (docs/decisions/proxy-cache-big-layers.md)."""
         svc = self._svc
-        size = svc.meta.blob_size(digest)
-        if size is not None:
-            svc.meta.link_blob(repository, digest, size, int(svc.clock()), project=upstream.project)
+        if svc.meta.link_existing(repository, digest, int(svc.clock()), project=upstream.project) is not None:
             return None
         reply = self._open(upstream, repository, digest)
         length = _length(reply)
@@ -300,11 +298,10 @@ class ProxyCache:
             upstream = self.upstream_of(repository)
             if upstream is None:
                 return {"skipped": f"{repository} is not a proxy cache project"}
-            if svc.meta.blob_size(digest) is None:
+            # a blob the bucket has is linked as its record names it (never re-recorded)
+            if svc.meta.link_existing(repository, digest, int(svc.clock()), project=upstream.project) is None:
                 reply = self._open(upstream, repository, digest)
                 self._copy(upstream, repository, digest, reply, _length(reply))
-            else:
-                svc.meta.link_blob(repository, digest, svc.meta.blob_size(digest), int(svc.clock()), project=upstream.project)
         finally:
             svc.meta.end_fill(digest)
         return {"repository": repository, "digest": digest, "size": svc.meta.blob_size(digest)}

@@ -22,13 +22,18 @@ def _human(nbytes: int) -> str:
     return f"{nbytes} B"
 
 
-def charge(project: str, sizes: dict[str, int], counted: dict[str, int], quota: Quota, now: int) -> Change:
+def charge(
+    project: str, sizes: dict[str, int], counted: dict[str, int], quota: Quota, now: int,
+    *, blobs: frozenset[str] = frozenset(), in_blob_count: frozenset[str] = frozenset(),
+) -> Change:
     """The change a new manifest makes: `sizes` (digest -> bytes) of the blobs it names
-    and of itself, `counted` (digest -> refs) of those the project counts already.
+    and of itself, `counted` (digest -> refs) of those the project counts already;
+    `blobs`: which of them are blobs (not the manifest's own digest), `in_blob_count`:
+    which counted ones their blob's record counts already (garbage collection's ledger).
     QuotaExceeded (DENIED) if the new bytes would take usage over the limit."""
     added = {d: n for d, n in sizes.items() if d not in counted}
     shared = {d: counted[d] for d in sizes if d in counted}
-    change = Change(project, added, shared, {}, quota, now)
+    change = Change(project, added, shared, {}, quota, now, frozenset(blobs), frozenset(in_blob_count))
     if quota.hard >= 0 and change.delta > 0 and quota.used + change.delta > quota.hard:
         # Harbor's words
         raise QuotaExceeded(
@@ -39,11 +44,13 @@ def charge(project: str, sizes: dict[str, int], counted: dict[str, int], quota: 
     return change
 
 
-def release(project: str, named: dict[str, int], counted: dict[str, tuple[int, int]], quota: Quota, now: int) -> Change:
+def release(project: str, named: dict[str, int], counted: dict[str, tuple], quota: Quota, now: int) -> Change:
     """The change deleting manifests makes: `named` (digest -> how many of the deleted
-    manifests name it, themselves included), `counted` (digest -> (refs, bytes))."""
+    manifests name it, themselves included), `counted` (digest -> (refs, bytes[, whether
+    the blob's record counts the project]))."""
     released = {d: (counted[d][0], count, counted[d][1]) for d, count in named.items() if d in counted}
-    return Change(project, {}, {}, released, quota, now)
+    in_blob_count = frozenset(d for d in released if len(counted[d]) > 2 and counted[d][2])
+    return Change(project, {}, {}, released, quota, now, in_blob_count=in_blob_count)
 
 
 def warning(change: Change, percent: int) -> str | None:

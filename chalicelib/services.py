@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chalicelib.events.outbox import Outbox
     from chalicelib.meta.accounts import DynamoAccounts
     from chalicelib.meta.audit import DynamoAuditLog
+    from chalicelib.meta.gc import DynamoGC
     from chalicelib.meta.immutable_rules import DynamoImmutableRules
     from chalicelib.meta.labels import DynamoLabels
     from chalicelib.meta.quotas import DynamoQuotas
@@ -147,6 +148,12 @@ class Services:
         from chalicelib.meta.retention import DynamoRetention
 
         return DynamoRetention(self.table, self.clock)
+
+    @cached_property
+    def gc(self) -> DynamoGC:
+        from chalicelib.meta.gc import DynamoGC
+
+        return DynamoGC(self.table, self.clock)
 
     @cached_property
     def labels(self) -> DynamoLabels:

@@ -192,3 +192,32 @@ def _zip() -> bytes:
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("app.py", "# the app's code runs in process (devstack/workflows.py)\n")
     return out.getvalue()
+
+
+GC_DEFINITION = TEMPLATE.parent / "gc.asl.json"
+GC_FUNCTION = "gc_task"  # the app's function (app.py), deployed as berth-<stage>-gc_task
+
+
+def create_gc_workflow(client_for: Callable[[str], Any], stage: str) -> str:
+    """Garbage collection's state machine, berth-<stage>-gc, from infra/gc.asl.json (its
+    tasks: the app's gc_task, `${GcTaskArn}`), made through the Step Functions API as the
+    replication one is; its ARN."""
+    iam, lam, sfn = (client_for(s) for s in ("iam", "lambda", "stepfunctions"))
+    role_name = f"berth-{stage}-gc"
+    try:
+        role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=_ROLE_POLICY)["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    function = f"berth-{stage}-{GC_FUNCTION}"
+    try:
+        arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    except lam.exceptions.ResourceNotFoundException:
+        arn = lam.create_function(FunctionName=function, Runtime="python3.12", Role=role, Handler=f"app.{GC_FUNCTION}",
+                                  Code={"ZipFile": _zip()}, Timeout=900)["FunctionArn"]
+    text = GC_DEFINITION.read_text().replace("${GcTaskArn}", arn)
+    name = f"berth-{stage}-gc"
+    for existing in sfn.list_state_machines()["stateMachines"]:
+        if existing["name"] == name:
+            sfn.update_state_machine(stateMachineArn=existing["stateMachineArn"], definition=text)
+            return existing["stateMachineArn"]
+    return sfn.create_state_machine(name=name, definition=text, roleArn=role)["stateMachineArn"]

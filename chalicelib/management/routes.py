@@ -20,6 +20,7 @@ from chalicelib.management import (
     artifacts,
     audit,
     configurations,
+    gc,
     immutable,
     labels,
     login,
@@ -43,7 +44,7 @@ from chalicelib.management.spec import Operation, operation_of
 PREFIX = "api/v2.0"
 # path parameters that are Harbor integers; the others are strings
 INTEGER_PARAMS = frozenset(
-    {"id", "immutable_rule_id", "label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id", "registry_id", "policy_id", "eid", "tid"}
+    {"id", "immutable_rule_id", "label_id", "user_id", "mid", "robot_id", "webhook_policy_id", "execution_id", "task_id", "registry_id", "policy_id", "eid", "tid", "gc_id"}
 )
 class Handler:
     """A handler named "<module of chalicelib/management>.<function>", imported on first
@@ -206,6 +207,14 @@ ROUTES: tuple[Route, ...] = (
     # search and statistics
     Route("GET", "/search", search.search),
     Route("GET", "/statistics", search.get_statistic),
+    # garbage collection (system administrators; chalicelib/gc.py)
+    Route("GET", "/system/gc", gc.get_gc_history),
+    Route("GET", "/system/gc/schedule", gc.get_gc_schedule),
+    Route("POST", "/system/gc/schedule", gc.create_gc_schedule),
+    Route("PUT", "/system/gc/schedule", gc.update_gc_schedule),
+    Route("GET", "/system/gc/{gc_id}/log", gc.get_gc_log),
+    Route("GET", "/system/gc/{gc_id}", gc.get_gc),
+    Route("PUT", "/system/gc/{gc_id}", gc.stop_gc),
     # quotas
     Route("GET", "/quotas", quotas.list_quotas),
     Route("GET", "/quotas/{id}", quotas.get_quota),

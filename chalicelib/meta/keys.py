@@ -93,6 +93,17 @@ Tag retention (chalicelib/meta/retention.py): a project's policy (its id is the 
     RETENTION_EXECUTIONS#<policy id>      <execution id, 10 digits>
     RETENTION_TASKS#<execution id>        <task id, 6 digits>     one repository: what was kept and deleted, its log
 
+Garbage collection (chalicelib/meta/gc.py; docs/decisions/garbage-collection.md): the
+blobs that may have become garbage (written where a blob's count of projects falls to 0
+or an upload links a new blob; 16 partitions by the digest's first hex digit), the runs,
+each run's log, the one-run-at-a-time lease and the schedule:
+
+    GCQ#<hex digit>                   <digest>
+    GCRUNS                            <run id, 10 digits>
+    GCLOG#<run id>                    <time>#<n>
+    GCLEASE                           LEASE
+    GCSCHEDULE                        SCHEDULE
+
 Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
     SESSION#<sha256 of the cookie's secret>   SESSION
@@ -361,6 +372,29 @@ def retention_tasks_pk(execution_id: int) -> str:
 
 def retention_task_sk(task_id: int) -> str:
     return f"{task_id:06d}"
+
+
+# -- garbage collection ---------------------------------------------------------------
+GC_RUNS_PK = "GCRUNS"
+GC_LEASE_PK = "GCLEASE"
+GC_LEASE_SK = "LEASE"
+GC_SCHEDULE_PK = "GCSCHEDULE"
+GC_SCHEDULE_SK = "SCHEDULE"
+GC_SHARDS = "0123456789abcdef"
+
+
+def gc_candidates_pk(digest_or_shard: str) -> str:
+    """The candidates' partition of a digest (or of a shard: one hex digit)."""
+    shard = digest_or_shard.split(":", 1)[-1][:1] if ":" in digest_or_shard else digest_or_shard[:1]
+    return f"GCQ#{shard}"
+
+
+def gc_run_sk(run_id: int) -> str:
+    return f"{run_id:010d}"
+
+
+def gc_log_pk(run_id: int) -> str:
+    return f"GCLOG#{run_id}"
 
 
 # -- list sizes ----------------------------------------------------------------------

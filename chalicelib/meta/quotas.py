@@ -20,8 +20,10 @@ from chalicelib.meta import keys
 from chalicelib.meta.table import Table, delete_op, is_condition_failure, put_op, update_op
 
 UNLIMITED = -1
+# a PBLOB item's flag: the blob's record counts this project (meta/gc_ledger.py PROJECTS)
+IN_BLOB_COUNT = "in_blob_count"
 # attributes read with a push's references (meta/registry.py read_for_push)
-PROJECTION = ("refs", "hard", "used")
+PROJECTION = ("refs", "hard", "used", IN_BLOB_COUNT)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,10 @@ class Change:
     released: dict[str, tuple[int, int, int]]
     quota: Quota
     now: int
+    # which digests are blobs (they have a BLOB# record; the others are manifests' own
+    # digests), and which PBLOB items read are counted in their blob's record already
+    blobs: frozenset[str] = frozenset()
+    in_blob_count: frozenset[str] = frozenset()
 
     @property
     def delta(self) -> int:
@@ -73,16 +79,33 @@ class Change:
 
 
 def change_ops(change: Change) -> list[dict[str, Any]]:
-    """The operations of `change`, each conditional on what was read."""
+    """The operations of `change`, each conditional on what was read. A blob the project
+    starts naming adds 1 to its record's count of projects, on condition that no garbage
+    collection committed to deleting it; one it stops naming takes 1 off and becomes a
+    candidate for the next run (meta/gc_ledger.py)."""
+    from chalicelib.meta import gc_ledger
+
     pk = keys.project_blobs_pk(change.project)
     ops: list[dict[str, Any]] = []
     for digest, nbytes in change.added.items():
-        ops.append(put_op({"PK": pk, "SK": digest, "refs": 1, "nbytes": nbytes}, "attribute_not_exists(PK)"))
+        item = {"PK": pk, "SK": digest, "refs": 1, "nbytes": nbytes}
+        if digest in change.blobs:
+            item[IN_BLOB_COUNT] = 1
+            ops.append(gc_ledger.named_op(digest, 1, change.now))
+        ops.append(put_op(item, "attribute_not_exists(PK)"))
     for digest, refs in change.shared.items():
-        ops.append(_if_refs(update_op(pk, digest, "ADD refs :one", {":one": 1}), refs))
+        if digest in change.blobs and digest not in change.in_blob_count:
+            # counted as a manifest's own digest so far (or before the ledger): count it now
+            ops.append(gc_ledger.named_op(digest, 1, change.now))
+            ops.append(_if_refs(update_op(pk, digest, f"ADD refs :one SET {IN_BLOB_COUNT} = :one", {":one": 1}), refs))
+        else:
+            ops.append(_if_refs(update_op(pk, digest, "ADD refs :one", {":one": 1}), refs))
     for digest, (refs, count, _) in change.released.items():
         if count >= refs:
             ops.append(_if_refs(delete_op(pk, digest), refs))
+            if digest in change.in_blob_count:
+                ops.append(gc_ledger.named_op(digest, -1, change.now))
+                ops.append(gc_ledger.candidate_op(digest, change.project, change.now))
         else:
             ops.append(_if_refs(update_op(pk, digest, "ADD refs :minus", {":minus": -count}), refs))
     delta = change.delta
@@ -136,10 +159,39 @@ class DynamoQuotas:
 
         return Quota.from_item(project, unmarshal(out["Attributes"]))
 
-    def blob_refs(self, project: str, digests: Iterable[str]) -> dict[str, tuple[int, int]]:
-        """{digest: (refs, nbytes)} of these blobs the project counts (one BatchGetItem)."""
-        found = self._t.batch_get((blob_key(project, d) for d in set(digests)), projection="SK, refs, nbytes")
-        return {i["SK"]: (int(i["refs"]), int(i["nbytes"])) for i in found}
+    def blob_refs(self, project: str, digests: Iterable[str]) -> dict[str, tuple[int, int, bool]]:
+        """{digest: (refs, nbytes, whether the blob's record counts the project)} of these
+        blobs the project counts (one BatchGetItem)."""
+        found = self._t.batch_get((blob_key(project, d) for d in set(digests)), projection=f"SK, refs, nbytes, {IN_BLOB_COUNT}")
+        return {i["SK"]: (int(i["refs"]), int(i["nbytes"]), bool(i.get(IN_BLOB_COUNT))) for i in found}
+
+    def recount(self, project: str) -> tuple[int, int] | None:
+        """Set the project's usage to the sum of the blobs it counts (garbage collection's
+        correction: a deletion that died between its items and its quota over-counts).
+        Only if no write charged or released in between (the quota item is unchanged, and
+        every write that changes the sum changes it too). (before, after), or None if a
+        concurrent write won (the next run tries again)."""
+        before = self._t.get(*quota_key(project), consistent=True)
+        if before is None:
+            return None
+        pk = keys.project_blobs_pk(project)
+        total = sum(int(i.get("nbytes", 0)) for i in self._t.query_all(pk, low="\x00", high="\U0010ffff", projection="nbytes"))
+        used, updated = int(before.get("used", 0)), int(before.get("updated", 0))
+        if total == used:
+            return used, total
+        try:
+            self._t.client.update_item(
+                TableName=self._t.name,
+                Key=keys.key(*quota_key(project)),
+                UpdateExpression="SET used = :total",
+                ConditionExpression="used = :used AND updated = :updated",
+                ExpressionAttributeValues={":total": {"N": str(total)}, ":used": {"N": str(used)}, ":updated": {"N": str(updated)}},
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return used, total
 
     def apply(self, change: Change) -> None:
         """`change` on its own (a deletion's release, after the manifests went)."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict, ProjectGone
-from chalicelib.meta import keys
+from chalicelib.meta import gc_ledger, keys
 from chalicelib.meta.table import KeyRange, Table, count_op, delete_op, is_condition_failure, marshal, put_op, update_op
 
 if TYPE_CHECKING:
@@ -25,6 +26,12 @@ INLINE_MANIFEST_LIMIT = 64 * 1024
 INLINE_ANNOTATIONS_LIMIT = 192 * 1024
 # DynamoDB's most items in one transaction
 MAX_TRANSACTION = 100
+# an index's children held in its transaction (beyond, an index of very many children
+# relies on garbage collection's grace period alone: docs/decisions/garbage-collection.md)
+_MAX_HELD_CHILDREN = 50
+# how many times an upload waits for a garbage collection to finish deleting the blob's old
+# record (about 20 s in all, backing off to a second)
+_GONE_WAITS = 25
 
 
 def _annotations_attr(annotations: dict[str, str] | None) -> str | None:
@@ -139,6 +146,7 @@ class PushReads:
     sizes: dict[str, int] = field(default_factory=dict)  # bytes of the blobs the repository links
     counted: dict[str, int] = field(default_factory=dict)  # refs of the blobs the project counts
     quota: Any = None  # the project's usage and limit (meta/quotas.Quota)
+    in_blob_count: frozenset = frozenset()  # counted blobs whose record counts the project (meta/gc_ledger.py)
 
 
 @dataclass
@@ -187,57 +195,81 @@ class DynamoRegistryMeta:
         now: int,
         *,
         key: str | None = None,
-        upload_id: str | None = None,
-        claim_expires: int | None = None,
         project: str | None = None,
         extra: Iterable[dict] = (),
     ) -> None:
-        """Make `digest` servable from `name`, and record that its bytes exist; `key`: where
-        they are when not at the digest's own key (copied from another link); `upload_id`:
-        the upload session that wrote them ends with this (it completes once; its record goes
-        at `claim_expires`: the bytes are at the digest's own key, nothing to keep track of).
-        `project`: the write happens only while that project exists (ProjectGone)."""
-        ops = _link_ops(name, digest, size, now, key)
-        if upload_id:
-            ops.append(_upload_claim(upload_id, digest, now, claim_expires))
-        try:
-            self._write([*ops, *extra], guard=project)
-        except Conflict:
-            if upload_id and self.upload_ended(upload_id):
-                raise UploadAlreadyComplete(upload_id, cancelled=self.upload_cancelled(upload_id)) from None
-            raise
+        """Make `digest`, whose bytes the store holds, servable from `name` (a mount, a copy,
+        a second upload of a known blob); `key`: where the bytes are when not at the
+        digest's own key, as the blob's record names it. The link holds only while the
+        record is live and names that key (Conflict otherwise: garbage collection is
+        deleting it, or it was deleted and uploaded again elsewhere), and it moves the
+        record's `last_ref` (meta/gc_ledger.py). `project`: the write happens only while
+        that project exists (ProjectGone)."""
+        self._write([*_link_ops(name, digest, size, now, key), *extra], guard=project)
+
+    def link_existing(self, name: str, digest: str, now: int, *, project: str | None = None) -> int | None:
+        """Link a blob the store holds (from any repository) to `name`, naming the object its
+        record names; its size, or None if the store has no live record of it."""
+        for _ in range(3):
+            item = self._t.get(keys.blob_pk(digest), keys.BLOB_SK, consistent=True, projection=f"nbytes, {OBJECT_KEY}, {gc_ledger.GONE}")
+            if item is None or item.get(gc_ledger.GONE):
+                return None
+            try:
+                self.link_blob(name, digest, int(item["nbytes"]), now, key=item.get(OBJECT_KEY), project=project)
+                return int(item["nbytes"])
+            except Conflict:
+                continue  # deleted or replaced in between: read it again
+        return None
 
     def link_uploaded_blob(
-        self, name: str, digest: str, size: int, now: int, *, upload_id: str, key: str, project: str | None = None
+        self, name: str, digest: str, size: int, now: int, *, upload_id: str, key: str, project: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> str:
         """Link a blob whose bytes an upload session wrote to `key` (no copy is made).
 
-        One transaction: the link, the blob's record naming `key`, and the session's claim
-        on its object (so a session completes once, and the clean-up keeps the object).
-        If the blob's bytes already exist elsewhere, the link names those instead and the
-        caller removes its duplicate: returns the key linked."""
+        One transaction: the link, the blob's record naming `key` (created with garbage
+        collection's ledger: no project names it yet, `last_ref` now, a candidate for the
+        next run), and the session's claim on its object (so a session completes once, and
+        the clean-up keeps the object). If the blob's bytes already exist elsewhere, the
+        link names those instead and the caller removes its duplicate: returns the key
+        linked. While a garbage collection is deleting the blob's old record (`gone`), it
+        waits for that to finish, then records its own bytes: never the ones going."""
         link = {"PK": keys.repo_pk(name), "SK": keys.link_sk(digest), "nbytes": size, "created": now, OBJECT_KEY: key}
         record = update_op(
             keys.blob_pk(digest),
             keys.BLOB_SK,
-            f"SET #n = :s, #c = :now, {OBJECT_KEY} = :k",
-            {":s": size, ":now": now, ":k": key},
+            f"SET #n = :s, #c = :now, {OBJECT_KEY} = :k, {gc_ledger.LAST_REF} = :now, {gc_ledger.PROJECTS} = :zero, "
+            f"{gc_ledger.TRACKED} = :one ADD {gc_ledger.LINKED_IN} :repo",
+            {":s": size, ":now": now, ":k": key, ":zero": 0, ":one": 1, ":repo": {name}},
             names={"#n": "nbytes", "#c": "created"},
         )
         record["Update"]["ConditionExpression"] = "attribute_not_exists(PK)"
-        try:
-            self._write([put_op(link), record, _upload_claim(upload_id, digest, now)], guard=project)
-            return key
-        except Conflict:
-            if self.upload_ended(upload_id):
-                raise UploadAlreadyComplete(upload_id, cancelled=self.upload_cancelled(upload_id)) from None
-        # the blob exists already: link to its bytes (a second upload of a known blob)
-        item = self._t.get(keys.blob_pk(digest), keys.BLOB_SK, consistent=True, projection=f"nbytes, {OBJECT_KEY}")
-        if item is None:  # removed in between: record ours after all
-            return self.link_uploaded_blob(name, digest, size, now, upload_id=upload_id, key=key, project=project)
-        existing = item.get(OBJECT_KEY)
-        self.link_blob(name, digest, int(item["nbytes"]), now, key=existing, project=project)
-        return existing or ""
+        candidate = gc_ledger.candidate_op(digest, keys.project_of(name), now)
+        wait = 0.05
+        for _ in range(_GONE_WAITS):
+            try:
+                self._write([put_op(link), record, _upload_claim(upload_id, digest, now), candidate], guard=project)
+                return key
+            except Conflict:
+                if self.upload_ended(upload_id):
+                    raise UploadAlreadyComplete(upload_id, cancelled=self.upload_cancelled(upload_id)) from None
+            # the blob exists already: link to its bytes (a second upload of a known blob)
+            item = self._t.get(
+                keys.blob_pk(digest), keys.BLOB_SK, consistent=True, projection=f"nbytes, {OBJECT_KEY}, {gc_ledger.GONE}"
+            )
+            if item is None:  # removed in between: record ours after all
+                continue
+            if item.get(gc_ledger.GONE):  # a garbage collection is deleting it: wait until it is gone
+                sleep(wait)
+                wait = min(wait * 2, 1.0)
+                continue
+            existing = item.get(OBJECT_KEY)
+            try:
+                self.link_blob(name, digest, int(item["nbytes"]), now, key=existing, project=project)
+            except Conflict:
+                continue
+            return existing or ""
+        raise Conflict(f"blob {digest} is being garbage-collected; retry the upload")
 
     def end_upload(self, upload_id: str, expires_at: int) -> bool:
         """Mark a session cancelled (it can complete no more); False if it had ended
@@ -320,6 +352,7 @@ class DynamoRegistryMeta:
             manifest_exists=digest is not None and (pk, keys.manifest_sk(digest)) in found,
             sizes={d: int(found[(pk, keys.link_sk(d))]["nbytes"]) for d in blobs if (pk, keys.link_sk(d)) in found},
             counted={k[1]: int(found[k]["refs"]) for k in counted_keys if k in found},
+            in_blob_count=frozenset(k[1] for k in counted_keys if k in found and found[k].get(quotas.IN_BLOB_COUNT)),
             quota=quotas.Quota.from_item(project, found.get(quotas.quota_key(project))),
         )
 
@@ -337,13 +370,17 @@ class DynamoRegistryMeta:
         new_repository: bool | None = None,
         keep_tag: bool = False,
         new_manifest: bool | None = None,
+        hold_children: Iterable[str] = (),
     ) -> None:
         """The manifest, its tag, its referrer entry and the catalog entry in one
         transaction; `links` ((digest, size, key of the bytes or None) of blobs) are linked in it too, `extra`
         operations join it, and with `project` it happens only while that project
         exists (ProjectGone). Conflict when a concurrent change won. `new_repository`:
         whether the catalog lacks `name` (check_push's answer; None: read it here), which
-        counts a new repository once; a wrong guess (a concurrent push) is a Conflict too."""
+        counts a new repository once; a wrong guess (a concurrent push) is a Conflict too.
+        `hold_children`: child manifests the caller found in the repository; each gets a new
+        version in the transaction, so that the index lands only while they are there and a
+        deletion that read one before (garbage collection's of an untagged manifest) fails."""
         pk = keys.repo_pk(name)
         if new_repository is None:
             new_repository = not self.repository_exists(name)
@@ -362,6 +399,9 @@ class DynamoRegistryMeta:
                 tag_op["Put"]["ExpressionAttributeNames"] = {"#d": "digest"}
             ops.append(tag_op)
         ops += self._event("artifact.pushed", name, tag if tag is not None else record.digest, _artifact_data(record, tag))
+        held = [c for c in dict.fromkeys(hold_children) if c != record.digest]
+        if len(held) <= _MAX_HELD_CHILDREN:
+            ops += [_when_exists(update_op(pk, keys.manifest_sk(c), f"SET {VERSION} = :v", {":v": _new_version()})) for c in held]
         if record.subject:
             ops.append(
                 put_op(
@@ -378,13 +418,13 @@ class DynamoRegistryMeta:
             )
         link_ops = [op for digest, size, key in links for op in _link_ops(name, digest, size, now, key)]
         ops.extend(extra)
-        if len(ops) + len(link_ops) >= MAX_TRANSACTION:
-            # too many for one transaction: the links first (as an upload would leave them)
-            step = MAX_TRANSACTION - 2  # whole links (two operations each), and the guard
-            for start in range(0, len(link_ops), step):
-                self._write(link_ops[start : start + step], guard=project)
-            link_ops = []
-        self._write([*ops, *link_ops], guard=project)
+        # the links first, in their own transactions (as an upload would leave them): the
+        # manifest's quota operations may touch the same blob records (a transaction
+        # touches an item once), and a link without its manifest is harmless
+        step = MAX_TRANSACTION - 2  # whole links (two operations each), and the guard
+        for start in range(0, len(link_ops), step):
+            self._write(link_ops[start : start + step], guard=project)
+        self._write(ops, guard=project)
 
     def _write(self, ops: list[dict[str, Any]], *, guard: str | None = None) -> None:
         """One transaction; with `guard`, a condition that the project still exists joins
@@ -472,7 +512,8 @@ class DynamoRegistryMeta:
         return True
 
     def delete_manifest(
-        self, name: str, digest: str, *, extra: Callable[[ManifestRecord], list[dict]] | None = None
+        self, name: str, digest: str, *, extra: Callable[[ManifestRecord], list[dict]] | None = None,
+        only_untagged: bool = False,
     ) -> ManifestRecord | None:
         """Delete the manifest, the tags that point at it and its referrer entry; `extra`:
         the operations (its quota's release) of the very record read here, to join the
@@ -488,6 +529,8 @@ class DynamoRegistryMeta:
             )
             if i.get("digest") == digest
         ]
+        if only_untagged and tags:  # tagged since the caller looked (garbage collection): keep it
+            raise Conflict(f"manifest {digest} in {name} is tagged")
         # only if nothing changed since the reads above: the manifest was not put again (a
         # tag may have joined it: its version changed) and each tag still names it
         ops = [_delete_if(pk, keys.manifest_sk(digest), *_version_condition(record.version))]
@@ -792,19 +835,26 @@ def _tag_item(name: str, tag: str, record: ManifestRecord, now: int) -> dict[str
 
 
 def _link_ops(name: str, digest: str, size: int, now: int, key: str | None = None) -> list[dict[str, Any]]:
+    """A link to a blob whose bytes the store holds, and its record's ledger: `last_ref`
+    moves, the repository joins `repos`. Only while no garbage collection committed to
+    deleting the record and the record names the same object (a record that is not there
+    is created: a blob put at its digest's key before the ledger, or by tests; it is
+    never collected, see meta/gc_ledger.py TRACKED)."""
     link = {"PK": keys.repo_pk(name), "SK": keys.link_sk(digest), "nbytes": size, "created": now}
     if key:
         link[OBJECT_KEY] = key  # the bytes are in the object their upload wrote
-    return [
-        put_op(link),
-        update_op(
-            keys.blob_pk(digest),
-            keys.BLOB_SK,
-            "SET #n = :s, #c = if_not_exists(#c, :now)",
-            {":s": size, ":now": now},
-            names={"#n": "nbytes", "#c": "created"},
-        ),
-    ]
+    record = update_op(
+        keys.blob_pk(digest),
+        keys.BLOB_SK,
+        f"SET #n = if_not_exists(#n, :s), #c = if_not_exists(#c, :now), {gc_ledger.LAST_REF} = :now ADD {gc_ledger.LINKED_IN} :repo",
+        {":s": size, ":now": now, ":repo": {name}, **({":k": key} if key else {})},
+        names={"#n": "nbytes", "#c": "created"},
+    )
+    same_object = f"{OBJECT_KEY} = :k" if key else f"attribute_not_exists({OBJECT_KEY})"
+    record["Update"]["ConditionExpression"] = (
+        f"attribute_not_exists(PK) OR (attribute_not_exists({gc_ledger.GONE}) AND {same_object})"
+    )
+    return [put_op(link), record]
 
 
 def _when_exists(op: dict[str, Any]) -> dict[str, Any]:

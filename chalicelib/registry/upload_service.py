@@ -223,8 +223,8 @@ class UploadService:
 
     def put_monolithic(self, name: str, digest: Digest, data: bytes, *, project: str | None = None) -> int:
         """POST ?digest= with the whole blob in the body."""
-        # no URL was issued, so no session to end (id ""): nothing is recorded for it
-        session = UploadSession(id="", name=name, expires_at=int(self._clock()) + self._ttl)
+        # no URL was issued; the session's id names the object its bytes go to
+        session = self.start(name)
         return self.complete(session, digest, io.BytesIO(data), len(data), None, project=project)
 
     # -- helpers shared with _Chunk --------------------------------------------------
@@ -307,7 +307,7 @@ class _Chunk:
         if needed, and put the bytes waiting from earlier chunks in front of `buf`."""
         session = self.session
         if self.direct:
-            self.direct_multipart = self.blobs.start_multipart(paths.blob_key(str(self.digest)))
+            self.direct_multipart = self.blobs.start_multipart(self.session.key)
             return
         self._claim_offset(b"")
         if session.multipart_id is None:
@@ -355,7 +355,7 @@ class _Chunk:
 
     def _put_part(self, data: bytes) -> None:
         if self.direct:
-            key, multipart = paths.blob_key(str(self.digest)), self.direct_multipart
+            key, multipart = self.session.key, self.direct_multipart
             self._direct_parts = getattr(self, "_direct_parts", [])
             number = len(self._direct_parts) + 1
             self._check_part_number(number)
@@ -419,7 +419,7 @@ class _Chunk:
     def _abandon_chunk(self) -> None:
         """A chunk that failed releases its offset, so that the client can send it again."""
         if self.direct_multipart:
-            self.blobs.abort_multipart(paths.blob_key(str(self.digest)), self.direct_multipart)
+            self.blobs.abort_multipart(self.session.key, self.direct_multipart)
         if self.claim:
             try:
                 self.blobs.delete_keys([self.claim])
@@ -439,15 +439,12 @@ class _Chunk:
                 # the blob is the first chunk's object: verify and link it, nothing moves
                 self._verify(lambda: self.blobs.read_object(session.key))
                 return self._link_uploaded(size)
-            # small, in several chunks: join in memory (each piece read once) under its own key
+            # small, in several chunks: join in memory (each piece read once) into the
+            # session's own object (it holds the first chunk: this session's claim)
             whole = self._take_pending(copy=False) + bytes(buf)
             self._verify_bytes(whole)
-            self.blobs.put_object(paths.blob_key(str(digest)), whole)
-            self._meta_link(size, key=None)
-            # the session's objects are not needed any more
-            self.blobs.delete_keys([session.key])
-            self.svc._remove_scratch(session)
-            return size
+            self.blobs.put_object(session.key, whole)
+            return self._link_uploaded(size)
         try:
             if not flushing:
                 self._begin_parts(buf)
@@ -476,7 +473,9 @@ class _Chunk:
         return bool(found) and found[0].size == size
 
     def _finish_direct(self, buf: bytearray, flushing: bool, size: int) -> int:
-        key = paths.blob_key(str(self.digest))
+        # the session's own object, never the digest's key: an object another writer may
+        # write is never one a garbage collection deletes (docs/decisions/garbage-collection.md)
+        key = self.session.key
         if not flushing:
             self._verify_bytes(bytes(buf))
             self.blobs.put_object(key, bytes(buf))
@@ -487,8 +486,8 @@ class _Chunk:
             self._verify(None)
             self.blobs.finish_multipart(key, self.direct_multipart, self._direct_parts)
             self.direct_multipart = None
-        self._meta_link(size, key=None)
-        return size
+        self.session.offset = size
+        return self._link_uploaded(size)
 
     def _verify(self, read_back: Callable | None) -> None:
         digest = self.digest
@@ -506,18 +505,6 @@ class _Chunk:
 
     def _verify_bytes(self, data: bytes) -> None:
         self._verify(lambda: iter([data]))
-
-    def _meta_link(self, size: int, *, key: str | None) -> None:
-        self.svc._meta.link_blob(
-            self.session.name,
-            str(self.digest),
-            size,
-            int(self.svc._clock()),
-            key=key,
-            upload_id=self.session.id or None,
-            claim_expires=self.session.expires_at + self.svc._ttl,
-            project=self.project,
-        )
 
     def _link_uploaded(self, size: int) -> int:
         session = self.session

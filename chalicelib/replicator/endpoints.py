@@ -82,11 +82,8 @@ class LocalEndpoint:
 
     def link_known_blob(self, repository: str, digest: str) -> bool:
         """Link a blob whose bytes the bucket holds already (from any repository): no copy."""
-        size = self.svc.meta.blob_size(digest)
-        if size is None:
-            return False
-        self.svc.meta.link_blob(repository, digest, size, int(self.svc.clock()), project=write_guard(self.svc, repository))
-        return True
+        size = self.svc.meta.link_existing(repository, digest, int(self.svc.clock()), project=write_guard(self.svc, repository))
+        return size is not None
 
     def open_blob(self, repository: str, digest: str) -> OpenBlob:
         from chalicelib.storage import paths

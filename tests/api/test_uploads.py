@@ -187,10 +187,11 @@ def test_chunked_patches_without_content_range(api, services):
     r = api.put(with_query(loc, digest=digest(data)))
     assert r.status == 201, r.body
     assert r.headers["docker-content-digest"] == digest(data)
-    # joined in memory (each piece read once) under the blob's own key
-    assert _object(services, blob_key(digest(data))) == data
+    # joined in memory (each piece read once) into the session's own object
+    assert _object(services, uploaded_key(upload_id)) == data
+    assert services.meta.get_link("library/app", digest(data)).key == uploaded_key(upload_id)
     assert _scratch_keys(services, upload_id) == []  # scratch objects are removed
-    assert _keys(services, uploaded_key(upload_id)) == []
+    assert _keys(services, blob_key(digest(data))) == []
 
 
 def test_chunked_patches_with_content_range_and_final_chunk_in_put(api, services):

@@ -197,11 +197,12 @@ def test_one_patch_then_an_empty_put_links_the_object_it_wrote(make_service, sto
 
 def test_a_whole_blob_with_its_digest_goes_to_its_own_key(make_service, store, meta, s3, bucket):
     """containerd, oras: the layer in the PUT; beyond one PutObject, a multipart upload that
-    completes under the digest's key only once the digest matched."""
+    completes under the session's own key (never the digest's: no other writer ever writes
+    it, so garbage collection can delete it) only once the digest matched."""
     data = random.Random(22).randbytes(SINGLE_PUT + MiB)
     digest = Digest.of(data)
-    push(make_service, data, [], digest)
-    assert keys_under(s3, bucket) == [paths.blob_key(str(digest))]
+    session = push(make_service, data, [], digest)
+    assert keys_under(s3, bucket) == [paths.uploaded_key(session.id)]
     assert_stored(s3, bucket, meta, data, digest)
 
 
@@ -454,8 +455,9 @@ def test_put_monolithic(make_service, meta, s3, bucket):
     data = b"monolithic"
     digest = Digest.of(data)
     assert make_service().put_monolithic(NAME, digest, data) == len(data)
-    assert read_object(s3, bucket, paths.blob_key(str(digest))) == data
+    assert read_object(s3, bucket, stored_key(meta, digest)) == data
+    assert stored_key(meta, digest).startswith(paths.UPLOADED_PREFIX)
     assert meta.link_size(NAME, str(digest)) == len(data)
     with pytest.raises(InvalidDigest):
         make_service().put_monolithic(NAME, Digest.of(b"x"), data)
-    assert keys_under(s3, bucket) == [paths.blob_key(str(digest))]
+    assert keys_under(s3, bucket) == [stored_key(meta, digest)]

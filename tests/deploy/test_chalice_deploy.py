@@ -46,6 +46,7 @@ FUNCTIONS = {  # name -> (handler, memory MB, timeout s), as .chalice/config.jso
     f"berth-{STAGE}-replication_events": ("app.replication_events", 256, 60),
     f"berth-{STAGE}-run_schedule": ("app.run_schedule", 256, 60),
     f"berth-{STAGE}-proxy_fill": ("app.proxy_fill", 1024, 900),
+    f"berth-{STAGE}-gc_task": ("app.gc_task", 512, 900),
     f"berth-{STAGE}-forward_events": ("app.forward_events", 256, 60),
     f"berth-{STAGE}-audit_events": ("app.audit_events", 256, 60),
     f"berth-{STAGE}-webhook_events": ("app.webhook_events", 256, 60),

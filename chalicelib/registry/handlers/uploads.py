@@ -5,7 +5,15 @@ import dataclasses
 import re
 from urllib.parse import quote
 
-from chalicelib.errors import BerthError, InvalidDigest, InvalidName, RangeInvalid, SizeInvalid, UploadNotFound
+from chalicelib.errors import (
+    BerthError,
+    Conflict,
+    InvalidDigest,
+    InvalidName,
+    RangeInvalid,
+    SizeInvalid,
+    UploadNotFound,
+)
 from chalicelib.oci.digests import Digest
 from chalicelib.oci.names import validate_name
 from chalicelib.registry.handlers.common import range_header, write_guard
@@ -92,7 +100,12 @@ def _try_mount(svc, req: Request, name: str) -> Response | None:
     link = svc.meta.get_link(source, str(digest))
     if link is None:
         return None
-    svc.meta.link_blob(name, str(digest), link.size, int(svc.clock()), key=link.key, project=write_guard(svc, name))
+    try:
+        # only while the blob's record is live and names the same bytes: a garbage
+        # collection deleting it wins, and the client uploads instead
+        svc.meta.link_blob(name, str(digest), link.size, int(svc.clock()), key=link.key, project=write_guard(svc, name))
+    except Conflict:
+        return None
     return _created(name, digest)
 
 

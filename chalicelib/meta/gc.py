@@ -1,0 +1,360 @@
+"""Garbage collection's items in DynamoDB (key layout: keys.py): the candidates, the
+blob deletions' conditional writes, the runs and their logs, the lease that lets one run
+at a time, and the schedule. Why a deletion here never loses a blob a concurrent push
+names: docs/decisions/garbage-collection.md.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.meta import gc_ledger, keys
+from chalicelib.meta.table import Table, is_condition_failure, marshal, unmarshal
+
+PENDING, RUNNING, SUCCESS, ERROR, STOPPED = "Pending", "Running", "Success", "Error", "Stopped"
+FINISHED = (SUCCESS, ERROR, STOPPED)
+OBJECT_KEY = "s3key"  # as meta/registry.py names it
+
+
+@dataclass(frozen=True)
+class Candidate:
+    digest: str
+    nonce: str  # changes with every write: a run drops the candidate only as it read it
+    since: int
+    projects: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class BlobState:
+    """A blob's record as garbage collection reads it."""
+
+    digest: str
+    nbytes: int
+    key: str | None  # the object holding its bytes (None: the digest's own key)
+    projects: int | None  # None: a record older than the ledger
+    last_ref: int
+    tracked: bool
+    gone: str | None  # the run that committed to deleting it
+    repos: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, digest: str, item: dict[str, Any]) -> BlobState:
+        projects = item.get(gc_ledger.PROJECTS)
+        return cls(
+            digest,
+            int(item.get("nbytes", 0)),
+            item.get(OBJECT_KEY),
+            None if projects is None else int(projects),
+            int(item.get(gc_ledger.LAST_REF, item.get("created", 0))),
+            bool(item.get(gc_ledger.TRACKED)),
+            item.get(gc_ledger.GONE),
+            frozenset(item.get(gc_ledger.LINKED_IN) or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: int
+    trigger: str  # Harbor's: "Manual" | "Schedule"
+    parameters: dict[str, Any]  # delete_untagged, dry_run, workers
+    status: str = PENDING
+    created: float = 0
+    updated: float = 0
+    ended: float = 0
+    cutoff: int = 0  # blobs last named before this may go
+    workflow_arn: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    projects: frozenset[str] = frozenset()  # whose usage the run corrects at its end
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(self.parameters.get("dry_run"))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    type: str  # Hourly, Daily, Weekly, Custom (None: no schedule)
+    cron: str
+    parameters: dict[str, Any]
+    created: float
+    updated: float
+
+
+class DynamoGC:
+    def __init__(self, table: Table, clock):
+        self._t = table
+        self._clock = clock
+
+    # -- candidates ------------------------------------------------------------------------
+    def candidates(self, shard: str, after: str | None, limit: int) -> list[Candidate]:
+        """A page of one shard's candidates in digest order (one Query)."""
+        low = after + "\x00" if after else "\x00"
+        items = self._t.query_page(keys.gc_candidates_pk(shard), low=low, high="\U0010ffff", limit=limit)
+        return [
+            Candidate(i["SK"], str(i.get("nonce", "")), int(i.get("since", 0)), frozenset(i.get("from_projects") or ()))
+            for i in items
+        ]
+
+    def drop_candidate(self, candidate: Candidate) -> None:
+        """Forget a candidate, unless it was written again since it was read."""
+        condition = "nonce = :n" if candidate.nonce else "attribute_not_exists(nonce)"
+        values = {":n": {"S": candidate.nonce}} if candidate.nonce else None
+        kwargs: dict[str, Any] = {
+            "TableName": self._t.name,
+            "Key": keys.key(keys.gc_candidates_pk(candidate.digest), candidate.digest),
+            "ConditionExpression": condition,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            self._t.client.delete_item(**kwargs)
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    def candidate_count(self) -> int:
+        """How many candidates wait (16 Queries, counting only: the bench and tests)."""
+        total = 0
+        for shard in keys.GC_SHARDS:
+            start = None
+            while True:
+                kwargs: dict[str, Any] = {
+                    "TableName": self._t.name,
+                    "KeyConditionExpression": "PK = :pk",
+                    "ExpressionAttributeValues": {":pk": {"S": keys.gc_candidates_pk(shard)}},
+                    "Select": "COUNT",
+                }
+                if start:
+                    kwargs["ExclusiveStartKey"] = start
+                out = self._t.client.query(**kwargs)
+                total += int(out.get("Count", 0))
+                start = out.get("LastEvaluatedKey")
+                if not start:
+                    break
+        return total
+
+    # -- a blob's deletion -------------------------------------------------------------------
+    def blob(self, digest: str) -> BlobState | None:
+        item = self._t.get(keys.blob_pk(digest), keys.BLOB_SK, consistent=True)
+        return BlobState.of(digest, item) if item else None
+
+    def mark_gone(self, digest: str, cutoff: int, run_id: int) -> BlobState | None:
+        """Commit to deleting the blob: one conditional write that holds only if it is
+        collectable now (no project names it, nothing linked or named it since `cutoff`,
+        its count is trustworthy). After it, nothing links or names the blob again (every
+        such write requires `gone` absent). None if the condition failed."""
+        try:
+            out = self._t.client.update_item(
+                TableName=self._t.name,
+                Key=keys.key(keys.blob_pk(digest), keys.BLOB_SK),
+                UpdateExpression=f"SET {gc_ledger.GONE} = :run",
+                ConditionExpression=(
+                    f"{gc_ledger.TRACKED} = :one AND {gc_ledger.PROJECTS} = :zero AND {gc_ledger.LAST_REF} < :cutoff "
+                    f"AND attribute_not_exists({gc_ledger.GONE})"
+                ),
+                ExpressionAttributeValues=marshal({":run": str(run_id), ":one": 1, ":zero": 0, ":cutoff": cutoff}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return BlobState.of(digest, unmarshal(out["Attributes"]))
+
+    def unlink_everywhere(self, blob: BlobState) -> None:
+        """Delete the blob's links in every repository that linked it (BatchWriteItem; a
+        link already gone is no error). Only once the blob is `gone`: no new link appears."""
+        requests = [
+            {"DeleteRequest": {"Key": keys.key(keys.repo_pk(repo), keys.link_sk(blob.digest))}} for repo in sorted(blob.repos)
+        ]
+        self._batch_write(requests)
+
+    def forget_blob(self, blob: BlobState, upload_claim: str | None) -> None:
+        """The record's end (only while `gone`: a run's own commitment), with the upload
+        claim that kept its object from the uploads' clean-up."""
+        try:
+            self._t.client.delete_item(
+                TableName=self._t.name,
+                Key=keys.key(keys.blob_pk(blob.digest), keys.BLOB_SK),
+                ConditionExpression=f"attribute_exists({gc_ledger.GONE})",
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+        if upload_claim:
+            self._t.delete(keys.uploaded_pk(upload_claim), keys.UPLOADED_SK)
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        delay = 0.05
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self._t.name: requests[start : start + 25]}
+            while pending:
+                out = self._t.client.batch_write_item(RequestItems=pending)
+                pending = out.get("UnprocessedItems") or {}
+                if pending:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+
+    # -- runs ----------------------------------------------------------------------------------
+    def create_run(self, trigger: str, parameters: dict[str, Any]) -> Run:
+        now = self._clock()
+        run = Run(self._t.next_id("gc"), trigger, dict(parameters), PENDING, now, now)
+        self.save(run)
+        return run
+
+    def save(self, run: Run) -> Run:
+        run = replace(run, updated=self._clock())
+        self._t.put(_run_item(run))
+        return run
+
+    def get(self, run_id: int) -> Run | None:
+        if run_id <= 0:
+            return None
+        item = self._t.get(keys.GC_RUNS_PK, keys.gc_run_sk(run_id), consistent=True)
+        return _run(item) if item else None
+
+    def runs(self) -> list[Run]:
+        """Every run, newest first (one Query; runs are kept for their history)."""
+        items = self._t.query_all(keys.GC_RUNS_PK, low="0", high="9~")
+        return sorted((_run(i) for i in items), key=lambda r: -r.run_id)
+
+    def add_counts(self, run_id: int, counts: dict[str, int], projects: Iterable[str] = ()) -> None:
+        """Add to a run's counts and the projects whose usage it corrects (one ADD: the
+        workers of a run may add at once; the counts map exists from the run's creation)."""
+        counts = {k: v for k, v in counts.items() if v}
+        projects = set(projects)
+        if not counts and not projects:
+            return
+        names: dict[str, str] = {}
+        parts: list[str] = []
+        values: dict[str, Any] = {}
+        for i, (name, value) in enumerate(counts.items()):
+            names["#counts"], names[f"#c{i}"] = "counts", name
+            parts.append(f"#counts.#c{i} :v{i}")
+            values[f":v{i}"] = value
+        if projects:
+            parts.append("projects :p")
+            values[":p"] = projects
+        kwargs: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
+        self._t.client.update_item(
+            TableName=self._t.name,
+            Key=keys.key(keys.GC_RUNS_PK, keys.gc_run_sk(run_id)),
+            UpdateExpression="ADD " + ", ".join(parts),
+            ExpressionAttributeValues=marshal(values),
+            **kwargs,
+        )
+
+    # -- a run's log ---------------------------------------------------------------------------
+    def log(self, run_id: int, lines: Iterable[str]) -> None:
+        now = self._clock()
+        items = [
+            {"PK": keys.gc_log_pk(run_id), "SK": f"{now:017.6f}#{i:06d}#{uuid.uuid4().hex[:6]}", "line": line}
+            for i, line in enumerate(lines)
+        ]
+        if items:
+            self._t.batch_put(items)
+
+    def log_lines(self, run_id: int) -> list[str]:
+        return [i["line"] for i in self._t.query_all(keys.gc_log_pk(run_id), low="\x00", high="\U0010ffff")]
+
+    # -- one run at a time -----------------------------------------------------------------------
+    def acquire(self, run_id: int, ttl: int) -> int | None:
+        """Take (or renew) the lease for `run_id`; None if it was taken; else the holder
+        (`run_id`). A run that died holds it until it expires."""
+        now = int(self._clock())
+        try:
+            self._t.put(
+                {"PK": keys.GC_LEASE_PK, "SK": keys.GC_LEASE_SK, "run_id": run_id, "expires": now + ttl},
+                condition="attribute_not_exists(PK) OR expires < :now OR run_id = :id",
+                values={":now": now, ":id": run_id},
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return run_id
+
+    def holder(self) -> int | None:
+        item = self._t.get(keys.GC_LEASE_PK, keys.GC_LEASE_SK, consistent=True)
+        if not item or int(item.get("expires", 0)) < int(self._clock()):
+            return None
+        return int(item["run_id"])
+
+    def release(self, run_id: int) -> None:
+        try:
+            self._t.client.delete_item(
+                TableName=self._t.name,
+                Key=keys.key(keys.GC_LEASE_PK, keys.GC_LEASE_SK),
+                ConditionExpression="run_id = :id",
+                ExpressionAttributeValues={":id": {"N": str(run_id)}},
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    # -- the schedule ---------------------------------------------------------------------------
+    def schedule(self) -> Schedule | None:
+        item = self._t.get(keys.GC_SCHEDULE_PK, keys.GC_SCHEDULE_SK, consistent=True)
+        if not item:
+            return None
+        return Schedule(item["type"], item.get("cron", ""), json.loads(item.get("parameters") or "{}"),
+                        float(item.get("created", 0)), float(item.get("updated", 0)))
+
+    def set_schedule(self, type_: str, cron: str, parameters: dict[str, Any]) -> Schedule:
+        now = self._clock()
+        current = self.schedule()
+        created = current.created if current else now
+        self._t.put({"PK": keys.GC_SCHEDULE_PK, "SK": keys.GC_SCHEDULE_SK, "type": type_, "cron": cron,
+                     "parameters": json.dumps(parameters, sort_keys=True), "created": _num(created), "updated": _num(now)})
+        return Schedule(type_, cron, parameters, created, now)
+
+    def delete_schedule(self) -> None:
+        self._t.delete(keys.GC_SCHEDULE_PK, keys.GC_SCHEDULE_SK)
+
+
+def _num(value: float) -> Any:
+    from decimal import Decimal
+
+    return Decimal(str(round(value, 6)))
+
+
+def _run_item(run: Run) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "PK": keys.GC_RUNS_PK,
+        "SK": keys.gc_run_sk(run.run_id),
+        "run_id": run.run_id,
+        "trigger": run.trigger,
+        "parameters": json.dumps(run.parameters, sort_keys=True),
+        "status": run.status,
+        "created": _num(run.created),
+        "updated": _num(run.updated),
+        "ended": _num(run.ended),
+        "cutoff": run.cutoff,
+        "workflow_arn": run.workflow_arn or None,
+        "counts": dict(run.counts),
+    }
+    if run.projects:
+        item["projects"] = set(run.projects)
+    return item
+
+
+def _run(item: dict[str, Any]) -> Run:
+    return Run(
+        int(item["run_id"]),
+        item.get("trigger", "Manual"),
+        json.loads(item.get("parameters") or "{}"),
+        item.get("status", PENDING),
+        float(item.get("created", 0)),
+        float(item.get("updated", 0)),
+        float(item.get("ended", 0)),
+        int(item.get("cutoff", 0)),
+        item.get("workflow_arn", ""),
+        {k: int(v) for k, v in (item.get("counts") or {}).items()},
+        frozenset(item.get("projects") or ()),
+    )

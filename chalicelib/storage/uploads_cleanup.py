@@ -1,0 +1,55 @@
+"""Housekeeping that runs on a schedule, not on a request: what abandoned uploads left.
+
+An upload session ends when its URL expires (BERTH_UPLOAD_TTL); after that nothing can
+complete it, so whatever it wrote and no blob record claims is garbage:
+- multipart uploads (the bucket's lifecycle aborts them after a day as well);
+- scratch pieces under uploads/ (the lifecycle expires the prefix as well);
+- a session's own object under blobs/uploaded/ that no blob record claims (the lifecycle
+  cannot tell these from linked ones: only this clean-up removes them).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from chalicelib.storage import paths
+
+logger = logging.getLogger("berth.maintenance")
+
+# S3's clock and ours may differ a little; an object is judged only well after its session ended
+CLOCK_MARGIN_SECONDS = 600
+
+
+def clean_up_uploads(blobs, meta, now: float, ttl_seconds: int, *, dry_run: bool = False) -> dict[str, int]:
+    """Remove what upload sessions that ended without a blob left behind; returns counts
+    (and `bytes`: what the scratch pieces and orphaned objects held). `dry_run`: count only."""
+    cutoff = dt.datetime.fromtimestamp(now - ttl_seconds - CLOCK_MARGIN_SECONDS, tz=dt.UTC)
+    aborted = 0
+    for key, multipart_id in blobs.list_stale_multiparts(cutoff):
+        if not dry_run:
+            blobs.abort_multipart(key, multipart_id)
+        aborted += 1
+    scratch_objects = [o for o in blobs.list_objects(paths.UPLOADS_PREFIX) if o.modified < cutoff]
+    scratch = [o.key for o in scratch_objects]
+    nbytes = sum(o.size for o in scratch_objects)
+    if not dry_run:
+        blobs.delete_keys(scratch)
+    sizes: dict[str, int] = {}
+    stale = {}
+    for o in blobs.list_objects(paths.UPLOADED_PREFIX):
+        if o.modified < cutoff:
+            stale[o.key[len(paths.UPLOADED_PREFIX) :]] = o.key
+            sizes[o.key] = o.size
+    orphans = []
+    ids = list(stale)
+    for start in range(0, len(ids), 100):
+        batch = ids[start : start + 100]
+        claimed = meta.claimed_uploads(batch)
+        orphans += [stale[i] for i in batch if i not in claimed]
+    if not dry_run:
+        blobs.delete_keys(orphans)
+    nbytes += sum(sizes[k] for k in orphans)
+    counts = {"aborted": aborted, "scratch": len(scratch), "orphans": len(orphans), "bytes": nbytes}
+    if any(counts.values()) and not dry_run:
+        logger.info("removed what abandoned uploads left", extra=counts)
+    return counts
