@@ -57,7 +57,10 @@ def clean_up_uploads(event):
     from chalicelib.registry.maintenance import clean_up_uploads as clean_up
 
     svc = services()
-    return clean_up(svc.blobs, svc.meta, svc.clock(), svc.settings.upload_ttl_seconds)
+    # only the uploads started since the last clean-up's cutoff (its or garbage collection's)
+    counts = clean_up(svc.blobs, svc.meta, svc.clock(), svc.settings.upload_ttl_seconds, since=svc.gc.uploads_judged_until())
+    svc.gc.set_uploads_judged_until(counts["judged_until"])
+    return counts
 
 
 @app.lambda_function(name="replication_task")

@@ -270,9 +270,16 @@ def _delete(svc, blob: BlobState, candidate: Candidate) -> None:
 
 def uploads(svc, run: Run, state: dict[str, Any]) -> dict[str, Any]:
     """What abandoned uploads left, once their URLs expired (chalicelib/storage/uploads_cleanup.py)."""
-    from chalicelib.storage.uploads_cleanup import clean_up_uploads
+    from chalicelib.storage.uploads_cleanup import CLOCK_MARGIN_SECONDS, clean_up_uploads
 
-    counts = clean_up_uploads(svc.blobs, svc.meta, svc.clock(), svc.settings.upload_ttl_seconds, dry_run=run.dry_run)
+    margin = min(CLOCK_MARGIN_SECONDS, svc.settings.gc_grace_seconds)
+    since = svc.gc.uploads_judged_until()
+    counts = clean_up_uploads(
+        svc.blobs, svc.meta, svc.clock(), svc.settings.upload_ttl_seconds, dry_run=run.dry_run, margin=margin,
+        since=since,
+    )
+    if not run.dry_run:
+        svc.gc.set_uploads_judged_until(counts["judged_until"])
     found = counts["aborted"] + counts["scratch"] + counts["orphans"]
     svc.gc.add_counts(run.run_id, {"uploads": found, "upload_bytes": counts["bytes"]})
     verb = "would remove" if run.dry_run else "removed"

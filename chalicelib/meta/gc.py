@@ -298,6 +298,20 @@ class DynamoGC:
             if not is_condition_failure(exc):
                 raise
 
+    # -- how far the uploads' clean-up has judged ---------------------------------------------
+    def uploads_judged_until(self) -> float | None:
+        item = self._t.get(keys.GC_STATE_PK, keys.GC_UPLOADS_SK, consistent=True)
+        return float(item["until"]) if item else None
+
+    def set_uploads_judged_until(self, until: float) -> None:
+        """Only forward (two clean-ups at once: the later cutoff wins)."""
+        try:
+            self._t.put({"PK": keys.GC_STATE_PK, "SK": keys.GC_UPLOADS_SK, "until": int(until)},
+                        condition="attribute_not_exists(PK) OR #u < :u", values={":u": int(until)}, names={"#u": "until"})
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+
     # -- the schedule ---------------------------------------------------------------------------
     def schedule(self) -> Schedule | None:
         item = self._t.get(keys.GC_SCHEDULE_PK, keys.GC_SCHEDULE_SK, consistent=True)

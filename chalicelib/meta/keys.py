@@ -103,6 +103,7 @@ each run's log, the one-run-at-a-time lease and the schedule:
     GCLOG#<run id>                    <time>#<n>
     GCLEASE                           LEASE
     GCSCHEDULE                        SCHEDULE
+    GCSTATE                           UPLOADS     how far the uploads' clean-up has judged
 
 Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
@@ -380,6 +381,8 @@ GC_LEASE_PK = "GCLEASE"
 GC_LEASE_SK = "LEASE"
 GC_SCHEDULE_PK = "GCSCHEDULE"
 GC_SCHEDULE_SK = "SCHEDULE"
+GC_STATE_PK = "GCSTATE"
+GC_UPLOADS_SK = "UPLOADS"
 GC_SHARDS = "0123456789abcdef"
 
 

@@ -168,7 +168,8 @@ class UploadService:
 
     # -- sessions: no AWS call ------------------------------------------------------
     def start(self, name: str) -> UploadSession:
-        return UploadSession(id=str(uuid.uuid4()), name=name, expires_at=int(self._clock()) + self._ttl)
+        now = self._clock()
+        return UploadSession(id=paths.upload_id(now, uuid.uuid4().hex), name=name, expires_at=int(now) + self._ttl)
 
     def status(self, session: UploadSession) -> UploadSession:
         """GET: the session, unless it completed or was cancelled (one GetItem)."""

@@ -34,6 +34,21 @@ def uploaded_key(upload_id: str) -> str:
     return f"{UPLOADED_PREFIX}{upload_id}"
 
 
+def upload_id(now: float, random_hex: str) -> str:
+    """A new upload session's id: UUID-shaped, its first 12 hex digits the start time in
+    milliseconds, so the objects under blobs/uploaded/ list in the order their sessions
+    started (the clean-up lists only the recent ones: uploaded_since)."""
+    text = f"{int(now * 1000):012x}{random_hex[12:32]}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:32]}"
+
+
+def uploaded_since(when: float) -> str:
+    """A key before every blobs/uploaded/ object of a session started at `when` or later
+    (S3's StartAfter)."""
+    stamp = f"{max(0, int(when * 1000)):012x}"
+    return f"{UPLOADED_PREFIX}{stamp[:8]}-{stamp[8:12]}"
+
+
 def upload_prefix(upload_id: str) -> str:
     return f"{UPLOADS_PREFIX}{upload_id}/"
 

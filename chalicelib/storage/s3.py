@@ -70,9 +70,10 @@ class S3BlobStore:
                 Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]], "Quiet": True},
             )
 
-    def list_objects(self, prefix: str) -> Iterator[StoredObject]:
+    def list_objects(self, prefix: str, *, start_after: str | None = None) -> Iterator[StoredObject]:
         paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+        extra = {"StartAfter": start_after} if start_after else {}
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, **extra):
             for obj in page.get("Contents", []):
                 yield StoredObject(obj["Key"], int(obj["Size"]), obj["LastModified"])
 

@@ -20,10 +20,20 @@ logger = logging.getLogger("berth.maintenance")
 CLOCK_MARGIN_SECONDS = 600
 
 
-def clean_up_uploads(blobs, meta, now: float, ttl_seconds: int, *, dry_run: bool = False) -> dict[str, int]:
+def clean_up_uploads(
+    blobs, meta, now: float, ttl_seconds: int, *, dry_run: bool = False, margin: int = CLOCK_MARGIN_SECONDS,
+    since: float | None = None,
+) -> dict[str, int]:
     """Remove what upload sessions that ended without a blob left behind; returns counts
-    (and `bytes`: what the scratch pieces and orphaned objects held). `dry_run`: count only."""
-    cutoff = dt.datetime.fromtimestamp(now - ttl_seconds - CLOCK_MARGIN_SECONDS, tz=dt.UTC)
+    (and `bytes`: what the scratch pieces and orphaned objects held; `judged_until`: the
+    cutoff, the next call's `since`). `dry_run`: count only; `margin`: how long after its
+    URL expired an object is judged (garbage collection passes its grace period, when
+    shorter); `since`: the previous call's cutoff: every object of a session started more
+    than one URL lifetime before it was judged then (its bytes were written before its URL
+    expired), so only the sessions started after that are listed (ids begin with their
+    start time, paths.upload_id): the cost follows the recent uploads, not all blobs."""
+    judged_until = now - ttl_seconds - margin
+    cutoff = dt.datetime.fromtimestamp(judged_until, tz=dt.UTC)
     aborted = 0
     for key, multipart_id in blobs.list_stale_multiparts(cutoff):
         if not dry_run:
@@ -36,7 +46,8 @@ def clean_up_uploads(blobs, meta, now: float, ttl_seconds: int, *, dry_run: bool
         blobs.delete_keys(scratch)
     sizes: dict[str, int] = {}
     stale = {}
-    for o in blobs.list_objects(paths.UPLOADED_PREFIX):
+    start_after = paths.uploaded_since(since - ttl_seconds) if since is not None else None
+    for o in blobs.list_objects(paths.UPLOADED_PREFIX, start_after=start_after):
         if o.modified < cutoff:
             stale[o.key[len(paths.UPLOADED_PREFIX) :]] = o.key
             sizes[o.key] = o.size
@@ -49,7 +60,8 @@ def clean_up_uploads(blobs, meta, now: float, ttl_seconds: int, *, dry_run: bool
     if not dry_run:
         blobs.delete_keys(orphans)
     nbytes += sum(sizes[k] for k in orphans)
-    counts = {"aborted": aborted, "scratch": len(scratch), "orphans": len(orphans), "bytes": nbytes}
-    if any(counts.values()) and not dry_run:
+    counts = {"aborted": aborted, "scratch": len(scratch), "orphans": len(orphans), "bytes": nbytes,
+              "judged_until": int(judged_until)}
+    if (aborted or scratch or orphans) and not dry_run:
         logger.info("removed what abandoned uploads left", extra=counts)
     return counts

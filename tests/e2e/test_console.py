@@ -777,3 +777,52 @@ def test_console_replication(stack, browser, distribution):
         problems = [e["message"] for e in b.console_log()
                     if "Content Security Policy" in e["message"] or "Uncaught" in e["message"]]
         assert problems == []
+
+
+def test_console_garbage_collection(stack, browser):
+    """Garbage collection as an administrator does it in the console: a dry run now, its
+    row in the history once its Step Functions execution ended, with a link to its log;
+    a weekly schedule with untagged artifacts, then none."""
+    admin, admin_password = stack.credentials
+    b = browser
+    try:
+        with b.evidence_on_failure("gc"):
+            b.open("#/gc")
+            b.log_in(admin, admin_password)
+            b.loaded("#gc-history")
+            b.click("#gc-run-dry")
+            b.choose("#gc-run-workers", "2")
+            b.click("#gc-run-submit")
+            b.text_in("#messages", "Garbage collection started.")
+            for _ in range(60):  # a Step Functions execution: refresh until it ended
+                b.click("#gc-refresh")
+                b.loaded("#gc-history")
+                if b.find("#gc-history-table .gc-status").text not in ("Pending", "Running"):
+                    break
+            b.text_in("#gc-history-table .gc-status", "Success")
+            b.text_in("#gc-history-table .gc-freed", "would free")
+            run_id = b.find("#gc-history-table tbody tr td").text
+            assert b.find("#gc-history-table .gc-log").get_attribute("href").endswith(f"/api/v2.0/system/gc/{run_id}/log")
+            ran = api(stack, "GET", f"/system/gc/{run_id}").json()
+            assert json.loads(ran["job_parameters"])["dry_run"] is True and json.loads(ran["job_parameters"])["workers"] == 2
+            # -- the schedule ------------------------------------------------------------------------
+            b.choose("#gc-schedule-type", "Weekly")
+            b.click("#gc-schedule-untagged")
+            b.click("#gc-schedule-submit")
+            b.text_in("#messages", "Schedule saved.")
+            b.text_in("#gc-schedule-current", "Weekly (0 0 0 * * 0); next run")
+            schedule = api(stack, "GET", "/system/gc/schedule").json()
+            assert schedule["schedule"]["type"] == "Weekly"
+            assert json.loads(schedule["job_parameters"])["delete_untagged"] is True
+            b.choose("#gc-schedule-type", "Custom")
+            b.fill("#gc-schedule-cron", "every day")
+            b.click("#gc-schedule-submit")
+            b.text_in("#gc-schedule-error", "invalid cron string")
+            b.choose("#gc-schedule-type", "None")
+            b.click("#gc-schedule-submit")
+            b.text_in("#gc-schedule-current", "No schedule")
+            problems = [e["message"] for e in b.console_log()
+                        if "Content Security Policy" in e["message"] or "Uncaught" in e["message"]]
+            assert problems == []
+    finally:
+        api(stack, "PUT", "/system/gc/schedule", json={"schedule": {"type": "None"}})

@@ -207,3 +207,36 @@ def test_usage_is_corrected(world, project):
     collect(world)
     assert svc.quotas.get(project).used == 0
     assert quota.used > 0
+
+
+def test_abandoned_uploads_go_once_their_url_expired(world, project):
+    import io
+
+    svc = world.svc
+    session = svc.uploads.start(f"{project}/up")
+    svc.uploads.append(session, io.BytesIO(b"x" * 5000), 5000, None)  # a PATCH, never a PUT
+    assert not object_gone(world, session.key)
+    collect(world)
+    assert not object_gone(world, session.key)  # its URL has not expired: it may still complete
+    world.clock.advance(svc.settings.upload_ttl_seconds + 2 * HOUR)
+    run = collect(world)
+    assert object_gone(world, session.key)
+    assert run.counts["uploads"] >= 1 and run.counts["upload_bytes"] >= 5000
+    # the next run lists only the uploads started since the last one judged
+    assert svc.gc.uploads_judged_until() >= session.expires_at - svc.settings.upload_ttl_seconds
+
+
+def test_a_stopped_run_is_finished_by_the_next(world, project):
+    svc = world.svc
+    digest = push_blob(svc, f"{project}/s", layer())
+    world.clock.advance(2 * HOUR)
+    run = new_run(world)
+    svc.gc.acquire(run.run_id, gc.LEASE_SECONDS)
+    gc.begin(svc, run, {})
+    run = svc.gc.get(run.run_id)
+    assert svc.gc.mark_gone(digest, run.cutoff, run.run_id) is not None
+    gc.stop(svc, run)
+    assert svc.gc.get(run.run_id).status == "Stopped" and svc.gc.holder() is None
+    assert gc.step(svc, {"step": "sweep", "run_id": run.run_id, "shard": 0, "after": ""}).get("stopped")
+    collect(world)
+    assert svc.meta.blob_size(digest) is None

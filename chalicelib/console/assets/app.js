@@ -6,6 +6,7 @@ import { h, replace } from "./dom.js";
 import { clearMessages, describe, errorNote, showError, showMessage } from "./widgets.js";
 import * as audit from "./view-audit.js";
 import * as configuration from "./view-configuration.js";
+import * as garbage from "./view-gc.js";
 import * as login from "./view-login.js";
 import * as project from "./view-project.js";
 import * as projects from "./view-projects.js";
@@ -20,6 +21,7 @@ const ROUTES = [
   { pattern: /^\/users$/, section: "users", render: users.render, admin: true },
   { pattern: /^\/logs$/, section: "logs", render: audit.render, admin: true },
   { pattern: /^\/replication$/, section: "replication", render: replication.render, admin: true },
+  { pattern: /^\/gc$/, section: "gc", render: garbage.render, admin: true },
   { pattern: /^\/configuration$/, section: "configuration", render: configuration.render, admin: true },
 ];
 const HOME = "/projects";
