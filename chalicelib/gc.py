@@ -100,6 +100,33 @@ def stop(svc, run: Run) -> Run:
     return stopped
 
 
+# -- the schedule (chalicelib/schedules.py) ----------------------------------------------------------
+SCHEDULE_NAME = "gc"
+
+
+def follow_schedule(schedules, cron: str | None) -> None:
+    """Make the one garbage collection schedule what the stored one says (None: none).
+    ValueError for a cron EventBridge Scheduler cannot keep."""
+    if cron:
+        schedules.put(SCHEDULE_NAME, cron, {"kind": "gc"})
+    else:
+        schedules.delete(SCHEDULE_NAME)
+
+
+def run_scheduled(svc, job: dict) -> dict:
+    """The schedule fired (chalicelib/scheduled_jobs.py): a run with the stored parameters,
+    unless one is running (never two at once: this occurrence is skipped)."""
+    schedule = svc.gc.schedule()
+    if schedule is None:
+        follow_schedule(svc.schedules, None)
+        return {"skipped": "garbage collection is no longer scheduled"}
+    try:
+        run = start(svc, SCHEDULE, parameters_of(schedule.parameters))
+    except GCRunning as exc:
+        return {"skipped": exc.message}
+    return {"gc_id": run.run_id}
+
+
 # -- the steps (the workflow's tasks) ---------------------------------------------------------------
 def step(svc, event: dict[str, Any], remaining_ms: Callable[[], int] = lambda: 900_000) -> dict[str, Any]:
     """One task of a run: `event` is the workflow's state, the answer its next state."""

@@ -17,6 +17,7 @@ log = logging.getLogger("berth.schedules")
 RUNNERS = {
     "replication": "chalicelib.replication.scheduled:run",
     "retention": "chalicelib.retention.scheduled:run",
+    "gc": "chalicelib.gc:run_scheduled",
 }
 
 

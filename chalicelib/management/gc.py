@@ -147,20 +147,18 @@ def _kick(svc, body: dict) -> Run | None:
     if kind == "Manual":
         return gc.start(svc, gc.MANUAL, parameters)
     if kind == "None":
+        gc.follow_schedule(svc.schedules, None)
         svc.gc.delete_schedule()
-        _wire_schedule(svc, None)
         return None
     cron = PRESETS.get(kind) or schedule.get("cron") or ""
     check_cron(cron)
-    stored = svc.gc.set_schedule("Custom" if kind == "Schedule" else kind, cron, parameters)
-    _wire_schedule(svc, stored)
-    return None
-
-
-def _wire_schedule(svc, schedule: Schedule | None) -> None:
-    """The schedule reaches the scheduler (chalicelib/schedules.py, when it is there)."""
-    # wired to the shared scheduler once it lands (chalicelib/schedules.py): until then the
-    # schedule is stored and shown, not fired
+    try:
+        # EventBridge Scheduler keeps it (chalicelib/schedules.py); its job reads the
+        # stored parameters when it fires
+        gc.follow_schedule(svc.schedules, cron)
+    except ValueError as exc:
+        raise BadRequest(f"invalid cron string for scheduled gc: {exc}") from None
+    svc.gc.set_schedule("Custom" if kind == "Schedule" else kind, cron, parameters)
     return None
 
 

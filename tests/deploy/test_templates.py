@@ -23,7 +23,7 @@ STATE_MACHINES = {"gc.asl.json"}
 
 
 def test_every_file_in_infra_is_a_known_template():
-    assert {p.name for p in INFRA.iterdir() if p.is_file()} == FULL_TEMPLATES | FRAGMENTS
+    assert {p.name for p in INFRA.iterdir() if p.is_file()} == FULL_TEMPLATES | FRAGMENTS | STATE_MACHINES
 
 
 @pytest.mark.parametrize("name", sorted(FULL_TEMPLATES))

@@ -58,6 +58,9 @@ def world(_moto):
     clock = Clock()
     svc = Services(replace(settings, gc_state_machine=machine, gc_grace_seconds=3600), session=_moto, clock=clock)
     bootstrap(svc, admin_password=ADMIN_PASSWORD)
+    from chalicelib.schedules import MemorySchedules
+
+    svc.schedules = MemorySchedules()  # EventBridge Scheduler's contract (chalicelib/schedules.py)
     world = World(svc=svc, outputs={})
     world.clock = clock
     return world

@@ -95,17 +95,40 @@ def test_the_schedule(world, admin):
     assert got["schedule"]["type"] == "Daily" and got["schedule"]["cron"] == "0 0 0 * * *"
     assert got["schedule"]["next_scheduled_time"].endswith("T00:00:00Z")
     assert json.loads(got["job_parameters"]) == {"delete_untagged": True, "dry_run": False, "workers": 3}
+    fired = world.svc.schedules.schedules["gc"]  # EventBridge Scheduler's schedule: midnight UTC
+    assert fired.expression == "cron(0 0 * * ? *)" and fired.job == {"kind": "gc"}
     reply = admin.put("/system/gc/schedule", {"schedule": {"type": "Custom", "cron": "0 30 2 * * 6"}})
     assert reply.status == 200, reply.body
     assert admin.get("/system/gc/schedule").json()["schedule"]["cron"] == "0 30 2 * * 6"
     assert admin.put("/system/gc/schedule", {"schedule": {"type": "None"}}).status == 200
     assert admin.get("/system/gc/schedule").json() == {}
+    assert "gc" not in world.svc.schedules.schedules
+
+
+def test_a_scheduled_run_starts_unless_one_is_running(world, admin):
+    from chalicelib import scheduled_jobs
+
+    assert admin.put("/system/gc/schedule", {"schedule": {"type": "Hourly"}, "parameters": {"dry_run": True}}).status == 200
+    started = scheduled_jobs.run(world.svc, {"kind": "gc"})
+    run = wait_for(world, started["gc_id"])
+    assert run.trigger == "Schedule" and run.dry_run and run.status == "Success"
+    assert admin.get(f"/system/gc/{run.run_id}").json()["job_kind"] == "SCHEDULE"
+    holder = world.svc.gc.create_run(gc.MANUAL, gc.parameters_of({}))
+    world.svc.gc.acquire(holder.run_id, gc.LEASE_SECONDS)
+    try:
+        assert "skipped" in scheduled_jobs.run(world.svc, {"kind": "gc"})
+    finally:
+        world.svc.gc.release(holder.run_id)
+    assert admin.put("/system/gc/schedule", {"schedule": {"type": "None"}}).status == 200
+    assert "skipped" in scheduled_jobs.run(world.svc, {"kind": "gc"})
 
 
 def test_bad_input_is_a_harbor_400(world, admin):
     bad = [
         {"schedule": {"type": "Custom", "cron": "* * *"}},
         {"schedule": {"type": "Custom", "cron": "0 61 * * * *"}},
+        {"schedule": {"type": "Custom", "cron": "30 0 * * * *"}},  # EventBridge keeps minutes, not seconds
+        {"schedule": {"type": "Custom", "cron": "0 0 0 1 * 1"}},  # both day fields: EventBridge cannot
         {"schedule": {"type": "Sometimes"}},
         {"schedule": {"type": "Manual"}, "parameters": {"workers": 11}},
         {"schedule": {"type": "Manual"}, "parameters": {"workers": "two"}},
