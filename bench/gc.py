@@ -124,6 +124,9 @@ def run(quick: bool = False) -> dict:
     import boto3
 
     from bench.inproc import InProcessRegistry
+    from devstack import moto_transactions
+
+    moto_transactions.install()  # as the local stack runs: a transaction costs its items, not the table
     from chalicelib import artifacts, gc
     from chalicelib.config import Settings
     from chalicelib.meta.registry import ManifestRecord
