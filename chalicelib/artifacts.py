@@ -122,7 +122,9 @@ def cache_manifest(svc, name: str, record: ManifestRecord, tag: str | None, decl
 _MAX_CHARGE_OPS = 80
 
 
-def _charge(svc, name: str, record: ManifestRecord, reads, sizes: dict[str, int], *, tag: str | None = None) -> list[dict]:
+def _charge(
+    svc, name: str, record: ManifestRecord, reads, sizes: dict[str, int], *, tag: str | None = None, linked: Iterable[str] = ()
+) -> list[dict]:
     """The quota operations of a manifest new to the repository (none if it is there),
     with Harbor's QUOTA_WARNING event when the write takes usage across the warning bar
     (in the same transaction: it exists exactly when the bytes are counted). A refusal
@@ -138,7 +140,11 @@ def _charge(svc, name: str, record: ManifestRecord, reads, sizes: dict[str, int]
     try:
         change = quotas.charge(
             project_of(name), named, reads.counted, reads.quota, int(svc.clock()),
-            blobs=frozenset(record.blobs), in_blob_count=reads.in_blob_count,
+            # the blobs whose records count the project (garbage collection's ledger): those the
+            # repository links or the write links; a proxy cache's not yet fetched ones have
+            # none (a cache: one collected is fetched again)
+            blobs=frozenset(d for d in record.blobs if d in reads.sizes or d in set(linked)),
+            in_blob_count=reads.in_blob_count,
         )
     except QuotaExceeded as exc:
         _quota_event(svc, QUOTA_EXCEEDED, name, record, tag, exc.message, reads.quota.hard, reads.quota.used, emit=True)
@@ -262,7 +268,7 @@ def _copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, r
     if keep_tag and reads.tag_digest not in (None, copied.digest):
         raise immutability.refuse_move(target, tag)
     sizes = {**reads.sizes, **{digest: size for digest, size, _ in links}}
-    extra = _charge(svc, target, copied, reads, sizes, tag=tag)
+    extra = _charge(svc, target, copied, reads, sizes, tag=tag, linked=[digest for digest, _, _ in links])
     # the blobs' links with the manifest, in one transaction: a fault copies all or nothing
     _put(svc, target, copied, tag, keep_tag=keep_tag, links=links, extra=extra, new_manifest=not reads.manifest_exists,
          hold_children=record.children)
