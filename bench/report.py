@@ -365,6 +365,20 @@ def _replication(result: dict, results: dict) -> str:
     return "## 7. Replication run\n\n" + replication.render(result)
 
 
+def _gc(result: dict, results: dict) -> str:
+    from bench import gc
+
+    first, unchanged, changed = result["runs"]
+    out = ["## 9. Garbage collection", "", GC_METHOD.format(total=result["total"], garbage=result["garbage"]), "",
+           gc.render(result), "",
+           (f"A run's cost follows what changed: when nothing changed it made {unchanged.total_calls} AWS calls "
+            f"(the 16 empty candidate partitions, the lease, the run's record and log, two S3 listings of uploads "
+            f"started since the last clean-up), against {first.total_calls:,} for the first run over "
+            f"{result['total']:,} new blobs and {changed.total_calls:,} when {result['garbage']:,} blobs became "
+            "garbage. Wall times are moto's on a shared machine; the cost is what AWS would bill for the calls.")]
+    return "\n".join(out)
+
+
 def _package(result: dict, results: dict) -> str:
     from bench import package
 
@@ -373,7 +387,7 @@ def _package(result: dict, results: dict) -> str:
 
 RENDERERS = {"throughput": _throughput, "calls": _calls, "coldstart": _coldstart, "scale": _scale,
              "concurrency": _concurrency, "webhooks": _webhooks, "replication": _replication, "lists": _lists,
-             "package": _package}
+             "gc": _gc, "package": _package}
 
 
 def merge(previous: str, fresh: str, results: dict) -> str:
@@ -505,6 +519,15 @@ CONCURRENCY_METHOD = """\
 {pulls} `skopeo copy` pulls of one image at the same time, each into its own empty layout, each
 verified; then {pushes} pushes of {pushes} new images (random content) at the same time to {pushes}
 repositories, each read back and verified. The same against the distribution registry for reference."""
+
+GC_METHOD = """`bench/gc.py` on in-process moto: {total:,} blobs uploaded through the upload service and named by
+manifests of 10 blobs pushed through the push path; the manifests of {garbage:,} of them deleted. Three runs, each every
+step of infra/gc.asl.json in process (`gc.run_all`, with 4 workers), counted on a session of their own: the first
+(every blob is a candidate: all were uploaded since), one when nothing changed, and one after {garbage:,} more blobs
+became garbage. Cost as billed: DynamoDB on-demand ($0.625 per million write units, $0.125 per million read units; a
+transaction's item 2 units, a strongly consistent read 1, an eventually consistent 0.5), S3 requests ($0.005 per 1,000
+LIST and POST, DeleteObjects included), Step Functions standard ($0.025 per 1,000 state transitions, from the
+workflow's states), Lambda ($0.20 per million invocations, 512 MB at $0.0000166667 per GB-second of the wall time)."""
 
 LISTS_METHOD = """`bench/lists.py`: each kind of list in a deployment of its own on in-process moto, grown
 from {small:,} to {large:,} entries (written with BatchWriteItem in the stores' item shapes, with the
