@@ -51,7 +51,7 @@ class World:
             clock=lambda: 1000.0,
             settings=SimpleNamespace(function_name=lambda name: f"berth-t-{name}", auth="token"),
             runtime_config=SimpleNamespace(typed=lambda name: {"proxy_cache_inline_copy_bytes": 4 * MiB}[name]),
-            meta=SimpleNamespace(blob_size=lambda digest: None, claim_fill=claim_fill,
+            meta=SimpleNamespace(blob_size=lambda digest: None, link_existing=lambda *a, **k: None, claim_fill=claim_fill,
                                  end_fill=lambda digest: self.claims.discard(digest)),
             functions=SimpleNamespace(invoke=invoke),
         )
