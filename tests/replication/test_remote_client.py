@@ -94,7 +94,7 @@ def test_basic_auth_takes_the_right_credential_and_refuses_others(distribution_a
     client.ping()
     pushed = push_image(client, "private/app", "v1", os.urandom(5000))  # chunked: 5 PATCHes
     assert client.get_manifest("private/app", "v1").digest == pushed.digest
-    assert list(client.catalog()) == ["private/app"]
+    assert "private/app" in list(client.catalog())  # the registry is the session's: other tests push too
 
     with pytest.raises(RemoteUnauthorized):
         RegistryClient(distribution_auth.url, Credential(user, "wrong")).ping()
