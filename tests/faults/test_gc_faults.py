@@ -34,9 +34,9 @@ def _setup(cell_svc, api) -> dict:
     return {"kept": kept, "kept_blobs": kept_record.blobs, "lone": lone}
 
 
-def _gc_services(svc, injector=None) -> Services:
-    """The cell's registry seen by a garbage collection three hours later."""
-    later = Services(replace(svc.settings, gc_grace_seconds=3600), session=svc._session, clock=lambda: LATER)
+def _gc_services(svc, injector=None, *, at: int = LATER) -> Services:
+    """The cell's registry seen by a garbage collection three hours later (or at `at`)."""
+    later = Services(replace(svc.settings, gc_grace_seconds=3600), session=svc._session, clock=lambda: at)
     if injector is not None:
         injector.attach(later.dynamodb)
         injector.attach(later.s3)
@@ -99,7 +99,9 @@ def test_a_run_failed_at_any_call_is_finished_by_the_next(new_cell):
             kept = svc.meta.get_manifest(REPO, ctx["kept"])
             if kept is None or any(svc.meta.get_link(REPO, d) is None for d in kept.blobs):
                 problems.append(f"{where}: the kept image lost something")
-            again = _run(_gc_services(svc))
+            # the next run: after the failed one's lease expired (a fault may have kept its
+            # `fail` step from releasing it; the lease's expiry is what frees it then)
+            again = _run(_gc_services(svc, at=LATER + gc.LEASE_SECONDS + 1))
             if again.status != "Success" or _contents(svc) != after:
                 problems.append(f"{where}: the next run did not finish the job ({again.status})")
             if svc.table.get(keys.GC_LEASE_PK, keys.GC_LEASE_SK) is not None:
