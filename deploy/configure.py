@@ -64,7 +64,7 @@ OPS_OUTPUTS = (
     "ForwardEventsFunctionLogGroupArn", "AuditEventsFunctionLogGroupArn",
     "WebhookEventsFunctionLogGroupArn", "DeliverWebhooksFunctionLogGroupArn", "ChallengeFunctionLogGroupArn",
     "ReplicationTaskFunctionLogGroupArn", "ReplicationEventsFunctionLogGroupArn", "RunScheduleFunctionLogGroupArn",
-    "ProxyFillFunctionLogGroupArn", "ProxyFillFunctionArn", "FunctionPrefix",
+    "ProxyFillFunctionLogGroupArn", "ProxyFillFunctionArn", "FunctionPrefix", "GcTaskFunctionLogGroupArn",
 )
 
 REPLICATION_OUTPUTS = ("ReplicationStateMachineArn", "ReplicationExecutionsArn")

@@ -63,6 +63,7 @@ def test_operations_stack_creates_log_groups_with_retention_and_a_dashboard(depl
         f"/aws/lambda/berth-{stage}-replication_events": 30,
         f"/aws/lambda/berth-{stage}-run_schedule": 30,
         f"/aws/lambda/berth-{stage}-proxy_fill": 30,
+        f"/aws/lambda/berth-{stage}-gc_task": 30,
         f"/aws/lambda/berth-{stage}-challenge": 30,
         f"/aws/lambda/berth-{stage}-forward_events": 30,
         f"/aws/lambda/berth-{stage}-audit_events": 30,

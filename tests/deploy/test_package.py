@@ -139,7 +139,7 @@ def test_functions_carry_the_stage_settings_and_the_policy_file(packaged, prod):
     assert set(functions) == {
         "APIHandler", "Challenge", "CleanUpUploads", "RecordPulls", "ForwardEvents", "AuditEvents", "WebhookEvents",
         "DeliverWebhooks", "ReplicationTask", "ReplicationEvents", "RunSchedule",
-        "ProxyFill",
+        "ProxyFill", "GcTask",
     }
     api, clean_up = functions["APIHandler"]["Properties"], functions["CleanUpUploads"]["Properties"]
     assert api["Handler"] == "app.app" and api["Runtime"].startswith("python3")
@@ -174,7 +174,7 @@ def test_every_function_has_a_log_group_and_alarms_in_the_operations_stack(packa
     assert sorted(names) == [
         "berth-${Stage}", "berth-${Stage}-audit_events", "berth-${Stage}-challenge",
         "berth-${Stage}-clean_up_uploads", "berth-${Stage}-deliver_webhooks", "berth-${Stage}-forward_events",
-        "berth-${Stage}-proxy_fill", "berth-${Stage}-record_pulls", "berth-${Stage}-replication_events",
+        "berth-${Stage}-gc_task", "berth-${Stage}-proxy_fill", "berth-${Stage}-record_pulls", "berth-${Stage}-replication_events",
         "berth-${Stage}-replication_task", "berth-${Stage}-run_schedule", "berth-${Stage}-webhook_events",
     ]
     for name in names:
