@@ -52,6 +52,9 @@ class Operation:
     # a chunk of an upload session writes only S3 (its state travels in the signed URL):
     # the matrix then checks the objects it wrote, not the table
     writes_objects_only: bool = False
+    # besides an error, what a lost race may honestly answer (a mount that cannot link the
+    # blob falls back to an upload session, 202, as the OCI distribution spec says)
+    race_fallback: tuple[int, ...] = ()
 
     def __str__(self) -> str:
         return self.name
@@ -203,6 +206,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "cross-repository mount",
         _blob_in_other,
         lambda c, d: c.api.post(with_query(f"/v2/{REPO}/blobs/uploads/", mount=d, **{"from": OTHER})),
+        race_fallback=(202,),
     ),
     Operation(
         "patch chunk",

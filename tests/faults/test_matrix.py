@@ -89,12 +89,15 @@ def test_every_fault_at_every_call_leaves_before_or_after(new_cell, op: Operatio
                 if not state.same(during, after):
                     problems.append(f"{where}: answered {reply.status} but the state is not the state after:\n{state.diff(after, during)}")
                 continue
-            wanted = RACE_LOST if kind == "condition" else RETRYABLE
-            if reply.status not in wanted:
+            wanted = RACE_LOST | set(op.race_fallback) if kind == "condition" else RETRYABLE
+            if kind == "condition" and reply.status in op.race_fallback:
+                if not reply.headers.get("location"):
+                    problems.append(f"{where}: a {reply.status} fallback without a Location")
+            elif reply.status not in wanted:
                 problems.append(f"{where}: answered {reply.status}, wanted one of {sorted(wanted)}: {reply.body[:200]!r}")
             elif kind != "condition" and "retry-after" not in reply.headers:
                 problems.append(f"{where}: {reply.status} without Retry-After")
-            body_problem = _error_body_problem(op, reply)
+            body_problem = _error_body_problem(op, reply) if reply.status >= 400 else None
             if body_problem:
                 problems.append(f"{where}: {body_problem}")
             if state.same(during, before):
