@@ -34,6 +34,18 @@ GONE = "gone"
 LIVE = f"attribute_exists(PK) AND attribute_not_exists({GONE})"
 
 
+def starts_naming(op: dict[str, Any]) -> str | None:
+    """The digest whose record `op` (named_op(digest, +1, ...)) counts one more project
+    on (by one); None for any other operation. A write that also links the blob folds it into the
+    link's update of the same record (a transaction touches an item once)."""
+    body = op.get("Update")
+    if not body or body.get("UpdateExpression") != _STARTS_NAMING or body["Key"]["SK"]["S"] != keys.BLOB_SK:
+        return None
+    if body["ExpressionAttributeValues"][":d"] != {"N": "1"}:
+        return None
+    return keys.digest_of_blob_pk(body["Key"]["PK"]["S"])
+
+
 def candidate_op(digest: str, project: str, now: int) -> dict[str, Any]:
     """The blob may have become garbage: a run will look at it (once, however often it is
     written; `from_projects`: whose usage a run corrects)."""
@@ -45,11 +57,14 @@ def candidate_op(digest: str, project: str, now: int) -> dict[str, Any]:
     )
 
 
+_STARTS_NAMING = f"ADD {PROJECTS} :d SET {LAST_REF} = :now"
+
+
 def named_op(digest: str, delta: int, now: int) -> dict[str, Any]:
     """A project starts (+1) or stops (-1) naming the blob. Starting requires the record to
     be live: if a run committed to deleting it first, the push fails and writes nothing."""
     if delta > 0:
-        op = update_op(keys.blob_pk(digest), keys.BLOB_SK, f"ADD {PROJECTS} :d SET {LAST_REF} = :now", {":d": delta, ":now": now})
+        op = update_op(keys.blob_pk(digest), keys.BLOB_SK, _STARTS_NAMING, {":d": delta, ":now": now})
         op["Update"]["ConditionExpression"] = LIVE
         return op
     op = update_op(keys.blob_pk(digest), keys.BLOB_SK, f"ADD {PROJECTS} :d", {":d": delta})

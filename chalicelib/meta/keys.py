@@ -149,6 +149,10 @@ def blob_pk(digest: str) -> str:
     return f"BLOB#{digest}"
 
 
+def digest_of_blob_pk(pk: str) -> str:
+    return pk[len("BLOB#"):]
+
+
 BLOB_SK = "BLOB"
 
 

@@ -416,15 +416,26 @@ class DynamoRegistryMeta:
                     }
                 )
             )
+        links, extra = list(links), list(extra)
+        # a blob the write links and the project starts naming: one update of its record
+        # (a transaction touches an item once), so that the links join the manifest's transaction
+        linked = {digest for digest, _, _ in links}
+        folded = {d for d in map(gc_ledger.starts_naming, extra) if d in linked}
+        together = [
+            *ops,
+            *(op for digest, size, key in links for op in _link_ops(name, digest, size, now, key, names_project=digest in folded)),
+            *(op for op in extra if gc_ledger.starts_naming(op) not in folded),
+        ]
+        if len(together) < MAX_TRANSACTION:  # and the project's guard: all or nothing
+            self._write(together, guard=project)
+            return
+        # too many links for one transaction: the links first, in their own transactions (as
+        # an upload would leave them; a link without its manifest is harmless), then the rest
         link_ops = [op for digest, size, key in links for op in _link_ops(name, digest, size, now, key)]
-        ops.extend(extra)
-        # the links first, in their own transactions (as an upload would leave them): the
-        # manifest's quota operations may touch the same blob records (a transaction
-        # touches an item once), and a link without its manifest is harmless
         step = MAX_TRANSACTION - 2  # whole links (two operations each), and the guard
         for start in range(0, len(link_ops), step):
             self._write(link_ops[start : start + step], guard=project)
-        self._write(ops, guard=project)
+        self._write([*ops, *extra], guard=project)
 
     def _write(self, ops: list[dict[str, Any]], *, guard: str | None = None) -> None:
         """One transaction; with `guard`, a condition that the project still exists joins
@@ -834,20 +845,24 @@ def _tag_item(name: str, tag: str, record: ManifestRecord, now: int) -> dict[str
     }
 
 
-def _link_ops(name: str, digest: str, size: int, now: int, key: str | None = None) -> list[dict[str, Any]]:
+def _link_ops(
+    name: str, digest: str, size: int, now: int, key: str | None = None, *, names_project: bool = False
+) -> list[dict[str, Any]]:
     """A link to a blob whose bytes the store holds, and its record's ledger: `last_ref`
-    moves, the repository joins `repos`. Only while no garbage collection committed to
+    moves, the repository joins `repos` (`names_project`: and one more project names it,
+    gc_ledger.named_op's +1 folded in). Only while no garbage collection committed to
     deleting the record and the record names the same object (a record that is not there
     is created: a blob put at its digest's key before the ledger, or by tests; it is
     never collected, see meta/gc_ledger.py TRACKED)."""
     link = {"PK": keys.repo_pk(name), "SK": keys.link_sk(digest), "nbytes": size, "created": now}
     if key:
         link[OBJECT_KEY] = key  # the bytes are in the object their upload wrote
+    added = f"{gc_ledger.LINKED_IN} :repo" + (f", {gc_ledger.PROJECTS} :one" if names_project else "")
     record = update_op(
         keys.blob_pk(digest),
         keys.BLOB_SK,
-        f"SET #n = if_not_exists(#n, :s), #c = if_not_exists(#c, :now), {gc_ledger.LAST_REF} = :now ADD {gc_ledger.LINKED_IN} :repo",
-        {":s": size, ":now": now, ":repo": {name}, **({":k": key} if key else {})},
+        f"SET #n = if_not_exists(#n, :s), #c = if_not_exists(#c, :now), {gc_ledger.LAST_REF} = :now ADD {added}",
+        {":s": size, ":now": now, ":repo": {name}, **({":k": key} if key else {}), **({":one": 1} if names_project else {})},
         names={"#n": "nbytes", "#c": "created"},
     )
     same_object = f"{OBJECT_KEY} = :k" if key else f"attribute_not_exists({OBJECT_KEY})"
