@@ -9,12 +9,16 @@ reads them with one Query beside its manifests and tags, and a repository's
 deletion takes them with it. A deleted label's references on artifacts are not
 hunted down across repositories: ids are never reused, and readers keep only the
 references whose label still exists (one BatchGetItem).
+
+`LabelStore` is the contract the domain and the API are written against; `DynamoLabels`
+keeps it in DynamoDB, `MemoryLabels` in memory (for fast tests of the code that uses it);
+tests/contract/test_label_store.py runs the same suite over both.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -68,6 +72,48 @@ def _listing_of(label: Label) -> str:
 
 class NameTaken(Conflict):
     """Another label of the scope has this name."""
+
+
+class LabelStore(Protocol):
+    def create(self, label: Label) -> Label:
+        """Store a new label with a new id; NameTaken if its scope has the name."""
+        ...
+
+    def get(self, label_id: int) -> Label | None: ...
+
+    def get_many(self, label_ids: Iterable[int]) -> dict[int, Label]:
+        """The labels among `label_ids` that exist."""
+        ...
+
+    def list(self, scope: str, project_id: int = 0) -> list[Label]:
+        """A scope's labels in name order."""
+        ...
+
+    def update(self, previous: Label, name: str, description: str, color: str) -> Label:
+        """Rename or recolour; NameTaken if another label of the scope has `name`,
+        Conflict if the label changed or went since `previous` was read."""
+        ...
+
+    def delete(self, label: Label) -> bool:
+        """False if it was not there."""
+        ...
+
+    def add_to_artifact(self, repository: str, digest: str, label: Label) -> None:
+        """Put `label` on the artifact; Conflict if it is on it already, KeyError if the
+        artifact or the label is not there."""
+        ...
+
+    def remove_from_artifact(self, repository: str, digest: str, label_id: int) -> bool:
+        """False if the label was not on the artifact."""
+        ...
+
+    def artifact_label_ids(self, repository: str) -> dict[str, list[int]]:
+        """{digest: label ids} of every labelled artifact of the repository."""
+        ...
+
+    def artifact_labels(self, repository: str) -> dict[str, list[Label]]:
+        """{digest: labels, by name} for the repository, only labels that still exist."""
+        ...
 
 
 class DynamoLabels:
@@ -182,7 +228,7 @@ class DynamoLabels:
         for item in self._t.query_all(keys.repo_pk(repository), low=prefix, high=prefix[:-1] + "$", projection="SK, label_id"):
             digest = item["SK"][len(prefix) :].rsplit("#", 1)[0]
             out.setdefault(digest, []).append(int(item["label_id"]))
-        return out
+        return {digest: sorted(ids) for digest, ids in out.items()}  # by id (the keys sort them as text)
 
     def artifact_labels(self, repository: str) -> dict[str, list[Label]]:
         """{digest: labels, by name} for the repository: its references, then the labels
@@ -192,6 +238,80 @@ class DynamoLabels:
         return {
             digest: sorted((known[i] for i in found if i in known), key=lambda label: label.name)
             for digest, found in ids.items()
+        }
+
+
+class MemoryLabels:
+    """LabelStore in memory: the same answers as DynamoLabels, for fast tests.
+    `artifact_exists(repository, digest)`: whether the registry holds that manifest (the
+    DynamoDB store checks the manifest's item in its transaction)."""
+
+    def __init__(self, clock: Callable[[], float], artifact_exists: Callable[[str, str], bool]):
+        self._clock = clock
+        self._artifact_exists = artifact_exists
+        self._labels: dict[int, Label] = {}
+        self._on: dict[str, dict[str, list[int]]] = {}  # repository -> digest -> label ids, in order put
+        self._last_id = 0
+
+    def _named(self, label: Label) -> Label | None:
+        return next((other for other in self._labels.values()
+                     if (other.scope, other.project_id, other.name) == (label.scope, label.project_id, label.name)), None)
+
+    def create(self, label: Label) -> Label:
+        self._last_id += 1  # an id is used up even when the name is refused, as the counter does
+        if self._named(label) is not None:
+            raise NameTaken(f"a label named {label.name} already exists")
+        now = int(self._clock())
+        created = replace(label, label_id=self._last_id, created=now, updated=now)
+        self._labels[created.label_id] = created
+        return created
+
+    def get(self, label_id: int) -> Label | None:
+        return self._labels.get(label_id)
+
+    def get_many(self, label_ids: Iterable[int]) -> dict[int, Label]:
+        return {i: self._labels[i] for i in set(label_ids) if i in self._labels}
+
+    def list(self, scope: str, project_id: int = 0) -> list[Label]:
+        found = [label for label in self._labels.values() if (label.scope, label.project_id) == (scope, project_id)]
+        return sorted(found, key=lambda label: label.name)
+
+    def update(self, previous: Label, name: str, description: str, color: str) -> Label:
+        current = self._labels.get(previous.label_id)
+        if current is None or current.updated != previous.updated:
+            raise Conflict("the label changed meanwhile; retry")
+        updated = replace(previous, name=name, description=description, color=color, updated=int(self._clock()))
+        named = self._named(updated)
+        if named is not None and named.label_id != previous.label_id:
+            raise NameTaken(f"a label named {name} already exists")
+        self._labels[previous.label_id] = updated
+        return updated
+
+    def delete(self, label: Label) -> bool:
+        return self._labels.pop(label.label_id, None) is not None
+
+    def add_to_artifact(self, repository: str, digest: str, label: Label) -> None:
+        on = self._on.setdefault(repository, {}).setdefault(digest, [])
+        if label.label_id in on:
+            raise Conflict(f"label {label.label_id} is already on artifact {digest}")
+        if not self._artifact_exists(repository, digest) or label.label_id not in self._labels:
+            raise KeyError(digest)
+        on.append(label.label_id)
+
+    def remove_from_artifact(self, repository: str, digest: str, label_id: int) -> bool:
+        on = self._on.get(repository, {}).get(digest, [])
+        if label_id not in on:
+            return False
+        on.remove(label_id)
+        return True
+
+    def artifact_label_ids(self, repository: str) -> dict[str, list[int]]:
+        return {digest: sorted(ids) for digest, ids in self._on.get(repository, {}).items() if ids}
+
+    def artifact_labels(self, repository: str) -> dict[str, list[Label]]:
+        return {
+            digest: sorted((self._labels[i] for i in ids if i in self._labels), key=lambda label: label.name)
+            for digest, ids in self.artifact_label_ids(repository).items()
         }
 
 

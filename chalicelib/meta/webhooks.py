@@ -8,11 +8,17 @@ a delivery attempt updates one item and the list of executions is one Query.
 Secrets (a target's auth header and signing secret) are stored here because
 the delivery function needs them; only this store and the delivery read them:
 the API renders policies without them (chalicelib/management/webhooks.py).
+
+`WebhookStore` is the contract the domain and the API are written against; `DynamoWebhooks`
+keeps it in DynamoDB, `MemoryWebhooks` in memory (for fast tests of the code that uses it);
+tests/contract/test_webhook_store.py runs the same suite over both.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import copy
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -74,6 +80,44 @@ class Execution:
         if not ends or any(e is None for e in ends):
             return None
         return max(ends)
+
+
+class WebhookStore(Protocol):
+    def create(self, policy: Policy) -> Policy:
+        """Store a new policy with a new id, its creation and update times now."""
+        ...
+
+    def get(self, project: str, policy_id: int) -> Policy | None: ...
+
+    def list(self, project: str) -> list[Policy]:
+        """A project's policies, by id."""
+        ...
+
+    def update(self, policy: Policy) -> Policy:
+        """Replace an existing policy (its id, creator and creation time stay); KeyError if gone."""
+        ...
+
+    def delete(self, project: str, policy_id: int) -> bool:
+        """False if it was not there."""
+        ...
+
+    def delete_project(self, project: str) -> int:
+        """Every policy of a deleted project; how many."""
+        ...
+
+    def start_execution(self, execution: Execution) -> bool:
+        """Write a new execution; False if it exists (the same event delivered again)."""
+        ...
+
+    def record_task(self, project: str, policy_id: int, execution_id: int, task: int, state: dict[str, Any]) -> None:
+        """Set fields of one task's state (None values left out); KeyError if the execution is not there."""
+        ...
+
+    def executions(self, project: str, policy_id: int, *, limit: int = 100) -> list[Execution]:
+        """The latest executions of a policy, newest first."""
+        ...
+
+    def execution(self, project: str, policy_id: int, execution_id: int) -> Execution | None: ...
 
 
 class DynamoWebhooks:
@@ -144,14 +188,19 @@ class DynamoWebhooks:
         fields = _clean(state)
         names = {"#task": str(task), **{f"#f{n}": name for n, name in enumerate(fields)}}
         values = {f":v{n}": value for n, value in enumerate(fields.values())}
-        self._t.client.update_item(
-            TableName=self._t.name,
-            Key=keys.key(keys.hook_run_pk(project, policy_id), keys.hook_run_sk(execution_id)),
-            UpdateExpression="SET " + ", ".join(f"tasks.#task.#f{n} = :v{n}" for n in range(len(fields))),
-            ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=marshal(values),
-        )
+        try:
+            self._t.client.update_item(
+                TableName=self._t.name,
+                Key=keys.key(keys.hook_run_pk(project, policy_id), keys.hook_run_sk(execution_id)),
+                UpdateExpression="SET " + ", ".join(f"tasks.#task.#f{n} = :v{n}" for n in range(len(fields))),
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=marshal(values),
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise KeyError(execution_id) from None
+            raise
 
     def executions(self, project: str, policy_id: int, *, limit: int = 100) -> list[Execution]:
         """The latest executions of a policy, newest first (one Query)."""
@@ -170,6 +219,68 @@ class DynamoWebhooks:
 
     def _next_id(self) -> int:
         return self._t.next_id("webhook")
+
+
+class MemoryWebhooks:
+    """WebhookStore in memory: the same answers as DynamoWebhooks, for fast tests. (Its
+    executions do not expire: the table's TTL is DynamoDB's.)"""
+
+    def __init__(self, clock: Callable[[], float]):
+        self._clock = clock
+        self._policies: dict[tuple[str, int], Policy] = {}
+        self._executions: dict[tuple[str, int, int], Execution] = {}
+        self._last_id = 0
+
+    def create(self, policy: Policy) -> Policy:
+        self._last_id += 1
+        now = self._clock()
+        created = replace(policy, policy_id=self._last_id, created=now, updated=now)
+        self._policies[(policy.project, created.policy_id)] = created
+        return created
+
+    def get(self, project: str, policy_id: int) -> Policy | None:
+        return self._policies.get((project, policy_id))
+
+    def list(self, project: str) -> list[Policy]:
+        return [p for (owner, _), p in sorted(self._policies.items()) if owner == project]
+
+    def update(self, policy: Policy) -> Policy:
+        if (policy.project, policy.policy_id) not in self._policies:
+            raise KeyError(policy.policy_id)
+        updated = replace(policy, updated=self._clock())
+        self._policies[(policy.project, policy.policy_id)] = updated
+        return updated
+
+    def delete(self, project: str, policy_id: int) -> bool:
+        return self._policies.pop((project, policy_id), None) is not None
+
+    def delete_project(self, project: str) -> int:
+        policies = self.list(project)
+        for policy in policies:
+            self.delete(project, policy.policy_id)
+        return len(policies)
+
+    def start_execution(self, execution: Execution) -> bool:
+        key = (execution.project, execution.policy_id, execution.execution_id)
+        if key in self._executions:
+            return False
+        tasks = {k: {n: x for n, x in v.items() if x is not None} for k, v in execution.tasks.items()}
+        self._executions[key] = replace(execution, tasks=tasks)
+        return True
+
+    def record_task(self, project: str, policy_id: int, execution_id: int, task: int, state: dict[str, Any]) -> None:
+        execution = self._executions.get((project, policy_id, execution_id))
+        if execution is None:
+            raise KeyError(execution_id)
+        execution.tasks.setdefault(str(task), {}).update({k: v for k, v in state.items() if v is not None})
+
+    def executions(self, project: str, policy_id: int, *, limit: int = 100) -> list[Execution]:
+        found = [copy.deepcopy(e) for (p, i, _), e in self._executions.items() if (p, i) == (project, policy_id)]
+        return sorted(found, key=lambda e: e.execution_id, reverse=True)[:limit]
+
+    def execution(self, project: str, policy_id: int, execution_id: int) -> Execution | None:
+        found = self._executions.get((project, policy_id, execution_id))
+        return copy.deepcopy(found) if found is not None else None
 
 
 def _fields(policy: Policy) -> dict[str, Any]:
