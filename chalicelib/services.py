@@ -25,15 +25,15 @@ if TYPE_CHECKING:
     from chalicelib.meta.accounts import DynamoAccounts
     from chalicelib.meta.audit import DynamoAuditLog
     from chalicelib.meta.gc import DynamoGC
-    from chalicelib.meta.immutable_rules import DynamoImmutableRules
-    from chalicelib.meta.labels import DynamoLabels
+    from chalicelib.meta.immutable_rules import ImmutableRuleStore
+    from chalicelib.meta.labels import LabelStore
     from chalicelib.meta.quotas import DynamoQuotas
     from chalicelib.meta.registries import RegistryStore
     from chalicelib.meta.registry import DynamoRegistryMeta
     from chalicelib.meta.replication import DynamoReplicationPolicies, DynamoReplicationRuns
     from chalicelib.meta.retention import DynamoRetention
     from chalicelib.meta.table import Table
-    from chalicelib.meta.webhooks import DynamoWebhooks
+    from chalicelib.meta.webhooks import WebhookStore
     from chalicelib.proxy_cache import ProxyCache
     from chalicelib.registry.upload_service import UploadService
     from chalicelib.registry.upload_tokens import UploadTokens
@@ -126,13 +126,13 @@ class Services:
         return self._client("sqs")
 
     @cached_property
-    def webhooks(self) -> DynamoWebhooks:
+    def webhooks(self) -> WebhookStore:
         from chalicelib.meta.webhooks import DynamoWebhooks
 
         return DynamoWebhooks(self.table, self.clock)
 
     @cached_property
-    def immutable_rules(self) -> DynamoImmutableRules:
+    def immutable_rules(self) -> ImmutableRuleStore:
         from chalicelib.meta.immutable_rules import DynamoImmutableRules
 
         return DynamoImmutableRules(self.table)
@@ -156,7 +156,7 @@ class Services:
         return DynamoGC(self.table, self.clock)
 
     @cached_property
-    def labels(self) -> DynamoLabels:
+    def labels(self) -> LabelStore:
         from chalicelib.meta.labels import DynamoLabels
 
         return DynamoLabels(self.table, self.clock)

@@ -4,13 +4,19 @@ reads them in the same BatchGetItem as the manifest's references, and a tag dele
 with one GetItem. Changes are read-modify-write, conditional on the version read.
 
 The rules are kept as Harbor's JSON (chalicelib/immutability.py checks and reads them).
+
+`ImmutableRuleStore` is the contract the domain and the API are written against;
+`DynamoImmutableRules` keeps it in DynamoDB, `MemoryImmutableRules` in memory (for fast
+tests of the code that uses it); tests/contract/test_immutable_rule_store.py runs the same
+suite over both. (A push reads the rules in its own batch, meta/registry.py read_for_push.)
 """
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -37,6 +43,31 @@ class RuleSet:
 
 def rules_key(project: str) -> tuple[str, str]:
     return keys.immutable_pk(project), keys.RULES_SK
+
+
+class ImmutableRuleStore(Protocol):
+    def get(self, project: str) -> RuleSet:
+        """The project's rules (an empty RuleSet, version None, when it has none)."""
+        ...
+
+    def save(self, project: str, previous: RuleSet, rules: list[dict[str, Any]], last_id: int) -> None:
+        """Replace the rules, if nobody changed them since `previous` was read (Conflict)."""
+        ...
+
+
+class MemoryImmutableRules:
+    """ImmutableRuleStore in memory: the same answers as DynamoImmutableRules, for fast tests."""
+
+    def __init__(self) -> None:
+        self._sets: dict[str, RuleSet] = {}
+
+    def get(self, project: str) -> RuleSet:
+        return copy.deepcopy(self._sets.get(project, RuleSet()))
+
+    def save(self, project: str, previous: RuleSet, rules: list[dict[str, Any]], last_id: int) -> None:
+        if self._sets.get(project, RuleSet()).version != previous.version:
+            raise Conflict("the rules changed meanwhile; retry")
+        self._sets[project] = RuleSet(copy.deepcopy(rules), last_id, uuid.uuid4().hex)
 
 
 class DynamoImmutableRules:
