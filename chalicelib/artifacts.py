@@ -14,7 +14,8 @@ OCI API, the management API, and the replication and lifecycle workers to come.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import random
+from collections.abc import Callable, Iterable
 
 from chalicelib import immutability, quotas
 from chalicelib.errors import BlobNotFound, Conflict, ManifestBlobUnknown, ManifestNotFound, ManifestReferenced
@@ -89,21 +90,28 @@ def push_manifest(
     repository and no immutability rule forbids moving the tag. One BatchGetItem reads
     all of that; one transaction writes. `project`: the write happens only while it exists;
     `stored_body`: bytes too large for the item, written to S3 once the checks pass."""
-    reads = svc.meta.read_for_push(name, record.blobs, record.children, tag=tag, digest=record.digest)
-    if reads.missing:
-        raise ManifestBlobUnknown(
-            f"manifest references {reads.missing[0]}, which is not in {name}", detail={"digest": reads.missing[0]}
+    stored = stored_body is None
+
+    def write() -> None:
+        nonlocal stored
+        reads = svc.meta.read_for_push(name, record.blobs, record.children, tag=tag, digest=record.digest)
+        if reads.missing:
+            raise ManifestBlobUnknown(
+                f"manifest references {reads.missing[0]}, which is not in {name}", detail={"digest": reads.missing[0]}
+            )
+        keep_tag = tag is not None and immutability.protects(reads.rules.rules, name, tag)
+        if keep_tag and reads.tag_digest not in (None, record.digest):
+            raise immutability.refuse_move(name, tag)
+        extra = _charge(svc, name, record, reads, reads.sizes, tag=tag)
+        if not stored:
+            svc.blobs.put_manifest(record.digest, stored_body)
+            stored = True
+        _put(
+            svc, name, record, tag, keep_tag=keep_tag, project=project, new_repository=not reads.repository_exists,
+            extra=extra, new_manifest=not reads.manifest_exists, hold_children=record.children,
         )
-    keep_tag = tag is not None and immutability.protects(reads.rules.rules, name, tag)
-    if keep_tag and reads.tag_digest not in (None, record.digest):
-        raise immutability.refuse_move(name, tag)
-    extra = _charge(svc, name, record, reads, reads.sizes, tag=tag)
-    if stored_body is not None:
-        svc.blobs.put_manifest(record.digest, stored_body)
-    _put(
-        svc, name, record, tag, keep_tag=keep_tag, project=project, new_repository=not reads.repository_exists,
-        extra=extra, new_manifest=not reads.manifest_exists, hold_children=record.children,
-    )
+
+    until_won(svc, write)
 
 
 def cache_manifest(svc, name: str, record: ManifestRecord, tag: str | None, declared: dict[str, int], *, project: str) -> None:
@@ -111,10 +119,34 @@ def cache_manifest(svc, name: str, record: ManifestRecord, tag: str | None, decl
     charge the project's quota the same way: its blobs are fetched only when a client asks
     for them, so they are charged at the sizes the (verified) manifest declares.
     QuotaExceeded (nothing written) when the project has no room for it."""
-    reads = svc.meta.read_for_push(name, record.blobs, [], tag=tag, digest=record.digest)
-    extra = _charge(svc, name, record, reads, {**declared, **reads.sizes}, tag=tag)
-    _put(svc, name, record, tag, keep_tag=False, project=project, new_repository=not reads.repository_exists,
-         extra=extra, new_manifest=not reads.manifest_exists)
+    def write() -> None:
+        reads = svc.meta.read_for_push(name, record.blobs, [], tag=tag, digest=record.digest)
+        extra = _charge(svc, name, record, reads, {**declared, **reads.sizes}, tag=tag)
+        _put(svc, name, record, tag, keep_tag=False, project=project, new_repository=not reads.repository_exists,
+             extra=extra, new_manifest=not reads.manifest_exists)
+
+    until_won(svc, write)
+
+
+# A manifest's write is conditional on what it read (the project's usage and its blobs'
+# counts, the catalog, the tag); one that lost to a concurrent write, or met one in flight
+# (DynamoDB's TransactionConflict: every push into a project updates its usage), reads
+# again and tries again: pushes in parallel into one project are normal (a build farm, a
+# multi-arch push, `docker push --all-tags`). Bounded, with full jitter so the losers do
+# not meet again; the last loss answers 429, which clients retry.
+WRITE_ATTEMPTS = 8
+_BACKOFF_BASE_S = 0.02
+_BACKOFF_CAP_S = 0.5
+
+
+def until_won(svc, write: Callable[[], None]) -> None:
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            return write()
+        except Conflict:
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+            svc.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))
 
 
 # a manifest naming more blobs than fit beside it in one transaction is charged in a write
@@ -242,15 +274,6 @@ def _copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, r
             raise ManifestNotFound(f"{source} lacks {child}, which {record.digest} refers to", detail={"digest": child})
         if child not in seen:
             _copy(svc, source, manifests, target, found, None, seen)
-    links = []
-    for digest in record.blobs:
-        if svc.meta.link_size(target, digest) is not None:
-            continue
-        link = svc.meta.get_link(source, digest)
-        if link is None:
-            raise BlobNotFound(f"{source} lacks blob {digest}, which {record.digest} refers to", detail={"digest": digest})
-        # the copy names the same bytes (the object the blob's upload wrote)
-        links.append((digest, link.size, link.key))
     copied = ManifestRecord(
         digest=record.digest,
         media_type=record.media_type,
@@ -263,12 +286,25 @@ def _copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, r
         children=record.children,
         created=now,
     )
-    reads = svc.meta.read_for_push(target, record.blobs, [], tag=tag, digest=record.digest)
-    keep_tag = tag is not None and immutability.protects(reads.rules.rules, target, tag)
-    if keep_tag and reads.tag_digest not in (None, copied.digest):
-        raise immutability.refuse_move(target, tag)
-    sizes = {**reads.sizes, **{digest: size for digest, size, _ in links}}
-    extra = _charge(svc, target, copied, reads, sizes, tag=tag, linked=[digest for digest, _, _ in links])
-    # the blobs' links with the manifest, in one transaction: a fault copies all or nothing
-    _put(svc, target, copied, tag, keep_tag=keep_tag, links=links, extra=extra, new_manifest=not reads.manifest_exists,
-         hold_children=record.children)
+
+    def write() -> None:
+        links = []
+        for digest in record.blobs:
+            if svc.meta.link_size(target, digest) is not None:
+                continue
+            link = svc.meta.get_link(source, digest)
+            if link is None:
+                raise BlobNotFound(f"{source} lacks blob {digest}, which {record.digest} refers to", detail={"digest": digest})
+            # the copy names the same bytes (the object the blob's upload wrote)
+            links.append((digest, link.size, link.key))
+        reads = svc.meta.read_for_push(target, record.blobs, [], tag=tag, digest=record.digest)
+        keep_tag = tag is not None and immutability.protects(reads.rules.rules, target, tag)
+        if keep_tag and reads.tag_digest not in (None, copied.digest):
+            raise immutability.refuse_move(target, tag)
+        sizes = {**reads.sizes, **{digest: size for digest, size, _ in links}}
+        extra = _charge(svc, target, copied, reads, sizes, tag=tag, linked=[digest for digest, _, _ in links])
+        # the blobs' links with the manifest, in one transaction: a fault copies all or nothing
+        _put(svc, target, copied, tag, keep_tag=keep_tag, links=links, extra=extra, new_manifest=not reads.manifest_exists,
+             hold_children=record.children)
+
+    until_won(svc, write)

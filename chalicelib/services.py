@@ -52,10 +52,12 @@ class Services:
         *,
         session: Any = None,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
         authorizer: Any = None,
     ):
         self.settings = settings
         self.clock = clock
+        self.sleep = sleep  # a write's backoff after it lost a race (chalicelib/artifacts.py)
         self._session = session
         self._authorizer = authorizer
 

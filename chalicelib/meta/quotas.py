@@ -93,21 +93,29 @@ def change_ops(change: Change) -> list[dict[str, Any]]:
             item[IN_BLOB_COUNT] = 1
             ops.append(gc_ledger.named_op(digest, 1, change.now))
         ops.append(put_op(item, "attribute_not_exists(PK)"))
-    for digest, refs in change.shared.items():
+    # A blob counted already adds nothing to the usage whatever its count is, as long as it
+    # is still counted: its write requires only that (and, where the write flags it as in
+    # its record's count, that no other write did). Pushes of images that share layers
+    # into one project all name those layers' items; requiring the count they read would
+    # make every one but the first lose the race.
+    for digest in change.shared:
         if digest in change.blobs and digest not in change.in_blob_count:
             # counted as a manifest's own digest so far (or before the ledger): count it now
             ops.append(gc_ledger.named_op(digest, 1, change.now))
-            ops.append(_if_refs(update_op(pk, digest, f"ADD refs :one SET {IN_BLOB_COUNT} = :one", {":one": 1}), refs))
+            update = update_op(pk, digest, f"ADD refs :one SET {IN_BLOB_COUNT} = :one", {":one": 1})
+            ops.append(_when(update, f"attribute_exists(PK) AND attribute_not_exists({IN_BLOB_COUNT})"))
         else:
-            ops.append(_if_refs(update_op(pk, digest, "ADD refs :one", {":one": 1}), refs))
+            ops.append(_when(update_op(pk, digest, "ADD refs :one", {":one": 1}), "attribute_exists(PK)"))
     for digest, (refs, count, _) in change.released.items():
         if count >= refs:
+            # the last references go, with the bytes: only if no write added one since
             ops.append(_if_refs(delete_op(pk, digest), refs))
             if digest in change.in_blob_count:
                 ops.append(gc_ledger.named_op(digest, -1, change.now))
                 ops.append(gc_ledger.candidate_op(digest, change.project, change.now))
         else:
-            ops.append(_if_refs(update_op(pk, digest, "ADD refs :minus", {":minus": -count}), refs))
+            # references stay, and the bytes counted: whatever the count is, if it stays above 0
+            ops.append(_when(update_op(pk, digest, "ADD refs :minus", {":minus": -count}), "refs > :count", {":count": count}))
     delta = change.delta
     if delta or change.added:
         pk_q, sk_q = quota_key(change.project)
@@ -125,9 +133,14 @@ def change_ops(change: Change) -> list[dict[str, Any]]:
 
 
 def _if_refs(op: dict[str, Any], refs: int) -> dict[str, Any]:
+    return _when(op, "refs = :refs", {":refs": refs})
+
+
+def _when(op: dict[str, Any], condition: str, values: dict[str, int] | None = None) -> dict[str, Any]:
     body = next(iter(op.values()))
-    body["ConditionExpression"] = "refs = :refs"
-    body.setdefault("ExpressionAttributeValues", {})[":refs"] = {"N": str(refs)}
+    body["ConditionExpression"] = condition
+    for name, value in (values or {}).items():
+        body.setdefault("ExpressionAttributeValues", {})[name] = {"N": str(value)}
     return op
 
 

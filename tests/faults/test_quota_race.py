@@ -1,8 +1,9 @@
 """A project's usage stays the sum of its distinct blobs under any interleaving
 (tests/faults/interleave.py) of pushes that share a layer across repositories and
 deletions of those manifests: each blob's count of manifests, and the usage, change in
-the manifest writes' own transactions, conditional on what they read; a request that
-lost a race answers 429 and changed nothing."""
+the manifest writes' own transactions, conditional on what they read; a push that lost a
+race reads again and retries (chalicelib/artifacts.py), a deletion that lost answers 429,
+and either changed nothing when it lost."""
 from __future__ import annotations
 
 import io
