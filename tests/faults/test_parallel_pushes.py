@@ -101,7 +101,7 @@ def test_parallel_pushes_never_take_usage_over_the_limit(new_cell, seed):
     statuses = [r.status if not isinstance(r, BaseException) else repr(r) for r in results]
     assert set(statuses) <= {201, 403}, f"answers: {sorted(map(str, statuses))}"
     assert 0 < statuses.count(201) < PUSHES
-    used, refs = _usage(svc, repositories)
+    used, _ = _usage(svc, repositories)
     quota = svc.quotas.get(PROJECT)
     assert quota.used == used <= quota.hard
 
