@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import threading
@@ -20,79 +19,19 @@ import urllib.request
 from pathlib import Path
 from typing import Self
 
-from bench.util import ROOT, free_port, log, python, repo_env, stop_process
-
-DISTRIBUTION_BINARY = "/usr/bin/docker-registry"
-
-DISTRIBUTION_CONFIG = """\
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: {root}
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:{port}
-  secret: berth-bench-not-a-secret
-"""
+from bench.util import ROOT, log, python, repo_env, stop_process
+from devstack.distribution import Distribution as _Distribution
 
 
-DISTRIBUTION_S3_STORAGE = """\
-storage:
-  s3:
-    region: us-east-1
-    regionendpoint: {endpoint}
-    bucket: {bucket}
-    accesskey: testing
-    secretkey: testing
-    secure: false
-    v4auth: true
-  delete:
-    enabled: true
-"""
+class Distribution(_Distribution):
+    """devstack/distribution.py's registry, without auth (`creds` None), announced in the log."""
 
-
-class Distribution:
-    def __init__(self, workdir: Path, s3_endpoint: str = "") -> None:
-        """`s3_endpoint`: the S3 driver against this endpoint (a new bucket on it), not local disk."""
-        self.workdir = workdir
-        self.s3_endpoint = s3_endpoint
-        self.name = "distribution-s3" if s3_endpoint else "distribution"
-        self.proc: subprocess.Popen | None = None
-        self.host = ""
-        self.creds: str | None = None  # no auth
+    creds: str | None = None
 
     def __enter__(self) -> Self:
-        if not Path(DISTRIBUTION_BINARY).exists():
-            raise RuntimeError(f"{DISTRIBUTION_BINARY} is missing: run bench/install-deps.sh")
-        port = free_port()
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        config = self.workdir / "config.yml"
-        text = DISTRIBUTION_CONFIG.format(root=self.workdir / "data", port=port)
-        env = None
-        if self.s3_endpoint:
-            bucket = _new_bucket(self.s3_endpoint, "bench-distribution")
-            storage = DISTRIBUTION_S3_STORAGE.format(endpoint=self.s3_endpoint, bucket=bucket)
-            text = re.sub(r"storage:\n(  .*\n)+", storage, text)
-            # the S3 driver will not start while AWS_CA_BUNDLE is set (the endpoint is plain HTTP)
-            env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
-        config.write_text(text)
-        self.log_path = self.workdir / "registry.log"
-        with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen([DISTRIBUTION_BINARY, "serve", str(config)], stdout=out, env=env,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.host = f"127.0.0.1:{port}"
-        _wait_http(f"http://{self.host}/v2/", self.proc, self.log_path, ok=(200,))
+        super().__enter__()
         log(f"{self.name} registry on {self.host} (pid {self.proc.pid})")
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
 
 
 class BerthStack:
@@ -186,15 +125,6 @@ class BerthStack:
         )
         with urllib.request.urlopen(request, timeout=30) as reply:
             return json.loads(reply.read())["token"]
-
-
-def _new_bucket(endpoint: str, name: str) -> str:
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    client.create_bucket(Bucket=name)
-    return name
 
 
 def _wait_http(url: str, proc: subprocess.Popen, log_path: Path, ok: tuple[int, ...], timeout: float = 30) -> None:

@@ -63,7 +63,7 @@ def run(workdir: Path, berth: BerthStack, runs: int, quick: bool = False) -> dic
     sizes = image_sizes(quick)
     timings = Timings()
     image_bytes: dict[str, int] = {}
-    with Distribution(workdir / "distribution") as dist, Distribution(workdir / "distribution-s3", berth.moto) as dist_s3:
+    with Distribution(workdir / "distribution") as dist, Distribution(workdir / "distribution-s3", s3_endpoint=berth.moto) as dist_s3:
         registries = [berth, dist_s3, dist]
         for registry in registries:
             _warm_up(workdir / f"warmup-{registry.name}", registry)

@@ -126,7 +126,7 @@ def slapd():
 @pytest.fixture(scope="session")
 def distribution(tmp_path_factory):
     """Debian's docker-registry, open (no auth), shared by the session's tests."""
-    from tests.distribution import Distribution
+    from devstack.distribution import Distribution
 
     with Distribution(tmp_path_factory.mktemp("distribution")) as registry:
         yield registry
@@ -138,7 +138,7 @@ DISTRIBUTION_USER = ("replicator", "Replic8-secret")
 @pytest.fixture(scope="session")
 def distribution_auth(tmp_path_factory):
     """Debian's docker-registry behind htpasswd Basic auth (user DISTRIBUTION_USER)."""
-    from tests.distribution import Distribution
+    from devstack.distribution import Distribution
 
     with Distribution(tmp_path_factory.mktemp("distribution-auth"), users=dict([DISTRIBUTION_USER])) as registry:
         yield registry

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from chalicelib.remote.client import Credential, RegistryClient
-from tests.distribution import Distribution
+from devstack.distribution import Distribution
 from tests.fault_proxy import FaultProxy
 from tests.replication.test_remote_client import digest_of, push_image
 
