@@ -1,14 +1,16 @@
 """Garbage collection (Harbor's /system/gc): what a run does, step by step, for every way
 it is started (the management API, the schedule, the tests and the benchmark).
 
-A run is a Step Functions execution of infra/gc.asl.json whose tasks are `step()` (the
-app's `gc_task`): `begin` takes the one-run-at-a-time lease; `untagged` (with
+A run is a Step Functions execution of the state machine in infra/gc.yaml, named
+`workflow_name(run)`, whose tasks are `step()` (the app's `gc_task`): `begin` takes the one-run-at-a-time lease; `untagged` (with
 `delete_untagged`) deletes the manifests no tag, index or subject reaches; `sweep` walks
 the candidates (blobs that may have become garbage since they were written: the cost of a
 run is what changed since the last one) and deletes each blob nothing names, with one
 conditional write first (meta/gc.py mark_gone); `uploads` removes what abandoned uploads
 left; `finish` corrects the usage of the projects whose blobs went and releases the lease.
-Every step can run again: a run that died is finished by the next one.
+Every step can run again: a run that died is finished by the next one. A run whose
+execution ended without its last step (`settle`) takes the execution's end when it is next
+looked at, and gives up its lease.
 Why no blob a concurrent push names is ever deleted: docs/decisions/garbage-collection.md.
 """
 from __future__ import annotations
@@ -34,6 +36,8 @@ LEASE_SECONDS = 20 * 60  # longer than a step (15 min at most): a dead run's lea
 PAGE = 100  # candidates read per Query
 STEP_ITEMS = 2000  # candidates (or repositories) one step handles before the workflow calls it again
 REPOSITORY_PAGE = 50
+# Step Functions' statuses of an execution that ended, and what the run's record then says
+ENDED_EXECUTIONS = {"FAILED": ERROR, "TIMED_OUT": ERROR, "ABORTED": STOPPED}
 
 
 class GCRunning(Conflict):
@@ -68,20 +72,53 @@ def start(svc, trigger: str, parameters: dict[str, Any]) -> Run:
         raise ConfigurationError("environment variable BERTH_GC_STATE_MACHINE is not set")
     holder = svc.gc.holder()
     if holder is not None:
-        raise GCRunning(f"garbage collection {holder} is running")
+        held = svc.gc.get(holder)
+        if held is None or settle(svc, held).status not in FINISHED:
+            raise GCRunning(f"garbage collection {holder} is running")
     run = svc.gc.create_run(trigger, parameters)
     if svc.gc.acquire(run.run_id, LEASE_SECONDS) is None:
         svc.gc.save(replace(run, status=ERROR, ended=svc.clock()))
         raise GCRunning("another garbage collection started first")
     try:
         out = svc.stepfunctions.start_execution(
-            stateMachineArn=machine, name=f"gc-{run.run_id}", input=json.dumps({"run_id": run.run_id})
+            stateMachineArn=machine, name=workflow_name(run), input=json.dumps({"run_id": run.run_id})
         )
     except Exception:
         svc.gc.release(run.run_id)
         svc.gc.save(replace(run, status=ERROR, ended=svc.clock()))
         raise
     return svc.gc.save(replace(run, status=RUNNING, workflow_arn=out["executionArn"]))
+
+
+def workflow_name(run: Run) -> str:
+    """The execution's name, as the Step Functions console lists it: gc-<run id>-<manual or
+    schedule>, and -dry-run for a dry run (unique: run ids are)."""
+    return f"gc-{run.run_id}-{run.trigger.lower()}" + ("-dry-run" if run.dry_run else "")
+
+
+def settle(svc, run: Run) -> Run:
+    """A run recorded as running whose execution has ended without the run's last step
+    (the task function could not be invoked or was cut off, so neither `finish` nor `fail`
+    wrote the record; or an operator stopped the execution in the Step Functions console)
+    takes the execution's end: Error (failed, timed out, gone) or Stopped (aborted), and
+    releases its lease, so the next run need not wait for the lease to expire. One
+    DescribeExecution, for a run not finished only."""
+    if run.status in FINISHED or not run.workflow_arn:
+        return run
+    sfn = svc.stepfunctions
+    try:
+        execution = sfn.describe_execution(executionArn=run.workflow_arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        execution = {"status": "FAILED", "error": "ExecutionDoesNotExist", "cause": "the execution is gone"}
+    status = ENDED_EXECUTIONS.get(execution["status"])
+    if status is None:  # running (or it succeeded and its last step is writing the record)
+        return run
+    why = ": ".join(str(execution[k])[:300] for k in ("error", "cause") if execution.get(k))
+    svc.gc.log(run.run_id, [_line("ERROR" if status == ERROR else "INFO",
+                                  f"the run's workflow ended {execution['status']} before the run did" + (f" ({why})" if why else ""))])
+    settled = svc.gc.save(replace(run, status=status, ended=svc.clock()))
+    svc.gc.release(run.run_id)
+    return settled
 
 
 def stop(svc, run: Run) -> Run:

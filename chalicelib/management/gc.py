@@ -192,13 +192,13 @@ def get_gc_history(svc, req: Request) -> Response:
         raise BadRequest("sort must be creation_time or -creation_time")
     if sort == "creation_time":
         runs.reverse()
-    return paging.paged(req, runs, render, page)
+    return paging.paged(req, runs, lambda run: render(gc.settle(svc, run)), page)
 
 
 @operation("getGC", "One garbage collection run", "gc", response=GC_HISTORY, errors=(400, 403, 404))
 def get_gc(svc, req: Request, gc_id: int) -> Response:
     require_admin(req)
-    return Response.json(200, render(_find(svc, gc_id)))
+    return Response.json(200, render(gc.settle(svc, _find(svc, gc_id))))
 
 
 @operation("getGCLog", "A garbage collection run's log", "gc", response=string(), errors=(400, 403, 404),

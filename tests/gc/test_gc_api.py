@@ -1,5 +1,5 @@
 """Harbor's /system/gc through the management API: a manual run is the Step Functions
-execution of infra/gc.asl.json (moto executes it; each task is the app's gc_task), its
+execution of the state machine in infra/gc.yaml (moto executes it; each task is the app's gc_task), its
 history, one run, its log, stop; the schedule with its parameters; system administrators
 only; Harbor's error bodies for bad input; one run at a time."""
 from __future__ import annotations
@@ -153,3 +153,88 @@ def test_system_administrators_only(world):
         assert as_user.request(method, path).status == 403, path
     assert as_user.post("/system/gc/schedule", {"schedule": {"type": "Manual"}}).status == 403
     assert world.anonymous.get("/system/gc").status == 401
+
+
+def execution_ended(world, arn: str, timeout: float = 60) -> dict:
+    """The run's Step Functions execution once it has ended (moto runs it in a thread)."""
+    sfn = world.svc.stepfunctions
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.2)
+    raise AssertionError(f"execution {arn} did not end")
+
+
+def test_a_run_is_an_execution_named_for_the_console(world, admin):
+    run = wait_for(world, start(admin, dry_run=True))
+    assert run.status == "Success"
+    assert run.workflow_arn.rsplit(":", 1)[1] == f"gc-{run.run_id}-manual-dry-run" == gc.workflow_name(run)
+    assert execution_ended(world, run.workflow_arn)["status"] == "SUCCEEDED"
+
+
+def test_a_failed_step_is_recorded_and_fails_the_execution(world, admin, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the sweep broke")
+
+    monkeypatch.setattr(gc, "sweep", broken)
+    run = wait_for(world, start(admin))
+    assert run.status == "Error"
+    assert "the sweep broke" in "\n".join(world.svc.gc.log_lines(run.run_id))
+    ended = execution_ended(world, run.workflow_arn)
+    # what GcExecutionsFailedAlarm counts (infra/operations.yaml)
+    assert (ended["status"], ended.get("error")) == ("FAILED", "GarbageCollectionFailed")
+    assert world.svc.gc.holder() is None
+
+
+def test_a_run_whose_execution_failed_without_it_gives_up_its_lease(world, admin, monkeypatch):
+    """The task function cannot be invoked at all: neither a step nor `fail` writes the run,
+    so the execution fails with the run still Running and holding the lease. The next start
+    describes the execution, records the run's end and starts."""
+    import app as app_module
+
+    def unreachable(event, context):
+        raise PermissionError("AccessDeniedException: not allowed to invoke berth-*-gc_task")
+
+    monkeypatch.setattr(app_module, "gc_task", unreachable)
+    dead = start(admin)
+    assert execution_ended(world, world.svc.gc.get(dead).workflow_arn)["status"] == "FAILED"
+    assert world.svc.gc.get(dead).status == "Running" and world.svc.gc.holder() == dead
+    monkeypatch.undo()
+    run = wait_for(world, start(admin, dry_run=True))
+    assert run.status == "Success"
+    assert world.svc.gc.get(dead).status == "Error"
+    assert "the run's workflow ended FAILED before the run did" in "\n".join(world.svc.gc.log_lines(dead))
+    assert admin.get(f"/system/gc/{dead}").json()["job_status"] == "Error"
+
+
+def test_a_run_whose_execution_was_stopped_in_the_console_reads_stopped(world, admin, monkeypatch):
+    """Read through the API, a running run's execution is described: one aborted outside
+    Berth (the Step Functions console) while a step waits for its retry makes the run
+    Stopped and frees the lease."""
+    import threading
+
+    import app as app_module
+
+    failed = threading.Event()
+    # the error Lambda answers when its service fails: the workflow retries it after 2 s
+    service_exception = type("Lambda.ServiceException", (Exception,), {})
+
+    def unavailable(event, context):
+        failed.set()
+        raise service_exception("Lambda is unavailable")
+
+    monkeypatch.setattr(app_module, "gc_task", unavailable)
+    run_id = start(admin)
+    assert failed.wait(30)
+    assert admin.get(f"/system/gc/{run_id}").json()["job_status"] == "Running"
+    arn = world.svc.gc.get(run_id).workflow_arn
+    world.svc.stepfunctions.stop_execution(executionArn=arn, cause="an operator")
+    assert execution_ended(world, arn)["status"] == "ABORTED"
+    assert world.svc.gc.holder() == run_id and world.svc.gc.get(run_id).status == "Running"
+    assert admin.get(f"/system/gc/{run_id}").json()["job_status"] == "Stopped"
+    history = admin.get("/system/gc?page=1&page_size=10").json()
+    assert next(h for h in history if h["id"] == run_id)["job_status"] == "Stopped"
+    assert world.svc.gc.holder() is None
+    assert "the run's workflow ended ABORTED before the run did" in "\n".join(world.svc.gc.log_lines(run_id))
