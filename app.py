@@ -91,7 +91,7 @@ def run_schedule(event, context):
 @app.lambda_function(name="gc_task")
 def gc_task(event, context):
     """A step of a garbage collection run, called by its Step Functions state machine
-    (infra/gc.asl.json; chalicelib/gc.py)."""
+    (infra/gc.yaml; chalicelib/gc.py)."""
     from chalicelib import gc
 
     return gc.step(services(), event, context.get_remaining_time_in_millis)

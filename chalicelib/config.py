@@ -65,7 +65,7 @@ class Settings:
     schedule_target_arn: str = ""
     schedule_role_arn: str = ""
     # garbage collection (docs/lifecycle.md): the state machine a run executes
-    # (infra/gc.asl.json), and how long a blob nothing names is kept after it was last
+    # (infra/gc.yaml), and how long a blob nothing names is kept after it was last
     # linked or named (Harbor's time window: 2 hours)
     gc_state_machine: str = ""
     gc_grace_seconds: int = 2 * 3600

@@ -4,8 +4,9 @@
                                             [--upload-url https://uploads.example.com]
 
 reads the outputs of the stage's stacks (every template in infra/, deploy/stacks.py; at least
-``berth-<stage>``, infra/berth.yaml, ``berth-<stage>-ops``, infra/operations.yaml, and
-``berth-<stage>-replication``, infra/replication.yaml) and writes
+``berth-<stage>``, infra/berth.yaml, ``berth-<stage>-ops``, infra/operations.yaml,
+``berth-<stage>-replication``, infra/replication.yaml, ``berth-<stage>-gc``, infra/gc.yaml, and
+``berth-<stage>-schedules``, infra/schedules.yaml) and writes
 
 - ``.chalice/config.json``, stage ``<stage>``: the app's environment (each template names the
   variables it provides under ``Metadata: Berth::Environment``: BERTH_TABLE, BERTH_BUCKET,
@@ -68,6 +69,8 @@ OPS_OUTPUTS = (
 )
 
 REPLICATION_OUTPUTS = ("ReplicationStateMachineArn", "ReplicationExecutionsArn")
+# garbage collection (infra/gc.yaml): the state machine a run executes and its executions
+GC_OUTPUTS = ("GcStateMachineArn", "GcExecutionsArn")
 # jobs on a cron (infra/schedules.yaml): the policy names this stage's schedules and their role
 SCHEDULES_OUTPUTS = ("SchedulePrefix", "ScheduleTargetArn", "ScheduleRoleArn", "SchedulesArn")
 
@@ -88,6 +91,10 @@ def ops_stack_name(stage: str) -> str:
 
 def replication_stack_name(stage: str) -> str:
     return f"berth-{stage}-replication"
+
+
+def gc_stack_name(stage: str) -> str:
+    return f"berth-{stage}-gc"
 
 
 def schedules_stack_name(stage: str) -> str:
@@ -138,7 +145,8 @@ def environment_outputs(plan: list[stacks.Stack]) -> dict[str, str]:
 
 def stage_outputs(cfn: Any, stage: str) -> tuple[dict[str, str], dict[str, str]]:
     """All outputs of the stage's stacks, and the variable -> output mapping of their templates.
-    The data, operations, replication and schedules stacks must exist; the others count if they do."""
+    The data, operations, replication, garbage collection and schedules stacks must exist;
+    the others count if they do."""
     plan = stacks.plan(stage)
     outputs: dict[str, str] = {}
     for stack in plan:
@@ -148,6 +156,8 @@ def stage_outputs(cfn: Any, stage: str) -> tuple[dict[str, str], dict[str, str]]
             outputs.update(stack_outputs(cfn, stack.name, OPS_OUTPUTS))
         elif stack.name == replication_stack_name(stage):
             outputs.update(stack_outputs(cfn, stack.name, REPLICATION_OUTPUTS))
+        elif stack.name == gc_stack_name(stage):
+            outputs.update(stack_outputs(cfn, stack.name, GC_OUTPUTS))
         elif stack.name == schedules_stack_name(stage):
             outputs.update(stack_outputs(cfn, stack.name, SCHEDULES_OUTPUTS))
         elif stacks.describe(cfn, stack.name) is not None:

@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["BERTH_REPLICATION_STATE_MACHINE"] = workflows.create_replication_workflow(
                 lambda service: client(service, moto_url), args.stage
             )
-            # garbage collection runs the same way (infra/gc.asl.json, the app's gc_task)
+            # garbage collection runs the same way (infra/gc.yaml, the app's gc_task)
             os.environ["BERTH_GC_STATE_MACHINE"] = workflows.create_gc_workflow(
                 lambda service: client(service, moto_url), args.stage
             )

@@ -4,9 +4,10 @@ calls is handed in process to the app's function of that name (design.md, "Work 
 request path"): moto's Lambda would start a container there (`LambdaFunction._invoke_lambda`).
 No interpreter of Amazon States Language of our own.
 
-`install(app_module)` patches the one method; `create_replication_workflow` makes the
-function record (moto needs one, with a role), as `chalice deploy` makes the function, and
-the state machine with infra/replication.yaml's definition, as `make infra` does in AWS.
+`install(app_module)` patches the one method; `create_replication_workflow` and
+`create_gc_workflow` make the function record (moto needs one, with a role), as `chalice
+deploy` makes the function, and the state machine with the definition in infra/replication.yaml
+or infra/gc.yaml, as `make infra` does in AWS.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from typing import Any
 log = logging.getLogger("berth.workflows")
 TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "replication.yaml"
 FUNCTION = "replication_task"  # the app's function (app.py), deployed as berth-<stage>-replication_task
+GC_TEMPLATE = TEMPLATE.parent / "gc.yaml"
+GC_FUNCTION = "gc_task"  # the app's function (app.py), deployed as berth-<stage>-gc_task
 _ROLE_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]})
 
@@ -130,8 +133,9 @@ def _stop_once_started() -> None:
 
 
 def definition(function_arn: str | None = None, template: Path = TEMPLATE) -> str:
-    """The state machine's Amazon States Language as infra/replication.yaml holds it; with
-    `function_arn` (berth-<stage>-replication_task's), its task ARN substituted as
+    """The state machine's Amazon States Language as its template in infra/ holds it
+    (infra/replication.yaml by default, GC_TEMPLATE for garbage collection); with
+    `function_arn` (berth-<stage>-<task function>'s), its task ARN substituted as
     CloudFormation's `!Sub` does (the stage, the region and the account from that ARN)."""
     from devstack.resources import load_template
 
@@ -139,8 +143,9 @@ def definition(function_arn: str | None = None, template: Path = TEMPLATE) -> st
     if function_arn is None:
         return text
     _, partition, _, region, account, _, name = function_arn.split(":")[:7]
+    # berth-<stage>-<function>: the stage may hold dashes, the app's function names do not
     values = {"AWS::Partition": partition, "AWS::Region": region, "AWS::AccountId": account,
-              "Stage": name.removeprefix("berth-").removesuffix(f"-{FUNCTION}")}
+              "Stage": name.removeprefix("berth-").rsplit("-", 1)[0]}
     return re.sub(r"\$\{([^}!]+)\}", lambda m: values[m.group(1)], text)
 
 
@@ -164,22 +169,31 @@ def create_function(client_for: Callable[[str], Any], stage: str, name: str, rol
 
 def create_replication_workflow(client_for: Callable[[str], Any], stage: str) -> str:
     """The replication state machine (and the function record its tasks name); its ARN.
-    `client_for(service)`: a boto3 client of moto's.
+    `client_for(service)`: a boto3 client of moto's."""
+    return _create_workflow(client_for, stage, TEMPLATE, FUNCTION, "replication")
 
-    Made through the Step Functions API from infra/replication.yaml's definition, its
-    function's ARN substituted as CloudFormation does, not by deploying the template: moto
-    5.2 keeps the state machines its CloudFormation makes in the backend that does not
-    execute them (`execute_state_machine` answers from another). The deploy tests deploy
-    the template itself into moto (tests/deploy/test_replication_stack.py)."""
+
+def create_gc_workflow(client_for: Callable[[str], Any], stage: str) -> str:
+    """Garbage collection's state machine, berth-<stage>-gc, from infra/gc.yaml's definition
+    (its tasks: the app's gc_task), and the function record its tasks name; its ARN."""
+    return _create_workflow(client_for, stage, GC_TEMPLATE, GC_FUNCTION, "gc")
+
+
+def _create_workflow(client_for: Callable[[str], Any], stage: str, template: Path, function: str, suffix: str) -> str:
+    """Made through the Step Functions API from the template's definition, its function's
+    ARN substituted as CloudFormation does, not by deploying the template: moto 5.2 keeps the
+    state machines its CloudFormation makes in the backend that does not execute them
+    (`execute_state_machine` answers from another). The deploy tests deploy the templates
+    themselves into moto (tests/deploy/test_replication_stack.py, test_gc_stack.py)."""
     iam, sfn = client_for("iam"), client_for("stepfunctions")
-    role_name = f"berth-{stage}-replication"
+    role_name = f"berth-{stage}-{suffix}"
     try:
         role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=_ROLE_POLICY)["Role"]["Arn"]
     except iam.exceptions.EntityAlreadyExistsException:
         role = iam.get_role(RoleName=role_name)["Role"]["Arn"]
-    arn = create_function(client_for, stage, FUNCTION, role)
-    text = definition(arn)
-    name = f"berth-{stage}-replication"  # as infra/replication.yaml names it
+    arn = create_function(client_for, stage, function, role)
+    text = definition(arn, template)
+    name = f"berth-{stage}-{suffix}"  # as the template names it
     for machine in sfn.list_state_machines()["stateMachines"]:
         if machine["name"] == name:
             sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=text)
@@ -193,31 +207,3 @@ def _zip() -> bytes:
         archive.writestr("app.py", "# the app's code runs in process (devstack/workflows.py)\n")
     return out.getvalue()
 
-
-GC_DEFINITION = TEMPLATE.parent / "gc.asl.json"
-GC_FUNCTION = "gc_task"  # the app's function (app.py), deployed as berth-<stage>-gc_task
-
-
-def create_gc_workflow(client_for: Callable[[str], Any], stage: str) -> str:
-    """Garbage collection's state machine, berth-<stage>-gc, from infra/gc.asl.json (its
-    tasks: the app's gc_task, `${GcTaskArn}`), made through the Step Functions API as the
-    replication one is; its ARN."""
-    iam, lam, sfn = (client_for(s) for s in ("iam", "lambda", "stepfunctions"))
-    role_name = f"berth-{stage}-gc"
-    try:
-        role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=_ROLE_POLICY)["Role"]["Arn"]
-    except iam.exceptions.EntityAlreadyExistsException:
-        role = iam.get_role(RoleName=role_name)["Role"]["Arn"]
-    function = f"berth-{stage}-{GC_FUNCTION}"
-    try:
-        arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
-    except lam.exceptions.ResourceNotFoundException:
-        arn = lam.create_function(FunctionName=function, Runtime="python3.12", Role=role, Handler=f"app.{GC_FUNCTION}",
-                                  Code={"ZipFile": _zip()}, Timeout=900)["FunctionArn"]
-    text = GC_DEFINITION.read_text().replace("${GcTaskArn}", arn)
-    name = f"berth-{stage}-gc"
-    for existing in sfn.list_state_machines()["stateMachines"]:
-        if existing["name"] == name:
-            sfn.update_state_machine(stateMachineArn=existing["stateMachineArn"], definition=text)
-            return existing["stateMachineArn"]
-    return sfn.create_state_machine(name=name, definition=text, roleArn=role)["stateMachineArn"]

@@ -1,7 +1,8 @@
 """Deployment tests: the templates in infra/, deploy/configure.py, the IAM policy, `chalice
 package`, the upload host's start command. AWS is moto; nothing here needs an account.
 
-`deployed` deploys infra/berth.yaml, infra/operations.yaml and infra/replication.yaml into moto's CloudFormation
+`deployed` deploys infra/berth.yaml, infra/operations.yaml, infra/replication.yaml, infra/gc.yaml and
+infra/schedules.yaml into moto's CloudFormation
 (in-process) as the README's commands do, and runs deploy/configure.py against them, on a
 copy of .chalice/ in a temporary project, so the repository's config is never touched.
 """
@@ -40,6 +41,7 @@ class Deployment:
     data: dict[str, str]  # outputs of infra/berth.yaml's stack
     ops: dict[str, str]  # outputs of infra/operations.yaml's stack
     replication: dict[str, str]  # outputs of infra/replication.yaml's stack
+    gc: dict[str, str]  # outputs of infra/gc.yaml's stack
     project: Path  # a temporary project holding the configured .chalice/
     session: boto3.session.Session
 
@@ -84,12 +86,13 @@ def deploy(session, tmp: Path, stage: str | None = None) -> Deployment:
         {"Stage": stage, "TableName": data["TableName"], "BucketName": data["BucketName"]},
     )
     replication = deploy_stack(cfn, f"berth-{stage}-replication", INFRA / "replication.yaml", {"Stage": stage})
+    gc = deploy_stack(cfn, f"berth-{stage}-gc", INFRA / "gc.yaml", {"Stage": stage})
     deploy_stack(cfn, f"berth-{stage}-schedules", INFRA / "schedules.yaml", {"Stage": stage})
     project = tmp / f"project-{stage}"
     (project / ".chalice").mkdir(parents=True)
     shutil.copy(ROOT / ".chalice" / "config.json", project / ".chalice" / "config.json")
     assert configure.main(["--stage", stage], cfn=cfn, project=project) == 0
-    return Deployment(stage=stage, data=data, ops=ops, replication=replication, project=project, session=session)
+    return Deployment(stage=stage, data=data, ops=ops, replication=replication, gc=gc, project=project, session=session)
 
 
 @pytest.fixture(scope="module")

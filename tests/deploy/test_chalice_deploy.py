@@ -171,7 +171,7 @@ def test_infra_made_the_stacks_and_pointed_the_stage_at_them(stage):
     cfn = stage.client("cloudformation")
     stacks = {s["StackName"]: s["StackStatus"] for s in cfn.describe_stacks()["Stacks"]}
     assert stacks == {f"berth-{STAGE}": "CREATE_COMPLETE", f"berth-{STAGE}-ops": "CREATE_COMPLETE",
-                      f"berth-{STAGE}-replication": "CREATE_COMPLETE",
+                      f"berth-{STAGE}-replication": "CREATE_COMPLETE", f"berth-{STAGE}-gc": "CREATE_COMPLETE",
                       f"berth-{STAGE}-schedules": "CREATE_COMPLETE"}
     assert "berth-prod-uploadhost: skipped" in stage.outputs["make infra"]  # optional: needs an image, a VPC, ...
     data = stack_outputs(stage, f"berth-{STAGE}")
@@ -183,6 +183,9 @@ def test_infra_made_the_stacks_and_pointed_the_stage_at_them(stage):
     machine = stack_outputs(stage, f"berth-{STAGE}-replication")["ReplicationStateMachineArn"]
     assert env["BERTH_REPLICATION_STATE_MACHINE"] == machine
     assert stage.client("stepfunctions").describe_state_machine(stateMachineArn=machine)["name"] == f"berth-{STAGE}-replication"
+    gc_machine = stack_outputs(stage, f"berth-{STAGE}-gc")["GcStateMachineArn"]
+    assert env["BERTH_GC_STATE_MACHINE"] == gc_machine
+    assert stage.client("stepfunctions").describe_state_machine(stateMachineArn=gc_machine)["name"] == f"berth-{STAGE}-gc"
     # jobs on a cron (infra/schedules.yaml): the run_schedule function, with the stage's role
     schedules = stack_outputs(stage, f"berth-{STAGE}-schedules")
     assert (env["BERTH_SCHEDULE_PREFIX"], env["BERTH_SCHEDULE_TARGET_ARN"], env["BERTH_SCHEDULE_ROLE_ARN"]) == (

@@ -3,8 +3,9 @@
 
 A representative run of the app (token auth, push with a chunked upload above S3's 5 MiB part
 size, pull, tags, catalog, referrers, a replication run to a CNCF registry and a run stopped,
-mount, cancel, a digest mismatch, deletes, a change of the runtime configuration and the
-hourly clean-up) goes through the real handler with every AWS call recorded by a botocore hook
+mount, cancel, a digest mismatch, deletes, a change of the runtime configuration, the
+hourly clean-up, and garbage collection: a run started, read and stopped through the API, and a
+run whose steps delete what the run left) goes through the real handler with every AWS call recorded by a botocore hook
 (`provide-client-params`, which presigned URLs emit as well). Each call is turned into the IAM
 actions and resource ARNs it needs, then
 - every one must be allowed by the rendered policy, and
@@ -98,6 +99,8 @@ def iam_needs(service: str, operation: str, params: dict, account: str) -> list[
         return [("states:StartExecution", params["stateMachineArn"])]
     if service == "stepfunctions" and operation == "StopExecution":
         return [("states:StopExecution", params["executionArn"])]
+    if service == "stepfunctions" and operation == "DescribeExecution":  # a garbage collection run read
+        return [("states:DescribeExecution", params["executionArn"])]
     if service == "sqs" and operation in ("SendMessage", "SendMessageBatch"):  # webhook delivery jobs
         return [("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{account}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[1]}")]
     if service == "lambda" and operation == "Invoke":  # the proxy cache's background copies
@@ -183,6 +186,7 @@ def recorded(deployed, moto_session, distribution_auth):
         assert app_module.clean_up_uploads(SCHEDULED_EVENT, None)["orphans"] == 1
         _schedules(app_module)
         _background_copy(app_module)
+        _garbage_collection(app_module)
     finally:
         receiver.close()
         logging.getLogger("berth.pulls").removeHandler(pull_lines)
@@ -201,6 +205,43 @@ def _background_copy(app_module) -> None:
     with pytest.raises(UpstreamUnavailable, match="could not start"):
         svc.proxy_cache.start_fill(Upstream("hub", 1, "https://hub.example", "docker-registry", None), "hub/app", digest)
     assert svc.meta.claim_fill(digest, 0, 1)  # the failed start ended its claim
+
+
+def _garbage_collection(app_module) -> None:
+    """Two days on (past the grace period): a run started through the API, read while it
+    runs (its execution described), stopped; then a run whose steps (gc_task, as the state
+    machine calls it; moto here does not execute state machines) delete the blobs of the
+    image the run deleted, and the abandoned upload's leftovers."""
+    from types import SimpleNamespace
+
+    from chalicelib.meta.gc import SUCCESS
+
+    svc = app_module._services
+    client = ApiClient(app_module.app)
+    admin = {"Authorization": "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode(),
+             "Content-Type": "application/json"}
+
+    def start() -> int:
+        reply = client.request("POST", "/v2/api/v2.0/system/gc/schedule", json.dumps({"schedule": {"type": "Manual"}}).encode(),
+                               admin)
+        assert reply.status == 201, reply.body
+        return int(reply.headers["location"].rsplit("/", 1)[1])
+
+    stopped = start()
+    assert client.request("GET", f"/v2/api/v2.0/system/gc/{stopped}", b"", admin).json()["job_status"] == "Running"
+    assert client.request("PUT", f"/v2/api/v2.0/system/gc/{stopped}", b"", admin).status == 200
+    run_id = start()
+    context = SimpleNamespace(get_remaining_time_in_millis=lambda: 900_000)
+    state = app_module.gc_task({"step": "begin", "run_id": run_id}, context)
+    while not state.get("done"):
+        state = app_module.gc_task({**state, "step": "untagged"}, context)
+    state = {**state, "done": False, "shard": 0, "after": ""}
+    while not state.get("done"):
+        state = app_module.gc_task({**state, "step": "sweep"}, context)
+    state = app_module.gc_task({**state, "step": "uploads"}, context)
+    app_module.gc_task({**state, "step": "finish"}, context)
+    run = svc.gc.get(run_id)
+    assert run.status == SUCCESS and run.counts.get("blobs", 0) >= 1, run
 
 
 def _schedules(app_module) -> None:

@@ -50,7 +50,7 @@ def test_plan_orders_by_outputs_and_skips_fragments(infra):
     plan = stacks.plan("prod", infra)
     names = [s.name for s in plan]
     assert names[0] == "berth-prod"  # the data stack: every other takes its outputs
-    assert set(names) == {"berth-prod", "berth-prod-a-events", "berth-prod-ops", "berth-prod-replication",
+    assert set(names) == {"berth-prod", "berth-prod-a-events", "berth-prod-ops", "berth-prod-replication", "berth-prod-gc",
                           "berth-prod-schedules", "berth-prod-uploadhost"}
     assert "apigw-extras" not in " ".join(names)  # a fragment for `chalice package`
     with pytest.raises(stacks.StackError):
@@ -74,7 +74,7 @@ def test_a_new_template_is_deployed_and_its_environment_configured(infra, moto_s
 
     again = stacks.deploy(cfn, "ev1", {}, infra, say=print)
     assert again == outputs
-    assert capsys.readouterr().out.count(": unchanged") == 5
+    assert capsys.readouterr().out.count(": unchanged") == 6
 
 
 def test_the_admin_password_given_once_through_ssm_is_deleted_once_used(moto_session, tmp_path):

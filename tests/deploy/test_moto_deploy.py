@@ -32,6 +32,8 @@ def test_configure_points_the_stage_at_the_stacks(deployed):
         "BERTH_WEBHOOK_QUEUE": deployed.data["WebhookDeliveriesQueueUrl"],
         "BERTH_REPLICATION_EVENTS_QUEUE_ARN": deployed.data["ReplicationEventsQueueArn"],
         "BERTH_REPLICATION_STATE_MACHINE": deployed.replication["ReplicationStateMachineArn"],
+        # infra/gc.yaml: the state machine a garbage collection run executes
+        "BERTH_GC_STATE_MACHINE": deployed.gc["GcStateMachineArn"],
         # infra/operations.yaml: the app's functions' names (the API invokes proxy_fill)
         "BERTH_FUNCTION_PREFIX": f"berth-{deployed.stage}-",
         # infra/schedules.yaml: jobs on a cron call run_schedule with the stage's role

@@ -14,16 +14,13 @@ from deploy import configure
 from devstack.resources import load_template
 from tests.deploy.conftest import INFRA, ROOT
 
-FULL_TEMPLATES = {"berth.yaml", "operations.yaml", "replication.yaml", "schedules.yaml", "uploadhost.yaml"}  # deploy/stacks.py deploys each
+FULL_TEMPLATES = {"berth.yaml", "operations.yaml", "replication.yaml", "gc.yaml", "schedules.yaml", "uploadhost.yaml"}  # deploy/stacks.py deploys each
 # merged into Chalice's template by `chalice package`; linted merged (test_package.py)
 FRAGMENTS = {"apigw-extras.yaml"}
-# Amazon States Language definitions: a state machine created with its functions' ARNs
-# substituted (devstack/workflows.py locally): garbage collection's, not yet in a stack of its own
-STATE_MACHINES = {"gc.asl.json"}
 
 
 def test_every_file_in_infra_is_a_known_template():
-    assert {p.name for p in INFRA.iterdir() if p.is_file()} == FULL_TEMPLATES | FRAGMENTS | STATE_MACHINES
+    assert {p.name for p in INFRA.iterdir() if p.is_file()} == FULL_TEMPLATES | FRAGMENTS
 
 
 @pytest.mark.parametrize("name", sorted(FULL_TEMPLATES))
@@ -51,6 +48,11 @@ def test_schedules_stack_outputs_what_configure_reads():
     assert set(configure.SCHEDULES_OUTPUTS) <= set(outputs)
 
 
+def test_state_machine_stacks_output_what_configure_reads():
+    assert set(configure.REPLICATION_OUTPUTS) <= set(load_template(INFRA / "replication.yaml")["Outputs"])
+    assert set(configure.GC_OUTPUTS) <= set(load_template(INFRA / "gc.yaml")["Outputs"])
+
+
 def test_operations_stack_outputs_what_configure_reads():
     outputs = load_template(INFRA / "operations.yaml")["Outputs"]
     assert set(configure.OPS_OUTPUTS) <= set(outputs)
@@ -60,7 +62,8 @@ def test_operations_stack_outputs_what_configure_reads():
 def test_policy_template_uses_only_stack_outputs(template):
     text = template.read_text()
     names = {m.group(1) for m in re.finditer(r"\$\{(\w+)\}", text)}
-    outputs = (*configure.DATA_OUTPUTS, *configure.OPS_OUTPUTS, *configure.REPLICATION_OUTPUTS, *configure.SCHEDULES_OUTPUTS)
+    outputs = (*configure.DATA_OUTPUTS, *configure.OPS_OUTPUTS, *configure.REPLICATION_OUTPUTS, *configure.GC_OUTPUTS,
+               *configure.SCHEDULES_OUTPUTS)
     assert names and names <= set(outputs)
     json.loads(string.Template(text).substitute({n: f"arn:aws:x:::{n}" for n in names}))
 

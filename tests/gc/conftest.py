@@ -1,5 +1,5 @@
 """Garbage collection's tests: a registry on moto whose Step Functions executes
-infra/gc.asl.json for real, each task handed to the app's gc_task in process
+the state machine of infra/gc.yaml for real, each task handed to the app's gc_task in process
 (devstack/workflows.py), with a clock the tests move (the grace period passes without
 waiting). Images are pushed through the registry's own push path (the upload service and
 artifacts.push_manifest, as /v2 calls them); tests/e2e/test_gc.py pushes with skopeo."""
