@@ -444,7 +444,7 @@ HOW_TO_RUN = """\
 ```
 make bench                       # bench/install-deps.sh, then python -m bench --out docs/benchmarks.md (< 15 min)
 .venv/bin/python -m bench --quick                  # smoke run, < 3 min, prints the report
-.venv/bin/python -m bench calls scale              # some sections only: throughput concurrency coldstart calls scale webhooks replication lists package
+.venv/bin/python -m bench calls scale              # some sections only: throughput concurrency coldstart calls scale webhooks replication lists gc package
 .venv/bin/python -m bench replication --merge      # re-measure one section into docs/benchmarks.md, keeping the others
 .venv/bin/python -m bench --runs 9 --out /tmp/b.md # more throughput runs, report elsewhere
 ```
@@ -520,9 +520,11 @@ CONCURRENCY_METHOD = """\
 verified; then {pushes} pushes of {pushes} new images (random content) at the same time to {pushes}
 repositories, each read back and verified. The same against the distribution registry for reference."""
 
-GC_METHOD = """`bench/gc.py` on in-process moto: {total:,} blobs uploaded through the upload service and named by
-manifests of 10 blobs pushed through the push path; the manifests of {garbage:,} of them deleted. Three runs, each every
-step of infra/gc.asl.json in process (`gc.run_all`, with 4 workers), counted on a session of their own: the first
+GC_METHOD = """`bench/gc.py` on in-process moto: {total:,} blobs written through the store layer as a push writes them (the
+upload service's `put_monolithic`, what a monolithic `/v2` upload calls, not HTTP) and named by manifests of 10 blobs
+pushed through `artifacts.push_manifest` (the manifest PUT's transaction); the manifests of {garbage:,} of them deleted.
+Three runs, each every step of the state machine in infra/gc.yaml in process (`gc.run_all`, with 4 workers), counted on
+a session of their own: the first
 (every blob is a candidate: all were uploaded since), one when nothing changed, and one after {garbage:,} more blobs
 became garbage. Cost as billed: DynamoDB on-demand ($0.625 per million write units, $0.125 per million read units; a
 transaction's item 2 units, a strongly consistent read 1, an eventually consistent 0.5), S3 requests ($0.005 per 1,000
