@@ -95,7 +95,7 @@ def upload_host(aws, tmp_path_factory):
             try:
                 if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a loaded machine
                 pass
             assert time.monotonic() < deadline, f"gunicorn did not answer: {log.read_text()[-2000:]}"
             time.sleep(0.1)
