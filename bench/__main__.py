@@ -1,6 +1,6 @@
 """``python -m bench [SECTION ...] [--quick] [--runs N] [--out PATH]``
 
-Sections: throughput, calls, coldstart, scale, concurrency, webhooks, replication, lists, gc, package (default: all of them).
+Sections: throughput, calls, coldstart, scale, concurrency, webhooks, replication, lists, gc, retention, package (default: all of them).
 ``make bench`` runs ``bench/install-deps.sh`` then ``python -m bench --out docs/benchmarks.md``.
 ``--quick`` is a smoke run (one throughput run, smaller scale and concurrency) that
 prints its report instead of writing docs/benchmarks.md, unless --out says otherwise.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.util import ROOT, log, temp_dir
 
-SECTIONS = ("throughput", "concurrency", "coldstart", "calls", "scale", "webhooks", "replication", "lists", "gc", "package")
+SECTIONS = ("throughput", "concurrency", "coldstart", "calls", "scale", "webhooks", "replication", "lists", "gc", "retention", "package")
 NEEDS_STACK = {"throughput", "concurrency", "coldstart", "webhooks", "replication"}
 
 
@@ -114,6 +114,10 @@ def _run_section(section: str, args: argparse.Namespace, workdir: Path, berth) -
         from bench import gc
 
         return gc.run(args.quick)
+    if section == "retention":
+        from bench import retention
+
+        return retention.run(args.quick)
     if section == "package":
         from bench import package
 

@@ -379,6 +379,12 @@ def _gc(result: dict, results: dict) -> str:
     return "\n".join(out)
 
 
+def _retention(result: dict, results: dict) -> str:
+    from bench import retention
+
+    return "\n".join(["## 10. Tag retention run", "", RETENTION_METHOD, "", retention.render(result)])
+
+
 def _package(result: dict, results: dict) -> str:
     from bench import package
 
@@ -387,7 +393,7 @@ def _package(result: dict, results: dict) -> str:
 
 RENDERERS = {"throughput": _throughput, "calls": _calls, "coldstart": _coldstart, "scale": _scale,
              "concurrency": _concurrency, "webhooks": _webhooks, "replication": _replication, "lists": _lists,
-             "gc": _gc, "package": _package}
+             "gc": _gc, "retention": _retention, "package": _package}
 
 
 def merge(previous: str, fresh: str, results: dict) -> str:
@@ -444,7 +450,7 @@ HOW_TO_RUN = """\
 ```
 make bench                       # bench/install-deps.sh, then python -m bench --out docs/benchmarks.md (< 15 min)
 .venv/bin/python -m bench --quick                  # smoke run, < 3 min, prints the report
-.venv/bin/python -m bench calls scale              # some sections only: throughput concurrency coldstart calls scale webhooks replication lists gc package
+.venv/bin/python -m bench calls scale              # some sections only: throughput concurrency coldstart calls scale webhooks replication lists gc retention package
 .venv/bin/python -m bench replication --merge      # re-measure one section into docs/benchmarks.md, keeping the others
 .venv/bin/python -m bench --runs 9 --out /tmp/b.md # more throughput runs, report elsewhere
 ```
@@ -538,3 +544,9 @@ through the Chalice handler as a warm container would (Basic auth), and page 2 t
 page 1's `Link: rel="next"`. Calls and items read are counted as in the scale section; times are
 left out (moto's Query reads its whole table, so its time says nothing about DynamoDB's).
 `tests/scale/test_list_pages.py` fails when a page costs more at 10,000."""
+
+RETENTION_METHOD = """`bench/retention.py` on in-process moto: N images (a config and a layer each, tagged) pushed to one
+repository a second apart, and a project policy keeping the 10% most recently pushed (`latestPushedK`). The dry
+run, then the real run, which deletes the other 90% through `artifacts.py` as an API delete does (immutability,
+the index rule, the quota, a domain event each). Each run is measured whole, as `chalicelib/retention/runs.py`
+executes it, its AWS calls counted on the run's own session."""
