@@ -18,8 +18,15 @@ import random
 from collections.abc import Callable, Iterable
 
 from chalicelib import immutability, quotas
-from chalicelib.errors import BlobNotFound, Conflict, ManifestBlobUnknown, ManifestNotFound, ManifestReferenced
-from chalicelib.meta.registry import ManifestRecord
+from chalicelib.errors import (
+    BlobNotFound,
+    Conflict,
+    ManifestBlobUnknown,
+    ManifestNotFound,
+    ManifestReferenced,
+    TagImmutable,
+)
+from chalicelib.meta.registry import ManifestRecord, RepositoryContents
 from chalicelib.oci.digests import Digest, looks_like_digest
 from chalicelib.oci.names import project_of, validate_tag
 
@@ -257,6 +264,85 @@ def delete_manifest(
     if deleted is None:
         raise ManifestNotFound(f"manifest {digest} is not in {name}", detail={"digest": digest})
     return deleted
+
+
+def delete_manifests(svc, name: str, digests: Iterable[str], contents: RepositoryContents) -> tuple[list[str], dict[str, str]]:
+    """Delete these manifests of repository `name`, in the order given (an index before
+    its children), by the rules delete_manifest follows (not while an index left in the
+    repository lists one, nor while one of its tags is immutable), from what the caller read
+    of the repository once (`contents`, meta/registry.py repository_contents) instead of
+    reading it again for each. As many go in one transaction as fit with their quota's
+    release, each conditional on what was read; when one fails (a tag moved or joined, a
+    manifest put again since the read), its manifests are deleted one at a time as an API
+    delete does. (the digests deleted or found gone, {digest: why it was not deleted})."""
+    from chalicelib.meta.registry import MAX_TRANSACTION, Doomed
+
+    rules = svc.immutable_rules.get(project_of(name)).rules
+    left = dict(contents.manifests)  # what the repository holds once the deletions so far are done
+    deleted: list[str] = []
+    refused: dict[str, str] = {}
+    group: list[Doomed] = []
+    room = MAX_TRANSACTION - 1  # the quota's own item
+
+    def flush() -> None:
+        if not group:
+            return
+        try:
+            svc.meta.delete_manifests(name, group, extra=_release(svc, name, [d.record for d in group]))
+            deleted.extend(d.record.digest for d in group)
+        except Conflict:  # something changed since the read: each on its own, read afresh
+            for at, doomed in enumerate(group):
+                digest = doomed.record.digest
+                try:
+                    delete_manifest(svc, name, digest, manifests=[*left.values(), *(d.record for d in group[at + 1:])])
+                except ManifestNotFound:
+                    pass  # gone meanwhile: done either way
+                except (TagImmutable, ManifestReferenced, Conflict) as exc:
+                    refused[digest] = exc.message
+                    left[digest] = doomed.record
+                    continue
+                deleted.append(digest)
+        group.clear()
+
+    size = 0
+    for digest in digests:
+        record = left.get(digest)
+        if record is None:
+            deleted.append(digest)  # not there (deleted before): done
+            continue
+        tags = tuple(t for t, _, _ in contents.tags.get(digest, ()))
+        listed_by = parents(left.values(), digest)
+        if listed_by:
+            refused[digest] = f"manifest {digest} is listed by index {listed_by[0]} in {name}; delete the index first"
+            continue
+        protected = next((t for t in tags if immutability.protects(rules, name, t)), None)
+        if protected is not None:
+            refused[digest] = immutability.refuse_delete(protected).message
+            continue
+        doomed = Doomed(record, tags, tuple(contents.labels.get(digest, ())))
+        # its own operations, and at most three of the quota's for each digest it names
+        need = svc.meta.deletion_size(doomed) + 3 * (len(set(record.blobs)) + 1)
+        if need > room:  # too big to share a transaction: on its own, as an API delete
+            flush()
+            size = 0
+            try:
+                delete_manifest(svc, name, digest, manifests=left.values())
+            except ManifestNotFound:
+                pass
+            except (TagImmutable, ManifestReferenced, Conflict) as exc:
+                refused[digest] = exc.message
+                continue
+            deleted.append(digest)
+            del left[digest]
+            continue
+        if size + need > room:
+            flush()
+            size = 0
+        group.append(doomed)
+        size += need
+        del left[digest]  # an index's children may go in the same transaction
+    flush()
+    return deleted, refused
 
 
 def copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, record: ManifestRecord, tag: str | None) -> None:

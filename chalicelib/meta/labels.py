@@ -16,6 +16,7 @@ tests/contract/test_label_store.py runs the same suite over both.
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -24,7 +25,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict
 from chalicelib.meta import keys
-from chalicelib.meta.table import Table, delete_op, is_condition_failure, put_op
+from chalicelib.meta.registry import VERSION
+from chalicelib.meta.table import Table, delete_op, is_condition_failure, put_op, update_op
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,9 @@ class DynamoLabels:
                 {"PK": pk, "SK": keys.artifact_label_sk(digest, label.label_id), "label_id": label.label_id, "created": int(self._clock())},
                 "attribute_not_exists(PK)",
             ),
-            {"ConditionCheck": {"Key": keys.key(pk, keys.manifest_sk(digest)), "ConditionExpression": "attribute_exists(PK)"}},
+            # the artifact must be there, and gets a new version: a deletion that read its
+            # labels before this one fails rather than leave this label behind (meta/registry.py)
+            _if_exists(update_op(pk, keys.manifest_sk(digest), "SET #v = :v", {":v": uuid.uuid4().hex}, {"#v": VERSION})),
             {"ConditionCheck": {"Key": keys.key(keys.label_pk(label.label_id), keys.LABEL_SK), "ConditionExpression": "attribute_exists(PK)"}},
         ]
         try:

@@ -112,6 +112,26 @@ class ManifestRecord:
 
 
 @dataclass(frozen=True)
+class RepositoryContents:
+    """A repository's manifests (by digest, with their versions), tags ({digest: [(tag,
+    updated, last pull or 0)]}) and labels ({digest: [label id]}), as read at one time."""
+
+    manifests: dict[str, ManifestRecord]
+    tags: dict[str, list[tuple[str, int, int]]]
+    labels: dict[str, list[int]]
+
+
+@dataclass(frozen=True)
+class Doomed:
+    """A manifest to delete, as the caller read it: the record (its version says whether it
+    changed since), the tags that named it, the ids of the labels on it."""
+
+    record: ManifestRecord
+    tags: tuple[str, ...] = ()
+    label_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class BlobLink:
     size: int
     key: str | None  # where the bytes are; None: at the digest's own key (paths.blob_key)
@@ -534,7 +554,7 @@ class DynamoRegistryMeta:
         if record is None:
             return None
         tags = [
-            i["SK"]
+            i["SK"][len(keys.TAG_PREFIX) :]
             for i in self._t.query_all(
                 pk, low=keys.TAG_PREFIX, high=_prefix_end(keys.TAG_PREFIX), projection="SK, digest"
             )
@@ -542,19 +562,12 @@ class DynamoRegistryMeta:
         ]
         if only_untagged and tags:  # tagged since the caller looked (garbage collection): keep it
             raise Conflict(f"manifest {digest} in {name} is tagged")
-        # only if nothing changed since the reads above: the manifest was not put again (a
-        # tag may have joined it: its version changed) and each tag still names it
-        ops = [_delete_if(pk, keys.manifest_sk(digest), *_version_condition(record.version))]
-        tag_names = [sk[len(keys.TAG_PREFIX) :] for sk in tags]
-        # in the first transaction, with the manifest's own deletion
-        ops += self._event("artifact.deleted", name, digest, {**_artifact_data(record, None), "tags": tag_names})
-        ops += extra(record) if extra is not None else []
-        if record.subject:
-            ops.append(delete_op(pk, keys.referrer_sk(record.subject, digest)))
-        ops.extend(_delete_if(pk, sk, "#d = :d", {":d": digest}, {"#d": "digest"}) for sk in tags)
         # the labels put on it (chalicelib/meta/labels.py) go with it
         labels = keys.artifact_labels_prefix(digest)
-        ops.extend(delete_op(pk, i["SK"]) for i in self._t.query_all(pk, low=labels, high=_prefix_end(labels), projection="SK"))
+        label_sks = [i["SK"] for i in self._t.query_all(pk, low=labels, high=_prefix_end(labels), projection="SK")]
+        ops = self._deletion_ops(name, record, tags, label_sks)
+        # in the first transaction, with the manifest's own deletion and its event
+        ops[2:2] = extra(record) if extra is not None else []
         for start in range(0, len(ops), 100):
             try:
                 self._t.transact(ops[start : start + 100])
@@ -563,6 +576,65 @@ class DynamoRegistryMeta:
                     raise Conflict("a concurrent change to this repository won; retry") from None
                 raise
         return record
+
+    def deletion_size(self, doomed: Doomed) -> int:
+        """How many operations deleting `doomed` takes (delete_manifests' transaction holds 100)."""
+        return 1 + (self._events is not None) + bool(doomed.record.subject) + len(doomed.tags) + len(doomed.label_ids)
+
+    def delete_manifests(self, name: str, doomed: Iterable[Doomed], *, extra: Iterable[dict] = ()) -> None:
+        """Delete these manifests as the caller read them (repository_contents), each with its
+        tags, referrer entry and labels, and `extra` (their quota's release), in one
+        transaction: all of them or, if anything changed since the read (a manifest put
+        again or tagged: its version changed; a tag moved), none (Conflict)."""
+        ops = [op for d in doomed for op in self._deletion_ops(name, d.record, d.tags,
+                                                                [keys.artifact_label_sk(d.record.digest, i) for i in d.label_ids])]
+        ops += list(extra)
+        if len(ops) > MAX_TRANSACTION:
+            raise ValueError(f"{len(ops)} operations do not fit in one transaction")
+        try:
+            self._t.transact(ops)
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise Conflict("a concurrent change to this repository won; retry") from None
+            raise
+
+    def _deletion_ops(self, name: str, record: ManifestRecord, tags: Iterable[str], label_sks: Iterable[str]) -> list[dict[str, Any]]:
+        """The manifest's deletion (only if nothing changed since `record` was read: it was not
+        put again and no tag joined it, both of which change its version) and its event first,
+        then its referrer entry, its tags (each only while it still names the manifest) and labels."""
+        pk = keys.repo_pk(name)
+        tags = list(tags)
+        ops = [_delete_if(pk, keys.manifest_sk(record.digest), *_version_condition(record.version))]
+        ops += self._event("artifact.deleted", name, record.digest, {**_artifact_data(record, None), "tags": tags})
+        if record.subject:
+            ops.append(delete_op(pk, keys.referrer_sk(record.subject, record.digest)))
+        ops.extend(_delete_if(pk, keys.tag_sk(t), "#d = :d", {":d": record.digest}, {"#d": "digest"}) for t in tags)
+        ops.extend(delete_op(pk, sk) for sk in label_sks)
+        return ops
+
+    def repository_contents(self, name: str) -> RepositoryContents:
+        """What deciding on and deleting a repository's artifacts needs, read once: every
+        manifest (without its bytes, with its version), every tag with its times, and the
+        ids of the labels on each artifact (two Queries over the repository's partition)."""
+        pk = keys.repo_pk(name)
+        manifests: dict[str, ManifestRecord] = {}
+        tags: dict[str, list[tuple[str, int, int]]] = {}
+        # M# (manifests) and T# (tags) are neighbours in the partition: one Query
+        fields = ("SK", "digest", "media_type", "nbytes", "subject", "artifact_type", "blobs", "children", "created",
+                  "pull_time", "updated", VERSION)
+        names = {f"#f{i}": f for i, f in enumerate(fields)}
+        for item in self._t.query_all(pk, low=keys.manifest_sk(""), high=_prefix_end(keys.TAG_PREFIX),
+                                      projection=", ".join(names), names=names):
+            if item["SK"].startswith(keys.TAG_PREFIX):
+                tags.setdefault(item["digest"], []).append(
+                    (item["SK"][len(keys.TAG_PREFIX) :], int(item.get("updated", 0)), int(item.get("pull_time", 0))))
+            elif item["SK"].startswith(keys.manifest_sk("")):
+                manifests[item["digest"]] = ManifestRecord.from_item(item)
+        labels: dict[str, list[int]] = {}
+        prefix = keys.ARTIFACT_LABEL_PREFIX
+        for item in self._t.query_all(pk, low=prefix, high=_prefix_end(prefix), projection="SK, label_id"):
+            labels.setdefault(item["SK"][len(prefix) :].rsplit("#", 1)[0], []).append(int(item["label_id"]))
+        return RepositoryContents(manifests, {d: sorted(t) for d, t in tags.items()}, labels)
 
     def list_tags(self, name: str, *, last: str | None, limit: int) -> tuple[list[str], bool]:
         low = keys.tag_sk(last) + "\x00" if last else keys.TAG_PREFIX

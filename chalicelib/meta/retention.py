@@ -49,6 +49,7 @@ class Execution:
     started: float = 0
     ended: float = 0
     status_text: str = ""
+    updated: float = 0  # when a step last took it up (chalicelib/retention/runs.py resume)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,23 @@ class DynamoRetention:
     def save(self, execution: Execution) -> None:
         self._t.put(_execution_item(execution))
 
+    def beat(self, policy_id: int, execution_id: int, now: float) -> bool:
+        """Say that a step took the run up now, if it is still running (False: it is not)."""
+        try:
+            self._t.client.update_item(
+                TableName=self._t.name,
+                Key=keys.key(keys.retention_executions_pk(policy_id), keys.retention_execution_sk(execution_id)),
+                UpdateExpression="SET updated = :now",
+                ConditionExpression="#s = :running",
+                ExpressionAttributeValues={":now": {"N": str(_time(now))}, ":running": {"S": RUNNING}},
+                ExpressionAttributeNames={"#s": "status"},
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
     def finish(self, execution: Execution) -> bool:
         """Record the end of a run that is still running (a stop that came first wins)."""
         try:
@@ -179,12 +197,14 @@ def _policy_item(p: StoredPolicy) -> dict[str, Any]:
 def _execution_item(e: Execution) -> dict[str, Any]:
     return {"PK": keys.retention_executions_pk(e.policy_id), "SK": keys.retention_execution_sk(e.execution_id),
             "execution_id": e.execution_id, "policy_id": e.policy_id, "trigger": e.trigger, "dry_run": e.dry_run,
-            "status": e.status, "started": _time(e.started), "ended": _time(e.ended), "status_text": e.status_text}
+            "status": e.status, "started": _time(e.started), "ended": _time(e.ended), "status_text": e.status_text,
+            "updated": _time(e.updated)}
 
 
 def _execution(item: dict[str, Any]) -> Execution:
     return Execution(int(item["execution_id"]), int(item["policy_id"]), item["trigger"], bool(item.get("dry_run")),
-                     item["status"], float(item.get("started", 0)), float(item.get("ended", 0)), item.get("status_text", ""))
+                     item["status"], float(item.get("started", 0)), float(item.get("ended", 0)), item.get("status_text", ""),
+                     float(item.get("updated", 0)))
 
 
 def _task_item(t: Task) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """Scheduled tag retention: a policy whose trigger has a cron has one schedule
 (chalicelib/schedules.py), `retention-<policy id>`; when it fires, the policy runs (not a
-dry run) with the trigger `SCHEDULE`.
+dry run) with the trigger `SCHEDULE`, its first step in the function the schedule
+invoked. The same function takes a run's later steps (runs.resume), as jobs of the same
+kind that name the execution.
 
 The schedule follows the policy (`follow`): written when a policy is created or changed,
 removed when its cron is emptied or the policy deleted (with its project too). The policy
@@ -47,11 +49,18 @@ def _current(svc, policy_id: int) -> StoredPolicy | None:
 
 
 def run(svc, job: dict) -> dict:
-    """The schedule fired: run the policy, if it still wants it."""
+    """The schedule fired: run the policy, if it still wants it (its first step in this
+    invocation); or a run's next step (a job naming its execution: runs.hand_on)."""
     policy_id = int(job.get("policy_id") or 0)
+    if job.get("execution_id"):
+        execution = runs.resume(svc, policy_id, int(job["execution_id"]))
+        return {"policy_id": policy_id, "execution_id": int(job["execution_id"]),
+                "status": execution.status if execution is not None else "gone"}
     stored = _current(svc, policy_id)
     if stored is None:
         forget(svc.schedules, policy_id)
         return {"skipped": f"retention policy {policy_id} is gone or no longer scheduled"}
-    execution = runs.start(svc, stored, runs.SCHEDULE, dry_run=False)
+    runs.end_stale(svc, policy_id)
+    execution = svc.retention.start(policy_id, runs.SCHEDULE, False)
+    execution = runs.resume(svc, policy_id, execution.execution_id) or execution
     return {"policy_id": policy_id, "execution_id": execution.execution_id, "status": execution.status}

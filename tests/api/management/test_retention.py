@@ -1,8 +1,11 @@
 """Tag retention (/retentions): a project's policy and its metadata, Harbor's rule
 templates and selectors run over content written as pushes write it, a dry run's
-deletions equal to the real run's, immutable tags kept, the quota given back, a run that
-died part-way run again, and bad policies answered with 400s."""
+deletions equal to the real run's, immutable tags kept, the quota given back, runs that
+happen after the request that started them (the app's run_schedule, invoked
+asynchronously), a run that died part-way run again, and bad policies answered with 400s."""
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -49,12 +52,55 @@ def create(admin, body) -> int:
     return int(reply.headers["location"].rsplit("/", 1)[1])
 
 
-def run(admin, policy_id: int, dry_run: bool) -> dict:
+class Background:
+    """Lambda's asynchronous invocations of the app's functions (svc.functions): queued
+    when invoked, run through the app's handler when the test lets them (`drain`)."""
+
+    def __init__(self):
+        self.jobs: list[tuple[str, dict]] = []
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict:
+        assert InvocationType == "Event"
+        self.jobs.append((FunctionName, json.loads(Payload)))
+        return {"StatusCode": 202}
+
+    def drain(self) -> int:
+        """Run the queued jobs, and those they queue, to the end; how many ran."""
+        import app as app_module
+
+        ran = 0
+        while self.jobs:
+            function, job = self.jobs.pop(0)
+            assert function.endswith("-run_schedule")
+            app_module.run_schedule(job, None)
+            ran += 1
+        return ran
+
+
+@pytest.fixture(autouse=True)
+def background(world, monkeypatch) -> Background:
+    queue = Background()
+    monkeypatch.setattr(world.svc, "functions", queue)
+    return queue
+
+
+def execution_of(admin, policy_id: int, eid: int) -> dict:
+    return next(e for e in admin.get(f"/retentions/{policy_id}/executions").json() if e["id"] == eid)
+
+
+def trigger(admin, policy_id: int, dry_run: bool) -> int:
     reply = admin.post(f"/retentions/{policy_id}/executions", {"dry_run": dry_run})
     assert reply.status == 201, reply.body
-    eid = int(reply.headers["location"].rsplit("/", 1)[1])
-    executions = admin.get(f"/retentions/{policy_id}/executions").json()
-    return next(e for e in executions if e["id"] == eid)
+    return int(reply.headers["location"].rsplit("/", 1)[1])
+
+
+def run(admin, policy_id: int, dry_run: bool) -> dict:
+    """Start a run through the API, then let the background run it."""
+    import app as app_module
+
+    eid = trigger(admin, policy_id, dry_run)
+    app_module._services.functions.drain()  # the world's services (fixture `wired`): Background
+    return execution_of(admin, policy_id, eid)
 
 
 def deleted_of(world, execution_id: int) -> dict[str, set[str]]:
@@ -258,7 +304,53 @@ def test_an_index_goes_with_its_untagged_children(world, admin):
     assert digests(world, f"{name}/multi") == {fresh}
 
 
-def test_a_run_that_died_part_way_finishes_when_run_again(world, admin, monkeypatch):
+def test_a_manual_run_answers_at_once_and_runs_in_the_background(world, admin, background):
+    """Harbor's POST /executions answers 201 and the run goes on after the answer: the
+    request only records it (Running, no tasks yet) and hands it to run_schedule."""
+    name, pid = make_project(world)
+    keep = world.push(f"{name}/app", "keep", seed="keep")
+    drop = world.push(f"{name}/app", "drop", seed="drop")
+    policy_id = create(admin, policy(pid, rule("always", tags=[tag_selector("keep", untagged=False)])))
+    eid = trigger(admin, policy_id, False)
+    assert execution_of(admin, policy_id, eid)["status"] == "Running"
+    assert admin.get(f"/retentions/{policy_id}/executions/{eid}/tasks").json() == []
+    assert digests(world, f"{name}/app") == {keep, drop}  # nothing deleted within the request
+    assert background.jobs == [(world.svc.settings.function_name("run_schedule"),
+                                {"kind": "retention", "policy_id": policy_id, "execution_id": eid})]
+    assert background.drain() == 1
+    done = execution_of(admin, policy_id, eid)
+    assert done["status"] == "Success" and done["end_time"]
+    assert digests(world, f"{name}/app") == {keep}
+    # a second delivery of the same event (Lambda delivers at least once) changes nothing
+    background.jobs.append((world.svc.settings.function_name("run_schedule"),
+                            {"kind": "retention", "policy_id": policy_id, "execution_id": eid}))
+    background.drain()
+    assert execution_of(admin, policy_id, eid) == done
+    assert [t["status"] for t in admin.get(f"/retentions/{policy_id}/executions/{eid}/tasks").json()] == ["Success"]
+
+
+def test_a_run_that_could_not_be_handed_on_ends_as_an_error(world, admin, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    _, pid = make_project(world)
+    policy_id = create(admin, policy(pid, rule("always")))
+
+    def refuses(**_):
+        raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "Invoke")
+
+    monkeypatch.setattr(world.svc.functions, "invoke", refuses)
+    eid = trigger(admin, policy_id, False)
+    failed = execution_of(admin, policy_id, eid)
+    assert failed["status"] == "Error" and failed["end_time"]
+    assert world.svc.retention.execution(policy_id, eid).status_text == "the run could not start: ClientError"
+
+
+class Died(BaseException):
+    """The function's end part-way (a timeout, a lost container): nothing of its own
+    catches it, nothing after it runs."""
+
+
+def test_a_run_whose_step_died_part_way_finishes_when_lambda_retries_it(world, admin, monkeypatch, background):
     name, pid = make_project(world)
     now = world.svc.clock()
     old = [push_at(world, now - (30 + i) * DAY, f"{name}/app", f"old{i}", f"old{i}") for i in range(4)]
@@ -267,24 +359,48 @@ def test_a_run_that_died_part_way_finishes_when_run_again(world, admin, monkeypa
     planned = deleted_of(world, run(admin, policy_id, True)["id"])["app"]
     assert planned == set(old)
 
-    real_delete, calls = artifacts_module.delete_manifest, []
+    real_delete = artifacts_module.delete_manifests
 
-    def dies_on_the_third(svc, name_, digest, **kwargs):
-        calls.append(digest)
-        if len(calls) == 3:
-            raise ConnectionError("the Lambda died")
-        return real_delete(svc, name_, digest, **kwargs)
+    def dies_after_two(svc, repository, digests_, contents):
+        real_delete(svc, repository, digests_[:2], contents)
+        raise Died
 
-    monkeypatch.setattr(artifacts_module, "delete_manifest", dies_on_the_third)
-    failed = run(admin, policy_id, False)
-    assert failed["status"] == "Error"
+    monkeypatch.setattr(artifacts_module, "delete_manifests", dies_after_two)
+    eid = trigger(admin, policy_id, False)
+    [(function, job)] = background.jobs
+    with pytest.raises(Died):
+        background.drain()
+    assert execution_of(admin, policy_id, eid)["status"] == "Running"
     assert len(digests(world, f"{name}/app")) == 3  # two deleted before it died
-    monkeypatch.setattr(artifacts_module, "delete_manifest", real_delete)
-    again = run(admin, policy_id, False)
+    monkeypatch.setattr(artifacts_module, "delete_manifests", real_delete)
+    background.jobs.append((function, job))  # Lambda retries an asynchronous invocation that failed
+    background.drain()
+    again = execution_of(admin, policy_id, eid)
     assert again["status"] == "Success"
     assert digests(world, f"{name}/app") == {fresh}
-    # the rerun deleted what was left of the plan, and nothing else
-    assert deleted_of(world, again["id"])["app"] == planned - set(calls[:2])
+    # the retry deleted what was left of the plan, and nothing else; the task is the same one
+    [task] = world.svc.retention.tasks(eid)
+    assert task.status == "Success" and set(task.deleted) < planned and len(task.deleted) == 2
+    assert (task.total, task.retained) == (5, 1)
+
+
+def test_a_run_nobody_finished_is_an_error_and_the_next_run_does_the_rest(world, admin, monkeypatch, background):
+    from chalicelib.retention import runs
+
+    name, pid = make_project(world)
+    now = world.svc.clock()
+    old = [push_at(world, now - (30 + i) * DAY, f"{name}/app", f"old{i}", f"old{i}") for i in range(3)]
+    fresh = world.push(f"{name}/app", "fresh", seed="fresh")
+    policy_id = create(admin, policy(pid, rule("latestPushedK", 1)))
+    lost = trigger(admin, policy_id, False)
+    background.jobs.clear()  # its event was lost (every retry failed)
+    later = world.svc.retention.execution(policy_id, lost).started + runs.STALE_AFTER + 1
+    monkeypatch.setattr(world.svc, "clock", lambda: later)
+    finished = run(admin, policy_id, False)
+    assert finished["status"] == "Success"
+    assert world.svc.retention.execution(policy_id, lost).status == "Error"
+    assert deleted_of(world, finished["id"])["app"] == set(old)
+    assert digests(world, f"{name}/app") == {fresh}
 
 
 def test_stopping_and_unknown_executions(world, admin):
@@ -357,8 +473,9 @@ def test_a_scheduled_policy_keeps_a_schedule_that_runs_it(world, admin):
     assert schedule(policy_id) is None
 
 
-def test_a_run_out_of_time_stops_and_the_next_finishes(world, admin, monkeypatch):
-    """A run deletes within its function's time (TIME_LIMITS); what is left is the next run's."""
+def test_a_step_out_of_time_hands_the_rest_to_the_next(world, admin, monkeypatch, background):
+    """A step works SLICE_SECONDS, then invokes the function again for the rest of the run
+    (the same execution, the same task), however big the run."""
     import itertools
 
     from chalicelib.retention import runs
@@ -368,16 +485,22 @@ def test_a_run_out_of_time_stops_and_the_next_finishes(world, admin, monkeypatch
     old = [push_at(world, now - (30 + i) * DAY, f"{name}/app", f"old{i}", f"old{i}") for i in range(4)]
     fresh = world.push(f"{name}/app", "fresh", seed="fresh")
     policy_id = create(admin, policy(pid, rule("latestPushedK", 1)))
-    stored = world.svc.retention.get(policy_id)
+    eid = trigger(admin, policy_id, False)
+    [(function, job)] = background.jobs
+    background.jobs.clear()
     ticks = itertools.count()  # each look at the clock is a second later
     monkeypatch.setattr(runs, "monotonic", lambda: float(next(ticks)))
-    # the deadline is 3.5 s away: the repository starts at 1, deletes at 2 and 3, stops at 4
-    stopped = runs.start(world.svc, stored, runs.MANUAL, dry_run=False, seconds=3.5)
-    assert (stopped.status, stopped.status_text) == ("Stopped", runs.OUT_OF_TIME)
-    [task] = world.svc.retention.tasks(stopped.execution_id)
-    assert task.status == "Stopped" and len(task.deleted) == 2 and task.retained == 3
+    monkeypatch.setattr(runs, "CHUNK", 1)
+    # the step has 3.5 s: the repository starts at 1, deletes at 2 and 3, is out of time at 4
+    step = runs.resume(world.svc, policy_id, eid, seconds=3.5)
+    assert step.status == "Running"
+    [task] = world.svc.retention.tasks(eid)
+    assert task.status == "Running" and len(task.deleted) == 2 and (task.total, task.retained) == (5, 3)
+    assert background.jobs == [(function, job)]  # handed on
     monkeypatch.undo()
-    finished = run(admin, policy_id, False)
-    assert finished["status"] == "Success"
-    assert set(old) == set(task.deleted) | deleted_of(world, finished["id"])["app"]
+    monkeypatch.setattr(world.svc, "functions", background)
+    background.drain()
+    assert execution_of(admin, policy_id, eid)["status"] == "Success"
+    [task] = world.svc.retention.tasks(eid)
+    assert task.status == "Success" and set(task.deleted) == set(old) and (task.total, task.retained) == (5, 1)
     assert digests(world, f"{name}/app") == {fresh}
