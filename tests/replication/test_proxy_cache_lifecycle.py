@@ -4,6 +4,8 @@ it ages out through tag retention, and the registry it stands in for cannot be d
 while it does. Debian's docker-registry is the upstream; pulls go through /v2 in process."""
 from __future__ import annotations
 
+import json
+import time
 from urllib.parse import urlencode
 
 from chalicelib.remote.client import RegistryClient
@@ -51,7 +53,6 @@ def test_cached_content_counts_towards_the_quota_and_ages_out_through_retention(
     puller = Puller(world, f"{name}/{repo}")
 
     assert puller.manifest("v1").status == 200
-    import json
 
     declared = json.loads(one.data)
     charged = len(one.data) + declared["config"]["size"] + declared["layers"][0]["size"]
@@ -73,7 +74,20 @@ def test_cached_content_counts_towards_the_quota_and_ages_out_through_retention(
     reply = world.admin.post("/retentions", policy)
     assert reply.status == 201, reply.body
     policy_id = reply.headers["location"].rsplit("/", 1)[1]
-    assert world.admin.post(f"/retentions/{policy_id}/executions", {"dry_run": False}).status == 201
+    # the run happens after the request, in the app's run_schedule (moto's Lambda runs an
+    # asynchronous invocation in a thread here: devstack/workflows.py)
+    from devstack.workflows import create_function
+
+    prefix = world.svc.settings.function_prefix
+    create_function(world.svc._client, prefix[len("berth-"):-1], "run_schedule")
+    started = world.admin.post(f"/retentions/{policy_id}/executions", {"dry_run": False})
+    assert started.status == 201
+    execution = started.headers["location"].rsplit("/", 1)[1]
+    deadline = time.monotonic() + 60
+    while world.svc.retention.execution(int(policy_id), int(execution)).status == "Running":
+        assert time.monotonic() < deadline, "the retention run did not finish"
+        time.sleep(0.2)
+    assert world.svc.retention.execution(int(policy_id), int(execution)).status == "Success"
     cached = {m.digest for m in world.svc.meta.list_manifests(f"{name}/{repo}", with_body=False)}
     assert cached == {two.digest}
     assert used(world, pid) == len(two.data) + second["config"]["size"] + second["layers"][0]["size"]
