@@ -186,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             workflows.install(app_module)
             # the proxy cache's background copies: an asynchronous invocation, run in process
             workflows.create_function(lambda service: client(service, moto_url), args.stage, "proxy_fill")
+            # tag retention runs, and the steps that go on with them, are run_schedule's jobs
+            workflows.create_function(lambda service: client(service, moto_url), args.stage, "run_schedule")
             os.environ["BERTH_REPLICATION_STATE_MACHINE"] = workflows.create_replication_workflow(
                 lambda service: client(service, moto_url), args.stage
             )

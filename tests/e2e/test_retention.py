@@ -1,7 +1,10 @@
 """Tag retention on the local stack, end to end: the admin adds a rule in the console
 (headless Chromium) on a project skopeo pushed three tags to, runs a dry run (nothing
 deleted, its log lists what would go), then a real run: the tags the rule does not retain
-are gone for skopeo, and the run's deletions are the dry run's."""
+are gone for skopeo, and the run's deletions are the dry run's. Runs happen after the
+request that started them (the app's run_schedule, invoked asynchronously): the console
+shows a run's status until it is done, and a run through the API answers 201 at once and
+finishes in the background."""
 from __future__ import annotations
 
 import secrets
@@ -54,6 +57,8 @@ def test_console_retention_rule_dry_run_then_run(stack, skopeo, browser, tmp_pat
 
         b.click("#retention-run-now")
         b.wait.until(lambda _: len(b.driver.find_elements("css selector", "#retention-runs-table tbody tr")) == 2, "no second run")
+        # the run goes on after the request; the table looks again until it is done
+        b.text_in("#retention-runs-table tbody tr:first-child .run-status", "Success")
         assert artifacts() == {"v3"}
         gone = skopeo.run("inspect", "--tls-verify=false", "--raw", *skopeo.creds_args(stack, ""),
                           f"docker://{stack.host}/{project}/app:v1", check=False)
@@ -67,3 +72,48 @@ def test_console_retention_rule_dry_run_then_run(stack, skopeo, browser, tmp_pat
         problems = [e["message"] for e in b.console_log()
                     if "Content Security Policy" in e["message"] or "Uncaught" in e["message"]]
         assert problems == []
+
+
+def test_a_run_through_the_api_finishes_in_the_background(stack, skopeo, tmp_path):
+    """POST /retentions/{id}/executions answers 201 with the run recorded; the run itself is
+    the app's run_schedule function's (moto's Lambda runs the asynchronous invocation), and
+    its status moves from Running to Success with its per-repository tasks."""
+    import time
+
+    project = f"ret{secrets.token_hex(4)}"
+    reply = api(stack, "POST", "/projects", json={"project_name": project, "metadata": {"public": "false"}})
+    assert reply.status_code == 201
+    for i, tag in enumerate(("old", "new")):
+        image = build_oci_layout(tmp_path / tag, (2048 + i,), architecture="amd64")
+        for repository in ("app", "tools/cli"):
+            skopeo.run("copy", "--dest-tls-verify=false", "--preserve-digests", "--format", "oci",
+                       *skopeo.creds_args(stack, "dest"), image.ref, f"docker://{stack.host}/{project}/{repository}:{tag}")
+    pid = api(stack, "GET", f"/projects/{project}").json()["project_id"]
+    rule = {"action": "retain", "template": "always", "params": {},
+            "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "new"}],
+            "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}
+    created = api(stack, "POST", "/retentions", json={"algorithm": "or", "rules": [rule], "scope": {"level": "project", "ref": pid},
+                                                       "trigger": {"kind": "Schedule", "settings": {"cron": ""}}})
+    assert created.status_code == 201
+    policy_id = created.headers["Location"].rsplit("/", 1)[1]
+
+    started = api(stack, "POST", f"/retentions/{policy_id}/executions", json={"dry_run": False})
+    assert started.status_code == 201
+    execution_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    seen = []
+    deadline = time.monotonic() + 120
+    while True:
+        [execution] = [e for e in api(stack, "GET", f"/retentions/{policy_id}/executions").json() if e["id"] == execution_id]
+        seen.append(execution["status"])
+        if execution["status"] != "Running":
+            break
+        assert time.monotonic() < deadline, "the run did not finish"
+        time.sleep(0.2)
+    assert seen[-1] == "Success" and set(seen) <= {"Running", "Success"}, seen
+    assert execution["end_time"] >= execution["start_time"]
+    tasks = api(stack, "GET", f"/retentions/{policy_id}/executions/{execution_id}/tasks").json()
+    assert sorted((t["repository"], t["status"], t["total"], t["retained"]) for t in tasks) == [
+        ("app", "Success", 2, 1), ("tools/cli", "Success", 2, 1)]
+    for repository in ("app", "tools%252Fcli"):
+        listed = api(stack, "GET", f"/projects/{project}/repositories/{repository}/artifacts?with_tag=true").json()
+        assert [t["name"] for a in listed for t in (a.get("tags") or [])] == ["new"]

@@ -6,6 +6,9 @@ import { rowAction, rowButton } from "./lists.js";
 import { mayManageRetention } from "./roles.js";
 import { field, formError, handleSubmit, openDialog, showError, showMessage, table } from "./widgets.js";
 
+// how often the runs table looks again while a run is running
+const RUNS_POLL_SECONDS = 2;
+
 const TEMPLATES = [
   { value: "latestPushedK", label: "the most recently pushed # artifacts" },
   { value: "latestPulledN", label: "the most recently pulled # artifacts" },
@@ -69,12 +72,19 @@ export async function renderRetention({ api, project, permissions, container }) 
     await loadRuns();
   }
 
+  let runsTimer = 0;
+
   async function loadRuns() {
     if (!policyId) {
       replace(runsArea);
       return;
     }
     const { data } = await api.get(`/retentions/${policyId}/executions`, { page_size: 10 });
+    clearTimeout(runsTimer);
+    // a run happens after the request that started it: look again while one is running
+    if ((data || []).some((e) => e.status === "Running") && runsArea.isConnected) {
+      runsTimer = setTimeout(() => loadRuns().catch(showError), RUNS_POLL_SECONDS * 1000);
+    }
     replace(
       runsArea,
       h("h2", {}, "Runs"),
@@ -125,7 +135,7 @@ export async function renderRetention({ api, project, permissions, container }) 
     }
     try {
       await api.post(`/retentions/${policyId}/executions`, { dry_run: dryRun });
-      showMessage(dryRun ? "Dry run finished: see what it would delete below." : "Retention run finished.");
+      showMessage(dryRun ? "Dry run started: its runs below show what it would delete." : "Retention run started: see its progress below.");
       await loadRuns();
     } catch (error) {
       showError(error);
