@@ -103,7 +103,7 @@ def iam_needs(service: str, operation: str, params: dict, account: str) -> list[
         return [("states:DescribeExecution", params["executionArn"])]
     if service == "sqs" and operation in ("SendMessage", "SendMessageBatch"):  # webhook delivery jobs
         return [("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{account}:{params['QueueUrl'].rstrip('/').rsplit('/', 1)[1]}")]
-    if service == "lambda" and operation == "Invoke":  # the proxy cache's background copies
+    if service == "lambda" and operation == "Invoke":  # background jobs: proxy_fill, run_schedule
         return [("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{account}:function:{params['FunctionName']}")]
     if service == "scheduler":
         schedule = f"arn:aws:scheduler:{REGION}:{account}:schedule/{params.get('GroupName', 'default')}/{params['Name']}"
@@ -187,6 +187,7 @@ def recorded(deployed, moto_session, distribution_auth):
         _schedules(app_module)
         _background_copy(app_module)
         _garbage_collection(app_module)
+        _retention_run(app_module)
     finally:
         receiver.close()
         logging.getLogger("berth.pulls").removeHandler(pull_lines)
@@ -242,6 +243,26 @@ def _garbage_collection(app_module) -> None:
     app_module.gc_task({**state, "step": "finish"}, context)
     run = svc.gc.get(run_id)
     assert run.status == SUCCESS and run.counts.get("blobs", 0) >= 1, run
+
+
+def _retention_run(app_module) -> None:
+    """A manual tag retention run: the request hands it to run_schedule (an asynchronous
+    invocation; no function is deployed here, so that run ends as an Error saying so), and
+    a run's step as run_schedule takes it (called here as Lambda would)."""
+    from chalicelib.retention import policy as rules
+    from chalicelib.retention import runs
+
+    svc = app_module._services
+    project = svc.accounts.get_project("library")
+    keep_all = {"action": "retain", "template": "always", "params": {},
+                "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**"}],
+                "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}
+    stored = svc.retention.create("library", rules.check(
+        {"algorithm": "or", "rules": [keep_all], "scope": {"level": "project", "ref": project.project_id},
+         "trigger": {"kind": "Schedule", "settings": {"cron": ""}}}, project.project_id))
+    assert runs.start(svc, stored, runs.MANUAL, dry_run=False).status == "Error"
+    step = svc.retention.start(stored.policy_id, runs.MANUAL, False)
+    assert app_module.run_schedule(runs.job_of(step), None)["status"] == "Success"
 
 
 def _schedules(app_module) -> None:
