@@ -236,6 +236,71 @@ def test_delete_manifest_in_another_repository_is_none(meta):
     assert meta.get_tag(NAME, "latest") is not None
 
 
+def test_repository_contents_reads_manifests_tags_and_labels_once(meta, table):
+    from chalicelib.meta.labels import DynamoLabels, Label
+
+    a, b = record("a"), record("b")
+    meta.put_manifest(NAME, a, "v1", T0)
+    meta.put_manifest(NAME, a, "v2", T0 + 5)
+    meta.put_manifest(NAME, b, None, T0)
+    labels = DynamoLabels(table, lambda: T0)
+    label = labels.create(Label(name="golden", scope="g"))
+    labels.add_to_artifact(NAME, b.digest, label)
+    contents = meta.repository_contents(NAME)
+    assert set(contents.manifests) == {a.digest, b.digest}
+    assert all(m.version for m in contents.manifests.values()) and contents.manifests[a.digest].body is None
+    assert contents.tags == {a.digest: [("v1", T0, 0), ("v2", T0 + 5, 0)]}
+    assert contents.labels == {b.digest: [label.label_id]}
+
+
+def test_delete_manifests_deletes_as_read_in_one_transaction(meta, table):
+    from chalicelib.meta.labels import DynamoLabels, Label
+    from chalicelib.meta.registry import Doomed
+
+    subject, a = record("subject"), record("a")
+    referrer = record("sig", subject=subject.digest)
+    meta.put_manifest(NAME, subject, "base", T0)
+    meta.put_manifest(NAME, a, "v1", T0)
+    meta.put_manifest(NAME, referrer, None, T0)
+    labels = DynamoLabels(table, lambda: T0)
+    label = labels.create(Label(name="lbl", scope="g"))
+    labels.add_to_artifact(NAME, a.digest, label)
+    contents = meta.repository_contents(NAME)
+    doomed = [Doomed(contents.manifests[a.digest], ("v1",), (label.label_id,)), Doomed(contents.manifests[referrer.digest])]
+    meta.delete_manifests(NAME, doomed)
+    assert set(meta.repository_contents(NAME).manifests) == {subject.digest}
+    assert meta.list_tags(NAME, last=None, limit=10) == (["base"], False)
+    assert meta.list_referrers(NAME, subject.digest) == []
+    assert labels.artifact_label_ids(NAME) == {}
+
+
+@pytest.mark.parametrize("change", ["tagged", "put again", "tag moved", "labelled"])
+def test_delete_manifests_deletes_nothing_when_anything_changed_since_the_read(meta, table, change):
+    from chalicelib.errors import Conflict
+    from chalicelib.meta.labels import DynamoLabels, Label
+    from chalicelib.meta.registry import Doomed
+
+    a, b, c = record("a"), record("b"), record("c")
+    meta.put_manifest(NAME, a, "v1", T0)
+    meta.put_manifest(NAME, b, "v2", T0)
+    meta.put_manifest(NAME, c, None, T0)
+    contents = meta.repository_contents(NAME)
+    if change == "tagged":
+        meta.create_tag(NAME, "late", b, T0)
+    elif change == "put again":
+        meta.put_manifest(NAME, b, None, T0)
+    elif change == "tag moved":
+        meta.put_manifest(NAME, c, "v2", T0)  # v2 names c now
+    else:
+        labels = DynamoLabels(table, lambda: T0)
+        labels.add_to_artifact(NAME, b.digest, labels.create(Label(name="late", scope="g")))
+    doomed = [Doomed(contents.manifests[a.digest], ("v1",)), Doomed(contents.manifests[b.digest], ("v2",))]
+    with pytest.raises(Conflict):
+        meta.delete_manifests(NAME, doomed)
+    assert {a.digest, b.digest} <= set(meta.repository_contents(NAME).manifests)
+    assert meta.get_tag(NAME, "v1").digest == a.digest
+
+
 # -- lists ------------------------------------------------------------------------------
 def _pages(fetch, limit: int) -> tuple[list[str], int]:
     out, last, pages = [], None, 0
