@@ -82,7 +82,9 @@ def proxy_fill(event, context):
 @app.lambda_function(name="run_schedule")
 def run_schedule(event, context):
     """A schedule fired (EventBridge Scheduler; infra/schedules.yaml): its job, e.g. a
-    scheduled replication run, goes to the job's owner (chalicelib/scheduled_jobs.py)."""
+    scheduled replication run, goes to the job's owner (chalicelib/scheduled_jobs.py). The
+    same jobs also arrive by asynchronous invocation: a tag retention run's steps
+    (chalicelib/retention/runs.py)."""
     from chalicelib import scheduled_jobs
 
     return scheduled_jobs.run(services(), event)

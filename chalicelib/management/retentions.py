@@ -155,7 +155,7 @@ def render_task(t: Task) -> dict:
             "total": t.total, "retained": t.retained}
 
 
-@operation("triggerRetentionExecution", "Run a retention policy now; with dry_run nothing is deleted", "Retention",
+@operation("triggerRetentionExecution", "Start a run of a retention policy (it runs after the answer: see its status); with dry_run nothing is deleted", "Retention",
            ok=201, body=TRIGGER, body_required=False, location=True, errors=(400, 403, 404))
 def trigger_retention_execution(svc, req: Request, id: int, body: dict | None) -> Response:
     stored, _ = _policy(svc, req, id, "retention.write")
