@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from chalicelib.events.forwarder import EventBridgeBus
     from chalicelib.events.outbox import Outbox
     from chalicelib.meta.accounts import DynamoAccounts
-    from chalicelib.meta.audit import DynamoAuditLog
+    from chalicelib.meta.audit import AuditLog
     from chalicelib.meta.gc import DynamoGC
     from chalicelib.meta.immutable_rules import ImmutableRuleStore
     from chalicelib.meta.labels import LabelStore
@@ -301,7 +301,7 @@ class Services:
         return DynamoAccounts(self.table, self.clock, self.outbox)
 
     @cached_property
-    def audit(self) -> DynamoAuditLog:
+    def audit(self) -> AuditLog:
         from chalicelib.meta.audit import DynamoAuditLog
 
         return DynamoAuditLog(self.table, self.clock, lambda: self.runtime_config.typed("audit_log_retention_days"))

@@ -19,7 +19,7 @@ from chalicelib.management.errors import BadRequest, NotFound
 from chalicelib.management.schema import DATE_TIME, integer, string
 from chalicelib.management.spec import PAGING, operation
 from chalicelib.management.times import iso
-from chalicelib.meta import audit as store
+from chalicelib.meta.audit import AuditEntry
 from chalicelib.web.http import Request, Response
 
 AUDIT_LOG = {
@@ -56,7 +56,7 @@ AUDIT_LOG_EXT = {
 }
 
 
-def render(entry: store.AuditEntry) -> dict:
+def render(entry: AuditEntry) -> dict:
     return {
         "id": entry.id,
         "username": entry.username,
@@ -67,7 +67,7 @@ def render(entry: store.AuditEntry) -> dict:
     }
 
 
-def render_ext(entry: store.AuditEntry) -> dict:
+def render_ext(entry: AuditEntry) -> dict:
     """Harbor's AuditLogExt (the audit log of Harbor 2.13+): failures included."""
     where = f" from {entry.source_ip}" if entry.source_ip else ""
     verb = entry.operation if entry.succeeded else f"failed {entry.operation}"
@@ -133,26 +133,13 @@ def _answer(svc, req: Request, project: str | None, *, ext: bool = False) -> Res
     since, until = _time_range(svc, conditions.pop("op_time", None))
     log = svc.audit
     if not timed and set(conditions) <= {"project"} and paging.by_key_order(req, "-op_time"):
-        # newest first is the partitions' order: a page reads its entries, the total is the
+        # newest first is the store's order: a page reads its entries, the total is the
         # days' counters (whole days: the oldest day's total may include what just expired)
-        days = log.days(since, until)
-        if project is not None:
-            partitions, counters = [store.project_pk(project)], [store.project_day_list(project, d) for d in days]
-        else:
-            partitions = [store.day_pk(d) for d in days]
-            counters = [store.day_list(d) for d in days] + ([store.day_list(d, failed=True) for d in days] if ext else [])
-        source = log.newest_first(partitions, since=since, until=until, successful_only=not ext)
-        return paging.keyed(req, source, log.counted(counters), lambda shown: [(render_ext if ext else render)(e) for e in shown], page)
-    exact = {k: c.values[0] for k, c in conditions.items() if c.op == "exact"}
-    if "project" in exact:
-        partitions = [store.project_pk(exact["project"])]
-    elif "username" in exact:
-        partitions = [store.user_pk(exact["username"])]
-    elif "operation" in exact:
-        partitions = [store.operation_pk(exact["operation"])]
-    else:
-        partitions = [store.day_pk(day) for day in log.days(since, until)]
-    entries = [e for pk in partitions for e in log.entries(pk, since=since, until=until)]
+        source = log.newest_first(project=project, since=since, until=until, with_failed=ext)
+        total = log.total(project=project, since=since, until=until, with_failed=ext)
+        return paging.keyed(req, source, total, lambda shown: [(render_ext if ext else render)(e) for e in shown], page)
+    exact = {k: c.values[0] for k, c in conditions.items() if c.op == "exact" and k in ("project", "username", "operation")}
+    entries = log.matching(**exact, since=since, until=until)
     if not ext:  # Harbor's classic log has successful operations only
         entries = [e for e in entries if e.succeeded]
     entries = paging.filtered(entries, conditions, _FIELDS)
@@ -202,7 +189,7 @@ def record_change(svc, req: Request, route, params: dict, body: dict | None) -> 
     )
     audit.record(
         svc,
-        store.AuditEntry(
+        AuditEntry(
             username=username,
             operation=_METHOD_OPERATIONS[req.method],
             resource_type=kind,

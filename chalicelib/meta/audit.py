@@ -16,15 +16,20 @@ How many entries a day holds is counted in the transaction that writes them
 (keys.count_pk: `LOGS#D#<day>`, `LOGS#D#<day>#failed` for failed logins,
 `LOGS#P#<project>#<day>`), with the same expiry; X-Total-Count is the sum over
 the days asked for, one BatchGetItem (docs/decisions/lists-read-one-page.md).
+
+`AuditLog` is the contract the domain and the API are written against (which partition
+answers a question is this module's business); `DynamoAuditLog` keeps it in DynamoDB,
+`MemoryAuditLog` in memory (for fast tests of the code that uses it);
+tests/contract/test_audit_store.py runs the same suite over both.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -59,6 +64,13 @@ def _iso(epoch: float) -> str:
 
 def day_of(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%d")
+
+
+def days_of(since: float, until: float) -> list[str]:
+    """The days (UTC) that [since, until] touches, newest first."""
+    first = dt.datetime.fromtimestamp(since, tz=dt.UTC).date()
+    last = dt.datetime.fromtimestamp(until, tz=dt.UTC).date()
+    return [(last - dt.timedelta(days=i)).strftime("%Y-%m-%d") for i in range((last - first).days + 1)]
 
 
 def entry_id(op_time: float, low_bits: int) -> int:
@@ -99,6 +111,38 @@ def _random_bits() -> int:
 
 
 _ENTRIES_PER_TRANSACTION = 15  # 4 items each, and the counters: at most 100 items
+
+
+class AuditLog(Protocol):
+    def record(self, entry: AuditEntry) -> AuditEntry:
+        """Write an entry, stamped now (unless it has its op_time) with a new id."""
+        ...
+
+    def record_many(self, entries: list[AuditEntry]) -> None:
+        """Entries that carry their own op_time and id, delivered at least once: each is
+        written and counted once however often it comes."""
+        ...
+
+    def retention_seconds(self) -> int: ...
+
+    def matching(
+        self, *, project: str | None = None, username: str | None = None, operation: str | None = None,
+        since: float | None = None, until: float | None = None,
+    ) -> list[AuditEntry]:
+        """Every entry (failed logins included) with these fields, in [since, until] (the
+        retention period by default), newest first."""
+        ...
+
+    def newest_first(self, *, project: str | None, since: float, until: float, with_failed: bool) -> NewestFirst:
+        """The log (a project's, or everything) in [since, until], newest first, as a
+        paging.KeyedList whose keys are the entries' sort keys; `with_failed`: failed
+        logins too."""
+        ...
+
+    def total(self, *, project: str | None, since: float, until: float, with_failed: bool) -> int:
+        """How many entries newest_first's list holds, counted by whole days: the days that
+        [since, until] touches, all of each."""
+        ...
 
 
 class DynamoAuditLog:
@@ -174,14 +218,41 @@ class DynamoAuditLog:
             )
         return ops
 
-    def counted(self, lists: list[str]) -> int:
-        """The sum of these day counters: one BatchGetItem per 100."""
+    def total(self, *, project: str | None, since: float, until: float, with_failed: bool) -> int:
+        """The days' counters: one BatchGetItem per 100 (a project's log holds no failed logins)."""
+        days = days_of(since, until)
+        if project is not None:
+            lists = [project_day_list(project, d) for d in days]
+        else:
+            lists = [day_list(d) for d in days] + ([day_list(d, failed=True) for d in days] if with_failed else [])
         return sum(self._t.counts(lists).values()) if lists else 0
 
-    def newest_first(self, partitions: list[str], *, since: float, until: float, successful_only: bool) -> NewestFirst:
-        """A list (paging.KeyedList) over these partitions, newest first; keys are the
-        entries' sort keys, which also name their day."""
-        return NewestFirst(self, partitions, since, until, successful_only)
+    def newest_first(self, *, project: str | None, since: float, until: float, with_failed: bool) -> NewestFirst:
+        """A project's partition, or the days' partitions (newest first): a page Queries
+        from its cursor on."""
+        partitions = [project_pk(project)] if project is not None else [day_pk(d) for d in days_of(since, until)]
+        return NewestFirst(self, partitions, since, until, not with_failed)
+
+    def matching(
+        self, *, project: str | None = None, username: str | None = None, operation: str | None = None,
+        since: float | None = None, until: float | None = None,
+    ) -> list[AuditEntry]:
+        """The narrowest partition the fields name (project, user, operation, else the
+        days), read whole, the other fields filtered here."""
+        if since is None or until is None:
+            now = self._clock()
+            since = now - self.retention_seconds() if since is None else since
+            until = now if until is None else until
+        if project is not None:
+            partitions = [project_pk(project)]
+        elif username is not None:
+            partitions = [user_pk(username)]
+        elif operation is not None:
+            partitions = [operation_pk(operation)]
+        else:
+            partitions = [day_pk(d) for d in days_of(since, until)]
+        found = (e for pk in partitions for e in self.entries(pk, since=since, until=until))
+        return [e for e in found if _matches(e, project, username, operation)]
 
     def items(self, entry: AuditEntry) -> list[dict[str, Any]]:
         expires = int(entry.op_time) + max(1, self._retention_days()) * 24 * 3600
@@ -260,15 +331,78 @@ class DynamoAuditLog:
             if not start:
                 return
 
-    def days(self, since: float, until: float) -> list[str]:
-        """The day partitions that cover [since, until], newest first."""
-        first = dt.datetime.fromtimestamp(since, tz=dt.UTC).date()
-        last = dt.datetime.fromtimestamp(until, tz=dt.UTC).date()
-        count = (last - first).days
-        return [(last - dt.timedelta(days=i)).strftime("%Y-%m-%d") for i in range(count + 1)]
+    def retention_seconds(self) -> int:
+        return max(1, self._retention_days()) * 24 * 3600
+
+
+def _matches(entry: AuditEntry, project: str | None, username: str | None, operation: str | None) -> bool:
+    return ((project is None or entry.project == project) and (username is None or entry.username == username)
+            and (operation is None or entry.operation == operation))
+
+
+class MemoryAuditLog:
+    """AuditLog in memory: the same answers as DynamoAuditLog, for fast tests. (Its entries
+    do not expire: the table's TTL is DynamoDB's.)"""
+
+    def __init__(self, clock: Callable[[], float], retention_days: Callable[[], int] = lambda: DEFAULT_RETENTION_DAYS):
+        self._clock = clock
+        self._retention_days = retention_days
+        self._entries: dict[str, AuditEntry] = {}  # by sort key
+
+    def record(self, entry: AuditEntry) -> AuditEntry:
+        now = entry.op_time or self._clock()
+        while True:
+            stamped = replace(entry, op_time=now, id=entry_id(now, _random_bits()))
+            if stamped.sort_key() not in self._entries:
+                self._entries[stamped.sort_key()] = stamped
+                return stamped
+
+    def record_many(self, entries: list[AuditEntry]) -> None:
+        for entry in entries:
+            self._entries.setdefault(entry.sort_key(), entry)
 
     def retention_seconds(self) -> int:
         return max(1, self._retention_days()) * 24 * 3600
+
+    def _newest(self, since: float, until: float) -> list[AuditEntry]:
+        low, high = _iso(since), _iso(until) + "#~"
+        return [self._entries[k] for k in sorted(self._entries, reverse=True) if low <= k <= high]
+
+    def matching(
+        self, *, project: str | None = None, username: str | None = None, operation: str | None = None,
+        since: float | None = None, until: float | None = None,
+    ) -> list[AuditEntry]:
+        now = self._clock()
+        since = now - self.retention_seconds() if since is None else since
+        until = now if until is None else until
+        return [e for e in self._newest(since, until) if _matches(e, project, username, operation)]
+
+    def newest_first(self, *, project: str | None, since: float, until: float, with_failed: bool) -> _Listed:
+        shown = [e for e in self._newest(since, until)
+                 if (project is None or e.project == project) and (with_failed or e.succeeded)]
+        return _Listed(shown)
+
+    def total(self, *, project: str | None, since: float, until: float, with_failed: bool) -> int:
+        days = set(days_of(since, until))
+        if project is not None:  # a project's counters count all its entries
+            return sum(1 for e in self._entries.values() if day_of(e.op_time) in days and e.project == project)
+        return sum(1 for e in self._entries.values() if day_of(e.op_time) in days and (e.succeeded or with_failed))
+
+
+class _Listed:
+    """paging.KeyedList over entries in memory, newest first."""
+
+    def __init__(self, entries: list[AuditEntry]):
+        self._entries = entries
+
+    def _after(self, after: str | None, limit: int) -> list[AuditEntry]:
+        return [e for e in self._entries if after is None or e.sort_key() < after][:limit]
+
+    def keys(self, after: str | None, limit: int) -> list[str]:
+        return [e.sort_key() for e in self._after(after, limit)]
+
+    def rows(self, after: str | None, limit: int) -> list[tuple[str, AuditEntry]]:
+        return [(e.sort_key(), e) for e in self._after(after, limit)]
 
 
 def _epoch(sort_key: str) -> float:

@@ -24,7 +24,6 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from chalicelib.meta import audit as store
 from devstack.log_subscription import PullLineCollector, subscription_event
 from tests.api.conftest import ApiClient
 from tests.deploy.conftest import REGION
@@ -177,7 +176,7 @@ def recorded(deployed, moto_session, distribution_auth):
         # the run's events: the stream to forward_events, the audit queue to audit_events (the
         # reads of the stream and the queue are the event source mappings', not recorded)
         assert in_process_delivery(moto_session, deployed.data).drain() > 0
-        entered = svc.audit.entries(store.operation_pk("push"))
+        entered = svc.audit.matching(operation="push")
         assert any(e.resource == "library/app:1" for e in entered)
         # and the webhook policy's receiver got the push (webhook_events, then deliver_webhooks)
         assert any(json.loads(body)["type"] == "PUSH_ARTIFACT" for body in receiver.bodies)

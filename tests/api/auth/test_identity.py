@@ -195,13 +195,11 @@ def test_a_distributed_guess_cannot_lock_the_user_out_for_long(world, clock):
 
 def test_failed_login_audit_entries_are_bounded(world, clock):
     from chalicelib.auth.throttle import AUDITED_PER_SOURCE
-    from chalicelib.meta import audit as store
-
     source = "203.0.113.77"
     clock.now += 3600
     for n in range(AUDITED_PER_SOURCE + 15):
         password_grant(world, f"stranger{n}", "guess", source)
-    entries = [e for e in world.svc.audit.entries(store.operation_pk("login"), since=clock.now - 60)
+    entries = [e for e in world.svc.audit.matching(operation="login", since=clock.now - 60)
                if e.source_ip == source]
     assert len(entries) == AUDITED_PER_SOURCE
     assert all(not e.succeeded for e in entries)

@@ -30,9 +30,7 @@ def world(_moto, slapd) -> World:
 
 
 def failed_logins(world: World, username: str) -> list:
-    from chalicelib.meta import audit as store
-
-    return [e for e in world.svc.audit.entries(store.user_pk(username)) if e.operation == "login" and not e.succeeded]
+    return [e for e in world.svc.audit.matching(username=username) if e.operation == "login" and not e.succeeded]
 
 
 def test_a_directory_login_with_a_local_accounts_name_is_refused_and_audited(world):

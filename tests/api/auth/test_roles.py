@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import roles as rbac
-from chalicelib.meta.audit import project_pk
 from chalicelib.roles import Role
 from tests.api.auth.conftest import bearer, unverified_claims
 from tests.api.helpers import digest
@@ -170,7 +169,7 @@ def test_a_project_created_on_push_follows_the_rules_of_post_projects(world, api
         assert claims["access"][0]["actions"] == []
         assert world.svc.accounts.get_project(reserved) is None
     token_for(world, "sysadmin", "repository:audited/app:pull,push")
-    entries = [e for e in world.svc.audit.entries(project_pk("audited")) if e.operation == "create"]
+    entries = [e for e in world.svc.audit.matching(project="audited") if e.operation == "create"]
     assert [(e.username, e.resource_type, e.resource) for e in entries] == [("sysadmin", "project", "audited")]
 
 

@@ -144,7 +144,7 @@ def test_entries_of_one_millisecond_whose_random_bits_meet_are_all_kept(world, m
     first = world.svc.audit.record(store.AuditEntry(user, "login", "user", "a", op_time=at, succeeded=False))
     second = world.svc.audit.record(store.AuditEntry(user, "login", "user", "b", op_time=at, succeeded=False))
     assert first.id != second.id and second.id & 0x3FF == 9
-    assert sorted(e.resource for e in world.svc.audit.entries(store.user_pk(user))) == ["a", "b"]
+    assert sorted(e.resource for e in world.svc.audit.matching(username=user)) == ["a", "b"]
 
 
 def test_an_audit_failure_does_not_fail_the_change(world, admin, monkeypatch):
