@@ -322,8 +322,9 @@ def sweep_one(svc, run: Run, candidate: Candidate) -> tuple[dict[str, int], str]
 
 
 def _delete(svc, blob: BlobState, candidate: Candidate) -> None:
-    """The rest of a blob committed to go: its links, its bytes, its record, its candidate.
-    In this order, a run that dies part-way leaves the record `gone` for the next run."""
+    """The rest of a blob committed to go: its links, its bytes, its upload claim, its
+    record, its candidate. In this order, a run that dies part-way leaves the record `gone`
+    (or, once the record went, the candidate) for the next run, and nothing after either."""
     svc.gc.unlink_everywhere(blob)
     key = blob.key or paths.blob_key(blob.digest)
     svc.blobs.delete_keys([key])

@@ -177,7 +177,11 @@ class DynamoGC:
 
     def forget_blob(self, blob: BlobState, upload_claim: str | None) -> None:
         """The record's end (only while `gone`: a run's own commitment), with the upload
-        claim that kept its object from the uploads' clean-up."""
+        claim that kept its object from the uploads' clean-up. The claim goes first: while
+        the `gone` record is there the next run finds the blob again and deletes both, but
+        a claim left after its record is found by nothing (its object went already)."""
+        if upload_claim:
+            self._t.delete(keys.uploaded_pk(upload_claim), keys.UPLOADED_SK)
         try:
             self._t.client.delete_item(
                 TableName=self._t.name,
@@ -187,8 +191,6 @@ class DynamoGC:
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise
-        if upload_claim:
-            self._t.delete(keys.uploaded_pk(upload_claim), keys.UPLOADED_SK)
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         delay = 0.05

@@ -158,6 +158,35 @@ def test_a_mount_while_the_blob_is_going_fails_and_a_push_uploads_again(world, p
     assert svc.meta.get_link(f"{project}/m", digest).key != marked.key
 
 
+def test_a_run_that_dies_deleting_the_upload_claim_is_finished_by_the_next(world, project, monkeypatch):
+    """The upload claim goes before the record: a run that dies at the claim leaves the
+    record `gone` for the next run, which deletes both (a claim left after its record is
+    found by nothing: it would stay for ever)."""
+    svc = world.svc
+    digest = push_blob(svc, f"{project}/k", layer())
+    key = svc.meta.get_link(f"{project}/k", digest).key
+    claim = keys.uploaded_pk(key.rsplit("/", 1)[1])
+    world.clock.advance(2 * HOUR)
+    delete_item = svc.table.client.delete_item
+
+    def dies_at_the_claim(**kwargs):
+        if kwargs["Key"]["PK"]["S"] == claim:
+            raise RuntimeError("the run died here")
+        return delete_item(**kwargs)
+
+    monkeypatch.setattr(svc.table.client, "delete_item", dies_at_the_claim)
+    run = new_run(world)
+    svc.gc.acquire(run.run_id, gc.LEASE_SECONDS)
+    with pytest.raises(RuntimeError):
+        gc.run_all(svc, run)
+    monkeypatch.undo()
+    svc.gc.release(run.run_id)
+    collect(world)
+    assert svc.table.get(keys.blob_pk(digest), keys.BLOB_SK) is None
+    assert svc.table.get(claim, keys.UPLOADED_SK) is None
+    assert object_gone(world, key)
+
+
 def test_untagged_manifests_go_with_delete_untagged(world, project):
     svc = world.svc
     repo = f"{project}/u"
