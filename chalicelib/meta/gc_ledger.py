@@ -19,6 +19,7 @@ what changed since the last one, not everything stored.
 """
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from chalicelib.meta import keys
@@ -48,12 +49,14 @@ def starts_naming(op: dict[str, Any]) -> str | None:
 
 def candidate_op(digest: str, project: str, now: int) -> dict[str, Any]:
     """The blob may have become garbage: a run will look at it (once, however often it is
-    written; `from_projects`: whose usage a run corrects)."""
+    written; `from_projects`: whose usage a run corrects). Every write draws a new `nonce`:
+    a run that read the candidate before this write drops it only if the nonce it read is
+    still there (meta/gc.py drop_candidate), so a write the run did not see is not lost."""
     return update_op(
         keys.gc_candidates_pk(digest),
         digest,
-        "SET since = if_not_exists(since, :now) ADD from_projects :p",
-        {":now": now, ":p": {project}},
+        "SET since = if_not_exists(since, :now), nonce = :nonce ADD from_projects :p",
+        {":now": now, ":nonce": str(uuid.uuid4()), ":p": {project}},
     )
 
 

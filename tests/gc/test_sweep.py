@@ -12,6 +12,7 @@ import pytest
 from chalicelib import artifacts, gc
 from chalicelib.errors import Conflict, ManifestBlobUnknown
 from chalicelib.meta import keys
+from chalicelib.oci.digests import Digest
 from chalicelib.storage import paths
 from tests.gc.images import image, push_blob, push_image, put_manifest
 
@@ -124,6 +125,42 @@ def test_a_blob_named_again_before_the_run_commits_stays(world, project):
     outcome, _ = gc.sweep_one(svc, run, candidate)
     assert outcome.get("blobs", 0) == 0
     assert stored(world, f"{project}/x", digest)
+
+
+def test_a_candidate_written_again_after_the_run_read_it_stays(world, project, monkeypatch):
+    """A run drops a candidate only as it read it: the run finds the layer named and lets
+    its candidate go, but the image's deletion wrote the candidate again in between (the
+    layer's last project stopped naming it). That write stays, and a later run collects
+    the layer (a candidate lost there would leave it stored for ever)."""
+    from chalicelib.meta import gc_ledger
+
+    svc = world.svc
+    repo = f"{project}/c"
+    data = layer()
+    manifest = push_image(svc, repo, "1", [data], seed="c")
+    digest = str(Digest.of(data))
+    world.clock.advance(2 * HOUR)
+    run = new_run(world)
+    svc.gc.acquire(run.run_id, gc.LEASE_SECONDS)
+    gc.begin(svc, run, {})
+    run = svc.gc.get(run.run_id)
+    [candidate] = [c for c in svc.gc.candidates(digest.split(":")[1][0], None, 1000) if c.digest == digest]
+    read = svc.gc.blob(digest)
+    assert read.projects == 1  # the run finds it named: it will drop the candidate
+
+    def deleted_meanwhile(d):
+        artifacts.delete_manifest(svc, repo, manifest)
+        return read
+
+    monkeypatch.setattr(svc.gc, "blob", deleted_meanwhile)
+    outcome, _ = gc.sweep_one(svc, run, candidate)
+    monkeypatch.undo()
+    assert outcome.get("referenced") == 1
+    assert svc.table.get(keys.gc_candidates_pk(digest), digest) is not None
+    assert svc.gc.blob(digest).projects == 0 and gc_ledger.GONE not in svc.table.get(keys.blob_pk(digest), keys.BLOB_SK)
+    svc.gc.release(run.run_id)
+    collect(world)
+    assert not stored(world, repo, digest)
 
 
 def test_a_mount_while_the_blob_is_going_fails_and_a_push_uploads_again(world, project):
