@@ -329,8 +329,8 @@ def _delete(svc, blob: BlobState, candidate: Candidate) -> None:
     key = blob.key or paths.blob_key(blob.digest)
     svc.blobs.delete_keys([key])
     claim = key[len(paths.UPLOADED_PREFIX) :] if key.startswith(paths.UPLOADED_PREFIX) else None
-    svc.gc.forget_blob(blob, claim)
-    svc.gc.drop_candidate(candidate)
+    if svc.gc.forget_blob(blob, claim):
+        svc.gc.drop_candidate(candidate)
 
 
 def uploads(svc, run: Run, state: dict[str, Any]) -> dict[str, Any]:

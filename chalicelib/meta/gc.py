@@ -175,11 +175,13 @@ class DynamoGC:
         ]
         self._batch_write(requests)
 
-    def forget_blob(self, blob: BlobState, upload_claim: str | None) -> None:
+    def forget_blob(self, blob: BlobState, upload_claim: str | None) -> bool:
         """The record's end (only while `gone`: a run's own commitment), with the upload
         claim that kept its object from the uploads' clean-up. The claim goes first: while
         the `gone` record is there the next run finds the blob again and deletes both, but
-        a claim left after its record is found by nothing (its object went already)."""
+        a claim left after its record is found by nothing (its object went already).
+        Whether the record is gone now: False if the condition failed and the record is
+        still there (its candidate must stay, for the next run)."""
         if upload_claim:
             self._t.delete(keys.uploaded_pk(upload_claim), keys.UPLOADED_SK)
         try:
@@ -191,6 +193,10 @@ class DynamoGC:
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise
+            # deleted already (an earlier attempt whose reply was lost), or not ours to
+            # delete: only the first lets the candidate go
+            return self._t.get(keys.blob_pk(blob.digest), keys.BLOB_SK, consistent=True) is None
+        return True
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         delay = 0.05
