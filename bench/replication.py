@@ -1,8 +1,8 @@
 """Section 7: a replication run, measured. N small images pushed to the local Berth stack,
 one push-based policy to Debian's docker-registry, one run: a Step Functions execution
-that moto executes (docs/replication.md). Reports its wall time, the Lambda invocations
-and state transitions (Step Functions' price unit) from the execution's history, the
-history events (an execution holds at most 25,000) and the blob bytes that passed
+that moto executes (docs/replication.md). Reports its wall time, the child executions of its
+Distributed Map, the Lambda invocations and state transitions of the run's own execution,
+its history events (an execution holds at most 25,000) and the blob bytes that passed
 through the task function.
 
     .venv/bin/python -m bench replication                # 500 artifacts (quick: 50)
@@ -98,8 +98,12 @@ def run(berth, workdir: Path, quick: bool, artifacts: int | None = None) -> dict
             token = out.get("nextToken")
             if not token:
                 break
+    [map_run] = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+    items = sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])["itemCounts"]
     return {
         "artifacts": artifacts,
+        "child_executions": items["total"],
+        "children_succeeded": items["succeeded"],
         "status": run_record["status"],
         "succeed": run_record["succeed"],
         "failed": run_record["failed"],
@@ -115,10 +119,9 @@ def run(berth, workdir: Path, quick: bool, artifacts: int | None = None) -> dict
 
 
 def verdict(result: dict) -> tuple[bool, str]:
-    fits = int(25000 // (result["history_events"] / result["artifacts"]))
-    ok = result["failed"] == 0 and result["history_events"] < 25000
+    ok = result["failed"] == 0 and result["history_events"] < 25000 and result["child_executions"] == result["artifacts"]
     return ok, (f"{result['artifacts']} artifacts: {result['failed']} failed, {result['history_events']} history events "
-                f"(one execution holds about {fits}), {fmt_s(result['wall_s'])}")
+                f"in the run's execution, {result['child_executions']} child executions, {fmt_s(result['wall_s'])}")
 
 
 def _machine(sfn) -> str:
@@ -128,21 +131,23 @@ def _machine(sfn) -> str:
 
 def render(result: dict) -> str:
     n = result["artifacts"]
-    per_artifact = result["history_events"] / n
     return "\n".join([
         f"One push-based run of {n} small images (one 4 KiB layer each, {REPOSITORIES} repositories) from the local stack to Debian's",
         "docker-registry: a Step Functions execution of `infra/replication.yaml` that moto executes, each",
-        "task the app's `replication_task` in the stack's process (`bench/replication.py`).",
+        "task the app's `replication_task` in the stack's process (`bench/replication.py`). Each artifact is",
+        "copied in a child execution of the run's Distributed Map; moto keeps no history of those, so the",
+        "invocations and transitions counted are the run's own execution's (plan, the Map Run, finish).",
         "",
         "| measure | value |",
         "| --- | --- |",
         f"| artifacts | {n} ({result['succeed']} copied, {result['failed']} failed; run {result['status']}) |",
         f"| wall time of the run | {fmt_s(result['wall_s'])} ({fmt_s(result['wall_s'] / n)} per artifact) |",
-        f"| Lambda invocations | {result['invocations']} ({result['invocations'] / n:.2f} per artifact) |",
-        (f"| state transitions (Step Functions' price unit) | {result['transitions']} "
-        f"({result['transitions'] / n:.2f} per artifact) |"),
-        (f"| history events | {result['history_events']} ({per_artifact:.2f} per artifact: at most "
-        f"{int(25000 // per_artifact)} artifacts fit one execution's 25,000) |"),
+        (f"| child executions (the Map Run's items) | {result['child_executions']} "
+         f"({result['children_succeeded']} succeeded) |"),
+        f"| Lambda invocations in the run's own execution | {result['invocations']} |",
+        f"| state transitions in the run's own execution | {result['transitions']} |",
+        (f"| history events of the run's execution | {result['history_events']} (at most 25,000; "
+         "the same for any number of artifacts) |"),
         f"| blob bytes through the task function | {result['bytes']:,} |",
         (f"| pushing the images first (not part of the run; 4 at once) | {fmt_s(result['push_s'])} "
         f"({result.get('push_retries', 0)} pushes answered 429 and retried) |"),

@@ -48,8 +48,14 @@ def test_its_role_may_invoke_the_task_function_only(deployed, moto_session):
     assert len(invoke) == 1 and invoke[0]["Action"] == "lambda:InvokeFunction"
     assert [r["Fn::Sub"].rsplit(":function:", 1)[1] for r in invoke[0]["Resource"]] == [
         "berth-${Stage}-replication_task", "berth-${Stage}-replication_task:*"]
+    # the Distributed Map's child executions: of this state machine only, by its name
+    children = [s for s in statements if "states:" in json.dumps(s["Action"])]
+    assert [(s["Action"], s["Resource"]["Fn::Sub"].rsplit(":", 1)[1]) for s in children] == [
+        ("states:StartExecution", "berth-${Stage}-replication"),
+        (["states:DescribeExecution", "states:StopExecution"], "berth-${Stage}-replication/*")]
+    assert [s["Resource"]["Fn::Sub"].split("}:")[-1].split(":")[0] for s in children] == ["stateMachine", "execution"]
     # the rest is what logging to CloudWatch Logs takes, nothing else
-    others = {a for s in statements if s is not invoke[0] for a in s["Action"]}
+    others = {a for s in statements if s is not invoke[0] and s not in children for a in s["Action"]}
     assert others and all(a.startswith("logs:") for a in others)
 
 
