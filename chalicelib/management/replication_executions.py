@@ -127,7 +127,7 @@ def list_replication_executions(svc, req: Request) -> Response:
     ok=201,
     body=START,
     location=True,
-    errors=(400, 403, 404),
+    errors=(400, 403, 404, 409),
 )
 def start_replication(svc, req: Request, body: dict) -> Response:
     require_admin(req)
@@ -144,7 +144,7 @@ def start_replication(svc, req: Request, body: dict) -> Response:
     "replication",
     ok=201,
     location=True,
-    errors=(400, 403, 404),
+    errors=(400, 403, 404, 409),
 )
 def retry_replication(svc, req: Request, execution_id: int) -> Response:
     require_admin(req)

@@ -319,6 +319,14 @@ def replication_execution_sk(execution_id: int) -> str:
     return f"{execution_id:010d}"
 
 
+# the run that last started of a policy with `single_active_replication` (meta/replication.py)
+REPLICATION_ACTIVE_PK = "REPLICATION_ACTIVE"
+
+
+def replication_active_sk(policy_id: int) -> str:
+    return f"{policy_id:010d}"
+
+
 def replication_tasks_pk(execution_id: int) -> str:
     return f"REPLICATION_TASKS#{execution_id}"
 

@@ -195,10 +195,32 @@ class DynamoReplicationRuns:
         self._t = table
         self._clock = clock
 
-    def start(self, policy_id: int, trigger: str, *, retry_of: int = 0, scope: str = "") -> Execution:
+    def start(self, policy_id: int, trigger: str, *, retry_of: int = 0, scope: str = "",
+              after: int | None = None) -> Execution | None:
+        """A new run's record. `after`: the policy runs one at a time (Harbor's
+        `single_active_replication`), and `after` is the run that last started of it (0:
+        none), which the caller found ended; the new run takes its place in the same
+        transaction, or there is none (None) if another start took it first."""
         execution = Execution(self._next_id(), policy_id, trigger, started=self._clock(), retry_of=retry_of, scope=scope)
-        self._t.put(_execution_item(execution), condition="attribute_not_exists(PK)")
+        if after is None:
+            self._t.put(_execution_item(execution), condition="attribute_not_exists(PK)")
+            return execution
+        held = {"PK": keys.REPLICATION_ACTIVE_PK, "SK": keys.replication_active_sk(policy_id),
+                "execution_id": execution.execution_id}
+        condition = "attribute_not_exists(PK)" if after == 0 else "execution_id = :after"
+        try:
+            self._t.transact([put_op(_execution_item(execution), "attribute_not_exists(PK)"),
+                              put_op(held, condition, {":after": after} if after else None)])
+        except ClientError as exc:
+            if _cancelled(exc):
+                return None
+            raise
         return execution
+
+    def last_started(self, policy_id: int) -> int:
+        """The run that last started of a policy that runs one at a time (0: none)."""
+        item = self._t.get(keys.REPLICATION_ACTIVE_PK, keys.replication_active_sk(policy_id), consistent=True)
+        return int(item["execution_id"]) if item else 0
 
     def get(self, execution_id: int) -> Execution | None:
         if execution_id <= 0:

@@ -8,17 +8,34 @@ import re
 from dataclasses import replace
 
 from chalicelib.config import ConfigurationError
+from chalicelib.errors import Conflict
 from chalicelib.meta.replication import FAILED, PENDING, RUNNING, STOPPED, Execution, ReplicationPolicy, Task, count
+
+
+class RunInProgress(Conflict):
+    """the policy runs one at a time and a run of it is in progress"""
 
 
 def start(svc, policy: ReplicationPolicy, trigger: str, *, retry_of: int = 0, scope: str = "",
           tasks: tuple[Task, ...] = ()) -> Execution:
     """`tasks`: what the run is to do, known before it starts (a replicated deletion); its
-    plan then finds them written instead of listing the source."""
+    plan then finds them written instead of listing the source. A policy with Harbor's
+    `single_active_replication` starts no run while one of it is in progress:
+    RunInProgress (the scheduled and event-based triggers skip the run; what it would have
+    copied, the next run copies)."""
     machine = svc.settings.replication_state_machine
     if not machine:
         raise ConfigurationError("environment variable BERTH_REPLICATION_STATE_MACHINE is not set")
-    execution = svc.replication_runs.start(policy.policy_id, trigger, retry_of=retry_of, scope=scope)
+    after = None
+    if policy.single_active_replication:
+        after = svc.replication_runs.last_started(policy.policy_id)
+        last = svc.replication_runs.get(after) if after else None
+        if last is not None and last.status == RUNNING:
+            raise RunInProgress(f"the policy {policy.policy_id} runs one at a time and its execution "
+                                f"{last.execution_id} is in progress")
+    execution = svc.replication_runs.start(policy.policy_id, trigger, retry_of=retry_of, scope=scope, after=after)
+    if execution is None:
+        raise RunInProgress(f"the policy {policy.policy_id} runs one at a time and another run of it just started")
     if tasks:
         svc.replication_runs.add_tasks([replace(t, execution_id=execution.execution_id, task_id=n)
                                         for n, t in enumerate(tasks, 1)])

@@ -42,5 +42,8 @@ def run(svc, job: dict) -> dict:
     if policy is None or not wants_schedule(policy):
         forget(svc.schedules, policy_id)
         return {"skipped": f"replication policy {policy_id} is gone or no longer scheduled"}
-    execution = runs.start(svc, policy, "scheduled")
+    try:
+        execution = runs.start(svc, policy, "scheduled")
+    except runs.RunInProgress as exc:  # Harbor's single_active_replication: this run is skipped
+        return {"policy_id": policy_id, "skipped": exc.message}
     return {"policy_id": policy_id, "execution_id": execution.execution_id}

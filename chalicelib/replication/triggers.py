@@ -70,6 +70,10 @@ def consume(svc, events: list[Event]) -> int:
                     continue
                 tasks = (task,)
             if svc.replication_runs.claim_event(event.id, policy.policy_id):
-                runs.start(svc, policy, "event_based", scope=event.data["repository"], tasks=tasks)
+                try:
+                    runs.start(svc, policy, "event_based", scope=event.data["repository"], tasks=tasks)
+                except runs.RunInProgress as exc:  # single_active_replication: skipped, as Harbor does
+                    logger.info("event-based replication skipped", extra={"event": event.id, "reason": exc.message})
+                    continue
                 started += 1
     return started

@@ -456,3 +456,37 @@ def test_a_run_copies_each_artifact_in_a_child_execution_so_its_history_does_not
         assert (counts["total"], counts["succeeded"]) == (count, count)
     assert len(histories[12]) == len(histories[1]), histories
     assert sorted(RegistryClient(distribution.url).tags("split-many/many")) == sorted(f"v{n}" for n in range(12))
+
+
+def test_a_policy_that_runs_one_at_a_time_starts_no_run_while_one_is_in_progress(world, machine, distribution):
+    """Harbor's `single_active_replication`: while a run of the policy is in progress, a
+    manual start answers 409, a scheduled run is skipped; once it has ended, runs start."""
+    from chalicelib.replication import scheduled
+
+    remote = registry(world, distribution.url)
+    stored = world.svc.registries.get(remote)
+    # unreachable after it was added: the first run keeps retrying its copy
+    world.svc.registries.update(stored, replace(stored, url="http://127.0.0.1:9"), None)
+    project = world.project()
+    world.push(f"{project.name}/single", "v1")
+    p = policy(world, dest_registry={"id": remote}, single_active_replication=True,
+               trigger={"type": "scheduled", "trigger_settings": {"cron": "0 0 3 1 1 *"}},
+               filters=[{"type": "name", "value": f"{project.name}/single"}])
+    first = start(world, p.policy_id)
+    refused = world.admin.post("/replication/executions", {"policy_id": p.policy_id})
+    assert refused.status == 409 and "in progress" in refused.json()["errors"][0]["message"]
+    skipped = scheduled.run(world.svc, {"policy_id": p.policy_id})
+    assert "in progress" in skipped["skipped"] and "execution_id" not in skipped
+    assert [e.execution_id for e in world.svc.replication_runs.list() if e.policy_id == p.policy_id] == [first.execution_id]
+    # a policy without the flag still overlaps
+    other = policy(world, dest_registry={"id": remote}, filters=[{"type": "name", "value": f"{project.name}/single"}])
+    overlapping = [start(world, other.policy_id), start(world, other.policy_id)]
+    for run in [first, *overlapping]:
+        assert world.admin.put(f"/replication/executions/{run.execution_id}").status == 200
+    # ended: the next run starts
+    second = start(world, p.policy_id)
+    assert second.execution_id != first.execution_id
+    assert world.admin.put(f"/replication/executions/{second.execution_id}").status == 200
+    third = scheduled.run(world.svc, {"policy_id": p.policy_id})["execution_id"]
+    assert world.admin.put(f"/replication/executions/{third}").status == 200
+    world.admin.delete(f"/replication/policies/{p.policy_id}")  # and its schedule
