@@ -372,7 +372,8 @@ def _gc(result: dict, results: dict) -> str:
     out = ["## 9. Garbage collection", "", GC_METHOD.format(total=result["total"], garbage=result["garbage"]), "",
            gc.render(result), "",
            (f"A run's cost follows what changed: when nothing changed it made {unchanged.total_calls} AWS calls "
-            f"(the 16 empty candidate partitions, the lease, the run's record and log, two S3 listings of uploads "
+            f"(the 16 empty candidate partitions, the lease, the run's record and log, "
+            f"{unchanged.calls.get(('s3', 'ListObjectsV2'), 0)} S3 listings of uploads "
             f"started since the last clean-up), against {first.total_calls:,} for the first run over "
             f"{result['total']:,} new blobs and {changed.total_calls:,} when {result['garbage']:,} blobs became "
             "garbage. Wall times are moto's on a shared machine; the cost is what AWS would bill for the calls.")]
