@@ -409,6 +409,7 @@ def merge(previous: str, fresh: str, results: dict) -> str:
     for key, block in new_blocks:
         if key not in titles:
             continue
+        block = block.rstrip("\n") + "\n\n"  # one blank line before whatever follows it
         if key in keys:
             old[keys.index(key)] = (key, block)
         else:
@@ -420,7 +421,8 @@ def merge(previous: str, fresh: str, results: dict) -> str:
             f"took {fmt_s(results['durations']['total'])}): {', '.join(measured)}.")
     lines = head.rstrip("\n").split("\n")
     lines.insert(min(len(lines), 3), note)
-    return "\n".join(["\n".join(lines) + "\n", *rest]).rstrip() + "\n"
+    # each block ends with its own blank lines: joined as they are, a merge adds none
+    return "".join(["\n".join(lines) + "\n\n", *rest]).rstrip() + "\n"
 
 
 def _blocks(text: str) -> list[tuple[str, str]]:
