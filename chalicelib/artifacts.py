@@ -279,6 +279,10 @@ def delete_manifests(svc, name: str, digests: Iterable[str], contents: Repositor
 
     rules = svc.immutable_rules.get(project_of(name)).rules
     left = dict(contents.manifests)  # what the repository holds once the deletions so far are done
+    listing: dict[str, list[str]] = {}  # child -> the indexes that list it
+    for m in left.values():
+        for child in m.children:
+            listing.setdefault(child, []).append(m.digest)
     deleted: list[str] = []
     refused: dict[str, str] = {}
     group: list[Doomed] = []
@@ -311,7 +315,7 @@ def delete_manifests(svc, name: str, digests: Iterable[str], contents: Repositor
             deleted.append(digest)  # not there (deleted before): done
             continue
         tags = tuple(t for t, _, _ in contents.tags.get(digest, ()))
-        listed_by = parents(left.values(), digest)
+        listed_by = [p for p in listing.get(digest, ()) if p in left]
         if listed_by:
             refused[digest] = f"manifest {digest} is listed by index {listed_by[0]} in {name}; delete the index first"
             continue

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -131,8 +132,13 @@ def run(svc, stored: StoredPolicy, execution: Execution, *, deadline: float | No
             task = Task(execution.execution_id, next_id, below, status=RUNNING, started=svc.clock())
             next_id += 1
             svc.retention.save_task(task)
+        def stopped() -> bool:
+            now = svc.retention.execution(execution.policy_id, execution.execution_id)
+            return now is not None and now.status != RUNNING
+
         try:
-            task = _run_repository(svc, repository, applying, task, dry_run=execution.dry_run, deadline=deadline)
+            task = _run_repository(svc, repository, applying, task, dry_run=execution.dry_run, deadline=deadline,
+                                   stopped=stopped)
         except Exception as exc:  # the task records why; the next repository still runs
             logger.exception("retention task failed", extra={"repository": repository, "execution_id": execution.execution_id})
             task = replace(task, status=ERROR, ended=svc.clock(), log=(*task.log, f"error: {type(exc).__name__}: {exc}"[:500]))
@@ -217,23 +223,26 @@ def plan(svc, repository: str, applying: list[dict[str, Any]]
 
 
 def _run_repository(svc, repository: str, applying: list[dict[str, Any]], task: Task, *, dry_run: bool,
-                    deadline: float | None = None) -> Task:
-    """Plan the repository and delete the plan, in chunks, until `deadline`: the task
-    `Success`, or still `Running` with what it deleted so far (a task that goes on in a
-    later step plans again from what is left)."""
+                    deadline: float | None = None, stopped: Callable[[], bool] = lambda: False) -> Task:
+    """Plan the repository and delete the plan, in chunks, until `deadline` or a stop (looked
+    at between chunks): the task `Success` (`Stopped`), or still `Running` with what it
+    deleted so far (a task that goes on in a later step plans again from what is left)."""
     marks, order, contents = plan(svc, repository, applying)
     if not task.total:  # the task's size is its first plan's, whatever a later step finds
         task = replace(task, total=len(marks), retained=len(marks))
         svc.retention.save_task(task)
     deleted: list[str] = []
     errors: dict[str, str] = {}
-    out_of_time = False
+    out_of_time = halted = False
     if dry_run:
         deleted = list(order)
     else:
         for start in range(0, len(order), CHUNK):
             if deadline is not None and monotonic() > deadline:
                 out_of_time = True
+                break
+            if start and stopped():
+                halted = True
                 break
             gone, refused = artifacts.delete_manifests(svc, repository, order[start : start + CHUNK], contents)
             deleted += gone
@@ -247,7 +256,10 @@ def _run_repository(svc, repository: str, applying: list[dict[str, Any]], task: 
         log = [*task.log, *log[1:]]
     if out_of_time:
         log.append(f"the step's time was up after {len(deleted)} of {len(order)} deletions; the next step goes on")
-    return replace(task, status=RUNNING if out_of_time else SUCCESS, ended=0 if out_of_time else svc.clock(),
+    if halted:
+        log.append(f"the run was stopped after {len(deleted)} of {len(order)} deletions")
+    status = RUNNING if out_of_time else STOPPED if halted else SUCCESS
+    return replace(task, status=status, ended=0 if out_of_time else svc.clock(),
                    retained=sum(1 for c, _ in marks if c.digest not in went), deleted=(*task.deleted, *deleted),
                    log=tuple(log))
 

@@ -562,3 +562,28 @@ def test_a_change_after_the_read_deletes_that_artifact_as_an_api_delete_would(wo
     assert deleted == [pushed[0], pushed[2]] and set(refused) == {pushed[1]}
     assert "release-1" in refused[pushed[1]] or "immutable" in refused[pushed[1]].lower()
     assert digests(world, repository) == {pushed[1]}
+
+
+def test_a_stop_ends_the_run_between_two_chunks_of_deletions(world, admin, monkeypatch, background):
+    from chalicelib.retention import runs
+
+    name, pid = make_project(world)
+    now = world.svc.clock()
+    old = [push_at(world, now - (30 + i) * DAY, f"{name}/app", f"old{i}", f"old{i}") for i in range(3)]
+    world.push(f"{name}/app", "fresh", seed="fresh")
+    policy_id = create(admin, policy(pid, rule("latestPushedK", 1)))
+    eid = trigger(admin, policy_id, False)
+    monkeypatch.setattr(runs, "CHUNK", 1)
+    real_delete = artifacts_module.delete_manifests
+
+    def stop_after_the_first(svc, repository, digests_, contents):
+        out = real_delete(svc, repository, digests_, contents)
+        assert admin.patch(f"/retentions/{policy_id}/executions/{eid}", {"action": "stop"}).status == 200
+        return out
+
+    monkeypatch.setattr(artifacts_module, "delete_manifests", stop_after_the_first)
+    background.drain()
+    assert execution_of(admin, policy_id, eid)["status"] == "Stopped"
+    [task] = world.svc.retention.tasks(eid)
+    assert task.status == "Stopped" and len(task.deleted) == 1 and set(task.deleted) < set(old)
+    assert len(digests(world, f"{name}/app")) == 3
