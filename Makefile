@@ -48,10 +48,11 @@ check: venv
 	$(PYTHON) -m pytest -q -n 2 --dist loadfile $(QUICK_TESTS)
 
 # The end-to-end tests drive skopeo, a private dockerd, containerd, slapd and Chromium:
-# install them first (apt-get, only what is missing).
+# install them first (apt-get, only what is missing). Two workers, a file each at a time:
+# every worker starts its own stack and daemons on free ports and private sockets.
 e2e: venv
 	bash scripts/install-system-deps.sh
-	$(PYTHON) -m pytest -q $(SLOW_TESTS)
+	$(PYTHON) -m pytest -q -n 2 --dist loadfile --durations=15 $(SLOW_TESTS)
 
 test: check e2e
 
