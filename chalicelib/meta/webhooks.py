@@ -255,10 +255,10 @@ class MemoryWebhooks:
         return self._policies.pop((project, policy_id), None) is not None
 
     def delete_project(self, project: str) -> int:
-        policies = self.list(project)
-        for policy in policies:
-            self.delete(project, policy.policy_id)
-        return len(policies)
+        doomed = [key for key in self._policies if key[0] == project]
+        for key in doomed:
+            del self._policies[key]
+        return len(doomed)
 
     def start_execution(self, execution: Execution) -> bool:
         key = (execution.project, execution.policy_id, execution.execution_id)

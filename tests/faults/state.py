@@ -167,3 +167,18 @@ def violations(svc, state: dict[str, Any]) -> list[str]:
         if counted and int(item.get("refs", 0)) != refs.get(owner, 0):
             found.append(f"{owner[0]} counts {item.get('refs', 0)} dependents, has {refs.get(owner, 0)}")
     return found
+
+
+def usage_from_manifests(svc, repositories: list[str]) -> tuple[int, dict[str, int]]:
+    """What a project's usage and its blobs' reference counts must be, from the manifests
+    its `repositories` store: each distinct blob (and manifest) counted once, by size."""
+    refs: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for repository in repositories:
+        for record in svc.meta.list_manifests(repository):
+            for d in [*record.blobs, record.digest]:
+                refs[d] = refs.get(d, 0) + 1
+            sizes[record.digest] = record.size
+            for d in record.blobs:
+                sizes[d] = svc.meta.link_size(repository, d)
+    return sum(sizes[d] for d in refs), refs

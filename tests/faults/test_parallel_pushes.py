@@ -22,6 +22,7 @@ from chalicelib.meta import keys
 from chalicelib.registry.dispatch import dispatch
 from chalicelib.web.http import Headers, Request
 from tests.api.helpers import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, descriptor, digest, encode
+from tests.faults import state
 from tests.faults.interleave import Interleaver
 
 PROJECT = "library"
@@ -55,20 +56,6 @@ def _cancelled(svc) -> list[int]:
     return count
 
 
-def _usage(svc, repositories: list[str]) -> tuple[int, dict[str, int]]:
-    """What the usage and the blobs' counts must be, from the manifests stored."""
-    refs: dict[str, int] = {}
-    sizes: dict[str, int] = {}
-    for repository in repositories:
-        for record in svc.meta.list_manifests(repository):
-            for d in [*record.blobs, record.digest]:
-                refs[d] = refs.get(d, 0) + 1
-            sizes[record.digest] = record.size
-            for d in record.blobs:
-                sizes[d] = svc.meta.link_size(repository, d)
-    return sum(sizes[d] for d in refs), refs
-
-
 @pytest.mark.parametrize("seed", range(2))
 def test_parallel_pushes_into_one_project_all_succeed_with_exact_usage(new_cell, seed):
     svc, _, _ = new_cell("none")
@@ -81,7 +68,7 @@ def test_parallel_pushes_into_one_project_all_succeed_with_exact_usage(new_cell,
     statuses = [r.status if not isinstance(r, BaseException) else repr(r) for r in results]
     assert statuses == [201] * PUSHES, f"answers: {sorted(map(str, statuses))}"
     assert cancelled[0], "no write lost a race: the interleaving never reached the interesting cases"
-    used, refs = _usage(svc, repositories)
+    used, refs = state.usage_from_manifests(svc, repositories)
     stored = {i["SK"]: int(i["refs"]) for i in svc.table.query_all(keys.project_blobs_pk(PROJECT), low="\x00", high="\U0010ffff")}
     assert (svc.quotas.get(PROJECT).used, stored) == (used, refs)
     assert refs[digest(BASE)] == PUSHES
@@ -101,7 +88,7 @@ def test_parallel_pushes_never_take_usage_over_the_limit(new_cell, seed):
     statuses = [r.status if not isinstance(r, BaseException) else repr(r) for r in results]
     assert set(statuses) <= {201, 403}, f"answers: {sorted(map(str, statuses))}"
     assert 0 < statuses.count(201) < PUSHES
-    used, _ = _usage(svc, repositories)
+    used, _ = state.usage_from_manifests(svc, repositories)
     quota = svc.quotas.get(PROJECT)
     assert quota.used == used <= quota.hard
 
@@ -135,7 +122,7 @@ def test_a_push_that_meets_transactions_in_flight_retries_them(new_cell, conflic
     assert made[0] == conflicts
     if conflicts < artifacts.WRITE_ATTEMPTS:
         assert reply.status == 201
-        assert svc.quotas.get(PROJECT).used == _usage(svc, [f"{PROJECT}/app"])[0] > 0
+        assert svc.quotas.get(PROJECT).used == state.usage_from_manifests(svc, [f"{PROJECT}/app"])[0] > 0
     else:  # conflicts that outlast the retries: 429 (clients retry), nothing written
         assert reply.status == 429 and reply.headers.get("Retry-After")
         assert svc.meta.list_manifests(f"{PROJECT}/app") == [] and svc.quotas.get(PROJECT).used == 0

@@ -15,6 +15,7 @@ from chalicelib.meta import keys
 from chalicelib.registry.dispatch import dispatch
 from chalicelib.web.http import Headers, Request
 from tests.api.helpers import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, descriptor, digest, encode
+from tests.faults import state
 from tests.faults.interleave import Interleaver
 from tests.faults.test_tag_race import _wipe
 
@@ -34,20 +35,6 @@ def _image(svc, repository: str, seed: str) -> bytes:
 def _request(method: str, repository: str, reference: str, body: bytes = b"") -> Request:
     headers = {"Content-Type": OCI_MANIFEST} if body else {}
     return Request(method=method, path=f"{repository}/manifests/{reference}", headers=Headers(headers), body=io.BytesIO(body), content_length=len(body))
-
-
-def _expected(svc) -> tuple[int, dict[str, int]]:
-    """What the usage and the blobs' counts must be, from the manifests stored."""
-    refs: dict[str, int] = {}
-    sizes: dict[str, int] = {}
-    for repository in (f"{PROJECT}/a", f"{PROJECT}/b"):
-        for record in svc.meta.list_manifests(repository):
-            for d in [*record.blobs, record.digest]:
-                refs[d] = refs.get(d, 0) + 1
-            sizes[record.digest] = record.size
-            for d in record.blobs:
-                sizes[d] = svc.meta.link_size(repository, d)
-    return sum(sizes[d] for d in refs), refs
 
 
 @pytest.mark.parametrize("seed", range(2))
@@ -76,7 +63,7 @@ def test_usage_is_the_sum_of_distinct_blobs_under_any_interleaving(new_cell, see
         where = f"seed {seed} run {run}: start {start}, {names} -> {statuses}"
         if any(s not in (201, 202, 404, 429) for s in statuses):
             failures.append(f"{where}: unexpected answers")
-        expected_used, expected_refs = _expected(svc)
+        expected_used, expected_refs = state.usage_from_manifests(svc, [f"{PROJECT}/a", f"{PROJECT}/b"])
         quota = svc.quotas.get(PROJECT)
         stored = {i["SK"]: int(i["refs"]) for i in svc.table.query_all(keys.project_blobs_pk(PROJECT), low="\x00", high="\U0010ffff")}
         if quota.used != expected_used or stored != expected_refs:
