@@ -57,8 +57,6 @@ def top_level(manifests: Iterable[ManifestRecord], tagged: set[str]) -> list[Man
 def _release(svc, name: str, records: list[ManifestRecord], *, ops: bool = True):
     """What deleting `records` from repository `name` gives back to the project's quota:
     the operations to join the deletion's transaction (or, ops=False, the change)."""
-    from chalicelib.meta.quotas import change_ops
-
     named: dict[str, int] = {}
     for record in records:
         for d in [*dict.fromkeys(record.blobs), record.digest]:
@@ -68,7 +66,7 @@ def _release(svc, name: str, records: list[ManifestRecord], *, ops: bool = True)
     if not counted:
         return [] if ops else None
     change = quotas.release(project, named, counted, svc.quotas.get(project), int(svc.clock()))
-    return change_ops(change) if ops else change
+    return svc.quotas.ops(change) if ops else change
 
 
 def delete_repository(svc, name: str) -> bool:
@@ -170,7 +168,6 @@ def _charge(
     sends QUOTA_EXCEED (nothing else is written)."""
     from chalicelib.errors import QuotaExceeded
     from chalicelib.events.envelope import QUOTA_EXCEEDED, QUOTA_WARNING
-    from chalicelib.meta.quotas import change_ops
 
     if reads.manifest_exists:
         return []
@@ -188,7 +185,7 @@ def _charge(
     except QuotaExceeded as exc:
         _quota_event(svc, QUOTA_EXCEEDED, name, record, tag, exc.message, reads.quota.hard, reads.quota.used, emit=True)
         raise
-    ops = change_ops(change)
+    ops = svc.quotas.ops(change)
     warned = quotas.warning(change, int(svc.runtime_config.typed("quota_warning_percent"))) if change.quota.hard > 0 else None
     event = []
     if warned:

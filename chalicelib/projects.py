@@ -75,17 +75,12 @@ def delete(svc, project: Project) -> None:
     count = repository_count(svc, project.name)
     if count:
         raise ProjectNotEmpty(f"project {project.name} still holds {count} repositories; delete them first")
-    from chalicelib.meta.immutable_rules import rules_key
-    from chalicelib.meta.quotas import quota_key
-
     # its tag rules and quota go in the same transaction: a project made again under the
     # name starts without them, and a fault never leaves them behind a deleted project
-    also = [rules_key(project.name), quota_key(project.name)]
+    also = [svc.immutable_rules.removal(project.name), svc.quotas.removal(project.name)]
     retention_id = str(project.metadata.get("retention_id") or "")
     if retention_id.isdigit():  # its retention policy goes with it too
-        from chalicelib.meta import keys
-
-        also.append((keys.retention_pk(int(retention_id)), keys.RETENTION_POLICY_SK))
+        also.append(svc.retention.removal(int(retention_id)))
     svc.accounts.delete_project(project.name, also=also)
     if retention_id.isdigit():
         from chalicelib.retention import scheduled

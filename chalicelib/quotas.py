@@ -10,7 +10,7 @@ operations (chalicelib/meta/quotas.py) join the manifest write's transaction.
 from __future__ import annotations
 
 from chalicelib.errors import QuotaExceeded
-from chalicelib.meta.quotas import Change, Quota
+from chalicelib.meta.quotas import Change, Counted, Quota
 
 
 def _human(nbytes: int) -> str:
@@ -44,12 +44,11 @@ def charge(
     return change
 
 
-def release(project: str, named: dict[str, int], counted: dict[str, tuple], quota: Quota, now: int) -> Change:
+def release(project: str, named: dict[str, int], counted: dict[str, Counted], quota: Quota, now: int) -> Change:
     """The change deleting manifests makes: `named` (digest -> how many of the deleted
-    manifests name it, themselves included), `counted` (digest -> (refs, bytes[, whether
-    the blob's record counts the project]))."""
-    released = {d: (counted[d][0], count, counted[d][1]) for d, count in named.items() if d in counted}
-    in_blob_count = frozenset(d for d in released if len(counted[d]) > 2 and counted[d][2])
+    manifests name it, themselves included), `counted`: what the project counts of them."""
+    released = {d: (counted[d].refs, count, counted[d].nbytes) for d, count in named.items() if d in counted}
+    in_blob_count = frozenset(d for d in released if counted[d].in_blob_count)
     return Change(project, {}, {}, released, quota, now, in_blob_count=in_blob_count)
 
 

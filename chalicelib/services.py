@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from chalicelib.meta.gc import DynamoGC
     from chalicelib.meta.immutable_rules import ImmutableRuleStore
     from chalicelib.meta.labels import LabelStore
-    from chalicelib.meta.quotas import DynamoQuotas
+    from chalicelib.meta.quotas import QuotaStore
     from chalicelib.meta.registries import RegistryStore
     from chalicelib.meta.registry import DynamoRegistryMeta
     from chalicelib.meta.replication import DynamoReplicationPolicies, DynamoReplicationRuns
@@ -140,7 +140,7 @@ class Services:
         return DynamoImmutableRules(self.table)
 
     @cached_property
-    def quotas(self) -> DynamoQuotas:
+    def quotas(self) -> QuotaStore:
         from chalicelib.meta.quotas import DynamoQuotas
 
         return DynamoQuotas(self.table, self.clock)

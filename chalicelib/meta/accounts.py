@@ -487,10 +487,10 @@ class DynamoAccounts:
         """Every project's name: one Query per ~20,000 projects."""
         return [i["SK"] for i in self._t.query_all(keys.PROJECTS_PK, low="\x00", high=_SK_MAX, projection="SK")]
 
-    def delete_project(self, name: str, also: Iterable[tuple[str, str]] = ()) -> None:
-        """Delete the project with its members and its robot accounts, and the items
-        `also` names (PK, SK: the project's own items of other stores, its tag rules and
-        quota) in the same last transaction, so that none outlives it. Whether it still
+    def delete_project(self, name: str, also: Iterable[dict[str, Any]] = ()) -> None:
+        """Delete the project with its members and its robot accounts, and `also` (other
+        stores' operations deleting the project's own items: its tag rules, quota and
+        retention policy) in the same last transaction, so that none outlives it. Whether it still
         holds repositories is the caller's question."""
         also = list(also)
         for _ in range(_RETRIES):
@@ -519,7 +519,7 @@ class DynamoAccounts:
                 # the project's own lists go with it (their ADDs in this transaction are dropped)
                 delete_op(keys.count_pk(keys.members_list(name)), keys.COUNT_SK),
                 delete_op(keys.count_pk(keys.robots_list(name)), keys.COUNT_SK),
-                *[delete_op(pk, sk) for pk, sk in also],
+                *also,
             ]
             if self._dismantle(keys.project_pk(name), keys.PROJECT_SK, units, closing):
                 return

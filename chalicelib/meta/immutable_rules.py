@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict
 from chalicelib.meta import keys
-from chalicelib.meta.table import Table, is_condition_failure
+from chalicelib.meta.table import Table, delete_op, is_condition_failure
 
 # the attribute holding the rules (a JSON list), read by the push's batch too
 RULES_ATTRIBUTE = "rule_set"
@@ -54,6 +54,10 @@ class ImmutableRuleStore(Protocol):
         """Replace the rules, if nobody changed them since `previous` was read (Conflict)."""
         ...
 
+    def removal(self, project: str) -> Any:
+        """The operation deleting the project's rules, to join the project's deletion."""
+        ...
+
 
 class MemoryImmutableRules:
     """ImmutableRuleStore in memory: the same answers as DynamoImmutableRules, for fast tests."""
@@ -68,6 +72,9 @@ class MemoryImmutableRules:
         if self._sets.get(project, RuleSet()).version != previous.version:
             raise Conflict("the rules changed meanwhile; retry")
         self._sets[project] = RuleSet(copy.deepcopy(rules), last_id, uuid.uuid4().hex)
+
+    def removal(self, project: str) -> Any:
+        return lambda: self._sets.pop(project, None)
 
 
 class DynamoImmutableRules:
@@ -90,4 +97,7 @@ class DynamoImmutableRules:
             if is_condition_failure(exc):
                 raise Conflict("the rules changed meanwhile; retry") from None
             raise
+
+    def removal(self, project: str) -> Any:
+        return delete_op(*rules_key(project))
 

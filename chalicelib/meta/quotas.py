@@ -7,15 +7,22 @@ counts each blob once per project, however many repositories and manifests name 
 transaction (chalicelib/quotas.py computes what changes, from what the write read;
 the operations built here are conditional on those reads), so usage is always the sum
 of the project's `PBLOB` items and a push over the limit writes nothing.
+
+`QuotaStore` is the contract the domain and the API are written against; `DynamoQuotas`
+keeps it in DynamoDB, `MemoryQuotas` in memory (for fast tests of the code that uses it);
+tests/contract/test_quota_store.py runs the same suite over both. A change's operations
+(`ops`) are opaque to the domain: it hands them to the manifest write they join
+(meta/registry.py `extra`), which only a store of the same backend runs.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from chalicelib.errors import Conflict
 from chalicelib.meta import keys
 from chalicelib.meta.table import Table, delete_op, is_condition_failure, put_op, update_op
 
@@ -45,6 +52,20 @@ class Quota:
             int(item.get("created", 0)),
             int(item.get("updated", 0)),
         )
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A blob the project counts: how many of its manifests name it, its bytes, and whether
+    the blob's record counts the project (garbage collection's ledger, meta/gc_ledger.py)."""
+
+    refs: int
+    nbytes: int
+    in_blob_count: bool = False
+
+
+# one operation of a transaction, as the store's backend writes it: the domain only hands it on
+Op = Any
 
 
 def quota_key(project: str) -> tuple[str, str]:
@@ -144,6 +165,43 @@ def _when(op: dict[str, Any], condition: str, values: dict[str, int] | None = No
     return op
 
 
+class QuotaStore(Protocol):
+    def get(self, project: str) -> Quota:
+        """The project's limit and usage (unlimited and 0 when it has no quota yet)."""
+        ...
+
+    def many(self, projects: Iterable[str]) -> dict[str, Quota]:
+        """{project: its quota} of these projects."""
+        ...
+
+    def set_hard(self, project: str, hard: int) -> Quota:
+        """Set the limit (bytes, UNLIMITED: none); the usage stays."""
+        ...
+
+    def blob_refs(self, project: str, digests: Iterable[str]) -> dict[str, Counted]:
+        """The blobs among `digests` that the project counts."""
+        ...
+
+    def recount(self, project: str) -> tuple[int, int] | None:
+        """Set the usage to the sum of the blobs the project counts: (before, after), or
+        None if the project has no quota (or a concurrent write won: a later run tries again)."""
+        ...
+
+    def apply(self, change: Change) -> None:
+        """`change` on its own (a deletion's release, after the manifests went); a part whose
+        reads are stale is left out (a recount corrects the usage)."""
+        ...
+
+    def ops(self, change: Change) -> list[Op]:
+        """`change`'s operations, each conditional on what was read, to join a manifest
+        write's transaction (which then fails as a whole, a Conflict, when one is stale)."""
+        ...
+
+    def removal(self, project: str) -> Op:
+        """The operation deleting the project's quota, to join the project's deletion."""
+        ...
+
+
 class DynamoQuotas:
     def __init__(self, table: Table, clock):
         self._t = table
@@ -172,11 +230,10 @@ class DynamoQuotas:
 
         return Quota.from_item(project, unmarshal(out["Attributes"]))
 
-    def blob_refs(self, project: str, digests: Iterable[str]) -> dict[str, tuple[int, int, bool]]:
-        """{digest: (refs, nbytes, whether the blob's record counts the project)} of these
-        blobs the project counts (one BatchGetItem)."""
+    def blob_refs(self, project: str, digests: Iterable[str]) -> dict[str, Counted]:
+        """The blobs among `digests` that the project counts (one BatchGetItem)."""
         found = self._t.batch_get((blob_key(project, d) for d in set(digests)), projection=f"SK, refs, nbytes, {IN_BLOB_COUNT}")
-        return {i["SK"]: (int(i["refs"]), int(i["nbytes"]), bool(i.get(IN_BLOB_COUNT))) for i in found}
+        return {i["SK"]: Counted(int(i["refs"]), int(i["nbytes"]), bool(i.get(IN_BLOB_COUNT))) for i in found}
 
     def recount(self, project: str) -> tuple[int, int] | None:
         """Set the project's usage to the sum of the blobs it counts (garbage collection's
@@ -215,4 +272,97 @@ class DynamoQuotas:
             except ClientError as exc:
                 if not is_condition_failure(exc):
                     raise
+
+    def ops(self, change: Change) -> list[Op]:
+        return change_ops(change)
+
+    def removal(self, project: str) -> Op:
+        return delete_op(*quota_key(project))
+
+
+class MemoryQuotas:
+    """QuotaStore in memory: the same answers as DynamoQuotas, for fast tests.
+    `blob_live(digest)`: whether the blob's record is there and no garbage collection
+    committed to deleting it (the DynamoDB store's operations check the record); an
+    operation (`ops`) is a callable that checks every condition, then writes all or
+    nothing (Conflict), as the transaction it joins does."""
+
+    def __init__(self, clock: Callable[[], float], blob_live: Callable[[str], bool] = lambda digest: True):
+        self._clock = clock
+        self._blob_live = blob_live
+        self._quotas: dict[str, Quota] = {}
+        self._blobs: dict[str, dict[str, Counted]] = {}  # project -> digest -> what it counts
+
+    def get(self, project: str) -> Quota:
+        return self._quotas.get(project, Quota(project))
+
+    def many(self, projects: Iterable[str]) -> dict[str, Quota]:
+        return {p: self.get(p) for p in projects}
+
+    def set_hard(self, project: str, hard: int) -> Quota:
+        now = int(self._clock())
+        current = self._quotas.get(project)
+        quota = replace(current, hard=hard, updated=now) if current else Quota(project, hard, 0, now, now)
+        self._quotas[project] = quota
+        return quota
+
+    def blob_refs(self, project: str, digests: Iterable[str]) -> dict[str, Counted]:
+        counted = self._blobs.get(project, {})
+        return {d: counted[d] for d in set(digests) if d in counted}
+
+    def recount(self, project: str) -> tuple[int, int] | None:
+        current = self._quotas.get(project)
+        if current is None:
+            return None
+        total = sum(c.nbytes for c in self._blobs.get(project, {}).values())
+        self._quotas[project] = replace(current, used=total)
+        return current.used, total
+
+    def apply(self, change: Change) -> None:
+        try:
+            self._write(change)
+        except Conflict:
+            pass
+
+    def ops(self, change: Change) -> list[Op]:
+        return [lambda: self._write(change)]
+
+    def removal(self, project: str) -> Op:
+        return lambda: self._quotas.pop(project, None)
+
+    def _write(self, change: Change) -> None:
+        """All of `change` if every read it was computed from still holds, else Conflict."""
+        counted = self._blobs.get(change.project, {})
+        stale = Conflict("a concurrent change to this project's usage won; retry")
+        for digest in change.added:
+            if digest in counted or (digest in change.blobs and not self._blob_live(digest)):
+                raise stale
+        for digest in change.shared:
+            flag = digest in change.blobs and digest not in change.in_blob_count
+            if digest not in counted or (flag and (counted[digest].in_blob_count or not self._blob_live(digest))):
+                raise stale
+        for digest, (refs, count, _) in change.released.items():
+            now = counted.get(digest)
+            if now is None or (now.refs != refs if count >= refs else now.refs <= count):
+                raise stale
+        delta = change.delta
+        current = self._quotas.get(change.project)
+        over = current is None or current.hard != change.quota.hard or current.used > change.quota.hard - delta
+        if delta > 0 and change.quota.hard >= 0 and over:
+            raise stale
+        counted = self._blobs.setdefault(change.project, counted)
+        for digest, nbytes in change.added.items():
+            counted[digest] = Counted(1, nbytes, digest in change.blobs)
+        for digest in change.shared:
+            was = counted[digest]
+            flag = was.in_blob_count or (digest in change.blobs and digest not in change.in_blob_count)
+            counted[digest] = replace(was, refs=was.refs + 1, in_blob_count=flag)
+        for digest, (refs, count, _) in change.released.items():
+            if count >= refs:
+                del counted[digest]
+            else:
+                counted[digest] = replace(counted[digest], refs=counted[digest].refs - count)
+        if delta or change.added:
+            base = current or Quota(change.project, created=change.now)
+            self._quotas[change.project] = replace(base, used=base.used + delta, updated=change.now)
 

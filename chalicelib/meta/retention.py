@@ -125,6 +125,10 @@ class DynamoRetention:
                 raise
             self._t.transact(ops)  # the project no longer names it
 
+    def removal(self, policy_id: int) -> Any:
+        """The operation deleting the policy, to join its project's deletion."""
+        return delete_op(keys.retention_pk(policy_id), keys.RETENTION_POLICY_SK)
+
     # -- runs --------------------------------------------------------------------------------------
     def start(self, policy_id: int, trigger: str, dry_run: bool) -> Execution:
         execution = Execution(self._t.next_id("retention_execution"), policy_id, trigger, dry_run, started=self._clock())

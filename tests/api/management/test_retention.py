@@ -539,7 +539,7 @@ def test_deletions_in_many_transactions_give_back_exactly_what_no_kept_image_nam
     assert digests(world, f"{name}/app") == set(pushed[18:])
     used = admin.get(f"/quotas/{pid}").json()["used"]["storage"]
     assert world.svc.quotas.recount(name) == (used, used)
-    assert world.svc.quotas.blob_refs(name, [str(Digest.of(base))])[str(Digest.of(base))][0] == 2
+    assert world.svc.quotas.blob_refs(name, [str(Digest.of(base))])[str(Digest.of(base))].refs == 2
 
 
 def test_a_change_after_the_read_deletes_that_artifact_as_an_api_delete_would(world, admin):
