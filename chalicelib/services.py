@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from chalicelib.meta.registries import RegistryStore
     from chalicelib.meta.registry import DynamoRegistryMeta
     from chalicelib.meta.replication import DynamoReplicationPolicies, DynamoReplicationRuns
-    from chalicelib.meta.retention import DynamoRetention
+    from chalicelib.meta.retention import RetentionStore
     from chalicelib.meta.table import Table
     from chalicelib.meta.webhooks import WebhookStore
     from chalicelib.proxy_cache import ProxyCache
@@ -146,7 +146,7 @@ class Services:
         return DynamoQuotas(self.table, self.clock)
 
     @cached_property
-    def retention(self) -> DynamoRetention:
+    def retention(self) -> RetentionStore:
         from chalicelib.meta.retention import DynamoRetention
 
         return DynamoRetention(self.table, self.clock)

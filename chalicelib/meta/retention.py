@@ -6,14 +6,20 @@ A policy belongs to one project, whose metadata names it (`retention_id`, as Har
 the policy and that metadata are written and removed in one transaction, conditional
 on the project having no other policy, so a project never names a missing policy nor
 holds two. What a policy may say is chalicelib/retention/policy.py's business.
+
+`RetentionStore` is the contract the domain and the API are written against;
+`DynamoRetention` keeps it in DynamoDB, `MemoryRetention` in memory (for fast tests of the
+code that uses it); tests/contract/test_retention_store.py runs the same suite over both.
 """
 from __future__ import annotations
 
+import copy
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -71,6 +77,152 @@ def _time(value: float) -> Decimal:
     return Decimal(str(round(value, 6)))
 
 
+class RetentionStore(Protocol):
+    # -- policies
+    def create(self, project: str, policy: dict[str, Any]) -> StoredPolicy:
+        """Store the project's policy with a new id, and name it in the project's metadata;
+        Conflict when the project has a policy already or is gone."""
+        ...
+
+    def get(self, policy_id: int) -> StoredPolicy | None: ...
+
+    def update(self, current: StoredPolicy, policy: dict[str, Any]) -> StoredPolicy:
+        """Replace the policy if nobody changed it since `current` was read (Conflict)."""
+        ...
+
+    def delete(self, current: StoredPolicy) -> None:
+        """The policy, and its project's naming of it (the project may be gone)."""
+        ...
+
+    def removal(self, policy_id: int) -> Any:
+        """The operation deleting the policy, to join its project's deletion (opaque)."""
+        ...
+
+    # -- runs and their tasks
+    def start(self, policy_id: int, trigger: str, dry_run: bool) -> Execution:
+        """A new run, Running, started now."""
+        ...
+
+    def execution(self, policy_id: int, execution_id: int) -> Execution | None: ...
+
+    def executions(self, policy_id: int, *, limit: int = 1000) -> list[Execution]:
+        """The policy's latest runs, newest first."""
+        ...
+
+    def save(self, execution: Execution) -> None: ...
+
+    def beat(self, policy_id: int, execution_id: int, now: float) -> bool:
+        """Say that a step took the run up now, if it is still running (False: it is not)."""
+        ...
+
+    def finish(self, execution: Execution) -> bool:
+        """Record the end of a run that is still running (False: a stop came first)."""
+        ...
+
+    def save_task(self, task: Task) -> None:
+        """Write a task (its log's last MAX_LOG_LINES lines)."""
+        ...
+
+    def tasks(self, execution_id: int) -> list[Task]:
+        """A run's tasks, by id."""
+        ...
+
+    def task(self, execution_id: int, task_id: int) -> Task | None: ...
+
+
+def _stored_times(e: Execution) -> Execution:
+    """The times as the DynamoDB store keeps them (to the microsecond)."""
+    return replace(e, started=float(_time(e.started)), ended=float(_time(e.ended)), updated=float(_time(e.updated)))
+
+
+class MemoryRetention:
+    """RetentionStore in memory: the same answers as DynamoRetention, for fast tests.
+    `project_exists(project)`: whether the project is there (the DynamoDB store names the
+    policy in the project's item, conditional on it)."""
+
+    def __init__(self, clock: Callable[[], float], project_exists: Callable[[str], bool] = lambda project: True):
+        self._clock = clock
+        self._project_exists = project_exists
+        self._policies: dict[int, StoredPolicy] = {}
+        self._named: dict[str, int] = {}  # project -> the policy its metadata names
+        self._executions: dict[int, dict[int, Execution]] = {}  # policy -> execution id -> run
+        self._tasks: dict[int, dict[int, Task]] = {}  # execution -> task id -> task
+        self._last = {"retention": 0, "retention_execution": 0}
+
+    def _next_id(self, kind: str) -> int:
+        self._last[kind] += 1
+        return self._last[kind]
+
+    def create(self, project: str, policy: dict[str, Any]) -> StoredPolicy:
+        policy_id = self._next_id("retention")  # used up even when refused, as the counter is
+        if project in self._named or not self._project_exists(project):
+            raise Conflict(f"project {project} already has a retention policy")
+        stored = StoredPolicy(policy_id, project, copy.deepcopy({**policy, "id": policy_id}), uuid.uuid4().hex)
+        self._policies[policy_id] = stored
+        self._named[project] = policy_id
+        return copy.deepcopy(stored)
+
+    def get(self, policy_id: int) -> StoredPolicy | None:
+        return copy.deepcopy(self._policies.get(policy_id))
+
+    def update(self, current: StoredPolicy, policy: dict[str, Any]) -> StoredPolicy:
+        now = self._policies.get(current.policy_id)
+        if now is None or now.version != current.version:
+            raise Conflict("the retention policy changed meanwhile; retry")
+        stored = replace(current, policy=copy.deepcopy({**policy, "id": current.policy_id}), version=uuid.uuid4().hex)
+        self._policies[current.policy_id] = stored
+        return copy.deepcopy(stored)
+
+    def delete(self, current: StoredPolicy) -> None:
+        self._policies.pop(current.policy_id, None)
+        if self._named.get(current.project) == current.policy_id:
+            del self._named[current.project]
+
+    def removal(self, policy_id: int) -> Any:
+        return lambda: self._policies.pop(policy_id, None)
+
+    def start(self, policy_id: int, trigger: str, dry_run: bool) -> Execution:
+        execution = _stored_times(Execution(self._next_id("retention_execution"), policy_id, trigger, dry_run,
+                                            started=self._clock()))
+        self._executions.setdefault(policy_id, {})[execution.execution_id] = execution
+        return execution
+
+    def execution(self, policy_id: int, execution_id: int) -> Execution | None:
+        return self._executions.get(policy_id, {}).get(execution_id)
+
+    def executions(self, policy_id: int, *, limit: int = 1000) -> list[Execution]:
+        runs = self._executions.get(policy_id, {})
+        return [runs[i] for i in sorted(runs, reverse=True)[:limit]]
+
+    def save(self, execution: Execution) -> None:
+        self._executions.setdefault(execution.policy_id, {})[execution.execution_id] = _stored_times(execution)
+
+    def beat(self, policy_id: int, execution_id: int, now: float) -> bool:
+        current = self.execution(policy_id, execution_id)
+        if current is None or current.status != RUNNING:
+            return False
+        self.save(replace(current, updated=now))
+        return True
+
+    def finish(self, execution: Execution) -> bool:
+        current = self.execution(execution.policy_id, execution.execution_id)
+        if current is None or current.status != RUNNING:
+            return False
+        self.save(execution)
+        return True
+
+    def save_task(self, task: Task) -> None:
+        kept = replace(task, log=task.log[-MAX_LOG_LINES:], started=float(_time(task.started)), ended=float(_time(task.ended)))
+        self._tasks.setdefault(task.execution_id, {})[task.task_id] = kept
+
+    def tasks(self, execution_id: int) -> list[Task]:
+        tasks = self._tasks.get(execution_id, {})
+        return [tasks[i] for i in sorted(tasks)]
+
+    def task(self, execution_id: int, task_id: int) -> Task | None:
+        return self._tasks.get(execution_id, {}).get(task_id)
+
+
 class DynamoRetention:
     def __init__(self, table: Table, clock):
         self._t = table
@@ -78,7 +230,7 @@ class DynamoRetention:
 
     # -- policies ------------------------------------------------------------------------------
     def create(self, project: str, policy: dict[str, Any]) -> StoredPolicy:
-        """Conflict when the project has a policy already; KeyError when it is gone."""
+        """Conflict when the project has a policy already or is gone."""
         policy_id = self._t.next_id("retention")
         stored = StoredPolicy(policy_id, project, {**policy, "id": policy_id}, uuid.uuid4().hex)
         metadata = update_op(
