@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from chalicelib.meta.quotas import QuotaStore
     from chalicelib.meta.registries import RegistryStore
     from chalicelib.meta.registry import DynamoRegistryMeta
-    from chalicelib.meta.replication import DynamoReplicationPolicies, DynamoReplicationRuns
+    from chalicelib.meta.replication import ReplicationPolicyStore, ReplicationRunStore
     from chalicelib.meta.retention import RetentionStore
     from chalicelib.meta.table import Table
     from chalicelib.meta.webhooks import WebhookStore
@@ -177,16 +177,16 @@ class Services:
         return ProxyCache(self)
 
     @cached_property
-    def replication_policies(self) -> DynamoReplicationPolicies:
+    def replication_policies(self) -> ReplicationPolicyStore:
         from chalicelib.meta.replication import DynamoReplicationPolicies
 
         return DynamoReplicationPolicies(self.table, self.clock)
 
     @cached_property
-    def replication_runs(self) -> DynamoReplicationRuns:
+    def replication_runs(self) -> ReplicationRunStore:
         from chalicelib.meta.replication import DynamoReplicationRuns
 
-        return DynamoReplicationRuns(self.table, self.clock)
+        return DynamoReplicationRuns(self.table, self.clock, self.outbox)
 
     @cached_property
     def stepfunctions(self) -> Any:

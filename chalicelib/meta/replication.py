@@ -1,12 +1,20 @@
 """Replication policies in DynamoDB (key layout: keys.py): one partition, listed with
 one Query (a deployment has tens, not thousands), each name claimed by an item written
 in the same transaction. The rules a policy must follow are chalicelib/replication/rules.py's.
+Then the runs (Harbor's executions) and their tasks, one per artifact.
+
+`ReplicationPolicyStore` and `ReplicationRunStore` are the contracts the domain and the API
+are written against; `DynamoReplicationPolicies` and `DynamoReplicationRuns` keep them in
+DynamoDB, `MemoryReplicationPolicies` and `MemoryReplicationRuns` in memory (for fast tests
+of the code that uses them); tests/contract/test_replication_store.py runs the same suite
+over both.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -56,6 +64,71 @@ class ReplicationPolicy:
     @property
     def remote_registry_id(self) -> int:
         return self.dest_registry_id if self.push_based else self.src_registry_id
+
+
+class ReplicationPolicyStore(Protocol):
+    def create(self, policy: ReplicationPolicy) -> ReplicationPolicy:
+        """Store a new policy with a new id, created and updated now; PolicyNameTaken if
+        another policy has its name."""
+        ...
+
+    def get(self, policy_id: int) -> ReplicationPolicy | None: ...
+
+    def list(self) -> list[ReplicationPolicy]:
+        """Every policy, by id."""
+        ...
+
+    def update(self, current: ReplicationPolicy, updated: ReplicationPolicy) -> ReplicationPolicy:
+        """Replace the policy (its id, creator and creation time stay; updated now); KeyError
+        if it is gone, PolicyNameTaken for a name in use."""
+        ...
+
+    def delete(self, policy: ReplicationPolicy) -> None:
+        """The policy and its name (nothing if it is gone)."""
+        ...
+
+
+class MemoryReplicationPolicies:
+    """ReplicationPolicyStore in memory: the same answers as DynamoReplicationPolicies, for fast tests."""
+
+    def __init__(self, clock: Callable[[], float]):
+        self._clock = clock
+        self._policies: dict[int, ReplicationPolicy] = {}
+        self._names: dict[str, int] = {}
+        self._last_id = 0
+
+    def create(self, policy: ReplicationPolicy) -> ReplicationPolicy:
+        self._last_id += 1  # used up even when the name is refused, as the counter is
+        if policy.name in self._names:
+            raise PolicyNameTaken(policy.name)
+        now = _stored(self._clock())
+        created = replace(policy, policy_id=self._last_id, created=now, updated=now)
+        self._policies[created.policy_id] = created
+        self._names[created.name] = created.policy_id
+        return created
+
+    def get(self, policy_id: int) -> ReplicationPolicy | None:
+        return self._policies.get(policy_id)
+
+    def list(self) -> list[ReplicationPolicy]:
+        return [self._policies[i] for i in sorted(self._policies)]
+
+    def update(self, current: ReplicationPolicy, updated: ReplicationPolicy) -> ReplicationPolicy:
+        if current.policy_id not in self._policies:
+            raise KeyError(current.policy_id)
+        stored = replace(updated, policy_id=current.policy_id, created=current.created, creator=current.creator,
+                         updated=_stored(self._clock()))
+        if stored.name != current.name:
+            if stored.name in self._names:
+                raise PolicyNameTaken(updated.name)
+            self._names.pop(current.name, None)
+            self._names[stored.name] = stored.policy_id
+        self._policies[stored.policy_id] = stored
+        return stored
+
+    def delete(self, policy: ReplicationPolicy) -> None:
+        self._policies.pop(policy.policy_id, None)
+        self._names.pop(policy.name, None)
 
 
 class DynamoReplicationPolicies:
@@ -190,10 +263,148 @@ class Task:
     log: tuple[str, ...] = ()
 
 
+class ReplicationRunStore(Protocol):
+    def start(self, policy_id: int, trigger: str, *, retry_of: int = 0, scope: str = "",
+              after: int | None = None) -> Execution | None:
+        """A new run, in progress, started now. `after`: the policy runs one at a time, and
+        `after` is the run that last started of it (0: none), which the caller found ended;
+        the new run takes its place, or there is none (None) if another start took it first."""
+        ...
+
+    def last_started(self, policy_id: int) -> int:
+        """The run that last started of a policy that runs one at a time (0: none)."""
+        ...
+
+    def get(self, execution_id: int) -> Execution | None: ...
+
+    def list(self, *, limit: int = 1000) -> list[Execution]:
+        """The latest runs of every policy, newest first."""
+        ...
+
+    def save(self, execution: Execution) -> None: ...
+
+    def end(self, execution: Execution, events: list[Any]) -> bool:
+        """Record the run's end with its events (chalicelib/events Event) written with it, only
+        while it is still in progress (False: a retried finish, or a stop that came first)."""
+        ...
+
+    def add_tasks(self, tasks: list[Task]) -> None: ...
+
+    def tasks(self, execution_id: int) -> list[Task]:
+        """A run's tasks, by id."""
+        ...
+
+    def task(self, execution_id: int, task_id: int) -> Task | None: ...
+
+    def counts(self, execution: Execution) -> dict[str, int]:
+        """Its tasks by status: kept on an ended run, counted on a running one."""
+        ...
+
+    def claim_event(self, event_id: str, policy_id: int) -> bool:
+        """True once per (event, policy): a redelivered event starts no second run."""
+        ...
+
+    def save_task(self, task: Task) -> None:
+        """Write a task (its log's last MAX_LOG_LINES lines)."""
+        ...
+
+
+class MemoryReplicationRuns:
+    """ReplicationRunStore in memory: the same answers as DynamoReplicationRuns, for fast
+    tests. `emitted`: the events the runs' ends wrote (the DynamoDB store's outbox items)."""
+
+    def __init__(self, clock: Callable[[], float]):
+        self._clock = clock
+        self._executions: dict[int, Execution] = {}
+        self._active: dict[int, int] = {}  # policy -> the run that last started of it
+        self._tasks: dict[int, dict[int, Task]] = {}
+        self._claimed: set[tuple[str, int]] = set()
+        self._last_id = 0
+        self.emitted: list[Any] = []
+
+    def start(self, policy_id: int, trigger: str, *, retry_of: int = 0, scope: str = "",
+              after: int | None = None) -> Execution | None:
+        self._last_id += 1
+        execution = _stored_times(Execution(self._last_id, policy_id, trigger, started=self._clock(), retry_of=retry_of,
+                                            scope=scope))
+        if after is not None:
+            if self._active.get(policy_id, 0) != after:
+                return None
+            self._active[policy_id] = execution.execution_id
+        self._executions[execution.execution_id] = execution
+        return _copy(execution)
+
+    def last_started(self, policy_id: int) -> int:
+        return self._active.get(policy_id, 0)
+
+    def get(self, execution_id: int) -> Execution | None:
+        found = self._executions.get(execution_id)
+        return _copy(found) if found else None
+
+    def list(self, *, limit: int = 1000) -> list[Execution]:
+        return [_copy(self._executions[i]) for i in sorted(self._executions, reverse=True)[:limit]]
+
+    def save(self, execution: Execution) -> None:
+        self._executions[execution.execution_id] = _stored_times(_copy(execution))
+
+    def end(self, execution: Execution, events: list[Any]) -> bool:
+        current = self._executions.get(execution.execution_id)
+        if current is None or current.status != RUNNING:
+            return False
+        self.save(execution)
+        self.emitted.extend(events)
+        return True
+
+    def add_tasks(self, tasks: list[Task]) -> None:
+        for task in tasks:
+            self._put_task(task)
+
+    def tasks(self, execution_id: int) -> list[Task]:
+        found = self._tasks.get(execution_id, {})
+        return [found[i] for i in sorted(found)]
+
+    def task(self, execution_id: int, task_id: int) -> Task | None:
+        return self._tasks.get(execution_id, {}).get(task_id)
+
+    def counts(self, execution: Execution) -> dict[str, int]:
+        if execution.counts or execution.status != RUNNING:
+            return dict(execution.counts)
+        return count(self.tasks(execution.execution_id))
+
+    def claim_event(self, event_id: str, policy_id: int) -> bool:
+        if (event_id, policy_id) in self._claimed:
+            return False
+        self._claimed.add((event_id, policy_id))
+        return True
+
+    def save_task(self, task: Task) -> None:
+        self._put_task(replace(task, log=task.log[-MAX_LOG_LINES:]))
+
+    def _put_task(self, task: Task) -> None:
+        self._tasks.setdefault(task.execution_id, {})[task.task_id] = replace(
+            task, started=_stored(task.started), ended=_stored(task.ended))
+
+
+def _stored(value: float) -> float:
+    """A time as the DynamoDB store keeps it (to the microsecond)."""
+    return float(_time(value))
+
+
+def _stored_times(e: Execution) -> Execution:
+    return replace(e, started=_stored(e.started), ended=_stored(e.ended))
+
+
+def _copy(e: Execution) -> Execution:
+    return replace(e, counts=dict(e.counts))
+
+
 class DynamoReplicationRuns:
-    def __init__(self, table: Table, clock):
+    def __init__(self, table: Table, clock, outbox: Any = None):
         self._t = table
         self._clock = clock
+        # an Outbox (chalicelib/events/outbox.py), given by the domain layer: a run's end
+        # writes its events in its own transaction
+        self._events = outbox
 
     def start(self, policy_id: int, trigger: str, *, retry_of: int = 0, scope: str = "",
               after: int | None = None) -> Execution | None:
@@ -244,13 +455,15 @@ class DynamoReplicationRuns:
     def save(self, execution: Execution) -> None:
         self._t.put(_execution_item(execution))
 
-    def end(self, execution: Execution, events: list[dict[str, Any]]) -> bool:
-        """Record the run's end with its events (outbox operations), in one transaction, only
+    def end(self, execution: Execution, events: list[Any]) -> bool:
+        """Record the run's end with its events (outbox items), in one transaction, only
         while it is still running: a retried finish, or a stop that came first, writes nothing."""
         op = put_op(_execution_item(execution), "#s = :running", {":running": RUNNING})
         op["Put"]["ExpressionAttributeNames"] = {"#s": "status"}
+        if events and self._events is None:
+            raise ValueError("this store has no outbox to write events with")
         try:
-            self._t.transact([op, *events])
+            self._t.transact([op, *(put_op(self._events.item(e)) for e in events)])
         except ClientError as exc:
             if _cancelled(exc):
                 return False

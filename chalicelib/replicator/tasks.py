@@ -20,6 +20,7 @@ import json
 from dataclasses import replace
 
 from chalicelib.errors import BerthError, RemoteRegistryError
+from chalicelib.events.envelope import Event
 from chalicelib.meta.replication import (
     FAILED,
     PENDING,
@@ -242,7 +243,7 @@ def finish(svc, execution_id: int) -> dict:
     return {"execution_id": execution_id, "status": status, "failed": len(failed), "total": len(tasks)}
 
 
-def _completed_events(svc, execution: Execution, tasks: list[Task]) -> list[dict]:
+def _completed_events(svc, execution: Execution, tasks: list[Task]) -> list[Event]:
     """`berth.replication.completed`, once per project of this Berth the run read or wrote
     (webhooks of those projects hear of it: Harbor's REPLICATION event)."""
     from chalicelib.events.envelope import REPLICATION_COMPLETED
@@ -255,7 +256,7 @@ def _completed_events(svc, execution: Execution, tasks: list[Task]) -> list[dict
     data = {"policy_id": policy.policy_id, "policy_name": policy.name, "execution_id": execution.execution_id,
             "status": execution.status, "trigger": execution.trigger, "total": len(tasks),
             "succeed": counts.get(SUCCEEDED, 0), "failed": len(tasks) - counts.get(SUCCEEDED, 0)}
-    return [svc.outbox.put(REPLICATION_COMPLETED, f"replication/{execution.execution_id}", {**data, "project": project})
+    return [svc.outbox.event(REPLICATION_COMPLETED, f"replication/{execution.execution_id}", {**data, "project": project})
             for project in sorted({r.split("/", 1)[0] for r in local if r})]
 
 
