@@ -15,6 +15,14 @@ def store(request):
     return DynamoImmutableRules(request.getfixturevalue("table"))
 
 
+@pytest.fixture
+def commit(store, request):
+    """Runs operations as the project's deletion does: in one transaction, or by calling them."""
+    if isinstance(store, MemoryImmutableRules):
+        return lambda ops: [op() for op in ops]
+    return request.getfixturevalue("table").transact
+
+
 def rule(rule_id: int, tags: str = "v*") -> dict:
     return {"id": rule_id, "disabled": False, "action": "immutable", "template": "immutable_template",
             "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": tags}],
@@ -53,3 +61,12 @@ def test_a_read_set_is_a_copy(store):
     read = store.get("team")
     read.rules[0]["disabled"] = True
     assert store.get("team").rules[0]["disabled"] is False
+
+
+def test_the_removal_deletes_the_projects_rules(store, commit):
+    store.save("team", store.get("team"), [rule(1)], 1)
+    store.save("other", store.get("other"), [rule(2)], 2)
+    commit([store.removal("team")])
+    assert store.get("team") == RuleSet() and store.get("other").rules == [rule(2)]
+    store.save("team", store.get("team"), [rule(3)], 3)  # a project made again under the name starts afresh
+    assert store.get("team").rules == [rule(3)]
