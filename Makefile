@@ -3,7 +3,7 @@
 #               (requirements-stack.txt); its data is kept in .berth-data/ across restarts.
 #               Flags: make run ARGS="--fresh --apigw-limits --api-port 8080 -v" (README, "Try it")
 #   make venv   .venv with everything for development and tests (requirements-dev.txt)
-#   make check  the quick loop: ruff, the layering contract, unit, API and store-contract tests
+#   make check  the quick loop: ruff, the layering contract, mypy, unit, API and store-contract tests
 #               (Python only, no system packages; two workers)
 #   make e2e    every other test: real clients against the local stack, slapd, Chromium,
 #               the deployment checks, the fault matrix, the scale checks (installs the system

@@ -18,6 +18,7 @@ import random
 from collections.abc import Callable, Iterable
 
 from chalicelib import immutability, quotas
+from chalicelib.dependencies import DomainDependencies
 from chalicelib.errors import (
     BlobNotFound,
     Conflict,
@@ -31,7 +32,7 @@ from chalicelib.oci.digests import Digest, looks_like_digest
 from chalicelib.oci.names import project_of, validate_tag
 
 
-def resolve_digest(svc, name: str, reference: str) -> str:
+def resolve_digest(svc: DomainDependencies, name: str, reference: str) -> str:
     """The digest a tag or digest reference names in repository `name`; a tag that
     is not there is ManifestNotFound (a digest is checked by whoever reads it)."""
     if looks_like_digest(reference):
@@ -54,7 +55,7 @@ def top_level(manifests: Iterable[ManifestRecord], tagged: set[str]) -> list[Man
     return [m for m in manifests if m.digest not in children or m.digest in tagged]
 
 
-def _release(svc, name: str, records: list[ManifestRecord], *, ops: bool = True):
+def _release(svc: DomainDependencies, name: str, records: list[ManifestRecord], *, ops: bool = True):
     """What deleting `records` from repository `name` gives back to the project's quota:
     the operations to join the deletion's transaction (or, ops=False, the change)."""
     named: dict[str, int] = {}
@@ -69,7 +70,7 @@ def _release(svc, name: str, records: list[ManifestRecord], *, ops: bool = True)
     return svc.quotas.ops(change) if ops else change
 
 
-def delete_repository(svc, name: str) -> bool:
+def delete_repository(svc: DomainDependencies, name: str) -> bool:
     """Delete a repository with its manifests, tags and links (not while a tag of it is
     immutable), then give back to the project's quota what no other repository names.
     False if it is not there."""
@@ -89,7 +90,7 @@ def delete_repository(svc, name: str) -> bool:
 
 
 def push_manifest(
-    svc, name: str, record: ManifestRecord, tag: str | None, *, project: str | None, stored_body: bytes | None = None
+    svc: DomainDependencies, name: str, record: ManifestRecord, tag: str | None, *, project: str | None, stored_body: bytes | None = None
 ) -> None:
     """Put a pushed manifest (and its tag) once everything it references is in the
     repository and no immutability rule forbids moving the tag. One BatchGetItem reads
@@ -119,7 +120,7 @@ def push_manifest(
     until_won(svc, write)
 
 
-def cache_manifest(svc, name: str, record: ManifestRecord, tag: str | None, declared: dict[str, int], *, project: str) -> None:
+def cache_manifest(svc: DomainDependencies, name: str, record: ManifestRecord, tag: str | None, declared: dict[str, int], *, project: str) -> None:
     """Put a proxy cache's copy of an upstream manifest (and its tag) as a push would, and
     charge the project's quota the same way: its blobs are fetched only when a client asks
     for them, so they are charged at the sizes the (verified) manifest declares.
@@ -144,7 +145,7 @@ _BACKOFF_BASE_S = 0.02
 _BACKOFF_CAP_S = 0.5
 
 
-def until_won(svc, write: Callable[[], None]) -> None:
+def until_won(svc: DomainDependencies, write: Callable[[], None]) -> None:
     for attempt in range(WRITE_ATTEMPTS):
         try:
             return write()
@@ -160,7 +161,7 @@ _MAX_CHARGE_OPS = 80
 
 
 def _charge(
-    svc, name: str, record: ManifestRecord, reads, sizes: dict[str, int], *, tag: str | None = None, linked: Iterable[str] = ()
+    svc: DomainDependencies, name: str, record: ManifestRecord, reads, sizes: dict[str, int], *, tag: str | None = None, linked: Iterable[str] = ()
 ) -> list[dict]:
     """The quota operations of a manifest new to the repository (none if it is there),
     with Harbor's QUOTA_WARNING event when the write takes usage across the warning bar
@@ -196,7 +197,7 @@ def _charge(
     return ops + event
 
 
-def _quota_event(svc, kind: str, name: str, record: ManifestRecord, tag: str | None, details: str, hard: int, used: int,
+def _quota_event(svc: DomainDependencies, kind: str, name: str, record: ManifestRecord, tag: str | None, details: str, hard: int, used: int,
                  *, emit: bool = False):
     """A quota event's outbox operation (or, emit=True, the event written on its own)."""
     from chalicelib.events.envelope import reference_of
@@ -216,7 +217,7 @@ def _quota_event(svc, kind: str, name: str, record: ManifestRecord, tag: str | N
     return put_op(svc.outbox.item(event))
 
 
-def _put(svc, name: str, record: ManifestRecord, tag: str | None, *, keep_tag: bool, **kwargs) -> None:
+def _put(svc: DomainDependencies, name: str, record: ManifestRecord, tag: str | None, *, keep_tag: bool, **kwargs) -> None:
     try:
         svc.meta.put_manifest(name, record, tag, int(svc.clock()), keep_tag=keep_tag, **kwargs)
     except Conflict:
@@ -227,7 +228,7 @@ def _put(svc, name: str, record: ManifestRecord, tag: str | None, *, keep_tag: b
         raise
 
 
-def delete_tag(svc, name: str, tag: str) -> bool:
+def delete_tag(svc: DomainDependencies, name: str, tag: str) -> bool:
     """Remove a tag (the manifest stays); False if it was not there. Refused for a tag
     an immutability rule protects."""
     if immutability.protects(svc.immutable_rules.get(project_of(name)).rules, name, tag):
@@ -236,7 +237,7 @@ def delete_tag(svc, name: str, tag: str) -> bool:
 
 
 def delete_manifest(
-    svc, name: str, digest: str, *, manifests: Iterable[ManifestRecord] | None = None, only_untagged: bool = False
+    svc: DomainDependencies, name: str, digest: str, *, manifests: Iterable[ManifestRecord] | None = None, only_untagged: bool = False
 ) -> ManifestRecord:
     """Delete a manifest, its tags and its referrer entry, unless an index in the
     repository still lists it or one of its tags is immutable. `manifests`: the
@@ -263,7 +264,7 @@ def delete_manifest(
     return deleted
 
 
-def delete_manifests(svc, name: str, digests: Iterable[str], contents: RepositoryContents) -> tuple[list[str], dict[str, str]]:
+def delete_manifests(svc: DomainDependencies, name: str, digests: Iterable[str], contents: RepositoryContents) -> tuple[list[str], dict[str, str]]:
     """Delete these manifests of repository `name`, in the order given (an index before
     its children), by the rules delete_manifest follows (not while an index left in the
     repository lists one, nor while one of its tags is immutable), from what the caller read
@@ -346,13 +347,13 @@ def delete_manifests(svc, name: str, digests: Iterable[str], contents: Repositor
     return deleted, refused
 
 
-def copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, record: ManifestRecord, tag: str | None) -> None:
+def copy(svc: DomainDependencies, source: str, manifests: dict[str, ManifestRecord], target: str, record: ManifestRecord, tag: str | None) -> None:
     """Copy `record` (and, for an index, its children) from repository `source`,
     whose manifests by digest are `manifests`, into `target`, tagging it `tag`."""
     _copy(svc, source, manifests, target, record, tag, set())
 
 
-def _copy(svc, source: str, manifests: dict[str, ManifestRecord], target: str, record: ManifestRecord, tag: str | None, seen: set[str]) -> None:
+def _copy(svc: DomainDependencies, source: str, manifests: dict[str, ManifestRecord], target: str, record: ManifestRecord, tag: str | None, seen: set[str]) -> None:
     seen.add(record.digest)
     now = int(svc.clock())
     for child in record.children:

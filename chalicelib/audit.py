@@ -11,11 +11,12 @@ import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.dependencies import DomainDependencies
 from chalicelib.meta.audit import AuditEntry
 
 logger = logging.getLogger("berth.audit")
 
-def record(svc, entry: AuditEntry) -> None:
+def record(svc: DomainDependencies, entry: AuditEntry) -> None:
     """Store the entry and log it as a structured line. An audit write that fails is
     logged and does not fail the operation it describes, which has already happened."""
     logger.info("audit", extra={"audit": dict(entry.__dict__)})
@@ -25,7 +26,7 @@ def record(svc, entry: AuditEntry) -> None:
         logger.exception("audit log write failed", extra={"operation": entry.operation, "resource": entry.resource[:200]})
 
 
-def record_session(svc, username: str, source_ip: str, operation: str = "login", *, succeeded: bool = True) -> None:
+def record_session(svc: DomainDependencies, username: str, source_ip: str, operation: str = "login", *, succeeded: bool = True) -> None:
     """A login (console, `docker login`, OAuth2 password grant), failed or not, or a
     console logout."""
     username = username[:255]

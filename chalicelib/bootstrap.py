@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict
 from chalicelib.secrets import TOKEN_SIGNING_KEY, UPLOAD_TOKEN_KEY
+from chalicelib.services import Services
 
 LIBRARY = "library"
 ADMIN_PASSWORD_PARAMETER = "bootstrap/admin-password"
@@ -60,7 +61,7 @@ def _signing_key_pem() -> str:
     return SigningKey.generate("RS256").to_pem()
 
 
-def bootstrap(svc, *, admin_password: str | None) -> dict[str, bool]:
+def bootstrap(svc: Services, *, admin_password: str | None) -> dict[str, bool]:
     from chalicelib.auth.passwords import hash_password
     from chalicelib.meta.accounts import AccountNotFound, Member, Project, User
     from chalicelib.meta.list_sizes import backfill
@@ -106,7 +107,7 @@ def bootstrap(svc, *, admin_password: str | None) -> dict[str, bool]:
     return done
 
 
-def given_admin_password(svc, environ: Mapping[str, str] = os.environ) -> GivenPassword:
+def given_admin_password(svc: Services, environ: Mapping[str, str] = os.environ) -> GivenPassword:
     """BERTH_ADMIN_PASSWORD, else the SecureString <prefix>/bootstrap/admin-password, else none."""
     if environ.get("BERTH_ADMIN_PASSWORD"):
         return GivenPassword(environ["BERTH_ADMIN_PASSWORD"])
@@ -120,7 +121,7 @@ def given_admin_password(svc, environ: Mapping[str, str] = os.environ) -> GivenP
     return GivenPassword(value, name)
 
 
-def first_start(svc, given: GivenPassword) -> list[str]:
+def first_start(svc: Services, given: GivenPassword) -> list[str]:
     """bootstrap(), then the parameter the password came from deleted; lines to print."""
     result = bootstrap(svc, admin_password=given.value)
     lines = [f"{what}: {'created' if created else 'already there'}" for what, created in result.items()]

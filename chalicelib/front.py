@@ -22,6 +22,7 @@ from chalice import Response as ChaliceResponse
 
 from chalicelib.config import ConfigurationError
 from chalicelib.oci.errcodes import error_response
+from chalicelib.services import Services
 from chalicelib.web.http import Headers, Request, Response
 
 logger = logging.getLogger("berth.front")
@@ -33,7 +34,7 @@ SESSION_PATHS = frozenset({"c/login", "c/log_out"})
 OPEN_ROUTES = ("/service/{proxy+}", "/api/{proxy+}", "/c/login", "/c/log_out", "/ui", "/ui/{asset}")
 
 
-def build_blueprint(services: Callable[[], object], authorizer=None) -> Blueprint:
+def build_blueprint(services: Callable[[], Services], authorizer=None) -> Blueprint:
     """`services` returns the container's Services (built on first call); `authorizer`,
     Chalice's built-in authorizer that guards the OCI routes in API Gateway (None: none)."""
     bp = Blueprint(__name__)
@@ -75,7 +76,7 @@ def _path_below_stage(resource: str, params, requested: str = "") -> str:
     return path
 
 
-def _serve_with(bp: Blueprint, services: Callable[[], object], proxy: str) -> ChaliceResponse:
+def _serve_with(bp: Blueprint, services: Callable[[], Services], proxy: str) -> ChaliceResponse:
     """A deployment with a missing or malformed setting answers every request, the
     health check included, with 503 naming the setting (and logs it), rather than
     a bare 500 from Chalice."""
@@ -89,7 +90,7 @@ def _serve_with(bp: Blueprint, services: Callable[[], object], proxy: str) -> Ch
     return _serve(bp, svc, proxy)
 
 
-def _serve(bp: Blueprint, svc, proxy: str) -> ChaliceResponse:
+def _serve(bp: Blueprint, svc: Services, proxy: str) -> ChaliceResponse:
     request = bp.current_request
     path = _oci_path(proxy, svc.settings.oci_prefix)
     if path is None:
@@ -161,4 +162,4 @@ def _to_chalice(response: Response, method: str) -> ChaliceResponse:
     # body, and an empty one is not JSON); HEAD keeps the type its GET would have
     if response.body:
         headers.setdefault("Content-Type", "application/octet-stream")
-    return ChaliceResponse(body=body, headers=headers, status_code=response.status)
+    return ChaliceResponse(body=body, headers=dict(headers), status_code=response.status)

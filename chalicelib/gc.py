@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.dependencies import DomainDependencies
 from chalicelib.errors import Conflict, ManifestNotFound, ManifestReferenced
 from chalicelib.meta import keys
 from chalicelib.meta.gc import ERROR, FINISHED, RUNNING, STOPPED, SUCCESS, BlobState, Candidate, Run
@@ -63,7 +64,7 @@ def parameters_of(raw: dict[str, Any] | None) -> dict[str, Any]:
 
 
 # -- starting and stopping ------------------------------------------------------------------------
-def start(svc, trigger: str, parameters: dict[str, Any]) -> Run:
+def start(svc: DomainDependencies, trigger: str, parameters: dict[str, Any]) -> Run:
     """Record a run and start its workflow; GCRunning if another run holds the lease."""
     machine = svc.settings.gc_state_machine
     if not machine:
@@ -96,7 +97,7 @@ def workflow_name(run: Run) -> str:
     return f"gc-{run.run_id}-{run.trigger.lower()}" + ("-dry-run" if run.dry_run else "")
 
 
-def settle(svc, run: Run) -> Run:
+def settle(svc: DomainDependencies, run: Run) -> Run:
     """A run recorded as running whose execution has ended without the run's last step
     (the task function could not be invoked or was cut off, so neither `finish` nor `fail`
     wrote the record; or an operator stopped the execution in the Step Functions console)
@@ -121,7 +122,7 @@ def settle(svc, run: Run) -> Run:
     return settled
 
 
-def stop(svc, run: Run) -> Run:
+def stop(svc: DomainDependencies, run: Run) -> Run:
     """Stop the run's workflow; what it deleted stays deleted, a blob it had committed to
     deleting is finished by the next run."""
     if run.status in FINISHED:
@@ -150,7 +151,7 @@ def follow_schedule(schedules, cron: str | None) -> None:
         schedules.delete(SCHEDULE_NAME)
 
 
-def run_scheduled(svc, job: dict) -> dict:
+def run_scheduled(svc: DomainDependencies, job: dict) -> dict:
     """The schedule fired (chalicelib/scheduled_jobs.py): a run with the stored parameters,
     unless one is running (never two at once: this occurrence is skipped)."""
     schedule = svc.gc.schedule()
@@ -165,7 +166,7 @@ def run_scheduled(svc, job: dict) -> dict:
 
 
 # -- the steps (the workflow's tasks) ---------------------------------------------------------------
-def step(svc, event: dict[str, Any], remaining_ms: Callable[[], int] = lambda: 900_000) -> dict[str, Any]:
+def step(svc: DomainDependencies, event: dict[str, Any], remaining_ms: Callable[[], int] = lambda: 900_000) -> dict[str, Any]:
     """One task of a run: `event` is the workflow's state, the answer its next state."""
     name = event.get("step")
     run = svc.gc.get(int(event["run_id"]))
@@ -191,7 +192,7 @@ def step(svc, event: dict[str, Any], remaining_ms: Callable[[], int] = lambda: 9
     raise ValueError(f"unknown step {name!r}")
 
 
-def begin(svc, run: Run, state: dict[str, Any]) -> dict[str, Any]:
+def begin(svc: DomainDependencies, run: Run, state: dict[str, Any]) -> dict[str, Any]:
     cutoff = run.cutoff or int(svc.clock()) - svc.settings.gc_grace_seconds
     run = svc.gc.save(replace(run, status=RUNNING, cutoff=cutoff))
     p = run.parameters
@@ -201,7 +202,7 @@ def begin(svc, run: Run, state: dict[str, Any]) -> dict[str, Any]:
     return {"run_id": run.run_id, "after": "", "shard": 0, "done": not p.get("delete_untagged")}
 
 
-def untagged(svc, run: Run, state: dict[str, Any], remaining_ms: Callable[[], int]) -> dict[str, Any]:
+def untagged(svc: DomainDependencies, run: Run, state: dict[str, Any], remaining_ms: Callable[[], int]) -> dict[str, Any]:
     """Delete (dry run: count) the manifests of each repository that no tag reaches, through
     an index's children or a subject's referrers, pushed before the cutoff."""
     after = state.get("after") or None
@@ -219,7 +220,7 @@ def untagged(svc, run: Run, state: dict[str, Any], remaining_ms: Callable[[], in
     return {**state, "after": after or "", "done": False}
 
 
-def _untagged_in(svc, run: Run, name: str) -> tuple[dict[str, int], list[str]]:
+def _untagged_in(svc: DomainDependencies, run: Run, name: str) -> tuple[dict[str, int], list[str]]:
     from chalicelib import artifacts
 
     manifests = svc.meta.list_manifests(name, with_body=False)
@@ -265,7 +266,7 @@ def unreachable(manifests: list, tagged: set[str], cutoff: int) -> list:
     return sorted(garbage, key=lambda m: (m.digest in listed, -len(m.children), m.digest))
 
 
-def sweep(svc, run: Run, state: dict[str, Any], remaining_ms: Callable[[], int]) -> dict[str, Any]:
+def sweep(svc: DomainDependencies, run: Run, state: dict[str, Any], remaining_ms: Callable[[], int]) -> dict[str, Any]:
     """Walk the candidates, shard by shard, from where the last call stopped."""
     shard, after = int(state.get("shard", 0)), state.get("after") or None
     handled = 0
@@ -277,7 +278,8 @@ def sweep(svc, run: Run, state: dict[str, Any], remaining_ms: Callable[[], int])
             page = svc.gc.candidates(keys.GC_SHARDS[shard], after, PAGE)
             results = list(pool.map(lambda c: sweep_one(svc, run, c), page))
             counts: dict[str, int] = {}
-            lines, projects = [], set()
+            lines: list[str] = []
+            projects: set[str] = set()
             for candidate, (outcome, line) in zip(page, results, strict=True):
                 for k, v in outcome.items():
                     counts[k] = counts.get(k, 0) + v
@@ -295,7 +297,7 @@ def sweep(svc, run: Run, state: dict[str, Any], remaining_ms: Callable[[], int])
     return {**state, "shard": shard, "after": after or "", "done": shard >= len(keys.GC_SHARDS)}
 
 
-def sweep_one(svc, run: Run, candidate: Candidate) -> tuple[dict[str, int], str]:
+def sweep_one(svc: DomainDependencies, run: Run, candidate: Candidate) -> tuple[dict[str, int], str]:
     """Decide one candidate: (counts, a log line or "")."""
     blob = svc.gc.blob(candidate.digest)
     if blob is None:
@@ -321,7 +323,7 @@ def sweep_one(svc, run: Run, candidate: Candidate) -> tuple[dict[str, int], str]
     return {"checked": 1, "blobs": 1, "bytes": marked.nbytes}, _line("INFO", f"deleted blob {blob.digest} ({marked.nbytes} bytes)")
 
 
-def _delete(svc, blob: BlobState, candidate: Candidate) -> None:
+def _delete(svc: DomainDependencies, blob: BlobState, candidate: Candidate) -> None:
     """The rest of a blob committed to go: its links, its bytes, its upload claim, its
     record, its candidate. In this order, a run that dies part-way leaves the record `gone`
     (or, once the record went, the candidate) for the next run, and nothing after either."""
@@ -333,7 +335,7 @@ def _delete(svc, blob: BlobState, candidate: Candidate) -> None:
         svc.gc.drop_candidate(candidate)
 
 
-def uploads(svc, run: Run, state: dict[str, Any]) -> dict[str, Any]:
+def uploads(svc: DomainDependencies, run: Run, state: dict[str, Any]) -> dict[str, Any]:
     """What abandoned uploads left, once their URLs expired (chalicelib/storage/uploads_cleanup.py)."""
     from chalicelib.storage.uploads_cleanup import CLOCK_MARGIN_SECONDS, clean_up_uploads
 
@@ -353,7 +355,7 @@ def uploads(svc, run: Run, state: dict[str, Any]) -> dict[str, Any]:
     return {**state, "done": True}
 
 
-def finish(svc, run: Run, state: dict[str, Any]) -> dict[str, Any]:
+def finish(svc: DomainDependencies, run: Run, state: dict[str, Any]) -> dict[str, Any]:
     lines = []
     if not run.dry_run:
         for project in sorted(run.projects):
@@ -372,7 +374,7 @@ def finish(svc, run: Run, state: dict[str, Any]) -> dict[str, Any]:
     return {**state, "done": True}
 
 
-def fail(svc, run: Run, error: dict[str, Any]) -> dict[str, Any]:
+def fail(svc: DomainDependencies, run: Run, error: dict[str, Any]) -> dict[str, Any]:
     cause = error.get("Cause") or error.get("Error") or "the run failed"
     try:
         cause = json.loads(cause).get("errorMessage", cause)
@@ -385,7 +387,7 @@ def fail(svc, run: Run, error: dict[str, Any]) -> dict[str, Any]:
     return {"run_id": run.run_id, "done": True}
 
 
-def run_all(svc, run: Run) -> Run:
+def run_all(svc: DomainDependencies, run: Run) -> Run:
     """Every step of a run in this process, in the workflow's order (what the workflow does,
     without it: the benchmark's measured run, and unit tests of the steps)."""
     state = step(svc, {"step": "begin", "run_id": run.run_id})

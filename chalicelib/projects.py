@@ -13,6 +13,7 @@ import logging
 import re
 
 from chalicelib import audit
+from chalicelib.dependencies import DomainDependencies
 from chalicelib.errors import BerthError, InvalidName
 from chalicelib.meta.accounts import AccountNotFound, Project
 from chalicelib.meta.audit import AuditEntry
@@ -46,7 +47,7 @@ def is_valid_name(name: str) -> bool:
     return True
 
 
-def create(svc, name: str, creator: str, *, public: bool = False, metadata: dict | None = None, source_ip: str = "",
+def create(svc: DomainDependencies, name: str, creator: str, *, public: bool = False, metadata: dict | None = None, source_ip: str = "",
            registry_id: int = 0) -> Project:
     """Create the project with `creator` as its admin. Conflict if it exists. `registry_id`:
     a proxy cache project of that upstream registry (chalicelib/proxy_cache.py)."""
@@ -67,11 +68,11 @@ def create(svc, name: str, creator: str, *, public: bool = False, metadata: dict
     return project
 
 
-def repository_count(svc, name: str) -> int:
+def repository_count(svc: DomainDependencies, name: str) -> int:
     return len(svc.meta.repositories(name + "/"))
 
 
-def delete(svc, project: Project) -> None:
+def delete(svc: DomainDependencies, project: Project) -> None:
     count = repository_count(svc, project.name)
     if count:
         raise ProjectNotEmpty(f"project {project.name} still holds {count} repositories; delete them first")

@@ -31,10 +31,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 from chalicelib import artifacts
+from chalicelib.dependencies import DomainDependencies
 from chalicelib.errors import (
     BlobNotFound,
     Denied,
@@ -94,7 +95,7 @@ class CachedManifest:
 class ProxyCache:
     """One per process (chalicelib/services.py): it remembers projects and upstream clients."""
 
-    def __init__(self, svc: Any, clock: Callable[[], float] = time.monotonic, client_factory: Callable | None = None):
+    def __init__(self, svc: DomainDependencies, clock: Callable[[], float] = time.monotonic, client_factory: Callable | None = None):
         self._svc = svc
         self._clock = clock
         self._client_factory = client_factory or _client_for
@@ -318,7 +319,8 @@ class ProxyCache:
         svc = self._svc
         try:
             session = svc.uploads.start(repository)
-            svc.uploads.complete(session, Digest.parse(digest), _Reading(reply, digest), length, None,
+            body = cast(BinaryIO, _Reading(reply, digest))  # read() is all the upload service calls
+            svc.uploads.complete(session, Digest.parse(digest), body, length, None,
                                  project=upstream.project)
         except (InvalidDigest, SizeInvalid) as exc:  # the upload service discarded the bytes
             raise UpstreamInvalid(f"the upstream sent other bytes than {digest}: {exc.message}") from None
@@ -435,7 +437,7 @@ def _no_cache(exc: Exception, what: str) -> Exception:
     return UpstreamUnavailable(message)
 
 
-def _client_for(svc: Any, registry: Any):
+def _client_for(svc: DomainDependencies, registry: Any):
     from chalicelib.remote.client import Credential, RegistryClient
 
     secret = svc.registries.secret(registry) if registry.access_key else ""

@@ -35,6 +35,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from chalicelib.dependencies import DomainDependencies
+
 logger = logging.getLogger("berth.pulls")
 # the lines are data, not chatter: written whatever BERTH_LOG_LEVEL says
 logger.setLevel(logging.INFO)
@@ -143,7 +145,7 @@ def announce(pull: Pull) -> None:
     logger.info(LOG_MESSAGE, extra={"pull": {**asdict(pull), "covers": list(pull.covers)}})
 
 
-def record(svc, pulls: Iterable[Pull]) -> int:
+def record(svc: DomainDependencies, pulls: Iterable[Pull]) -> int:
     """Write the events of the pulls that count (image_pulls; the audit log's consumer enters
     them: chalicelib/events/audit.py) and add them to the counts; how many pulls were counted."""
     from chalicelib.events.actor import Actor

@@ -37,6 +37,7 @@ import ctypes
 import hashlib
 import struct
 import threading
+from typing import Any
 
 __all__ = ["ResumableHash", "ResumableHashUnavailable", "available"]
 
@@ -65,9 +66,10 @@ class _Algo:
         self.counter_fmt = counter_fmt
         self.counter_offset = 8 * struct.calcsize(counter_fmt[1])
         self.num_offset = num_offset
-        self.init = None
-        self.update = None
-        self.final = None
+        # filled by _ensure_loaded with libcrypto's functions
+        self.init: Any = None
+        self.update: Any = None
+        self.final: Any = None
 
 
 # SHA256_CTX: SHA_LONG h[8]; SHA_LONG Nl, Nh; SHA_LONG data[16]; unsigned int num, md_len;

@@ -69,7 +69,7 @@ class Setting:
             if self.maximum is not None:
                 value = min(self.maximum, value)
         else:
-            value = str(stored)
+            value = str(stored)  # type: ignore[assignment]  # a string setting
         if self.choices and value not in self.choices:
             return self.default
         return value
@@ -144,7 +144,7 @@ class RuntimeConfig:
         self._ssm = ssm_client
         self._path = f"{prefix}/config"
         self._max_age = max_age
-        self._provider = None
+        self._provider: Any = None  # powertools' SSMProvider, built on first use
 
     def values(self) -> dict[str, str]:
         if self._provider is None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any
+
+from chalicelib.dependencies import DomainDependencies
 
 log = logging.getLogger("berth.schedules")
 
@@ -25,7 +26,7 @@ class UnknownJob(ValueError):
     """A schedule's job names no runner: a schedule from a newer or older version."""
 
 
-def run(svc: Any, job: dict) -> dict:
+def run(svc: DomainDependencies, job: dict) -> dict:
     kind = job.get("kind") if isinstance(job, dict) else None
     target = RUNNERS.get(kind or "")
     if target is None:

@@ -358,3 +358,13 @@ class Services:
         from chalicelib.auth.ldap import LdapAuthenticator, LdapSettings
 
         return LdapAuthenticator(LdapSettings.from_mapping(self.runtime_config.values()))
+
+
+if TYPE_CHECKING:
+    from chalicelib.management.dependencies import ManagementDependencies
+    from chalicelib.registry.dependencies import RegistryDependencies
+    from chalicelib.tokens.dependencies import TokenDependencies
+
+    def _provides(s: Services) -> tuple[RegistryDependencies, ManagementDependencies, TokenDependencies]:
+        """mypy's check that the graph gives each API everything its handlers are typed to use."""
+        return s, s, s

@@ -16,6 +16,7 @@ Pure: bytes in, a value or `JsonRejected` (a ValueError) out.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 # An OCI index is five levels deep (index, manifests, descriptor, platform, features);
@@ -60,7 +61,7 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
     while stack:
         node, depth = stack.pop()
         if isinstance(node, dict):
-            children = node.values()
+            children: Iterable[Any] = node.values()
         elif isinstance(node, list):
             children = node
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qs
 
 from werkzeug.wsgi import get_input_stream
@@ -65,7 +65,7 @@ def _request(environ: dict, path: str) -> Request:
         path=path,
         query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
         headers=Headers(headers),
-        body=_ClientBody(get_input_stream(environ, safe_fallback=True)),
+        body=cast(BinaryIO, _ClientBody(get_input_stream(environ, safe_fallback=True))),  # a RawIOBase
         content_length=length,
         source_ip=environ.get("REMOTE_ADDR", ""),
     )

@@ -5,16 +5,20 @@ request needs, which is what clients use to fetch the right token."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from chalicelib.auth.access import Access, Identity
 from chalicelib.errors import Unauthorized
 from chalicelib.web.http import Request
 
+if TYPE_CHECKING:
+    from chalicelib.auth.tokens import TokenVerifier
+
 TOKEN_PATH = "/v2/service/token"
 
 
 class TokenAuthorizer:
-    def __init__(self, verifier: Callable[[], object], *, service: str, public_url: str = ""):
+    def __init__(self, verifier: Callable[[], TokenVerifier], *, service: str, public_url: str = ""):
         """`verifier()` returns a chalicelib.auth.tokens.TokenVerifier (built lazily)."""
         self._verifier = verifier
         self._service = service

@@ -75,7 +75,7 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638 SHA-256 thumbprint of a public RSA or EC JWK, base64url without padding."""
     kty = jwk.get("kty")
     if kty == "RSA":
-        members = ("e", "kty", "n")
+        members: tuple[str, ...] = ("e", "kty", "n")
     elif kty == "EC":
         members = ("crv", "kty", "x", "y")
     else:
@@ -93,8 +93,8 @@ def _public_members(public_key: Any) -> dict[str, str]:
         numbers = public_key.public_numbers()
         return {"kty": "RSA", "n": _b64url_uint(numbers.n), "e": _b64url_uint(numbers.e)}
     if isinstance(public_key, ec.EllipticCurvePublicKey) and isinstance(public_key.curve, ec.SECP256R1):
-        numbers = public_key.public_numbers()
-        return {"kty": "EC", "crv": "P-256", "x": _b64url_uint(numbers.x, 32), "y": _b64url_uint(numbers.y, 32)}
+        point = public_key.public_numbers()
+        return {"kty": "EC", "crv": "P-256", "x": _b64url_uint(point.x, 32), "y": _b64url_uint(point.y, 32)}
     raise InvalidKey("only RSA and P-256 keys are supported")
 
 

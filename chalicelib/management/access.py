@@ -9,6 +9,7 @@ from __future__ import annotations
 from chalicelib import policy
 from chalicelib import roles as rbac
 from chalicelib.auth.principal import Principal
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest, Forbidden, NotFound
 from chalicelib.meta.accounts import Project
 from chalicelib.web.http import Request
@@ -39,7 +40,7 @@ def require_user(req: Request) -> Principal:
     return principal
 
 
-def role_in(svc, req: Request, project: str) -> rbac.Role | None:
+def role_in(svc: ManagementDependencies, req: Request, project: str) -> rbac.Role | None:
     """The caller's strongest role in `project`, their groups' included."""
     principal = req.identity
     if principal is None or principal.kind != "user":
@@ -47,7 +48,7 @@ def role_in(svc, req: Request, project: str) -> rbac.Role | None:
     return svc.accounts.access_context(principal.name, principal.groups, [project]).role(project)
 
 
-def roles_in(svc, req: Request, projects: list[str]) -> dict[str, rbac.Role | None]:
+def roles_in(svc: ManagementDependencies, req: Request, projects: list[str]) -> dict[str, rbac.Role | None]:
     """Roles in many projects at once (one BatchGetItem per 100 keys)."""
     principal = req.identity
     if principal is None or principal.kind != "user" or not projects:
@@ -56,7 +57,7 @@ def roles_in(svc, req: Request, projects: list[str]) -> dict[str, rbac.Role | No
     return {p: context.role(p) for p in projects}
 
 
-def actions(svc, req: Request, project: Project, *, role: rbac.Role | None = None) -> frozenset[str]:
+def actions(svc: ManagementDependencies, req: Request, project: Project, *, role: rbac.Role | None = None) -> frozenset[str]:
     """Everything the caller may do in `project` (chalicelib/policy.py decides)."""
     principal = req.identity
     if principal is None:
@@ -66,7 +67,7 @@ def actions(svc, req: Request, project: Project, *, role: rbac.Role | None = Non
     return policy.actions_in(principal, project, [role] if role is not None else [])
 
 
-def allowed(svc, req: Request, project: Project, action: str, *, role: rbac.Role | None = None) -> bool:
+def allowed(svc: ManagementDependencies, req: Request, project: Project, action: str, *, role: rbac.Role | None = None) -> bool:
     return action in actions(svc, req, project, role=role)
 
 
@@ -75,7 +76,7 @@ def allowed(svc, req: Request, project: Project, action: str, *, role: rbac.Role
 PROJECT_NOT_FOUND = "project not found"
 
 
-def require(svc, req: Request, project: Project, action: str) -> None:
+def require(svc: ManagementDependencies, req: Request, project: Project, action: str) -> None:
     granted = actions(svc, req, project)
     if action in granted:
         return
@@ -84,7 +85,7 @@ def require(svc, req: Request, project: Project, action: str) -> None:
     raise Forbidden(f"you may not do this in project {project.name} ({action})")
 
 
-def visible(svc, req: Request, projects: list[Project]) -> list[Project]:
+def visible(svc: ManagementDependencies, req: Request, projects: list[Project]) -> list[Project]:
     """The projects the caller may see: all for a system administrator; public
     ones and the caller's own (directly or through a group) for a user; those
     its permissions name for a robot."""
@@ -94,7 +95,7 @@ def visible(svc, req: Request, projects: list[Project]) -> list[Project]:
     return policy.visible(principal, projects, roles)
 
 
-def find_project(svc, req: Request, name_or_id: str, *, by_name: bool = False) -> Project:
+def find_project(svc: ManagementDependencies, req: Request, name_or_id: str, *, by_name: bool = False) -> Project:
     """Harbor's project_name_or_id: an id when it is a number, unless the
     X-Is-Resource-Name header (or `by_name`) says it is a name."""
     is_name = by_name or (req.header("X-Is-Resource-Name") or "").strip().lower() == "true"
@@ -110,7 +111,7 @@ def find_project(svc, req: Request, name_or_id: str, *, by_name: bool = False) -
     return project
 
 
-def project_for(svc, req: Request, name_or_id: str, action: str) -> Project:
+def project_for(svc: ManagementDependencies, req: Request, name_or_id: str, action: str) -> Project:
     """The project, if the caller may do `action` in it (403 otherwise)."""
     project = find_project(svc, req, name_or_id)
     require(svc, req, project, action)

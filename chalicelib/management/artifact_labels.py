@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from chalicelib.errors import Conflict
 from chalicelib.management.artifacts import Repository
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import AlreadyExists, NotFound
 from chalicelib.management.labels import LABEL_REF, label_for_artifact
 from chalicelib.management.repositories import project_and_repository
@@ -17,7 +18,7 @@ from chalicelib.web.http import Request, Response
 
 
 @operation("addLabel", "Add a label to an artifact (only the label's id counts)", "artifact", body=LABEL_REF, errors=(400, 403, 404, 409))
-def add_label(svc, req: Request, project_name: str, repository_name: str, reference: str, body: dict) -> Response:
+def add_label(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str, reference: str, body: dict) -> Response:
     project, repository = project_and_repository(svc, req, project_name, repository_name, "artifact.label")
     record = Repository(svc, repository.name).resolve(reference)
     label = label_for_artifact(svc, req, int(body["id"]), project.project_id)
@@ -31,7 +32,7 @@ def add_label(svc, req: Request, project_name: str, repository_name: str, refere
 
 
 @operation("removeLabel", "Remove a label from an artifact", "artifact", errors=(400, 403, 404))
-def remove_label(svc, req: Request, project_name: str, repository_name: str, reference: str, label_id: int) -> Response:
+def remove_label(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str, reference: str, label_id: int) -> Response:
     _, repository = project_and_repository(svc, req, project_name, repository_name, "artifact.label")
     record = Repository(svc, repository.name).resolve(reference)
     if not svc.labels.remove_from_artifact(repository.name, record.digest, label_id):

@@ -17,6 +17,7 @@ from chalicelib import artifacts, immutability
 from chalicelib.errors import ManifestNotFound
 from chalicelib.management import paging
 from chalicelib.management.access import allowed, find_project, require
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import AlreadyExists, BadRequest, Forbidden, NotFound
 from chalicelib.management.ids import stable_id
 from chalicelib.management.labels import LABEL
@@ -108,7 +109,7 @@ WITH_LABEL = Param("with_label", boolean(default=False), "Include the labels")
 class Repository:
     """A repository's manifests and tags, read once per request."""
 
-    def __init__(self, svc, name: str, *, manifests: Iterable[ManifestRecord] | None = None):
+    def __init__(self, svc: ManagementDependencies, name: str, *, manifests: Iterable[ManifestRecord] | None = None):
         self.svc = svc
         self.name = name
         self.manifests = {m.digest: m for m in (svc.meta.list_manifests(name) if manifests is None else manifests)}
@@ -231,7 +232,7 @@ def _tag(repository: str, digest: str, name: str, updated: int, pulled: int = 0,
     }
 
 
-def _open(svc, req: Request, project_name: str, repository_name: str, action: str) -> tuple[Project, Repository]:
+def _open(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str, action: str) -> tuple[Project, Repository]:
     project, repository = project_and_repository(svc, req, project_name, repository_name, action)
     return project, Repository(svc, repository.name)
 
@@ -254,7 +255,7 @@ def _tag_matches(condition: paging.Condition, tags: list[str]) -> bool:
     errors=(400, 403, 404),
     paged=True,
 )
-def list_artifacts(svc, req: Request, project_name: str, repository_name: str) -> Response:
+def list_artifacts(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str) -> Response:
     project, repo = _open(svc, req, project_name, repository_name, "repository.read")
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("tags", "digest", "type", "media_type", "manifest_media_type"))
@@ -285,7 +286,7 @@ def list_artifacts(svc, req: Request, project_name: str, repository_name: str) -
     params=(WITH_TAG, WITH_LABEL),
     errors=(400, 403, 404),
 )
-def get_artifact(svc, req: Request, project_name: str, repository_name: str, reference: str) -> Response:
+def get_artifact(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str, reference: str) -> Response:
     project, repo = _open(svc, req, project_name, repository_name, "repository.read")
     with_tags, with_labels = _with(req)
     return Response.json(200, repo.render(repo.resolve(reference), project, with_tags=with_tags, with_labels=with_labels))
@@ -304,7 +305,7 @@ def _with(req: Request) -> tuple[bool, bool]:
     "artifact",
     errors=(400, 403, 404, 412),
 )
-def delete_artifact(svc, req: Request, project_name: str, repository_name: str, reference: str) -> Response:
+def delete_artifact(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str, reference: str) -> Response:
     _, repo = _open(svc, req, project_name, repository_name, "artifact.delete")
     record = repo.resolve(reference)
     artifacts.delete_manifest(svc, repo.name, record.digest, manifests=repo.manifests.values())
@@ -320,7 +321,7 @@ def delete_artifact(svc, req: Request, project_name: str, repository_name: str, 
     errors=(400, 403, 404),
     paged=True,
 )
-def list_tags(svc, req: Request, project_name: str, repository_name: str, reference: str) -> Response:
+def list_tags(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str, reference: str) -> Response:
     _, repo = _open(svc, req, project_name, repository_name, "repository.read")
     record = repo.resolve(reference)
     page = paging.page_args(req)
@@ -340,7 +341,7 @@ def list_tags(svc, req: Request, project_name: str, repository_name: str, refere
     location=True,
     errors=(400, 403, 404, 409),
 )
-def create_tag(svc, req: Request, project_name: str, repository_name: str, reference: str, body: dict) -> Response:
+def create_tag(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str, reference: str, body: dict) -> Response:
     project, repo = _open(svc, req, project_name, repository_name, "tag.create")
     record = repo.resolve(reference)
     tag = validate_tag(body["name"])
@@ -357,7 +358,7 @@ def create_tag(svc, req: Request, project_name: str, repository_name: str, refer
     "artifact",
     errors=(400, 403, 404, 412),
 )
-def delete_tag(svc, req: Request, project_name: str, repository_name: str, reference: str, tag_name: str) -> Response:
+def delete_tag(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str, reference: str, tag_name: str) -> Response:
     _, repo = _open(svc, req, project_name, repository_name, "tag.delete")
     record = repo.resolve(reference)
     tag = validate_tag(tag_name)
@@ -378,7 +379,7 @@ def delete_tag(svc, req: Request, project_name: str, repository_name: str, refer
     params=(Param("from", string(), "The artifact to copy", required=True),),
     errors=(400, 403, 404, 412),
 )
-def copy_artifact(svc, req: Request, project_name: str, repository_name: str) -> Response:
+def copy_artifact(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str) -> Response:
     target_project = find_project(svc, req, project_name, by_name=True)
     require(svc, req, target_project, "artifact.copy")
     target = full_name(target_project, repository_name)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from chalicelib import audit
 from chalicelib.management import paging
 from chalicelib.management.access import find_project, require, require_admin
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest, NotFound
 from chalicelib.management.schema import DATE_TIME, integer, string
 from chalicelib.management.spec import PAGING, operation
@@ -22,7 +24,7 @@ from chalicelib.management.times import iso
 from chalicelib.meta.audit import AuditEntry
 from chalicelib.web.http import Request, Response
 
-AUDIT_LOG = {
+AUDIT_LOG: dict[str, Any] = {
     "type": "object",
     "properties": {
         "id": integer(),
@@ -97,34 +99,34 @@ _EXT = "with each operation's description and result (failed logins included)"
 
 
 @_log_operation("listAuditLogs", f"The audit log, newest first; {_FILTERS}", "auditlog", ext=False, in_project=False)
-def list_audit_logs(svc, req: Request) -> Response:
+def list_audit_logs(svc: ManagementDependencies, req: Request) -> Response:
     require_admin(req)
     return _answer(svc, req, None)
 
 
 @_log_operation("listAuditLogExts", f"The audit log {_EXT}, newest first", "auditlog", ext=True, in_project=False)
-def list_audit_log_exts(svc, req: Request) -> Response:
+def list_audit_log_exts(svc: ManagementDependencies, req: Request) -> Response:
     require_admin(req)
     return _answer(svc, req, None, ext=True)
 
 
 @_log_operation("getLogs", "A project's audit log, newest first (log.read)", "project", ext=False, in_project=True)
-def get_logs(svc, req: Request, project_name: str) -> Response:
+def get_logs(svc: ManagementDependencies, req: Request, project_name: str) -> Response:
     return _answer(svc, req, _readable_project(svc, req, project_name))
 
 
 @_log_operation("getLogExts", f"A project's audit log {_EXT} (log.read)", "project", ext=True, in_project=True)
-def get_log_exts(svc, req: Request, project_name: str) -> Response:
+def get_log_exts(svc: ManagementDependencies, req: Request, project_name: str) -> Response:
     return _answer(svc, req, _readable_project(svc, req, project_name), ext=True)
 
 
-def _readable_project(svc, req: Request, project_name: str) -> str:
+def _readable_project(svc: ManagementDependencies, req: Request, project_name: str) -> str:
     project = find_project(svc, req, project_name, by_name=True)
     require(svc, req, project, "log.read")
     return project.name
 
 
-def _answer(svc, req: Request, project: str | None, *, ext: bool = False) -> Response:
+def _answer(svc: ManagementDependencies, req: Request, project: str | None, *, ext: bool = False) -> Response:
     page = paging.page_args(req)
     conditions = paging.query_args(req, _KEYS)
     if project is not None:
@@ -151,7 +153,7 @@ def _answer(svc, req: Request, project: str | None, *, ext: bool = False) -> Res
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d")
 
 
-def _time_range(svc, condition: paging.Condition | None) -> tuple[float, float]:
+def _time_range(svc: ManagementDependencies, condition: paging.Condition | None) -> tuple[float, float]:
     """[since, until] in epoch seconds; the retention period by default."""
     now = svc.clock()
     since, until = now - svc.audit.retention_seconds(), now
@@ -179,7 +181,7 @@ def _moment(text: str) -> float:
 
 
 # -- writing: the entry for a change made through this API (recorded by chalicelib/audit.py) ----
-def record_change(svc, req: Request, route, params: dict, body: dict | None) -> None:
+def record_change(svc: ManagementDependencies, req: Request, route, params: dict, body: dict | None) -> None:
     """The entry for a successful POST, PUT, PATCH or DELETE of this API."""
     principal = req.identity
     username = principal.name if principal is not None else (body or {}).get("username", "")
@@ -200,7 +202,7 @@ def record_change(svc, req: Request, route, params: dict, body: dict | None) -> 
     )
 
 
-def _project(svc, req: Request, params: dict, body: dict | None) -> str | None:
+def _project(svc: ManagementDependencies, req: Request, params: dict, body: dict | None) -> str | None:
     if "project_name" in params:
         return str(params["project_name"])
     if "project_name_or_id" in params:

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.auth.ldap import KEYS, LdapSettings
 from chalicelib.management.access import require_admin
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest
 from chalicelib.management.schema import boolean, obj
 from chalicelib.management.spec import operation
@@ -64,7 +65,7 @@ def stored_form(value: Any) -> str:
     response=CONFIGURATIONS,
     errors=(403,),
 )
-def get_configurations(svc, req: Request) -> Response:
+def get_configurations(svc: ManagementDependencies, req: Request) -> Response:
     require_admin(req)
     values = svc.runtime_config.values()
     body = {key: {"value": typed(key, values.get(key)), "editable": True} for key in SCHEMAS if key not in SECRETS}
@@ -78,7 +79,7 @@ def get_configurations(svc, req: Request) -> Response:
     body=UPDATE,
     errors=(403,),
 )
-def update_configurations(svc, req: Request, body: dict) -> Response:
+def update_configurations(svc: ManagementDependencies, req: Request, body: dict) -> Response:
     require_admin(req)
     config = svc.runtime_config
     config.forget()  # check against what is stored now, not a minute-old copy

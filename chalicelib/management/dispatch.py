@@ -15,6 +15,7 @@ from chalicelib.auth.sessions import CSRF_HEADER, has_session_cookie
 from chalicelib.events.actor import Actor, acting_as
 from chalicelib.management import errors as api
 from chalicelib.management import routes as route_table
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import CODES
 from chalicelib.management.schema import read_json
 from chalicelib.meta.accounts import AccountNotFound
@@ -78,7 +79,7 @@ def error_response(code: str, message: str) -> Response:
 
 
 def dispatch(
-    svc, req: Request, routes: tuple[route_table.Route, ...] | None = None, prefix: str = route_table.PREFIX
+    svc: ManagementDependencies, req: Request, routes: tuple[route_table.Route, ...] | None = None, prefix: str = route_table.PREFIX
 ) -> Response:
     routes = route_table.ROUTES if routes is None else routes
     path = req.path[len(prefix) :].strip("/")
@@ -132,7 +133,7 @@ def fault_response(exc: Exception, **context: str) -> Response:
     return response
 
 
-def _audit(svc, req: Request, route: route_table.Route, params: dict, body) -> None:
+def _audit(svc: ManagementDependencies, req: Request, route: route_table.Route, params: dict, body) -> None:
     from chalicelib.management.audit import record_change
 
     try:
@@ -149,7 +150,7 @@ def _not_allowed(req: Request, routes: tuple[route_table.Route, ...], path: str)
     return response
 
 
-def _authenticate(svc, req: Request, *, required: bool):
+def _authenticate(svc: ManagementDependencies, req: Request, *, required: bool):
     """The caller's Principal from Basic credentials, else from a web-console
     session cookie; None for an anonymous caller on a route that allows one.
     Wrong credentials are always a 401; an ended session is one where a caller
@@ -183,7 +184,7 @@ def _authenticate(svc, req: Request, *, required: bool):
     return principal
 
 
-def _check_csrf(svc, req: Request) -> None:
+def _check_csrf(svc: ManagementDependencies, req: Request) -> None:
     """A change asked with a session cookie must echo the session's CSRF token."""
     if not svc.sessions.csrf_valid(req.session, req.header(CSRF_HEADER)):
         logger.info("CSRF token invalid", extra={"method": req.method, "path": req.path, "user": req.session.username})

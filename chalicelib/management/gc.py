@@ -12,6 +12,7 @@ import time
 from chalicelib import gc
 from chalicelib.management import paging
 from chalicelib.management.access import require_admin
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest, NotFound
 from chalicelib.management.schema import DATE_TIME, boolean, integer, string
 from chalicelib.management.spec import PAGE, PAGE_SIZE, QUERY, Param, operation
@@ -135,7 +136,7 @@ def _parameters(body: dict) -> dict:
         raise BadRequest(str(exc)) from None
 
 
-def _kick(svc, body: dict) -> Run | None:
+def _kick(svc: ManagementDependencies, body: dict) -> Run | None:
     """Harbor's: Manual starts a run; None removes the schedule; the others set it."""
     schedule = body.get("schedule") or {}
     if not isinstance(schedule, dict):
@@ -171,7 +172,7 @@ def _kick(svc, body: dict) -> Run | None:
     errors=(400, 403),
     paged=True,
 )
-def get_gc_history(svc, req: Request) -> Response:
+def get_gc_history(svc: ManagementDependencies, req: Request) -> Response:
     require_admin(req)
     page = paging.page_args(req)
     runs = svc.gc.runs()
@@ -196,14 +197,14 @@ def get_gc_history(svc, req: Request) -> Response:
 
 
 @operation("getGC", "One garbage collection run", "gc", response=GC_HISTORY, errors=(400, 403, 404))
-def get_gc(svc, req: Request, gc_id: int) -> Response:
+def get_gc(svc: ManagementDependencies, req: Request, gc_id: int) -> Response:
     require_admin(req)
     return Response.json(200, render(gc.settle(svc, _find(svc, gc_id))))
 
 
 @operation("getGCLog", "A garbage collection run's log", "gc", response=string(), errors=(400, 403, 404),
            content_type="text/plain")
-def get_gc_log(svc, req: Request, gc_id: int) -> Response:
+def get_gc_log(svc: ManagementDependencies, req: Request, gc_id: int) -> Response:
     require_admin(req)
     run = _find(svc, gc_id)
     lines = svc.gc.log_lines(run.run_id)
@@ -212,14 +213,14 @@ def get_gc_log(svc, req: Request, gc_id: int) -> Response:
 
 
 @operation("stopGC", "Stop a garbage collection run", "gc", errors=(400, 403, 404))
-def stop_gc(svc, req: Request, gc_id: int) -> Response:
+def stop_gc(svc: ManagementDependencies, req: Request, gc_id: int) -> Response:
     require_admin(req)
     gc.stop(svc, _find(svc, gc_id))
     return Response.empty(200)
 
 
 @operation("getGCSchedule", "Garbage collection's schedule (empty: none)", "gc", response=GC_HISTORY, errors=(403,))
-def get_gc_schedule(svc, req: Request) -> Response:
+def get_gc_schedule(svc: ManagementDependencies, req: Request) -> Response:
     require_admin(req)
     return Response.json(200, render_schedule(svc.gc.schedule()))
 
@@ -233,7 +234,7 @@ def get_gc_schedule(svc, req: Request) -> Response:
     location=True,
     errors=(400, 403, 409),
 )
-def create_gc_schedule(svc, req: Request, body: dict) -> Response:
+def create_gc_schedule(svc: ManagementDependencies, req: Request, body: dict) -> Response:
     require_admin(req)
     run = _kick(svc, body)
     headers = {"Location": f"{paging.API_BASE}/system/gc/{run.run_id}"} if run is not None else {}
@@ -242,13 +243,13 @@ def create_gc_schedule(svc, req: Request, body: dict) -> Response:
 
 @operation("updateGCSchedule", "Change garbage collection's schedule (or run it now)", "gc", body=SCHEDULE_BODY,
            errors=(400, 403, 409))
-def update_gc_schedule(svc, req: Request, body: dict) -> Response:
+def update_gc_schedule(svc: ManagementDependencies, req: Request, body: dict) -> Response:
     require_admin(req)
     _kick(svc, body)
     return Response.empty(200)
 
 
-def _find(svc, gc_id: int) -> Run:
+def _find(svc: ManagementDependencies, gc_id: int) -> Run:
     run = svc.gc.get(gc_id)
     if run is None:
         raise NotFound(f"garbage collection {gc_id} not found")

@@ -10,6 +10,7 @@ from chalicelib import immutability
 from chalicelib.errors import InvalidRule
 from chalicelib.management import paging
 from chalicelib.management.access import project_for
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest, NotFound
 from chalicelib.management.schema import array, boolean, integer, obj, string
 from chalicelib.management.spec import IS_RESOURCE_NAME, PAGING, operation
@@ -42,7 +43,7 @@ RULE_OUT = {**RULE, "additionalProperties": True}
     errors=(400, 403, 404),
     paged=True,
 )
-def list_immutable_rules(svc, req: Request, project_name_or_id: str) -> Response:
+def list_immutable_rules(svc: ManagementDependencies, req: Request, project_name_or_id: str) -> Response:
     project = project_for(svc, req, project_name_or_id, "immutable.read")
     page = paging.page_args(req)
     rules = sorted(svc.immutable_rules.get(project.name).rules, key=lambda r: r["id"])
@@ -59,7 +60,7 @@ def list_immutable_rules(svc, req: Request, project_name_or_id: str) -> Response
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404, 409),
 )
-def create_immutable_rule(svc, req: Request, project_name_or_id: str, body: dict) -> Response:
+def create_immutable_rule(svc: ManagementDependencies, req: Request, project_name_or_id: str, body: dict) -> Response:
     project = project_for(svc, req, project_name_or_id, "immutable.write")
     current = svc.immutable_rules.get(project.name)
     if len(current.rules) >= immutability.MAX_RULES:
@@ -79,7 +80,7 @@ def create_immutable_rule(svc, req: Request, project_name_or_id: str, body: dict
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404, 409),
 )
-def update_immutable_rule(svc, req: Request, project_name_or_id: str, immutable_rule_id: int, body: dict) -> Response:
+def update_immutable_rule(svc: ManagementDependencies, req: Request, project_name_or_id: str, immutable_rule_id: int, body: dict) -> Response:
     project = project_for(svc, req, project_name_or_id, "immutable.write")
     if body.get("id") not in (None, 0, immutable_rule_id):
         raise InvalidRule("the immutable_rule_id doesn't match the id in the payload body of ImmutableRule")
@@ -100,7 +101,7 @@ def update_immutable_rule(svc, req: Request, project_name_or_id: str, immutable_
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404, 409),
 )
-def delete_immutable_rule(svc, req: Request, project_name_or_id: str, immutable_rule_id: int) -> Response:
+def delete_immutable_rule(svc: ManagementDependencies, req: Request, project_name_or_id: str, immutable_rule_id: int) -> Response:
     project = project_for(svc, req, project_name_or_id, "immutable.write")
     current = svc.immutable_rules.get(project.name)
     rules = [r for r in current.rules if r["id"] != immutable_rule_id]

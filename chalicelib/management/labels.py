@@ -11,6 +11,7 @@ from __future__ import annotations
 from chalicelib.errors import Conflict
 from chalicelib.management import paging
 from chalicelib.management.access import caller, require, require_admin
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import AlreadyExists, BadRequest, NotFound
 from chalicelib.management.schema import DATE_TIME, integer, obj, string
 from chalicelib.management.spec import PAGING, Param, operation
@@ -74,7 +75,7 @@ def _check_name(name: str | None) -> str:
     return name
 
 
-def require_manage(svc, req: Request, label: Label) -> None:
+def require_manage(svc: ManagementDependencies, req: Request, label: Label) -> None:
     """Global labels: system administrators; a project's: its project administrators."""
     if label.scope == "g":
         require_admin(req)
@@ -85,7 +86,7 @@ def require_manage(svc, req: Request, label: Label) -> None:
     require(svc, req, project, "label.write")
 
 
-def _require_read(svc, req: Request, label: Label) -> None:
+def _require_read(svc: ManagementDependencies, req: Request, label: Label) -> None:
     caller(req)
     if label.scope == "p":
         project = svc.accounts.get_project_by_id(label.project_id)
@@ -94,7 +95,7 @@ def _require_read(svc, req: Request, label: Label) -> None:
         require(svc, req, project, "project.read")
 
 
-def find_label(svc, req: Request, label_id: int) -> Label:
+def find_label(svc: ManagementDependencies, req: Request, label_id: int) -> Label:
     label = svc.labels.get(label_id) if label_id > 0 else None
     if label is None:
         raise NotFound(f"label {label_id} not found")
@@ -116,7 +117,7 @@ def find_label(svc, req: Request, label_id: int) -> Label:
     errors=(400, 404),
     paged=True,
 )
-def list_labels(svc, req: Request) -> Response:
+def list_labels(svc: ManagementDependencies, req: Request) -> Response:
     caller(req)
     scope = req.arg("scope") or ""
     if scope not in SCOPES:
@@ -143,7 +144,7 @@ def list_labels(svc, req: Request) -> Response:
 
 
 @operation("CreateLabel", "Create a label", "label", ok=201, body=LABEL_IN, location=True, errors=(400, 403, 404, 409))
-def create_label(svc, req: Request, body: dict) -> Response:
+def create_label(svc: ManagementDependencies, req: Request, body: dict) -> Response:
     scope = body.get("scope") or ""
     if scope not in SCOPES:
         raise BadRequest(f"scope: invalid: {scope[:20]}")
@@ -168,12 +169,12 @@ def create_label(svc, req: Request, body: dict) -> Response:
 
 
 @operation("GetLabelByID", "A label", "label", response=LABEL, errors=(400, 403, 404))
-def get_label(svc, req: Request, label_id: int) -> Response:
+def get_label(svc: ManagementDependencies, req: Request, label_id: int) -> Response:
     return Response.json(200, render(find_label(svc, req, label_id)))
 
 
 @operation("UpdateLabel", "Rename a label or change its description or colour", "label", body=LABEL_IN, errors=(400, 403, 404, 409))
-def update_label(svc, req: Request, label_id: int, body: dict) -> Response:
+def update_label(svc: ManagementDependencies, req: Request, label_id: int, body: dict) -> Response:
     label = find_label(svc, req, label_id)
     require_manage(svc, req, label)
     name = _check_name(body.get("name", label.name))
@@ -187,7 +188,7 @@ def update_label(svc, req: Request, label_id: int, body: dict) -> Response:
 
 
 @operation("DeleteLabel", "Delete a label (it leaves every artifact that had it)", "label", errors=(400, 403, 404))
-def delete_label(svc, req: Request, label_id: int) -> Response:
+def delete_label(svc: ManagementDependencies, req: Request, label_id: int) -> Response:
     label = find_label(svc, req, label_id)
     require_manage(svc, req, label)
     if not svc.labels.delete(label):
@@ -195,7 +196,7 @@ def delete_label(svc, req: Request, label_id: int) -> Response:
     return Response.empty(200)
 
 
-def label_for_artifact(svc, req: Request, label_id: int, project_id: int) -> Label:
+def label_for_artifact(svc: ManagementDependencies, req: Request, label_id: int, project_id: int) -> Label:
     """A label that may go on an artifact of project `project_id` (400 otherwise)."""
     label = svc.labels.get(label_id) if label_id > 0 else None
     if label is None:

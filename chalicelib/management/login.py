@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from chalicelib import audit, errors, strict_json
 from chalicelib.auth.sessions import CSRF_HEADER, ConsoleSessions
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest, Forbidden, UnsupportedMediaType
 from chalicelib.management.schema import boolean, string
 from chalicelib.management.spec import operation
@@ -27,7 +28,7 @@ LOGGED_IN = {
 
 @operation("login", "Log in to the web console: starts a session (cookie sid) and answers its CSRF token", "auth",
            response=LOGGED_IN, errors=(400, 401, 403, 415, 429))
-def login(svc, req: Request) -> Response:
+def login(svc: ManagementDependencies, req: Request) -> Response:
     _same_origin(req)
     username, password = _credentials(req)
     started = svc.sessions.login(username, password, source_ip=req.source_ip, secure=req.scheme == "https")
@@ -43,7 +44,7 @@ def login(svc, req: Request) -> Response:
 
 
 @operation("logout", "End the web-console session the cookie names", "auth")
-def log_out(svc, req: Request) -> Response:
+def log_out(svc: ManagementDependencies, req: Request) -> Response:
     ended = svc.sessions.logout(req.header("Cookie"))
     if ended is not None:
         audit.record_session(svc, ended.username, req.source_ip, "logout")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalicelib.management import paging
 from chalicelib.management.access import project_for
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import AlreadyExists, BadRequest, NotFound
 from chalicelib.management.schema import integer, obj, string
 from chalicelib.management.spec import CURSOR, IS_RESOURCE_NAME, PAGE, PAGE_SIZE, Param, operation
@@ -56,7 +57,7 @@ def render(member: Member, project_id: int, user_ids: dict[str, int]) -> dict:
     }
 
 
-def _user_ids(svc, members: list[Member]) -> dict[str, int]:
+def _user_ids(svc: ManagementDependencies, members: list[Member]) -> dict[str, int]:
     """The user members' ids: one BatchGetItem for the page."""
     names = [m.entity_name for m in members if m.entity_type == "u"]
     return {u.username: u.user_id for u in svc.accounts.users_named(names)} if names else {}
@@ -71,7 +72,7 @@ def _user_ids(svc, members: list[Member]) -> dict[str, int]:
     errors=(400, 403, 404),
     paged=True,
 )
-def list_project_members(svc, req: Request, project_name_or_id: str) -> Response:
+def list_project_members(svc: ManagementDependencies, req: Request, project_name_or_id: str) -> Response:
     project = project_for(svc, req, project_name_or_id, "member.read")
     page = paging.page_args(req)
     needle = (req.arg("entityname") or "").lower()
@@ -86,7 +87,7 @@ def list_project_members(svc, req: Request, project_name_or_id: str) -> Response
     return paging.paged(req, members, lambda m: rendered[m.member_id], page)
 
 
-def _render_page(svc, project, members: list[Member]) -> list[dict]:
+def _render_page(svc: ManagementDependencies, project, members: list[Member]) -> list[dict]:
     ids = _user_ids(svc, members)
     return [render(m, project.project_id, ids) for m in members]
 
@@ -101,7 +102,7 @@ def _render_page(svc, project, members: list[Member]) -> list[dict]:
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404, 409),
 )
-def create_project_member(svc, req: Request, project_name_or_id: str, body: dict) -> Response:
+def create_project_member(svc: ManagementDependencies, req: Request, project_name_or_id: str, body: dict) -> Response:
     project = project_for(svc, req, project_name_or_id, "member.write")
     user, group = body.get("member_user"), body.get("member_group")
     if (user is None) == (group is None):
@@ -126,7 +127,7 @@ def create_project_member(svc, req: Request, project_name_or_id: str, body: dict
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def get_project_member(svc, req: Request, project_name_or_id: str, mid: int) -> Response:
+def get_project_member(svc: ManagementDependencies, req: Request, project_name_or_id: str, mid: int) -> Response:
     project = project_for(svc, req, project_name_or_id, "member.read")
     member = _member(svc, project.name, mid)
     return Response.json(200, render(member, project.project_id, _user_ids(svc, [member])))
@@ -140,7 +141,7 @@ def get_project_member(svc, req: Request, project_name_or_id: str, mid: int) -> 
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def update_project_member(svc, req: Request, project_name_or_id: str, mid: int, body: dict) -> Response:
+def update_project_member(svc: ManagementDependencies, req: Request, project_name_or_id: str, mid: int, body: dict) -> Response:
     project = project_for(svc, req, project_name_or_id, "member.write")
     member = _member(svc, project.name, mid)
     svc.accounts.update_member_role(project.name, member.entity_type, member.entity_name, body["role_id"])
@@ -154,21 +155,21 @@ def update_project_member(svc, req: Request, project_name_or_id: str, mid: int, 
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def delete_project_member(svc, req: Request, project_name_or_id: str, mid: int) -> Response:
+def delete_project_member(svc: ManagementDependencies, req: Request, project_name_or_id: str, mid: int) -> Response:
     project = project_for(svc, req, project_name_or_id, "member.write")
     member = _member(svc, project.name, mid)
     svc.accounts.remove_member(project.name, member.entity_type, member.entity_name)
     return Response.empty(200)
 
 
-def _member(svc, project: str, mid: int) -> Member:
+def _member(svc: ManagementDependencies, project: str, mid: int) -> Member:
     member = svc.accounts.get_member_by_id(project, mid)
     if member is None:
         raise NotFound(f"member {mid} not found in project {project}")
     return member
 
 
-def _username(svc, user: dict) -> str:
+def _username(svc: ManagementDependencies, user: dict) -> str:
     if user.get("user_id") is not None:
         found = svc.accounts.get_user_by_id(user["user_id"])
         if found is None or (user.get("username") not in (None, "", found.username)):

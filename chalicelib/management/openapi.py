@@ -9,6 +9,7 @@ import json
 from functools import cache
 from typing import Any
 
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import CODES
 from chalicelib.management.routes import INTEGER_PARAMS, ROUTES, Route, template_params
 from chalicelib.management.spec import operation
@@ -54,7 +55,7 @@ _REQUEST_ID = {
 }
 
 
-_SIGNED_IN = [{"basic": []}, {"session": []}]
+_SIGNED_IN: list[dict[str, list[str]]] = [{"basic": []}, {"session": []}]
 
 
 @cache
@@ -164,6 +165,6 @@ def _responses(route: Route) -> dict[str, Any]:
 
 
 @operation("getOpenAPI", "This API's OpenAPI 3 document", "openapi", response={"type": "object"})
-def get_openapi(svc, req: Request) -> Response:
+def get_openapi(svc: ManagementDependencies, req: Request) -> Response:
     body = json.dumps(document(), separators=(",", ":")).encode()
     return Response(200, {"Content-Type": "application/json", "Content-Length": str(len(body)), "Cache-Control": "public, max-age=300"}, body)

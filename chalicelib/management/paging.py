@@ -234,7 +234,9 @@ def query_args(req: Request, allowed: Iterable[str], extra: Mapping[str, str] | 
 
 def _split(raw: str) -> list[str]:
     """Split on commas outside {...}, (...) and [...]."""
-    terms, depth, current = [], 0, []
+    terms: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in raw:
         if ch in "{([":
             depth += 1

@@ -6,6 +6,8 @@ paths the API itself uses under /v2 (`service`, `api`, `ui`). A project is
 deleted only when it holds no repositories (412 otherwise)."""
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib import projects as project_service
 from chalicelib import roles as rbac
 from chalicelib.management import paging
@@ -21,6 +23,7 @@ from chalicelib.management.access import (
     roles_in,
     visible,
 )
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest, Forbidden, NotFound
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import IS_RESOURCE_NAME, PAGING, Param, operation
@@ -114,11 +117,11 @@ _ROLE_COUNTS = {
 }
 
 
-def repo_count(svc, project: str) -> int:
+def repo_count(svc: ManagementDependencies, project: str) -> int:
     return repo_counts(svc, [project])[project]
 
 
-def repo_counts(svc, projects: list[str]) -> dict[str, int]:
+def repo_counts(svc: ManagementDependencies, projects: list[str]) -> dict[str, int]:
     """How many repositories each project holds: their counters, one read."""
     sizes = svc.meta.list_size(*(keys.repositories_list(p) for p in projects)) if projects else {}
     return {p: sizes[keys.repositories_list(p)] for p in projects}
@@ -150,7 +153,7 @@ def render(project: Project, role: rbac.Role | None, repos: int, owner_ids: dict
     }
 
 
-def _owner_ids(svc, owners: set[str]) -> dict[str, int]:
+def _owner_ids(svc: ManagementDependencies, owners: set[str]) -> dict[str, int]:
     out = {}
     for owner in owners:
         user = svc.accounts.get_user(owner) if owner else None
@@ -185,7 +188,7 @@ _FIELDS = {
     errors=(400,),
     paged=True,
 )
-def list_projects(svc, req: Request) -> Response:
+def list_projects(svc: ManagementDependencies, req: Request) -> Response:
     caller(req)
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("name", "public", "owner", "project_id"), {"name": "name", "owner": "owner"})
@@ -202,7 +205,7 @@ def list_projects(svc, req: Request) -> Response:
     return paging.paged(req, projects, lambda p: shown[p.name], page)
 
 
-def _render_page(svc, req: Request, shown: list[Project]) -> list[dict]:
+def _render_page(svc: ManagementDependencies, req: Request, shown: list[Project]) -> list[dict]:
     """The page's projects with the caller's roles, owners' ids and repository counts:
     reads that follow the page, not the list."""
     roles = roles_in(svc, req, [p.name for p in shown])
@@ -211,7 +214,7 @@ def _render_page(svc, req: Request, shown: list[Project]) -> list[dict]:
     return [render(p, roles.get(p.name), counts[p.name], owners) for p in shown]
 
 
-def _in_name_order(svc, req: Request, conditions: dict) -> tuple[paging.KeyedList, int] | None:
+def _in_name_order(svc: ManagementDependencies, req: Request, conditions: dict) -> tuple[paging.KeyedList, int] | None:
     """The projects the caller sees, as a list in name order with its size, when the
     listings serve it: everything (an administrator), the public projects, or the public
     ones with the caller's own private ones (a user without LDAP groups: their
@@ -239,7 +242,7 @@ def _in_name_order(svc, req: Request, conditions: dict) -> tuple[paging.KeyedLis
     params=(Param("project_name", string(), "The name to check", required=True),),
     errors=(400, 404),
 )
-def head_project(svc, req: Request) -> Response:
+def head_project(svc: ManagementDependencies, req: Request) -> Response:
     caller(req)
     name = req.arg("project_name")
     if not name:
@@ -266,7 +269,7 @@ def head_project(svc, req: Request) -> Response:
     ),
     errors=(400, 403, 409),
 )
-def create_project(svc, req: Request, body: dict) -> Response:
+def create_project(svc: ManagementDependencies, req: Request, body: dict) -> Response:
     principal = require_user(req)
     if not is_admin(req) and svc.runtime_config.typed("project_creation_restriction") != "everyone":
         raise Forbidden("only a system administrator may create projects (project_creation_restriction is adminonly)")
@@ -291,7 +294,7 @@ def create_project(svc, req: Request, body: dict) -> Response:
     )
 
 
-def _proxy_registry(svc, req: Request, registry_id: int | None) -> int:
+def _proxy_registry(svc: ManagementDependencies, req: Request, registry_id: int | None) -> int:
     """A proxy cache project's upstream (Harbor: system administrators only, an existing
     registry); 0 for a normal project."""
     if registry_id is None or registry_id == 0:
@@ -311,7 +314,7 @@ def _proxy_registry(svc, req: Request, registry_id: int | None) -> int:
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def get_project(svc, req: Request, project_name_or_id: str) -> Response:
+def get_project(svc: ManagementDependencies, req: Request, project_name_or_id: str) -> Response:
     project = project_for(svc, req, project_name_or_id, "project.read")
     role = role_in(svc, req, project.name)
     body = render(project, role, repo_count(svc, project.name), _owner_ids(svc, {project.owner}))
@@ -326,7 +329,7 @@ def get_project(svc, req: Request, project_name_or_id: str) -> Response:
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def update_project(svc, req: Request, project_name_or_id: str, body: dict) -> Response:
+def update_project(svc: ManagementDependencies, req: Request, project_name_or_id: str, body: dict) -> Response:
     project = project_for(svc, req, project_name_or_id, "project.write")
     if body.get("project_name") not in (None, project.name):
         raise BadRequest("a project cannot be renamed")
@@ -363,7 +366,7 @@ def _storage_limit(req: Request, body: dict) -> int | None:
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404, 412),
 )
-def delete_project(svc, req: Request, project_name_or_id: str) -> Response:
+def delete_project(svc: ManagementDependencies, req: Request, project_name_or_id: str) -> Response:
     project = project_for(svc, req, project_name_or_id, "project.write")
     project_service.delete(svc, project)
     return Response.empty(200)
@@ -377,7 +380,7 @@ def delete_project(svc, req: Request, project_name_or_id: str) -> Response:
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def get_project_deletable(svc, req: Request, project_name_or_id: str) -> Response:
+def get_project_deletable(svc: ManagementDependencies, req: Request, project_name_or_id: str) -> Response:
     project = project_for(svc, req, project_name_or_id, "project.write")
     count = repo_count(svc, project.name)
     if count:
@@ -393,12 +396,12 @@ def get_project_deletable(svc, req: Request, project_name_or_id: str) -> Respons
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def get_project_summary(svc, req: Request, project_name_or_id: str) -> Response:
+def get_project_summary(svc: ManagementDependencies, req: Request, project_name_or_id: str) -> Response:
     project = find_project(svc, req, project_name_or_id)
     role = role_in(svc, req, project.name)
     if not allowed(svc, req, project, "project.read", role=role):
         raise NotFound(PROJECT_NOT_FOUND)  # who may learn what: as if it did not exist
-    summary = {"repo_count": repo_count(svc, project.name), "chart_count": 0}
+    summary: dict[str, Any] = {"repo_count": repo_count(svc, project.name), "chart_count": 0}
     from chalicelib.management.quotas import resources
 
     summary["quota"] = resources(svc.quotas.get(project.name))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from chalicelib.management import paging
 from chalicelib.management.access import require_admin
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest, NotFound
 from chalicelib.management.schema import DATE_TIME, integer, obj, string
 from chalicelib.management.spec import PAGE, PAGE_SIZE, Param, operation
@@ -56,7 +57,7 @@ def render(project: Project, quota: Quota) -> dict:
     }
 
 
-def _project(svc, quota_id: int) -> Project:
+def _project(svc: ManagementDependencies, quota_id: int) -> Project:
     project = svc.accounts.get_project_by_id(quota_id) if quota_id > 0 else None
     if project is None:
         raise NotFound(f"quota {quota_id} not found")
@@ -86,7 +87,7 @@ _FIELDS = {
     errors=(400, 403),
     paged=True,
 )
-def list_quotas(svc, req: Request) -> Response:
+def list_quotas(svc: ManagementDependencies, req: Request) -> Response:
     require_admin(req)
     page = paging.page_args(req)
     reference = req.arg("reference")
@@ -104,14 +105,14 @@ def list_quotas(svc, req: Request) -> Response:
 
 
 @operation("getQuota", "A project's storage quota (its id is the project's)", "quota", response=QUOTA, errors=(400, 403, 404))
-def get_quota(svc, req: Request, id: int) -> Response:
+def get_quota(svc: ManagementDependencies, req: Request, id: int) -> Response:
     require_admin(req)
     project = _project(svc, id)
     return Response.json(200, render(project, svc.quotas.get(project.name)))
 
 
 @operation("updateQuota", "Set a project's storage limit in bytes (-1: none)", "quota", body=UPDATE, errors=(400, 403, 404))
-def update_quota(svc, req: Request, id: int, body: dict) -> Response:
+def update_quota(svc: ManagementDependencies, req: Request, id: int, body: dict) -> Response:
     require_admin(req)
     project = _project(svc, id)
     svc.quotas.set_hard(project.name, check_limit(body["hard"]["storage"]))

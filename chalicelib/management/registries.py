@@ -14,6 +14,7 @@ from dataclasses import replace
 from chalicelib.errors import RemoteRegistryError
 from chalicelib.management import paging
 from chalicelib.management.access import require_admin
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import AlreadyExists, BadRequest, NotFound, PreconditionFailed
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import PAGING, Param, operation
@@ -154,7 +155,7 @@ def render(registry: Registry) -> dict:
     errors=(400, 403),
     paged=True,
 )
-def list_registries(svc, req: Request) -> Response:
+def list_registries(svc: ManagementDependencies, req: Request) -> Response:
     require_admin(req)
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("name", "type", "url", "status"), {"name": "name"})
@@ -175,7 +176,7 @@ def list_registries(svc, req: Request) -> Response:
     location=True,
     errors=(400, 403, 409),
 )
-def create_registry(svc, req: Request, body: dict) -> Response:
+def create_registry(svc: ManagementDependencies, req: Request, body: dict) -> Response:
     require_admin(req)
     credential = body.get("credential") or {}
     registry = Registry(
@@ -199,7 +200,7 @@ def create_registry(svc, req: Request, body: dict) -> Response:
 
 @operation("GetRegistry", "One remote registry (its access secret reads as *****)", "registry",
            response=REGISTRY, errors=(400, 403, 404))
-def get_registry(svc, req: Request, registry_id: int) -> Response:
+def get_registry(svc: ManagementDependencies, req: Request, registry_id: int) -> Response:
     require_admin(req)
     return Response.json(200, render(find(svc, registry_id)))
 
@@ -211,7 +212,7 @@ def get_registry(svc, req: Request, registry_id: int) -> Response:
     body=REGISTRY_UPDATE,
     errors=(400, 403, 404, 409),
 )
-def update_registry(svc, req: Request, registry_id: int, body: dict) -> Response:
+def update_registry(svc: ManagementDependencies, req: Request, registry_id: int, body: dict) -> Response:
     require_admin(req)
     current = find(svc, registry_id)
     given = {k: v for k, v in body.items() if v is not None}
@@ -244,7 +245,7 @@ def update_registry(svc, req: Request, registry_id: int, body: dict) -> Response
 
 @operation("DeleteRegistry", "Remove a remote registry (and its stored secret) that no replication policy uses",
            "registry", errors=(400, 403, 404, 412))
-def delete_registry(svc, req: Request, registry_id: int) -> Response:
+def delete_registry(svc: ManagementDependencies, req: Request, registry_id: int) -> Response:
     require_admin(req)
     registry = find(svc, registry_id)
     users = [p.name for p in svc.replication_policies.list() if p.remote_registry_id == registry_id]
@@ -262,7 +263,7 @@ def delete_registry(svc, req: Request, registry_id: int) -> Response:
 
 @operation("PingRegistry", "Check that a registry answers and takes the credential (a stored one, by id, or one given)",
            "registry", body=REGISTRY_PING, errors=(400, 403, 404))
-def ping_registry(svc, req: Request, body: dict) -> Response:
+def ping_registry(svc: ManagementDependencies, req: Request, body: dict) -> Response:
     require_admin(req)
     given = {k: v for k, v in body.items() if v is not None}
     secret = ""
@@ -295,35 +296,35 @@ def ping_registry(svc, req: Request, body: dict) -> Response:
 
 @operation("GetRegistryInfo", "What a registry supports: its resource filters and triggers", "registry",
            response=REGISTRY_INFO, errors=(400, 403, 404))
-def get_registry_info(svc, req: Request, registry_id: int) -> Response:
+def get_registry_info(svc: ManagementDependencies, req: Request, registry_id: int) -> Response:
     require_admin(req)
     return Response.json(200, adapter(svc, find(svc, registry_id)).info())
 
 
 @operation("ListRegistryProviderTypes", "The registry types replication can use", "registry",
            response=array(string()), errors=(403,))
-def list_registry_provider_types(svc, req: Request) -> Response:
+def list_registry_provider_types(svc: ManagementDependencies, req: Request) -> Response:
     require_admin(req)
     return Response.json(200, list(adapters.TYPES))
 
 
 @operation("ListRegistryProviderInfos", "Each registry type's endpoint and credential patterns (none is fixed)",
            "registry", response={"type": "object", "additionalProperties": PROVIDER_INFO}, errors=(403,))
-def list_registry_provider_infos(svc, req: Request) -> Response:
+def list_registry_provider_infos(svc: ManagementDependencies, req: Request) -> Response:
     require_admin(req)
     # as Harbor: docker-registry and harbor take any URL and a user and secret, so no pattern
     return Response.json(200, {t: {} for t in adapters.TYPES})
 
 
 # -- helpers (replication's handlers use them too) ------------------------------------------------
-def find(svc, registry_id: int) -> Registry:
+def find(svc: ManagementDependencies, registry_id: int) -> Registry:
     registry = svc.registries.get(registry_id)
     if registry is None:
         raise NotFound(f"registry {registry_id} not found")
     return registry
 
 
-def adapter(svc, registry: Registry, secret: str | None = None) -> adapters.Adapter:
+def adapter(svc: ManagementDependencies, registry: Registry, secret: str | None = None) -> adapters.Adapter:
     return adapter_of(svc, registry, secret)
 
 
@@ -369,7 +370,7 @@ def _ca(raw: str | None) -> str:
     return raw
 
 
-def _check_health(svc, registry: Registry, secret: str) -> None:
+def _check_health(svc: ManagementDependencies, registry: Registry, secret: str) -> None:
     try:
         adapter(svc, registry, secret).ping()
     except RemoteRegistryError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from chalicelib.management import paging
 from chalicelib.management.access import require_admin
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest, NotFound
 from chalicelib.management.replication_policies import find as find_policy
 from chalicelib.management.schema import DATE_TIME, integer, obj, string
@@ -58,7 +59,7 @@ PAGE_ONLY = (PAGE, PAGE_SIZE)
 SORT = Param("sort", string(), 'Sort by fields: "start_time" or "-start_time" (the default)')
 
 
-def render(svc, execution: Execution) -> dict:
+def render(svc: ManagementDependencies, execution: Execution) -> dict:
     counts = svc.replication_runs.counts(execution)
     return {
         "id": execution.execution_id,
@@ -102,7 +103,7 @@ def render_task(execution: Execution, task: Task) -> dict:
     errors=(400, 403),
     paged=True,
 )
-def list_replication_executions(svc, req: Request) -> Response:
+def list_replication_executions(svc: ManagementDependencies, req: Request) -> Response:
     require_admin(req)
     page = paging.page_args(req)
     found = svc.replication_runs.list()
@@ -129,7 +130,7 @@ def list_replication_executions(svc, req: Request) -> Response:
     location=True,
     errors=(400, 403, 404, 409),
 )
-def start_replication(svc, req: Request, body: dict) -> Response:
+def start_replication(svc: ManagementDependencies, req: Request, body: dict) -> Response:
     require_admin(req)
     policy = find_policy(svc, body["policy_id"])
     if not policy.enabled:
@@ -146,7 +147,7 @@ def start_replication(svc, req: Request, body: dict) -> Response:
     location=True,
     errors=(400, 403, 404, 409),
 )
-def retry_replication(svc, req: Request, execution_id: int) -> Response:
+def retry_replication(svc: ManagementDependencies, req: Request, execution_id: int) -> Response:
     require_admin(req)
     execution = find(svc, execution_id)
     if execution.status == RUNNING:
@@ -160,14 +161,14 @@ def retry_replication(svc, req: Request, execution_id: int) -> Response:
 
 @operation("GetReplicationExecution", "One replication run", "replication", response=EXECUTION,
            errors=(400, 403, 404))
-def get_replication_execution(svc, req: Request, execution_id: int) -> Response:
+def get_replication_execution(svc: ManagementDependencies, req: Request, execution_id: int) -> Response:
     require_admin(req)
     return Response.json(200, render(svc, find(svc, execution_id)))
 
 
 @operation("StopReplication", "Stop a running replication run (its unfinished tasks read Stopped)", "replication",
            errors=(400, 403, 404))
-def stop_replication(svc, req: Request, execution_id: int) -> Response:
+def stop_replication(svc: ManagementDependencies, req: Request, execution_id: int) -> Response:
     require_admin(req)
     runs.stop(svc, find(svc, execution_id))
     return Response.empty(200)
@@ -182,7 +183,7 @@ def stop_replication(svc, req: Request, execution_id: int) -> Response:
     errors=(400, 403, 404),
     paged=True,
 )
-def list_replication_tasks(svc, req: Request, execution_id: int) -> Response:
+def list_replication_tasks(svc: ManagementDependencies, req: Request, execution_id: int) -> Response:
     require_admin(req)
     execution = find(svc, execution_id)
     tasks = svc.replication_runs.tasks(execution_id)
@@ -196,7 +197,7 @@ def list_replication_tasks(svc, req: Request, execution_id: int) -> Response:
 
 @operation("GetReplicationLog", "One task's log, as text", "replication", response=string(),
            errors=(400, 403, 404), content_type="text/plain")
-def get_replication_log(svc, req: Request, execution_id: int, task_id: int) -> Response:
+def get_replication_log(svc: ManagementDependencies, req: Request, execution_id: int, task_id: int) -> Response:
     require_admin(req)
     find(svc, execution_id)
     task = svc.replication_runs.task(execution_id, task_id)
@@ -208,7 +209,7 @@ def get_replication_log(svc, req: Request, execution_id: int, task_id: int) -> R
     return Response(200, {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))}, body)
 
 
-def find(svc, execution_id: int) -> Execution:
+def find(svc: ManagementDependencies, execution_id: int) -> Execution:
     execution = svc.replication_runs.get(execution_id)
     if execution is None:
         raise NotFound(f"execution {execution_id} not found")

@@ -13,6 +13,7 @@ from dataclasses import replace
 from chalicelib.management import paging
 from chalicelib.management import registries as endpoints
 from chalicelib.management.access import caller, require_admin
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import AlreadyExists, BadRequest, NotFound
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import PAGING, Param, operation
@@ -92,7 +93,7 @@ NAME_PARAM = Param("name", string(), 'Deprecated, use "q" instead: the policy\'s
 
 
 # -- rendering ------------------------------------------------------------------------------------
-def render(svc, policy: ReplicationPolicy, registries: dict | None = None) -> dict:
+def render(svc: ManagementDependencies, policy: ReplicationPolicy, registries: dict | None = None) -> dict:
     registries = registries if registries is not None else {r.registry_id: r for r in svc.registries.list()}
     return {
         "id": policy.policy_id,
@@ -117,7 +118,7 @@ def render(svc, policy: ReplicationPolicy, registries: dict | None = None) -> di
     }
 
 
-def _registry(svc, registry_id: int, registries: dict) -> dict:
+def _registry(svc: ManagementDependencies, registry_id: int, registries: dict) -> dict:
     if registry_id == LOCAL:
         # Harbor's "Local" registry: this one
         return {"id": 0, "name": "Local", "type": "harbor", "url": svc.settings.public_url, "insecure": False,
@@ -136,7 +137,7 @@ def _registry(svc, registry_id: int, registries: dict) -> dict:
     errors=(400, 403),
     paged=True,
 )
-def list_replication_policies(svc, req: Request) -> Response:
+def list_replication_policies(svc: ManagementDependencies, req: Request) -> Response:
     require_admin(req)
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("name", "enabled"), {"name": "name"})
@@ -158,7 +159,7 @@ def list_replication_policies(svc, req: Request) -> Response:
     location=True,
     errors=(400, 403, 409),
 )
-def create_replication_policy(svc, req: Request, body: dict) -> Response:
+def create_replication_policy(svc: ManagementDependencies, req: Request, body: dict) -> Response:
     require_admin(req)
     policy = checked(svc, from_body(body, creator=caller(req).name))
     try:
@@ -174,14 +175,14 @@ def create_replication_policy(svc, req: Request, body: dict) -> Response:
 
 
 @operation("GetReplicationPolicy", "One replication policy", "replication", response=POLICY, errors=(400, 403, 404))
-def get_replication_policy(svc, req: Request, policy_id: int) -> Response:
+def get_replication_policy(svc: ManagementDependencies, req: Request, policy_id: int) -> Response:
     require_admin(req)
     return Response.json(200, render(svc, find(svc, policy_id)))
 
 
 @operation("UpdateReplicationPolicy", "Replace a replication policy", "replication", body=POLICY_IN,
            errors=(400, 403, 404, 409))
-def update_replication_policy(svc, req: Request, policy_id: int, body: dict) -> Response:
+def update_replication_policy(svc: ManagementDependencies, req: Request, policy_id: int, body: dict) -> Response:
     require_admin(req)
     current = find(svc, policy_id)
     policy = checked(svc, replace(from_body(body, creator=current.creator), policy_id=current.policy_id))
@@ -202,7 +203,7 @@ def update_replication_policy(svc, req: Request, policy_id: int, body: dict) -> 
 
 
 @operation("DeleteReplicationPolicy", "Delete a replication policy", "replication", errors=(400, 403, 404))
-def delete_replication_policy(svc, req: Request, policy_id: int) -> Response:
+def delete_replication_policy(svc: ManagementDependencies, req: Request, policy_id: int) -> Response:
     require_admin(req)
     svc.replication_policies.delete(find(svc, policy_id))
     # a schedule left by a failure here removes itself when it fires (replication/scheduled.py)
@@ -211,7 +212,7 @@ def delete_replication_policy(svc, req: Request, policy_id: int) -> Response:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def find(svc, policy_id: int) -> ReplicationPolicy:
+def find(svc: ManagementDependencies, policy_id: int) -> ReplicationPolicy:
     policy = svc.replication_policies.get(policy_id)
     if policy is None:
         raise NotFound(f"replication policy {policy_id} not found")
@@ -255,7 +256,7 @@ def _filter(value: dict) -> Filter:
     return Filter(value["type"], raw.strip(), value.get("decoration") or "")
 
 
-def checked(svc, policy: ReplicationPolicy) -> ReplicationPolicy:
+def checked(svc: ManagementDependencies, policy: ReplicationPolicy) -> ReplicationPolicy:
     """The policy if Harbor's rules, its registry's existence and the absence of a loop with
     another policy allow it; a BadRequest saying why not."""
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from chalicelib import artifacts
 from chalicelib.management import paging
 from chalicelib.management.access import find_project, require
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import NotFound
 from chalicelib.management.ids import stable_id
 from chalicelib.management.schema import DATE_TIME, integer, string
@@ -41,7 +42,7 @@ def full_name(project: Project, repository_name: str) -> str:
     return validate_name(f"{project.name}/{repository_name}")
 
 
-def project_and_repository(svc, req: Request, project_name: str, repository_name: str, action: str) -> tuple[Project, RepositoryRecord]:
+def project_and_repository(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str, action: str) -> tuple[Project, RepositoryRecord]:
     project = find_project(svc, req, project_name, by_name=True)
     require(svc, req, project, action)
     name = full_name(project, repository_name)
@@ -51,7 +52,7 @@ def project_and_repository(svc, req: Request, project_name: str, repository_name
     return project, repository
 
 
-def render(svc, project: Project, repository: RepositoryRecord) -> dict:
+def render(svc: ManagementDependencies, project: Project, repository: RepositoryRecord) -> dict:
     return {
         "id": stable_id(repository.name),
         "project_id": project.project_id,
@@ -80,7 +81,7 @@ _FIELDS = {
     errors=(400, 403, 404),
     paged=True,
 )
-def list_repositories(svc, req: Request, project_name: str) -> Response:
+def list_repositories(svc: ManagementDependencies, req: Request, project_name: str) -> Response:
     project = find_project(svc, req, project_name, by_name=True)
     require(svc, req, project, "repository.read")
     page = paging.page_args(req)
@@ -97,7 +98,7 @@ def list_repositories(svc, req: Request, project_name: str) -> Response:
 
 
 @operation("getRepository", "A repository", "repository", response=REPOSITORY, errors=(400, 403, 404))
-def get_repository(svc, req: Request, project_name: str, repository_name: str) -> Response:
+def get_repository(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str) -> Response:
     project, repository = project_and_repository(svc, req, project_name, repository_name, "repository.read")
     return Response.json(200, render(svc, project, repository))
 
@@ -108,7 +109,7 @@ def get_repository(svc, req: Request, project_name: str, repository_name: str) -
     "repository",
     errors=(400, 403, 404, 412),
 )
-def delete_repository(svc, req: Request, project_name: str, repository_name: str) -> Response:
+def delete_repository(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str) -> Response:
     _, repository = project_and_repository(svc, req, project_name, repository_name, "repository.delete")
     if not artifacts.delete_repository(svc, repository.name):
         raise NotFound(f"repository {repository.name} not found")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from chalicelib.errors import Conflict
 from chalicelib.management import paging
 from chalicelib.management.access import require, require_user
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import AlreadyExists, BadRequest, NotFound
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import PAGE, PAGE_SIZE, operation
@@ -57,7 +58,7 @@ OPERATE = obj({"action": string(maxLength=16)})
 _STATUS_CODES = {"Pending": 0, "Running": 1, "Stopped": 2, "Error": 3, "Success": 3}
 
 
-def _policy(svc, req: Request, policy_id: int, action: str) -> tuple[StoredPolicy, Project]:
+def _policy(svc: ManagementDependencies, req: Request, policy_id: int, action: str) -> tuple[StoredPolicy, Project]:
     stored = svc.retention.get(policy_id)
     project = svc.accounts.get_project(stored.project) if stored is not None else None
     if stored is None or project is None or project.metadata.get("retention_id") != str(policy_id):
@@ -66,7 +67,7 @@ def _policy(svc, req: Request, policy_id: int, action: str) -> tuple[StoredPolic
     return stored, project
 
 
-def _project_of(svc, req: Request, body: dict) -> Project:
+def _project_of(svc: ManagementDependencies, req: Request, body: dict) -> Project:
     project_id = rules.scope_of(body)
     project = svc.accounts.get_project_by_id(project_id)
     if project is None:
@@ -83,14 +84,14 @@ def _checked(body: dict, project: Project) -> dict:
 
 @operation("getRentenitionMetadata", "The rule templates and selectors a retention policy may use", "Retention",
            response=METADATA)
-def get_retention_metadata(svc, req: Request) -> Response:
+def get_retention_metadata(svc: ManagementDependencies, req: Request) -> Response:
     require_user(req)
     return Response.json(200, rules.metadata())
 
 
 @operation("createRetention", "Create a project's retention policy (a project has one; its metadata names it)",
            "Retention", ok=201, body=POLICY, location=True, errors=(400, 403, 404, 409))
-def create_retention(svc, req: Request, body: dict) -> Response:
+def create_retention(svc: ManagementDependencies, req: Request, body: dict) -> Response:
     require_user(req)
     project = _project_of(svc, req, body)
     require(svc, req, project, "retention.write")
@@ -110,14 +111,14 @@ def create_retention(svc, req: Request, body: dict) -> Response:
 
 
 @operation("getRetention", "A retention policy", "Retention", response=POLICY_OUT, errors=(400, 403, 404))
-def get_retention(svc, req: Request, id: int) -> Response:
+def get_retention(svc: ManagementDependencies, req: Request, id: int) -> Response:
     stored, _ = _policy(svc, req, id, "retention.read")
     return Response.json(200, stored.policy)
 
 
 @operation("updateRetention", "Change a retention policy (its rules, its schedule)", "Retention", body=POLICY,
            errors=(400, 403, 404, 409))
-def update_retention(svc, req: Request, id: int, body: dict) -> Response:
+def update_retention(svc: ManagementDependencies, req: Request, id: int, body: dict) -> Response:
     stored, project = _policy(svc, req, id, "retention.write")
     scope = body.get("scope")
     if scope is not None and rules.scope_of(body) != project.project_id:
@@ -135,7 +136,7 @@ def update_retention(svc, req: Request, id: int, body: dict) -> Response:
 
 @operation("deleteRetention", "Delete a retention policy (the project's metadata stops naming it)", "Retention",
            errors=(400, 403, 404))
-def delete_retention(svc, req: Request, id: int) -> Response:
+def delete_retention(svc: ManagementDependencies, req: Request, id: int) -> Response:
     stored, _ = _policy(svc, req, id, "retention.write")
     svc.retention.delete(stored)
     # a schedule left by a failure here removes itself when it fires (retention/scheduled.py)
@@ -157,7 +158,7 @@ def render_task(t: Task) -> dict:
 
 @operation("triggerRetentionExecution", "Start a run of a retention policy (it runs after the answer: see its status); with dry_run nothing is deleted", "Retention",
            ok=201, body=TRIGGER, body_required=False, location=True, errors=(400, 403, 404))
-def trigger_retention_execution(svc, req: Request, id: int, body: dict | None) -> Response:
+def trigger_retention_execution(svc: ManagementDependencies, req: Request, id: int, body: dict | None) -> Response:
     stored, _ = _policy(svc, req, id, "retention.write")
     execution = runs.start(svc, stored, runs.MANUAL, dry_run=bool((body or {}).get("dry_run", False)))
     return Response.empty(201, {"Location": f"{paging.API_BASE}/retentions/{id}/executions/{execution.execution_id}"})
@@ -165,12 +166,12 @@ def trigger_retention_execution(svc, req: Request, id: int, body: dict | None) -
 
 @operation("listRetentionExecutions", "A policy's runs, newest first", "Retention",
            response={"type": "array", "items": EXECUTION}, params=(PAGE, PAGE_SIZE), errors=(400, 403, 404), paged=True)
-def list_retention_executions(svc, req: Request, id: int) -> Response:
+def list_retention_executions(svc: ManagementDependencies, req: Request, id: int) -> Response:
     stored, _ = _policy(svc, req, id, "retention.read")
     return paging.paged(req, svc.retention.executions(stored.policy_id), render_execution)
 
 
-def _execution(svc, stored: StoredPolicy, eid: int) -> Execution:
+def _execution(svc: ManagementDependencies, stored: StoredPolicy, eid: int) -> Execution:
     execution = svc.retention.execution(stored.policy_id, eid)
     if execution is None:
         raise NotFound(f"execution {eid} of retention policy {stored.policy_id} not found")
@@ -179,7 +180,7 @@ def _execution(svc, stored: StoredPolicy, eid: int) -> Execution:
 
 @operation("operateRetentionExecution", 'Stop a run ({"action": "stop"})', "Retention", body=OPERATE,
            errors=(400, 403, 404))
-def operate_retention_execution(svc, req: Request, id: int, eid: int, body: dict) -> Response:
+def operate_retention_execution(svc: ManagementDependencies, req: Request, id: int, eid: int, body: dict) -> Response:
     if body.get("action") != "stop":
         raise BadRequest("action should be 'stop'")
     stored, _ = _policy(svc, req, id, "retention.write")
@@ -189,7 +190,7 @@ def operate_retention_execution(svc, req: Request, id: int, eid: int, body: dict
 
 @operation("listRetentionTasks", "A run's tasks: one per repository, with how many artifacts it kept", "Retention",
            response={"type": "array", "items": TASK}, params=(PAGE, PAGE_SIZE), errors=(400, 403, 404), paged=True)
-def list_retention_tasks(svc, req: Request, id: int, eid: int) -> Response:
+def list_retention_tasks(svc: ManagementDependencies, req: Request, id: int, eid: int) -> Response:
     stored, _ = _policy(svc, req, id, "retention.read")
     _execution(svc, stored, eid)
     return paging.paged(req, svc.retention.tasks(eid), render_task)
@@ -197,7 +198,7 @@ def list_retention_tasks(svc, req: Request, id: int, eid: int) -> Response:
 
 @operation("getRetentionTaskLog", "A task's log: each artifact and whether it was kept or deleted", "Retention",
            response=string(), errors=(400, 403, 404), content_type="text/plain")
-def get_retention_task_log(svc, req: Request, id: int, eid: int, tid: int) -> Response:
+def get_retention_task_log(svc: ManagementDependencies, req: Request, id: int, eid: int, tid: int) -> Response:
     stored, _ = _policy(svc, req, id, "retention.read")
     _execution(svc, stored, eid)
     task = svc.retention.task(eid, tid)

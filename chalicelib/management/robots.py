@@ -14,6 +14,7 @@ import secrets
 from chalicelib.auth.passwords import hash_password, validate_password_strength
 from chalicelib.management import paging
 from chalicelib.management.access import allowed, caller, find_project, is_admin, require_admin, require_user
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest, Forbidden, NotFound
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import PAGING, operation
@@ -138,7 +139,7 @@ def _duration(robot: Robot) -> int:
     location=True,
     errors=(400, 403, 404, 409),
 )
-def create_robot(svc, req: Request, body: dict) -> Response:
+def create_robot(svc: ManagementDependencies, req: Request, body: dict) -> Response:
     require_user(req)
     if not NAME.match(body["name"]):
         raise BadRequest("name must be lower case letters and digits, with single '.', '_' or '-' between them")
@@ -189,7 +190,7 @@ _FIELDS = {
     errors=(400, 403, 404),
     paged=True,
 )
-def list_robot(svc, req: Request) -> Response:
+def list_robot(svc: ManagementDependencies, req: Request) -> Response:
     require_user(req)
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("name", "Level", "level", "ProjectID", "project_id"))
@@ -221,7 +222,7 @@ def list_robot(svc, req: Request) -> Response:
 
 
 @operation("GetRobotByID", "A robot account (never its secret)", "robot", response=ROBOT, errors=(400, 403, 404))
-def get_robot_by_id(svc, req: Request, robot_id: int) -> Response:
+def get_robot_by_id(svc: ManagementDependencies, req: Request, robot_id: int) -> Response:
     return Response.json(200, render(_robot_for(svc, req, robot_id, "robot.read")))
 
 
@@ -232,7 +233,7 @@ def get_robot_by_id(svc, req: Request, robot_id: int) -> Response:
     body=ROBOT_UPDATE,
     errors=(400, 403, 404),
 )
-def update_robot(svc, req: Request, robot_id: int, body: dict) -> Response:
+def update_robot(svc: ManagementDependencies, req: Request, robot_id: int, body: dict) -> Response:
     robot = _robot_for(svc, req, robot_id, "robot.write")
     if body.get("level") not in (None, robot.level):
         raise BadRequest("a robot's level cannot change")
@@ -261,7 +262,7 @@ def update_robot(svc, req: Request, robot_id: int, body: dict) -> Response:
     response=SECRET,
     errors=(400, 403, 404),
 )
-def refresh_sec(svc, req: Request, robot_id: int, body: dict) -> Response:
+def refresh_sec(svc: ManagementDependencies, req: Request, robot_id: int, body: dict) -> Response:
     principal = caller(req)
     robot = _robot_by_id(svc, robot_id)
     if not (principal.kind == "robot" and principal.name == robot.full_name):
@@ -272,14 +273,14 @@ def refresh_sec(svc, req: Request, robot_id: int, body: dict) -> Response:
 
 
 @operation("DeleteRobot", "Delete a robot account", "robot", errors=(400, 403, 404))
-def delete_robot(svc, req: Request, robot_id: int) -> Response:
+def delete_robot(svc: ManagementDependencies, req: Request, robot_id: int) -> Response:
     robot = _robot_for(svc, req, robot_id, "robot.write")
     svc.accounts.delete_robot(robot.full_name)
     return Response.empty(200)
 
 
 # -- rules ------------------------------------------------------------------------------------
-def _authorize_grant(svc, req: Request, level: str, permissions: list[dict], *, project_name: str | None = None) -> Project | None:
+def _authorize_grant(svc: ManagementDependencies, req: Request, level: str, permissions: list[dict], *, project_name: str | None = None) -> Project | None:
     """The robot's project (None for a system robot), once the caller is known to
     hold what the permissions grant. A project robot's permissions name its own
     project, once (Harbor's rule)."""
@@ -309,7 +310,7 @@ def _new_secret(given: str | None) -> str:
     return secrets.token_urlsafe(24)
 
 
-def _expiry(svc, created: int, duration: int | None) -> int:
+def _expiry(svc: ManagementDependencies, created: int, duration: int | None) -> int:
     if duration == NEVER:
         return NEVER
     if not duration:
@@ -317,14 +318,14 @@ def _expiry(svc, created: int, duration: int | None) -> int:
     return created + max(1, min(duration, MAX_DURATION_DAYS)) * DAY
 
 
-def _robot_by_id(svc, robot_id: int) -> Robot:
+def _robot_by_id(svc: ManagementDependencies, robot_id: int) -> Robot:
     robot = svc.accounts.get_robot_by_id(robot_id) if 0 < robot_id < 2**63 else None
     if robot is None:
         raise NotFound(f"robot {robot_id} not found")
     return robot
 
 
-def _robot_for(svc, req: Request, robot_id: int, action: str) -> Robot:
+def _robot_for(svc: ManagementDependencies, req: Request, robot_id: int, action: str) -> Robot:
     """The robot, if the caller may do `action` to it: system robots are a system
     administrator's, project robots their project's admins' (maintainers read)."""
     require_user(req)
@@ -338,7 +339,7 @@ def _robot_for(svc, req: Request, robot_id: int, action: str) -> Robot:
     raise Forbidden("you may not manage this robot account")
 
 
-def _all_robots(svc, project: str | None) -> list[Robot]:
+def _all_robots(svc: ManagementDependencies, project: str | None) -> list[Robot]:
     out: list[Robot] = []
     last = None
     while True:

@@ -15,6 +15,7 @@ from collections import defaultdict
 from chalicelib import roles as rbac
 from chalicelib.management import projects as project_api
 from chalicelib.management.access import actions, caller, role_in, roles_in, visible
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest
 from chalicelib.management.schema import boolean, integer, string
 from chalicelib.management.spec import Param, operation
@@ -104,7 +105,7 @@ HARBOR_POLICIES: dict[str, tuple[tuple[str, str], ...]] = {
 _PROJECT_SCOPE = re.compile(r"^/project/([0-9]{1,18})/?$")
 
 
-def _catalog(svc) -> list[str]:
+def _catalog(svc: ManagementDependencies) -> list[str]:
     """Every repository name, in order."""
     names: list[str] = []
     last = None
@@ -125,7 +126,7 @@ def _by_project(names: list[str]) -> dict[str, list[str]]:
     return grouped
 
 
-def _artifact_count(svc, repository: str) -> int:
+def _artifact_count(svc: ManagementDependencies, repository: str) -> int:
     from chalicelib.artifacts import top_level
 
     manifests = svc.meta.list_manifests(repository, with_body=False)
@@ -141,7 +142,7 @@ def _artifact_count(svc, repository: str) -> int:
     params=(Param("q", string(maxLength=MAX_QUERY), "A part of a project's or repository's name", required=True),),
     errors=(400,),
 )
-def search(svc, req: Request) -> Response:
+def search(svc: ManagementDependencies, req: Request) -> Response:
     caller(req)
     query = req.arg("q")
     if query is None:
@@ -177,7 +178,7 @@ def search(svc, req: Request) -> Response:
     "statistic",
     response=STATISTIC,
 )
-def get_statistic(svc, req: Request) -> Response:
+def get_statistic(svc: ManagementDependencies, req: Request) -> Response:
     caller(req)
     shown = visible(svc, req, svc.accounts.all_projects())
     repositories = _by_project(_catalog(svc))
@@ -202,7 +203,7 @@ def get_statistic(svc, req: Request) -> Response:
     ),
     errors=(400,),
 )
-def get_current_user_permissions(svc, req: Request) -> Response:
+def get_current_user_permissions(svc: ManagementDependencies, req: Request) -> Response:
     caller(req)
     relative = _flag(req.arg("relative"), "relative")
     scope = (req.arg("scope") or "").strip()

@@ -6,6 +6,7 @@ import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.schema import array, boolean, string
 from chalicelib.management.spec import operation
 from chalicelib.web.http import Request, Response
@@ -44,7 +45,7 @@ GENERAL_INFO = {
 
 
 @operation("getHealth", "Check the status of Berth's components", "health", response=HEALTH)
-def get_health(svc, req: Request) -> Response:
+def get_health(svc: ManagementDependencies, req: Request) -> Response:
     """Harbor answers 200 with the components' states, healthy or not."""
     checks = {
         "core": lambda: None,
@@ -65,12 +66,12 @@ def get_health(svc, req: Request) -> Response:
 
 
 @operation("ping", "Ping the API", "ping", response=string(), content_type="text/plain")
-def ping(svc, req: Request) -> Response:
+def ping(svc: ManagementDependencies, req: Request) -> Response:
     return Response(200, {"Content-Type": "text/plain; charset=utf-8", "Content-Length": "4"}, b"Pong")
 
 
 @operation("getSystemInfo", "General system information (less of it for anonymous callers)", "systeminfo", response=GENERAL_INFO)
-def get_system_info(svc, req: Request) -> Response:
+def get_system_info(svc: ManagementDependencies, req: Request) -> Response:
     config = svc.runtime_config
     values = config.values()
     info = {
@@ -101,7 +102,7 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "t", "true")
 
 
-def _external_url(svc, req: Request) -> str:
+def _external_url(svc: ManagementDependencies, req: Request) -> str:
     if svc.settings.public_url:
         return svc.settings.public_url
     host = req.header("Host") or "localhost"

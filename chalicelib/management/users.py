@@ -9,6 +9,7 @@ from chalicelib.auth.passwords import hash_password, validate_password_strength,
 from chalicelib.errors import Unauthorized
 from chalicelib.management import paging
 from chalicelib.management.access import caller, is_admin, require_admin, require_user
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest, Forbidden, NotFound
 from chalicelib.management.schema import DATE_TIME, boolean, integer, obj, string
 from chalicelib.management.spec import PAGE, PAGE_SIZE, PAGING, Param, operation
@@ -77,7 +78,7 @@ def render(user: User) -> dict:
 
 # -- handlers -------------------------------------------------------------------------------
 @operation("getCurrentUserInfo", "The caller's own profile", "user", response=USER, errors=(403,))
-def get_current_user(svc, req: Request) -> Response:
+def get_current_user(svc: ManagementDependencies, req: Request) -> Response:
     principal = require_user(req)
     user = svc.accounts.get_user(principal.name)
     if user is None:  # deleted between login and here
@@ -94,7 +95,7 @@ def get_current_user(svc, req: Request) -> Response:
     errors=(400, 403),
     paged=True,
 )
-def search_users(svc, req: Request) -> Response:
+def search_users(svc: ManagementDependencies, req: Request) -> Response:
     require_user(req)  # robots may not learn who the users are
     page = paging.page_args(req)
     needle = req.arg("username")
@@ -122,7 +123,7 @@ _FIELDS = {
     errors=(400, 403),
     paged=True,
 )
-def list_users(svc, req: Request) -> Response:
+def list_users(svc: ManagementDependencies, req: Request) -> Response:
     require_admin(req)
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("username", "email", "user_id"))
@@ -143,7 +144,7 @@ def list_users(svc, req: Request) -> Response:
     location=True,
     errors=(400, 403, 409),
 )
-def create_user(svc, req: Request, body: dict) -> Response:
+def create_user(svc: ManagementDependencies, req: Request, body: dict) -> Response:
     config = svc.runtime_config
     if not is_admin(req) and not config.typed("self_registration"):
         if req.identity is None:
@@ -172,7 +173,7 @@ def create_user(svc, req: Request, body: dict) -> Response:
 
 
 @operation("getUser", "A user's profile (the user or a system administrator)", "user", response=USER, errors=(400, 403, 404))
-def get_user(svc, req: Request, user_id: int) -> Response:
+def get_user(svc: ManagementDependencies, req: Request, user_id: int) -> Response:
     return Response.json(200, render(_user_for(svc, req, user_id)))
 
 
@@ -183,7 +184,7 @@ def get_user(svc, req: Request, user_id: int) -> Response:
     body=USER_PROFILE,
     errors=(400, 403, 404),
 )
-def update_user_profile(svc, req: Request, user_id: int, body: dict) -> Response:
+def update_user_profile(svc: ManagementDependencies, req: Request, user_id: int, body: dict) -> Response:
     user = _user_for(svc, req, user_id)
     changes = {}
     if "email" in body:
@@ -198,7 +199,7 @@ def update_user_profile(svc, req: Request, user_id: int, body: dict) -> Response
 
 
 @operation("deleteUser", "Delete a user with their memberships (system administrators)", "user", errors=(400, 403, 404))
-def delete_user(svc, req: Request, user_id: int) -> Response:
+def delete_user(svc: ManagementDependencies, req: Request, user_id: int) -> Response:
     principal = require_admin(req)
     user = _user_by_id(svc, user_id)
     if user.username == principal.name:
@@ -214,7 +215,7 @@ def delete_user(svc, req: Request, user_id: int) -> Response:
     body=PASSWORD_REQ,
     errors=(400, 403, 404),
 )
-def update_user_password(svc, req: Request, user_id: int, body: dict) -> Response:
+def update_user_password(svc: ManagementDependencies, req: Request, user_id: int, body: dict) -> Response:
     user = _user_for(svc, req, user_id)
     own = user.username == caller(req).name
     if user.source != "db" or not user.password_hash:
@@ -242,7 +243,7 @@ def update_user_password(svc, req: Request, user_id: int, body: dict) -> Respons
     body=SYSADMIN_FLAG,
     errors=(400, 403, 404),
 )
-def set_user_sysadmin(svc, req: Request, user_id: int, body: dict) -> Response:
+def set_user_sysadmin(svc: ManagementDependencies, req: Request, user_id: int, body: dict) -> Response:
     principal = require_admin(req)
     user = _user_by_id(svc, user_id)
     if user.username == principal.name:
@@ -252,7 +253,7 @@ def set_user_sysadmin(svc, req: Request, user_id: int, body: dict) -> Response:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _all_users(svc) -> list[User]:
+def _all_users(svc: ManagementDependencies) -> list[User]:
     out: list[User] = []
     last = None
     while True:
@@ -263,14 +264,14 @@ def _all_users(svc) -> list[User]:
         last = page[-1].username
 
 
-def _user_by_id(svc, user_id: int) -> User:
+def _user_by_id(svc: ManagementDependencies, user_id: int) -> User:
     user = svc.accounts.get_user_by_id(user_id) if 0 < user_id < 2**63 else None
     if user is None:
         raise NotFound(f"user {user_id} not found")
     return user
 
 
-def _user_for(svc, req: Request, user_id: int) -> User:
+def _user_for(svc: ManagementDependencies, req: Request, user_id: int) -> User:
     """The user, if the caller is that user or a system administrator."""
     principal = require_user(req)
     if is_admin(req):

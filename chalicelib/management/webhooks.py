@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from chalicelib.events.envelope import ARTIFACT_PUSHED, new_event, new_id
 from chalicelib.management import paging
 from chalicelib.management.access import caller, project_for
+from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import BadRequest, NotFound
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import IS_RESOURCE_NAME, PAGING, operation
@@ -223,7 +224,7 @@ def render_task(run: Execution, number: str, task: dict) -> dict:
     errors=(400, 403, 404),
     paged=True,
 )
-def list_webhook_policies(svc, req: Request, project_name_or_id: str) -> Response:
+def list_webhook_policies(svc: ManagementDependencies, req: Request, project_name_or_id: str) -> Response:
     project = project_for(svc, req, project_name_or_id, "webhook.read")
     page = paging.page_args(req)
     conditions = paging.query_args(req, ("name", "enabled"))
@@ -242,7 +243,7 @@ def list_webhook_policies(svc, req: Request, project_name_or_id: str) -> Respons
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404, 409),
 )
-def create_webhook_policy(svc, req: Request, project_name_or_id: str, body: dict) -> Response:
+def create_webhook_policy(svc: ManagementDependencies, req: Request, project_name_or_id: str, body: dict) -> Response:
     project = project_for(svc, req, project_name_or_id, "webhook.write")
     name = body["name"].strip()
     if any(p.name == name for p in svc.webhooks.list(project.name)):
@@ -272,7 +273,7 @@ def create_webhook_policy(svc, req: Request, project_name_or_id: str, body: dict
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def get_webhook_policy(svc, req: Request, project_name_or_id: str, webhook_policy_id: int) -> Response:
+def get_webhook_policy(svc: ManagementDependencies, req: Request, project_name_or_id: str, webhook_policy_id: int) -> Response:
     project = project_for(svc, req, project_name_or_id, "webhook.read")
     return Response.json(200, render(_policy(svc, project, webhook_policy_id), project))
 
@@ -285,7 +286,7 @@ def get_webhook_policy(svc, req: Request, project_name_or_id: str, webhook_polic
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404, 409),
 )
-def update_webhook_policy(svc, req: Request, project_name_or_id: str, webhook_policy_id: int, body: dict) -> Response:
+def update_webhook_policy(svc: ManagementDependencies, req: Request, project_name_or_id: str, webhook_policy_id: int, body: dict) -> Response:
     project = project_for(svc, req, project_name_or_id, "webhook.write")
     current = _policy(svc, project, webhook_policy_id)
     name = body["name"].strip()
@@ -318,7 +319,7 @@ def update_webhook_policy(svc, req: Request, project_name_or_id: str, webhook_po
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def delete_webhook_policy(svc, req: Request, project_name_or_id: str, webhook_policy_id: int) -> Response:
+def delete_webhook_policy(svc: ManagementDependencies, req: Request, project_name_or_id: str, webhook_policy_id: int) -> Response:
     project = project_for(svc, req, project_name_or_id, "webhook.write")
     if not svc.webhooks.delete(project.name, webhook_policy_id):
         raise NotFound(f"webhook policy {webhook_policy_id} not found")
@@ -333,7 +334,7 @@ def delete_webhook_policy(svc, req: Request, project_name_or_id: str, webhook_po
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def get_supported_event_types(svc, req: Request, project_name_or_id: str) -> Response:
+def get_supported_event_types(svc: ManagementDependencies, req: Request, project_name_or_id: str) -> Response:
     project_for(svc, req, project_name_or_id, "webhook.read")
     return Response.json(
         200,
@@ -355,7 +356,7 @@ def get_supported_event_types(svc, req: Request, project_name_or_id: str) -> Res
     errors=(400, 403, 404),
     paged=True,
 )
-def list_executions(svc, req: Request, project_name_or_id: str, webhook_policy_id: int) -> Response:
+def list_executions(svc: ManagementDependencies, req: Request, project_name_or_id: str, webhook_policy_id: int) -> Response:
     project = project_for(svc, req, project_name_or_id, "webhook.read")
     _policy(svc, project, webhook_policy_id)
     page = paging.page_args(req)
@@ -375,7 +376,7 @@ def list_executions(svc, req: Request, project_name_or_id: str, webhook_policy_i
     errors=(400, 403, 404),
     paged=True,
 )
-def list_tasks(svc, req: Request, project_name_or_id: str, webhook_policy_id: int, execution_id: int) -> Response:
+def list_tasks(svc: ManagementDependencies, req: Request, project_name_or_id: str, webhook_policy_id: int, execution_id: int) -> Response:
     project = project_for(svc, req, project_name_or_id, "webhook.read")
     run = _execution(svc, project, webhook_policy_id, execution_id)
     tasks = sorted(run.tasks.items(), key=lambda kv: int(kv[0]))
@@ -391,7 +392,7 @@ def list_tasks(svc, req: Request, project_name_or_id: str, webhook_policy_id: in
     errors=(400, 403, 404),
     content_type="text/plain",
 )
-def get_task_log(svc, req: Request, project_name_or_id: str, webhook_policy_id: int, execution_id: int, task_id: int) -> Response:
+def get_task_log(svc: ManagementDependencies, req: Request, project_name_or_id: str, webhook_policy_id: int, execution_id: int, task_id: int) -> Response:
     project = project_for(svc, req, project_name_or_id, "webhook.read")
     run = _execution(svc, project, webhook_policy_id, execution_id)
     task = run.tasks.get(str(task_id))
@@ -418,7 +419,7 @@ def get_task_log(svc, req: Request, project_name_or_id: str, webhook_policy_id: 
     params=(IS_RESOURCE_NAME,),
     errors=(400, 403, 404),
 )
-def test_webhook_policy(svc, req: Request, project_name_or_id: str, body: dict) -> Response:
+def test_webhook_policy(svc: ManagementDependencies, req: Request, project_name_or_id: str, body: dict) -> Response:
     project = project_for(svc, req, project_name_or_id, "webhook.write")
     if "policy_id" in body:
         policy = _policy(svc, project, body["policy_id"])
@@ -455,14 +456,14 @@ def test_webhook_policy(svc, req: Request, project_name_or_id: str, body: dict) 
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _policy(svc, project: Project, policy_id: int) -> Policy:
+def _policy(svc: ManagementDependencies, project: Project, policy_id: int) -> Policy:
     policy = svc.webhooks.get(project.name, policy_id)
     if policy is None:
         raise NotFound(f"webhook policy {policy_id} not found")
     return policy
 
 
-def _execution(svc, project: Project, policy_id: int, execution_id: int) -> Execution:
+def _execution(svc: ManagementDependencies, project: Project, policy_id: int, execution_id: int) -> Execution:
     _policy(svc, project, policy_id)
     run = svc.webhooks.execution(project.name, policy_id, execution_id)
     if run is None:
@@ -477,9 +478,9 @@ def _event_types(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def _targets(svc, req: Request, values: list[dict], stored: tuple[Target, ...]) -> tuple[Target, ...]:
+def _targets(svc: ManagementDependencies, req: Request, values: list[dict], stored: tuple[Target, ...]) -> tuple[Target, ...]:
     by_address = {t.address: t for t in stored}
-    out = []
+    out: list[Target] = []
     for value in values:
         notify_type = value.get("type") or "http"
         try:
@@ -508,5 +509,5 @@ def _request_origin(req: Request) -> str:
     return f"{req.scheme}://{host}" if host else ""
 
 
-def _registry_host(svc, req: Request) -> str:
+def _registry_host(svc: ManagementDependencies, req: Request) -> str:
     return urlsplit(svc.settings.public_url).netloc if svc.settings.public_url else (req.header("Host") or "")

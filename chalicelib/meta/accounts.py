@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -848,7 +848,7 @@ class DynamoAccounts:
             raise
         return unmarshal(out["Attributes"])
 
-    def _transact(self, steps: list[tuple[dict[str, Any], BerthError | None]]) -> None:
+    def _transact(self, steps: Sequence[tuple[dict[str, Any], BerthError | None]]) -> None:
         """Write the operations in one transaction; a failed condition raises the error
         paired with its operation, a lost race with another transaction Conflict."""
         try:
@@ -911,7 +911,7 @@ class _Listed:
     def rows(self, after: str | None, limit: int) -> list[tuple[str, Any]]:
         if self._load is not None:
             return self._load(self._source.keys(after, limit))
-        return [(i["SK"], self._build(i)) for i in self._source.items(after, limit)]  # type: ignore[misc]
+        return [(i["SK"], self._build(i)) for i in self._source.items(after, limit)]
 
 
 class _Stale(BerthError):

@@ -16,6 +16,7 @@ tests/contract/test_label_store.py runs the same suite over both.
 """
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -109,11 +110,11 @@ class LabelStore(Protocol):
         """False if the label was not on the artifact."""
         ...
 
-    def artifact_label_ids(self, repository: str) -> dict[str, list[int]]:
+    def artifact_label_ids(self, repository: str) -> dict[str, builtins.list[int]]:
         """{digest: label ids} of every labelled artifact of the repository."""
         ...
 
-    def artifact_labels(self, repository: str) -> dict[str, list[Label]]:
+    def artifact_labels(self, repository: str) -> dict[str, builtins.list[Label]]:
         """{digest: labels, by name} for the repository, only labels that still exist."""
         ...
 
@@ -225,7 +226,7 @@ class DynamoLabels:
     def remove_from_artifact(self, repository: str, digest: str, label_id: int) -> bool:
         return self._t.delete(keys.repo_pk(repository), keys.artifact_label_sk(digest, label_id), return_old=True) is not None
 
-    def artifact_label_ids(self, repository: str) -> dict[str, list[int]]:
+    def artifact_label_ids(self, repository: str) -> dict[str, builtins.list[int]]:
         """{digest: label ids} of every labelled artifact of the repository (one Query)."""
         prefix = keys.ARTIFACT_LABEL_PREFIX
         out: dict[str, list[int]] = {}
@@ -234,7 +235,7 @@ class DynamoLabels:
             out.setdefault(digest, []).append(int(item["label_id"]))
         return {digest: sorted(ids) for digest, ids in out.items()}  # by id (the keys sort them as text)
 
-    def artifact_labels(self, repository: str) -> dict[str, list[Label]]:
+    def artifact_labels(self, repository: str) -> dict[str, builtins.list[Label]]:
         """{digest: labels, by name} for the repository: its references, then the labels
         that still exist (one Query, one BatchGetItem)."""
         ids = self.artifact_label_ids(repository)
@@ -309,10 +310,10 @@ class MemoryLabels:
         on.remove(label_id)
         return True
 
-    def artifact_label_ids(self, repository: str) -> dict[str, list[int]]:
+    def artifact_label_ids(self, repository: str) -> dict[str, builtins.list[int]]:
         return {digest: sorted(ids) for digest, ids in self._on.get(repository, {}).items() if ids}
 
-    def artifact_labels(self, repository: str) -> dict[str, list[Label]]:
+    def artifact_labels(self, repository: str) -> dict[str, builtins.list[Label]]:
         return {
             digest: sorted((self._labels[i] for i in ids if i in self._labels), key=lambda label: label.name)
             for digest, ids in self.artifact_label_ids(repository).items()

@@ -11,6 +11,7 @@ over both.
 """
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -283,14 +284,14 @@ class ReplicationRunStore(Protocol):
 
     def save(self, execution: Execution) -> None: ...
 
-    def end(self, execution: Execution, events: list[Any]) -> bool:
+    def end(self, execution: Execution, events: builtins.list[Any]) -> bool:
         """Record the run's end with its events (chalicelib/events Event) written with it, only
         while it is still in progress (False: a retried finish, or a stop that came first)."""
         ...
 
-    def add_tasks(self, tasks: list[Task]) -> None: ...
+    def add_tasks(self, tasks: builtins.list[Task]) -> None: ...
 
-    def tasks(self, execution_id: int) -> list[Task]:
+    def tasks(self, execution_id: int) -> builtins.list[Task]:
         """A run's tasks, by id."""
         ...
 
@@ -347,7 +348,7 @@ class MemoryReplicationRuns:
     def save(self, execution: Execution) -> None:
         self._executions[execution.execution_id] = _stored_times(_copy(execution))
 
-    def end(self, execution: Execution, events: list[Any]) -> bool:
+    def end(self, execution: Execution, events: builtins.list[Any]) -> bool:
         current = self._executions.get(execution.execution_id)
         if current is None or current.status != RUNNING:
             return False
@@ -355,11 +356,11 @@ class MemoryReplicationRuns:
         self.emitted.extend(events)
         return True
 
-    def add_tasks(self, tasks: list[Task]) -> None:
+    def add_tasks(self, tasks: builtins.list[Task]) -> None:
         for task in tasks:
             self._put_task(task)
 
-    def tasks(self, execution_id: int) -> list[Task]:
+    def tasks(self, execution_id: int) -> builtins.list[Task]:
         found = self._tasks.get(execution_id, {})
         return [found[i] for i in sorted(found)]
 
@@ -455,7 +456,7 @@ class DynamoReplicationRuns:
     def save(self, execution: Execution) -> None:
         self._t.put(_execution_item(execution))
 
-    def end(self, execution: Execution, events: list[Any]) -> bool:
+    def end(self, execution: Execution, events: builtins.list[Any]) -> bool:
         """Record the run's end with its events (outbox items), in one transaction, only
         while it is still running: a retried finish, or a stop that came first, writes nothing."""
         op = put_op(_execution_item(execution), "#s = :running", {":running": RUNNING})
@@ -470,10 +471,10 @@ class DynamoReplicationRuns:
             raise
         return True
 
-    def add_tasks(self, tasks: list[Task]) -> None:
+    def add_tasks(self, tasks: builtins.list[Task]) -> None:
         self._t.batch_put([_task_item(t) for t in tasks])
 
-    def tasks(self, execution_id: int) -> list[Task]:
+    def tasks(self, execution_id: int) -> builtins.list[Task]:
         return [_task(i) for i in self._t.query_all(keys.replication_tasks_pk(execution_id), low="0", high="9~")]
 
     def task(self, execution_id: int, task_id: int) -> Task | None:

@@ -15,6 +15,7 @@ tests/contract/test_webhook_store.py runs the same suite over both.
 """
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -79,7 +80,7 @@ class Execution:
         ends = [t.get("end_time") for t in self.tasks.values()]
         if not ends or any(e is None for e in ends):
             return None
-        return max(ends)
+        return max(e for e in ends if e is not None)
 
 
 class WebhookStore(Protocol):
@@ -113,7 +114,7 @@ class WebhookStore(Protocol):
         """Set fields of one task's state (None values left out); KeyError if the execution is not there."""
         ...
 
-    def executions(self, project: str, policy_id: int, *, limit: int = 100) -> list[Execution]:
+    def executions(self, project: str, policy_id: int, *, limit: int = 100) -> builtins.list[Execution]:
         """The latest executions of a policy, newest first."""
         ...
 
@@ -202,7 +203,7 @@ class DynamoWebhooks:
                 raise KeyError(execution_id) from None
             raise
 
-    def executions(self, project: str, policy_id: int, *, limit: int = 100) -> list[Execution]:
+    def executions(self, project: str, policy_id: int, *, limit: int = 100) -> builtins.list[Execution]:
         """The latest executions of a policy, newest first (one Query)."""
         out = self._t.client.query(
             TableName=self._t.name,
@@ -274,7 +275,7 @@ class MemoryWebhooks:
             raise KeyError(execution_id)
         execution.tasks.setdefault(str(task), {}).update({k: v for k, v in state.items() if v is not None})
 
-    def executions(self, project: str, policy_id: int, *, limit: int = 100) -> list[Execution]:
+    def executions(self, project: str, policy_id: int, *, limit: int = 100) -> builtins.list[Execution]:
         found = [copy.deepcopy(e) for (p, i, _), e in self._executions.items() if (p, i) == (project, policy_id)]
         return sorted(found, key=lambda e: e.execution_id, reverse=True)[:limit]
 

@@ -12,6 +12,7 @@ from chalicelib.events.actor import Actor, acting_as
 from chalicelib.oci.errcodes import API_VERSION_HEADER, error_response, fault_response, response_for
 from chalicelib.oci.names import validate_name
 from chalicelib.registry import routes as route_table
+from chalicelib.registry.dependencies import RegistryDependencies
 from chalicelib.web.http import OPERATION_HEADER, Request, Response
 
 logger = logging.getLogger("berth.registry")
@@ -19,7 +20,7 @@ logger = logging.getLogger("berth.registry")
 UPLOAD_STATE = Identity(subject="", kind="upload-state")
 
 
-def dispatch(svc, req: Request, routes: tuple[route_table.Route, ...] = route_table.ROUTES) -> Response:
+def dispatch(svc: RegistryDependencies, req: Request, routes: tuple[route_table.Route, ...] = route_table.ROUTES) -> Response:
     route = None
     try:
         route, params, path_known = route_table.match(routes, req.method, req.path)
@@ -54,7 +55,7 @@ def dispatch(svc, req: Request, routes: tuple[route_table.Route, ...] = route_ta
     return response
 
 
-def _pulled(svc, req: Request, params: dict[str, str], response: Response) -> None:
+def _pulled(svc: RegistryDependencies, req: Request, params: dict[str, str], response: Response) -> None:
     """A pull is recorded by chalicelib/pulls.py (its event, its counts), in the request or
     from its log line; pushes and deletes are events of their stores' transactions, which
     the audit log's consumer enters (chalicelib/events/audit.py). A fault here never fails
@@ -65,7 +66,7 @@ def _pulled(svc, req: Request, params: dict[str, str], response: Response) -> No
         logger.exception("pull record failed")
 
 
-def _record_pull(svc, req: Request, params: dict[str, str], response: Response) -> None:
+def _record_pull(svc: RegistryDependencies, req: Request, params: dict[str, str], response: Response) -> None:
     from chalicelib import pulls
 
     digest = response.headers.get("Docker-Content-Digest", "")

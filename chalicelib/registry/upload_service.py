@@ -138,7 +138,7 @@ class _Hasher:
                 self.impl = resumable_hash.ResumableHash.new(SESSION_HASH)
                 self.resumable = True
         except resumable_hash.ResumableHashUnavailable:
-            self.impl = hashlib.sha256() if session.offset == 0 else None
+            self.impl = hashlib.sha256() if session.offset == 0 else None  # type: ignore[assignment]  # hashlib's, when resuming is not available
         self.other = hashlib.new(other) if other and other != SESSION_HASH and session.offset == 0 else None
 
     def update(self, data: bytes) -> None:

@@ -111,7 +111,7 @@ def check_cron(cron: str) -> None:
 
 # -- what a policy selects -------------------------------------------------------------------------
 def name_selected(policy: ReplicationPolicy, repository: str) -> bool:
-    return all(pattern_matches(repository, f.value) for f in policy.filters if f.type == "name")
+    return all(pattern_matches(repository, _pattern(f)) for f in policy.filters if f.type == "name")
 
 
 def tags_selected(policy: ReplicationPolicy, tags: Iterable[str]) -> list[str]:
@@ -120,7 +120,7 @@ def tags_selected(policy: ReplicationPolicy, tags: Iterable[str]) -> list[str]:
     for tag in tags:
         keep = True
         for item in (f for f in policy.filters if f.type == "tag"):
-            hit = pattern_matches(tag, item.value)
+            hit = pattern_matches(tag, _pattern(item))
             keep = keep and (not hit if item.decoration == "excludes" else hit)
         if keep:
             out.append(tag)
@@ -144,7 +144,7 @@ def labels_selected(policy: ReplicationPolicy, labels: Iterable[str]) -> bool:
 
 def resource_type(policy: ReplicationPolicy) -> str:
     """"image" (container images only) or "artifact" (everything, the default)."""
-    return next((f.value for f in policy.filters if f.type == "resource"), "artifact")
+    return next((_pattern(f) for f in policy.filters if f.type == "resource"), "artifact")
 
 
 def destination(repository: str, namespace: str, replace_count: int) -> str:
@@ -187,8 +187,13 @@ def loop_between(a: ReplicationPolicy, b: ReplicationPolicy) -> bool:
     return False
 
 
+def _pattern(f: Filter) -> str:
+    """A name, tag or resource filter's value: one string (a label filter's is a tuple of names)."""
+    return f.value if isinstance(f.value, str) else ",".join(f.value)
+
+
 def _samples(policy: ReplicationPolicy) -> list[str]:
-    patterns = [f.value for f in policy.filters if f.type == "name" and f.value] or ["**"]
+    patterns = [_pattern(f) for f in policy.filters if f.type == "name" and f.value] or ["**"]
     return [_sample(p) for p in patterns]
 
 

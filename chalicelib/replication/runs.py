@@ -8,6 +8,7 @@ import re
 from dataclasses import replace
 
 from chalicelib.config import ConfigurationError
+from chalicelib.dependencies import DomainDependencies
 from chalicelib.errors import Conflict
 from chalicelib.meta.replication import FAILED, PENDING, RUNNING, STOPPED, Execution, ReplicationPolicy, Task, count
 
@@ -16,7 +17,7 @@ class RunInProgress(Conflict):
     """the policy runs one at a time and a run of it is in progress"""
 
 
-def start(svc, policy: ReplicationPolicy, trigger: str, *, retry_of: int = 0, scope: str = "",
+def start(svc: DomainDependencies, policy: ReplicationPolicy, trigger: str, *, retry_of: int = 0, scope: str = "",
           tasks: tuple[Task, ...] = ()) -> Execution:
     """`tasks`: what the run is to do, known before it starts (a replicated deletion); its
     plan then finds them written instead of listing the source. A policy with Harbor's
@@ -53,7 +54,7 @@ def start(svc, policy: ReplicationPolicy, trigger: str, *, retry_of: int = 0, sc
     return execution
 
 
-def stop(svc, execution: Execution) -> Execution:
+def stop(svc: DomainDependencies, execution: Execution) -> Execution:
     """Stop the workflow; the run and its unfinished tasks read Stopped."""
     if execution.status != RUNNING:
         return execution

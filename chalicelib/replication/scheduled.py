@@ -9,6 +9,7 @@ succeeded, the schedule's failed) starts nothing and removes itself.
 """
 from __future__ import annotations
 
+from chalicelib.dependencies import DomainDependencies
 from chalicelib.meta.replication import ReplicationPolicy
 from chalicelib.replication import runs
 
@@ -35,7 +36,7 @@ def forget(schedules, policy_id: int) -> None:
     schedules.delete(schedule_name(policy_id))
 
 
-def run(svc, job: dict) -> dict:
+def run(svc: DomainDependencies, job: dict) -> dict:
     """The schedule fired: start a run of the policy, if it still wants one."""
     policy_id = int(job.get("policy_id") or 0)
     policy = svc.replication_policies.get(policy_id)

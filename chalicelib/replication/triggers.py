@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from chalicelib.dependencies import DomainDependencies
 from chalicelib.events.envelope import ARTIFACT_DELETED, ARTIFACT_PUSHED, TAG_CREATED, TAG_DELETED, Event
 from chalicelib.meta.replication import ReplicationPolicy, Task
 from chalicelib.replication import rules, runs
@@ -52,7 +53,7 @@ def deletion(policy: ReplicationPolicy, event: Event) -> Task | None:
                 reference, tags, "artifact", "deletion")
 
 
-def consume(svc, events: list[Event]) -> int:
+def consume(svc: DomainDependencies, events: list[Event]) -> int:
     """Start the runs these events call for; how many were started."""
     events = [e for e in events if e.type in TYPES]
     if not events:
@@ -63,7 +64,7 @@ def consume(svc, events: list[Event]) -> int:
         for policy in policies:
             if not selected(policy, event):
                 continue
-            tasks = ()
+            tasks: tuple[Task, ...] = ()
             if event.type in DELETIONS:
                 task = deletion(policy, event)
                 if task is None:

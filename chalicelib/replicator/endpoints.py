@@ -19,6 +19,7 @@ from chalicelib.oci.digests import Digest, looks_like_digest
 from chalicelib.oci.manifests import parse_manifest
 from chalicelib.registry.handlers.common import write_guard
 from chalicelib.remote.client import Manifest, RegistryClient
+from chalicelib.services import Services
 
 
 class BlobSource(Protocol):
@@ -53,7 +54,7 @@ class LocalEndpoint:
 
     name = "local"
 
-    def __init__(self, svc):
+    def __init__(self, svc: Services):
         self.svc = svc
 
     def manifest(self, repository: str, reference: str) -> Manifest | None:

@@ -37,6 +37,7 @@ from chalicelib.replication import rules
 from chalicelib.replication.remotes import adapter_of
 from chalicelib.replicator.copier import Copier
 from chalicelib.replicator.endpoints import LocalEndpoint, RemoteEndpoint
+from chalicelib.services import Services
 
 IMAGE_CONFIGS = ("application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json")
 
@@ -49,7 +50,7 @@ class ReplicationTaskFailed(Exception):
     """The artifact cannot be copied as things are: no retry."""
 
 
-def handle(svc, event: dict) -> dict:
+def handle(svc: Services, event: dict) -> dict:
     step = event.get("step")
     execution_id = int(event["execution_id"])
     if step == "plan":
@@ -66,7 +67,7 @@ def handle(svc, event: dict) -> dict:
 
 
 # -- plan -------------------------------------------------------------------------------------
-def plan(svc, execution_id: int) -> dict:
+def plan(svc: Services, execution_id: int) -> dict:
     execution, policy = _run(svc, execution_id)
     if execution.status == STOPPED:  # stopped before it began
         return {"execution_id": execution_id, "tasks": []}
@@ -82,7 +83,7 @@ def plan(svc, execution_id: int) -> dict:
     return {"execution_id": execution_id, "tasks": [t.task_id for t in tasks if t.status == PENDING]}
 
 
-def _selected(svc, execution: Execution, policy: ReplicationPolicy) -> list[Task]:
+def _selected(svc: Services, execution: Execution, policy: ReplicationPolicy) -> list[Task]:
     """One task per artifact the policy selects at the source, with its selected tags."""
     found: list[tuple[str, str, list[str]]] = []  # (repository, reference, tags)
     if policy.push_based:
@@ -124,7 +125,7 @@ def _selected(svc, execution: Execution, policy: ReplicationPolicy) -> list[Task
     return tasks
 
 
-def _retried(svc, execution: Execution) -> list[Task]:
+def _retried(svc: Services, execution: Execution) -> list[Task]:
     """The failed (and stopped) tasks of the run retried, as new pending tasks."""
     old = [t for t in svc.replication_runs.tasks(execution.retry_of) if t.status in (FAILED, STOPPED)]
     return [replace(t, execution_id=execution.execution_id, task_id=n, status=PENDING, started=0, ended=0, bytes=0,
@@ -132,7 +133,7 @@ def _retried(svc, execution: Execution) -> list[Task]:
             for n, t in enumerate(old, 1)]
 
 
-def _local_repositories(svc):
+def _local_repositories(svc: Services):
     last = None
     while True:
         names, more = svc.meta.list_repositories(last=last, limit=500)
@@ -143,7 +144,7 @@ def _local_repositories(svc):
 
 
 # -- copy ---------------------------------------------------------------------------------------
-def copy(svc, execution_id: int, task_id: int) -> dict:
+def copy(svc: Services, execution_id: int, task_id: int) -> dict:
     execution, policy = _run(svc, execution_id)
     task = svc.replication_runs.task(execution_id, task_id)
     if task is None:
@@ -183,7 +184,7 @@ def copy(svc, execution_id: int, task_id: int) -> dict:
     return {"task_id": task_id, "status": SUCCEEDED, "bytes": stats.bytes}
 
 
-def _delete(svc, dst, task: Task, log: list[str]) -> dict:
+def _delete(svc: Services, dst, task: Task, log: list[str]) -> dict:
     """A replicated deletion: the artifact (by digest) or the tag deleted at the
     destination; one that is not there is already what the source says."""
     what = "artifact" if looks_like_digest(task.reference) else "tag"
@@ -212,7 +213,7 @@ def _is_image(src, task: Task) -> bool:
 
 
 # -- failures and the end ---------------------------------------------------------------------------
-def record_failure(svc, execution_id: int, task_id: int, error: dict) -> dict:
+def record_failure(svc: Services, execution_id: int, task_id: int, error: dict) -> dict:
     task = svc.replication_runs.task(execution_id, task_id)
     if task is None:
         return {"task_id": task_id, "status": FAILED}
@@ -222,7 +223,7 @@ def record_failure(svc, execution_id: int, task_id: int, error: dict) -> dict:
     return {"task_id": task_id, "status": FAILED}
 
 
-def plan_failed(svc, execution_id: int, error: dict) -> dict:
+def plan_failed(svc: Services, execution_id: int, error: dict) -> dict:
     execution = svc.replication_runs.get(execution_id)
     if execution is not None and execution.status == RUNNING:
         text = f"listing the source failed: {_cause(error) or error.get('Error', '')}"
@@ -230,7 +231,7 @@ def plan_failed(svc, execution_id: int, error: dict) -> dict:
     return {"execution_id": execution_id, "status": FAILED}
 
 
-def finish(svc, execution_id: int) -> dict:
+def finish(svc: Services, execution_id: int) -> dict:
     execution = svc.replication_runs.get(execution_id)
     if execution is None or execution.status == STOPPED:
         return {"execution_id": execution_id, "status": STOPPED}
@@ -243,7 +244,7 @@ def finish(svc, execution_id: int) -> dict:
     return {"execution_id": execution_id, "status": status, "failed": len(failed), "total": len(tasks)}
 
 
-def _completed_events(svc, execution: Execution, tasks: list[Task]) -> list[Event]:
+def _completed_events(svc: Services, execution: Execution, tasks: list[Task]) -> list[Event]:
     """`berth.replication.completed`, once per project of this Berth the run read or wrote
     (webhooks of those projects hear of it: Harbor's REPLICATION event)."""
     from chalicelib.events.envelope import REPLICATION_COMPLETED
@@ -261,7 +262,7 @@ def _completed_events(svc, execution: Execution, tasks: list[Task]) -> list[Even
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def _run(svc, execution_id: int) -> tuple[Execution, ReplicationPolicy]:
+def _run(svc: Services, execution_id: int) -> tuple[Execution, ReplicationPolicy]:
     execution = svc.replication_runs.get(execution_id)
     if execution is None:
         raise ReplicationTaskFailed(f"execution {execution_id} is not recorded")
@@ -271,7 +272,7 @@ def _run(svc, execution_id: int) -> tuple[Execution, ReplicationPolicy]:
     return execution, policy
 
 
-def _adapter(svc, policy: ReplicationPolicy):
+def _adapter(svc: Services, policy: ReplicationPolicy):
     registry = svc.registries.get(policy.remote_registry_id)
     if registry is None:
         raise ReplicationTaskFailed(f"registry {policy.remote_registry_id} was deleted")

@@ -166,7 +166,7 @@ def check_rule(body: Any, number: int) -> dict[str, Any]:
     repositories = scopes["repository"]
     if not isinstance(repositories, list) or len(repositories) != 1:
         raise InvalidRule(f"{where}.scope_selectors.repository must hold exactly one selector")
-    tag_kinds = {"doublestar": TAG_DECORATIONS, "label": LABEL_DECORATIONS}
+    tag_kinds: dict[str, tuple[str, ...]] = {"doublestar": TAG_DECORATIONS, "label": LABEL_DECORATIONS}
     return {
         "id": number + 1,
         "priority": int(body.get("priority") or 0) if isinstance(body.get("priority"), int) else 0,

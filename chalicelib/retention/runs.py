@@ -33,6 +33,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import artifacts, immutability
+from chalicelib.dependencies import DomainDependencies
 from chalicelib.meta.registry import RepositoryContents
 from chalicelib.meta.retention import ERROR, RUNNING, STOPPED, SUCCESS, Execution, StoredPolicy, Task
 from chalicelib.retention import policy as rules
@@ -52,7 +53,7 @@ CHUNK = 50
 monotonic = time.monotonic  # the run's own clock for its time limit (a test hands in another)
 
 
-def start(svc, stored: StoredPolicy, trigger: str, *, dry_run: bool) -> Execution:
+def start(svc: DomainDependencies, stored: StoredPolicy, trigger: str, *, dry_run: bool) -> Execution:
     """Record a run and hand it to the background; the run as recorded (`Running`, or
     `Error` when it could not be handed on)."""
     end_stale(svc, stored.policy_id)
@@ -60,7 +61,7 @@ def start(svc, stored: StoredPolicy, trigger: str, *, dry_run: bool) -> Executio
     return hand_on(svc, execution)
 
 
-def end_stale(svc, policy_id: int) -> None:
+def end_stale(svc: DomainDependencies, policy_id: int) -> None:
     now = svc.clock()
     for running in svc.retention.executions(policy_id, limit=20):
         if running.status == RUNNING and now - max(running.started, running.updated) > STALE_AFTER:
@@ -71,7 +72,7 @@ def job_of(execution: Execution) -> dict[str, Any]:
     return {"kind": KIND, "policy_id": execution.policy_id, "execution_id": execution.execution_id}
 
 
-def hand_on(svc, execution: Execution) -> Execution:
+def hand_on(svc: DomainDependencies, execution: Execution) -> Execution:
     """Invoke the worker asynchronously with the run (Lambda queues the event and answers
     at once); if that fails, the run ends as `Error` saying why."""
     try:
@@ -85,7 +86,7 @@ def hand_on(svc, execution: Execution) -> Execution:
     return execution
 
 
-def resume(svc, policy_id: int, execution_id: int, *, seconds: float = SLICE_SECONDS) -> Execution | None:
+def resume(svc: DomainDependencies, policy_id: int, execution_id: int, *, seconds: float = SLICE_SECONDS) -> Execution | None:
     """The worker's step: work on the run for `seconds`, then hand on what is left. A run
     that is not running any more (finished, stopped; a second delivery of the same event)
     is left as it is."""
@@ -104,7 +105,7 @@ def resume(svc, policy_id: int, execution_id: int, *, seconds: float = SLICE_SEC
     return done
 
 
-def stop(svc, execution: Execution) -> Execution:
+def stop(svc: DomainDependencies, execution: Execution) -> Execution:
     if execution.status != RUNNING:
         return execution
     stopped = replace(execution, status=STOPPED, ended=svc.clock(), status_text="stopped")
@@ -112,7 +113,7 @@ def stop(svc, execution: Execution) -> Execution:
     return stopped
 
 
-def run(svc, stored: StoredPolicy, execution: Execution, *, deadline: float | None = None) -> Execution:
+def run(svc: DomainDependencies, stored: StoredPolicy, execution: Execution, *, deadline: float | None = None) -> Execution:
     """Run the execution's tasks that are not done yet, until `deadline`; the execution as
     it ended, or still `Running` when time was up with work left."""
     tasks = {t.repository: t for t in svc.retention.tasks(execution.execution_id)}
@@ -174,7 +175,7 @@ def candidates(contents: RepositoryContents, labels: dict[str, list]) -> list[ru
     return out
 
 
-def plan(svc, repository: str, applying: list[dict[str, Any]]
+def plan(svc: DomainDependencies, repository: str, applying: list[dict[str, Any]]
          ) -> tuple[list[tuple[rules.Candidate, str]], list[str], RepositoryContents]:
     """(every candidate with its mark, the digests to delete in an order the deletes allow:
     an index before its children, the cascaded children and referrers included; what was
@@ -222,7 +223,7 @@ def plan(svc, repository: str, applying: list[dict[str, Any]]
     return marks, order, contents
 
 
-def _run_repository(svc, repository: str, applying: list[dict[str, Any]], task: Task, *, dry_run: bool,
+def _run_repository(svc: DomainDependencies, repository: str, applying: list[dict[str, Any]], task: Task, *, dry_run: bool,
                     deadline: float | None = None, stopped: Callable[[], bool] = lambda: False) -> Task:
     """Plan the repository and delete the plan, in chunks, until `deadline` or a stop (looked
     at between chunks): the task `Success` (`Stopped`), or still `Running` with what it

@@ -11,6 +11,7 @@ whose project no longer names it, runs nothing and removes itself.
 """
 from __future__ import annotations
 
+from chalicelib.dependencies import DomainDependencies
 from chalicelib.meta.retention import StoredPolicy
 from chalicelib.retention import runs
 
@@ -38,7 +39,7 @@ def forget(schedules, policy_id: int) -> None:
     schedules.delete(schedule_name(policy_id))
 
 
-def _current(svc, policy_id: int) -> StoredPolicy | None:
+def _current(svc: DomainDependencies, policy_id: int) -> StoredPolicy | None:
     stored = svc.retention.get(policy_id)
     if stored is None or not cron_of(stored.policy):
         return None
@@ -48,7 +49,7 @@ def _current(svc, policy_id: int) -> StoredPolicy | None:
     return stored
 
 
-def run(svc, job: dict) -> dict:
+def run(svc: DomainDependencies, job: dict) -> dict:
     """The schedule fired: run the policy, if it still wants it (its first step in this
     invocation); or a run's next step (a job naming its execution: runs.hand_on)."""
     policy_id = int(job.get("policy_id") or 0)

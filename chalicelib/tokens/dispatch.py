@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalicelib.errors import BerthError
 from chalicelib.oci.errcodes import API_VERSION_HEADER, error_response, fault_response, response_for
 from chalicelib.tokens import service
+from chalicelib.tokens.dependencies import TokenDependencies
 from chalicelib.web.http import OPERATION_HEADER, Request, Response
 
 # (method, path) -> handler; every route is public: the service is where credentials are checked
@@ -16,7 +17,7 @@ ROUTES = {
 _PATHS = frozenset(path for _, path in ROUTES)
 
 
-def dispatch(svc, req: Request) -> Response:
+def dispatch(svc: TokenDependencies, req: Request) -> Response:
     handler = ROUTES.get((req.method, req.path))
     if handler is None:
         if req.path in _PATHS:

@@ -22,6 +22,7 @@ from chalicelib.errors import BerthError, LoginThrottled, Unauthorized
 from chalicelib.errors import IdentityProviderUnavailable as LdapUnavailable
 from chalicelib.oci.errcodes import error_response
 from chalicelib.oci.names import project_of
+from chalicelib.tokens.dependencies import TokenDependencies
 from chalicelib.web.http import Request, Response
 
 logger = logging.getLogger("berth.token")
@@ -29,7 +30,7 @@ REFRESH_TTL = 30 * 24 * 3600
 MAX_FORM = 16 * 1024
 
 
-def get_token(svc, req: Request) -> Response:
+def get_token(svc: TokenDependencies, req: Request) -> Response:
     try:
         scopes = parse_scopes(req.args("scope"))
         credentials = _basic_credentials(req)
@@ -51,7 +52,7 @@ def get_token(svc, req: Request) -> Response:
         return error_response("UNKNOWN", "the identity provider is unavailable; retry later", status=503)
 
 
-def post_token(svc, req: Request) -> Response:
+def post_token(svc: TokenDependencies, req: Request) -> Response:
     try:
         form = _form(req)
         scopes = parse_scopes(" ".join(form.get("scope", [])).split(" ") if form.get("scope") else [])
@@ -83,7 +84,7 @@ def post_token(svc, req: Request) -> Response:
         return _oauth_error(400, "invalid_request", str(exc))
 
 
-def jwks(svc, req: Request) -> Response:
+def jwks(svc: TokenDependencies, req: Request) -> Response:
     response = Response.json(200, svc.token_keys.jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
@@ -125,7 +126,7 @@ def _basic_credentials(req: Request) -> tuple[str, str] | None:
     return username, password
 
 
-def _login(svc, username: str, password: str, scopes: list[Access], *, req: Request, audited: bool):
+def _login(svc: TokenDependencies, username: str, password: str, scopes: list[Access], *, req: Request, audited: bool):
     """(principal, access context): the account, its roles in the requested projects
     and the login's throttling counters come from one BatchGetItem, read before the
     password check (chalicelib/auth/login_gate.py). `audited`: a login (a refresh
@@ -136,7 +137,7 @@ def _login(svc, username: str, password: str, scopes: list[Access], *, req: Requ
     return login.principal, login.context
 
 
-def _record_login(svc, req: Request, username: str) -> None:
+def _record_login(svc: TokenDependencies, req: Request, username: str) -> None:
     """A password exchanged for a refresh token is a login (`docker login`, and the
     OAuth2 password grant with access_type=offline): the audit log records it. The
     tokens issued for every pull and push are not logins, and cost no audit write."""
@@ -150,7 +151,7 @@ def _projects(scopes: list[Access]) -> set[str]:
     return {project_of(s.name) for s in scopes if s.type == "repository"}
 
 
-def _refresh_principal(svc, token: str) -> Principal:
+def _refresh_principal(svc: TokenDependencies, token: str) -> Principal:
     from chalicelib.auth.tokens import InvalidToken
 
     try:
@@ -174,7 +175,7 @@ def _refresh_principal(svc, token: str) -> Principal:
     return principal
 
 
-def _grants(svc, req: Request, principal: Principal | None, scopes: list[Access], context=None) -> list[dict]:
+def _grants(svc: TokenDependencies, req: Request, principal: Principal | None, scopes: list[Access], context=None) -> list[dict]:
     projects = _projects(scopes)
     if projects and context is None:
         username = principal.name if principal is not None and principal.kind == "user" else None
@@ -212,7 +213,7 @@ def _creates_project(principal: Principal | None, scope: Access) -> bool:
     )
 
 
-def _create_project(svc, req: Request, name: str, principal: Principal):
+def _create_project(svc: TokenDependencies, req: Request, name: str, principal: Principal):
     from chalicelib.errors import Conflict
     from chalicelib.events.actor import Actor, acting_as
 
@@ -223,7 +224,7 @@ def _create_project(svc, req: Request, name: str, principal: Principal):
         return svc.accounts.get_project(name)
 
 
-def _issue(svc, req: Request, principal: Principal | None, scopes: list[Access], context, *, refresh: bool, oauth: bool) -> Response:
+def _issue(svc: TokenDependencies, req: Request, principal: Principal | None, scopes: list[Access], context, *, refresh: bool, oauth: bool) -> Response:
     access = _grants(svc, req, principal, scopes, context)
     ttl = svc.runtime_config.token_ttl_seconds
     subject = principal.name if principal else ""

@@ -75,7 +75,7 @@ def jobs_for(event: Event, webhooks: Any, accounts: Any, clock, *, policies=None
     if project is None:  # deleted since
         return []
     info = ProjectInfo(project.name, int(project.project_id), bool(project.public))
-    jobs = []
+    jobs: list[Any] = []
     now = clock()
     for policy in policies:
         run = Execution(

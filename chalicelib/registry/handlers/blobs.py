@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from chalicelib.errors import BlobNotFound, UpstreamFilling
 from chalicelib.oci.digests import Digest
+from chalicelib.registry.dependencies import RegistryDependencies
 from chalicelib.storage import paths
 from chalicelib.web.http import Request, Response
 
 
-def _linked(svc, name: str, digest: str) -> tuple[str, str | None, str | None]:
+def _linked(svc: RegistryDependencies, name: str, digest: str) -> tuple[str, str | None, str | None]:
     """(digest, the key of the object holding its bytes, None), one GetItem of the link; or,
     for a big blob a proxy cache is still copying, (digest, None, the upstream's own URL)."""
     parsed = str(Digest.parse(digest))
@@ -26,7 +27,7 @@ def _linked(svc, name: str, digest: str) -> tuple[str, str | None, str | None]:
     return parsed, link.key or paths.blob_key(parsed), None
 
 
-def check_blob(svc, req: Request, name: str, digest: str) -> Response:
+def check_blob(svc: RegistryDependencies, req: Request, name: str, digest: str) -> Response:
     # API Gateway rewrites a HEAD response's Content-Length, so the size comes
     # from S3 itself, through a presigned HEAD.
     digest, key, _upstream_url = _linked(svc, name, digest)
@@ -37,13 +38,13 @@ def check_blob(svc, req: Request, name: str, digest: str) -> Response:
     return Response.empty(307, {"Location": url, "Docker-Content-Digest": digest})
 
 
-def get_blob(svc, req: Request, name: str, digest: str) -> Response:
+def get_blob(svc: RegistryDependencies, req: Request, name: str, digest: str) -> Response:
     digest, key, elsewhere = _linked(svc, name, digest)
     url = elsewhere or svc.blobs.presign_get(key, ttl=svc.settings.presign_ttl_seconds)
     return Response.empty(307, {"Location": url, "Docker-Content-Digest": digest})
 
 
-def delete_blob(svc, req: Request, name: str, digest: str) -> Response:
+def delete_blob(svc: RegistryDependencies, req: Request, name: str, digest: str) -> Response:
     parsed = str(Digest.parse(digest))
     if not svc.meta.unlink_blob(name, parsed):
         raise BlobNotFound(f"blob {parsed} is not in {name}", detail={"digest": parsed})

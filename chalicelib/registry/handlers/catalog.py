@@ -1,15 +1,17 @@
 from __future__ import annotations
 
+from chalicelib.registry.dependencies import RegistryDependencies
 from chalicelib.registry.handlers.common import next_link, page_args
 from chalicelib.web.http import Request, Response
 
 
-def list_repositories(svc, req: Request) -> Response:
+def list_repositories(svc: RegistryDependencies, req: Request) -> Response:
     """Lexically sorted repositories, only those in projects the caller may see."""
     n, last = page_args(req)
     visible = _visible(svc, req)
     if not n:
-        names, more = [], False
+        names: list[str] = []
+        more = False
     elif visible is None:
         names, more = svc.meta.list_repositories(last=last, limit=n)
     else:
@@ -42,7 +44,7 @@ def _any_after(meta, projects: set[str], current: str, last: str) -> bool:
     return False
 
 
-def _visible(svc, req: Request) -> set[str] | None:
+def _visible(svc: RegistryDependencies, req: Request) -> set[str] | None:
     identity = req.identity
     if identity is None or identity.grants is None:
         return None

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from chalicelib.errors import InvalidPagination
 from chalicelib.oci.names import project_of
+from chalicelib.registry.dependencies import RegistryDependencies
 from chalicelib.web.http import Request
 
 DEFAULT_PAGE = 100
@@ -37,7 +38,7 @@ def range_header(offset: int) -> str:
     return f"0-{max(offset - 1, 0)}"
 
 
-def write_guard(svc, name: str) -> str | None:
+def write_guard(svc: RegistryDependencies, name: str) -> str | None:
     """The project a write into `name` must find still existing, checked inside the
     write's own transaction (docs/security.md, "Writes into a deleted project"). An open
     registry (BERTH_AUTH=none) has no projects."""

@@ -2,28 +2,33 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from chalicelib import artifacts
 from chalicelib.errors import InvalidDigest, ManifestNotFound
-from chalicelib.meta.registry import ManifestRecord
+from chalicelib.meta.registry import ManifestRecord, TagRecord
 from chalicelib.oci.digests import CANONICAL, Digest, looks_like_digest
 from chalicelib.oci.manifests import parse_manifest
 from chalicelib.oci.names import is_valid_tag, validate_tag
+from chalicelib.registry.dependencies import RegistryDependencies
 from chalicelib.registry.handlers.common import write_guard
 from chalicelib.web.http import Request, Response
 
+if TYPE_CHECKING:
+    from chalicelib.proxy_cache import CachedManifest
 
-def get_manifest(svc, req: Request, name: str, reference: str) -> Response:
+
+def get_manifest(svc: RegistryDependencies, req: Request, name: str, reference: str) -> Response:
     digest, media_type, size, body = _resolve(svc, name, reference, with_body=True)
     return Response(200, _headers(digest, media_type, size), body)
 
 
-def check_manifest(svc, req: Request, name: str, reference: str) -> Response:
+def check_manifest(svc: RegistryDependencies, req: Request, name: str, reference: str) -> Response:
     digest, media_type, size, _ = _resolve(svc, name, reference, with_body=False)
     return Response(200, _headers(digest, media_type, size), b"")
 
 
-def put_manifest(svc, req: Request, name: str, reference: str) -> Response:
+def put_manifest(svc: RegistryDependencies, req: Request, name: str, reference: str) -> Response:
     svc.proxy_cache.refuse_push(name)
     data = req.read_body(svc.settings.max_manifest_bytes)
     parsed = parse_manifest(data, req.header("Content-Type"))
@@ -48,7 +53,7 @@ def put_manifest(svc, req: Request, name: str, reference: str) -> Response:
     return Response.empty(201, headers)
 
 
-def delete_manifest(svc, req: Request, name: str, reference: str) -> Response:
+def delete_manifest(svc: RegistryDependencies, req: Request, name: str, reference: str) -> Response:
     if looks_like_digest(reference):
         artifacts.delete_manifest(svc, name, str(Digest.parse(reference)))
     else:
@@ -58,12 +63,12 @@ def delete_manifest(svc, req: Request, name: str, reference: str) -> Response:
     return Response.empty(202)
 
 
-def _resolve(svc, name: str, reference: str, *, with_body: bool) -> tuple[str, str, int, bytes]:
+def _resolve(svc: RegistryDependencies, name: str, reference: str, *, with_body: bool) -> tuple[str, str, int, bytes]:
     """(digest, media type, size, bytes) of a manifest by tag or digest; in a proxy cache
     project, pulled through from its upstream (chalicelib/proxy_cache.py)."""
     if looks_like_digest(reference):
         digest = str(Digest.parse(reference))
-        record = svc.meta.get_manifest(name, digest)
+        record: ManifestRecord | CachedManifest | None = svc.meta.get_manifest(name, digest)
         if record is None:
             upstream = svc.proxy_cache.upstream_of(name)
             if upstream is None:
@@ -73,14 +78,15 @@ def _resolve(svc, name: str, reference: str, *, with_body: bool) -> tuple[str, s
     else:
         # a reference that cannot be a tag names no manifest: 404, as the reference
         # registry answers (its route would not match), not 400; no read needed
-        tag = svc.meta.get_tag(name, reference) if is_valid_tag(reference) else None
+        stored = svc.meta.get_tag(name, reference) if is_valid_tag(reference) else None
         # a tag a proxy cache wrote carries its check time; only such a tag, or a missing
         # one, asks which project this is (a pushed tag's pull stays one GetItem)
         upstream = None
-        if is_valid_tag(reference) and (tag is None or tag.checked is not None):
+        if is_valid_tag(reference) and (stored is None or stored.checked is not None):
             upstream = svc.proxy_cache.upstream_of(name)
+        tag: TagRecord | CachedManifest | None = stored
         if upstream is not None:
-            tag = svc.proxy_cache.manifest_by_tag(upstream, name, reference, tag)
+            tag = svc.proxy_cache.manifest_by_tag(upstream, name, reference, stored)
         if tag is None:
             raise ManifestNotFound(f"tag {reference} is not in {name}", detail={"tag": reference})
         digest, media_type, size, body = tag.digest, tag.media_type, tag.size, tag.body

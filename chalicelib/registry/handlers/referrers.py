@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from chalicelib.oci import mediatypes
 from chalicelib.oci.digests import Digest
+from chalicelib.registry.dependencies import RegistryDependencies
 from chalicelib.web.http import Request, Response
 
 
-def get_referrers(svc, req: Request, name: str, digest: str) -> Response:
+def get_referrers(svc: RegistryDependencies, req: Request, name: str, digest: str) -> Response:
     subject = str(Digest.parse(digest))
     manifests = svc.meta.list_referrers(name, subject)
     if not manifests:

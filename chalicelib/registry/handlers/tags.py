@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from chalicelib.errors import RepositoryNotFound
+from chalicelib.registry.dependencies import RegistryDependencies
 from chalicelib.registry.handlers.common import next_link, page_args
 from chalicelib.web.http import Request, Response
 
 
-def list_tags(svc, req: Request, name: str) -> Response:
+def list_tags(svc: RegistryDependencies, req: Request, name: str) -> Response:
     n, last = page_args(req)
     tags, more = svc.meta.list_tags(name, last=last, limit=n) if n else ([], False)
     if not tags and not svc.meta.repository_exists(name):

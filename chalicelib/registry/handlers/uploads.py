@@ -16,6 +16,7 @@ from chalicelib.errors import (
 )
 from chalicelib.oci.digests import Digest
 from chalicelib.oci.names import validate_name
+from chalicelib.registry.dependencies import RegistryDependencies
 from chalicelib.registry.handlers.common import range_header, write_guard
 from chalicelib.registry.upload_service import ContentRange, UploadSession
 from chalicelib.web.http import Request, Response
@@ -25,7 +26,7 @@ from chalicelib.web.http import Request, Response
 _CHUNK_FAILURES = (RangeInvalid, SizeInvalid)
 
 
-def start_upload(svc, req: Request, name: str) -> Response:
+def start_upload(svc: RegistryDependencies, req: Request, name: str) -> Response:
     svc.proxy_cache.refuse_push(name)
     mounted = _try_mount(svc, req, name)
     if mounted is not None:
@@ -41,12 +42,12 @@ def start_upload(svc, req: Request, name: str) -> Response:
     return Response.empty(202, _session_headers(svc, session, _api_base(svc, req)))
 
 
-def get_upload(svc, req: Request, name: str, upload_id: str) -> Response:
+def get_upload(svc: RegistryDependencies, req: Request, name: str, upload_id: str) -> Response:
     session, api_base = _session(svc, req, name, upload_id)
     return Response.empty(204, _session_headers(svc, svc.uploads.status(session), api_base))
 
 
-def patch_upload(svc, req: Request, name: str, upload_id: str) -> Response:
+def patch_upload(svc: RegistryDependencies, req: Request, name: str, upload_id: str) -> Response:
     session, api_base = _session(svc, req, name, upload_id)
     before = dataclasses.replace(session)
     try:
@@ -57,7 +58,7 @@ def patch_upload(svc, req: Request, name: str, upload_id: str) -> Response:
     return Response.empty(202, _session_headers(svc, session, api_base))
 
 
-def complete_upload(svc, req: Request, name: str, upload_id: str) -> Response:
+def complete_upload(svc: RegistryDependencies, req: Request, name: str, upload_id: str) -> Response:
     session, api_base = _session(svc, req, name, upload_id)
     digest_arg = req.arg("digest")
     if not digest_arg:
@@ -74,14 +75,14 @@ def complete_upload(svc, req: Request, name: str, upload_id: str) -> Response:
     return _created(name, digest, api_base)
 
 
-def cancel_upload(svc, req: Request, name: str, upload_id: str) -> Response:
+def cancel_upload(svc: RegistryDependencies, req: Request, name: str, upload_id: str) -> Response:
     session, _ = _session(svc, req, name, upload_id)
     svc.uploads.cancel(session)
     return Response.empty(204)
 
 
 # -- helpers -----------------------------------------------------------------
-def _try_mount(svc, req: Request, name: str) -> Response | None:
+def _try_mount(svc: RegistryDependencies, req: Request, name: str) -> Response | None:
     """Cross-repository mount; None means fall back to a new session.
 
     The caller must be allowed to pull from the source; if not, or if the source
@@ -121,7 +122,7 @@ def _created(name: str, digest: Digest, api_base: str = "") -> Response:
 _BASE_URL = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
-def _api_base(svc, req: Request) -> str:
+def _api_base(svc: RegistryDependencies, req: Request) -> str:
     """Where this API is, for sessions that continue on a separate upload host ("" when
     uploads stay on the API, where relative Locations are right): the configured public
     URL, else the Host this POST reached the API on (API Gateway routes by it). It is
@@ -132,7 +133,7 @@ def _api_base(svc, req: Request) -> str:
     return base if _BASE_URL.fullmatch(base) else ""
 
 
-def _session(svc, req: Request, name: str, upload_id: str) -> tuple[UploadSession, str]:
+def _session(svc: RegistryDependencies, req: Request, name: str, upload_id: str) -> tuple[UploadSession, str]:
     """The session as its signed URL describes it (there is no other record of it), and
     the API's base URL its state carries ("" without one)."""
     token = req.arg("_state")
@@ -143,12 +144,12 @@ def _session(svc, req: Request, name: str, upload_id: str) -> tuple[UploadSessio
     return session, api_base if _BASE_URL.fullmatch(api_base) else ""
 
 
-def upload_location(svc, session: UploadSession, api_base: str = "") -> str:
+def upload_location(svc: RegistryDependencies, session: UploadSession, api_base: str = "") -> str:
     token = svc.upload_tokens.issue(session.id, session.name, session.expires_at, session.state(), api_base)
     return f"{svc.settings.upload_url}/v2/{session.name}/blobs/uploads/{session.id}?_state={quote(token)}"
 
 
-def _session_headers(svc, session: UploadSession, api_base: str = "") -> dict[str, str]:
+def _session_headers(svc: RegistryDependencies, session: UploadSession, api_base: str = "") -> dict[str, str]:
     return {
         "Location": upload_location(svc, session, api_base),
         "Range": range_header(session.offset),
@@ -157,7 +158,7 @@ def _session_headers(svc, session: UploadSession, api_base: str = "") -> dict[st
     }
 
 
-def _with_session_headers(svc, exc: BerthError, session: UploadSession, api_base: str = "") -> BerthError:
+def _with_session_headers(svc: RegistryDependencies, exc: BerthError, session: UploadSession, api_base: str = "") -> BerthError:
     offset = getattr(exc, "offset", None)
     offset = session.offset if offset is None else offset
     exc.headers = {**_session_headers(svc, session, api_base), "Range": range_header(offset)}  # type: ignore[attr-defined]
