@@ -2,14 +2,16 @@
 function of the app (`replication_task` in app.py) that does the step its input names:
 
 - `plan`: list what the policy selects at the source (or, for a retry, what failed in the
-  run retried) and write one task per artifact; answers the task ids for the Map state
-  (ids, not data: Step Functions passes at most 256 KB between states).
+  run retried) and write one task per artifact; writes the pending task ids to the
+  registry's bucket (replication/<execution id>/items.json) and answers where, for the
+  Distributed Map's ItemReader: Step Functions passes at most 256 KB between states, about
+  35,000 ids, so a run's items never travel in the state's input.
 - `copy`: copy one artifact (copier.py), or, for a replicated deletion (the task's
   operation `deletion`), delete it or its tag at the destination. A failure another try could help (no answer, a
   5xx, a connection broken mid-blob) raises TransientReplicationError, which the state
   machine retries with backoff; any other raises ReplicationTaskFailed at once.
 - `record_failure`: the Map's Catch: the task reads Failed with the error's text.
-- `finish`: the run's status from its tasks.
+- `finish`: the run's status from its tasks; the item list is deleted.
 
 Every step is idempotent: a retried `plan` finds its tasks written, a retried `copy`
 copies only what is not there yet (a copy never leaves a manifest without its blobs).
@@ -38,6 +40,7 @@ from chalicelib.replication.remotes import adapter_of
 from chalicelib.replicator.copier import Copier
 from chalicelib.replicator.endpoints import LocalEndpoint, RemoteEndpoint
 from chalicelib.services import Services
+from chalicelib.storage import paths
 
 IMAGE_CONFIGS = ("application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json")
 
@@ -70,7 +73,7 @@ def handle(svc: Services, event: dict) -> dict:
 def plan(svc: Services, execution_id: int) -> dict:
     execution, policy = _run(svc, execution_id)
     if execution.status == STOPPED:  # stopped before it began
-        return {"execution_id": execution_id, "tasks": []}
+        return _items(svc, execution_id, [])
     tasks = svc.replication_runs.tasks(execution_id)
     if not tasks:  # a retried plan finds them written
         try:
@@ -80,7 +83,17 @@ def plan(svc: Services, execution_id: int) -> dict:
                 raise TransientReplicationError(exc.message) from None
             raise ReplicationTaskFailed(exc.message) from None
         svc.replication_runs.add_tasks(tasks)
-    return {"execution_id": execution_id, "tasks": [t.task_id for t in tasks if t.status == PENDING]}
+    return _items(svc, execution_id, [t.task_id for t in tasks if t.status == PENDING])
+
+
+def _items(svc: Services, execution_id: int, task_ids: list[int]) -> dict:
+    """The Map's items written to S3 (a JSON array of task ids, what its ItemReader reads:
+    infra/replication.yaml), and where they are: the state's output stays a few hundred
+    bytes whatever the run's size. A retried plan writes the same list again."""
+    key = paths.replication_items_key(execution_id)
+    svc.blobs.put_object(key, json.dumps(task_ids, separators=(",", ":")).encode())
+    return {"execution_id": execution_id, "items": {"bucket": svc.settings.bucket_name, "key": key},
+            "count": len(task_ids)}
 
 
 def _selected(svc: Services, execution: Execution, policy: ReplicationPolicy) -> list[Task]:
@@ -241,6 +254,7 @@ def finish(svc: Services, execution_id: int) -> dict:
     text = f"{len(failed)} of {len(tasks)} tasks failed" if failed else ""
     ended = replace(execution, status=status, ended=svc.clock(), status_text=text, counts=count(tasks))
     svc.replication_runs.end(ended, _completed_events(svc, ended, tasks))
+    svc.blobs.delete_keys([paths.replication_items_key(execution_id)])  # read by the Map, no longer needed
     return {"execution_id": execution_id, "status": status, "failed": len(failed), "total": len(tasks)}
 
 

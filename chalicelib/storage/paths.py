@@ -7,6 +7,9 @@
     manifests/<alg>/<hex>                  manifest bytes too large to keep in DynamoDB
     uploads/<upload-id>/<start>            scratch: a chunk smaller than a multipart part,
                                            kept until it is joined into one (read back once)
+    replication/<execution-id>/items.json  a replication run's items: the task ids its
+                                           Distributed Map reads (ItemReader), deleted when
+                                           the run finishes (a lifecycle rule expires the rest)
 
 Everything under uploads/ is scratch: an S3 lifecycle rule expires the prefix and
 aborts stale multipart uploads (infra/berth.yaml). An object under blobs/uploaded/
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 UPLOADS_PREFIX = "uploads/"
 UPLOADED_PREFIX = "blobs/uploaded/"
+REPLICATION_PREFIX = "replication/"
 _START_DIGITS = 15  # zero-padded, so that a listing is in offset order
 
 
@@ -60,3 +64,9 @@ def piece_key(upload_id: str, start: int) -> str:
 
 def piece_start(key: str) -> int:
     return int(key.rsplit("/", 1)[1])
+
+
+def replication_items_key(execution_id: int) -> str:
+    """A replication run's item list, which its Distributed Map reads from S3 (the state
+    machine's role may read this prefix only: infra/replication.yaml)."""
+    return f"{REPLICATION_PREFIX}{execution_id:010d}/items.json"

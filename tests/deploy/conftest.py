@@ -85,7 +85,8 @@ def deploy(session, tmp: Path, stage: str | None = None) -> Deployment:
         INFRA / "operations.yaml",
         {"Stage": stage, "TableName": data["TableName"], "BucketName": data["BucketName"]},
     )
-    replication = deploy_stack(cfn, f"berth-{stage}-replication", INFRA / "replication.yaml", {"Stage": stage})
+    replication = deploy_stack(cfn, f"berth-{stage}-replication", INFRA / "replication.yaml",
+                               {"Stage": stage, "BucketArn": data["BucketArn"]})
     gc = deploy_stack(cfn, f"berth-{stage}-gc", INFRA / "gc.yaml", {"Stage": stage})
     deploy_stack(cfn, f"berth-{stage}-schedules", INFRA / "schedules.yaml", {"Stage": stage})
     project = tmp / f"project-{stage}"

@@ -388,12 +388,48 @@ def _replicate(run: Run, admin: dict, repo: str, remote_url: str) -> None:
                                                "dest_namespace": "mirror", "filters": [{"type": "name", "value": repo}]})
     execution = created("/replication/executions", {"policy_id": policy})
     planned = app_module.replication_task({"step": "plan", "execution_id": execution}, None)
-    assert planned["tasks"], planned
-    for task_id in planned["tasks"]:
+    # the Map's items, as its ItemReader reads them with the state machine's role (a client of
+    # its own, not recorded: test_the_state_machine_may_read_the_items_plan_wrote checks that role)
+    import boto3
+
+    reader = boto3.client("s3", region_name=REGION)
+    task_ids = json.loads(reader.get_object(Bucket=planned["items"]["bucket"], Key=planned["items"]["key"])["Body"].read())
+    assert task_ids and planned["count"] == len(task_ids), planned
+    for task_id in task_ids:
         app_module.replication_task({"step": "copy", "execution_id": execution, "task_id": task_id}, None)
     assert app_module.replication_task({"step": "finish", "execution_id": execution}, None)["status"] == "Succeed"
     stopped = created("/replication/executions", {"policy_id": policy})
     run.call("PUT", f"/v2/api/v2.0/replication/executions/{stopped}", 200, b"", admin, auth=False)
+
+
+def test_the_state_machine_may_read_the_items_plan_wrote(recorded, deployed):
+    """The replication run's plan wrote its items to the bucket (a call of the functions,
+    allowed by their policy); the Distributed Map reads them with the state machine's role
+    (infra/replication.yaml), which may read that prefix of the bucket and nothing else."""
+    from chalicelib.storage import paths
+    from devstack.resources import load_template
+    from tests.deploy.conftest import INFRA
+
+    written = [params for service, operation, params in recorded
+               if (service, operation) == ("s3", "PutObject") and params["Key"].startswith(paths.REPLICATION_PREFIX)]
+    assert len(written) == 1, written  # the run's plan
+    role = load_template(INFRA / "replication.yaml")["Resources"]["StateMachineRole"]["Properties"]
+    bucket_arn = deployed.data["BucketArn"]
+    statements = [
+        {**s, "Resource": [r["Fn::Sub"].replace("${BucketArn}", bucket_arn) if isinstance(r, dict) else r
+                           for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]}
+        for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]
+    ]
+    reads = [s for s in statements if "s3:" in json.dumps(s["Action"])]
+    assert [(s["Action"], s["Resource"]) for s in reads] == [("s3:GetObject", [f"{bucket_arn}/{paths.REPLICATION_PREFIX}*"])]
+    policy = {"Statement": statements}
+    for params in written:
+        assert allowed(policy, "s3:GetObject", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")
+    # a blob, a manifest, another bucket's items: no
+    assert not allowed(policy, "s3:GetObject", f"{bucket_arn}/{paths.blob_key(digest(b'x'))}")
+    assert not allowed(policy, "s3:GetObject", f"{bucket_arn}/{paths.manifest_key(digest(b'x'))}")
+    assert not allowed(policy, "s3:GetObject", f"arn:aws:s3:::other/{paths.replication_items_key(1)}")
+    assert not allowed(policy, "s3:PutObject", f"{bucket_arn}/{paths.replication_items_key(1)}")
 
 
 def test_the_run_used_each_service(recorded):

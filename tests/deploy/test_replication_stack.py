@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from chalicelib.storage import paths
 from deploy import configure
 from devstack.resources import load_template
 from devstack.workflows import definition
@@ -54,8 +55,12 @@ def test_its_role_may_invoke_the_task_function_only(deployed, moto_session):
         ("states:StartExecution", "berth-${Stage}-replication"),
         (["states:DescribeExecution", "states:StopExecution"], "berth-${Stage}-replication/*")]
     assert [s["Resource"]["Fn::Sub"].split("}:")[-1].split(":")[0] for s in children] == ["stateMachine", "execution"]
+    # the run's item list, which the Distributed Map reads (ItemReader): that prefix of the bucket only
+    reads = [s for s in statements if "s3:" in json.dumps(s["Action"])]
+    assert [(s["Action"], s["Resource"]["Fn::Sub"]) for s in reads] == [
+        ("s3:GetObject", "${BucketArn}/" + paths.REPLICATION_PREFIX + "*")]
     # the rest is what logging to CloudWatch Logs takes, nothing else
-    others = {a for s in statements if s is not invoke[0] and s not in children for a in s["Action"]}
+    others = {a for s in statements if s is not invoke[0] and s not in children and s not in reads for a in s["Action"]}
     assert others and all(a.startswith("logs:") for a in others)
 
 

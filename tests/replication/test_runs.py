@@ -15,6 +15,7 @@ import pytest
 
 from chalicelib.meta.replication import FAILED, SUCCEEDED
 from chalicelib.remote.client import RegistryClient
+from chalicelib.storage import paths
 from tests.replication.test_remote_client import push_image
 
 
@@ -454,8 +455,21 @@ def test_a_run_copies_each_artifact_in_a_child_execution_so_its_history_does_not
         [run] = world.svc.stepfunctions.list_map_runs(executionArn=done.workflow_arn)["mapRuns"]
         counts = world.svc.stepfunctions.describe_map_run(mapRunArn=run["mapRunArn"])["itemCounts"]
         assert (counts["total"], counts["succeeded"]) == (count, count)
+        # the Map read the task ids from S3 (its ItemReader): its input names the object, not the ids
+        [entered] = [json.loads(e["stateEnteredEventDetails"]["input"]) for e in events
+                     if e["type"] == "MapStateEntered"]
+        assert entered == {"execution_id": done.execution_id, "count": count,
+                           "items": {"bucket": world.svc.settings.bucket_name,
+                                     "key": paths.replication_items_key(done.execution_id)}}
+        # and Finish deleted the object once the Map had read it
+        assert not list(world.svc.blobs.list_objects(paths.replication_items_key(done.execution_id)))
     assert len(histories[12]) == len(histories[1]), histories
     assert sorted(RegistryClient(distribution.url).tags("split-many/many")) == sorted(f"v{n}" for n in range(12))
+    # a policy that selects nothing: an empty item list, a Map Run of none, a run that succeeded
+    p = policy(world, dest_registry={"id": remote}, filters=[{"type": "name", "value": f"{project.name}/none"}])
+    done = wait(world, start(world, p.policy_id).execution_id)
+    assert (done.status, world.svc.replication_runs.tasks(done.execution_id)) == (SUCCEEDED, [])
+    assert world.svc.stepfunctions.describe_execution(executionArn=done.workflow_arn)["status"] == "SUCCEEDED"
 
 
 def test_a_policy_that_runs_one_at_a_time_starts_no_run_while_one_is_in_progress(world, machine, distribution):

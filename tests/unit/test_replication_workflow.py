@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 from chalicelib.replicator import tasks
+from chalicelib.storage import paths
 from devstack.workflows import definition
 
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:berth-prod-replication_task"
@@ -41,11 +43,36 @@ def test_every_task_calls_a_step_the_function_handles_with_what_it_reads():
         assert f'step == "{step}"' in source
 
 
-def test_the_map_iterates_the_task_ids_plan_answers_with_bounded_concurrency():
+def _path(document: dict, path: str):
+    """A plain JSONPath (`$.a.b`) of the state's input."""
+    assert path.startswith("$.")
+    for part in path[2:].split("."):
+        document = document[part]
+    return document
+
+
+def test_the_map_reads_the_task_ids_plan_wrote_to_s3_with_bounded_concurrency():
+    """Plan writes the pending task ids to the bucket and answers where; the Distributed
+    Map's ItemReader reads them from there, so no run's items travel in the state's input
+    (256 KB: some 35,000 ids)."""
     copy_each = DEFINITION["States"]["CopyEach"]
     assert DEFINITION["States"]["Plan"]["Next"] == "CopyEach"
-    assert copy_each["ItemsPath"] == "$.tasks" and 1 <= copy_each["MaxConcurrency"] <= 10
+    assert copy_each["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert "ItemsPath" not in copy_each and 1 <= copy_each["MaxConcurrency"] <= 10
+    reader = copy_each["ItemReader"]
+    assert reader["Resource"] == "arn:aws:states:::s3:getObject" and reader["ReaderConfig"] == {"InputType": "JSON"}
+    # plan's answer (the Map's input) names the object it wrote, and the object is the ids
+    written = {}
+    svc = SimpleNamespace(settings=SimpleNamespace(bucket_name="berth-prod-blobs"),
+                          blobs=SimpleNamespace(put_object=lambda key, data: written.update({key: data})))
+    answer = tasks._items(svc, 42, [3, 5, 8])
+    assert {k.removesuffix(".$"): _path(answer, v) for k, v in reader["Parameters"].items()} == {
+        "Bucket": "berth-prod-blobs", "Key": paths.replication_items_key(42)}
+    assert json.loads(written[paths.replication_items_key(42)]) == [3, 5, 8]
+    assert len(json.dumps(tasks._items(svc, 42, list(range(1, 100_001))))) < 300  # whatever the run's size
+    # each item is a task id; each child gets the run's id from the Map's input and its task id
     assert copy_each["ItemSelector"] == {"execution_id.$": "$.execution_id", "task_id.$": "$$.Map.Item.Value"}
+    assert _path(answer, copy_each["ItemSelector"]["execution_id.$"]) == 42
     assert copy_each["ResultPath"] is None  # the results stay out of the payload (256 KB)
     assert copy_each["Next"] == "Finish" and DEFINITION["States"]["Finish"]["End"]
 
