@@ -176,3 +176,7 @@ class RemoteUnauthorized(RemoteRegistryError):
 
 class RemoteNotFound(RemoteRegistryError):
     """the remote registry does not have it"""
+
+
+class RemoteBodyTooLarge(RemoteRegistryError):
+    """the remote registry refused a blob sent in one request as too large (413)"""

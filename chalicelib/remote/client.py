@@ -8,8 +8,10 @@ re-sent). Credentials go to the registry's own origin only, never to a host a
 redirect or an upload `Location` points at (S3, an upload host).
 
 Bytes are streamed: `open_blob` answers a response to read in pieces, and
-`upload_blob` sends chunks of a bounded size (at least the destination's
-`OCI-Chunk-Min-Length`), so memory stays at one chunk whatever the layer's size.
+`upload_blob` sends a blob either in chunks of a bounded size (at least the
+destination's `OCI-Chunk-Min-Length`: memory stays at one chunk) or, as Harbor does
+without `copy_by_chunk`, in one PUT whose body is read from the source while it is
+sent (memory: one block), whatever the layer's size.
 Every failure is a RemoteRegistryError (chalicelib/errors.py) that says whether
 another try could help (no answer, 429, 5xx) or not (401, 403, 404, 4xx).
 """
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from chalicelib.errors import RemoteNotFound, RemoteRegistryError, RemoteUnauthorized
+from chalicelib.errors import RemoteBodyTooLarge, RemoteNotFound, RemoteRegistryError, RemoteUnauthorized
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -231,30 +233,46 @@ class RegistryClient:
                 pass  # an abandoned session expires at the registry
         return False
 
-    def upload_blob(self, repository: str, digest: str, source: BinaryIO, size: int) -> None:
-        """Upload `size` bytes read from `source` as `digest`: one PUT when they fit in a
-        chunk, else PATCH chunks (each at least the registry's OCI-Chunk-Min-Length) and a
-        closing PUT. The registry verifies the digest.
+    def upload_blob(self, repository: str, digest: str, source: BinaryIO, size: int, *, chunked: bool = True) -> None:
+        """Upload `size` bytes read from `source` as `digest`; the registry verifies the digest.
 
-        A registry (or the proxy in front of it: nginx's client_max_body_size) that refuses
-        a request body as too large (413) gets the same bytes again in chunks of half the
-        size, down to its OCI-Chunk-Min-Length or MIN_CHUNK: the session's offset has not
-        moved, and the bytes in hand are all that is held, so memory stays at one chunk."""
+        `chunked` (Harbor's `copy_by_chunk`): POST, PATCH chunks of a bounded size (each at
+        least the registry's OCI-Chunk-Min-Length; the last may be smaller), a closing PUT
+        with no body. Not chunked: POST, then one PUT `?digest=` carrying the whole blob,
+        streamed from `source` as it is sent (Content-Length `size`), so memory stays at one
+        block whatever the size; a registry that refuses that body as too large (413)
+        raises RemoteBodyTooLarge: the bytes are gone, the caller reads the source again
+        (replication then sends it in chunks: chalicelib/replicator/copier.py)."""
         scope = _push(repository)
         reply = self._call("POST", f"/v2/{repository}/blobs/uploads/", scope=scope, ok=(202,))
         location = self._location(reply)
+        if not chunked:
+            self._put_whole(location, digest, source, size, scope)
+            return
         minimum = reply.headers.get("OCI-Chunk-Min-Length") or ""
         floor = int(minimum) if minimum.isdigit() else 0
-        chunk = max(self.chunk_size, floor)
+        self._patch_chunks(location, digest, source, size, scope, max(self.chunk_size, floor), floor)
+
+    def _put_whole(self, location: str, digest: str, source: BinaryIO, size: int, scope: str) -> None:
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        try:
+            self._call("PUT", _with_digest(location, digest), scope=scope, body=_Exactly(source, size), headers=headers,
+                       ok=(201,))
+        except RemoteRegistryError as exc:
+            if exc.status == 413:
+                raise RemoteBodyTooLarge(f"{exc.message}: the registry takes no blob of {size} bytes in one request",
+                                         status=413) from None
+            raise
+
+    def _patch_chunks(self, location: str, digest: str, source: BinaryIO, size: int, scope: str, chunk: int,
+                      floor: int) -> None:
+        """PATCH chunks, then the closing PUT. A registry (or the proxy in front of it:
+        nginx's client_max_body_size) that refuses a chunk as too large (413) gets the same
+        bytes again in chunks of half the size, down to its OCI-Chunk-Min-Length or
+        MIN_CHUNK: the session's offset has not moved, and the bytes in hand are all that is
+        held, so memory stays at one chunk."""
         headers = {"Content-Type": "application/octet-stream"}
         pending = b""  # bytes read from the source and not yet taken by the registry
-        if size <= chunk:
-            pending = _read_exactly(source, size)
-            try:
-                self._call("PUT", _with_digest(location, digest), scope=scope, body=pending, headers=headers, ok=(201,))
-                return
-            except RemoteRegistryError as exc:
-                chunk = self._smaller(exc, len(pending), floor)
         sent = 0
         while sent < size:
             if not pending:
@@ -298,6 +316,9 @@ class RegistryClient:
             challenge = reply.headers.get("WWW-Authenticate") or ""
             _drain(reply)
             self._answer(challenge, scope)
+            if isinstance(body, _Exactly):  # a streamed body was read as it went: it cannot go again
+                raise RemoteRegistryError(f"{method} {_safe(url)}: the registry asked for credentials again "
+                                          "while a blob was streamed to it", status=401, retryable=True)
             reply = self.send(method, url, headers, body, stream=stream, redirect=redirect,
                               authorization=self._authorization(scope))
             if reply.status == 401:
@@ -431,6 +452,25 @@ def _read_exactly(source: BinaryIO, n: int) -> bytes:
         parts.append(piece)
         left -= len(piece)
     return b"".join(parts)
+
+
+class _Exactly:
+    """`size` bytes of `source` as a request body that urllib3 reads block by block while it
+    sends them (a monolithic upload: no more than a block held); a source that ends early
+    fails the request as a broken copy (retryable), as a short chunk does."""
+
+    def __init__(self, source: BinaryIO, size: int):
+        self._source = source
+        self._left = size
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        data = self._source.read(min(n, self._left) if n and n > 0 else self._left)
+        if not data:
+            raise RemoteRegistryError(f"the source ended {self._left} bytes early", retryable=True)
+        self._left -= len(data)
+        return data
 
 
 def _failure(method: str, url: str, reply) -> RemoteRegistryError:

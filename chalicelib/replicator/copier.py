@@ -2,7 +2,9 @@
 half-written at the destination:
 
 1. each blob the destination lacks: linked when its bytes are there already (this Berth's
-   bucket), else streamed from the source in bounded pieces (verified by the destination);
+   bucket), else streamed from the source with bounded memory (verified by the
+   destination): in chunks with `copy_by_chunk`, else in one request (a destination that
+   refuses it as too large, 413, gets the blob read again from the source, in chunks);
 2. an index's child manifests before the index, each by digest (recursively);
 3. the manifest itself, by digest, only once everything it references is there;
 4. its referrers (signatures, SBOMs: manifests whose `subject` is it), the same way;
@@ -17,6 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from chalicelib.errors import RemoteBodyTooLarge
 from chalicelib.oci.manifests import parse_manifest
 from chalicelib.remote.client import Manifest
 from chalicelib.replicator.endpoints import Endpoint
@@ -39,11 +42,12 @@ class CopyStats:
 
 class Copier:
     def __init__(self, src: Endpoint, dst: Endpoint, *, override: bool = True, log: Callable[[str], None] | None = None,
-                 speed: int = 0):
+                 speed: int = 0, by_chunk: bool = False):
         self.src = src
         self.dst = dst
         self.override = override
         self.speed = speed  # KiB/s for the blobs of this copy; 0 or -1: no limit
+        self.by_chunk = by_chunk  # Harbor's copy_by_chunk: PATCH chunks, not one request per blob
         self._log = log
 
     def copy(self, src_repo: str, dst_repo: str, reference: str, tags: list[str]) -> tuple[str, CopyStats]:
@@ -105,15 +109,30 @@ class Copier:
             stats.blobs_linked += 1
             self._say(stats, f"blob {digest} linked (its bytes are there)")
             return
+        chunked = self.by_chunk
+        length = self._send(src_repo, dst_repo, digest, size, chunked)
+        if length is None:  # refused in one request: read again from the source, sent in chunks
+            self._say(stats, f"blob {digest}: the destination refused it in one request (413); sending it in chunks")
+            chunked = True
+            length = self._send(src_repo, dst_repo, digest, size, chunked)
+        stats.blobs_copied += 1
+        stats.bytes += max(length, 0)
+        self._say(stats, f"blob {digest} copied ({length} bytes, {'in chunks' if chunked else 'in one request'})")
+
+    def _send(self, src_repo: str, dst_repo: str, digest: str, size: int, chunked: bool) -> int | None:
+        """The blob streamed from the source to the destination; its length, or None when
+        the destination refused it in one request as too large."""
         blob = self.src.open_blob(src_repo, digest)
         try:
             length = size if size >= 0 else blob.size
-            self.dst.write_blob(dst_repo, digest, limited(blob.stream, self.speed), length)
+            self.dst.write_blob(dst_repo, digest, limited(blob.stream, self.speed), length, chunked=chunked)
+        except RemoteBodyTooLarge:
+            if chunked:
+                raise
+            return None
         finally:
             blob.close()
-        stats.blobs_copied += 1
-        stats.bytes += max(length, 0)
-        self._say(stats, f"blob {digest} copied ({length} bytes)")
+        return length
 
     def _say(self, stats: CopyStats, line: str) -> None:
         stats.log.append(line)

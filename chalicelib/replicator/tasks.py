@@ -178,7 +178,8 @@ def copy(svc: Services, execution_id: int, task_id: int) -> dict:
             log.append("not an image: left out (the policy's resource filter is image)")
             svc.replication_runs.save_task(replace(task, status=SUCCEEDED, ended=svc.clock(), log=tuple(log)))
             return {"task_id": task_id, "status": SUCCEEDED}
-        digest, stats = Copier(src, dst, override=policy.override, log=log.append, speed=policy.speed).copy(
+        digest, stats = Copier(src, dst, override=policy.override, log=log.append, speed=policy.speed,
+                               by_chunk=policy.copy_by_chunk).copy(
             task.src_repository, task.dst_repository, task.reference, list(task.tags))
     except RemoteRegistryError as exc:
         log.append(f"error: {exc.message}")

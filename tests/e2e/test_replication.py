@@ -140,10 +140,11 @@ def test_pull_from_a_berth_through_the_harbor_adapter(stack, harbor):
 
 
 def test_a_layer_over_64_mib_is_replicated_in_bounded_chunks(stack, harbor, distribution, skopeo, tmp_path):
-    """skopeo pushes an image with a 70 MiB layer into Berth; a push-based rule copies it to
-    the CNCF registry, the layer streamed from S3 to the registry in chunks of at most the
-    client's chunk size (every request body through the proxy in front of the registry),
-    and the registry holds the same bytes (it verified the digest)."""
+    """skopeo pushes an image with a 70 MiB layer into Berth; a push-based rule with
+    `copy_by_chunk` copies it to the CNCF registry, the layer streamed from S3 to the
+    registry in chunks of at most the client's chunk size (every request body through the
+    proxy in front of the registry), and the registry holds the same bytes (it verified the
+    digest). A rule without it sends the layer in one PUT, streamed, and no PATCH."""
     name = f"big{os.getpid()}"
     image = build_oci_layout(tmp_path / "layout", (70 * 1024 * 1024,))
     layer = image.layers[0]
@@ -154,14 +155,24 @@ def test_a_layer_over_64_mib_is_replicated_in_bounded_chunks(stack, harbor, dist
         registry = harbor.created("/registries", {"name": f"cncf-{name}", "type": "docker-registry", "url": proxy.url})
         policy = harbor.created("/replication/policies", {
             "name": f"big-{name}", "enabled": True, "dest_registry": {"id": registry}, "dest_namespace": "bigmirror",
-            "filters": [{"type": "name", "value": f"library/{name}"}]})
+            "copy_by_chunk": True, "filters": [{"type": "name", "value": f"library/{name}"}]})
         execution = harbor.run(policy, timeout=600)
         assert (execution["status"], execution["succeed"]) == ("Succeed", 1), execution
         assert max(proxy.bodies) <= DEFAULT_CHUNK
         assert proxy.requests("PATCH", f"/v2/bigmirror/{name}/blobs/uploads/") >= layer.size // DEFAULT_CHUNK
+        whole = harbor.created("/replication/policies", {
+            "name": f"whole-{name}", "enabled": True, "dest_registry": {"id": registry}, "dest_namespace": "bigwhole",
+            "copy_by_chunk": False, "filters": [{"type": "name", "value": f"library/{name}"}]})
+        before = len(proxy.seen)
+        execution_whole = harbor.run(whole, timeout=600)
+        assert (execution_whole["status"], execution_whole["succeed"]) == ("Succeed", 1), execution_whole
+        sent = [(method, size) for (_, method, path), size in zip(proxy.seen[before:], proxy.bodies[before:])
+                if f"/v2/bigwhole/{name}/blobs/uploads/" in path]
+        assert ("PUT", layer.size) in sent and not [m for m, _ in sent if m == "PATCH"], sent
     cncf = RegistryClient(distribution.url)
-    assert cncf.manifest_digest(f"bigmirror/{name}", "v1") == image.manifest_digest
-    assert cncf.blob_size(f"bigmirror/{name}", layer.digest) == layer.size
+    for namespace in ("bigmirror", "bigwhole"):
+        assert cncf.manifest_digest(f"{namespace}/{name}", "v1") == image.manifest_digest
+        assert cncf.blob_size(f"{namespace}/{name}", layer.digest) == layer.size
     [task] = harbor.call("GET", f"/replication/executions/{execution['id']}/tasks").json()
     assert task["bytes"] >= layer.size
 

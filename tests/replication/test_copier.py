@@ -38,7 +38,7 @@ def test_push_an_image_from_berth_to_the_cncf_registry_and_rerun(world, distribu
     repository = f"library/{world.name('push')}"
     pushed = world.push(repository, "v1", layers=2)
     remote = RegistryClient(distribution.url, chunk_size=256)  # small chunks: several PATCHes per layer
-    copier = Copier(LocalEndpoint(world.svc), RemoteEndpoint(remote))
+    copier = Copier(LocalEndpoint(world.svc), RemoteEndpoint(remote), by_chunk=True)
 
     digest, stats = copier.copy(repository, f"mirror/{repository}", "v1", ["v1", "stable"])
     assert digest == pushed

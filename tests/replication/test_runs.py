@@ -363,30 +363,71 @@ def push_layer(svc, repository: str, tag: str, layer: bytes) -> str:
     return record.digest
 
 
-def test_a_destination_that_takes_only_small_chunks_gets_them(world, machine, distribution):
+@pytest.mark.parametrize("by_chunk", [True, False])
+def test_a_destination_that_takes_only_small_chunks_gets_them(world, machine, distribution, by_chunk):
     """A registry behind a proxy that refuses request bodies over 1 MiB (nginx's
     client_max_body_size): the copy's upload is refused (413) and sent again in halved
-    chunks until they pass; every body that reached the registry is within the limit."""
+    chunks until they pass; every body that reached the registry is within the limit.
+    Without copy_by_chunk the layer goes first in one PUT, which is refused; it is read
+    again from the source and sent in chunks."""
     from tests.fault_proxy import FaultProxy
 
     project = world.project()
     layer = os.urandom(3 * 1024 * 1024 + 12345)
     pushed = push_layer(world.svc, f"{project.name}/big", "v1", layer)
+    namespace = f"smallchunks{int(by_chunk)}"
     with FaultProxy(distribution.url) as proxy:
         proxy.max_body = 1024 * 1024
         remote = registry(world, proxy.url)
-        p = policy(world, dest_registry={"id": remote}, dest_namespace="smallchunks",
+        p = policy(world, dest_registry={"id": remote}, dest_namespace=namespace, copy_by_chunk=by_chunk,
                    filters=[{"type": "name", "value": f"{project.name}/big"}])
         done = wait(world, start(world, p.policy_id).execution_id)
         assert (done.status, done.status_text) == (SUCCEEDED, "")
         assert proxy.refused >= 1 and max(proxy.bodies) <= proxy.max_body
-        assert proxy.requests("PATCH", "/v2/smallchunks/big/blobs/uploads/") >= 4
+        assert proxy.requests("PATCH", f"/v2/{namespace}/big/blobs/uploads/") >= 4
     client = RegistryClient(distribution.url)
-    assert client.manifest_digest("smallchunks/big", "v1") == pushed
+    assert client.manifest_digest(f"{namespace}/big", "v1") == pushed
     layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
-    assert client.blob_size("smallchunks/big", layer_digest) == len(layer)
+    assert client.blob_size(f"{namespace}/big", layer_digest) == len(layer)
     [task] = world.svc.replication_runs.tasks(done.execution_id)
     assert task.bytes >= len(layer)
+    if not by_chunk:
+        assert any("refused it in one request (413); sending it in chunks" in line for line in task.log)
+
+
+def test_copy_by_chunk_decides_how_blobs_go_to_the_cncf_registry(world, machine, distribution):
+    """Harbor's `copy_by_chunk`, counted at a recording proxy in front of the CNCF registry:
+    off (Harbor's default), each blob is one PUT carrying it whole (a layer larger than a
+    chunk included) and no PATCH; on, each blob is PATCH chunks of at most the client's
+    chunk size (8 MiB) and a closing PUT with no body."""
+    from chalicelib.remote.client import DEFAULT_CHUNK
+    from tests.fault_proxy import FaultProxy
+
+    project = world.project()
+    layer = os.urandom(DEFAULT_CHUNK + 1024 * 1024 + 321)
+    pushed = push_layer(world.svc, f"{project.name}/chunks", "v1", layer)
+    manifest = json.loads(world.svc.meta.get_manifest(f"{project.name}/chunks", pushed).body)
+    config_size = manifest["config"]["size"]
+    with FaultProxy(distribution.url) as proxy:
+        remote = registry(world, proxy.url)
+        for by_chunk in (False, True):
+            namespace = f"bychunk{int(by_chunk)}"
+            p = policy(world, dest_registry={"id": remote}, dest_namespace=namespace, copy_by_chunk=by_chunk,
+                       filters=[{"type": "name", "value": f"{project.name}/chunks"}])
+            assert world.admin.get(f"/replication/policies/{p.policy_id}").json()["copy_by_chunk"] is by_chunk
+            before = len(proxy.seen)
+            done = wait(world, start(world, p.policy_id).execution_id)
+            assert (done.status, done.status_text) == (SUCCEEDED, "")
+            uploads = [(method, size) for (_, method, path), size in zip(proxy.seen[before:], proxy.bodies[before:])
+                       if f"/v2/{namespace}/chunks/blobs/uploads/" in path and method in ("PATCH", "PUT")]
+            if by_chunk:
+                assert uploads == [("PATCH", config_size), ("PUT", 0),
+                                   ("PATCH", DEFAULT_CHUNK), ("PATCH", len(layer) - DEFAULT_CHUNK), ("PUT", 0)]
+            else:
+                assert uploads == [("PUT", config_size), ("PUT", len(layer))]
+            assert RegistryClient(distribution.url).manifest_digest(f"{namespace}/chunks", "v1") == pushed
+            [task] = world.svc.replication_runs.tasks(done.execution_id)
+            assert any(line.endswith("in chunks)" if by_chunk else "in one request)") for line in task.log)
 
 
 def test_a_destination_that_fails_then_recovers_is_retried_by_the_state_machine(world, machine, distribution):
