@@ -1,9 +1,11 @@
 """Section 7: a replication run, measured. N small images pushed to the local Berth stack,
 one push-based policy to Debian's docker-registry, one run: a Step Functions execution
 that moto executes (docs/replication.md). Reports its wall time, the child executions of its
-Distributed Map, the Lambda invocations and state transitions of the run's own execution,
-its history events (an execution holds at most 25,000) and the blob bytes that passed
-through the task function.
+Distributed Map, the Lambda invocations and state transitions of the whole run (its own
+execution's, from its history, and its children's, from the task records: moto keeps no
+history of a Distributed Map's children), its history events (an execution holds at most
+25,000), the size of the Map's input (Step Functions passes at most 256 KB between states)
+and the blob bytes that passed through the task function.
 
     .venv/bin/python -m bench replication                # 500 artifacts (quick: 50)
     .venv/bin/python -m bench.replication --artifacts 100
@@ -98,8 +100,12 @@ def run(berth, workdir: Path, quick: bool, artifacts: int | None = None) -> dict
             token = out.get("nextToken")
             if not token:
                 break
+        attempts, failed_tasks = _attempts(berth, execution)
     [map_run] = sfn.list_map_runs(executionArn=arn)["mapRuns"]
     items = sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])["itemCounts"]
+    own_invocations = sum(1 for e in events if e["type"] in ("LambdaFunctionScheduled", "TaskScheduled"))
+    own_transitions = sum(1 for e in events if e["type"].endswith("StateEntered"))
+    map_input = next(e["stateEnteredEventDetails"]["input"] for e in events if e["type"] == "MapStateEntered")
     return {
         "artifacts": artifacts,
         "child_executions": items["total"],
@@ -111,11 +117,36 @@ def run(berth, workdir: Path, quick: bool, artifacts: int | None = None) -> dict
         "push_s": push_s,
         "push_retries": len(retried),
         "wall_s": wall,
-        "invocations": sum(1 for e in events if e["type"] in ("LambdaFunctionScheduled", "TaskScheduled")),
-        "transitions": sum(1 for e in events if e["type"].endswith("StateEntered")),
+        "own_invocations": own_invocations,
+        "own_transitions": own_transitions,
+        # each child: its Copy invoked once per attempt (a retry is another transition), and
+        # RecordFailure once if it failed (infra/replication.yaml's ItemProcessor)
+        "child_invocations": attempts + failed_tasks,
+        "child_transitions": attempts + failed_tasks,
+        "invocations": own_invocations + attempts + failed_tasks,
+        "transitions": own_transitions + attempts + failed_tasks,
+        "copy_attempts": attempts,
+        "map_input_bytes": len(map_input.encode()),
         "history_events": len(events),
         "bytes": sum(r["bytes"] for r in rows),
     }
+
+
+def _attempts(berth, execution: int) -> tuple[int, int]:
+    """(copy attempts, failed tasks) of the run, from its task records (each attempt of a
+    copy counts itself: chalicelib/replicator/tasks.py, `run_count`)."""
+    from chalicelib.meta import keys
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=berth.moto, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    attempts = failed = 0
+    for page in dynamodb.get_paginator("query").paginate(
+            TableName=berth.env["BERTH_TABLE"], KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.replication_tasks_pk(execution)}}):
+        for item in page["Items"]:
+            attempts += int(item.get("run_count", {"N": "0"})["N"])
+            failed += item.get("status", {}).get("S") == "Failed"
+    return attempts, failed
 
 
 def verdict(result: dict) -> tuple[bool, str]:
@@ -135,8 +166,11 @@ def render(result: dict) -> str:
         f"One push-based run of {n} small images (one 4 KiB layer each, {REPOSITORIES} repositories) from the local stack to Debian's",
         "docker-registry: a Step Functions execution of `infra/replication.yaml` that moto executes, each",
         "task the app's `replication_task` in the stack's process (`bench/replication.py`). Each artifact is",
-        "copied in a child execution of the run's Distributed Map; moto keeps no history of those, so the",
-        "invocations and transitions counted are the run's own execution's (plan, the Map Run, finish).",
+        "copied in a child execution of the run's Distributed Map, whose items (the task ids) `Plan` wrote to",
+        "S3 and the Map's `ItemReader` read. The run's own invocations and transitions are counted from its",
+        "execution's history; moto keeps no history of the children, so theirs are counted from the task",
+        "records: a child enters `Copy` once per attempt (a retry is another transition and invocation) and",
+        "`RecordFailure` once if it failed.",
         "",
         "| measure | value |",
         "| --- | --- |",
@@ -144,8 +178,14 @@ def render(result: dict) -> str:
         f"| wall time of the run | {fmt_s(result['wall_s'])} ({fmt_s(result['wall_s'] / n)} per artifact) |",
         (f"| child executions (the Map Run's items) | {result['child_executions']} "
          f"({result['children_succeeded']} succeeded) |"),
-        f"| Lambda invocations in the run's own execution | {result['invocations']} |",
-        f"| state transitions in the run's own execution | {result['transitions']} |",
+        (f"| Lambda invocations | {result['invocations']} ({result['invocations'] / n:.2f} per artifact: "
+         f"{result['own_invocations']} in the run's own execution, {result['child_invocations']} in its children; "
+         f"{result['copy_attempts']} copy attempts) |"),
+        (f"| state transitions (Step Functions' price unit) | {result['transitions']} "
+         f"({result['transitions'] / n:.2f} per artifact: {result['own_transitions']} in the run's own execution, "
+         f"{result['child_transitions']} in its children) |"),
+        (f"| the Map's input (at most 256 KB) | {result['map_input_bytes']} bytes (the items' place in S3, "
+         "the same for any number of artifacts) |"),
         (f"| history events of the run's execution | {result['history_events']} (at most 25,000; "
          "the same for any number of artifacts) |"),
         f"| blob bytes through the task function | {result['bytes']:,} |",
