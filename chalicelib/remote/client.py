@@ -306,7 +306,7 @@ class RegistryClient:
         return urljoin(self.base + "/", location)
 
     def _call(self, method: str, path_or_url: str, *, scope: str, ok: tuple[int, ...], headers: dict | None = None,
-              body: bytes | None = None, stream: bool = False, redirect: bool = False):
+              body: bytes | _Exactly | None = None, stream: bool = False, redirect: bool = False):
         url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.base + path_or_url
         own = _origin(url) == self._origin
         headers = {"User-Agent": USER_AGENT, **(headers or {})}
@@ -328,7 +328,7 @@ class RegistryClient:
             raise _failure(method, url, reply)
         return reply
 
-    def send(self, method: str, url: str, headers: dict, body: bytes | None = None, *, stream: bool = False,
+    def send(self, method: str, url: str, headers: dict, body: bytes | _Exactly | None = None, *, stream: bool = False,
              redirect: bool = False, authorization: str | None = None):
         """One HTTP request, as given (no challenge answered); no answer is a retryable error."""
         import urllib3
