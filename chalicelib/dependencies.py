@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 if TYPE_CHECKING:
     from chalicelib.config import Settings
     from chalicelib.events.outbox import Outbox
-    from chalicelib.meta.accounts import DynamoAccounts
+    from chalicelib.meta.accounts import AccountStore
     from chalicelib.meta.audit import AuditLog
     from chalicelib.meta.gc import DynamoGC
     from chalicelib.meta.immutable_rules import ImmutableRuleStore
@@ -59,7 +59,7 @@ class DomainDependencies(Protocol):
     @property
     def outbox(self) -> Outbox: ...
     @property
-    def accounts(self) -> DynamoAccounts: ...
+    def accounts(self) -> AccountStore: ...
     @property
     def audit(self) -> AuditLog: ...
     @property

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import roles as rbac
+
+if TYPE_CHECKING:
+    from chalicelib.meta.accounts import AccountStore
 
 REGISTRY_ACTIONS = rbac.REGISTRY_ACTIONS
 ALL_ACTIONS = frozenset(rbac.PERMISSIONS)
@@ -85,14 +88,15 @@ def visible(principal: Any, projects: list[Any], roles: dict[str, rbac.Role | No
     return [p for p in projects if p.public or roles.get(p.name) is not None]
 
 
-def visible_project_names(accounts: Any, identity: Any) -> set[str] | None:
+def visible_project_names(accounts: AccountStore, identity: Any) -> set[str] | None:
     """Names of the projects a registry caller (a token's `Identity`) may pull from;
     None means all of them. A user without LDAP groups costs three reads that follow
     what they may see, not how many projects there are: their user item, the public
     projects' listing and their memberships."""
     if identity is None or identity.grants is None:
         return None
-    username, groups = None, ()
+    username: str | None = None
+    groups: tuple[str, ...] = ()
     if identity.kind == "user" and identity.subject:
         user = accounts.get_user(identity.subject)
         if user is not None and user.sysadmin:

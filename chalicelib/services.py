@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from chalicelib.auth.sessions import ConsoleSessions
     from chalicelib.events.forwarder import EventBridgeBus
     from chalicelib.events.outbox import Outbox
-    from chalicelib.meta.accounts import DynamoAccounts
+    from chalicelib.meta.accounts import AccountStore
     from chalicelib.meta.audit import AuditLog
     from chalicelib.meta.gc import DynamoGC
     from chalicelib.meta.immutable_rules import ImmutableRuleStore
@@ -295,7 +295,7 @@ class Services:
         return RuntimeConfig(self.ssm, self.settings.ssm_prefix)
 
     @cached_property
-    def accounts(self) -> DynamoAccounts:
+    def accounts(self) -> AccountStore:
         from chalicelib.meta.accounts import DynamoAccounts
 
         return DynamoAccounts(self.table, self.clock, self.outbox)

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import policy
 from chalicelib.auth.principal import NameCollision, Principal
+
+if TYPE_CHECKING:
+    from chalicelib.meta.accounts import AccountStore
 
 logger = logging.getLogger("berth.auth")
 ROBOT_PREFIX = "robot$"
@@ -27,7 +30,7 @@ MAX_CREDENTIAL_LENGTH = 1024
 class Authenticator:
     def __init__(
         self,
-        accounts: Any,
+        accounts: AccountStore,
         config: Any,
         *,
         ldap: Callable[[], Any],

@@ -8,14 +8,17 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.meta.accounts import AccountStore
 
 DEFAULT_TTL = 10.0
 
 
 class AccessContextCache:
     def __init__(
-        self, accounts: Any, *, ttl: float = DEFAULT_TTL, max_entries: int = 512, clock: Callable[[], float] = time.monotonic
+        self, accounts: AccountStore, *, ttl: float = DEFAULT_TTL, max_entries: int = 512, clock: Callable[[], float] = time.monotonic
     ):
         self._accounts = accounts
         self._ttl = ttl

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -23,6 +23,9 @@ from chalicelib.auth.principal import NameCollision, Principal
 from chalicelib.auth.throttle import AUDITED_PER_SOURCE, Policy, retry_after, source_of
 from chalicelib.errors import LoginThrottled
 from chalicelib.meta.login_attempts import Buckets
+
+if TYPE_CHECKING:
+    from chalicelib.meta.accounts import AccountStore
 
 logger = logging.getLogger("berth.auth.login")
 MAX_NAME = 255
@@ -40,7 +43,7 @@ class Login:
 class LoginGate:
     def __init__(
         self,
-        accounts: Any,
+        accounts: AccountStore,
         authenticator: Any,
         attempts: Any,
         audit: Any,
@@ -65,22 +68,22 @@ class LoginGate:
         with Basic credentials, which are counted only. A directory login refused
         for its name is always audited."""
         from chalicelib.meta.account_names import folded
-        from chalicelib.meta.login_attempts import ATTRIBUTES, bucket_keys, buckets_from
 
         if not username or not password or len(username) > MAX_NAME:
             return None  # nothing to count: no account can have such a name
         source = source_of(source_ip)
-        wanted = bucket_keys(folded(username), source)
+        # the counters are read with the account, in one call (opaque to this module)
+        wanted = self._attempts.read(folded(username), source)
         robot = username.startswith(ROBOT_PREFIX)
         context = None
         if robot:
-            account, extra = self._accounts.robot_with(username, wanted, ATTRIBUTES)
+            account, extra = self._accounts.robot_with(username, wanted)
             known = {"robot": account, "robot_known": True}
         else:
-            context = self._accounts.access_context(username, (), projects, also=wanted, also_attributes=ATTRIBUTES)
+            context = self._accounts.access_context(username, (), projects, also=wanted)
             extra = context.also
             known = {"user": context.user, "user_known": True}
-        buckets = buckets_from(extra, wanted)
+        buckets = self._attempts.buckets(wanted, extra)
         policy = self._policy()
         wait = retry_after(policy, buckets, self._clock())
         if wait > 0:

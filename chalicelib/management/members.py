@@ -8,7 +8,6 @@ from chalicelib.management.dependencies import ManagementDependencies
 from chalicelib.management.errors import AlreadyExists, BadRequest, NotFound
 from chalicelib.management.schema import integer, obj, string
 from chalicelib.management.spec import CURSOR, IS_RESOURCE_NAME, PAGE, PAGE_SIZE, Param, operation
-from chalicelib.meta import keys
 from chalicelib.meta.accounts import Member
 from chalicelib.roles import Role
 from chalicelib.web.http import Request, Response
@@ -77,8 +76,7 @@ def list_project_members(svc: ManagementDependencies, req: Request, project_name
     page = paging.page_args(req)
     needle = (req.arg("entityname") or "").lower()
     if not needle:  # Harbor's order (users by name, then groups): a page, and the project's counter
-        listed = keys.members_list(project.name)
-        total = svc.accounts.list_size(listed)[listed]
+        total = svc.accounts.member_count(project.name)
         source = svc.accounts.members_in_order(project.name)
         return paging.keyed(req, source, total, lambda shown: _render_page(svc, project, shown), page)
     members = [m for m in svc.accounts.list_members(project.name) if needle in m.entity_name.lower()]

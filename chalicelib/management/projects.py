@@ -224,14 +224,13 @@ def _in_name_order(svc: ManagementDependencies, req: Request, conditions: dict) 
         return None
     public_only = public is not None
     if is_admin(req) or public_only:
-        name = keys.PUBLIC_PROJECTS_LIST if public_only else keys.PROJECTS_LIST
-        return svc.accounts.projects_in_order(public_only=public_only), svc.accounts.list_size(name)[name]
+        return svc.accounts.projects_in_order(public_only=public_only), svc.accounts.project_count(public_only=public_only)
     principal = caller(req)
     if principal.kind != "user" or principal.groups:
         return None
     member_of = svc.accounts.list_memberships(principal.name)
     private = [p for p in svc.accounts.projects_named(member_of) if not p.public]
-    total = svc.accounts.list_size(keys.PUBLIC_PROJECTS_LIST)[keys.PUBLIC_PROJECTS_LIST] + len(private)
+    total = svc.accounts.project_count(public_only=True) + len(private)
     return paging.Merged(svc.accounts.projects_in_order(public_only=True), paging.InMemory((p.name, p) for p in private)), total
 
 

@@ -19,7 +19,6 @@ from chalicelib.management.errors import BadRequest, Forbidden, NotFound
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import PAGING, operation
 from chalicelib.management.times import iso
-from chalicelib.meta import keys
 from chalicelib.meta.accounts import NEVER, Project, Robot, robot_full_name
 from chalicelib.runtime_config import SETTING
 from chalicelib.web.http import Request, Response
@@ -210,8 +209,7 @@ def list_robot(svc: ManagementDependencies, req: Request) -> Response:
     serves_level = not level or (len(level) == 1 and project is not None and level[0].values[0] == "project")
     if paging.by_key_order(req, "name", ("Level", "level", "ProjectID", "project_id")) and serves_level:
         # Harbor's order (name): a project's robots share a prefix of the listing
-        listed = keys.robots_list(project.name) if project is not None else keys.ROBOTS_LIST
-        total = svc.accounts.list_size(listed)[listed]
+        total = svc.accounts.robot_count(project.name if project else None)
         source = svc.accounts.robots_in_order(project.name if project else None)
         return paging.keyed(req, source, total, lambda shown: [render(r) for r in shown], page)
     robots = _all_robots(svc, project.name if project else None)

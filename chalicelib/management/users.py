@@ -14,7 +14,6 @@ from chalicelib.management.errors import BadRequest, Forbidden, NotFound
 from chalicelib.management.schema import DATE_TIME, boolean, integer, obj, string
 from chalicelib.management.spec import PAGE, PAGE_SIZE, PAGING, Param, operation
 from chalicelib.management.times import iso
-from chalicelib.meta import keys
 from chalicelib.meta.accounts import User
 from chalicelib.web.http import Request, Response
 
@@ -129,7 +128,7 @@ def list_users(svc: ManagementDependencies, req: Request) -> Response:
     conditions = paging.query_args(req, ("username", "email", "user_id"))
     order = paging.sort_args(req, _FIELDS, "username")
     if paging.by_key_order(req, "username"):  # Harbor's default order: a page, a counter
-        total = svc.accounts.list_size(keys.USERS_LIST)[keys.USERS_LIST]
+        total = svc.accounts.user_count()
         return paging.keyed(req, svc.accounts.users_in_order(), total, lambda users: [render(u) for u in users], page)
     users = paging.sorted_by(paging.filtered(_all_users(svc), conditions, _FIELDS), order, _FIELDS)
     return paging.paged(req, users, render, page)

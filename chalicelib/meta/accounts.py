@@ -17,13 +17,14 @@ import json
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import BerthError, Conflict
 from chalicelib.meta import keys
 from chalicelib.meta.table import (
+    ItemsRead,
     KeyRange,
     Table,
     count_op,
@@ -51,6 +52,9 @@ ENTITY_TYPES = ("u", "g")
 ROBOT_LEVELS = ("project", "system")
 ROBOT_PREFIX = "robot$"
 NEVER = -1  # a robot's expiry when it does not expire
+# an operation of another store's removal, joining a project's deletion (opaque: the
+# domain hands it on; docs/decisions/store-operations-in-other-transactions.md)
+Op = Any
 
 _NEW = "attribute_not_exists(PK)"
 _EXISTS = "attribute_exists(PK)"
@@ -244,15 +248,198 @@ def robot_full_name(name: str, project: str | None = None) -> str:
 
 @dataclass
 class AccessContext:
-    """What the token service needs to grant access, read in one BatchGetItem."""
+    """What the token service needs to grant access, read at once (one BatchGetItem)."""
 
     user: User | None
     projects: dict[str, Project]  # the requested projects that exist
     roles: dict[str, list[Role]]  # project -> the user's own role and their groups' roles
-    also: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # the extra items asked for
+    also: Any = None  # the answer to another store's read (`Read`), for that store
 
     def role(self, project: str) -> Role | None:
         return best(self.roles.get(project, []))
+
+
+# A read of another store's items, made in the same call as this store's (a login's throttling
+# counters with its account: chalicelib/auth/login_gate.py). The other store builds it for
+# this store's backend (DynamoDB: a table.ItemsRead; in memory: a callable) and reads the
+# answer (AccessContext.also, robot_with's second value); the caller only hands them on.
+Read = Any
+
+
+class Listed(Protocol):
+    """A list in key order, paged by chalicelib/management/paging.py (its KeyedList): keys
+    only, or (key, record) pairs, after a key."""
+
+    def keys(self, after: str | None, limit: int) -> list[str]: ...
+
+    def rows(self, after: str | None, limit: int) -> list[tuple[str, Any]]: ...
+
+
+class AccountStore(Protocol):
+    """Users, projects, members (users and LDAP groups), robot accounts and the names they
+    hold. Every write is all or nothing: a failed condition is the domain error named on
+    the method (Conflict, NameTaken, AccountNotFound), a lost race with another write
+    Conflict. Lists are in name order (a string's code points)."""
+
+    # -- users
+    def create_user(self, user: User) -> User:
+        """Store a new user with a new id and epoch; Conflict if the name is a user's,
+        NameTaken if it looks like an account's (case, confusables); BadName (a ValueError)
+        if it is not in normal form, ValueError for an unknown source."""
+        ...
+
+    def owner_of_name(self, name: str) -> tuple[str, str] | None:
+        """("user" | "robot", stored name) of the account whose name is `name` up to case and
+        confusable characters (the exact one first); None if no account's is."""
+        ...
+
+    def get_user(self, username: str) -> User | None: ...
+
+    def get_user_by_id(self, user_id: int) -> User | None: ...
+
+    def update_user(self, username: str, /, **fields: Any) -> User:
+        """Change profile fields (email, realname, comment, sysadmin, source, ldap_dn, groups;
+        ValueError for others); a field set to None goes back to its default. A demotion
+        replaces the epoch. AccountNotFound if there is no such user."""
+        ...
+
+    def set_password(self, username: str, password_hash: str) -> User:
+        """A new hash, password_version + 1 and a new epoch; AccountNotFound if no such user."""
+        ...
+
+    def delete_user(self, username: str) -> None:
+        """Delete the user with their memberships and their name; AccountNotFound."""
+        ...
+
+    def list_users(self, last: str | None = None, limit: int = 100) -> tuple[list[User], bool]:
+        """Up to `limit` users after `last`, and whether more follow (ValueError if limit < 1)."""
+        ...
+
+    def list_memberships(self, username: str) -> dict[str, int]:
+        """project -> role id, of the user's own memberships (not their groups'), by project."""
+        ...
+
+    def users_named(self, names: Iterable[str]) -> list[User]:
+        """These users (those that exist), by name."""
+        ...
+
+    def users_in_order(self) -> Listed: ...
+
+    def user_count(self) -> int: ...
+
+    # -- projects
+    def create_project(self, project: Project, *, admin: str | None = None) -> Project:
+        """Store a new project with a new id (public if `public` or metadata["public"] says
+        so; both then agree) and its project.created event; `admin`: that user is made
+        its project admin in the same write. Conflict if the project exists;
+        AccountNotFound if `admin` is no user (nothing is written)."""
+        ...
+
+    def get_project(self, name: str) -> Project | None: ...
+
+    def get_project_by_id(self, project_id: int) -> Project | None: ...
+
+    def update_project(self, name: str, public: bool | None = None,
+                       metadata: dict[str, str | None] | None = None) -> Project:
+        """Merge `metadata` into the project's (None removes a key, but "public", which
+        mirrors `public`); an explicit `public` wins over metadata["public"].
+        AccountNotFound if there is no such project."""
+        ...
+
+    def delete_project(self, name: str, also: Iterable[Op] = ()) -> None:
+        """Delete the project with its members, its robot accounts (and their names) and
+        its project.deleted event, and `also` (other stores' removals of the project's own
+        data, opaque operations of the same backend) in the same last write.
+        AccountNotFound if there is no such project."""
+        ...
+
+    def project_names(self) -> list[str]: ...
+
+    def public_project_names(self) -> list[str]: ...
+
+    def list_projects(self, last: str | None = None, limit: int = 100) -> tuple[list[Project], bool]:
+        """Up to `limit` projects after `last`, and whether more follow (ValueError if limit < 1)."""
+        ...
+
+    def all_projects(self) -> list[Project]: ...
+
+    def projects_named(self, names: Iterable[str]) -> list[Project]:
+        """These projects (those that exist), by name."""
+        ...
+
+    def projects_in_order(self, *, public_only: bool = False) -> Listed: ...
+
+    def project_count(self, *, public_only: bool = False) -> int: ...
+
+    # -- members: a user by name, an LDAP group by DN (compared without case)
+    def add_member(self, project: str, member: Member) -> Member:
+        """Add with a new member id; Conflict if the entity is a member already;
+        AccountNotFound if the project, or a user member's user, does not exist; ValueError
+        for an unknown entity type or role."""
+        ...
+
+    def get_member(self, project: str, entity_type: str, entity_name: str) -> Member | None: ...
+
+    def get_member_by_id(self, project: str, member_id: int) -> Member | None: ...
+
+    def update_member_role(self, project: str, entity_type: str, entity_name: str, role_id: int) -> Member:
+        """AccountNotFound if no such member; ValueError for an unknown role."""
+        ...
+
+    def remove_member(self, project: str, entity_type: str, entity_name: str) -> None:
+        """AccountNotFound if no such member."""
+        ...
+
+    def list_members(self, project: str) -> list[Member]:
+        """Groups by DN, then users by name (the order of members_in_order)."""
+        ...
+
+    def members_in_order(self, project: str) -> Listed: ...
+
+    def member_count(self, project: str) -> int: ...
+
+    # -- what a login and a token need, in one read
+    def access_context(self, username: str | None, groups: Iterable[str], projects: Iterable[str], *,
+                       also: Read | None = None) -> AccessContext:
+        """The user, the projects that exist, and every role the user holds in them, directly
+        or through one of `groups`; `also`: another store's read, answered in `.also`."""
+        ...
+
+    def robot_with(self, full_name: str, also: Read) -> tuple[Robot | None, Any]:
+        """The robot, and the answer to another store's read (`also`)."""
+        ...
+
+    # -- robots
+    def create_robot(self, robot: Robot) -> Robot:
+        """Store a new robot with a new id and epoch; Conflict if the name is a robot's,
+        NameTaken if it looks like an account's; AccountNotFound if a project robot's
+        project does not exist; ValueError if name, level and project disagree."""
+        ...
+
+    def get_robot(self, full_name: str) -> Robot | None: ...
+
+    def get_robot_by_id(self, robot_id: int) -> Robot | None: ...
+
+    def update_robot(self, full_name: str, /, **fields: Any) -> Robot:
+        """Change secret_hash, permissions, description, expiry or disabled (ValueError for
+        others); a new secret, new permissions or disabling replace the epoch.
+        AccountNotFound if there is no such robot."""
+        ...
+
+    def delete_robot(self, full_name: str) -> None:
+        """AccountNotFound if there is no such robot."""
+        ...
+
+    def list_robots(self, project: str | None = None, last: str | None = None,
+                    limit: int = 100) -> tuple[list[Robot], bool]:
+        """All robots, or one project's, after `last` in full-name order, and whether more follow."""
+        ...
+
+    def robots_in_order(self, project: str | None = None) -> Listed: ...
+
+    def robot_count(self, project: str | None = None) -> int:
+        """All robots, or one project's."""
+        ...
 
 
 # every attribute any account item carries, for reads that fetch several kinds at once
@@ -629,15 +816,14 @@ class DynamoAccounts:
         groups: Iterable[str],
         projects: Iterable[str],
         *,
-        also: Iterable[tuple[str, str]] = (),
-        also_attributes: Iterable[str] = (),
+        also: ItemsRead | None = None,
     ) -> AccessContext:
         """The user, the projects and every role the user holds in them, directly or
         through a group, in one BatchGetItem (it takes 100 keys: 1 + projects x
         (2 + groups); past that the read takes one more call per 100 keys). `also`:
-        other items to read in the same call (a login's throttling counters), with
-        the attributes they need."""
-        also = list(also)
+        other items to read in the same call (a login's throttling counters); they come
+        back in `.also`, by key."""
+        extra = list(also.keys) if also else []
         groups = list(groups)
         projects = list(dict.fromkeys(projects))
         wanted: list[tuple[str, str]] = []
@@ -649,7 +835,7 @@ class DynamoAccounts:
             if username:
                 wanted.append((pk, keys.member_sk("u", username)))
             wanted += [(pk, keys.member_sk("g", g)) for g in groups]
-        items = self._fetch(wanted + also, also_attributes)
+        items = self._fetch(wanted + extra, also.attributes if also else ())
         user_item = items.get((keys.user_pk(username), keys.USER_SK)) if username else None
         found: dict[str, Project] = {}
         roles: dict[str, list[Role]] = {}
@@ -661,18 +847,16 @@ class DynamoAccounts:
             found[p] = Project.from_item(project_item)
             held = [items[k] for k in wanted if k[0] == pk and k[1].startswith(keys.MEMBER_PREFIX) and k in items]
             roles[p] = [Role(int(i["role_id"])) for i in held if int(i["role_id"]) in _ROLE_IDS]
-        extra = {k: items[k] for k in also if k in items}
-        return AccessContext(User.from_item(user_item) if user_item else None, found, roles, extra)
+        answer = {k: items[k] for k in extra if k in items} if also else None
+        return AccessContext(User.from_item(user_item) if user_item else None, found, roles, answer)
 
-    def robot_with(
-        self, full_name: str, also: Iterable[tuple[str, str]], also_attributes: Iterable[str]
-    ) -> tuple[Robot | None, dict[tuple[str, str], dict[str, Any]]]:
+    def robot_with(self, full_name: str, also: ItemsRead) -> tuple[Robot | None, dict[tuple[str, str], dict[str, Any]]]:
         """A robot and other items (a login's throttling counters) in one BatchGetItem."""
-        also = list(also)
+        extra = list(also.keys)
         robot_key = (keys.robot_pk(full_name), keys.ROBOT_SK)
-        items = self._fetch([robot_key, *also], also_attributes)
+        items = self._fetch([robot_key, *extra], also.attributes)
         robot = Robot.from_item(items[robot_key]) if robot_key in items else None
-        return robot, {k: items[k] for k in also if k in items}
+        return robot, {k: items[k] for k in extra if k in items}
 
     # -- robots ------------------------------------------------------------------------
     def create_robot(self, robot: Robot) -> Robot:
@@ -741,9 +925,21 @@ class DynamoAccounts:
         return [Robot.from_item(items[k]) for n in names if (k := (keys.robot_pk(n), keys.ROBOT_SK)) in items], more
 
     # -- lists read a page at a time (chalicelib/management/paging.py) ----------------
-    def list_size(self, *lists: str) -> dict[str, int]:
-        """The sizes of these lists (keys.*_LIST, keys.*_list(...)): one read."""
-        return self._t.counts(lists)
+    def _count(self, name: str) -> int:
+        """The size of a list (keys.*_LIST, keys.*_list(...)): one read of its counter."""
+        return self._t.counts([name])[name]
+
+    def user_count(self) -> int:
+        return self._count(keys.USERS_LIST)
+
+    def project_count(self, *, public_only: bool = False) -> int:
+        return self._count(keys.PUBLIC_PROJECTS_LIST if public_only else keys.PROJECTS_LIST)
+
+    def member_count(self, project: str) -> int:
+        return self._count(keys.members_list(project))
+
+    def robot_count(self, project: str | None = None) -> int:
+        return self._count(keys.robots_list(project) if project else keys.ROBOTS_LIST)
 
     def users_in_order(self) -> _Listed:
         return _Listed(KeyRange(self._t, keys.USERS_PK), lambda names: self._records(User, keys.user_pk, keys.USER_SK, names))

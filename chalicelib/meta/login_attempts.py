@@ -17,12 +17,12 @@ trip; only failures (and a first success from a source) write.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.meta import keys
-from chalicelib.meta.table import Table, update_op
+from chalicelib.meta.table import ItemsRead, Table, update_op
 
 SK = "LOGIN"
 LOGIN_PREFIX = "LOGIN#"  # every partition of this store (the key-layout test reads it)
@@ -57,7 +57,7 @@ def bucket_keys(account: str, source: str) -> list[tuple[str, str]]:
     return [(f"{LOGIN_PREFIX}A#{source}#{account}", SK), (f"{LOGIN_PREFIX}S#{source}", SK), (f"{LOGIN_PREFIX}U#{account}", SK)]
 
 
-def buckets_from(items: dict[tuple[str, str], dict[str, Any]], wanted: list[tuple[str, str]]) -> Buckets:
+def buckets_from(items: dict[tuple[str, str], dict[str, Any]], wanted: Iterable[tuple[str, str]]) -> Buckets:
     def bucket(k: tuple[str, str]) -> Bucket:
         item = items.get(k) or {}
         return Bucket(
@@ -70,11 +70,22 @@ def buckets_from(items: dict[tuple[str, str], dict[str, Any]], wanted: list[tupl
 
 
 class DynamoLoginAttempts:
+    """The login's buckets are read with its account, in the accounts store's BatchGetItem:
+    `read` builds that read, `buckets` reads its answer; the other methods take the read
+    back (opaque to the login gate)."""
+
     def __init__(self, table: Table, clock: Callable[[], float]):
         self._t = table
         self._clock = clock
 
-    def record_failure(self, wanted: list[tuple[str, str]], before: Buckets, *, window: int, keep: int) -> Buckets:
+    def read(self, account: str, source: str) -> ItemsRead:
+        """The read of a login's buckets (`account`: the name case-folded)."""
+        return ItemsRead(tuple(bucket_keys(account, source)), ATTRIBUTES)
+
+    def buckets(self, read: ItemsRead, answer: dict[tuple[str, str], dict[str, Any]] | None) -> Buckets:
+        return buckets_from(answer or {}, read.keys)
+
+    def record_failure(self, read: ItemsRead, before: Buckets, *, window: int, keep: int) -> Buckets:
         """Count one failure in each bucket (one transaction); the buckets after it.
         `window`: seconds after which old failures no longer count; `keep`: how long
         the items stay (the table's TTL) after this failure."""
@@ -82,7 +93,7 @@ class DynamoLoginAttempts:
         expires = int(now + keep)
         after = []
         ops = []
-        for (pk, sk), bucket in zip(wanted, (before.account_source, before.source, before.account)):
+        for (pk, sk), bucket in zip(read.keys, (before.account_source, before.source, before.account)):
             live = bucket.current(now, window)
             item_expires = max(expires, int(bucket.good_until))
             values = {":one": 1, ":now": int(now), ":e": item_expires}
@@ -96,14 +107,14 @@ class DynamoLoginAttempts:
         self._t.transact(ops)
         return Buckets(*after)
 
-    def remember_success(self, wanted: list[tuple[str, str]], before: Buckets) -> None:
+    def remember_success(self, read: ItemsRead, before: Buckets) -> None:
         """A success from this source: its account+source failures are forgiven and
         the source is known-good for the account (one write, skipped while both hold)."""
         now = self._clock()
         bucket = before.account_source
         if bucket.failures == 0 and bucket.good_until > now + KNOWN_GOOD_SECONDS / 2:
             return
-        pk, sk = wanted[0]
+        pk, sk = read.keys[0]
         good = int(now + KNOWN_GOOD_SECONDS)
         self._t.client.update_item(
             TableName=self._t.name,

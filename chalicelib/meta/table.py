@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -187,6 +188,16 @@ class Table:
         for op in operations:
             next(iter(op.values()))["TableName"] = self.name
         self.client.transact_write_items(TransactItems=operations)
+
+
+@dataclass(frozen=True)
+class ItemsRead:
+    """Items of one store read in another store's BatchGetItem (a login's throttling
+    counters with its account: meta/login_attempts.py, meta/accounts.py): their keys and
+    the attributes they need beside PK and SK."""
+
+    keys: tuple[tuple[str, str], ...]
+    attributes: tuple[str, ...] = ()
 
 
 class KeyRange:

@@ -14,13 +14,16 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.events.envelope import PROJECT_DELETED, Event
 from chalicelib.meta.webhooks import Execution
 from chalicelib.webhooks.delivery import Job, JobQueue
 from chalicelib.webhooks.payloads import ProjectInfo
 from chalicelib.webhooks.targets import HARBOR_TYPES, safe_address
+
+if TYPE_CHECKING:
+    from chalicelib.meta.accounts import AccountStore
 
 logger = logging.getLogger("berth.webhooks")
 
@@ -33,7 +36,7 @@ def execution_id(event: Event, policy_id: int) -> int:
     return (int(event.epoch * 1000) << 10) | low
 
 
-def consume(events: Iterable[Event], webhooks: Any, accounts: Any, queue: JobQueue, clock) -> int:
+def consume(events: Iterable[Event], webhooks: Any, accounts: AccountStore, queue: JobQueue, clock) -> int:
     """Queue the delivery jobs of these events; how many."""
     jobs: list[Job] = []
     # a batch's events are mostly of a few projects: their policies and the project read once
@@ -62,7 +65,7 @@ class _PerBatch:
         return self._seen[key]
 
 
-def jobs_for(event: Event, webhooks: Any, accounts: Any, clock, *, policies=None, projects=None) -> list[Job]:
+def jobs_for(event: Event, webhooks: Any, accounts: AccountStore, clock, *, policies=None, projects=None) -> list[Job]:
     harbor_type = HARBOR_TYPES.get(event.type)
     project_name = str(event.data.get("project") or "")
     if harbor_type is None or not project_name:

@@ -225,16 +225,14 @@ def test_delete_user_removes_memberships_and_index(accounts, table):
     assert [u.username for u in accounts.list_users()[0]] == ["bob"]
     # nothing of alice's is left, and the projects can go with their remaining members
     assert not [k for k in account_items(table) if "alice" in k[0] or "alice" in k[1]]
-    assert accounts.list_size(keys.USERS_LIST, keys.members_list("p1"), keys.members_list("p2")) == {
-        keys.USERS_LIST: 1, keys.members_list("p1"): 1, keys.members_list("p2"): 0,
-    }
+    assert (accounts.user_count(), accounts.member_count("p1"), accounts.member_count("p2")) == (1, 1, 0)
     accounts.delete_user("bob")
     assert account_items(table) == before
     accounts.delete_project("p1")
     accounts.delete_project("p2")
     assert account_items(table) == []
     # the lists are empty, and the projects' own counters went with them
-    assert accounts.list_size(keys.USERS_LIST, keys.PROJECTS_LIST) == {keys.USERS_LIST: 0, keys.PROJECTS_LIST: 0}
+    assert (accounts.user_count(), accounts.project_count()) == (0, 0)
     assert not [k for k in all_items(table) if k[0].startswith(("N#MEMBERS#", "N#ROBOTS#"))]
 
 

@@ -31,7 +31,7 @@ def walk(client, path: str, page_size: int = 2, *, keyed: bool = True) -> tuple[
 
 
 def size(world, name: str) -> int:
-    return world.svc.accounts.list_size(name)[name]
+    return world.svc.table.counts([name])[name]
 
 
 def test_users_are_counted_on_create_and_delete_and_listed_by_name(world, admin):
@@ -204,7 +204,7 @@ def test_counters_set_from_the_table_equal_the_counters_kept(world, admin):
         if not pk.startswith("N#LOGS#P#") or world.svc.accounts.get_project(pk.split("#")[3]) is not None
     }
     names = list(kept)
-    assert {k: v for k, v in world.svc.accounts.list_size(*names).items() if v or kept[k]} == {k: v for k, v in kept.items() if v}
-    assert world.svc.accounts.list_size(keys.repositories_list(project), keys.robots_list(project)) == {
+    assert {k: v for k, v in world.svc.table.counts(names).items() if v or kept[k]} == {k: v for k, v in kept.items() if v}
+    assert world.svc.table.counts([keys.repositories_list(project), keys.robots_list(project)]) == {
         keys.repositories_list(project): 1, keys.robots_list(project): 1,
     }
