@@ -63,7 +63,11 @@ class Outbox:
         return self.put(_REPOSITORY_CHANGES[kind], reference_of(repository, reference), fields)
 
     def project_change(self, kind: str, project: str, data: dict[str, Any]) -> dict[str, Any]:
-        return self.put(_PROJECT_CHANGES[kind], project, data)
+        return put_op(self.item(self.project_event(kind, project, data)))
+
+    def project_event(self, kind: str, project: str, data: dict[str, Any]) -> Event:
+        """The event of a project's change ("project.created"), by the current actor."""
+        return self.event(_PROJECT_CHANGES[kind], project, data)
 
 
 _REPOSITORY_CHANGES = {

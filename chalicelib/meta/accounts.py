@@ -10,14 +10,22 @@ name never inherits the old one's members or robots.
 Item attributes avoid DynamoDB's reserved words (comment, source, public, owner,
 project, level, permissions, name, ...), so every read can name them in a plain
 projection, BatchGetItem's included.
+
+`AccountStore` is the contract the domain and the APIs are written against;
+`DynamoAccounts` keeps it in DynamoDB, `MemoryAccounts` in memory (for fast tests of the
+code that uses it); tests/contract/test_account_store.py runs the same suite over both.
+Other stores' removals joining a project's deletion (`Op`) and another store's read
+joining a login's (`Read`) are opaque values of the same backend.
 """
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Protocol
+from dataclasses import MISSING, dataclass, field, replace
+from dataclasses import fields as dataclass_fields
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -1263,3 +1271,395 @@ def _no_member(project: str, entity_name: str) -> AccountNotFound:
 
 def _no_robot(full_name: str) -> AccountNotFound:
     return AccountNotFound(f"robot account {full_name} not found")
+
+
+class MemoryAccounts:
+    """AccountStore in memory: the same answers as DynamoAccounts, for fast tests of the
+    code that uses it (tests/contract/test_account_store.py runs one suite over both).
+
+    Every write checks all its conditions before it changes anything, in the order the
+    DynamoDB transaction lists them (so the same error wins), then writes all of it.
+    `events`: an Outbox (chalicelib/events/outbox.py); the project events a DynamoDB
+    store writes as outbox items are kept in `emitted`. A project's deletion takes other
+    stores' removals (`also`) as callables, as the other in-memory stores hand them out,
+    and calls them with its own write. Another store's read joined to a login's
+    (`access_context(also=...)`, `robot_with`) is a callable too, answered by calling it.
+    Ids come from one counter per kind, as the table's do (never reused; gaps where a
+    DynamoDB write failed after taking an id may differ)."""
+
+    def __init__(self, clock: Callable[[], float], events: Any = None):
+        self._clock = clock
+        self._events = events
+        self.emitted: list[Any] = []
+        self._users: dict[str, User] = {}
+        self._projects: dict[str, Project] = {}
+        self._members: dict[str, dict[str, Member]] = {}  # project -> member key -> member
+        self._robots: dict[str, Robot] = {}
+        self._ids: dict[tuple[str, int], str] = {}  # (kind, id) -> name
+        self._names: dict[str, tuple[str, str]] = {}  # account key -> (kind, name)
+        self._last_id: dict[str, int] = {}
+
+    # -- users
+    def create_user(self, user: User) -> User:
+        if user.source not in USER_SOURCES:
+            raise ValueError(f"user source must be one of {USER_SOURCES}")
+        _check_name(user.username)
+        now = self._now()
+        user = replace(user, user_id=user.user_id or self._next_id("user"), epoch=user.epoch or new_epoch(),
+                       created=user.created or now, updated=now)
+        if user.username in self._users:
+            raise Conflict(f"user {user.username} already exists")
+        if ("user", user.user_id) in self._ids:
+            raise Conflict(f"user id {user.user_id} is taken")
+        self._check_names_free(user.username)
+        self._users[user.username] = _copy(user)
+        self._ids["user", user.user_id] = user.username
+        self._take_names("user", user.username)
+        return user
+
+    def owner_of_name(self, name: str) -> tuple[str, str] | None:
+        from chalicelib.meta.account_names import keys as name_keys
+
+        owners = [self._names[k] for k in name_keys(name) if k in self._names]
+        exact = [o for o in owners if o[1] == name]
+        return (exact or owners or [None])[0]
+
+    def get_user(self, username: str) -> User | None:
+        return _copy(self._users.get(username))
+
+    def get_user_by_id(self, user_id: int) -> User | None:
+        return self.get_user(self._ids.get(("user", user_id), ""))
+
+    def update_user(self, username: str, /, **fields: Any) -> User:
+        _check_fields(fields, DynamoAccounts._USER_FIELDS)
+        if "source" in fields and fields["source"] not in USER_SOURCES:
+            raise ValueError(f"user source must be one of {USER_SOURCES}")
+        user = self._users.get(username)
+        if user is None:
+            raise _no_user(username)
+        changed = _with_fields(user, fields, updated=self._now())
+        if "sysadmin" in fields and not fields["sysadmin"]:
+            changed = replace(changed, epoch=new_epoch())
+        self._users[username] = changed
+        return _copy(changed)
+
+    def set_password(self, username: str, password_hash: str) -> User:
+        user = self._users.get(username)
+        if user is None:
+            raise _no_user(username)
+        changed = replace(user, password_hash=password_hash, epoch=new_epoch(), updated=self._now(),
+                          password_version=user.password_version + 1)
+        self._users[username] = changed
+        return _copy(changed)
+
+    def delete_user(self, username: str) -> None:
+        user = self._users.get(username)
+        if user is None:
+            raise _no_user(username)
+        key = keys.member_sk("u", username)
+        for members in self._members.values():
+            members.pop(key, None)
+        del self._users[username]
+        self._ids.pop(("user", user.user_id), None)
+        self._free_names(username)
+
+    def list_users(self, last: str | None = None, limit: int = 100) -> tuple[list[User], bool]:
+        return self._page(self._users, last, limit)
+
+    def list_memberships(self, username: str) -> dict[str, int]:
+        key = keys.member_sk("u", username)
+        return {p: self._members[p][key].role_id for p in sorted(self._members) if key in self._members[p]}
+
+    def users_named(self, names: Iterable[str]) -> list[User]:
+        return [_copy(self._users[n]) for n in sorted(set(names)) if n in self._users]
+
+    def users_in_order(self) -> _MemoryListed:
+        return _MemoryListed(lambda: {n: _copy(u) for n, u in self._users.items()})
+
+    def user_count(self) -> int:
+        return len(self._users)
+
+    # -- projects
+    def create_project(self, project: Project, *, admin: str | None = None) -> Project:
+        now = self._now()
+        public = project.public or _text_bool(project.metadata.get("public") or "false")
+        project = replace(project, public=public, project_id=project.project_id or self._next_id("project"),
+                          metadata={**project.metadata, "public": _bool_text(public)},
+                          created=project.created or now, updated=now)
+        if project.name in self._projects:
+            raise Conflict(f"project {project.name} already exists")
+        if ("project", project.project_id) in self._ids:
+            raise Conflict(f"project id {project.project_id} is taken")
+        member = None
+        if admin:
+            member = Member("u", admin, int(Role.PROJECT_ADMIN), self._next_id("member"), now, project.name)
+            if admin not in self._users:
+                raise _no_user(admin)
+        self._projects[project.name] = _copy(project)
+        self._ids["project", project.project_id] = project.name
+        self._members[project.name] = {keys.member_sk("u", admin): member} if admin and member else {}
+        self._emit("project.created", project)
+        return project
+
+    def get_project(self, name: str) -> Project | None:
+        return _copy(self._projects.get(name))
+
+    def get_project_by_id(self, project_id: int) -> Project | None:
+        return self.get_project(self._ids.get(("project", project_id), ""))
+
+    def update_project(self, name: str, public: bool | None = None,
+                       metadata: dict[str, str | None] | None = None) -> Project:
+        metadata = dict(metadata or {})
+        if "public" in metadata and metadata["public"] is None:
+            del metadata["public"]
+        if public is None and metadata.get("public") is not None:
+            public = _text_bool(metadata["public"] or "")
+        if public is not None:
+            metadata["public"] = _bool_text(public)
+        project = self._projects.get(name)
+        if project is None:
+            raise _no_project(name)
+        merged = {k: v for k, v in {**project.metadata, **metadata}.items() if v is not None}
+        changed = replace(project, metadata=merged, updated=self._now(),
+                          public=project.public if public is None else public)
+        self._projects[name] = changed
+        return _copy(changed)
+
+    def delete_project(self, name: str, also: Iterable[Op] = ()) -> None:
+        project = self._projects.get(name)
+        if project is None:
+            raise _no_project(name)
+        for op in also:
+            op()  # another store's removal (it raises before it changes anything)
+        for robot in [r for r in self._robots.values() if r.level == "project" and r.project == name]:
+            self._drop_robot(robot)
+        del self._members[name]
+        del self._projects[name]
+        self._ids.pop(("project", project.project_id), None)
+        self._emit("project.deleted", project)
+
+    def project_names(self) -> list[str]:
+        return sorted(self._projects)
+
+    def public_project_names(self) -> list[str]:
+        return sorted(n for n, p in self._projects.items() if p.public)
+
+    def list_projects(self, last: str | None = None, limit: int = 100) -> tuple[list[Project], bool]:
+        return self._page(self._projects, last, limit)
+
+    def all_projects(self) -> list[Project]:
+        return [_copy(self._projects[n]) for n in sorted(self._projects)]
+
+    def projects_named(self, names: Iterable[str]) -> list[Project]:
+        return [_copy(self._projects[n]) for n in sorted(set(names)) if n in self._projects]
+
+    def projects_in_order(self, *, public_only: bool = False) -> _MemoryListed:
+        return _MemoryListed(lambda: {n: _copy(p) for n, p in self._projects.items() if p.public or not public_only})
+
+    def project_count(self, *, public_only: bool = False) -> int:
+        return len(self.public_project_names() if public_only else self._projects)
+
+    # -- members
+    def add_member(self, project: str, member: Member) -> Member:
+        if member.entity_type not in ENTITY_TYPES:
+            raise ValueError(f"entity_type must be one of {ENTITY_TYPES}")
+        Role(member.role_id)
+        member = replace(member, project=project, member_id=member.member_id or self._next_id("member"),
+                         created=member.created or self._now())
+        key = keys.member_sk(member.entity_type, member.entity_name)
+        if key in self._members.get(project, {}):
+            raise Conflict(f"{member.entity_name} is already a member of {project}")
+        if project not in self._projects:
+            raise _no_project(project)
+        if member.entity_type == "u" and member.entity_name not in self._users:
+            raise _no_user(member.entity_name)
+        self._members[project][key] = _copy(member)
+        return member
+
+    def get_member(self, project: str, entity_type: str, entity_name: str) -> Member | None:
+        return _copy(self._members.get(project, {}).get(keys.member_sk(entity_type, entity_name)))
+
+    def get_member_by_id(self, project: str, member_id: int) -> Member | None:
+        return next((m for m in self.list_members(project) if m.member_id == member_id), None)
+
+    def update_member_role(self, project: str, entity_type: str, entity_name: str, role_id: int) -> Member:
+        Role(role_id)
+        members = self._members.get(project, {})
+        key = keys.member_sk(entity_type, entity_name)
+        if key not in members:
+            raise _no_member(project, entity_name)
+        members[key] = replace(members[key], role_id=role_id)
+        return _copy(members[key])
+
+    def remove_member(self, project: str, entity_type: str, entity_name: str) -> None:
+        if self._members.get(project, {}).pop(keys.member_sk(entity_type, entity_name), None) is None:
+            raise _no_member(project, entity_name)
+
+    def list_members(self, project: str) -> list[Member]:
+        members = self._members.get(project, {})
+        return [_copy(members[k]) for k in sorted(members)]
+
+    def members_in_order(self, project: str) -> _MemoryListed:
+        return _MemoryListed(lambda: {k: _copy(m) for k, m in self._members.get(project, {}).items()})
+
+    def member_count(self, project: str) -> int:
+        return len(self._members.get(project, {}))
+
+    # -- what a login and a token need
+    def access_context(self, username: str | None, groups: Iterable[str], projects: Iterable[str], *,
+                       also: Read | None = None) -> AccessContext:
+        groups = list(groups)
+        wanted = ([keys.member_sk("u", username)] if username else []) + [keys.member_sk("g", g) for g in groups]
+        found: dict[str, Project] = {}
+        roles: dict[str, list[Role]] = {}
+        for p in dict.fromkeys(projects):
+            if p not in self._projects:
+                continue
+            found[p] = _copy(self._projects[p])
+            members = self._members.get(p, {})
+            roles[p] = [Role(members[k].role_id) for k in wanted if k in members and members[k].role_id in _ROLE_IDS]
+        user = self.get_user(username) if username else None
+        return AccessContext(user, found, roles, also() if also is not None else None)
+
+    def robot_with(self, full_name: str, also: Read) -> tuple[Robot | None, Any]:
+        return self.get_robot(full_name), also()
+
+    # -- robots
+    def create_robot(self, robot: Robot) -> Robot:
+        _check_robot(robot)
+        _check_name(robot.full_name)
+        now = self._now()
+        robot = replace(robot, robot_id=robot.robot_id or self._next_id("robot"), epoch=robot.epoch or new_epoch(),
+                        created=robot.created or now, updated=now)
+        if robot.full_name in self._robots:
+            raise Conflict(f"robot account {robot.full_name} already exists")
+        if ("robot", robot.robot_id) in self._ids:
+            raise Conflict(f"robot id {robot.robot_id} is taken")
+        self._check_names_free(robot.full_name)
+        if robot.level == "project" and robot.project not in self._projects:
+            raise _no_project(robot.project or "")
+        self._robots[robot.full_name] = _copy(robot)
+        self._ids["robot", robot.robot_id] = robot.full_name
+        self._take_names("robot", robot.full_name)
+        return robot
+
+    def get_robot(self, full_name: str) -> Robot | None:
+        return _copy(self._robots.get(full_name))
+
+    def get_robot_by_id(self, robot_id: int) -> Robot | None:
+        return self.get_robot(self._ids.get(("robot", robot_id), ""))
+
+    def update_robot(self, full_name: str, /, **fields: Any) -> Robot:
+        _check_fields(fields, DynamoAccounts._ROBOT_FIELDS)
+        if "permissions" in fields and not isinstance(fields["permissions"], str):
+            fields["permissions"] = _permissions_json(fields["permissions"])
+        robot = self._robots.get(full_name)
+        if robot is None:
+            raise _no_robot(full_name)
+        changed = _with_fields(robot, fields, updated=self._now())
+        if "secret_hash" in fields or "permissions" in fields or fields.get("disabled"):
+            changed = replace(changed, epoch=new_epoch())
+        self._robots[full_name] = changed
+        return _copy(changed)
+
+    def delete_robot(self, full_name: str) -> None:
+        robot = self._robots.get(full_name)
+        if robot is None:
+            raise _no_robot(full_name)
+        self._drop_robot(robot)
+
+    def list_robots(self, project: str | None = None, last: str | None = None,
+                    limit: int = 100) -> tuple[list[Robot], bool]:
+        prefix = robot_full_name("", project) if project else ""
+        return self._page({n: r for n, r in self._robots.items() if n.startswith(prefix)}, last, limit)
+
+    def robots_in_order(self, project: str | None = None) -> _MemoryListed:
+        prefix = robot_full_name("", project) if project else ""
+        return _MemoryListed(lambda: {n: _copy(r) for n, r in self._robots.items() if n.startswith(prefix)})
+
+    def robot_count(self, project: str | None = None) -> int:
+        if project is None:
+            return len(self._robots)
+        return sum(1 for r in self._robots.values() if r.level == "project" and r.project == project)
+
+    # -- plumbing
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def _next_id(self, kind: str) -> int:
+        self._last_id[kind] = self._last_id.get(kind, 0) + 1
+        return self._last_id[kind]
+
+    def _check_names_free(self, name: str) -> None:
+        from chalicelib.meta.account_names import keys as name_keys
+
+        if any(k in self._names for k in name_keys(name)):
+            raise _name_taken(name)
+
+    def _take_names(self, kind: str, name: str) -> None:
+        from chalicelib.meta.account_names import keys as name_keys
+
+        for k in name_keys(name):
+            self._names[k] = (kind, name)
+
+    def _free_names(self, name: str) -> None:
+        for k in [k for k, (_, target) in self._names.items() if target == name]:
+            del self._names[k]
+
+    def _drop_robot(self, robot: Robot) -> None:
+        del self._robots[robot.full_name]
+        self._ids.pop(("robot", robot.robot_id), None)
+        self._free_names(robot.full_name)
+
+    def _emit(self, kind: str, project: Project) -> None:
+        if self._events is not None:
+            data = {"project": project.name, "project_id": project.project_id, "public": project.public}
+            self.emitted.append(self._events.project_event(kind, project.name, data))
+
+    @staticmethod
+    def _page(records: dict[str, Any], last: str | None, limit: int) -> tuple[list[Any], bool]:
+        if limit < 1:
+            raise ValueError("limit must be positive")
+        names = sorted(n for n in records if last is None or n > last)
+        return [_copy(records[n]) for n in names[:limit]], len(names) > limit
+
+
+class _MemoryListed:
+    """MemoryAccounts' lists, paged as DynamoAccounts' _Listed: by key, after a key."""
+
+    def __init__(self, entries: Callable[[], dict[str, Any]]):
+        self._entries = entries
+
+    def keys(self, after: str | None, limit: int) -> list[str]:
+        if limit < 1:
+            return []
+        return sorted(k for k in self._entries() if after is None or k > after)[:limit]
+
+    def rows(self, after: str | None, limit: int) -> list[tuple[str, Any]]:
+        entries = self._entries()
+        return [(k, entries[k]) for k in self.keys(after, limit)]
+
+
+def _copy(record: Any) -> Any:
+    """A record the caller may change without changing the store's."""
+    return copy.deepcopy(record)
+
+
+def _with_fields(record: Any, fields: dict[str, Any], **more: Any) -> Any:
+    """`record` with `fields` set; a field set to None goes back to its default (the
+    attribute removed, as DynamoDB's store does)."""
+    defaults: dict[str, Any] = {}
+    for f in dataclass_fields(record):
+        if f.default is not MISSING:
+            defaults[f.name] = f.default
+        elif callable(f.default_factory):
+            defaults[f.name] = f.default_factory()
+    changes = {f: (defaults.get(f) if v is None else v) for f, v in fields.items()}
+    return replace(record, **changes, **more)
+
+
+if TYPE_CHECKING:
+
+    def _implementations(dynamo: DynamoAccounts, memory: MemoryAccounts) -> tuple[AccountStore, AccountStore]:
+        """mypy's check that both keep the contract."""
+        return dynamo, memory

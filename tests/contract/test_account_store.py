@@ -1,6 +1,12 @@
-"""DynamoAccounts against DynamoDB on moto: users, projects, members, robots, the
-token service's one-call read, and the invariant that no grant outlives its
-project or user."""
+"""The accounts' store contract (chalicelib/meta/accounts.py, AccountStore), run against
+each implementation: DynamoDB on moto, and in memory. What one answers, the other must:
+users, projects, members, robots, the names they hold, the token service's one-call read,
+lists in order, the events of projects' changes, and the invariant that no grant outlives
+its project or user.
+
+Tests marked DYNAMODB assert how the DynamoDB store does it (calls, items, transactions of
+at most 100 items, reads again after a race); elsewhere `calls` and `items` are None in
+memory, which makes no calls and leaves no items."""
 from __future__ import annotations
 
 import json
@@ -11,19 +17,25 @@ import moto
 import pytest
 
 from chalicelib.errors import Conflict
+from chalicelib.events.envelope import PROJECT_CREATED, PROJECT_DELETED
+from chalicelib.events.outbox import Outbox, event_of
 from chalicelib.meta import accounts as accounts_module
 from chalicelib.meta import keys
+from chalicelib.meta.account_names import BadName
 from chalicelib.meta.accounts import (
     NEVER,
     AccessContext,
     AccountNotFound,
     DynamoAccounts,
     Member,
+    MemoryAccounts,
+    NameTaken,
     Project,
     Robot,
     User,
     robot_full_name,
 )
+from chalicelib.meta.table import unmarshal
 from chalicelib.roles import Role
 from tests.contract.helpers import T0
 
@@ -36,16 +48,44 @@ PERMISSIONS = [
         "access": [{"resource": "repository", "action": "pull"}, {"resource": "repository", "action": "push"}],
     }
 ]
+# how the DynamoDB store does it: calls, items, transactions
+DYNAMODB = pytest.mark.parametrize("accounts", ["dynamodb"], indirect=True)
 
 
 @pytest.fixture
-def accounts(table, clock) -> DynamoAccounts:
-    return DynamoAccounts(table, clock)
+def outbox(clock) -> Outbox:
+    return Outbox("/berth/test", clock)
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def accounts(request, clock, outbox):
+    clock.now = T0
+    if request.param == "memory":
+        return MemoryAccounts(clock, outbox)
+    return DynamoAccounts(request.getfixturevalue("table"), clock, outbox)
 
 
 @pytest.fixture
-def calls(table):
-    """Names of the DynamoDB operations sent while the test runs."""
+def emitted(request, accounts):
+    """The events the store wrote (DynamoDB: its outbox items)."""
+    if isinstance(accounts, MemoryAccounts):
+        return lambda: list(accounts.emitted)
+    table = request.getfixturevalue("table")
+
+    def outbox_events() -> list:
+        raw = table.client.scan(TableName=table.name)["Items"]
+        return [e for e in (event_of(unmarshal(i)) for i in raw) if e is not None]
+
+    return outbox_events
+
+
+@pytest.fixture
+def calls(request, accounts):
+    """Names of the DynamoDB operations sent while the test runs (None in memory)."""
+    if isinstance(accounts, MemoryAccounts):
+        yield None
+        return
+    table = request.getfixturevalue("table")
     seen: list[str] = []
 
     def record(model, **_):
@@ -55,6 +95,20 @@ def calls(table):
     events.register("before-call.dynamodb.*", record)
     yield seen
     events.unregister("before-call.dynamodb.*", record)
+
+
+@pytest.fixture
+def items(request, accounts):
+    """The table's account items but the bookkeeping (None in memory, which has no items)."""
+    if isinstance(accounts, MemoryAccounts):
+        return lambda: None
+    table = request.getfixturevalue("table")
+    return lambda: account_items(table)
+
+
+def clear(calls) -> None:
+    if calls is not None:
+        calls.clear()
 
 
 def user(name: str = "alice", **fields) -> User:
@@ -80,8 +134,8 @@ def all_items(table) -> list[tuple[str, str]]:
 
 
 def account_items(table) -> list[tuple[str, str]]:
-    """Every item but the bookkeeping: id counters and list sizes (N#<list>, asserted apart)."""
-    return [k for k in all_items(table) if k[0] != keys.COUNTER_PK and not k[0].startswith("N#")]
+    """Every item but the bookkeeping: id counters, list sizes (N#<list>, asserted apart) and events."""
+    return [k for k in all_items(table) if k[0] != keys.COUNTER_PK and not k[0].startswith(("N#", keys.OUTBOX_PREFIX))]
 
 
 # -- layout --------------------------------------------------------------------------------
@@ -95,6 +149,7 @@ def test_item_attributes_avoid_reserved_words():
         assert not clashes, f"{record.__name__}: {clashes}"
 
 
+@DYNAMODB
 def test_robot_expiry_is_not_the_ttl_attribute(accounts, table):
     accounts.create_project(Project("library"))
     accounts.create_robot(robot(expiry=T0 + 60))
@@ -131,6 +186,7 @@ def test_user_ids_are_distinct_and_resolvable(accounts):
     assert accounts.get_user_by_id(999) is None
 
 
+@DYNAMODB
 def test_create_user_is_one_counter_call_and_one_transaction(accounts, calls):
     accounts.create_user(user())
     assert calls == ["UpdateItem", "TransactWriteItems"]
@@ -205,10 +261,10 @@ def test_list_users_pages_in_order(accounts):
     assert [u.username for u in accounts.list_users(last="user0", limit=2)[0]] == ["user00", "user01"]
 
 
-def test_delete_user_removes_memberships_and_index(accounts, table):
+def test_delete_user_removes_memberships_and_index(accounts, items):
     for p in ("p1", "p2"):
         accounts.create_project(Project(p))
-    before = account_items(table)
+    before = items()
     accounts.create_user(user())
     accounts.create_user(user("bob"))
     accounts.add_member("p1", Member("u", "alice", Role.DEVELOPER))
@@ -224,16 +280,17 @@ def test_delete_user_removes_memberships_and_index(accounts, table):
     assert [m.entity_name for m in accounts.list_members("p1")] == ["bob"]
     assert [u.username for u in accounts.list_users()[0]] == ["bob"]
     # nothing of alice's is left, and the projects can go with their remaining members
-    assert not [k for k in account_items(table) if "alice" in k[0] or "alice" in k[1]]
+    assert not [k for k in items() or () if "alice" in k[0] or "alice" in k[1]]
+    assert accounts.owner_of_name("alice") is None
     assert (accounts.user_count(), accounts.member_count("p1"), accounts.member_count("p2")) == (1, 1, 0)
     accounts.delete_user("bob")
-    assert account_items(table) == before
+    assert items() == before
     accounts.delete_project("p1")
     accounts.delete_project("p2")
-    assert account_items(table) == []
+    assert not items()
     # the lists are empty, and the projects' own counters went with them
     assert (accounts.user_count(), accounts.project_count()) == (0, 0)
-    assert not [k for k in all_items(table) if k[0].startswith(("N#MEMBERS#", "N#ROBOTS#"))]
+    assert (accounts.member_count("p1"), accounts.robot_count("p1")) == (0, 0)
 
 
 def test_delete_missing_user(accounts):
@@ -248,6 +305,7 @@ def small_transactions(monkeypatch):
     monkeypatch.setattr(accounts_module, "_MAX_TRANSACTION", 10)
 
 
+@DYNAMODB
 def test_delete_user_with_more_memberships_than_one_transaction_holds(accounts, table, small_transactions, calls):
     projects = [f"p{i:02d}" for i in range(8)]  # 3 items each
     accounts.create_user(user())
@@ -266,6 +324,7 @@ def test_delete_user_with_more_memberships_than_one_transaction_holds(accounts, 
         accounts.delete_project(p)  # project counts came down with the memberships
 
 
+@DYNAMODB
 def test_delete_user_reads_again_when_memberships_changed(accounts, table, monkeypatch):
     for p in ("p1", "p2"):
         accounts.create_project(Project(p))
@@ -287,6 +346,7 @@ def test_delete_user_reads_again_when_memberships_changed(accounts, table, monke
     assert not [k for k in all_items(table) if "alice" in k[0] + k[1]]
 
 
+@DYNAMODB
 def test_delete_project_reads_again_when_members_changed(accounts, table, monkeypatch):
     accounts.create_user(user())
     accounts.create_project(Project("library"))
@@ -374,9 +434,9 @@ def test_public_projects_are_listed_apart_in_one_query(accounts, calls):
     accounts.create_project(Project("open", public=True))
     accounts.create_project(Project("closed"))
     accounts.create_project(Project("meta", metadata={"public": "true"}))
-    calls.clear()
+    clear(calls)
     assert accounts.public_project_names() == ["meta", "open"]
-    assert calls == ["Query"]
+    assert calls is None or calls == ["Query"]
     assert accounts.project_names() == ["closed", "meta", "open"]
     accounts.update_project("open", public=False)
     accounts.update_project("closed", metadata={"public": "true"})
@@ -405,13 +465,13 @@ def test_list_projects_pages_in_order(accounts):
         accounts.list_projects(limit=0)
 
 
-def test_delete_project_removes_members_and_its_robots(accounts, table):
+def test_delete_project_removes_members_and_its_robots(accounts, items):
     accounts.create_user(user())
     accounts.create_project(Project("other"))
     accounts.add_member("other", Member("u", "alice", Role.GUEST))
     accounts.create_robot(robot("sys", project=None))
     accounts.create_robot(robot("ci", project="other"))
-    before = account_items(table)
+    before = items()
 
     accounts.create_project(Project("library"))
     accounts.add_member("library", Member("u", "alice", Role.DEVELOPER))
@@ -427,7 +487,7 @@ def test_delete_project_removes_members_and_its_robots(accounts, table):
     assert accounts.list_memberships("alice") == {"other": Role.GUEST}
     assert accounts.get_robot("robot$library+ci") is None
     assert [r.full_name for r in accounts.list_robots()[0]] == ["robot$other+ci", "robot$sys"]
-    assert account_items(table) == before
+    assert items() == before
 
 
 def test_delete_missing_project(accounts):
@@ -435,6 +495,7 @@ def test_delete_missing_project(accounts):
         accounts.delete_project("nope")
 
 
+@DYNAMODB
 def test_delete_project_with_more_members_than_one_transaction_holds(accounts, table, small_transactions, calls):
     accounts.create_project(Project("big"))
     for i in range(6):  # a user member is 3 items to remove, a group member 1, a robot 3
@@ -501,17 +562,16 @@ def test_add_existing_member_conflicts(accounts, library):
     assert len(accounts.list_members("library")) == 1
 
 
-def test_add_member_needs_project_and_user(accounts, library, table):
-    before = all_items(table)
+def test_add_member_needs_project_and_user(accounts, library, items):
+    before = items()
     with pytest.raises(AccountNotFound, match="project"):
         accounts.add_member("nope", Member("u", "alice", Role.GUEST))
     with pytest.raises(AccountNotFound, match="user"):
         accounts.add_member("library", Member("u", "nobody", Role.GUEST))
     with pytest.raises(AccountNotFound, match="project"):
         accounts.add_member("nope", Member("g", DEV_DN, Role.GUEST))
-    assert [k for k in all_items(table) if k[0] != keys.COUNTER_PK] == [
-        k for k in before if k[0] != keys.COUNTER_PK
-    ]
+    assert items() == before
+    assert accounts.list_members("library") == [] and accounts.list_memberships("nobody") == {}
 
 
 def test_add_member_validates(accounts, library):
@@ -577,10 +637,10 @@ def test_access_context_is_one_call(accounts, calls):
     accounts.add_member("library", Member("g", DEV_DN, Role.DEVELOPER))
     accounts.add_member("team", Member("g", OPS_DN, Role.MAINTAINER))
     accounts.add_member("secret", Member("g", "cn=other,dc=example", Role.PROJECT_ADMIN))
-    calls.clear()
+    clear(calls)
 
     ctx = accounts.access_context("alice", [DEV_DN.upper(), OPS_DN], ["library", "team", "secret", "missing"])
-    assert calls == ["BatchGetItem"]
+    assert calls is None or calls == ["BatchGetItem"]
     assert isinstance(ctx, AccessContext)
     assert ctx.user.username == "alice" and ctx.user.groups == [DEV_DN]
     assert set(ctx.projects) == {"library", "team", "secret"}
@@ -599,17 +659,17 @@ def test_access_context_past_100_keys_takes_more_calls(accounts, calls):
     accounts.create_project(Project("b"))
     accounts.add_member("a", Member("g", groups[59], Role.DEVELOPER))
     accounts.add_member("b", Member("g", groups[0], Role.GUEST))
-    calls.clear()
+    clear(calls)
     ctx = accounts.access_context("alice", groups, ["a", "b"])  # 1 + 2 x (2 + 60) = 125 keys
-    assert calls == ["BatchGetItem", "BatchGetItem"]
+    assert calls is None or calls == ["BatchGetItem", "BatchGetItem"]
     assert ctx.roles == {"a": [Role.DEVELOPER], "b": [Role.GUEST]}
 
 
 def test_access_context_for_anonymous(accounts, calls):
     accounts.create_project(Project("library", public=True))
-    calls.clear()
+    clear(calls)
     ctx = accounts.access_context(None, [], ["library", "missing"])
-    assert calls == ["BatchGetItem"]
+    assert calls is None or calls == ["BatchGetItem"]
     assert ctx.user is None
     assert list(ctx.projects) == ["library"] and ctx.roles == {"library": []}
 
@@ -624,15 +684,15 @@ def test_access_context_for_unknown_user_keeps_group_roles(accounts):
 
 def test_access_context_with_nothing_to_read_calls_nothing(accounts, calls):
     ctx = accounts.access_context(None, [DEV_DN], [])
-    assert calls == []
+    assert calls is None or calls == []
     assert ctx == AccessContext(None, {}, {})
 
 
 def test_access_context_user_only(accounts, calls):
     accounts.create_user(user())
-    calls.clear()
+    clear(calls)
     ctx = accounts.access_context("alice", [], [])
-    assert calls == ["BatchGetItem"]
+    assert calls is None or calls == ["BatchGetItem"]
     assert ctx.user.username == "alice" and ctx.projects == {} and ctx.roles == {}
 
 
@@ -671,10 +731,11 @@ def test_create_existing_robot_conflicts(accounts):
     assert accounts.get_robot("robot$library+ci").description == ""
 
 
-def test_project_robot_needs_its_project(accounts, table):
+def test_project_robot_needs_its_project(accounts, items):
     with pytest.raises(AccountNotFound):
         accounts.create_robot(robot(project="nope"))
-    assert account_items(table) == []
+    assert not items()
+    assert accounts.robot_count() == 0 and accounts.owner_of_name("robot$nope+ci") is None
 
 
 @pytest.mark.parametrize(
@@ -715,16 +776,16 @@ def test_update_robot(accounts, clock):
     assert accounts.get_robot("robot$library+gone") is None
 
 
-def test_delete_robot(accounts, table):
+def test_delete_robot(accounts, items):
     accounts.create_project(Project("library"))
-    before = account_items(table)
+    before = items()
     r = accounts.create_robot(robot())
     s = accounts.create_robot(robot("sys", project=None))
     accounts.delete_robot(r.full_name)
     accounts.delete_robot(s.full_name)
     assert accounts.get_robot(r.full_name) is None
     assert accounts.get_robot_by_id(r.robot_id) is None
-    assert account_items(table) == before
+    assert items() == before
     with pytest.raises(AccountNotFound):
         accounts.delete_robot(r.full_name)
     accounts.delete_project("library")  # its count came down
@@ -754,3 +815,289 @@ def test_list_robots(accounts):
     assert accounts.list_robots(project="library", last="robot$library+b") == ([], False)
     assert accounts.list_robots(project="lib", last="robot$library+z") == ([], False)
     assert [r.full_name for r in accounts.list_robots(project="lib")[0]] == ["robot$lib+x"]
+
+
+# -- names: unique up to case and confusable characters, for users and robots alike -------
+@pytest.mark.parametrize("other", ["Alice", "ALICE", "\u0430lice", "\u0391LICE", "a1ice"])
+def test_a_name_taken_up_to_case_or_confusables_is_refused(accounts, other):
+    accounts.create_user(user("alice"))
+    with pytest.raises(NameTaken):
+        accounts.create_user(user(other))
+    assert accounts.get_user(other) is None
+    assert accounts.user_count() == 1
+
+
+def test_an_existing_users_name_is_a_conflict_before_a_look_alike(accounts):
+    accounts.create_user(user("alice"))
+    with pytest.raises(Conflict) as raised:
+        accounts.create_user(user("alice"))
+    assert not isinstance(raised.value, NameTaken)
+
+
+def test_robots_and_users_share_no_look_alike_names(accounts):
+    accounts.create_robot(robot("app1", project=None))
+    with pytest.raises(NameTaken):
+        accounts.create_robot(robot("appl", project=None))
+    accounts.create_project(Project(name="team"))
+    accounts.create_robot(robot("build", "team"))
+    with pytest.raises(NameTaken):
+        accounts.create_robot(robot("bui1d", "team"))
+    assert accounts.robot_count() == 2 and accounts.robot_count("team") == 1
+
+
+def test_a_deleted_accounts_name_is_free_again(accounts):
+    accounts.create_user(user("bob"))
+    accounts.delete_user("bob")
+    assert accounts.owner_of_name("bob") is None
+    assert accounts.create_user(user("Bob")).username == "Bob"
+    accounts.create_robot(robot("ci", project=None))
+    accounts.delete_robot("robot$ci")
+    accounts.create_robot(robot("c1", project=None))
+
+
+def test_a_project_deleted_with_its_robots_frees_their_names(accounts):
+    accounts.create_project(Project(name="team"))
+    accounts.create_robot(robot("ci", "team"))
+    accounts.delete_project("team")
+    assert accounts.owner_of_name("robot$team+ci") is None
+    accounts.create_project(Project(name="team"))
+    accounts.create_robot(robot("ci", "team"))
+
+
+def test_names_must_be_stored_normalised(accounts):
+    with pytest.raises(BadName):
+        accounts.create_user(user("ｂｏｂ"))
+    with pytest.raises(BadName):
+        accounts.create_user(user("bo\u200bb"))
+    assert accounts.user_count() == 0
+
+
+def test_uniqueness_rests_on_conditions_inside_the_accounts_transaction(table, clock):
+    """Concurrent creates of look-alike names cannot both succeed on DynamoDB: no
+    read decides it; the account's own transaction puts one NAME item per key on
+    condition that none exists (moto does not make transactions atomic across
+    threads, so this asserts the mechanism rather than racing threads)."""
+    sent: list[tuple[str, dict]] = []
+
+    def record(model, params, **_):
+        sent.append((model.name, params))
+
+    events = table.client.meta.events
+    events.register("before-parameter-build.dynamodb.*", record)
+    try:
+        DynamoAccounts(table, clock).create_user(user("Carol"))
+    finally:
+        events.unregister("before-parameter-build.dynamodb.*", record)
+    assert [name for name, _ in sent] == ["UpdateItem", "TransactWriteItems"]  # the id counter, then one transaction
+    written = sent[1][1]["TransactItems"]
+    names = [i["Put"] for i in written if "Put" in i and i["Put"]["Item"]["PK"]["S"].startswith("NAME#")]
+    assert {n["Item"]["PK"]["S"] for n in names} == {"NAME#carol"}
+    assert all(n["ConditionExpression"] == "attribute_not_exists(PK)" for n in names)
+    with pytest.raises(NameTaken):
+        DynamoAccounts(table, clock).create_user(user("car\u043el"))  # Cyrillic о
+
+
+def test_owner_of_name_finds_the_account_up_to_case(accounts):
+    accounts.create_user(user("grace"))
+    accounts.create_robot(robot("scan", project=None))
+    assert accounts.owner_of_name("GRACE") == ("user", "grace")
+    assert accounts.owner_of_name("grace") == ("user", "grace")
+    assert accounts.owner_of_name("ROBOT$SCAN") == ("robot", "robot$scan")
+    assert accounts.owner_of_name("nobody") is None
+
+
+# -- epochs: what sessions, refresh tokens and cached credentials are bound to -----------
+def test_the_epoch_is_random_and_changes_with_password_and_demotion(accounts):
+    first = accounts.create_user(user("dave", sysadmin=True))
+    other = accounts.create_user(user("erin"))
+    assert first.epoch and other.epoch and first.epoch != other.epoch
+    assert accounts.get_user("dave").epoch == first.epoch
+    changed = accounts.set_password("dave", "hash-2")
+    assert changed.epoch != first.epoch
+    profile = accounts.update_user("dave", realname="Dave")
+    assert profile.epoch == changed.epoch  # a profile edit is not a reason
+    demoted = accounts.update_user("dave", sysadmin=False)
+    assert demoted.epoch != changed.epoch
+
+
+def test_a_recreated_user_is_another_account(accounts):
+    before = accounts.create_user(user("frank"))
+    accounts.delete_user("frank")
+    after = accounts.create_user(user("frank"))
+    assert after.user_id != before.user_id and after.epoch != before.epoch
+
+
+def test_a_robots_epoch_changes_with_secret_permissions_and_disable(accounts):
+    made = accounts.create_robot(robot("deploy", project=None))
+    epochs = [made.epoch]
+    epochs.append(accounts.update_robot("robot$deploy", description="x").epoch)
+    epochs.append(accounts.update_robot("robot$deploy", secret_hash="other").epoch)
+    epochs.append(accounts.update_robot("robot$deploy", permissions=[]).epoch)
+    epochs.append(accounts.update_robot("robot$deploy", disabled=True).epoch)
+    assert epochs[0] == epochs[1]
+    assert len(set(epochs[1:])) == 4
+
+
+def test_a_field_set_to_none_goes_back_to_its_default(accounts):
+    accounts.create_user(user(comment="c", groups=[DEV_DN]))
+    out = accounts.update_user("alice", email=None, comment=None, groups=None)
+    assert (out.email, out.comment, out.groups) == ("", "", [])
+    assert accounts.get_user("alice") == out
+    accounts.create_robot(robot("ci", project=None, description="d", expiry=T0 + 5))
+    out = accounts.update_robot("robot$ci", description=None, expiry=None)
+    assert (out.description, out.expiry) == ("", NEVER)
+    assert accounts.get_robot("robot$ci") == out
+
+
+def test_records_handed_out_are_copies(accounts):
+    made = accounts.create_user(user(groups=[DEV_DN]))
+    made.groups.append(OPS_DN)
+    accounts.get_user("alice").groups.append(OPS_DN)
+    assert accounts.get_user("alice").groups == [DEV_DN]
+
+
+# -- what the lists' pages read: sizes, keys and rows in order ------------------------------
+def test_list_sizes_follow_every_change(accounts):
+    assert (accounts.user_count(), accounts.project_count(), accounts.project_count(public_only=True)) == (0, 0, 0)
+    accounts.create_user(user())
+    accounts.create_project(Project("open", public=True), admin="alice")
+    accounts.create_project(Project("closed"))
+    accounts.add_member("closed", Member("g", DEV_DN, Role.GUEST))
+    accounts.create_robot(robot("ci", "closed"))
+    accounts.create_robot(robot("sys", project=None))
+    assert (accounts.user_count(), accounts.project_count(), accounts.project_count(public_only=True)) == (1, 2, 1)
+    assert (accounts.member_count("open"), accounts.member_count("closed")) == (1, 1)
+    assert (accounts.robot_count(), accounts.robot_count("closed"), accounts.robot_count("open")) == (2, 1, 0)
+    accounts.update_project("closed", public=True)
+    accounts.update_project("closed", public=True)  # listed already: counted once
+    assert accounts.project_count(public_only=True) == 2
+    accounts.update_project("open", metadata={"public": "false"})
+    assert accounts.project_count(public_only=True) == 1
+    with pytest.raises(Conflict):
+        accounts.create_project(Project("closed"))  # a failed write counts nothing
+    accounts.delete_project("closed")
+    accounts.delete_user("alice")
+    assert (accounts.user_count(), accounts.project_count(), accounts.project_count(public_only=True)) == (0, 1, 0)
+    assert (accounts.member_count("open"), accounts.member_count("closed")) == (0, 0)
+    assert (accounts.robot_count(), accounts.robot_count("closed")) == (1, 0)
+
+
+def test_lists_in_key_order_page_by_key(accounts):
+    for n in ("carol", "alice", "bob"):
+        accounts.create_user(user(n))
+    users = accounts.users_in_order()
+    assert users.keys(None, 2) == ["alice", "bob"]
+    assert users.keys("alice", 5) == ["bob", "carol"]
+    assert users.keys("carol", 5) == [] and users.keys(None, 0) == []
+    assert [(k, u.username, u.email) for k, u in users.rows("alice", 1)] == [("bob", "bob", "bob@example.org")]
+
+    for name, public in (("b-open", True), ("a-closed", False), ("c-open", True)):
+        accounts.create_project(Project(name, public=public))
+    assert accounts.projects_in_order().keys(None, 10) == ["a-closed", "b-open", "c-open"]
+    assert [(k, p.public) for k, p in accounts.projects_in_order(public_only=True).rows(None, 10)] == [
+        ("b-open", True), ("c-open", True),
+    ]
+    assert accounts.projects_in_order(public_only=True).keys("b-open", 10) == ["c-open"]
+
+    accounts.add_member("a-closed", Member("u", "bob", Role.GUEST))
+    accounts.add_member("a-closed", Member("g", OPS_DN, Role.DEVELOPER))
+    accounts.add_member("a-closed", Member("u", "alice", Role.MAINTAINER))
+    members = accounts.members_in_order("a-closed")
+    rows = members.rows(None, 10)
+    assert [(m.entity_type, m.entity_name) for _, m in rows] == [("g", OPS_DN), ("u", "alice"), ("u", "bob")]
+    assert [m.entity_name for _, m in members.rows(rows[0][0], 10)] == ["alice", "bob"]
+    assert members.keys(rows[1][0], 10) == [rows[2][0]]
+    assert accounts.members_in_order("b-open").rows(None, 10) == []
+
+    for name, project in (("z", None), ("y", "b-open"), ("x", "a-closed"), ("w", "b-open")):
+        accounts.create_robot(robot(name, project))
+    assert accounts.robots_in_order().keys(None, 10) == [
+        "robot$a-closed+x", "robot$b-open+w", "robot$b-open+y", "robot$z",
+    ]
+    assert [(k, r.short_name) for k, r in accounts.robots_in_order("b-open").rows("robot$b-open+w", 10)] == [
+        ("robot$b-open+y", "y"),
+    ]
+
+
+def test_named_records_are_those_that_exist_by_name(accounts):
+    for n in ("bob", "alice"):
+        accounts.create_user(user(n))
+        accounts.create_project(Project(f"p-{n}"))
+    assert [u.username for u in accounts.users_named(["bob", "nobody", "alice", "bob"])] == ["alice", "bob"]
+    assert [p.name for p in accounts.projects_named(["p-bob", "p-alice", "gone"])] == ["p-alice", "p-bob"]
+    assert accounts.users_named([]) == [] and accounts.projects_named([]) == []
+    assert [p.name for p in accounts.all_projects()] == ["p-alice", "p-bob"]
+
+
+# -- a project's changes are events, written with the change ------------------------------
+def test_a_projects_creation_and_deletion_are_events(accounts, emitted):
+    accounts.create_user(user())
+    made = accounts.create_project(Project("library", public=True), admin="alice")
+    with pytest.raises(Conflict):
+        accounts.create_project(Project("library"))  # no event for a failed write
+    with pytest.raises(AccountNotFound):
+        accounts.create_project(Project("orphan"), admin="nobody")
+    accounts.update_project("library", public=False)  # not an event
+    accounts.delete_project("library")
+    with pytest.raises(AccountNotFound):
+        accounts.delete_project("library")
+    events = sorted(emitted(), key=lambda e: e.type)
+    assert [(e.type, e.subject) for e in events] == [(PROJECT_CREATED, "library"), (PROJECT_DELETED, "library")]
+    created, deleted = events
+    assert {k: created.data[k] for k in ("project", "project_id", "public")} == {
+        "project": "library", "project_id": made.project_id, "public": True,
+    }
+    assert deleted.data["public"] is False and deleted.data["project_id"] == made.project_id
+    assert created.source == "/berth/test" and created.id != deleted.id
+
+
+def test_the_creators_admin_membership_comes_with_the_project(accounts):
+    accounts.create_user(user())
+    accounts.create_project(Project("library"), admin="alice")
+    assert accounts.get_member("library", "u", "alice").role is Role.PROJECT_ADMIN
+    assert accounts.list_memberships("alice") == {"library": Role.PROJECT_ADMIN}
+    with pytest.raises(AccountNotFound):
+        accounts.create_project(Project("orphan"), admin="nobody")
+    assert accounts.get_project("orphan") is None and accounts.project_names() == ["library"]
+
+
+def test_a_projects_deletion_takes_other_stores_removals_with_it(accounts, request, clock):
+    """`also`: another store's removal of the project's own data, of the same backend."""
+    from chalicelib.meta.quotas import DynamoQuotas, MemoryQuotas
+
+    quotas = MemoryQuotas(clock) if isinstance(accounts, MemoryAccounts) else DynamoQuotas(request.getfixturevalue("table"), clock)
+    accounts.create_project(Project("library"))
+    quotas.set_hard("library", 1000)
+    quotas.set_hard("other", 2000)
+    accounts.delete_project("library", also=[quotas.removal("library")])
+    assert accounts.get_project("library") is None
+    assert quotas.get("library").hard == -1 and quotas.get("other").hard == 2000
+
+
+# -- another store's read, joined to a login's ----------------------------------------------
+def test_another_stores_read_is_answered_with_the_account(accounts, request, clock):
+    """The login's throttling counters, read with the account (meta/login_attempts.py):
+    the answer comes back untouched, for the store that asked."""
+    accounts.create_user(user())
+    accounts.create_robot(robot("ci", project=None))
+    if isinstance(accounts, MemoryAccounts):
+        def read() -> dict:
+            return {"counters": 3}
+
+        def check(got) -> bool:
+            return got == {"counters": 3}
+    else:
+        from chalicelib.meta.login_attempts import DynamoLoginAttempts
+
+        attempts = DynamoLoginAttempts(request.getfixturevalue("table"), clock)
+        read = attempts.read("alice", "10.0.0.1")
+        attempts.record_failure(read, attempts.buckets(read, {}), window=60, keep=120)
+
+        def check(got) -> bool:
+            return attempts.buckets(read, got).account.failures == 1
+    context = accounts.access_context("alice", (), ["nope"], also=read)
+    assert context.user.username == "alice" and check(context.also)
+    found, also = accounts.robot_with("robot$ci", read)
+    assert found.full_name == "robot$ci" and check(also)
+    assert accounts.robot_with("robot$gone", read)[0] is None
+    assert accounts.access_context("alice", (), []).also is None
