@@ -102,16 +102,13 @@ class ConsoleSessions:
     # -- every request ---------------------------------------------------------------------
     def resume(self, cookie_header: str | None) -> Resumed | None:
         """The caller behind a session cookie; None when there is none that is live."""
-        from chalicelib.meta.accounts import User
-
         parsed = parse_cookie(cookie_header)
         if parsed is None:
             return None
         username, secret = parsed
-        session, user_item = self._store.get_with_user(_hash(secret), username)
-        if session is None or user_item is None:
+        session, user = self._store.get_with_user(_hash(secret), username)
+        if session is None or user is None:
             return None
-        user = User.from_item(user_item)
         principal = user_principal(user)
         if not same_account(principal, session.user_id, session.epoch):
             return None  # another account of the same name, or a new password or a demotion since

@@ -14,13 +14,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict
 from chalicelib.meta import keys
 from chalicelib.meta.table import Table, is_condition_failure
+
+if TYPE_CHECKING:
+    from chalicelib.meta.accounts import User
 
 SESSION_SK = "SESSION"
 _SESSION_ATTRIBUTES = ("csrf", keys.TTL_ATTRIBUTE, "source_ip")
@@ -77,9 +80,9 @@ class SessionStore(Protocol):
         """Store a new session; Conflict if its secret's hash is stored already (never
         overwritten)."""
 
-    def get_with_user(self, secret_hash: str, username: str) -> tuple[Session | None, dict | None]:
-        """The live session (None when unknown, ended or someone else's) and the user's
-        account item (None when there is no such account), in one read."""
+    def get_with_user(self, secret_hash: str, username: str) -> tuple[Session | None, User | None]:
+        """The live session (None when unknown, ended or someone else's) and the user
+        (None when there is no such account), in one read."""
 
     def extend(self, secret_hash: str, expires: float) -> bool:
         """Move the session's end; False if it is gone."""
@@ -101,20 +104,21 @@ class DynamoSessions:
                 raise Conflict("a session with this secret exists") from exc
             raise
 
-    def get_with_user(self, secret_hash: str, username: str) -> tuple[Session | None, dict | None]:
-        """The live session and its user's item, in one BatchGetItem; (None, …) when the
+    def get_with_user(self, secret_hash: str, username: str) -> tuple[Session | None, User | None]:
+        """The live session and its user, in one BatchGetItem; (None, …) when the
         session is unknown, ended, or belongs to someone else."""
-        from chalicelib.meta.accounts import ACCOUNT_ATTRIBUTES
+        from chalicelib.meta.accounts import ACCOUNT_ATTRIBUTES, User
 
         session_key = (session_pk(secret_hash), SESSION_SK)
         user_key = (keys.user_pk(username), keys.USER_SK)
         projection = ", ".join((ACCOUNT_ATTRIBUTES, *_SESSION_ATTRIBUTES))
         found = {(i["PK"], i["SK"]): i for i in self._t.batch_get([session_key, user_key], projection=projection)}
-        item = found.get(session_key)
+        item, user_item = found.get(session_key), found.get(user_key)
         session = Session.from_item(item) if item else None
+        user = User.from_item(user_item) if user_item else None
         if session is None or session.username != username or session.expires <= self._clock():
-            return None, found.get(user_key)
-        return session, found.get(user_key)
+            return None, user
+        return session, user
 
     def extend(self, secret_hash: str, expires: float) -> bool:
         """Move the session's end; False if it is gone (logged out meanwhile)."""
@@ -138,10 +142,10 @@ class DynamoSessions:
 
 
 class MemorySessions:
-    """SessionStore in memory, for the fast tests; `users` answers an account's item by
-    name as the table holds it (or None)."""
+    """SessionStore in memory, for the fast tests; `users` answers a user by name (or None),
+    as an AccountStore's get_user does."""
 
-    def __init__(self, clock: Callable[[], float], users: Callable[[str], dict | None]):
+    def __init__(self, clock: Callable[[], float], users: Callable[[str], User | None]):
         self._clock = clock
         self._users = users
         self.sessions: dict[str, Session] = {}  # by secret hash; tests may read it
@@ -151,7 +155,7 @@ class MemorySessions:
             raise Conflict("a session with this secret exists")
         self.sessions[session.secret_hash] = session
 
-    def get_with_user(self, secret_hash: str, username: str) -> tuple[Session | None, dict | None]:
+    def get_with_user(self, secret_hash: str, username: str) -> tuple[Session | None, User | None]:
         session, user = self.sessions.get(secret_hash), self._users(username)
         if session is None or session.username != username or session.expires <= self._clock():
             return None, user

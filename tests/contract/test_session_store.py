@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.errors import Conflict
-from chalicelib.meta.accounts import DynamoAccounts, User
+from chalicelib.meta.accounts import DynamoAccounts, MemoryAccounts, User
 from chalicelib.meta.sessions import DynamoSessions, MemorySessions, Session
 
 NOW = 1_800_000_000.0
@@ -20,8 +20,8 @@ def world(request, clock):
         table = request.getfixturevalue("table")
         accounts = DynamoAccounts(table, clock)
         return DynamoSessions(table, clock), accounts.create_user
-    users: dict[str, dict] = {}
-    return MemorySessions(clock, users.get), lambda user: users.setdefault(user.username, user.to_item())
+    accounts = MemoryAccounts(clock)
+    return MemorySessions(clock, accounts.get_user), accounts.create_user
 
 
 def session(secret: str = "h1", username: str = "alice", expires: float = NOW + 3600) -> Session:
@@ -34,7 +34,7 @@ def test_a_live_session_comes_with_its_user(world):
     store.create(session())
     found, user = store.get_with_user("h1", "alice")
     assert found == session()
-    assert user["username"] == "alice"
+    assert user.username == "alice"
 
 
 def test_an_unknown_ended_or_foreign_session_is_none_but_the_user_still_comes(world, clock):
@@ -44,13 +44,13 @@ def test_an_unknown_ended_or_foreign_session_is_none_but_the_user_still_comes(wo
     store.create(session())
     assert store.get_with_user("nope", "alice")[0] is None
     assert store.get_with_user("h1", "bob")[0] is None  # the secret is alice's
-    assert store.get_with_user("h1", "bob")[1]["username"] == "bob"
+    assert store.get_with_user("h1", "bob")[1].username == "bob"
     clock.now = NOW + 3600
     found, user = store.get_with_user("h1", "alice")
-    assert found is None and user["username"] == "alice"
+    assert found is None and user.username == "alice"
 
 
-def test_no_user_item_for_a_missing_account(world):
+def test_no_user_for_a_missing_account(world):
     store, _ = world
     store.create(session())
     assert store.get_with_user("h1", "alice") == (session(), None)

@@ -26,7 +26,7 @@ class CountingStore(MemorySessions):
     """The in-memory store, counting the writes that move a session's end."""
 
     def __init__(self, clock, users):
-        super().__init__(clock, lambda name: users[name].to_item() if name in users else None)
+        super().__init__(clock, users.get)
         self.extended = 0
 
     def extend(self, secret_hash, expires):
