@@ -106,10 +106,10 @@ def push_manifest(
                 f"manifest references {reads.missing[0]}, which is not in {name}", detail={"digest": reads.missing[0]}
             )
         keep_tag = tag is not None and immutability.protects(reads.rules.rules, name, tag)
-        if keep_tag and reads.tag_digest not in (None, record.digest):
+        if tag is not None and keep_tag and reads.tag_digest not in (None, record.digest):
             raise immutability.refuse_move(name, tag)
         extra = _charge(svc, name, record, reads, reads.sizes, tag=tag)
-        if not stored:
+        if stored_body is not None and not stored:
             svc.blobs.put_manifest(record.digest, stored_body)
             stored = True
         _put(
@@ -223,7 +223,7 @@ def _put(svc: DomainDependencies, name: str, record: ManifestRecord, tag: str | 
     except Conflict:
         # the tag's condition: a concurrent push moved the protected tag first
         current = svc.meta.get_tag(name, tag) if keep_tag and tag is not None else None
-        if current is not None and current.digest != record.digest:
+        if tag is not None and current is not None and current.digest != record.digest:
             raise immutability.refuse_move(name, tag) from None
         raise
 
@@ -387,7 +387,7 @@ def _copy(svc: DomainDependencies, source: str, manifests: dict[str, ManifestRec
             links.append((digest, link.size, link.key))
         reads = svc.meta.read_for_push(target, record.blobs, [], tag=tag, digest=record.digest)
         keep_tag = tag is not None and immutability.protects(reads.rules.rules, target, tag)
-        if keep_tag and reads.tag_digest not in (None, copied.digest):
+        if tag is not None and keep_tag and reads.tag_digest not in (None, copied.digest):
             raise immutability.refuse_move(target, tag)
         sizes = {**reads.sizes, **{digest: size for digest, size, _ in links}}
         extra = _charge(svc, target, copied, reads, sizes, tag=tag, linked=[digest for digest, _, _ in links])

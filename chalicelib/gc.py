@@ -398,7 +398,7 @@ def run_all(svc: DomainDependencies, run: Run) -> Run:
         state = step(svc, {**state, "step": "sweep"})
     state = step(svc, {**state, "step": "uploads"})
     step(svc, {**state, "step": "finish"})
-    return svc.gc.get(run.run_id)
+    return svc.gc.get(run.run_id) or run
 
 
 def _line(level: str, text: str) -> str:

@@ -24,15 +24,16 @@ class SsmSecrets:
         self._cache: dict[str, str] | None = None
 
     def get(self, name: str) -> str:
-        if self._cache is None or name not in self._cache:
-            self._load(set(self._names) | {name})
-        if name not in self._cache:
+        cache = self._cache
+        if cache is None or name not in cache:
+            cache = self._load(set(self._names) | {name})
+        if name not in cache:
             raise ConfigurationError(
                 f"SSM parameter {self._prefix}/{name} is missing; run the bootstrap step (see README)"
             )
-        return self._cache[name]
+        return cache[name]
 
-    def _load(self, names: set[str]) -> None:
+    def _load(self, names: set[str]) -> dict[str, str]:
         paths = {f"{self._prefix}/{n}": n for n in sorted(names)}
         try:
             out = self._ssm.get_parameters(Names=list(paths), WithDecryption=True)
@@ -43,6 +44,7 @@ class SsmSecrets:
         for parameter in out.get("Parameters", []):
             cache[paths[parameter["Name"]]] = parameter["Value"]
         self._cache = cache
+        return cache
 
 
 class SsmSecretParameters:

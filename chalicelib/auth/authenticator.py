@@ -76,7 +76,7 @@ class Authenticator:
         if not user_known:
             user = self._accounts.get_user(username)
         if user is None and username == ADMIN and self._admin_password:
-            user = self._bootstrap_admin()
+            user = self._bootstrap_admin(self._admin_password)
         if user is None or not getattr(user, "password_hash", None):
             self._spend_like_a_check(password)  # an unknown user costs what a wrong password does
             return None
@@ -177,13 +177,13 @@ class Authenticator:
             raise NameCollision(f"{name} is a local account")
         return user
 
-    def _bootstrap_admin(self) -> Any:
+    def _bootstrap_admin(self, password: str) -> Any:
         """First start: create `admin` from BERTH_ADMIN_PASSWORD (only if absent)."""
         from chalicelib.auth.passwords import hash_password
         from chalicelib.errors import Conflict
         from chalicelib.meta.accounts import User
 
-        user = User(username=ADMIN, email="", realname="System Administrator", password_hash=hash_password(self._admin_password), sysadmin=True, source="db")
+        user = User(username=ADMIN, email="", realname="System Administrator", password_hash=hash_password(password), sysadmin=True, source="db")
         try:
             self._accounts.create_user(user)
             logger.info("bootstrapped the admin account")

@@ -121,7 +121,7 @@ class ConsoleSessions:
 
     @staticmethod
     def csrf_valid(session: Session, presented: str | None) -> bool:
-        return bool(presented) and hmac.compare_digest(session.csrf.encode(), presented.strip().encode())
+        return bool(presented) and presented is not None and hmac.compare_digest(session.csrf.encode(), presented.strip().encode())
 
     @staticmethod
     def clear_cookie(secure: bool = True) -> str:

@@ -151,8 +151,10 @@ class Repository:
 
     def render(self, record: ManifestRecord, project: Project, *, with_tags: bool = True, with_labels: bool = False) -> dict:
         doc = self.document(record)
-        config = doc.get("config") if isinstance(doc.get("config"), dict) else {}
-        config_type = config.get("mediaType") if isinstance(config.get("mediaType"), str) else ""
+        raw_config = doc.get("config")
+        config: dict = raw_config if isinstance(raw_config, dict) else {}
+        raw_type = config.get("mediaType")
+        config_type: str = raw_type if isinstance(raw_type, str) else ""
         if record.media_type in INDEXES:
             kind, media_type = "IMAGE", record.media_type
         else:

@@ -86,7 +86,7 @@ def dispatch(
     route = None
     try:
         route, found, path_known = route_table.match(routes, req.method, path)
-        if route is None:
+        if route is None or found is None:
             if path_known:
                 return _not_allowed(req, routes, path)
             raise api.NotFound("no such endpoint")

@@ -107,7 +107,7 @@ def create_project_member(svc: ManagementDependencies, req: Request, project_nam
         raise BadRequest("give exactly one of member_user and member_group")
     if user is not None:
         entity_type, name = "u", _username(svc, user)
-    else:
+    elif group is not None:
         entity_type, name = "g", _group_dn(group)
     if svc.accounts.get_member(project.name, entity_type, name) is not None:
         raise AlreadyExists(f"{name} is already a member of {project.name}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import cast
 
 from chalicelib.auth.passwords import hash_password, validate_password_strength
 from chalicelib.management import paging
@@ -25,7 +26,7 @@ from chalicelib.web.http import Request, Response
 
 NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 DAY = 24 * 3600
-MAX_DURATION_DAYS = SETTING["robot_token_duration"].maximum
+MAX_DURATION_DAYS = cast(int, SETTING["robot_token_duration"].maximum)  # bounded in the settings table (runtime_config.py)
 ACTIONS = ("pull", "push", "delete", "read", "list", "create", "update", "stop", "operate", "scanner-pull", "*")
 
 ACCESS = obj(
@@ -311,9 +312,8 @@ def _new_secret(given: str | None) -> str:
 def _expiry(svc: ManagementDependencies, created: int, duration: int | None) -> int:
     if duration == NEVER:
         return NEVER
-    if not duration:
-        duration = svc.runtime_config.typed("robot_token_duration")
-    return created + max(1, min(duration, MAX_DURATION_DAYS)) * DAY
+    days = duration if duration else int(svc.runtime_config.typed("robot_token_duration"))
+    return created + max(1, min(days, MAX_DURATION_DAYS)) * DAY
 
 
 def _robot_by_id(svc: ManagementDependencies, robot_id: int) -> Robot:

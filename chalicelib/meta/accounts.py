@@ -505,7 +505,7 @@ class DynamoAccounts:
         found = {(i["PK"], i["SK"]): i for i in self._t.batch_get(wanted, projection="PK, SK, target, kind")}
         owners = [found[k] for k in wanted if k in found]
         exact = [i for i in owners if i.get("target") == name]
-        item = (exact or owners or [None])[0]
+        item = (exact or owners)[0] if owners else None
         return (item.get("kind", ""), item["target"]) if item else None
 
     def get_user(self, username: str) -> User | None:
@@ -639,8 +639,9 @@ class DynamoAccounts:
         metadata = dict(metadata or {})
         if "public" in metadata and metadata["public"] is None:
             del metadata["public"]  # it mirrors `public`, which always has a value
-        if public is None and metadata.get("public") is not None:
-            public = _text_bool(metadata["public"])
+        stated = metadata.get("public")
+        if public is None and stated is not None:
+            public = _text_bool(stated)
         if public is not None:
             metadata["public"] = _bool_text(public)
         sets: dict[Any, Any] = {("metadata", k): v for k, v in metadata.items()}
@@ -1115,7 +1116,10 @@ class _Listed:
     def rows(self, after: str | None, limit: int) -> list[tuple[str, Any]]:
         if self._load is not None:
             return self._load(self._source.keys(after, limit))
-        return [(i["SK"], self._build(i)) for i in self._source.items(after, limit)]
+        build = self._build
+        if build is None:
+            raise TypeError("a listing builds its entries by `load` or by `build`")
+        return [(i["SK"], build(i)) for i in self._source.items(after, limit)]
 
 
 class _Stale(BerthError):

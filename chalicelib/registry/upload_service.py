@@ -69,6 +69,13 @@ class UploadSession:
     def key(self) -> str:
         return paths.uploaded_key(self.id)
 
+    @property
+    def multipart(self) -> str:
+        """The multipart upload of a session whose parts have begun (_Chunk._begin_parts)."""
+        if self.multipart_id is None:
+            raise RuntimeError(f"upload {self.id} has no multipart upload yet")
+        return self.multipart_id
+
     def state(self) -> dict:
         """What the signed upload URL carries (defaults left out: short URLs)."""
         out: dict = {"o": self.offset}
@@ -323,7 +330,7 @@ class _Chunk:
         session, head = self.session, bytearray()
         if session.first_size and session.parts_end == 0:
             if copy and session.first_size >= self.limits.min_part:
-                self._add_part(lambda n: self.blobs.copy_part(session.key, session.multipart_id, n, session.key))
+                self._add_part(lambda n: self.blobs.copy_part(session.key, session.multipart, n, session.key))
                 session.parts_end = session.first_size
             else:
                 head += self.blobs.get_object(session.key)
@@ -354,15 +361,21 @@ class _Chunk:
             self._put_part(bytes(buf[:size]))
             del buf[:size]
 
+    def _direct(self) -> str:
+        """The multipart upload a direct PUT writes its parts to (started by its first part)."""
+        if self.direct_multipart is None:
+            raise RuntimeError(f"upload {self.session.id} has no direct multipart upload yet")
+        return self.direct_multipart
+
     def _put_part(self, data: bytes) -> None:
         if self.direct:
-            key, multipart = self.session.key, self.direct_multipart
+            key, multipart = self.session.key, self._direct()
             self._direct_parts = getattr(self, "_direct_parts", [])
             number = len(self._direct_parts) + 1
             self._check_part_number(number)
             self._direct_parts.append((number, self.blobs.put_part(key, multipart, number, data)))
             return
-        self._add_part(lambda n: self.blobs.put_part(self.session.key, self.session.multipart_id, n, data))
+        self._add_part(lambda n: self.blobs.put_part(self.session.key, self.session.multipart, n, data))
         self.session.parts_end += len(data)
 
     def _add_part(self, write: Callable[[int], str]) -> None:
@@ -452,8 +465,8 @@ class _Chunk:
             self._flush(buf, keep=self.limits.part_size + self.limits.min_part)
             if buf:
                 self._put_part(bytes(buf))
-            parts = self.blobs.list_parts(session.key, session.multipart_id)
-            self.blobs.finish_multipart(session.key, session.multipart_id, parts)
+            parts = self.blobs.list_parts(session.key, session.multipart)
+            self.blobs.finish_multipart(session.key, session.multipart, parts)
         except UploadGone:
             # an earlier attempt of this PUT completed the multipart upload and failed
             # after: the retry finishes the job if the object holds the bytes it verified
@@ -485,7 +498,7 @@ class _Chunk:
                 self._put_part(bytes(buf))
             # verified before the object appears: a wrong digest leaves nothing behind
             self._verify(None)
-            self.blobs.finish_multipart(key, self.direct_multipart, self._direct_parts)
+            self.blobs.finish_multipart(key, self._direct(), self._direct_parts)
             self.direct_multipart = None
         self.session.offset = size
         return self._link_uploaded(size)

@@ -203,7 +203,8 @@ def check(body: Any, project_id: int) -> dict[str, Any]:
     trigger = body.get("trigger")
     if not isinstance(trigger, dict) or trigger.get("kind") != TRIGGER_KIND:
         raise InvalidRule(f"trigger.kind must be {TRIGGER_KIND}")
-    settings = trigger.get("settings") if isinstance(trigger.get("settings"), dict) else {}
+    raw_settings = trigger.get("settings")
+    settings: dict = raw_settings if isinstance(raw_settings, dict) else {}
     cron = check_cron(settings.get("cron", ""))
     return {
         "algorithm": ALGORITHM,

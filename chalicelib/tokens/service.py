@@ -192,7 +192,7 @@ def _grants(svc: TokenDependencies, req: Request, principal: Principal | None, s
             access.append({"type": scope.type, "name": scope.name, "actions": []})
             continue
         project = context.projects.get(project_of(scope.name)) if context and scope.type == "repository" else None
-        if project is None and _creates_project(principal, scope):
+        if project is None and principal is not None and _creates_project(principal, scope):
             project = _create_project(svc, req, project_of(scope.name), principal)
         roles = context.roles.get(project_of(scope.name), []) if context else []
         actions = policy.token_grant(principal, scope, project, roles)

@@ -1,6 +1,8 @@
 """Blob reads never pass bytes through Lambda: they redirect to presigned S3 URLs."""
 from __future__ import annotations
 
+from typing import cast
+
 from chalicelib.errors import BlobNotFound, UpstreamFilling
 from chalicelib.oci.digests import Digest
 from chalicelib.registry.dependencies import RegistryDependencies
@@ -40,7 +42,7 @@ def check_blob(svc: RegistryDependencies, req: Request, name: str, digest: str) 
 
 def get_blob(svc: RegistryDependencies, req: Request, name: str, digest: str) -> Response:
     digest, key, elsewhere = _linked(svc, name, digest)
-    url = elsewhere or svc.blobs.presign_get(key, ttl=svc.settings.presign_ttl_seconds)
+    url = svc.blobs.presign_get(key, ttl=svc.settings.presign_ttl_seconds) if key is not None else cast(str, elsewhere)  # _linked gives a key or the upstream's URL
     return Response.empty(307, {"Location": url, "Docker-Content-Digest": digest})
 
 
