@@ -78,7 +78,7 @@ class LoginGate:
         context = None
         if robot:
             account, extra = self._accounts.robot_with(username, wanted)
-            known = {"robot": account, "robot_known": True}
+            known: dict[str, Any] = {"robot": account, "robot_known": True}
         else:
             context = self._accounts.access_context(username, (), projects, also=wanted)
             extra = context.also

@@ -1326,7 +1326,7 @@ class MemoryAccounts:
 
         owners = [self._names[k] for k in name_keys(name) if k in self._names]
         exact = [o for o in owners if o[1] == name]
-        return (exact or owners or [None])[0]
+        return (exact or owners)[0] if owners else None
 
     def get_user(self, username: str) -> User | None:
         return _copy(self._users.get(username))

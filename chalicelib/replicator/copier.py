@@ -116,7 +116,7 @@ class Copier:
             chunked = True
             length = self._send(src_repo, dst_repo, digest, size, chunked)
         stats.blobs_copied += 1
-        stats.bytes += max(length, 0)
+        stats.bytes += max(length or 0, 0)  # the second _send (in chunks) never answers None
         self._say(stats, f"blob {digest} copied ({length} bytes, {'in chunks' if chunked else 'in one request'})")
 
     def _send(self, src_repo: str, dst_repo: str, digest: str, size: int, chunked: bool) -> int | None:
