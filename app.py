@@ -57,8 +57,9 @@ def clean_up_uploads(event):
     from chalicelib.registry.maintenance import clean_up_uploads as clean_up
 
     svc = services()
-    # only the uploads started since the last clean-up's cutoff (its or garbage collection's)
-    counts = clean_up(svc.blobs, svc.meta, svc.clock(), svc.settings.upload_ttl_seconds, since=svc.gc.uploads_judged_until())
+    # only the sessions whose URLs expired since the last clean-up (its or garbage collection's)
+    ttl = svc.settings.upload_ttl_seconds
+    counts = clean_up(svc.blobs, svc.meta, svc.clock(), ttl, since=svc.gc.uploads_judged_until(ttl))
     svc.gc.set_uploads_judged_until(counts["judged_until"])
     return counts
 

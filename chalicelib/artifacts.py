@@ -237,12 +237,15 @@ def delete_tag(svc: DomainDependencies, name: str, tag: str) -> bool:
 
 
 def delete_manifest(
-    svc: DomainDependencies, name: str, digest: str, *, manifests: Iterable[ManifestRecord] | None = None, only_untagged: bool = False
+    svc: DomainDependencies, name: str, digest: str, *, manifests: Iterable[ManifestRecord] | None = None, only_untagged: bool = False,
+    created_before: int | None = None, mark_changed: bool = True,
 ) -> ManifestRecord:
     """Delete a manifest, its tags and its referrer entry, unless an index in the
     repository still lists it or one of its tags is immutable. `manifests`: the
-    repository's, if the caller has them; `only_untagged`: Conflict if it has a tag
-    (garbage collection's untagged artifacts)."""
+    repository's, if the caller has them; `only_untagged`: Conflict if it has a tag,
+    `created_before`: Conflict if it was put since (garbage collection's untagged
+    artifacts and grace period); `mark_changed`: False for garbage collection's own
+    deletions (meta/registry.py delete_manifest)."""
     listed = svc.meta.list_manifests(name, with_body=False) if manifests is None else manifests
     referenced_by = parents(listed, digest)
     if referenced_by:
@@ -257,14 +260,17 @@ def delete_manifest(
                 raise immutability.refuse_delete(tag)
     # the quota's release of the record the store reads and deletes, in the same transaction
     deleted = svc.meta.delete_manifest(
-        name, digest, extra=lambda record: _release(svc, name, [record]), only_untagged=only_untagged
+        name, digest, extra=lambda record: _release(svc, name, [record]), only_untagged=only_untagged,
+        created_before=created_before, mark_changed=mark_changed,
     )
     if deleted is None:
         raise ManifestNotFound(f"manifest {digest} is not in {name}", detail={"digest": digest})
     return deleted
 
 
-def delete_manifests(svc: DomainDependencies, name: str, digests: Iterable[str], contents: RepositoryContents) -> tuple[list[str], dict[str, str]]:
+def delete_manifests(
+    svc: DomainDependencies, name: str, digests: Iterable[str], contents: RepositoryContents, *, untagged_before: int | None = None
+) -> tuple[list[str], dict[str, str]]:
     """Delete these manifests of repository `name`, in the order given (an index before
     its children), by the rules delete_manifest follows (not while an index left in the
     repository lists one, nor while one of its tags is immutable), from what the caller read
@@ -272,8 +278,14 @@ def delete_manifests(svc: DomainDependencies, name: str, digests: Iterable[str],
     reading it again for each. As many go in one transaction as fit with their quota's
     release, each conditional on what was read; when one fails (a tag moved or joined, a
     manifest put again since the read), its manifests are deleted one at a time as an API
-    delete does. (the digests deleted or found gone, {digest: why it was not deleted})."""
+    delete does. `untagged_before`: garbage collection's untagged step (the ones deleted one
+    at a time only while untagged and put before that time; the repository not marked
+    changed by its own deletions). (the digests deleted or found gone, {digest: why it was
+    not deleted})."""
     from chalicelib.meta.registry import MAX_TRANSACTION, Doomed
+
+    gc = untagged_before is not None
+    one_at_a_time = {"only_untagged": gc, "created_before": untagged_before, "mark_changed": not gc}
 
     rules = svc.immutable_rules.get(project_of(name)).rules
     left = dict(contents.manifests)  # what the repository holds once the deletions so far are done
@@ -284,19 +296,20 @@ def delete_manifests(svc: DomainDependencies, name: str, digests: Iterable[str],
     deleted: list[str] = []
     refused: dict[str, str] = {}
     group: list[Doomed] = []
-    room = MAX_TRANSACTION - 1  # the quota's own item
+    room = MAX_TRANSACTION - 1 - (not gc)  # the quota's own item, and the repository's change mark
 
     def flush() -> None:
         if not group:
             return
         try:
-            svc.meta.delete_manifests(name, group, extra=_release(svc, name, [d.record for d in group]))
+            svc.meta.delete_manifests(name, group, extra=_release(svc, name, [d.record for d in group]), mark_changed=not gc)
             deleted.extend(d.record.digest for d in group)
         except Conflict:  # something changed since the read: each on its own, read afresh
             for at, doomed in enumerate(group):
                 digest = doomed.record.digest
                 try:
-                    delete_manifest(svc, name, digest, manifests=[*left.values(), *(d.record for d in group[at + 1:])])
+                    delete_manifest(svc, name, digest, manifests=[*left.values(), *(d.record for d in group[at + 1:])],
+                                    **one_at_a_time)
                 except ManifestNotFound:
                     pass  # gone meanwhile: done either way
                 except (TagImmutable, ManifestReferenced, Conflict) as exc:
@@ -328,7 +341,7 @@ def delete_manifests(svc: DomainDependencies, name: str, digests: Iterable[str],
             flush()
             size = 0
             try:
-                delete_manifest(svc, name, digest, manifests=left.values())
+                delete_manifest(svc, name, digest, manifests=left.values(), **one_at_a_time)
             except ManifestNotFound:
                 pass
             except (TagImmutable, ManifestReferenced, Conflict) as exc:

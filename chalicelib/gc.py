@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.dependencies import DomainDependencies
-from chalicelib.errors import Conflict, ManifestNotFound, ManifestReferenced
+from chalicelib.errors import Conflict
 from chalicelib.meta import keys
 from chalicelib.meta.gc import ERROR, FINISHED, RUNNING, STOPPED, SUCCESS, BlobState, Candidate, Run
 from chalicelib.storage import paths
@@ -37,6 +37,8 @@ LEASE_SECONDS = 20 * 60  # longer than a step (15 min at most): a dead run's lea
 PAGE = 100  # candidates read per Query
 STEP_ITEMS = 2000  # candidates (or repositories) one step handles before the workflow calls it again
 REPOSITORY_PAGE = 50
+# the untagged step's `shard` while it visits every repository (in name order, `after`)
+EVERY_REPOSITORY = -1
 # Step Functions' statuses of an execution that ended, and what the run's record then says
 ENDED_EXECUTIONS = {"FAILED": ERROR, "TIMED_OUT": ERROR, "ABORTED": STOPPED}
 
@@ -199,52 +201,85 @@ def begin(svc: DomainDependencies, run: Run, state: dict[str, Any]) -> dict[str,
     svc.gc.log(run.run_id, [_line("INFO", f"start to run gc in job, delete_untagged: {p.get('delete_untagged', False)}, "
                                           f"dry_run: {p.get('dry_run', False)}, workers: {p.get('workers', 1)}; "
                                           f"blobs nothing named since {_iso(cutoff)} may go")])
-    return {"run_id": run.run_id, "after": "", "shard": 0, "done": not p.get("delete_untagged")}
+    untagged_from = 0
+    if p.get("delete_untagged") and not svc.gc.every_repository_visited():
+        untagged_from = EVERY_REPOSITORY  # the untagged step visits every repository first
+    return {"run_id": run.run_id, "after": "", "shard": untagged_from, "done": not p.get("delete_untagged")}
 
 
 def untagged(svc: DomainDependencies, run: Run, state: dict[str, Any], remaining_ms: Callable[[], int]) -> dict[str, Any]:
-    """Delete (dry run: count) the manifests of each repository that no tag reaches, through
-    an index's children or a subject's referrers, pushed before the cutoff."""
-    after = state.get("after") or None
+    """Delete (dry run: count) the manifests no tag reaches, through an index's children or a
+    subject's referrers, pushed before the cutoff, in the repositories that changed since
+    the last run: those with a change mark (meta/gc_ledger.py changed_op, written in every
+    transaction after which a manifest may be untagged), shard by shard from where the last
+    call stopped. A repository's mark is dropped once it holds no such manifest, unless it
+    was written again meanwhile; one holding an untagged manifest younger than the grace
+    period keeps it for a later run. Until a run has visited every repository once (the
+    first run after an upgrade: changes made before the marks existed have none), the
+    step visits every repository first (`shard` EVERY_REPOSITORY, set by `begin`), then
+    the marks (a dry run stops after the first pass: it counted every repository once)."""
+    shard, after = int(state.get("shard", 0)), state.get("after") or None
     handled = 0
     while handled < STEP_ITEMS and remaining_ms() > 60_000:
-        names, more = svc.meta.list_repositories(last=after, limit=REPOSITORY_PAGE)
-        for name in names:
-            counts, lines = _untagged_in(svc, run, name)
-            svc.gc.add_counts(run.run_id, counts)
-            svc.gc.log(run.run_id, lines)
-        handled += len(names)
-        after = names[-1] if names else after
-        if not more:
-            return {**state, "after": "", "shard": 0, "done": True}
-    return {**state, "after": after or "", "done": False}
+        if shard == EVERY_REPOSITORY:
+            names, more = svc.meta.list_repositories(last=after, limit=REPOSITORY_PAGE)
+            for name in names:
+                _visit(svc, run, name)
+            handled += len(names)
+            after = names[-1] if names else after
+            if not more:
+                if run.dry_run:  # it counted every repository's once: the marks would count some twice
+                    return {**state, "shard": 0, "after": "", "done": True}
+                svc.gc.set_every_repository_visited()
+                svc.gc.log(run.run_id, [_line("INFO", "visited every repository once; from now on only those changed since the last run")])
+                shard, after = 0, None  # then the marks (a visit drops them; a change since the visit is found again)
+            continue
+        if shard >= len(keys.GC_SHARDS):
+            return {**state, "shard": 0, "after": "", "done": True}
+        marks = svc.gc.changed(keys.GC_SHARDS[shard], after, REPOSITORY_PAGE)
+        for mark in marks:
+            if _visit(svc, run, mark.repository) and not run.dry_run:
+                svc.gc.drop_changed(mark)
+        handled += len(marks)
+        if len(marks) < REPOSITORY_PAGE:
+            shard, after = shard + 1, None
+        else:
+            after = marks[-1].repository
+    return {**state, "shard": shard, "after": after or "", "done": False}
 
 
-def _untagged_in(svc: DomainDependencies, run: Run, name: str) -> tuple[dict[str, int], list[str]]:
+def _visit(svc: DomainDependencies, run: Run, name: str) -> bool:
+    """Delete (dry run: count) the untagged manifests of one repository pushed before the
+    cutoff, from one read of it (repository_contents) through artifacts.delete_manifests
+    (as retention deletes: several to a transaction, each conditional on what was read);
+    whether nothing untagged is left for a later run (none younger than the grace period,
+    none kept by a change since the read)."""
     from chalicelib import artifacts
 
-    manifests = svc.meta.list_manifests(name, with_body=False)
-    garbage = unreachable(manifests, {d for _, d, _ in svc.meta.tag_digests(name)}, run.cutoff)
-    counts = {"manifests": 0, "manifest_bytes": 0}
-    lines = []
-    remaining = {m.digest: m for m in manifests}
-    for record in garbage:
-        if not run.dry_run:
-            try:
-                artifacts.delete_manifest(svc, name, record.digest, manifests=list(remaining.values()), only_untagged=True)
-            except (Conflict, ManifestNotFound, ManifestReferenced):
-                continue  # tagged, listed or deleted meanwhile: it stays (or went already)
-        remaining.pop(record.digest, None)
-        counts["manifests"] += 1
-        counts["manifest_bytes"] += record.size
-        verb = "would delete" if run.dry_run else "deleted"
-        lines.append(_line("INFO", f"{verb} untagged manifest {name}@{record.digest}"))
-    return counts, lines
+    contents = svc.meta.repository_contents(name)
+    unreached = unreachable(list(contents.manifests.values()), set(contents.tags), None)
+    garbage = [m for m in unreached if m.created < run.cutoff]
+    if run.dry_run:
+        deleted, refused = [m.digest for m in garbage], {}
+    elif garbage:
+        deleted, refused = artifacts.delete_manifests(svc, name, [m.digest for m in garbage], contents,
+                                                      untagged_before=run.cutoff)
+    else:
+        deleted, refused = [], {}
+    gone = set(deleted)
+    counts = {"manifests": len(gone), "manifest_bytes": sum(m.size for m in garbage if m.digest in gone)}
+    verb = "would delete" if run.dry_run else "deleted"
+    lines = [_line("INFO", f"{verb} untagged manifest {name}@{m.digest}") for m in garbage if m.digest in gone]
+    lines += [_line("INFO", f"kept untagged manifest {name}@{d}: {why}") for d, why in refused.items()]
+    svc.gc.add_counts(run.run_id, counts)
+    svc.gc.log(run.run_id, lines)
+    return len(garbage) == len(unreached) and not refused
 
 
-def unreachable(manifests: list, tagged: set[str], cutoff: int) -> list:
+def unreachable(manifests: list, tagged: set[str], cutoff: int | None) -> list:
     """The manifests of one repository no tag reaches (through an index's children or a
-    subject's referrers) pushed before `cutoff`, each listing index before what it lists."""
+    subject's referrers) pushed before `cutoff` (None: whenever), each listing index before
+    what it lists."""
     by_digest = {m.digest: m for m in manifests}
     referrers: dict[str, list[str]] = {}
     for m in manifests:
@@ -260,7 +295,7 @@ def unreachable(manifests: list, tagged: set[str], cutoff: int) -> list:
         record = by_digest.get(digest)
         stack += [c for c in (record.children if record else []) if c in by_digest]
         stack += referrers.get(digest, [])
-    garbage = [m for m in manifests if m.digest not in reached and m.created < cutoff]
+    garbage = [m for m in manifests if m.digest not in reached and (cutoff is None or m.created < cutoff)]
     # an index before its children (a manifest an index lists is not deleted while it is there)
     listed = {c for m in garbage for c in m.children}
     return sorted(garbage, key=lambda m: (m.digest in listed, -len(m.children), m.digest))
@@ -340,7 +375,7 @@ def uploads(svc: DomainDependencies, run: Run, state: dict[str, Any]) -> dict[st
     from chalicelib.storage.uploads_cleanup import CLOCK_MARGIN_SECONDS, clean_up_uploads
 
     margin = min(CLOCK_MARGIN_SECONDS, svc.settings.gc_grace_seconds)
-    since = svc.gc.uploads_judged_until()
+    since = svc.gc.uploads_judged_until(svc.settings.upload_ttl_seconds)
     counts = clean_up_uploads(
         svc.blobs, svc.meta, svc.clock(), svc.settings.upload_ttl_seconds, dry_run=run.dry_run, margin=margin,
         since=since,

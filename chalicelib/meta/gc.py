@@ -31,6 +31,15 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Changed:
+    """A repository where a manifest may have become untagged since the last run
+    (meta/gc_ledger.py changed_op)."""
+
+    repository: str
+    nonce: str  # changes with every write: a run drops the mark only as it read it
+
+
+@dataclass(frozen=True)
 class BlobState:
     """A blob's record as garbage collection reads it."""
 
@@ -103,11 +112,16 @@ class DynamoGC:
 
     def drop_candidate(self, candidate: Candidate) -> None:
         """Forget a candidate, unless it was written again since it was read."""
-        condition = "nonce = :n" if candidate.nonce else "attribute_not_exists(nonce)"
-        values = {":n": {"S": candidate.nonce}} if candidate.nonce else None
+        self._delete_as_read(keys.gc_candidates_pk(candidate.digest), candidate.digest, candidate.nonce)
+
+    def _delete_as_read(self, pk: str, sk: str, nonce: str) -> bool:
+        """Delete an item only if its `nonce` is still the one read (written again since: it
+        stays); whether it was deleted."""
+        condition = "nonce = :n" if nonce else "attribute_not_exists(nonce)"
+        values = {":n": {"S": nonce}} if nonce else None
         kwargs: dict[str, Any] = {
             "TableName": self._t.name,
-            "Key": keys.key(keys.gc_candidates_pk(candidate.digest), candidate.digest),
+            "Key": keys.key(pk, sk),
             "ConditionExpression": condition,
         }
         if values:
@@ -117,6 +131,28 @@ class DynamoGC:
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise
+            return False
+        return True
+
+    # -- repositories changed since the last run (the untagged step) --------------------------
+    def changed(self, shard: str, after: str | None, limit: int) -> list[Changed]:
+        """A page of one shard's change marks in repository order (one Query)."""
+        low = after + "\x00" if after else "\x00"
+        items = self._t.query_page(keys.gc_changed_pk(shard), low=low, high="\U0010ffff", limit=limit)
+        return [Changed(i["SK"], str(i.get("nonce", ""))) for i in items]
+
+    def drop_changed(self, mark: Changed) -> bool:
+        """Forget a change mark, unless the repository changed again since it was read."""
+        return self._delete_as_read(keys.gc_changed_pk(keys.gc_changed_shard(mark.repository)), mark.repository, mark.nonce)
+
+    def every_repository_visited(self) -> bool:
+        """Whether a run's untagged step has visited every repository once: until then, the
+        change marks do not cover what changed before they were written (the first run
+        after an upgrade, on a table that already held repositories)."""
+        return self._t.get(keys.GC_STATE_PK, keys.GC_UNTAGGED_SK, consistent=True) is not None
+
+    def set_every_repository_visited(self) -> None:
+        self._t.put({"PK": keys.GC_STATE_PK, "SK": keys.GC_UNTAGGED_SK, "visited": "every repository"})
 
     def candidate_count(self) -> int:
         """How many candidates wait (16 Queries, counting only: the bench and tests)."""
@@ -307,15 +343,23 @@ class DynamoGC:
                 raise
 
     # -- how far the uploads' clean-up has judged ---------------------------------------------
-    def uploads_judged_until(self) -> float | None:
+    def uploads_judged_until(self, url_lifetime: int) -> float | None:
+        """Every upload session started before the answer has been judged by the clean-up
+        (None: none yet). An item written before the clean-up counted sessions (only
+        `until`: the objects last written before it were judged) answers `until` less one
+        URL lifetime: every session started before that had ended by `until`."""
         item = self._t.get(keys.GC_STATE_PK, keys.GC_UPLOADS_SK, consistent=True)
-        return float(item["until"]) if item else None
+        if not item:
+            return None
+        if "sessions" in item:
+            return float(item["sessions"])
+        return float(item["until"]) - url_lifetime
 
     def set_uploads_judged_until(self, until: float) -> None:
         """Only forward (two clean-ups at once: the later cutoff wins)."""
         try:
-            self._t.put({"PK": keys.GC_STATE_PK, "SK": keys.GC_UPLOADS_SK, "until": int(until)},
-                        condition="attribute_not_exists(PK) OR #u < :u", values={":u": int(until)}, names={"#u": "until"})
+            self._t.put({"PK": keys.GC_STATE_PK, "SK": keys.GC_UPLOADS_SK, "sessions": int(until)},
+                        condition="attribute_not_exists(#s) OR #s < :s", values={":s": int(until)}, names={"#s": "sessions"})
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise

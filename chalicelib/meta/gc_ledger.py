@@ -16,6 +16,12 @@ On `BLOB#<digest>`:
 And `GCQ#<hex digit>` / `<digest>`: a candidate, written where the blob may have become
 garbage (an upload linked a new blob; a project stopped naming it), so that a run reads
 what changed since the last one, not everything stored.
+
+And `GCDIRTY#<hex digit>` / `<repo>`: a change mark, written in every transaction after
+which a manifest of the repository may be reached by no tag any more (a manifest put, so
+a tag moved or a manifest arrived untagged; a tag deleted; a manifest deleted, so its
+index's children or its referrers lost what reached them), so that the untagged step
+(`delete_untagged`) visits the repositories that changed, not every repository.
 """
 from __future__ import annotations
 
@@ -73,3 +79,12 @@ def named_op(digest: str, delta: int, now: int) -> dict[str, Any]:
     op = update_op(keys.blob_pk(digest), keys.BLOB_SK, f"ADD {PROJECTS} :d", {":d": delta})
     op["Update"]["ConditionExpression"] = "attribute_exists(PK)"
     return op
+
+
+def changed_op(repository: str) -> dict[str, Any]:
+    """A manifest of `repository` may have become untagged: the untagged step of the next
+    run will look at it. Every write draws a new `nonce`: a run drops the mark only if
+    the nonce it read is still there (meta/gc.py drop_changed), so a change made while the
+    run was looking is seen by the next run."""
+    return update_op(keys.gc_changed_pk(keys.gc_changed_shard(repository)), repository, "SET nonce = :nonce",
+                     {":nonce": str(uuid.uuid4())})

@@ -104,6 +104,10 @@ each run's log, the one-run-at-a-time lease and the schedule:
     GCLEASE                           LEASE
     GCSCHEDULE                        SCHEDULE
     GCSTATE                           UPLOADS     how far the uploads' clean-up has judged
+    GCSTATE                           UNTAGGED    the untagged step's one pass over every repository is done
+    GCDIRTY#<hex digit>               <repo>      a repository where a manifest may have become untagged since
+                                                  the last run (written in the change's transaction; 16
+                                                  partitions by the first hex digit of sha256(<repo>))
 
 Web-console sessions (chalicelib/meta/sessions.py), TTL expires_at:
 
@@ -113,6 +117,8 @@ Lists (tags, catalog, referrers, the management API's lists) are Queries on one
 partition in sort-key order, so a page costs the same whatever the total.
 """
 from __future__ import annotations
+
+import hashlib
 
 CATALOG_PK = "CATALOG"
 TTL_ATTRIBUTE = "expires_at"
@@ -395,6 +401,7 @@ GC_SCHEDULE_PK = "GCSCHEDULE"
 GC_SCHEDULE_SK = "SCHEDULE"
 GC_STATE_PK = "GCSTATE"
 GC_UPLOADS_SK = "UPLOADS"
+GC_UNTAGGED_SK = "UNTAGGED"
 GC_SHARDS = "0123456789abcdef"
 
 
@@ -402,6 +409,17 @@ def gc_candidates_pk(digest_or_shard: str) -> str:
     """The candidates' partition of a digest (or of a shard: one hex digit)."""
     shard = digest_or_shard.split(":", 1)[-1][:1] if ":" in digest_or_shard else digest_or_shard[:1]
     return f"GCQ#{shard}"
+
+
+def gc_changed_shard(repository: str) -> str:
+    """The shard (one hex digit) of a repository's change mark: spread over 16 partitions,
+    as the candidates are, so that pushes into many repositories do not share one."""
+    return hashlib.sha256(repository.encode()).hexdigest()[0]
+
+
+def gc_changed_pk(shard: str) -> str:
+    """The partition of one shard's change marks (gc_changed_shard)."""
+    return f"GCDIRTY#{shard}"
 
 
 def gc_run_sk(run_id: int) -> str:

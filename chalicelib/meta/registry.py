@@ -410,6 +410,9 @@ class DynamoRegistryMeta:
             put_op({**record.to_item(name), VERSION: _new_version()}, _MANIFEST_CONDITION[new_manifest]),
             # the repository appears in the catalog with its first manifest
             *_catalog_touch(name, now, new=new_repository),
+            # a tag may have moved off a manifest, or this one may arrive untagged: garbage
+            # collection's untagged step looks at the repository next time
+            gc_ledger.changed_op(name),
         ]
         if tag is not None:
             # keep_tag: an immutable tag is only created or put again on the same manifest
@@ -528,11 +531,10 @@ class DynamoRegistryMeta:
                 raise
 
     def delete_tag(self, name: str, tag: str) -> bool:
-        if self._events is None:
-            return self._t.delete(keys.repo_pk(name), keys.tag_sk(tag), return_old=True) is not None
         ops = [
             _when_exists(delete_op(keys.repo_pk(name), keys.tag_sk(tag))),
             *self._event("tag.deleted", name, tag, {"tag": tag}),
+            gc_ledger.changed_op(name),  # the manifest it named may be untagged now
         ]
         try:
             self._t.transact(ops)
@@ -544,15 +546,21 @@ class DynamoRegistryMeta:
 
     def delete_manifest(
         self, name: str, digest: str, *, extra: Callable[[ManifestRecord], list[dict]] | None = None,
-        only_untagged: bool = False,
+        only_untagged: bool = False, created_before: int | None = None, mark_changed: bool = True,
     ) -> ManifestRecord | None:
         """Delete the manifest, the tags that point at it and its referrer entry; `extra`:
         the operations (its quota's release) of the very record read here, to join the
-        first transaction with the manifest's deletion, which is conditional on that read."""
+        first transaction with the manifest's deletion, which is conditional on that read.
+        `created_before`: Conflict if it was put at that time or later (garbage collection's
+        grace period); `mark_changed`: mark the repository for garbage collection's untagged
+        step (its children and referrers may be reached by nothing now), unless that step
+        is the one deleting."""
         pk = keys.repo_pk(name)
         record = self.get_manifest(name, digest)
         if record is None:
             return None
+        if created_before is not None and record.created >= created_before:
+            raise Conflict(f"manifest {digest} in {name} was put again since")
         tags = [
             i["SK"][len(keys.TAG_PREFIX) :]
             for i in self._t.query_all(
@@ -567,7 +575,7 @@ class DynamoRegistryMeta:
         label_sks = [i["SK"] for i in self._t.query_all(pk, low=labels, high=_prefix_end(labels), projection="SK")]
         ops = self._deletion_ops(name, record, tags, label_sks)
         # in the first transaction, with the manifest's own deletion and its event
-        ops[2:2] = extra(record) if extra is not None else []
+        ops[2:2] = [*(extra(record) if extra is not None else []), *([gc_ledger.changed_op(name)] if mark_changed else [])]
         for start in range(0, len(ops), 100):
             try:
                 self._t.transact(ops[start : start + 100])
@@ -581,14 +589,18 @@ class DynamoRegistryMeta:
         """How many operations deleting `doomed` takes (delete_manifests' transaction holds 100)."""
         return 1 + (self._events is not None) + bool(doomed.record.subject) + len(doomed.tags) + len(doomed.label_ids)
 
-    def delete_manifests(self, name: str, doomed: Iterable[Doomed], *, extra: Iterable[dict] = ()) -> None:
+    def delete_manifests(self, name: str, doomed: Iterable[Doomed], *, extra: Iterable[dict] = (),
+                         mark_changed: bool = True) -> None:
         """Delete these manifests as the caller read them (repository_contents), each with its
         tags, referrer entry and labels, and `extra` (their quota's release), in one
         transaction: all of them or, if anything changed since the read (a manifest put
-        again or tagged: its version changed; a tag moved), none (Conflict)."""
+        again or tagged: its version changed; a tag moved), none (Conflict). `mark_changed`:
+        as delete_manifest's (one more operation)."""
         ops = [op for d in doomed for op in self._deletion_ops(name, d.record, d.tags,
                                                                 [keys.artifact_label_sk(d.record.digest, i) for i in d.label_ids])]
         ops += list(extra)
+        if mark_changed:
+            ops.append(gc_ledger.changed_op(name))
         if len(ops) > MAX_TRANSACTION:
             raise ValueError(f"{len(ops)} operations do not fit in one transaction")
         try:

@@ -46,11 +46,12 @@ def upload_id(now: float, random_hex: str) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:32]}"
 
 
-def uploaded_since(when: float) -> str:
-    """A key before every blobs/uploaded/ object of a session started at `when` or later
-    (S3's StartAfter)."""
+def uploaded_since(when: float, prefix: str = UPLOADED_PREFIX) -> str:
+    """A key before every object of a session started at `when` or later, and after every
+    object of a session started before it, under `prefix` (blobs/uploaded/<id>, or the
+    scratch pieces' uploads/<id>/...): S3's StartAfter, and where a listing may stop."""
     stamp = f"{max(0, int(when * 1000)):012x}"
-    return f"{UPLOADED_PREFIX}{stamp[:8]}-{stamp[8:12]}"
+    return f"{prefix}{stamp[:8]}-{stamp[8:12]}"
 
 
 def upload_prefix(upload_id: str) -> str:

@@ -18,6 +18,10 @@ logger = logging.getLogger("berth.maintenance")
 
 # S3's clock and ours may differ a little; an object is judged only well after its session ended
 CLOCK_MARGIN_SECONDS = 600
+# a request accepted just before its URL expired may still be writing for this long after
+# (Lambda's longest run): the sessions that ended this long before the last clean-up's
+# cutoff are looked at again
+LATE_WRITE_SECONDS = 900
 
 
 def clean_up_uploads(
@@ -25,30 +29,36 @@ def clean_up_uploads(
     since: float | None = None,
 ) -> dict[str, int]:
     """Remove what upload sessions that ended without a blob left behind; returns counts
-    (and `bytes`: what the scratch pieces and orphaned objects held; `judged_until`: the
-    cutoff, the next call's `since`). `dry_run`: count only; `margin`: how long after its
-    URL expired an object is judged (garbage collection passes its grace period, when
-    shorter); `since`: the previous call's cutoff: every object of a session started more
-    than one URL lifetime before it was judged then (its bytes were written before its URL
-    expired), so only the sessions started after that are listed (ids begin with their
-    start time, paths.upload_id): the cost follows the recent uploads, not all blobs."""
+    (and `bytes`: what the scratch pieces and orphaned objects held; `judged_until`: every
+    session started before it has been judged, the next call's `since`).
+
+    A session is judged once its URL expired `margin` ago (`margin`: garbage collection
+    passes its grace period, when shorter): started before `judged_until` = now - the URL
+    lifetime - margin. Upload ids begin with their start time (paths.upload_id), so its
+    objects (blobs/uploaded/<id>, and scratch under uploads/<id>/) list in the order the
+    sessions started: only the sessions started between `since` (the previous call's
+    `judged_until`, less LATE_WRITE_SECONDS) and `judged_until` are listed, the sessions
+    whose URLs expired since the last clean-up: the cost follows the uploads of one
+    interval, not every upload stored or a day of them. `since` None: every session. An
+    object written less than `margin` ago is left (a request finishing late may be about to
+    claim it). `dry_run`: count only."""
     judged_until = now - ttl_seconds - margin
-    cutoff = dt.datetime.fromtimestamp(judged_until, tz=dt.UTC)
+    started = None if since is None else since - LATE_WRITE_SECONDS
+    written_before = dt.datetime.fromtimestamp(now - margin, tz=dt.UTC)
     aborted = 0
-    for key, multipart_id in blobs.list_stale_multiparts(cutoff):
+    for key, multipart_id in blobs.list_stale_multiparts(dt.datetime.fromtimestamp(judged_until, tz=dt.UTC)):
         if not dry_run:
             blobs.abort_multipart(key, multipart_id)
         aborted += 1
-    scratch_objects = [o for o in blobs.list_objects(paths.UPLOADS_PREFIX) if o.modified < cutoff]
+    scratch_objects = [o for o in _sessions(blobs, paths.UPLOADS_PREFIX, started, judged_until) if o.modified < written_before]
     scratch = [o.key for o in scratch_objects]
     nbytes = sum(o.size for o in scratch_objects)
     if not dry_run:
         blobs.delete_keys(scratch)
     sizes: dict[str, int] = {}
     stale = {}
-    start_after = paths.uploaded_since(since - ttl_seconds) if since is not None else None
-    for o in blobs.list_objects(paths.UPLOADED_PREFIX, start_after=start_after):
-        if o.modified < cutoff:
+    for o in _sessions(blobs, paths.UPLOADED_PREFIX, started, judged_until):
+        if o.modified < written_before:
             stale[o.key[len(paths.UPLOADED_PREFIX) :]] = o.key
             sizes[o.key] = o.size
     orphans = []
@@ -65,3 +75,16 @@ def clean_up_uploads(
     if (aborted or scratch or orphans) and not dry_run:
         logger.info("removed what abandoned uploads left", extra=counts)
     return counts
+
+
+def _sessions(blobs, prefix: str, started: float | None, before: float):
+    """The objects under `prefix` of the sessions started from `started` (None: any time)
+    to `before`, in key order: one listing that stops at the first later session."""
+    if started is not None and started >= before:
+        return
+    end = paths.uploaded_since(before, prefix)
+    start_after = paths.uploaded_since(started, prefix) if started is not None else None
+    for o in blobs.list_objects(prefix, start_after=start_after):
+        if o.key >= end:
+            return
+        yield o

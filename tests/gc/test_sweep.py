@@ -289,7 +289,7 @@ def test_abandoned_uploads_go_once_their_url_expired(world, project):
     assert object_gone(world, session.key)
     assert run.counts["uploads"] >= 1 and run.counts["upload_bytes"] >= 5000
     # the next run lists only the uploads started since the last one judged
-    assert svc.gc.uploads_judged_until() >= session.expires_at - svc.settings.upload_ttl_seconds
+    assert svc.gc.uploads_judged_until(svc.settings.upload_ttl_seconds) >= session.expires_at - svc.settings.upload_ttl_seconds
 
 
 def test_a_stopped_run_is_finished_by_the_next(world, project):
@@ -306,3 +306,19 @@ def test_a_stopped_run_is_finished_by_the_next(world, project):
     assert gc.step(svc, {"step": "sweep", "run_id": run.run_id, "shard": 0, "after": ""}).get("stopped")
     collect(world)
     assert svc.meta.blob_size(digest) is None
+
+
+def test_the_uploads_clean_up_state_moves_forward_and_reads_the_old_shape(world):
+    """GCSTATE/UPLOADS: `sessions` (every session started before it judged), only forward;
+    an item of the old shape (`until`: objects last written before it judged) reads as
+    `until` less one URL lifetime (every session started before that had ended by then)."""
+    svc = world.svc
+    ttl = svc.settings.upload_ttl_seconds
+    svc.table.put({"PK": keys.GC_STATE_PK, "SK": keys.GC_UPLOADS_SK, "until": 1_800_000_000})
+    assert svc.gc.uploads_judged_until(ttl) == 1_800_000_000 - ttl
+    svc.gc.set_uploads_judged_until(1_700_000_000)  # the new shape replaces the old
+    assert svc.gc.uploads_judged_until(ttl) == 1_700_000_000
+    svc.gc.set_uploads_judged_until(1_600_000_000)  # never back
+    assert svc.gc.uploads_judged_until(ttl) == 1_700_000_000
+    svc.table.delete(keys.GC_STATE_PK, keys.GC_UPLOADS_SK)
+    assert svc.gc.uploads_judged_until(ttl) is None
