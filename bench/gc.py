@@ -5,13 +5,22 @@ On in-process moto: the blobs are written through the store layer as a push writ
 (the upload service's put_monolithic, what a monolithic /v2 upload calls; not HTTP, which
 would measure the gateway 10,000 times over) and named by manifests pushed through
 artifacts.push_manifest (10 blobs each, the manifest PUT's transaction); the manifests of
-1,000 blobs are deleted. Three runs, each every step of the workflow in this process
-(gc.run_all: what the Step Functions tasks do), counted on a session of their own:
+1,000 blobs are deleted. Three runs with `delete_untagged`, each every step of the workflow
+in this process (gc.run_all: what the Step Functions tasks do), counted on a session of
+their own:
 
 1. the first run: every blob was uploaded since the last run, so all 10,000 are candidates;
-   the 9,000 named ones are dropped, the 1,000 garbage ones deleted;
-2. nothing changed since: the run reads the 16 empty candidate partitions;
+   the 9,000 named ones are dropped, the 1,000 garbage ones deleted; the untagged step
+   visits every repository once (no run has), then the repositories the pushes marked;
+2. nothing changed since: the run reads the 16 empty candidate partitions and the 16
+   empty partitions of change marks;
 3. 1,000 more blobs became garbage (their manifests deleted): the run's work is those.
+
+Then the untagged step with many repositories and few changes: the registry grows to
+1,000 repositories (one small image each; a run drains their marks), a tag moves in 10 of
+them (10 untagged manifests), and a run is measured; then the same change again with the
+record of the first visit removed, so the run visits every repository, as the untagged
+step did before the change marks (and does on the first run after an upgrade).
 
 moto's Query sorts every item of the table on each call (`Table.all_items`) before it keeps
 the partition asked for: with the ~100,000 items of this bench a Query takes seconds, and the
@@ -170,6 +179,7 @@ def run(quick: bool = False) -> dict:
     partition_queries()  # a Query reads its partition, not the whole table sorted
     from chalicelib import artifacts, gc
     from chalicelib.config import Settings
+    from chalicelib.meta import keys
     from chalicelib.meta.registry import ManifestRecord
     from chalicelib.oci.digests import Digest
     from chalicelib.oci.manifests import parse_manifest
@@ -212,17 +222,28 @@ def run(quick: bool = False) -> dict:
         offset[0] += 3 * HOUR  # past the grace period
         svc = Services(replace(Settings.from_env(), gc_grace_seconds=2 * HOUR), session=session, clock=clock)
 
+        visits = [0]
+        read = type(svc.meta).repository_contents
+
+        def counted(self, name):
+            visits[0] += 1
+            return read(self, name)
+
+        type(svc.meta).repository_contents = counted
+
         def measured(label: str) -> Measured:
             units.take()
+            visits[0] = 0
             t0 = time.perf_counter()
-            record = svc.gc.create_run(gc.MANUAL, gc.parameters_of({"workers": 4}))
+            record = svc.gc.create_run(gc.MANUAL, gc.parameters_of({"workers": 4, "delete_untagged": True}))
             svc.gc.acquire(record.run_id, gc.LEASE_SECONDS)
             done = gc.run_all(svc, record)
             wall = time.perf_counter() - t0
             calls, write_units, read_units = units.take()
             assert done.status == "Success", done
-            m = Measured(label, wall, calls, write_units, read_units, _transitions(svc, done), dict(done.counts))
-            log(f"gc: {label}: {wall:.1f} s, {m.total_calls} calls, ${m.cost:.6f}, {done.counts}")
+            m = Measured(label, wall, calls, write_units, read_units, _transitions(svc, done),
+                         {**done.counts, "visited": visits[0]})
+            log(f"gc: {label}: {wall:.1f} s, {m.total_calls} calls, ${m.cost:.6f}, {m.counts}")
             return m
 
         first = measured(f"first run: {total:,} new blobs, {garbage:,} garbage")
@@ -232,18 +253,65 @@ def run(quick: bool = False) -> dict:
             artifacts.delete_manifest(writer, repository, digest)
         offset[0] += 3 * HOUR
         results["runs"].append(measured(f"{garbage:,} blobs became garbage since"))
+
+        # the untagged step with many repositories and few changes
+        repositories, changed = (100, 5) if quick else (1000, 10)
+        existing = len({r for r, _ in manifests})
+        log(f"gc: growing to {repositories:,} repositories")
+        small: list[str] = []
+        for n in range(repositories - existing):
+            repository = f"library/many{n:04d}"
+            layer = os.urandom(32)
+            config = encode({"architecture": "amd64", "os": "linux", "many": n})
+            for data in (config, layer):
+                writer.uploads.put_monolithic(repository, Digest.of(data), data, project="library")
+            body = encode({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": descriptor(OCI_CONFIG, config),
+                           "layers": [descriptor(OCI_LAYER, layer)]})
+            record = ManifestRecord.of(str(Digest.of(body)), body, parse_manifest(body, OCI_MANIFEST), int(clock()))
+            artifacts.push_manifest(writer, repository, record, "latest", project="library")
+            small.append(repository)
+        offset[0] += 3 * HOUR
+        measured("(not shown) the new repositories' marks drained")
+
+        def move_tags(repos: list[str], seed: str) -> None:
+            for repository in repos:
+                body = encode({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "seed": seed,
+                               "config": descriptor(OCI_CONFIG, b"{}"), "layers": []})
+                writer.uploads.put_monolithic(repository, Digest.of(b"{}"), b"{}", project="library")
+                record = ManifestRecord.of(str(Digest.of(body)), body, parse_manifest(body, OCI_MANIFEST), int(clock()))
+                artifacts.push_manifest(writer, repository, record, "latest", project="library")
+
+        step = len(small) // (2 * changed)
+        move_tags(small[0 : step * changed : step], "a")
+        offset[0] += 3 * HOUR
+        few = measured(f"{repositories:,} repositories, a tag moved in {changed}")
+        move_tags(small[1 : step * changed : step], "b")
+        offset[0] += 3 * HOUR
+        svc.table.delete(keys.GC_STATE_PK, keys.GC_UNTAGGED_SK)  # as before the change marks: every repository
+        every = measured("the same, visiting every repository (before the change marks)")
+        results["repositories"] = {"total": repositories, "changed": changed, "runs": [few, every]}
     return results
 
 
 def render(result: dict) -> str:
-    lines = ["| run | blobs deleted | bytes freed | candidates read | wall time | AWS calls | DynamoDB units (write / read) | state transitions | cost as billed (USD) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| run | blobs deleted | bytes freed | candidates read | repositories visited (untagged) | wall time | AWS calls | DynamoDB units (write / read) | state transitions | cost as billed (USD) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for m in result["runs"]:
         c = m.counts
-        lines.append(f"| {m.label} | {c.get('blobs', 0):,} | {c.get('bytes', 0):,} | {c.get('checked', 0):,} | {m.wall:.1f} s "
+        lines.append(f"| {m.label} | {c.get('blobs', 0):,} | {c.get('bytes', 0):,} | {c.get('checked', 0):,} | {c.get('visited', 0):,} | {m.wall:.1f} s "
                      f"| {m.total_calls:,} | {m.write_units:,.0f} / {m.read_units:,.1f} | {m.transitions} | {m.cost:.6f} |")
+    many = result.get("repositories")
+    if many:
+        lines += ["", (f"The untagged step with {many['total']:,} repositories, a tag moved in {many['changed']} of them "
+                       "(each leaves one untagged manifest):"), "",
+                  "| run | repositories visited | manifests deleted | wall time | AWS calls | DynamoDB units (write / read) | cost as billed (USD) |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for m in many["runs"]:
+            c = m.counts
+            lines.append(f"| {m.label} | {c.get('visited', 0):,} | {c.get('manifests', 0):,} | {m.wall:.1f} s | {m.total_calls:,} "
+                         f"| {m.write_units:,.0f} / {m.read_units:,.1f} | {m.cost:.6f} |")
     lines += ["", "Calls by operation:", ""]
-    for m in result["runs"]:
+    for m in [*result["runs"], *(many["runs"] if many else [])]:
         parts = ", ".join(f"{s}.{op} ×{n}" for (s, op), n in sorted(m.calls.items()))
         lines.append(f"- {m.label}: {parts}")
     return "\n".join(lines)

@@ -369,15 +369,28 @@ def _gc(result: dict, results: dict) -> str:
     from bench import gc
 
     first, unchanged, changed = result["runs"]
-    out = ["## 9. Garbage collection", "", GC_METHOD.format(total=result["total"], garbage=result["garbage"]), "",
+    out = ["## 9. Garbage collection", "", GC_METHOD.format(total=result["total"], garbage=result["garbage"],
+                                                                      repositories=result.get("repositories", {}).get("total", 0),
+                                                                      changed=result.get("repositories", {}).get("changed", 0)), "",
            gc.render(result), "",
            (f"A run's cost follows what changed: when nothing changed it made {unchanged.total_calls} AWS calls "
-            f"(the 16 empty candidate partitions, the lease, the run's record and log, "
-            f"{unchanged.calls.get(('s3', 'ListObjectsV2'), 0)} S3 listings of uploads "
-            f"started since the last clean-up), against {first.total_calls:,} for the first run over "
+            f"(the 16 empty candidate partitions, the 16 empty partitions of change marks, the lease, the run's "
+            f"record and log, {_s3_listings(unchanged)} S3 listings for the uploads whose URLs expired since the "
+            f"last clean-up), against {first.total_calls:,} for the first run over "
             f"{result['total']:,} new blobs and {changed.total_calls:,} when {result['garbage']:,} blobs became "
             "garbage. Wall times are moto's on a shared machine; the cost is what AWS would bill for the calls.")]
+    many = result.get("repositories")
+    if many:
+        few, every = many["runs"]
+        out += ["", (f"With {many['total']:,} repositories and a tag moved in {many['changed']}, the untagged step "
+                     f"visited {few.counts.get('visited', 0):,} repositories and the run made {few.total_calls:,} AWS calls; "
+                     f"visiting every repository, as the step did before the change marks, took "
+                     f"{every.total_calls:,} calls for the same deletions.")]
     return "\n".join(out)
+
+
+def _s3_listings(m) -> int:
+    return sum(n for (service, op), n in m.calls.items() if service == "s3" and op.startswith("List"))
 
 
 def _retention(result: dict, results: dict) -> str:
@@ -532,10 +545,13 @@ repositories, each read back and verified. The same against the distribution reg
 GC_METHOD = """`bench/gc.py` on in-process moto: {total:,} blobs written through the store layer as a push writes them (the
 upload service's `put_monolithic`, what a monolithic `/v2` upload calls, not HTTP) and named by manifests of 10 blobs
 pushed through `artifacts.push_manifest` (the manifest PUT's transaction); the manifests of {garbage:,} of them deleted.
-Three runs, each every step of the state machine in infra/gc.yaml in process (`gc.run_all`, with 4 workers), counted on
-a session of their own: the first
-(every blob is a candidate: all were uploaded since), one when nothing changed, and one after {garbage:,} more blobs
-became garbage. Cost as billed: DynamoDB on-demand ($0.625 per million write units, $0.125 per million read units; a
+Three runs, each every step of the state machine in infra/gc.yaml in process (`gc.run_all`, with 4 workers and
+`delete_untagged`), counted on a session of their own: the first
+(every blob is a candidate: all were uploaded since; the untagged step visits every repository once, then those the
+pushes marked), one when nothing changed, and one after {garbage:,} more blobs
+became garbage. Then the registry grows to {repositories:,} repositories (one small image each), a tag moves in {changed} of them, and
+a run is measured; and the same again with the record of the first visit removed, so the untagged step visits every
+repository as it did before the change marks. Cost as billed: DynamoDB on-demand ($0.625 per million write units, $0.125 per million read units; a
 transaction's item 2 units, a strongly consistent read 1, an eventually consistent 0.5), S3 requests ($0.005 per 1,000
 LIST and POST, DeleteObjects included), Step Functions standard ($0.025 per 1,000 state transitions, from the
 workflow's states), Lambda ($0.20 per million invocations, 512 MB at $0.0000166667 per GB-second of the wall time)."""

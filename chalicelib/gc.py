@@ -3,7 +3,8 @@ it is started (the management API, the schedule, the tests and the benchmark).
 
 A run is a Step Functions execution of the state machine in infra/gc.yaml, named
 `workflow_name(run)`, whose tasks are `step()` (the app's `gc_task`): `begin` takes the one-run-at-a-time lease; `untagged` (with
-`delete_untagged`) deletes the manifests no tag, index or subject reaches; `sweep` walks
+`delete_untagged`) deletes the manifests no tag, index or subject reaches, in the
+repositories changed since the last run (their change marks); `sweep` walks
 the candidates (blobs that may have become garbage since they were written: the cost of a
 run is what changed since the last one) and deletes each blob nothing names, with one
 conditional write first (meta/gc.py mark_gone); `uploads` removes what abandoned uploads
