@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from chalicelib import immutability, quotas
 from chalicelib.dependencies import DomainDependencies
@@ -285,7 +286,7 @@ def delete_manifests(
     from chalicelib.meta.registry import MAX_TRANSACTION, Doomed
 
     gc = untagged_before is not None
-    one_at_a_time = {"only_untagged": gc, "created_before": untagged_before, "mark_changed": not gc}
+    one_at_a_time: dict[str, Any] = {"only_untagged": gc, "created_before": untagged_before, "mark_changed": not gc}
 
     rules = svc.immutable_rules.get(project_of(name)).rules
     left = dict(contents.manifests)  # what the repository holds once the deletions so far are done

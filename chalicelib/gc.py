@@ -260,13 +260,13 @@ def _visit(svc: DomainDependencies, run: Run, name: str) -> bool:
     contents = svc.meta.repository_contents(name)
     unreached = unreachable(list(contents.manifests.values()), set(contents.tags), None)
     garbage = [m for m in unreached if m.created < run.cutoff]
+    deleted: list[str] = []
+    refused: dict[str, str] = {}
     if run.dry_run:
-        deleted, refused = [m.digest for m in garbage], {}
+        deleted = [m.digest for m in garbage]
     elif garbage:
         deleted, refused = artifacts.delete_manifests(svc, name, [m.digest for m in garbage], contents,
                                                       untagged_before=run.cutoff)
-    else:
-        deleted, refused = [], {}
     gone = set(deleted)
     counts = {"manifests": len(gone), "manifest_bytes": sum(m.size for m in garbage if m.digest in gone)}
     verb = "would delete" if run.dry_run else "deleted"
