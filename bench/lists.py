@@ -55,7 +55,7 @@ LISTS = ("users", "projects", "robots", "members", "repositories", "audit")
 def grow(svc: Any, kind: str, start: int, stop: int) -> None:
     """Entries number start..stop-1 of one kind of list, and its counters raised to match."""
     from chalicelib.meta import keys
-    from chalicelib.meta.accounts import Member, Project, Robot, User, robot_full_name
+    from chalicelib.meta.accounts import Member, Project, Robot, User, item_of, reverse_item, robot_full_name
     from chalicelib.meta.audit import AuditEntry, day_list, day_of, entry_id, project_day_list
     from chalicelib.meta.table import marshal
 
@@ -69,13 +69,13 @@ def grow(svc: Any, kind: str, start: int, stop: int) -> None:
     for i in range(start, stop):
         if kind == "users":
             user = User(username=f"u{i:06d}", password_hash="x", user_id=1000 + i, created=now, updated=now)
-            items += [user.to_item(), {"PK": keys.USERS_PK, "SK": user.username}]
+            items += [item_of(user), {"PK": keys.USERS_PK, "SK": user.username}]
             count(keys.USERS_LIST)
         elif kind == "projects":
             public = i % 2 == 0
             project = Project(name=f"p{i:06d}", project_id=1000 + i, public=public, owner="admin",
                               metadata={"public": "true" if public else "false"}, created=now, updated=now)
-            items += [project.to_item(), {"PK": keys.PROJECTS_PK, "SK": project.name}]
+            items += [item_of(project), {"PK": keys.PROJECTS_PK, "SK": project.name}]
             count(keys.PROJECTS_LIST)
             if public:
                 items.append({"PK": keys.PUBLIC_PROJECTS_PK, "SK": project.name})
@@ -83,12 +83,12 @@ def grow(svc: Any, kind: str, start: int, stop: int) -> None:
         elif kind == "robots":
             robot = Robot(full_name=robot_full_name(f"r{i:06d}", BIG), secret_hash="x", level="project", project=BIG,
                           robot_id=1000 + i, created=now, updated=now)
-            items += [robot.to_item(), {"PK": keys.ROBOTS_PK, "SK": robot.full_name}]
+            items += [item_of(robot), {"PK": keys.ROBOTS_PK, "SK": robot.full_name}]
             count(keys.ROBOTS_LIST)
             count(keys.robots_list(BIG))
         elif kind == "members":
             member = Member("u", f"u{i:06d}", 3, member_id=1000 + i, created=now, project=BIG)
-            items += [member.to_item(), member.reverse_item()]
+            items += [item_of(member), reverse_item(member)]
             count(keys.members_list(BIG))
         elif kind == "repositories":
             items.append({"PK": keys.CATALOG_PK, "SK": f"{BIG}/r{i:06d}", "created": now, "updated": now})

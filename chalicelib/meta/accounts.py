@@ -25,7 +25,7 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import MISSING, dataclass, field, replace
 from dataclasses import fields as dataclass_fields
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -71,23 +71,11 @@ _MAX_TRANSACTION = 100
 _RETRIES = 5
 _SK_MAX = "\U0010ffff"
 _ROLE_IDS = frozenset(r.value for r in Role)
-
-
-class _Record:
-    """Field -> item attribute, one table per record type."""
-
-    ATTRIBUTES: ClassVar[dict[str, str]]
-
-    def _attributes(self) -> dict[str, Any]:
-        return {attr: getattr(self, f) for f, attr in self.ATTRIBUTES.items()}
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]):
-        return cls(**{f: item[attr] for f, attr in cls.ATTRIBUTES.items() if attr in item})
+_R = TypeVar("_R")
 
 
 @dataclass
-class User(_Record):
+class User:
     username: str
     email: str = ""
     realname: str = ""
@@ -105,29 +93,11 @@ class User(_Record):
     created: int = 0
     updated: int = 0
 
-    ATTRIBUTES: ClassVar[dict[str, str]] = {
-        "username": "username",
-        "email": "email",
-        "realname": "realname",
-        "comment": "user_comment",
-        "password_hash": "password_hash",
-        "sysadmin": "sysadmin",
-        "source": "auth_source",
-        "ldap_dn": "ldap_dn",
-        "groups": "ldap_groups",
-        "user_id": "user_id",
-        "password_version": "password_version",
-        "epoch": "account_epoch",
-        "created": "created",
-        "updated": "updated",
-    }
 
-    def to_item(self) -> dict[str, Any]:
-        return {"PK": keys.user_pk(self.username), "SK": keys.USER_SK, **self._attributes()}
 
 
 @dataclass
-class Project(_Record):
+class Project:
     name: str
     project_id: int = 0  # 0: allocate on create
     public: bool = False
@@ -137,23 +107,11 @@ class Project(_Record):
     updated: int = 0
     registry_id: int = 0  # Harbor's proxy cache: the upstream registry (0: a normal project)
 
-    ATTRIBUTES: ClassVar[dict[str, str]] = {
-        "name": "project_name",
-        "project_id": "project_id",
-        "public": "is_public",
-        "owner": "owner_name",
-        "metadata": "metadata",
-        "created": "created",
-        "updated": "updated",
-        "registry_id": "registry_id",
-    }
 
-    def to_item(self) -> dict[str, Any]:
-        return {"PK": keys.project_pk(self.name), "SK": keys.PROJECT_SK, **self._attributes()}
 
 
 @dataclass
-class Member(_Record):
+class Member:
     entity_type: str  # "u" (user) | "g" (LDAP group, by DN)
     entity_name: str
     role_id: int
@@ -161,39 +119,14 @@ class Member(_Record):
     created: int = 0
     project: str = ""  # set by add_member
 
-    ATTRIBUTES: ClassVar[dict[str, str]] = {
-        "entity_type": "entity_type",
-        "entity_name": "entity_name",
-        "role_id": "role_id",
-        "member_id": "member_id",
-        "created": "created",
-        "project": "project_name",
-    }
 
     @property
     def role(self) -> Role:
         return Role(self.role_id)
 
-    def to_item(self) -> dict[str, Any]:
-        return {
-            "PK": keys.project_pk(self.project),
-            "SK": keys.member_sk(self.entity_type, self.entity_name),
-            **self._attributes(),
-        }
-
-    def reverse_item(self) -> dict[str, Any]:
-        """The user's side of a user membership: which projects, without a scan."""
-        return {
-            "PK": keys.user_pk(self.entity_name),
-            "SK": keys.member_of_sk(self.project),
-            "project_name": self.project,
-            "role_id": self.role_id,
-            "member_id": self.member_id,
-        }
-
 
 @dataclass
-class Robot(_Record):
+class Robot:
     full_name: str  # robot$<project>+<name> or robot$<name>
     secret_hash: str
     level: str = "system"  # "project" | "system"
@@ -208,21 +141,6 @@ class Robot(_Record):
     created: int = 0
     updated: int = 0
 
-    ATTRIBUTES: ClassVar[dict[str, str]] = {
-        "full_name": "robot_name",
-        "secret_hash": "secret_hash",
-        "level": "robot_level",
-        "project": "project_name",
-        "permissions": "permissions_json",
-        "description": "description",
-        "expiry": "expiry",
-        "disabled": "disabled",
-        "creator": "creator",
-        "robot_id": "robot_id",
-        "epoch": "account_epoch",
-        "created": "created",
-        "updated": "updated",
-    }
 
     def __post_init__(self) -> None:
         if not isinstance(self.permissions, str):
@@ -246,12 +164,94 @@ class Robot(_Record):
     def is_expired(self, now: float) -> bool:
         return self.expiry != NEVER and now >= self.expiry
 
-    def to_item(self) -> dict[str, Any]:
-        return {"PK": keys.robot_pk(self.full_name), "SK": keys.ROBOT_SK, **self._attributes()}
 
 
 def robot_full_name(name: str, project: str | None = None) -> str:
     return f"{ROBOT_PREFIX}{project}+{name}" if project else f"{ROBOT_PREFIX}{name}"
+
+
+# -- the records as DynamoDB items (DynamoAccounts' only) ----------------------------------
+# record type -> field -> item attribute
+ATTRIBUTES: dict[type, dict[str, str]] = {
+    User: {
+            "username": "username",
+            "email": "email",
+            "realname": "realname",
+            "comment": "user_comment",
+            "password_hash": "password_hash",
+            "sysadmin": "sysadmin",
+            "source": "auth_source",
+            "ldap_dn": "ldap_dn",
+            "groups": "ldap_groups",
+            "user_id": "user_id",
+            "password_version": "password_version",
+            "epoch": "account_epoch",
+            "created": "created",
+            "updated": "updated",
+    },
+    Project: {
+            "name": "project_name",
+            "project_id": "project_id",
+            "public": "is_public",
+            "owner": "owner_name",
+            "metadata": "metadata",
+            "created": "created",
+            "updated": "updated",
+            "registry_id": "registry_id",
+    },
+    Member: {
+            "entity_type": "entity_type",
+            "entity_name": "entity_name",
+            "role_id": "role_id",
+            "member_id": "member_id",
+            "created": "created",
+            "project": "project_name",
+    },
+    Robot: {
+            "full_name": "robot_name",
+            "secret_hash": "secret_hash",
+            "level": "robot_level",
+            "project": "project_name",
+            "permissions": "permissions_json",
+            "description": "description",
+            "expiry": "expiry",
+            "disabled": "disabled",
+            "creator": "creator",
+            "robot_id": "robot_id",
+            "epoch": "account_epoch",
+            "created": "created",
+            "updated": "updated",
+    },
+}
+
+
+def from_item(record: type[_R], item: dict[str, Any]) -> _R:
+    """The record an item holds (an attribute it lacks: the field's default)."""
+    return record(**{f: item[attr] for f, attr in ATTRIBUTES[record].items() if attr in item})
+
+
+def item_of(record: User | Project | Member | Robot) -> dict[str, Any]:
+    """The record's item: its key and its attributes."""
+    if isinstance(record, User):
+        key = keys.user_pk(record.username), keys.USER_SK
+    elif isinstance(record, Project):
+        key = keys.project_pk(record.name), keys.PROJECT_SK
+    elif isinstance(record, Member):
+        key = keys.project_pk(record.project), keys.member_sk(record.entity_type, record.entity_name)
+    else:
+        key = keys.robot_pk(record.full_name), keys.ROBOT_SK
+    return {"PK": key[0], "SK": key[1], **{attr: getattr(record, f) for f, attr in ATTRIBUTES[type(record)].items()}}
+
+
+def reverse_item(member: Member) -> dict[str, Any]:
+    """The user's side of a user membership: which projects, without a scan."""
+    return {
+        "PK": keys.user_pk(member.entity_name),
+        "SK": keys.member_of_sk(member.project),
+        "project_name": member.project,
+        "role_id": member.role_id,
+        "member_id": member.member_id,
+    }
 
 
 @dataclass
@@ -454,7 +454,7 @@ class AccountStore(Protocol):
 ACCOUNT_ATTRIBUTES = ", ".join(
     dict.fromkeys(
         ["PK", "SK"]
-        + [a for record in (User, Project, Member, Robot) for a in record.ATTRIBUTES.values()]
+        + [a for record in (User, Project, Member, Robot) for a in ATTRIBUTES[record].values()]
     )
 )
 
@@ -487,7 +487,7 @@ class DynamoAccounts:
         )
         self._transact(
             [
-                (put_op({**user.to_item(), _REFS: 0}, _NEW), Conflict(f"user {user.username} already exists")),
+                (put_op({**item_of(user), _REFS: 0}, _NEW), Conflict(f"user {user.username} already exists")),
                 (put_op({"PK": keys.USERS_PK, "SK": user.username}), None),
                 (put_op(_id_item("user", user.user_id, user.username), _NEW), Conflict(f"user id {user.user_id} is taken")),
                 *[(op, _name_taken(user.username)) for op in _name_items("user", user.username)],
@@ -510,7 +510,7 @@ class DynamoAccounts:
 
     def get_user(self, username: str) -> User | None:
         item = self._t.get(keys.user_pk(username), keys.USER_SK, consistent=True)
-        return User.from_item(item) if item else None
+        return from_item(User, item) if item else None
 
     def get_user_by_id(self, user_id: int) -> User | None:
         name = self._name_of("user", user_id)
@@ -523,12 +523,12 @@ class DynamoAccounts:
         _check_fields(fields, self._USER_FIELDS)
         if "source" in fields and fields["source"] not in USER_SOURCES:
             raise ValueError(f"user source must be one of {USER_SOURCES}")
-        sets = {User.ATTRIBUTES[f]: v for f, v in fields.items()}
+        sets = {ATTRIBUTES[User][f]: v for f, v in fields.items()}
         sets["updated"] = self._now()
         if "sysadmin" in fields and not fields["sysadmin"]:
             sets["account_epoch"] = new_epoch()  # a demotion ends what the administrator was issued
         item = self._update(keys.user_pk(username), keys.USER_SK, sets, missing=_no_user(username))
-        return User.from_item(item)
+        return from_item(User, item)
 
     def set_password(self, username: str, password_hash: str) -> User:
         """Store a new hash and bump password_version, which invalidates what the old one issued."""
@@ -539,7 +539,7 @@ class DynamoAccounts:
             adds={"password_version": 1},
             missing=_no_user(username),
         )
-        return User.from_item(item)
+        return from_item(User, item)
 
     def delete_user(self, username: str) -> None:
         """Delete the user with all their memberships (and the reverse index)."""
@@ -561,7 +561,7 @@ class DynamoAccounts:
     def list_users(self, last: str | None = None, limit: int = 100) -> tuple[list[User], bool]:
         names, more = self._page(keys.USERS_PK, last, limit)
         items = self._fetch((keys.user_pk(n), keys.USER_SK) for n in names)
-        return [User.from_item(items[k]) for n in names if (k := (keys.user_pk(n), keys.USER_SK)) in items], more
+        return [from_item(User, items[k]) for n in names if (k := (keys.user_pk(n), keys.USER_SK)) in items], more
 
     def list_memberships(self, username: str) -> dict[str, int]:
         """project -> role id, for the user's own memberships (not their groups')."""
@@ -592,7 +592,7 @@ class DynamoAccounts:
         )
         steps: list[tuple[dict[str, Any], BerthError | None]] = [
             (
-                put_op({**project.to_item(), _REFS: 1 if admin else 0}, _NEW),
+                put_op({**item_of(project), _REFS: 1 if admin else 0}, _NEW),
                 Conflict(f"project {project.name} already exists"),
             ),
             (put_op({"PK": keys.PROJECTS_PK, "SK": project.name}), None),
@@ -615,8 +615,8 @@ class DynamoAccounts:
                 project=project.name,
             )
             steps += [
-                (put_op(member.to_item(), _NEW), None),
-                (put_op(member.reverse_item()), None),
+                (put_op(item_of(member), _NEW), None),
+                (put_op(reverse_item(member)), None),
                 (_refs_op(keys.user_pk(admin), keys.USER_SK, 1), _no_user(admin)),
                 (count_op(keys.members_list(project.name), 1), None),
             ]
@@ -625,7 +625,7 @@ class DynamoAccounts:
 
     def get_project(self, name: str) -> Project | None:
         item = self._t.get(keys.project_pk(name), keys.PROJECT_SK, consistent=True)
-        return Project.from_item(item) if item else None
+        return from_item(Project, item) if item else None
 
     def get_project_by_id(self, project_id: int) -> Project | None:
         name = self._name_of("project", project_id)
@@ -649,7 +649,7 @@ class DynamoAccounts:
             sets["is_public"] = public
         sets["updated"] = self._now()
         if public is None:
-            return Project.from_item(self._update(keys.project_pk(name), keys.PROJECT_SK, sets, missing=_no_project(name)))
+            return from_item(Project, self._update(keys.project_pk(name), keys.PROJECT_SK, sets, missing=_no_project(name)))
         # the flag and the public listing change together or not at all (the same two
         # calls as writing them apart: this transaction, then the read of the result); the
         # listing's condition says whether it changes, and so whether the count does
@@ -699,7 +699,7 @@ class DynamoAccounts:
             robot_items = self._fetch((keys.robot_pk(r["SK"]), keys.ROBOT_SK) for r in robots)
             owned = self._name_removals([i["robot_name"] for i in robot_items.values()], by_name=True)
             units += [
-                _robot_removal(Robot.from_item(i), owned.get(i["robot_name"], [])) for i in robot_items.values()
+                _robot_removal(from_item(Robot, i), owned.get(i["robot_name"], [])) for i in robot_items.values()
             ]
             # the public listing is read, not inferred from the flag: update_project writes them
             # one after the other, so they can disagree after a failure in between
@@ -736,7 +736,7 @@ class DynamoAccounts:
         names, more = self._page(keys.PROJECTS_PK, last, limit)
         items = self._fetch((keys.project_pk(n), keys.PROJECT_SK) for n in names)
         return [
-            Project.from_item(items[k]) for n in names if (k := (keys.project_pk(n), keys.PROJECT_SK)) in items
+            from_item(Project, items[k]) for n in names if (k := (keys.project_pk(n), keys.PROJECT_SK)) in items
         ], more
 
     # -- members -----------------------------------------------------------------------
@@ -753,13 +753,13 @@ class DynamoAccounts:
             created=member.created or self._now(),
         )
         steps: list[tuple[dict[str, Any], BerthError | None]] = [
-            (put_op(member.to_item(), _NEW), Conflict(f"{member.entity_name} is already a member of {project}")),
+            (put_op(item_of(member), _NEW), Conflict(f"{member.entity_name} is already a member of {project}")),
             (_refs_op(keys.project_pk(project), keys.PROJECT_SK, 1), _no_project(project)),
             (count_op(keys.members_list(project), 1), None),
         ]
         if member.entity_type == "u":
             steps += [
-                (put_op(member.reverse_item()), None),
+                (put_op(reverse_item(member)), None),
                 (_refs_op(keys.user_pk(member.entity_name), keys.USER_SK, 1), _no_user(member.entity_name)),
             ]
         self._transact(steps)
@@ -767,7 +767,7 @@ class DynamoAccounts:
 
     def get_member(self, project: str, entity_type: str, entity_name: str) -> Member | None:
         item = self._t.get(keys.project_pk(project), keys.member_sk(entity_type, entity_name), consistent=True)
-        return Member.from_item(item) if item else None
+        return from_item(Member, item) if item else None
 
     def get_member_by_id(self, project: str, member_id: int) -> Member | None:
         return next((m for m in self.list_members(project) if m.member_id == member_id), None)
@@ -814,9 +814,9 @@ class DynamoAccounts:
             keys.project_pk(project),
             low=keys.MEMBER_PREFIX,
             high=_prefix_end(keys.MEMBER_PREFIX),
-            projection=", ".join(Member.ATTRIBUTES.values()),
+            projection=", ".join(ATTRIBUTES[Member].values()),
         )
-        return [Member.from_item(i) for i in items]
+        return [from_item(Member, i) for i in items]
 
     # -- the token service's read --------------------------------------------------------
     def access_context(
@@ -853,18 +853,18 @@ class DynamoAccounts:
             project_item = items.get((pk, keys.PROJECT_SK))
             if project_item is None:
                 continue  # a member item without its project is never a grant
-            found[p] = Project.from_item(project_item)
+            found[p] = from_item(Project, project_item)
             held = [items[k] for k in wanted if k[0] == pk and k[1].startswith(keys.MEMBER_PREFIX) and k in items]
             roles[p] = [Role(int(i["role_id"])) for i in held if int(i["role_id"]) in _ROLE_IDS]
         answer = {k: items[k] for k in extra if k in items} if also else None
-        return AccessContext(User.from_item(user_item) if user_item else None, found, roles, answer)
+        return AccessContext(from_item(User, user_item) if user_item else None, found, roles, answer)
 
     def robot_with(self, full_name: str, also: ItemsRead) -> tuple[Robot | None, dict[tuple[str, str], dict[str, Any]]]:
         """A robot and other items (a login's throttling counters) in one BatchGetItem."""
         extra = list(also.keys)
         robot_key = (keys.robot_pk(full_name), keys.ROBOT_SK)
         items = self._fetch([robot_key, *extra], also.attributes)
-        robot = Robot.from_item(items[robot_key]) if robot_key in items else None
+        robot = from_item(Robot, items[robot_key]) if robot_key in items else None
         return robot, {k: items[k] for k in extra if k in items}
 
     # -- robots ------------------------------------------------------------------------
@@ -882,7 +882,7 @@ class DynamoAccounts:
             updated=now,
         )
         steps: list[tuple[dict[str, Any], BerthError | None]] = [
-            (put_op(robot.to_item(), _NEW), Conflict(f"robot account {robot.full_name} already exists")),
+            (put_op(item_of(robot), _NEW), Conflict(f"robot account {robot.full_name} already exists")),
             (put_op({"PK": keys.ROBOTS_PK, "SK": robot.full_name}), None),
             (put_op(_id_item("robot", robot.robot_id, robot.full_name), _NEW), Conflict(f"robot id {robot.robot_id} is taken")),
             *[(op, _name_taken(robot.full_name)) for op in _name_items("robot", robot.full_name)],
@@ -897,7 +897,7 @@ class DynamoAccounts:
 
     def get_robot(self, full_name: str) -> Robot | None:
         item = self._t.get(keys.robot_pk(full_name), keys.ROBOT_SK, consistent=True)
-        return Robot.from_item(item) if item else None
+        return from_item(Robot, item) if item else None
 
     def get_robot_by_id(self, robot_id: int) -> Robot | None:
         name = self._name_of("robot", robot_id)
@@ -910,12 +910,12 @@ class DynamoAccounts:
         _check_fields(fields, self._ROBOT_FIELDS)
         if "permissions" in fields and not isinstance(fields["permissions"], str):
             fields["permissions"] = _permissions_json(fields["permissions"])
-        sets = {Robot.ATTRIBUTES[f]: v for f, v in fields.items()}
+        sets = {ATTRIBUTES[Robot][f]: v for f, v in fields.items()}
         sets["updated"] = self._now()
         if "secret_hash" in fields or "permissions" in fields or fields.get("disabled"):
             sets["account_epoch"] = new_epoch()  # what the robot was issued before ends
         item = self._update(keys.robot_pk(full_name), keys.ROBOT_SK, sets, missing=_no_robot(full_name))
-        return Robot.from_item(item)
+        return from_item(Robot, item)
 
     def delete_robot(self, full_name: str) -> None:
         robot = self.get_robot(full_name)
@@ -931,7 +931,7 @@ class DynamoAccounts:
         prefix = robot_full_name("", project) if project else ""
         names, more = self._page(keys.ROBOTS_PK, last, limit, prefix=prefix)
         items = self._fetch((keys.robot_pk(n), keys.ROBOT_SK) for n in names)
-        return [Robot.from_item(items[k]) for n in names if (k := (keys.robot_pk(n), keys.ROBOT_SK)) in items], more
+        return [from_item(Robot, items[k]) for n in names if (k := (keys.robot_pk(n), keys.ROBOT_SK)) in items], more
 
     # -- lists read a page at a time (chalicelib/management/paging.py) ----------------
     def _count(self, name: str) -> int:
@@ -975,12 +975,12 @@ class DynamoAccounts:
 
     def members_in_order(self, project: str) -> _Listed:
         """A project's members: users by name, then groups by DN (the member items' keys)."""
-        source = KeyRange(self._t, keys.project_pk(project), keys.MEMBER_PREFIX, projection=", ".join(Member.ATTRIBUTES.values()))
-        return _Listed(source, None, lambda item: Member.from_item(item))
+        source = KeyRange(self._t, keys.project_pk(project), keys.MEMBER_PREFIX, projection=", ".join(ATTRIBUTES[Member].values()))
+        return _Listed(source, None, lambda item: from_item(Member, item))
 
     def _records(self, record: Any, pk_of: Callable[[str], str], sk: str, names: list[str]) -> list[tuple[str, Any]]:
         items = self._fetch((pk_of(n), sk) for n in names)
-        return [(n, record.from_item(items[k])) for n in names if (k := (pk_of(n), sk)) in items]
+        return [(n, from_item(record, items[k])) for n in names if (k := (pk_of(n), sk)) in items]
 
     # -- plumbing ----------------------------------------------------------------------
     def _now(self) -> int:

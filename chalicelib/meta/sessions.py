@@ -107,7 +107,7 @@ class DynamoSessions:
     def get_with_user(self, secret_hash: str, username: str) -> tuple[Session | None, User | None]:
         """The live session and its user, in one BatchGetItem; (None, …) when the
         session is unknown, ended, or belongs to someone else."""
-        from chalicelib.meta.accounts import ACCOUNT_ATTRIBUTES, User
+        from chalicelib.meta.accounts import ACCOUNT_ATTRIBUTES, User, from_item
 
         session_key = (session_pk(secret_hash), SESSION_SK)
         user_key = (keys.user_pk(username), keys.USER_SK)
@@ -115,7 +115,7 @@ class DynamoSessions:
         found = {(i["PK"], i["SK"]): i for i in self._t.batch_get([session_key, user_key], projection=projection)}
         item, user_item = found.get(session_key), found.get(user_key)
         session = Session.from_item(item) if item else None
-        user = User.from_item(user_item) if user_item else None
+        user = from_item(User, user_item) if user_item else None
         if session is None or session.username != username or session.expires <= self._clock():
             return None, user
         return session, user
