@@ -254,7 +254,10 @@ class RegistryClient:
         self._patch_chunks(location, digest, source, size, scope, max(self.chunk_size, floor), floor)
 
     def _put_whole(self, location: str, digest: str, source: BinaryIO, size: int, scope: str) -> None:
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        headers = {"Content-Type": "application/octet-stream"}
+        if size >= 0:
+            headers["Content-Length"] = str(size)
+        # else (a size neither the manifest nor the source said): chunked transfer encoding
         try:
             self._call("PUT", _with_digest(location, digest), scope=scope, body=_Exactly(source, size), headers=headers,
                        ok=(201,))
@@ -457,14 +460,17 @@ def _read_exactly(source: BinaryIO, n: int) -> bytes:
 class _Exactly:
     """`size` bytes of `source` as a request body that urllib3 reads block by block while it
     sends them (a monolithic upload: no more than a block held); a source that ends early
-    fails the request as a broken copy (retryable), as a short chunk does."""
+    fails the request as a broken copy (retryable), as a short chunk does. A size below 0
+    (not known): the source until it ends."""
 
     def __init__(self, source: BinaryIO, size: int):
         self._source = source
         self._left = size
 
     def read(self, n: int = -1) -> bytes:
-        if self._left <= 0:
+        if self._left < 0:
+            return self._source.read(n)
+        if self._left == 0:
             return b""
         data = self._source.read(min(n, self._left) if n and n > 0 else self._left)
         if not data:

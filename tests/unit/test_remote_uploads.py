@@ -76,6 +76,16 @@ def test_not_by_chunk_is_one_put_whose_body_is_streamed_from_the_source():
     assert source.largest <= BLOCK  # never the whole blob in memory
 
 
+def test_not_by_chunk_with_no_known_size_streams_the_source_to_its_end():
+    data = os.urandom(100_000)
+    registry = Registry()
+    RegistryClient("http://registry.test", http=registry).upload_blob("r", digest_of(data), Source(data), -1,
+                                                                      chunked=False)
+    _, headers, size, kind = registry.seen[1]
+    assert "Content-Length" not in headers and (size, kind) == (len(data), "stream")
+    assert registry.received == data
+
+
 def test_by_chunk_is_patches_of_the_chunk_size_then_an_empty_put():
     data = os.urandom(200 * 1024 + 5)
     registry = Registry()
