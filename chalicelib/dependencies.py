@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.events.outbox import Outbox
     from chalicelib.meta.accounts import AccountStore
     from chalicelib.meta.audit import AuditLog
-    from chalicelib.meta.gc import DynamoGC
+    from chalicelib.meta.gc import GCStore
     from chalicelib.meta.immutable_rules import ImmutableRuleStore
     from chalicelib.meta.labels import LabelStore
     from chalicelib.meta.quotas import QuotaStore
@@ -81,7 +81,7 @@ class DomainDependencies(Protocol):
     @property
     def retention(self) -> RetentionStore: ...
     @property
-    def gc(self) -> DynamoGC: ...
+    def gc(self) -> GCStore: ...
     @property
     def runtime_config(self) -> RuntimeConfig: ...
     @property

@@ -26,8 +26,7 @@ from typing import Any
 
 from chalicelib.dependencies import DomainDependencies
 from chalicelib.errors import Conflict
-from chalicelib.meta import keys
-from chalicelib.meta.gc import ERROR, FINISHED, RUNNING, STOPPED, SUCCESS, BlobState, Candidate, Run
+from chalicelib.meta.gc import ERROR, FINISHED, RUNNING, SHARDS, STOPPED, SUCCESS, BlobState, Candidate, Run
 from chalicelib.storage import paths
 
 logger = logging.getLogger("berth.gc")
@@ -235,9 +234,9 @@ def untagged(svc: DomainDependencies, run: Run, state: dict[str, Any], remaining
                 svc.gc.log(run.run_id, [_line("INFO", "visited every repository once; from now on only those changed since the last run")])
                 shard, after = 0, None  # then the marks (a visit drops them; a change since the visit is found again)
             continue
-        if shard >= len(keys.GC_SHARDS):
+        if shard >= len(SHARDS):
             return {**state, "shard": 0, "after": "", "done": True}
-        marks = svc.gc.changed(keys.GC_SHARDS[shard], after, REPOSITORY_PAGE)
+        marks = svc.gc.changed(SHARDS[shard], after, REPOSITORY_PAGE)
         for mark in marks:
             if _visit(svc, run, mark.repository) and not run.dry_run:
                 svc.gc.drop_changed(mark)
@@ -309,9 +308,9 @@ def sweep(svc: DomainDependencies, run: Run, state: dict[str, Any], remaining_ms
     workers = int(run.parameters.get("workers", 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while handled < STEP_ITEMS and remaining_ms() > 60_000:
-            if shard >= len(keys.GC_SHARDS):
+            if shard >= len(SHARDS):
                 return {**state, "shard": shard, "after": "", "done": True}
-            page = svc.gc.candidates(keys.GC_SHARDS[shard], after, PAGE)
+            page = svc.gc.candidates(SHARDS[shard], after, PAGE)
             results = list(pool.map(lambda c: sweep_one(svc, run, c), page))
             counts: dict[str, int] = {}
             lines: list[str] = []
@@ -330,7 +329,7 @@ def sweep(svc: DomainDependencies, run: Run, state: dict[str, Any], remaining_ms
                 shard, after = shard + 1, None
             else:
                 after = page[-1].digest
-    return {**state, "shard": shard, "after": after or "", "done": shard >= len(keys.GC_SHARDS)}
+    return {**state, "shard": shard, "after": after or "", "done": shard >= len(SHARDS)}
 
 
 def sweep_one(svc: DomainDependencies, run: Run, candidate: Candidate) -> tuple[dict[str, int], str]:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from chalicelib.events.outbox import Outbox
     from chalicelib.meta.accounts import AccountStore
     from chalicelib.meta.audit import AuditLog
-    from chalicelib.meta.gc import DynamoGC
+    from chalicelib.meta.gc import GCStore
     from chalicelib.meta.immutable_rules import ImmutableRuleStore
     from chalicelib.meta.labels import LabelStore
     from chalicelib.meta.quotas import QuotaStore
@@ -152,7 +152,7 @@ class Services:
         return DynamoRetention(self.table, self.clock)
 
     @cached_property
-    def gc(self) -> DynamoGC:
+    def gc(self) -> GCStore:
         from chalicelib.meta.gc import DynamoGC
 
         return DynamoGC(self.table, self.clock)

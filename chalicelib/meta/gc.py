@@ -2,15 +2,23 @@
 blob deletions' conditional writes, the runs and their logs, the lease that lets one run
 at a time, and the schedule. Why a deletion here never loses a blob a concurrent push
 names: docs/decisions/garbage-collection.md.
+
+`GCStore` is the contract the domain and the API are written against; `DynamoGC` keeps it
+in DynamoDB, `MemoryGC` in memory (for fast tests of the code that uses it), over a
+`MemoryLedger` (what the push, upload and deletion paths keep for it: in DynamoDB, the
+items meta/gc_ledger.py describes); tests/contract/test_gc_store.py runs the same suite
+over both.
 """
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from decimal import Decimal
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -93,6 +101,243 @@ class Schedule:
     parameters: dict[str, Any]
     created: float
     updated: float
+
+
+# the candidates' shards, in the order a run walks them (a Step Functions state names one)
+SHARDS = keys.GC_SHARDS
+
+
+class GCStore(Protocol):
+    # -- candidates
+    def candidates(self, shard: str, after: str | None, limit: int) -> list[Candidate]:
+        """A page of one shard's candidates (SHARDS) in digest order, after `after`."""
+        ...
+
+    def drop_candidate(self, candidate: Candidate) -> None:
+        """Forget a candidate, unless it was written again since it was read."""
+        ...
+
+    def candidate_count(self) -> int:
+        """How many candidates wait (the bench and tests)."""
+        ...
+
+    # -- a blob's deletion
+    def blob(self, digest: str) -> BlobState | None: ...
+
+    def mark_gone(self, digest: str, cutoff: int, run_id: int) -> BlobState | None:
+        """Commit to deleting the blob, only if it is collectable now (tracked, no project
+        names it, nothing named it since `cutoff`, not gone); None if it is not."""
+        ...
+
+    def unlink_everywhere(self, blob: BlobState) -> None:
+        """Delete the blob's links in every repository that linked it (a gone link is no error)."""
+        ...
+
+    def forget_blob(self, blob: BlobState, upload_claim: str | None) -> bool:
+        """Delete the upload claim, then the record (only while gone); whether the record is gone now."""
+        ...
+
+    # -- runs and their logs
+    def create_run(self, trigger: str, parameters: dict[str, Any]) -> Run:
+        """A new run, Pending, created and updated now."""
+        ...
+
+    def save(self, run: Run) -> Run:
+        """Write the run, updated now; the run as written."""
+        ...
+
+    def get(self, run_id: int) -> Run | None: ...
+
+    def runs(self) -> list[Run]:
+        """Every run, newest first."""
+        ...
+
+    def add_counts(self, run_id: int, counts: dict[str, int], projects: Iterable[str] = ()) -> None:
+        """Add to a run's counts and the projects whose usage it corrects (workers add at once)."""
+        ...
+
+    def log(self, run_id: int, lines: Iterable[str]) -> None:
+        """Add lines to a run's log, stamped now."""
+        ...
+
+    def log_lines(self, run_id: int) -> list[str]:
+        """A run's log in the order written."""
+        ...
+
+    # -- one run at a time
+    def acquire(self, run_id: int, ttl: int) -> int | None:
+        """Take (or renew) the lease for `run_id` for `ttl` seconds; None if another run holds it."""
+        ...
+
+    def holder(self) -> int | None:
+        """The run holding an unexpired lease (None: nobody)."""
+        ...
+
+    def release(self, run_id: int) -> None:
+        """Give up the lease if `run_id` holds it."""
+        ...
+
+    # -- how far the uploads' clean-up has judged
+    def uploads_judged_until(self) -> float | None: ...
+
+    def set_uploads_judged_until(self, until: float) -> None:
+        """Only forward (two clean-ups at once: the later cutoff wins)."""
+        ...
+
+    # -- the schedule
+    def schedule(self) -> Schedule | None: ...
+
+    def set_schedule(self, type_: str, cron: str, parameters: dict[str, Any]) -> Schedule:
+        """Set the schedule (its creation time stays)."""
+        ...
+
+    def delete_schedule(self) -> None: ...
+
+
+@dataclass
+class MemoryLedger:
+    """What the push, upload and deletion paths keep for garbage collection, in memory: the
+    blob records, the repositories' links, the upload claims and the candidates (in
+    DynamoDB, items those paths write in their own transactions: meta/gc_ledger.py)."""
+
+    blobs: dict[str, BlobState] = field(default_factory=dict)
+    links: set[tuple[str, str]] = field(default_factory=set)  # (repository, digest)
+    upload_claims: set[str] = field(default_factory=set)
+    candidates: dict[str, Candidate] = field(default_factory=dict)
+
+    def note_candidate(self, digest: str, project: str, now: int) -> None:
+        """As gc_ledger.candidate_op: the first time kept, a new nonce, one more project."""
+        current = self.candidates.get(digest)
+        since = current.since if current else now
+        projects = (current.projects if current else frozenset()) | {project}
+        self.candidates[digest] = Candidate(digest, str(uuid.uuid4()), since, projects)
+
+
+class MemoryGC:
+    """GCStore in memory: the same answers as DynamoGC, for fast tests."""
+
+    def __init__(self, clock: Callable[[], float], ledger: MemoryLedger | None = None):
+        self._clock = clock
+        self.ledger = ledger if ledger is not None else MemoryLedger()
+        self._runs: dict[int, Run] = {}
+        self._logs: dict[int, list[tuple[float, int, str]]] = {}
+        self._lease: tuple[int, int] | None = None  # (run id, expires)
+        self._uploads_until: int | None = None
+        self._schedule: Schedule | None = None
+        self._last_run = 0
+
+    def candidates(self, shard: str, after: str | None, limit: int) -> list[Candidate]:
+        found = sorted(d for d in self.ledger.candidates if keys.gc_candidates_pk(d) == keys.gc_candidates_pk(shard)
+                       and (after is None or d > after))
+        return [self.ledger.candidates[d] for d in found[:limit]]
+
+    def drop_candidate(self, candidate: Candidate) -> None:
+        current = self.ledger.candidates.get(candidate.digest)
+        if current is not None and current.nonce == candidate.nonce:
+            del self.ledger.candidates[candidate.digest]
+
+    def candidate_count(self) -> int:
+        return len(self.ledger.candidates)
+
+    def blob(self, digest: str) -> BlobState | None:
+        return self.ledger.blobs.get(digest)
+
+    def mark_gone(self, digest: str, cutoff: int, run_id: int) -> BlobState | None:
+        blob = self.ledger.blobs.get(digest)
+        if blob is None or not blob.tracked or blob.projects != 0 or blob.last_ref >= cutoff or blob.gone is not None:
+            return None
+        gone = replace(blob, gone=str(run_id))
+        self.ledger.blobs[digest] = gone
+        return gone
+
+    def unlink_everywhere(self, blob: BlobState) -> None:
+        for repository in blob.repos:
+            self.ledger.links.discard((repository, blob.digest))
+
+    def forget_blob(self, blob: BlobState, upload_claim: str | None) -> bool:
+        if upload_claim:
+            self.ledger.upload_claims.discard(upload_claim)
+        current = self.ledger.blobs.get(blob.digest)
+        if current is not None and current.gone is not None:
+            del self.ledger.blobs[blob.digest]
+            return True
+        return current is None
+
+    def create_run(self, trigger: str, parameters: dict[str, Any]) -> Run:
+        self._last_run += 1
+        now = self._clock()
+        return self.save(Run(self._last_run, trigger, dict(parameters), PENDING, now, now))
+
+    def save(self, run: Run) -> Run:
+        run = replace(run, updated=self._clock())
+        self._runs[run.run_id] = _as_stored(run)
+        return self._runs[run.run_id]
+
+    def get(self, run_id: int) -> Run | None:
+        run = self._runs.get(run_id)
+        return _as_stored(run) if run else None
+
+    def runs(self) -> list[Run]:
+        return [_as_stored(self._runs[i]) for i in sorted(self._runs, reverse=True)]
+
+    def add_counts(self, run_id: int, counts: dict[str, int], projects: Iterable[str] = ()) -> None:
+        counts = {k: v for k, v in counts.items() if v}
+        projects = set(projects)
+        if not counts and not projects:
+            return
+        run = self._runs[run_id]
+        added = dict(run.counts)
+        for name, value in counts.items():
+            added[name] = added.get(name, 0) + value
+        self._runs[run_id] = replace(run, counts=added, projects=run.projects | projects)
+
+    def log(self, run_id: int, lines: Iterable[str]) -> None:
+        now = self._clock()
+        self._logs.setdefault(run_id, []).extend((now, i, line) for i, line in enumerate(lines))
+
+    def log_lines(self, run_id: int) -> list[str]:
+        return [line for _, _, line in sorted(self._logs.get(run_id, []), key=lambda e: (e[0], e[1]))]
+
+    def acquire(self, run_id: int, ttl: int) -> int | None:
+        now = int(self._clock())
+        if self._lease is not None and self._lease[1] >= now and self._lease[0] != run_id:
+            return None
+        self._lease = (run_id, now + ttl)
+        return run_id
+
+    def holder(self) -> int | None:
+        if self._lease is None or self._lease[1] < int(self._clock()):
+            return None
+        return self._lease[0]
+
+    def release(self, run_id: int) -> None:
+        if self._lease is not None and self._lease[0] == run_id:
+            self._lease = None
+
+    def uploads_judged_until(self) -> float | None:
+        return None if self._uploads_until is None else float(self._uploads_until)
+
+    def set_uploads_judged_until(self, until: float) -> None:
+        if self._uploads_until is None or self._uploads_until < int(until):
+            self._uploads_until = int(until)
+
+    def schedule(self) -> Schedule | None:
+        return copy.deepcopy(self._schedule)
+
+    def set_schedule(self, type_: str, cron: str, parameters: dict[str, Any]) -> Schedule:
+        now = float(_num(self._clock()))
+        created = self._schedule.created if self._schedule else now
+        self._schedule = Schedule(type_, cron, copy.deepcopy(parameters), created, now)
+        return copy.deepcopy(self._schedule)
+
+    def delete_schedule(self) -> None:
+        self._schedule = None
+
+
+def _as_stored(run: Run) -> Run:
+    """A copy of the run as the DynamoDB store reads it back (times to the microsecond)."""
+    return replace(run, parameters=copy.deepcopy(run.parameters), counts=dict(run.counts),
+                   created=float(_num(run.created)), updated=float(_num(run.updated)), ended=float(_num(run.ended)))
 
 
 class DynamoGC:
@@ -385,8 +630,6 @@ class DynamoGC:
 
 
 def _num(value: float) -> Any:
-    from decimal import Decimal
-
     return Decimal(str(round(value, 6)))
 
 
