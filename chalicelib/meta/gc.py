@@ -121,6 +121,22 @@ class GCStore(Protocol):
         """How many candidates wait (the bench and tests)."""
         ...
 
+    # -- repositories changed since the last run (the untagged step)
+    def changed(self, shard: str, after: str | None, limit: int) -> list[Changed]:
+        """A page of one shard's change marks (SHARDS) in repository order, after `after`."""
+        ...
+
+    def drop_changed(self, mark: Changed) -> bool:
+        """Forget a change mark, unless the repository changed again since it was read;
+        whether it went."""
+        ...
+
+    def every_repository_visited(self) -> bool:
+        """Whether a run's untagged step has visited every repository once."""
+        ...
+
+    def set_every_repository_visited(self) -> None: ...
+
     # -- a blob's deletion
     def blob(self, digest: str) -> BlobState | None: ...
 
@@ -178,7 +194,9 @@ class GCStore(Protocol):
         ...
 
     # -- how far the uploads' clean-up has judged
-    def uploads_judged_until(self) -> float | None: ...
+    def uploads_judged_until(self, url_lifetime: int) -> float | None:
+        """Every upload session started before the answer has been judged (None: none yet)."""
+        ...
 
     def set_uploads_judged_until(self, until: float) -> None:
         """Only forward (two clean-ups at once: the later cutoff wins)."""
@@ -204,6 +222,7 @@ class MemoryLedger:
     links: set[tuple[str, str]] = field(default_factory=set)  # (repository, digest)
     upload_claims: set[str] = field(default_factory=set)
     candidates: dict[str, Candidate] = field(default_factory=dict)
+    changed: dict[str, Changed] = field(default_factory=dict)  # repository -> its change mark
 
     def note_candidate(self, digest: str, project: str, now: int) -> None:
         """As gc_ledger.candidate_op: the first time kept, a new nonce, one more project."""
@@ -211,6 +230,10 @@ class MemoryLedger:
         since = current.since if current else now
         projects = (current.projects if current else frozenset()) | {project}
         self.candidates[digest] = Candidate(digest, str(uuid.uuid4()), since, projects)
+
+    def note_changed(self, repository: str) -> None:
+        """As gc_ledger.changed_op: a manifest of the repository may have become untagged."""
+        self.changed[repository] = Changed(repository, str(uuid.uuid4()))
 
 
 class MemoryGC:
@@ -223,6 +246,7 @@ class MemoryGC:
         self._logs: dict[int, list[tuple[float, int, str]]] = {}
         self._lease: tuple[int, int] | None = None  # (run id, expires)
         self._uploads_until: int | None = None
+        self._visited_every_repository = False
         self._schedule: Schedule | None = None
         self._last_run = 0
 
@@ -238,6 +262,23 @@ class MemoryGC:
 
     def candidate_count(self) -> int:
         return len(self.ledger.candidates)
+
+    def changed(self, shard: str, after: str | None, limit: int) -> list[Changed]:
+        found = sorted(r for r in self.ledger.changed if keys.gc_changed_shard(r) == shard and (after is None or r > after))
+        return [self.ledger.changed[r] for r in found[:limit]]
+
+    def drop_changed(self, mark: Changed) -> bool:
+        current = self.ledger.changed.get(mark.repository)
+        if current is None or current.nonce != mark.nonce:
+            return False
+        del self.ledger.changed[mark.repository]
+        return True
+
+    def every_repository_visited(self) -> bool:
+        return self._visited_every_repository
+
+    def set_every_repository_visited(self) -> None:
+        self._visited_every_repository = True
 
     def blob(self, digest: str) -> BlobState | None:
         return self.ledger.blobs.get(digest)
@@ -314,7 +355,7 @@ class MemoryGC:
         if self._lease is not None and self._lease[0] == run_id:
             self._lease = None
 
-    def uploads_judged_until(self) -> float | None:
+    def uploads_judged_until(self, url_lifetime: int) -> float | None:
         return None if self._uploads_until is None else float(self._uploads_until)
 
     def set_uploads_judged_until(self, until: float) -> None:

@@ -53,6 +53,9 @@ class DynamoLedger:
     def note_candidate(self, d: str, project: str, now: int) -> None:
         self._t.transact([gc_ledger.candidate_op(d, project, now)])
 
+    def note_changed(self, repository: str) -> None:
+        self._t.transact([gc_ledger.changed_op(repository)])
+
 
 class InMemoryLedger:
     def __init__(self, ledger: MemoryLedger):
@@ -75,6 +78,9 @@ class InMemoryLedger:
 
     def note_candidate(self, d: str, project: str, now: int) -> None:
         self._l.note_candidate(d, project, now)
+
+    def note_changed(self, repository: str) -> None:
+        self._l.note_changed(repository)
 
 
 @pytest.fixture(params=["dynamodb", "memory"])
@@ -129,6 +135,35 @@ def test_a_candidate_written_again_since_it_was_read_is_not_dropped(gc):
     store.drop_candidate(read_e)
     assert [c.digest for c in store.candidates("c", None, 10)] == [d] and store.candidate_count() == 1
     store.drop_candidate(read_e)  # gone already: no error
+
+
+# -- repositories changed since the last run ---------------------------------------------------
+def test_change_marks_by_shard_in_repository_order_dropped_only_as_read(gc):
+    store, ledger = gc
+    repositories = [f"team/app{i:02d}" for i in range(40)]
+    for repository in repositories:
+        ledger.note_changed(repository)
+    shard = keys.gc_changed_shard(repositories[0])
+    mine = sorted(r for r in repositories if keys.gc_changed_shard(r) == shard)
+    page = store.changed(shard, None, 1)
+    assert [m.repository for m in page] == mine[:1]
+    assert [m.repository for m in store.changed(shard, page[-1].repository, 100)] == mine[1:]
+    assert sum(len(store.changed(s, None, 100)) for s in SHARDS) == 40
+    first = page[0]
+    ledger.note_changed(first.repository)  # changed again while the run looked
+    assert store.drop_changed(first) is False
+    [again] = store.changed(shard, None, 1)
+    assert again.repository == first.repository and again.nonce != first.nonce
+    assert store.drop_changed(again) is True and store.drop_changed(again) is False
+    assert [m.repository for m in store.changed(shard, None, 100)] == mine[1:]
+
+
+def test_every_repository_visited_once_recorded(gc):
+    store, _ = gc
+    assert store.every_repository_visited() is False
+    store.set_every_repository_visited()
+    store.set_every_repository_visited()
+    assert store.every_repository_visited() is True
 
 
 # -- a blob's deletion ----------------------------------------------------------------------
@@ -252,13 +287,13 @@ def test_the_lease_lets_one_run_at_a_time(gc, clock):
 # -- the uploads' clean-up, the schedule ------------------------------------------------------
 def test_the_uploads_clean_up_moves_only_forward(gc):
     store, _ = gc
-    assert store.uploads_judged_until() is None
+    assert store.uploads_judged_until(3600) is None
     store.set_uploads_judged_until(T0 + 0.7)
-    assert store.uploads_judged_until() == T0
+    assert store.uploads_judged_until(3600) == T0
     store.set_uploads_judged_until(T0 - 50)
-    assert store.uploads_judged_until() == T0
+    assert store.uploads_judged_until(3600) == T0
     store.set_uploads_judged_until(T0 + 50)
-    assert store.uploads_judged_until() == T0 + 50
+    assert store.uploads_judged_until(3600) == T0 + 50
 
 
 def test_the_schedule_keeps_its_creation_time(gc, clock):
