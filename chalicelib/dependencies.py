@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.meta.labels import LabelStore
     from chalicelib.meta.quotas import QuotaStore
     from chalicelib.meta.registries import RegistryStore
-    from chalicelib.meta.registry import DynamoRegistryMeta
+    from chalicelib.meta.registry import RegistryMeta
     from chalicelib.meta.replication import ReplicationPolicyStore, ReplicationRunStore
     from chalicelib.meta.retention import RetentionStore
     from chalicelib.oci.digests import Digest
@@ -55,7 +55,7 @@ class DomainDependencies(Protocol):
 
     # metadata (chalicelib/meta/) and blobs (chalicelib/storage/)
     @property
-    def meta(self) -> DynamoRegistryMeta: ...
+    def meta(self) -> RegistryMeta: ...
     @property
     def outbox(self) -> Outbox: ...
     @property

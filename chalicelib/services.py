@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from chalicelib.meta.labels import LabelStore
     from chalicelib.meta.quotas import QuotaStore
     from chalicelib.meta.registries import RegistryStore
-    from chalicelib.meta.registry import DynamoRegistryMeta
+    from chalicelib.meta.registry import RegistryMeta
     from chalicelib.meta.replication import ReplicationPolicyStore, ReplicationRunStore
     from chalicelib.meta.retention import RetentionStore
     from chalicelib.meta.table import Table
@@ -102,7 +102,7 @@ class Services:
         return Table(self.dynamodb, self.settings.table_name)
 
     @cached_property
-    def meta(self) -> DynamoRegistryMeta:
+    def meta(self) -> RegistryMeta:
         from chalicelib.meta.registry import DynamoRegistryMeta
 
         return DynamoRegistryMeta(self.table, self.outbox)

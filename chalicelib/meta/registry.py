@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -181,7 +181,265 @@ class TagRecord:
     checked: int | None = field(default=None, compare=False)
 
 
+# An operation of another store's change, joining one of this store's transactions (a
+# manifest's quota change: QuotaStore.ops; opaque: the domain hands it on without looking
+# into it, docs/decisions/store-operations-in-other-transactions.md)
+Op = Any
+
+
+class RepositoryList(Protocol):
+    """A project's repositories in name order, paged by chalicelib/management/paging.py (its
+    KeyedList): names only, or (name, RepositoryRecord) pairs, after a name."""
+
+    def keys(self, after: str | None, limit: int) -> list[str]: ...
+
+    def rows(self, after: str | None, limit: int) -> list[tuple[str, RepositoryRecord]]: ...
+
+
+class RegistryMeta(Protocol):
+    """The registry's metadata: repositories (the catalog), blob links and blob records,
+    upload sessions' ends, manifests, tags, referrer entries, pulls, a proxy cache's fill
+    claims and garbage collection's marks. `name` is a repository's full name
+    ("<project>/<path>"), digests are strings ("sha256:..."), times are epoch seconds.
+
+    Every write is all or nothing. A write that names `project` happens only while that
+    project exists (ProjectGone otherwise, nothing written). A failed condition or a lost
+    race with a concurrent write is Conflict (chalicelib/errors.py), unless the method says
+    it answers False or None. Each change that others react to (artifact.pushed,
+    artifact.deleted, tag.created, tag.deleted) writes its event to the outbox the store was
+    given, in the same write. Operations other stores hand in (`extra`, type `Op`) are
+    opaque: they join the write's transaction as they are."""
+
+    # -- blobs: links of a repository, the store's records of their bytes
+    def link_size(self, name: str, digest: str) -> int | None:
+        """The size of the repository's link to `digest`; None if it links no such blob."""
+        ...
+
+    def get_link(self, name: str, digest: str) -> BlobLink | None:
+        """The repository's link to a blob: its size and where its bytes are; None if none."""
+        ...
+
+    def blob_size(self, digest: str) -> int | None:
+        """The size of the blob if the store holds its bytes (for any repository); else None."""
+        ...
+
+    def link_blob(self, name: str, digest: str, size: int, now: int, *, key: str | None = None,
+                  project: str | None = None, extra: Iterable[Op] = ()) -> None:
+        """Make `digest`, whose bytes the store holds, servable from `name` (`key`: the object
+        holding the bytes when not the digest's own). Holds only while the blob's record is
+        live and names that object (Conflict otherwise: garbage collection is deleting it,
+        or it was uploaded again elsewhere); moves the record's last reference (gc ledger).
+        `extra`: other stores' operations, in the same write. ProjectGone with `project`."""
+        ...
+
+    def link_existing(self, name: str, digest: str, now: int, *, project: str | None = None) -> int | None:
+        """Link a blob the store holds (from any repository) to `name`, at the object its
+        record names; its size, or None if the store has no live record of it (being
+        garbage-collected counts as none). ProjectGone with `project`."""
+        ...
+
+    def link_uploaded_blob(self, name: str, digest: str, size: int, now: int, *, upload_id: str, key: str,
+                           project: str | None = None, sleep: Callable[[float], None] = ...) -> str:
+        """Link a blob an upload session wrote to `key`, record it (a candidate for the next
+        garbage collection) and claim the session's end, at once; returns the key linked:
+        `key`, or the object of the blob's existing record (a second upload of a known blob:
+        the caller removes its duplicate; "" for the digest's own key). Waits (`sleep`) while
+        a garbage collection deletes the blob's old record; Conflict if that lasts too long.
+        UploadAlreadyComplete if the session ended before (completed or cancelled);
+        ProjectGone with `project`."""
+        ...
+
+    def unlink_blob(self, name: str, digest: str) -> bool:
+        """Remove the repository's link to the blob (its bytes stay for garbage collection);
+        False if there was none."""
+        ...
+
+    # -- upload sessions: a session's end (completed or cancelled) is recorded once
+    def end_upload(self, upload_id: str, expires_at: int) -> bool:
+        """Mark the session cancelled (the record expires at `expires_at`); False if it had
+        ended already (completed: its object is a blob's, keep it; or cancelled before)."""
+        ...
+
+    def upload_ended(self, upload_id: str) -> bool:
+        """Whether the session completed or was cancelled (a consistent read)."""
+        ...
+
+    def upload_cancelled(self, upload_id: str) -> bool:
+        """Whether the session was cancelled (a consistent read)."""
+        ...
+
+    def claimed_uploads(self, upload_ids: Iterable[str]) -> set[str]:
+        """Which of these sessions completed: a blob's record claims their object."""
+        ...
+
+    # -- what a push reads, and the manifest write
+    def missing_references(self, name: str, blobs: Iterable[str], manifests: Iterable[str]) -> list[str]:
+        """Which of these blobs and manifests the repository does not hold."""
+        ...
+
+    def check_push(self, name: str, blobs: Iterable[str], manifests: Iterable[str]) -> tuple[list[str], bool]:
+        """(the references the repository lacks, whether the repository exists), in one read."""
+        ...
+
+    def read_for_push(self, name: str, blobs: Iterable[str], manifests: Iterable[str], *, tag: str | None = None,
+                      digest: str | None = None) -> PushReads:
+        """What a manifest PUT needs, read at once: the references the repository lacks and
+        the sizes of the blobs it links, whether it exists, what `tag` names now, the
+        project's tag immutability rules and, for the manifest `digest`, whether the
+        repository holds it and the project's quota with the counts of its blobs. (The
+        rules and quota are other stores' data read in the same call: meta/immutable_rules,
+        meta/quotas.)"""
+        ...
+
+    def put_manifest(self, name: str, record: ManifestRecord, tag: str | None, now: int, *,
+                     project: str | None = None, links: Iterable[tuple[str, int, str | None]] = (),
+                     extra: Iterable[Op] = (), new_repository: bool | None = None, keep_tag: bool = False,
+                     new_manifest: bool | None = None, hold_children: Iterable[str] = ()) -> None:
+        """Write the manifest (a new version), its tag, its referrer entry, the catalog entry
+        (a new repository counted in its project once), the repository's garbage-collection
+        mark and the artifact.pushed event, with `links` ((digest, size, object key or
+        None) of blobs) linked and `extra` (other stores' opaque operations: the quota
+        change) in the same write. Conflict when a condition fails: `new_repository` or
+        `new_manifest` (what the caller read: the repository / manifest is new) no longer
+        true, `keep_tag` (an immutable tag) naming another manifest, a `hold_children` child
+        manifest gone, a blob being garbage-collected, a concurrent write. ProjectGone with
+        `project`. Too many links for one transaction: the links are written first, in
+        their own writes (a link without its manifest is harmless), then the rest at once."""
+        ...
+
+    def get_manifest(self, name: str, digest: str) -> ManifestRecord | None:
+        """The manifest (with its bytes when kept inline, and its version); None if absent."""
+        ...
+
+    def list_manifests(self, name: str, *, with_body: bool = True) -> list[ManifestRecord]:
+        """Every manifest of the repository, by digest; `with_body`: their inline bytes too."""
+        ...
+
+    def artifact_count(self, name: str) -> int:
+        """Harbor's artifact count: the manifests, less an index's untagged children."""
+        ...
+
+    def delete_manifest(self, name: str, digest: str, *, extra: Callable[[ManifestRecord], list[Op]] | None = None,
+                        only_untagged: bool = False, created_before: int | None = None,
+                        mark_changed: bool = True) -> ManifestRecord | None:
+        """Delete the manifest with the tags naming it, its referrer entry, its labels and its
+        artifact.deleted event; the record deleted, None if there was none. `extra`: other
+        stores' opaque operations for the record as read here (its quota's release), in the
+        same write, which holds only if the manifest did not change since that read.
+        Conflict if it was tagged (`only_untagged`), put at or after `created_before`, or
+        changed concurrently. `mark_changed`: mark the repository for garbage collection's
+        untagged step."""
+        ...
+
+    def deletion_size(self, doomed: Doomed) -> int:
+        """How many operations deleting `doomed` takes in delete_manifests (100 at most fit)."""
+        ...
+
+    def delete_manifests(self, name: str, doomed: Iterable[Doomed], *, extra: Iterable[Op] = (),
+                         mark_changed: bool = True) -> None:
+        """Delete these manifests as the caller read them (repository_contents), each with its
+        tags, referrer entry, labels and event, and `extra` (other stores' opaque operations:
+        their quota's release), in one write: all, or none if anything changed since the
+        read (Conflict). ValueError if it does not fit one transaction (deletion_size)."""
+        ...
+
+    def repository_contents(self, name: str) -> RepositoryContents:
+        """Every manifest (without its bytes, with its version), every tag with its times and
+        the label ids on each artifact, read once."""
+        ...
+
+    # -- tags
+    def get_tag(self, name: str, tag: str) -> TagRecord | None:
+        """The tag with a copy of its manifest (a pull by tag reads one record); None if absent."""
+        ...
+
+    def list_tags(self, name: str, *, last: str | None, limit: int) -> tuple[list[str], bool]:
+        """Up to `limit` tag names after `last`, in order, and whether more follow."""
+        ...
+
+    def tag_digests(self, name: str) -> list[tuple[str, str, int]]:
+        """(tag, digest, updated) of every tag of the repository, in tag order."""
+        ...
+
+    def tag_times(self, name: str) -> list[tuple[str, str, int, int]]:
+        """(tag, digest, updated, last pull time or 0) of every tag, in tag order."""
+        ...
+
+    def create_tag(self, name: str, tag: str, record: ManifestRecord, now: int) -> None:
+        """Point a new tag at a manifest the repository holds (with its tag.created event; the
+        manifest gets a new version). Conflict if the tag exists or the manifest is gone."""
+        ...
+
+    def delete_tag(self, name: str, tag: str) -> bool:
+        """Delete the tag (its tag.deleted event, the repository's garbage-collection mark);
+        False if there was no such tag."""
+        ...
+
+    def mark_tag_checked(self, name: str, tag: str, digest: str, now: int) -> None:
+        """A proxy cache found the upstream's tag unchanged at `now`: remember it, only while
+        the tag still names `digest` (otherwise nothing happens)."""
+        ...
+
+    # -- referrers
+    def list_referrers(self, name: str, subject: str) -> list[dict[str, Any]]:
+        """The OCI descriptors (mediaType, digest, size, artifactType, annotations) of the
+        repository's manifests whose subject is `subject`."""
+        ...
+
+    # -- repositories
+    def repository_exists(self, name: str) -> bool: ...
+
+    def get_repository(self, name: str) -> RepositoryRecord | None: ...
+
+    def list_repositories(self, *, last: str | None, limit: int, prefix: str = "") -> tuple[list[str], bool]:
+        """Up to `limit` names after `last` in order (with `prefix` "<project>/": only those
+        starting with it), and whether more follow."""
+        ...
+
+    def repositories(self, prefix: str) -> list[RepositoryRecord]:
+        """Every repository whose name starts with `prefix` ("<project>/"), in name order."""
+        ...
+
+    def repositories_in_order(self, project: str) -> RepositoryList:
+        """A project's repositories in name order, paged by paging.keyed."""
+        ...
+
+    def list_size(self, *lists: str) -> dict[str, int]:
+        """The sizes of these counted lists, named by keys.repositories_list(project) (a
+        project's repository count: its name is the one key this store's callers build)."""
+        ...
+
+    def delete_repository(self, name: str) -> bool:
+        """Remove the repository's tags, referrer entries, manifests, labels and blob links,
+        then its catalog entry (with its project's count) last, so a retry after a fault
+        finishes; False if it is not in the catalog. Blob bytes stay for garbage collection."""
+        ...
+
+    # -- pulls (events of changes this store does not hold)
+    def emit(self, events: list[Any]) -> None:
+        """Write these events (chalicelib/events Event) to the outbox (nothing without one)."""
+        ...
+
+    def record_pulls(self, repositories: dict[str, tuple[int, int]], artifacts: dict[tuple[str, str], int],
+                     tags: dict[tuple[str, str], int] | None = None) -> None:
+        """Add to repositories' pull counts ({name: (pulls, last pull time)}), set the last
+        pull time of artifacts ({(name, digest): time}) and tags ({(name, tag): time});
+        what was deleted meanwhile stays deleted."""
+        ...
+
+    # -- a proxy cache's copies of big blobs
+    def claim_fill(self, digest: str, now: int, until: int) -> bool:
+        """Whether this caller may start copying `digest` (no claim, or the last ran out)."""
+        ...
+
+    def end_fill(self, digest: str) -> None:
+        """The copy ended (done or failed): the next pull may claim it."""
+        ...
+
+
 class DynamoRegistryMeta:
+    """RegistryMeta over the DynamoDB table (layout: docs/architecture.md, meta/keys.py)."""
+
     def __init__(self, table: Table, events: Any = None):
         self._t = table
         # an Outbox (chalicelib/events/outbox.py), given by the domain layer: each change's

@@ -31,7 +31,7 @@ from typing import BinaryIO
 
 from chalicelib import resumable_hash
 from chalicelib.errors import InvalidDigest, RangeInvalid, SizeInvalid, UploadGone, UploadInvalid, UploadNotFound
-from chalicelib.meta.registry import DynamoRegistryMeta, UploadAlreadyComplete
+from chalicelib.meta.registry import RegistryMeta, UploadAlreadyComplete
 from chalicelib.oci.digests import Digest
 from chalicelib.storage import paths
 from chalicelib.storage.blobs import BlobStore, ObjectExists
@@ -165,7 +165,7 @@ class _Hasher:
 
 
 class UploadService:
-    def __init__(self, blobs: BlobStore, meta: DynamoRegistryMeta, clock: Callable[[], float], ttl_seconds: int,
+    def __init__(self, blobs: BlobStore, meta: RegistryMeta, clock: Callable[[], float], ttl_seconds: int,
                  limits: Limits = Limits()):
         self._blobs = blobs
         self._meta = meta

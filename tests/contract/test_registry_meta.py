@@ -1,4 +1,4 @@
-"""DynamoRegistryMeta against DynamoDB on moto: links, manifests, tags, referrers, lists."""
+"""DynamoRegistryMeta (the RegistryMeta Protocol's DynamoDB implementation) against DynamoDB on moto: links, manifests, tags, referrers, lists."""
 from __future__ import annotations
 
 import random
