@@ -275,7 +275,7 @@ def _lists(result: dict, results: dict) -> str:
 
     small, large = result["sizes"]
     grew = [page for page, ok in lists.same_cost(result["small"], result["large"]).items() if not ok]
-    out = ["## 7. Management lists", "", LISTS_METHOD.format(small=small, large=large), "", lists.render(result), ""]
+    out = ["## 8. Management lists", "", LISTS_METHOD.format(small=small, large=large), "", lists.render(result), ""]
     if grew:
         out.append(f"**Target missed: these pages cost more at {large:,} entries: {', '.join(grew)}.**")
     else:
@@ -419,6 +419,7 @@ def merge(previous: str, fresh: str, results: dict) -> str:
     titles = {_title(RENDERERS[s](results[s], results).splitlines()[0]) for s in measured}
     old = _blocks(previous)
     keys = [k for k, _ in old]
+    numbers = {key: _number(block) for key, block in old}
     for key, block in new_blocks:
         if key not in titles:
             continue
@@ -426,9 +427,15 @@ def merge(previous: str, fresh: str, results: dict) -> str:
         if key in keys:
             old[keys.index(key)] = (key, block)
         else:
-            at = keys.index("What looked slow or wasteful") if "What looked slow or wasteful" in keys else len(old)
+            # a section new to the page goes in its number's place, else before the findings
+            number = _number(block)
+            later = [i for i, k in enumerate(keys) if number is not None and (numbers.get(k) or 0) > number]
+            at = later[0] if later else keys.index("What looked slow or wasteful") if "What looked slow or wasteful" in keys else len(old)
             old.insert(at, (key, block))
             keys.insert(at, key)
+            numbers[key] = number
+    if "How to run" in keys:  # the commands as this version of the tool takes them
+        old[keys.index("How to run")] = ("How to run", HOW_TO_RUN.rstrip("\n") + "\n\n")
     head, *rest = [block for _, block in old]
     note = (f"Re-measured since by `python -m bench {' '.join(measured)} --merge` ({time.strftime('%Y-%m-%d %H:%M %Z')}; "
             f"took {fmt_s(results['durations']['total'])}): {', '.join(measured)}.")
@@ -446,6 +453,14 @@ def _blocks(text: str) -> list[tuple[str, str]]:
             blocks.append((_title(line), []))
         blocks[-1][1].append(line)
     return [(key, "\n".join(lines) + "\n") for key, lines in blocks]
+
+
+def _number(block: str) -> int | None:
+    """The section's number in its heading ("## 7. Replication run"), None if it has none."""
+    import re
+
+    found = re.match(r"##\s+(\d+)\.", block)
+    return int(found.group(1)) if found else None
 
 
 def _title(heading: str) -> str:
