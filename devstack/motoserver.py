@@ -13,7 +13,8 @@ to them, and parallel pushes then fail with ``RuntimeError: dictionary changed s
 during iteration`` (a 500 that boto's retries used to hide). Real DynamoDB serializes
 conflicting writes itself; here one lock does it. S3 stays parallel (blob bytes).
 And ``TransactWriteItems`` copies only the items it touches (devstack/moto_transactions.py),
-so a transaction does not cost more as the table grows.
+and a Query reads only its partition (devstack/moto_queries.py), so neither costs more as
+the table grows.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from devstack import moto_transactions
+from devstack import moto_queries, moto_transactions
 
 
 class MotoServer:
@@ -43,6 +44,7 @@ class MotoServer:
 
     def start(self) -> str:
         moto_transactions.install()
+        moto_queries.install()
         app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True)
         self._thread = threading.Thread(
