@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from chalice import Chalice
 from chalice.app import CaseInsensitiveMapping
@@ -27,6 +29,27 @@ def services() -> Services:
     if _services is None:
         _services = Services(Settings.from_env())
     return _services
+
+
+def use_services(svc: Services | None) -> Services | None:
+    """Serve every entry point of this app (the routes and the Lambda functions below)
+    with `svc`, an object graph its caller built with the dependencies it chose (the
+    test suites, the benchmarks: `Services(settings, session=..., clock=...)`); None:
+    build one from the environment on next use, as a Lambda container does. Returns the
+    graph it replaces."""
+    global _services
+    previous, _services = _services, svc
+    return previous
+
+
+@contextmanager
+def serving(svc: Services) -> Iterator[Services]:
+    """`use_services(svc)` for a `with` block; the previous graph is back afterwards."""
+    previous = use_services(svc)
+    try:
+        yield svc
+    finally:
+        use_services(previous)
 
 
 @app.middleware("http")

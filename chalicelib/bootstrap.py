@@ -62,7 +62,6 @@ def _signing_key_pem() -> str:
 
 
 def bootstrap(svc: Services, *, admin_password: str | None) -> dict[str, bool]:
-    from chalicelib.auth.passwords import hash_password
     from chalicelib.meta.accounts import AccountNotFound, Member, Project, User
     from chalicelib.meta.list_sizes import backfill
     from chalicelib.roles import Role
@@ -81,7 +80,7 @@ def bootstrap(svc: Services, *, admin_password: str | None) -> dict[str, bool]:
                 User(
                     username="admin",
                     realname="System Administrator",
-                    password_hash=hash_password(admin_password),
+                    password_hash=svc.passwords.hash(admin_password),
                     sysadmin=True,
                     source="db",
                 )

@@ -33,6 +33,10 @@ class SsmSecrets:
             )
         return cache[name]
 
+    def forget(self) -> None:
+        """Drop the values read, so the next `get` reads SSM again (after a rotation)."""
+        self._cache = None
+
     def _load(self, names: set[str]) -> dict[str, str]:
         paths = {f"{self._prefix}/{n}": n for n in sorted(names)}
         try:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.auth.keys import TokenKeys
     from chalicelib.auth.ldap import LdapAuthenticator
     from chalicelib.auth.login_gate import LoginGate
+    from chalicelib.auth.passwords import PasswordHasher
     from chalicelib.auth.sessions import ConsoleSessions
     from chalicelib.events.forwarder import EventBridgeBus
     from chalicelib.events.outbox import Outbox
@@ -54,12 +55,28 @@ class Services:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         authorizer: Any = None,
+        passwords: PasswordHasher | None = None,
     ):
         self.settings = settings
         self.clock = clock
+        self._passwords = passwords
         self.sleep = sleep  # a write's backoff after it lost a race (chalicelib/artifacts.py)
         self._session = session
         self._authorizer = authorizer
+
+    def replace(self, **changes: Any) -> Services:
+        """A new graph built from this one's parts (settings, AWS session, clock, sleep,
+        authorizer, password hasher) with `changes` in their place, e.g. another setting
+        or clock for one run; nothing already built is shared."""
+        parts = {
+            "settings": self.settings,
+            "session": self._session,
+            "clock": self.clock,
+            "sleep": self.sleep,
+            "authorizer": self._authorizer,
+            "passwords": self._passwords,
+        }
+        return Services(**{**parts, **changes})
 
     # -- AWS clients -----------------------------------------------------------
     @cached_property
@@ -70,7 +87,13 @@ class Services:
 
         return boto3.session.Session(region_name=self.settings.region)
 
-    def _client(self, service: str, **extra: Any) -> Any:
+    @property
+    def aws_session(self) -> Any:
+        """The boto3 session every client of this graph comes from."""
+        return self._boto
+
+    def client(self, service: str, **extra: Any) -> Any:
+        """A new AWS client with the deployment's configuration (retries, timeouts)."""
         from botocore.config import Config
 
         config = Config(
@@ -84,15 +107,15 @@ class Services:
     @cached_property
     def s3(self) -> Any:
         # SigV4 and path-style keep presigned URLs valid on every endpoint, moto included
-        return self._client("s3", signature_version="s3v4", s3={"addressing_style": "path"})
+        return self.client("s3", signature_version="s3v4", s3={"addressing_style": "path"})
 
     @cached_property
     def dynamodb(self) -> Any:
-        return self._client("dynamodb")
+        return self.client("dynamodb")
 
     @cached_property
     def ssm(self) -> Any:
-        return self._client("ssm")
+        return self.client("ssm")
 
     # -- stores and services ---------------------------------------------------
     @cached_property
@@ -121,11 +144,11 @@ class Services:
 
         if not self.settings.event_bus_name:
             raise ConfigurationError("environment variable BERTH_EVENT_BUS is not set")
-        return EventBridgeBus(self._client("events"), self.settings.event_bus_name)
+        return EventBridgeBus(self.client("events"), self.settings.event_bus_name)
 
     @cached_property
     def sqs(self) -> Any:
-        return self._client("sqs")
+        return self.client("sqs")
 
     @cached_property
     def webhooks(self) -> WebhookStore:
@@ -190,12 +213,12 @@ class Services:
 
     @cached_property
     def stepfunctions(self) -> Any:
-        return self._client("stepfunctions")
+        return self.client("stepfunctions")
 
     @cached_property
     def functions(self) -> Any:
         """Lambda, to start the app's own functions in the background (proxy_fill)."""
-        return self._client("lambda")
+        return self.client("lambda")
 
     @cached_property
     def schedules(self) -> Schedules:
@@ -203,7 +226,7 @@ class Services:
         from chalicelib.schedules import EventBridgeSchedules
 
         s = self.settings
-        return EventBridgeSchedules(self._client("scheduler"), prefix=s.schedule_prefix,
+        return EventBridgeSchedules(self.client("scheduler"), prefix=s.schedule_prefix,
                                     target_arn=s.schedule_target_arn, role_arn=s.schedule_role_arn)
 
     @cached_property
@@ -266,6 +289,14 @@ class Services:
             raise ConfigurationError(f"SSM parameter {self.settings.ssm_prefix}/{UPLOAD_TOKEN_KEY} is not hex") from None
 
     # -- auth --------------------------------------------------------------------
+    @cached_property
+    def passwords(self) -> PasswordHasher:
+        """Makes new password hashes: at production's cost unless the caller that built
+        this graph passed a hasher of its own (the test suites, for speed)."""
+        from chalicelib.auth.passwords import DEFAULT_HASHER
+
+        return self._passwords or DEFAULT_HASHER
+
     @cached_property
     def authorizer(self):
         if self._authorizer is not None:
@@ -351,6 +382,7 @@ class Services:
             ldap=self._ldap,
             cache=CredentialCache(),
             clock=self.clock,
+            hasher=self.passwords,
             admin_password=self.settings.admin_password or None,
         )
 

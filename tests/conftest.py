@@ -2,22 +2,81 @@
 resources created from infra/berth.yaml exactly as a deployment creates them."""
 from __future__ import annotations
 
+import copy
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from devstack import moto_transactions, schedules
+from devstack import moto_queries, moto_transactions, schedules
 
 ROOT = Path(__file__).resolve().parents[1]
 # CloudWatch EMF metrics would print a JSON document per request
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 REGION = "us-east-1"
-# transactions that cost what they touch, not the whole table (as the local stack's moto)
+# transactions that cost what they touch and queries that cost their partition, not the
+# whole table (as the local stack's moto)
 moto_transactions.install()
+moto_queries.install()
+
+
+def _parse_templates_once() -> None:
+    """moto parses a stack's template with PyYAML's pure-Python loader, about 60 ms for
+    infra/berth.yaml, and the API tests create a stack per test: parse each template
+    text once and hand every stack its own copy of the result."""
+    from moto.cloudformation.models import Stack
+
+    parse = functools.lru_cache(maxsize=16)(Stack.parse_template)
+    Stack.parse_template = staticmethod(lambda template: copy.deepcopy(parse(template)))
+
+
+_parse_templates_once()
+
+
+def cheap_passwords():
+    """The password hasher of every object graph the tests build: scrypt at a trivial
+    cost, since a check costs what the stored hash says (production's cost, and its
+    tests: chalicelib/auth/passwords.py, tests/unit/test_auth_passwords.py)."""
+    from chalicelib.auth.passwords import PasswordHasher
+
+    return PasswordHasher(n=16, r=8, p=1)
+
+
+def make_services(settings, *, session=None, **parts: Any):
+    """The app's object graph for a test: production's `Services`, with the test's
+    settings and AWS session, a cheap password hasher, and any other part the test
+    passes (clock, sleep, authorizer). Serve it with `app.serving(svc)` or
+    `app.use_services(svc)`."""
+    from chalicelib.services import Services
+
+    parts.setdefault("passwords", cheap_passwords())
+    return Services(settings, session=session, **parts)
+
+
+class SharedClients:
+    """A boto3 session that makes each client once: one per service, region and
+    configuration, shared by the object graphs the tests build on it (making one costs
+    10-30 ms). A client holds no data, but it does hold the event hooks registered on
+    it: a test that registers one on a shared client unregisters it."""
+
+    def __init__(self, session: boto3.session.Session):
+        self._session = session
+        self._clients: dict[tuple, Any] = {}
+
+    def client(self, service_name: str, region_name: str | None = None, config: Any = None, **kwargs: Any) -> Any:
+        options = sorted(vars(config).items()) if config is not None else None
+        key = (service_name, region_name, repr(options), repr(sorted(kwargs.items())))
+        if key not in self._clients:
+            self._clients[key] = self._session.client(service_name, region_name=region_name, config=config, **kwargs)
+        return self._clients[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

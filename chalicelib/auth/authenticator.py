@@ -36,6 +36,7 @@ class Authenticator:
         ldap: Callable[[], Any],
         cache: Any,
         clock: Callable[[], float],
+        hasher: Any = None,
         admin_password: str | None = None,
     ):
         self._accounts = accounts
@@ -44,6 +45,7 @@ class Authenticator:
         self._cache = cache
         self._clock = clock
         self._admin_password = admin_password
+        self._hasher = hasher
         self._decoy: str | None = None
 
     def authenticate(self, username: str, password: str, **known: Any) -> Principal | None:
@@ -85,10 +87,11 @@ class Authenticator:
         return user_principal(user)
 
     def _spend_like_a_check(self, secret: str) -> None:
-        from chalicelib.auth.passwords import hash_password, verify_password
+        from chalicelib.auth.passwords import DEFAULT_HASHER, verify_password
 
         if self._decoy is None:
-            self._decoy = hash_password("decoy password, never matches")
+            # made at the cost of new hashes, so that it costs what a real check does
+            self._decoy = (self._hasher or DEFAULT_HASHER).hash("decoy password, never matches")
         verify_password(secret, self._decoy)
 
     def _check(self, account: str, secret: str, encoded: str) -> bool:
@@ -179,11 +182,12 @@ class Authenticator:
 
     def _bootstrap_admin(self, password: str) -> Any:
         """First start: create `admin` from BERTH_ADMIN_PASSWORD (only if absent)."""
-        from chalicelib.auth.passwords import hash_password
+        from chalicelib.auth.passwords import DEFAULT_HASHER
         from chalicelib.errors import Conflict
         from chalicelib.meta.accounts import User
 
-        user = User(username=ADMIN, email="", realname="System Administrator", password_hash=hash_password(password), sysadmin=True, source="db")
+        encoded = (self._hasher or DEFAULT_HASHER).hash(password)
+        user = User(username=ADMIN, email="", realname="System Administrator", password_hash=encoded, sysadmin=True, source="db")
         try:
             self._accounts.create_user(user)
             logger.info("bootstrapped the admin account")

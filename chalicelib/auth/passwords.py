@@ -21,6 +21,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 SCHEME = "scrypt"
 N = 2**14
@@ -59,13 +60,40 @@ def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> b
     )
 
 
+@dataclass(frozen=True)
+class PasswordHasher:
+    """Makes new hashes at one cost. A check's cost comes from the stored encoding,
+    so a hash made at a lower cost is checked at that cost. The app's `Services` holds
+    one; its default is the production cost, and only code that builds `Services`
+    itself (the test suites) passes a cheaper one."""
+
+    n: int = N
+    r: int = R
+    p: int = P
+
+    def hash(self, password: str) -> str:
+        """A new salted hash of `password`, to store."""
+        if not isinstance(password, str):
+            raise TypeError("password must be a string")
+        salt = os.urandom(SALT_BYTES)
+        derived = _scrypt(password, salt, self.n, self.r, self.p, DKLEN)
+        return f"{SCHEME}${self.n}${self.r}${self.p}${_b64encode(salt)}${_b64encode(derived)}"
+
+    def needs_rehash(self, encoded: str) -> bool:
+        """Whether a stored hash is malformed or made at another cost than this hasher's."""
+        try:
+            n, r, p, salt, derived = _parse(encoded)
+        except (ValueError, TypeError, binascii.Error):
+            return True
+        return (n, r, p, len(salt), len(derived)) != (self.n, self.r, self.p, SALT_BYTES, DKLEN)
+
+
+DEFAULT_HASHER = PasswordHasher()
+
+
 def hash_password(password: str) -> str:
-    """A new salted hash of `password`, to store."""
-    if not isinstance(password, str):
-        raise TypeError("password must be a string")
-    salt = os.urandom(SALT_BYTES)
-    derived = _scrypt(password, salt, N, R, P, DKLEN)
-    return f"{SCHEME}${N}${R}${P}${_b64encode(salt)}${_b64encode(derived)}"
+    """A new salted hash of `password` at the production cost, to store."""
+    return DEFAULT_HASHER.hash(password)
 
 
 def _parse(encoded: str) -> tuple[int, int, int, bytes, bytes]:
@@ -103,11 +131,7 @@ def verify_password(password: str, encoded: str) -> bool:
 
 def needs_rehash(encoded: str) -> bool:
     """Whether a stored hash is malformed or uses other parameters than `hash_password` now would."""
-    try:
-        n, r, p, salt, derived = _parse(encoded)
-    except (ValueError, TypeError, binascii.Error):
-        return True
-    return (n, r, p, len(salt), len(derived)) != (N, R, P, SALT_BYTES, DKLEN)
+    return DEFAULT_HASHER.needs_rehash(encoded)
 
 
 def validate_password_strength(password: str) -> str | None:

@@ -12,7 +12,7 @@ import re
 import secrets
 from typing import cast
 
-from chalicelib.auth.passwords import hash_password, validate_password_strength
+from chalicelib.auth.passwords import validate_password_strength
 from chalicelib.management import paging
 from chalicelib.management.access import allowed, caller, find_project, is_admin, require_admin, require_user
 from chalicelib.management.dependencies import ManagementDependencies
@@ -150,7 +150,7 @@ def create_robot(svc: ManagementDependencies, req: Request, body: dict) -> Respo
     robot = svc.accounts.create_robot(
         Robot(
             full_name=robot_full_name(body["name"], project.name if project else None),
-            secret_hash=hash_password(secret),
+            secret_hash=svc.passwords.hash(secret),
             level=body["level"],
             project=project.name if project else None,
             permissions=permissions,
@@ -267,7 +267,7 @@ def refresh_sec(svc: ManagementDependencies, req: Request, robot_id: int, body: 
     if not (principal.kind == "robot" and principal.name == robot.full_name):
         robot = _robot_for(svc, req, robot_id, "robot.write")
     secret = _new_secret(body.get("secret"))
-    svc.accounts.update_robot(robot.full_name, secret_hash=hash_password(secret))
+    svc.accounts.update_robot(robot.full_name, secret_hash=svc.passwords.hash(secret))
     return Response.json(200, {"secret": secret}, {"Cache-Control": "no-store"})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from chalicelib.auth.passwords import hash_password, validate_password_strength, verify_password
+from chalicelib.auth.passwords import validate_password_strength, verify_password
 from chalicelib.errors import Unauthorized
 from chalicelib.management import paging
 from chalicelib.management.access import caller, is_admin, require_admin, require_user
@@ -163,7 +163,7 @@ def create_user(svc: ManagementDependencies, req: Request, body: dict) -> Respon
             email=email,
             realname=realname,
             comment=body.get("comment", ""),
-            password_hash=hash_password(body["password"]),
+            password_hash=svc.passwords.hash(body["password"]),
             source="db",
         )
     )
@@ -231,7 +231,7 @@ def update_user_password(svc: ManagementDependencies, req: Request, user_id: int
         raise BadRequest(problem)
     if verify_password(new, user.password_hash):
         raise BadRequest("the new password must differ from the old one")
-    svc.accounts.set_password(user.username, hash_password(new))
+    svc.accounts.set_password(user.username, svc.passwords.hash(new))
     return Response.empty(200)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from devstack import schedules
 from devstack.events import proxy_event, proxy_reply
-from tests.conftest import create_stack, in_process_moto
+from tests.conftest import REGION, SharedClients, create_stack, in_process_moto, make_services
 
 
 @dataclass
@@ -65,14 +65,20 @@ def _moto():
     yield from in_process_moto()
 
 
+@pytest.fixture(scope="package")
+def _shared_clients(_moto):
+    """The package's session, making each client once for all the per-test graphs."""
+    return SharedClients(_moto)
+
+
 _stacks = itertools.count()
 
 
 @pytest.fixture
-def aws_env(_moto, monkeypatch):
+def aws_env(_shared_clients, monkeypatch):
     stage = f"t{next(_stacks)}"
-    outputs = create_stack(f"berth-{stage}", stage=stage, session=_moto)
-    _moto.client("ssm").put_parameter(
+    outputs = create_stack(f"berth-{stage}", stage=stage, session=_shared_clients)
+    _shared_clients.client("ssm", region_name=REGION).put_parameter(
         Name=f"{outputs['SsmPrefix']}/upload-token-key", Value=os.urandom(32).hex(), Type="SecureString"
     )
     monkeypatch.setenv("BERTH_TABLE", outputs["TableName"])
@@ -88,16 +94,14 @@ def aws_env(_moto, monkeypatch):
 
 
 @pytest.fixture
-def services(aws_env, _moto):
+def services(aws_env, _shared_clients):
+    """The test's object graph (tests/conftest.py: make_services), served by the app
+    for the test's length."""
     import app as app_module
     from chalicelib.config import Settings
-    from chalicelib.services import Services
 
-    # the shared session keeps botocore's parsed service models between tests
-    svc = Services(Settings.from_env(), session=_moto)
-    app_module._services = svc
-    yield svc
-    app_module._services = None
+    with app_module.serving(make_services(Settings.from_env(), session=_shared_clients)) as svc:
+        yield svc
 
 
 @pytest.fixture

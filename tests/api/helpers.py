@@ -24,11 +24,11 @@ _hashes: dict[str, str] = {}
 
 
 def password_hash(password: str = PASSWORD) -> str:
-    """scrypt is deliberately slow: hash each test password once per run."""
-    from chalicelib.auth.passwords import hash_password
+    """A stored hash of `password` at the tests' cost (tests/conftest.py), one per run."""
+    from tests.conftest import cheap_passwords
 
     if password not in _hashes:
-        _hashes[password] = hash_password(password)
+        _hashes[password] = cheap_passwords().hash(password)
     return _hashes[password]
 
 

@@ -541,19 +541,19 @@ def test_small_chunked_upload_with_sha512(api, services):
 
 
 @pytest.fixture
-def upload_host_api(services, _moto):
+def upload_host_api(services):
     """The app as deployed with a separate upload host (BERTH_UPLOAD_URL) and a configured
     public URL: the session's Location is absolute, on the upload host."""
-    return _with_settings(services, _moto, upload_url="https://uploads.example", public_url="https://registry.example")
+    return _with_settings(services, upload_url="https://uploads.example", public_url="https://registry.example")
 
 
-def _with_settings(services, session, **changes):
+def _with_settings(services, **changes):
     import dataclasses
 
     import app as app_module
-    from chalicelib.services import Services
 
-    app_module._services = Services(dataclasses.replace(services.settings, **changes), session=session)
+    # served until the test's own graph's `serving` block ends (tests/api/conftest.py)
+    app_module.use_services(services.replace(settings=dataclasses.replace(services.settings, **changes)))
     return ApiClient(app_module.app)
 
 
@@ -600,8 +600,8 @@ def test_a_state_whose_api_base_was_changed_is_refused(upload_host_api):
         ("registry.example\r\nX-Evil: 1", "/v2/"),
     ],
 )
-def test_without_a_public_url_the_api_base_is_the_host_the_session_was_opened_on(services, _moto, host, expected_prefix):
-    api = _with_settings(services, _moto, upload_url="https://uploads.example")
+def test_without_a_public_url_the_api_base_is_the_host_the_session_was_opened_on(services, host, expected_prefix):
+    api = _with_settings(services, upload_url="https://uploads.example")
     data = os.urandom(64)
     loc = api.post(f"/v2/{NAME}/blobs/uploads/", headers={"Host": host}).headers["location"]
     reply = api.put(with_query(_on_api(loc), digest=digest(data)), data, headers={**OCTET, "Host": "attacker.example"})

@@ -14,7 +14,7 @@ from chalicelib.meta.registry import DynamoRegistryMeta
 from chalicelib.meta.table import Table
 from chalicelib.services import Services
 from chalicelib.storage.s3 import S3BlobStore
-from tests.conftest import REGION, create_stack, use_fake_aws
+from tests.conftest import REGION, create_stack, make_services, use_fake_aws
 from tests.contract.helpers import Clock
 
 
@@ -38,7 +38,7 @@ def module_services(boto_session):
             )
             # the production object graph, so clients carry the deployed configuration
             # (SigV4 and path-style addressing for presigned URLs, retries)
-            yield Services(settings, session=boto_session)
+            yield make_services(settings, session=boto_session)
 
 
 def _empty(svc: Services) -> None:

@@ -27,6 +27,7 @@ from devstack.motoserver import MotoServer
 from devstack.resources import REGION, client, event_sources, provision
 from tests.api.conftest import ApiClient
 from tests.api.helpers import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, descriptor, digest, encode, with_query
+from tests.conftest import make_services
 
 
 @dataclass
@@ -38,8 +39,8 @@ class Stack:
     app: object
 
     def drain(self) -> int:
-        self.app._services = self.svc
-        return self.delivery.drain()
+        with self.app.serving(self.svc):
+            return self.delivery.drain()
 
     def observed(self) -> list[dict]:
         """The CloudEvents that reached the bus since the last look."""
@@ -68,7 +69,6 @@ class Stack:
 def stack():
     import app as app_module
     from chalicelib.config import Settings
-    from chalicelib.services import Services
 
     with MotoServer("127.0.0.1", 0) as server, pytest.MonkeyPatch.context() as mp:
         for name, value in {
@@ -80,7 +80,7 @@ def stack():
         env = provision(server.url, "evt")
         sources = event_sources(server.url, "evt")
         settings = Settings.from_env({**os.environ, **env, "BERTH_AUTH": "none", "BERTH_UPLOAD_URL": ""})
-        svc = Services(settings)
+        svc = make_services(settings)
         # the test's own rule: every event on the bus, into a queue it reads
         events, sqs = client("events", server.url), client("sqs", server.url)
         queue_url = sqs.create_queue(QueueName="observer")["QueueUrl"]
@@ -93,11 +93,8 @@ def stack():
             app_module.forward_events,
             [(QueuePoller(sqs, sources["audit_queue_url"]), app_module.audit_events)],
         )
-        app_module._services = svc
-        try:
+        with app_module.serving(svc):
             yield Stack(svc, ApiClient(app_module.app), delivery, QueuePoller(sqs, queue_url), app_module)
-        finally:
-            app_module._services = None
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ PREFIX = "berth-ct-"
 
 @pytest.fixture
 def scheduler(aws):
-    client = aws._client("scheduler")
+    client = aws.client("scheduler")
     yield client
     for page in client.get_paginator("list_schedules").paginate(NamePrefix=PREFIX):
         for item in page["Schedules"]:

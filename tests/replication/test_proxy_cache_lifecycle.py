@@ -79,7 +79,7 @@ def test_cached_content_counts_towards_the_quota_and_ages_out_through_retention(
     from devstack.workflows import create_function
 
     prefix = world.svc.settings.function_prefix
-    create_function(world.svc._client, prefix[len("berth-"):-1], "run_schedule")
+    create_function(world.svc.client, prefix[len("berth-"):-1], "run_schedule")
     started = world.admin.post(f"/retentions/{policy_id}/executions", {"dry_run": False})
     assert started.status == 201
     execution = started.headers["location"].rsplit("/", 1)[1]

@@ -218,7 +218,7 @@ def test_a_scheduled_policy_keeps_a_schedule_that_starts_its_runs(world, machine
     import app as app_module
     from devstack.schedules import ScheduleFiring
 
-    scheduler = world.svc._client("scheduler")
+    scheduler = world.svc.client("scheduler")
     prefix = world.svc.settings.schedule_prefix
 
     def schedule(policy_id: int):

@@ -19,7 +19,7 @@ import pytest
 
 from tests.api.conftest import API_VERSION, ApiClient, Reply, _check_reply, check_body_type
 from tests.api.helpers import OCI_MANIFEST, PASSWORD, basic, digest, encode, password_hash, with_query
-from tests.conftest import create_stack, stack_env
+from tests.conftest import create_stack, make_services, stack_env
 
 ADMIN_PASSWORD = "Admin-Passw0rd"
 SERVICE = "berth-registry"
@@ -39,8 +39,8 @@ def unverified_claims(token: str) -> dict:
 
 
 class WorldClient(ApiClient):
-    """An ApiClient that points the app at its world's services for each request
-    (module-scoped set-up runs outside any one test's wiring)."""
+    """An ApiClient whose requests the app serves with its world's services (module-scoped
+    set-up runs outside any one test's wiring)."""
 
     def __init__(self, svc):
         super().__init__(_app())
@@ -49,8 +49,8 @@ class WorldClient(ApiClient):
     def request(self, method, url, body=b"", headers=None):
         import app as app_module
 
-        app_module._services = self.svc
-        return super().request(method, url, body, headers)
+        with app_module.serving(self.svc):
+            return super().request(method, url, body, headers)
 
 
 @dataclass
@@ -170,14 +170,13 @@ def make_world(session, *, before_bootstrap=None) -> World:
     """A fresh stack from infra/berth.yaml with BERTH_AUTH=token, bootstrapped."""
     from chalicelib.bootstrap import bootstrap
     from chalicelib.config import Settings
-    from chalicelib.services import Services
 
     stage = f"auth{next(_worlds)}"
     outputs = create_stack(f"berth-{stage}", stage=stage, session=session)
     env = stack_env(outputs, auth="token")
     settings = Settings.from_env(env)
     assert settings.auth == "token"
-    svc = Services(settings, session=session)
+    svc = make_services(settings, session=session)
     if before_bootstrap is not None:
         before_bootstrap(svc)
     bootstrap(svc, admin_password=ADMIN_PASSWORD)
@@ -203,9 +202,8 @@ def wired(world):
     """The app serves the module's world during each test."""
     import app as app_module
 
-    app_module._services = world.svc
-    yield
-    app_module._services = None
+    with app_module.serving(world.svc):
+        yield
 
 
 @pytest.fixture

@@ -91,11 +91,10 @@ def test_a_configured_public_url_is_the_realm_whatever_the_host(world):
     clients' credentials to another token service."""
     import dataclasses
 
-    from chalicelib.services import Services
     from tests.api.auth.conftest import WorldClient
 
     configured = dataclasses.replace(world.svc.settings, public_url="https://registry.example")
-    api = WorldClient(Services(configured, session=world.svc._session))
+    api = WorldClient(world.svc.replace(settings=configured))
     reply = api.get("/v2/", headers={"Host": "evil.example", "X-Forwarded-Proto": "http"})
     assert reply.headers["www-authenticate"] == f'Bearer realm="https://registry.example/v2/service/token",service="{SERVICE}"'
 

@@ -46,8 +46,8 @@ def post_from(world: World, form: dict[str, str], source: str = "127.0.0.1") -> 
 def _send(world: World, event: dict) -> Reply:
     import app as app_module
 
-    app_module._services = world.svc
-    return Reply(*proxy_reply(app_module.app(event, None)))
+    with app_module.serving(world.svc):
+        return Reply(*proxy_reply(app_module.app(event, None)))
 
 
 def password_grant(world: World, user: str, password: str = PASSWORD, source: str = "127.0.0.1") -> Reply:

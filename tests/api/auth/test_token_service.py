@@ -284,7 +284,7 @@ def test_the_signing_key_is_the_bootstrapped_one_and_bootstrap_does_not_rotate_i
     assert world.signing_key().kid == kid
     done = bootstrap(world.svc, admin_password=ADMIN_PASSWORD)
     assert done == {"list_sizes": False, "upload_key": False, "signing_key": False, "library": False, "admin": False}
-    world.svc.secrets._cache = None  # read SSM again
+    world.svc.secrets.forget()  # read SSM again
     assert world.signing_key().kid == kid
 
 
@@ -295,9 +295,6 @@ def test_token_expiration_comes_from_the_runtime_configuration(_moto):
         svc.ssm.put_parameter(Name=f"{svc.settings.ssm_prefix}/config/token_expiration", Value="5", Type="String")
 
     other = make_world(_moto, before_bootstrap=configure)
-    import app as app_module
-
-    app_module._services = other.svc
     reply = other.token_reply([], "admin", ADMIN_PASSWORD)
     assert reply.status == 200
     assert reply.json()["expires_in"] == 300

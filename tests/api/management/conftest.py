@@ -18,7 +18,7 @@ import pytest
 
 from tests.api.conftest import ApiClient, Reply, check_body_type
 from tests.api.helpers import PASSWORD, basic, password_hash
-from tests.conftest import create_stack, in_process_delivery, stack_env
+from tests.conftest import create_stack, in_process_delivery, make_services, stack_env
 
 ADMIN_PASSWORD = "Admin-Passw0rd"
 BASE = "/v2/api/v2.0"
@@ -69,7 +69,7 @@ class Harbor:
 
 
 class WorldClient(ApiClient):
-    """Points the app at its world's services for each request."""
+    """Its requests (and the event deliveries it drains) are served with its world's services."""
 
     def __init__(self, svc):
         import app as app_module
@@ -80,14 +80,14 @@ class WorldClient(ApiClient):
     def request(self, method, url, body=b"", headers=None):
         import app as app_module
 
-        app_module._services = self.svc
-        return super().request(method, url, body, headers)
+        with app_module.serving(self.svc):
+            return super().request(method, url, body, headers)
 
     def drain_events(self) -> int:
         import app as app_module
 
-        app_module._services = self.svc
-        return self.delivery.drain() if self.delivery is not None else 0
+        with app_module.serving(self.svc):
+            return self.delivery.drain() if self.delivery is not None else 0
 
 
 @dataclass
@@ -98,7 +98,7 @@ class World:
 
     def __post_init__(self):
         self.api = WorldClient(self.svc)
-        self.api.delivery = in_process_delivery(self.svc._session, self.outputs) if self.outputs else None
+        self.api.delivery = in_process_delivery(self.svc.aws_session, self.outputs) if self.outputs else None
 
     def drain_events(self) -> int:
         """Deliver the domain events written so far to their consumers (the audit log)."""
@@ -166,12 +166,11 @@ class World:
 def make_world(session) -> World:
     from chalicelib.bootstrap import bootstrap
     from chalicelib.config import Settings
-    from chalicelib.services import Services
 
     stage = f"mgmt{next(_worlds)}"
     outputs = create_stack(f"berth-{stage}", stage=stage, session=session)
     env = stack_env(outputs, auth="token")
-    svc = Services(Settings.from_env(env), session=session)
+    svc = make_services(Settings.from_env(env), session=session)
     bootstrap(svc, admin_password=ADMIN_PASSWORD)
     return World(svc=svc, outputs=outputs)
 
@@ -181,12 +180,12 @@ def set_config(world: World, key: str, value: str) -> None:
     world.svc.ssm.put_parameter(
         Name=f"{world.svc.settings.ssm_prefix}/config/{key}", Value=value, Type="String", Overwrite=True
     )
-    world.svc.runtime_config._provider = None
+    world.svc.runtime_config.forget()
 
 
 def clear_config(world: World, key: str) -> None:
     world.svc.ssm.delete_parameter(Name=f"{world.svc.settings.ssm_prefix}/config/{key}")
-    world.svc.runtime_config._provider = None
+    world.svc.runtime_config.forget()
 
 
 @pytest.fixture(scope="module")
@@ -196,11 +195,11 @@ def world(_moto) -> World:
 
 @pytest.fixture(autouse=True)
 def wired(world):
+    """The app serves the module's world during each test."""
     import app as app_module
 
-    app_module._services = world.svc
-    yield
-    app_module._services = None
+    with app_module.serving(world.svc):
+        yield
 
 
 @pytest.fixture

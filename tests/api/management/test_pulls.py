@@ -80,14 +80,14 @@ def test_a_head_is_not_a_pull(world, admin):
 def log_mode(world):
     """The app as deployed on AWS: pulls only write their log line."""
     import app as app_module
-    from chalicelib.services import Services
 
-    svc = Services(dataclasses.replace(world.svc.settings, pull_recording="log"), session=world.svc._session)
+    svc = world.svc.replace(settings=dataclasses.replace(world.svc.settings, pull_recording="log"))
     calls: list[str] = []
     svc.dynamodb.meta.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
-    world.api.svc = app_module._services = svc  # WorldClient points the app at it per request
-    yield svc, calls
-    world.api.svc = app_module._services = world.svc
+    world.api.svc = svc  # the world's client serves its requests with it
+    with app_module.serving(svc):  # and the app its functions (record_pulls)
+        yield svc, calls
+    world.api.svc = world.svc
 
 
 def pull_lines(out: str) -> list[str]:

@@ -96,10 +96,8 @@ def trigger(admin, policy_id: int, dry_run: bool) -> int:
 
 def run(admin, policy_id: int, dry_run: bool) -> dict:
     """Start a run through the API, then let the background run it."""
-    import app as app_module
-
     eid = trigger(admin, policy_id, dry_run)
-    app_module._services.functions.drain()  # the world's services (fixture `wired`): Background
+    admin.api.svc.functions.drain()  # the world's services: their functions are a Background
     return execution_of(admin, policy_id, eid)
 
 
@@ -432,7 +430,7 @@ def test_a_scheduled_policy_keeps_a_schedule_that_runs_it(world, admin):
     import app as app_module
     from devstack.schedules import ScheduleFiring
 
-    scheduler = world.svc._client("scheduler")
+    scheduler = world.svc.client("scheduler")
     prefix = world.svc.settings.schedule_prefix
 
     def schedule(policy_id: int):
