@@ -183,7 +183,7 @@ class InProcessRegistry:
 
     def __exit__(self, *exc: object) -> None:
         if self.app is not None:
-            self.app_module._services = None
+            self.app_module.use_services(None)
         if self._mock is not None:
             self._mock.stop()
         for name, value in self._saved_env.items():
@@ -224,7 +224,7 @@ class InProcessRegistry:
         from chalicelib.uploadhost import create_upload_app
 
         self.svc = Services(Settings.from_env(), session=self.session)
-        self.app_module._services = self.svc
+        self.app_module.use_services(self.svc)
         self.upload_app = create_upload_app(services=self.svc)
         return self.svc
 

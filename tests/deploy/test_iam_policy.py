@@ -165,7 +165,7 @@ def recorded(deployed, moto_session, distribution_auth):
         lambda params, model, **_: calls.append((model.service_model.service_name, model.name, dict(params))),
     )
     svc = Services(settings, session=session)
-    app_module._services = svc
+    app_module.use_services(svc)
     pull_lines = PullLineCollector()
     logging.getLogger("berth.pulls").addHandler(pull_lines)
     receiver = WebhookReceiver()
@@ -181,7 +181,7 @@ def recorded(deployed, moto_session, distribution_auth):
         # and the webhook policy's receiver got the push (webhook_events, then deliver_webhooks)
         assert any(json.loads(body)["type"] == "PUSH_ARTIFACT" for body in receiver.bodies)
         # the hourly clean-up, two days on: it aborts the session the run abandoned
-        app_module._services = Services(settings, session=session, clock=lambda: time.time() + 2 * 86400)
+        app_module.use_services(Services(settings, session=session, clock=lambda: time.time() + 2 * 86400))
         assert app_module.clean_up_uploads(SCHEDULED_EVENT, None)["orphans"] == 1
         _schedules(app_module)
         _background_copy(app_module)
@@ -190,7 +190,7 @@ def recorded(deployed, moto_session, distribution_auth):
     finally:
         receiver.close()
         logging.getLogger("berth.pulls").removeHandler(pull_lines)
-        app_module._services = None
+        app_module.use_services(None)
     return calls
 
 
@@ -200,7 +200,7 @@ def _background_copy(app_module) -> None:
     from chalicelib.errors import UpstreamUnavailable
     from chalicelib.proxy_cache import Upstream
 
-    svc = app_module._services
+    svc = app_module.services()
     digest = "sha256:" + "b" * 64
     with pytest.raises(UpstreamUnavailable, match="could not start"):
         svc.proxy_cache.start_fill(Upstream("hub", 1, "https://hub.example", "docker-registry", None), "hub/app", digest)
@@ -216,7 +216,7 @@ def _garbage_collection(app_module) -> None:
 
     from chalicelib.meta.gc import SUCCESS
 
-    svc = app_module._services
+    svc = app_module.services()
     client = ApiClient(app_module.app)
     admin = {"Authorization": "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode(),
              "Content-Type": "application/json"}
@@ -251,7 +251,7 @@ def _retention_run(app_module) -> None:
     from chalicelib.retention import policy as rules
     from chalicelib.retention import runs
 
-    svc = app_module._services
+    svc = app_module.services()
     project = svc.accounts.get_project("library")
     keep_all = {"action": "retain", "template": "always", "params": {},
                 "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**"}],
@@ -270,7 +270,7 @@ def _schedules(app_module) -> None:
     from chalicelib.meta.replication import ReplicationPolicy
     from chalicelib.replication import scheduled
 
-    svc = app_module._services
+    svc = app_module.services()
     nightly = ReplicationPolicy(name="nightly", dest_registry_id=1, trigger="scheduled", cron="0 0 3 * * *", policy_id=99)
     scheduled.follow(svc.schedules, nightly)
     scheduled.follow(svc.schedules, ReplicationPolicy(**{**nightly.__dict__, "cron": "0 0 4 * * *"}))

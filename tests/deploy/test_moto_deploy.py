@@ -173,9 +173,8 @@ def configured_app(moto_session, tmp_path, monkeypatch):
     assert settings.auth == "token" and settings.table_name == deployment.data["TableName"]
     done = bootstrap(Services(settings, session=moto_session), admin_password=ADMIN_PASSWORD)
     assert done == {"list_sizes": False, "upload_key": True, "signing_key": True, "library": True, "admin": True}
-    app_module._services = Services(settings, session=moto_session)
-    yield deployment, app_module
-    app_module._services = None
+    with app_module.serving(Services(settings, session=moto_session)):
+        yield deployment, app_module
 
 
 def test_push_and_pull_against_the_deployed_resources(configured_app, moto_session):

@@ -119,9 +119,8 @@ def api(aws, upload_host, monkeypatch):
     from tests.deploy.registry import Run
 
     monkeypatch.setenv("BERTH_UPLOAD_URL", upload_host[0])
-    app_module._services = Services(Settings.from_env())
-    yield Run(ApiClient(app_module.app))
-    app_module._services = None
+    with app_module.serving(Services(Settings.from_env())):
+        yield Run(ApiClient(app_module.app))
 
 
 def test_health_check(upload_host):

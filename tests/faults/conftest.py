@@ -82,11 +82,8 @@ class CellClient(ApiClient):
     def request(self, method, url, body=b"", headers=None):
         import app as app_module
 
-        app_module._services = self.svc
-        try:
+        with app_module.serving(self.svc):
             return super().request(method, url, body, headers)
-        finally:
-            app_module._services = None
 
 
 @pytest.fixture(scope="package")

@@ -70,7 +70,7 @@ def _copy(template, new_cell):
 
 def _gc_services(svc, injector=None, *, at: int = LATER) -> Services:
     """The cell's registry seen by a garbage collection three hours later (or at `at`)."""
-    later = Services(replace(svc.settings, gc_grace_seconds=3600), session=svc._session, clock=lambda: at)
+    later = svc.replace(settings=replace(svc.settings, gc_grace_seconds=3600), clock=lambda: at)
     if injector is not None:
         injector.attach(later.dynamodb)
         injector.attach(later.s3)

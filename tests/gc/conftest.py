@@ -70,9 +70,8 @@ def world(_moto):
 def wired(world):
     import app as app_module
 
-    app_module._services = world.svc
-    yield
-    app_module._services = None
+    with app_module.serving(world.svc):
+        yield
 
 
 @pytest.fixture
