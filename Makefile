@@ -4,7 +4,9 @@
 #               Flags: make run ARGS="--fresh --apigw-limits --api-port 8080 -v" (README, "Try it")
 #   make venv   .venv with everything for development and tests (requirements-dev.txt)
 #   make check  the quick loop: ruff, the layering contract, mypy, unit, API and store-contract tests
-#               (Python only, no system packages; two workers)
+#               (Python only, no system packages; two workers, a file at a time; the tests'
+#               object graphs hash passwords at a trivial cost and their moto parses each
+#               template once: tests/conftest.py)
 #   make e2e    every other test: real clients against the local stack, slapd, Chromium,
 #               the deployment checks, the fault matrix, the scale checks (installs the system
 #               packages they drive)
