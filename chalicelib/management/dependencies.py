@@ -1,6 +1,6 @@
 """What the management API's handlers need from the object graph: the domain's
 dependencies (chalicelib/dependencies.py) and the console's sessions, the login gate,
-webhooks and the AWS clients its system endpoints ask directly."""
+webhooks, the password hasher and the AWS clients its system endpoints ask directly."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
@@ -9,6 +9,7 @@ from chalicelib.dependencies import DomainDependencies
 
 if TYPE_CHECKING:
     from chalicelib.auth.login_gate import LoginGate
+    from chalicelib.auth.passwords import PasswordHasher
     from chalicelib.auth.sessions import ConsoleSessions
     from chalicelib.meta.table import Table
     from chalicelib.meta.webhooks import WebhookStore
@@ -26,6 +27,8 @@ class ManagementDependencies(DomainDependencies, Protocol):
     def webhook_sender(self) -> HttpSender: ...
     @property
     def table(self) -> Table: ...
+    @property
+    def passwords(self) -> PasswordHasher: ...  # new users' passwords, robots' secrets
 
     # boto3 clients (untyped): the health check and the configuration's SSM writes
     @property
