@@ -1,5 +1,13 @@
-"""Helpers for the contract tests: a settable clock and S3 inspection."""
+"""Helpers for the contract tests: a settable clock, S3 inspection, and a DynamoDB
+transaction as the domain sees a store's (a failed condition is a Conflict)."""
 from __future__ import annotations
+
+from collections.abc import Callable
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import Conflict
+from chalicelib.meta.table import is_condition_failure
 
 T0 = 1_700_000_000
 
@@ -25,3 +33,18 @@ def open_multiparts(s3, bucket: str) -> list[str]:
 
 def read_object(s3, bucket: str, key: str) -> bytes:
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def conflicting_transact(table) -> Callable[[list], None]:
+    """`table.transact`, a failed condition raised as Conflict: how the domain runs the
+    operations a store hands out (quota changes, a project's removals) in one transaction."""
+
+    def transact(ops: list) -> None:
+        try:
+            table.transact(ops)
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise Conflict("stale") from None
+            raise
+
+    return transact

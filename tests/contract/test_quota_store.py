@@ -9,14 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from botocore.exceptions import ClientError
 
 from chalicelib import quotas
 from chalicelib.errors import Conflict, QuotaExceeded
 from chalicelib.meta import keys
 from chalicelib.meta.quotas import UNLIMITED, Change, Counted, DynamoQuotas, MemoryQuotas, Quota
-from chalicelib.meta.table import is_condition_failure
-from tests.contract.helpers import T0
+from tests.contract.helpers import T0, conflicting_transact
 
 A, B, C, M1, M2 = ("sha256:" + ch * 64 for ch in "abcde")
 
@@ -42,13 +40,7 @@ def q(request, clock) -> Quotas:
         return Quotas(store, run, live.add)
     table = request.getfixturevalue("table")
 
-    def transact(ops: list) -> None:
-        try:
-            table.transact(ops)
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise Conflict("stale") from None
-            raise
+    transact = conflicting_transact(table)
 
     def make_blob(digest: str) -> None:
         table.put({"PK": keys.blob_pk(digest), "SK": keys.BLOB_SK, "digest": digest})

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
-from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict
 from chalicelib.meta import keys
@@ -20,8 +19,7 @@ from chalicelib.meta.retention import (
     MemoryRetention,
     Task,
 )
-from chalicelib.meta.table import is_condition_failure
-from tests.contract.helpers import T0
+from tests.contract.helpers import T0, conflicting_transact
 
 POLICY = {"algorithm": "or", "rules": [{"action": "retain", "template": "latestPushedK", "params": {"latestPushedK": 3}}],
           "trigger": {"kind": "Schedule", "settings": {"cron": ""}}, "scope": {"level": "project", "ref": 1}}
@@ -50,13 +48,7 @@ def r(request, clock) -> Retention:
     def make_project(name: str) -> None:
         table.put({"PK": keys.project_pk(name), "SK": keys.PROJECT_SK, "name": name, "metadata": {"public": "false"}})
 
-    def transact(ops: list) -> None:
-        try:
-            table.transact(ops)
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise Conflict("stale") from None
-            raise
+    transact = conflicting_transact(table)
 
     return Retention(DynamoRetention(table, clock), make_project, transact)
 
