@@ -200,22 +200,21 @@ def _charge(
 
 def _quota_event(svc: DomainDependencies, kind: str, name: str, record: ManifestRecord, tag: str | None, details: str, hard: int, used: int,
                  *, emit: bool = False):
-    """A quota event's outbox operation (or, emit=True, the event written on its own)."""
+    """A quota event's outbox operation, opaque here (or, emit=True, the event written on its own)."""
     from chalicelib.events.envelope import reference_of
-    from chalicelib.meta.table import put_op
 
     data = {"repository": name, "project": project_of(name), "reference": tag or record.digest, "tag": tag,
             "digest": record.digest, "details": details, "hard": hard, "used": used}
-    event = svc.outbox.event(kind, reference_of(name, tag or record.digest), data)
+    subject = reference_of(name, tag or record.digest)
     if emit:
         try:
-            svc.meta.emit([event])
+            svc.meta.emit([svc.outbox.event(kind, subject, data)])
         except Exception:  # the refusal stands whether or not its event was written
             import logging
 
             logging.getLogger("berth.quotas").exception("the quota-exceeded event was not written")
         return None
-    return put_op(svc.outbox.item(event))
+    return svc.outbox.put(kind, subject, data)
 
 
 def _put(svc: DomainDependencies, name: str, record: ManifestRecord, tag: str | None, *, keep_tag: bool, **kwargs) -> None:
