@@ -28,7 +28,6 @@ from chalicelib.management.errors import BadRequest, Forbidden, NotFound
 from chalicelib.management.schema import DATE_TIME, array, boolean, integer, obj, string
 from chalicelib.management.spec import IS_RESOURCE_NAME, PAGING, Param, operation
 from chalicelib.management.times import iso
-from chalicelib.meta import keys
 from chalicelib.meta.accounts import Project
 from chalicelib.web.http import Request, Response
 
@@ -118,13 +117,7 @@ _ROLE_COUNTS = {
 
 
 def repo_count(svc: ManagementDependencies, project: str) -> int:
-    return repo_counts(svc, [project])[project]
-
-
-def repo_counts(svc: ManagementDependencies, projects: list[str]) -> dict[str, int]:
-    """How many repositories each project holds: their counters, one read."""
-    sizes = svc.meta.list_size(*(keys.repositories_list(p) for p in projects)) if projects else {}
-    return {p: sizes[keys.repositories_list(p)] for p in projects}
+    return svc.meta.repository_counts([project])[project]
 
 
 def render(project: Project, role: rbac.Role | None, repos: int, owner_ids: dict[str, int]) -> dict:
@@ -210,7 +203,7 @@ def _render_page(svc: ManagementDependencies, req: Request, shown: list[Project]
     reads that follow the page, not the list."""
     roles = roles_in(svc, req, [p.name for p in shown])
     owners = _owner_ids(svc, {p.owner for p in shown})
-    counts = repo_counts(svc, [p.name for p in shown])
+    counts = svc.meta.repository_counts(p.name for p in shown)
     return [render(p, roles.get(p.name), counts[p.name], owners) for p in shown]
 
 

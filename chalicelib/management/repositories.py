@@ -15,7 +15,6 @@ from chalicelib.management.ids import stable_id
 from chalicelib.management.schema import DATE_TIME, integer, string
 from chalicelib.management.spec import PAGING, operation
 from chalicelib.management.times import iso
-from chalicelib.meta import keys
 from chalicelib.meta.accounts import Project
 from chalicelib.meta.registry import RepositoryRecord
 from chalicelib.oci.names import validate_name
@@ -88,8 +87,7 @@ def list_repositories(svc: ManagementDependencies, req: Request, project_name: s
     conditions = paging.query_args(req, ("name",))
     order = paging.sort_args(req, _FIELDS, "name")
     if paging.by_key_order(req, "name"):  # the catalog's order: a page, and the project's counter
-        listed = keys.repositories_list(project.name)
-        total = svc.meta.list_size(listed)[listed]
+        total = svc.meta.repository_counts([project.name])[project.name]
         page_of = svc.meta.repositories_in_order(project.name)
         return paging.keyed(req, page_of, total, lambda shown: [render(svc, project, r) for r in shown], page)
     repositories = paging.sorted_by(paging.filtered(svc.meta.repositories(project.name + "/"), conditions, _FIELDS), order, _FIELDS)

@@ -404,9 +404,9 @@ class RegistryMeta(Protocol):
         """A project's repositories in name order, paged by paging.keyed."""
         ...
 
-    def list_size(self, *lists: str) -> dict[str, int]:
-        """The sizes of these counted lists, named by keys.repositories_list(project) (a
-        project's repository count: its name is the one key this store's callers build)."""
+    def repository_counts(self, projects: Iterable[str]) -> dict[str, int]:
+        """How many repositories each of these projects holds ({project: count}, 0 for a
+        project with none), in one read: counters kept with the catalog entries."""
         ...
 
     def delete_repository(self, name: str) -> bool:
@@ -735,9 +735,12 @@ class DynamoRegistryMeta:
                 raise Conflict("a concurrent change to this repository won; retry") from None
             raise
 
-    def list_size(self, *lists: str) -> dict[str, int]:
-        """The sizes of these lists (keys.repositories_list(project), ...): one read."""
-        return self._t.counts(lists)
+    def repository_counts(self, projects: Iterable[str]) -> dict[str, int]:
+        """Each project's counter of repositories (kept in the transactions that add and
+        remove catalog entries: _catalog_touch, delete_repository): one BatchGetItem."""
+        projects = list(dict.fromkeys(projects))
+        sizes = self._t.counts(keys.repositories_list(p) for p in projects)
+        return {p: sizes[keys.repositories_list(p)] for p in projects}
 
     def repositories_in_order(self, project: str) -> _Repositories:
         """A project's repositories in name order, paged by paging.keyed."""

@@ -397,6 +397,19 @@ def test_empty_catalog(meta):
     assert meta.list_repositories(last=None, limit=100) == ([], False)
 
 
+def test_repository_counts_follow_first_pushes_and_deletions(meta):
+    assert meta.repository_counts([]) == {}
+    assert meta.repository_counts(["library", "other"]) == {"library": 0, "other": 0}
+    for name in ("library/app", "library/app/x", "other/app"):
+        meta.put_manifest(name, record(), "latest", T0)
+    meta.put_manifest("library/app", record("second"), "v2", T0)  # a repository is counted once
+    meta.link_blob("library/blob-only", digest_of("layer"), 1, T0)  # a blob alone is no repository
+    assert meta.repository_counts(["library", "other", "library"]) == {"library": 2, "other": 1}
+    assert meta.delete_repository("library/app") is True
+    assert meta.delete_repository("library/app") is False  # counted down once
+    assert meta.repository_counts(["library", "other", "none"]) == {"library": 1, "other": 1, "none": 0}
+
+
 def test_one_background_copy_of_a_blob_at_a_time_until_it_ends_or_runs_out(meta):
     """A proxy cache's claim on copying a big blob (proxy_cache.py: start_fill)."""
     digest = digest_of("big layer")

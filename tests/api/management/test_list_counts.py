@@ -133,7 +133,7 @@ def test_a_wrong_guess_about_the_repository_is_a_conflict_and_counts_nothing(wor
     missing = ManifestRecord(record.digest, record.media_type, record.size, record.body, created=now)
     with pytest.raises(Conflict):  # deleted meanwhile
         world.svc.meta.put_manifest(f"{project}/gone", missing, "y", now, new_repository=False)
-    assert size(world, keys.repositories_list(project)) == 1
+    assert world.svc.meta.repository_counts([project]) == {project: 1}
 
 
 def test_sorts_and_filters_key_order_cannot_serve_still_work(world, admin):
@@ -205,6 +205,5 @@ def test_counters_set_from_the_table_equal_the_counters_kept(world, admin):
     }
     names = list(kept)
     assert {k: v for k, v in world.svc.table.counts(names).items() if v or kept[k]} == {k: v for k, v in kept.items() if v}
-    assert world.svc.table.counts([keys.repositories_list(project), keys.robots_list(project)]) == {
-        keys.repositories_list(project): 1, keys.robots_list(project): 1,
-    }
+    assert world.svc.meta.repository_counts([project]) == {project: 1}
+    assert world.svc.table.counts([keys.robots_list(project)]) == {keys.robots_list(project): 1}
