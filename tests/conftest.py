@@ -173,8 +173,8 @@ def berth_stack(aws_credentials) -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 def slapd():
     """A private OpenLDAP server (tests/ldap_server.py) shared by every test of the
-    run that needs one (tests/ldap, and the token service's LDAP tests in
-    tests/api/auth). No slapd means these tests error out, never skip: run
+    run that needs one (tests/ldap, an e2e-tier folder: `make check` needs no system
+    package). No slapd means these tests error out, never skip: run
     scripts/install-system-deps.sh."""
     from tests.ldap_server import Slapd
 

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.roles import Role
 from tests.api.auth.conftest import PASSWORD, World, make_world, unverified_claims
-from tests.api.auth.test_ldap_tokens import configure
+from tests.ldap.tokens.test_ldap_tokens import configure
 from tests.ldap_server import DEVS, PASSWORDS
 
 SCOPE = "repository:team/app:pull,push"
