@@ -26,6 +26,8 @@ from chalicelib.meta.login_attempts import Buckets
 
 if TYPE_CHECKING:
     from chalicelib.meta.accounts import AccountStore
+    from chalicelib.meta.audit import AuditLog
+    from chalicelib.meta.login_attempts import LoginAttemptStore, Read
 
 logger = logging.getLogger("berth.auth.login")
 MAX_NAME = 255
@@ -45,8 +47,8 @@ class LoginGate:
         self,
         accounts: AccountStore,
         authenticator: Any,
-        attempts: Any,
-        audit: Any,
+        attempts: LoginAttemptStore,
+        audit: AuditLog,
         *,
         policy: Callable[[], Policy],
         clock: Callable[[], float],
@@ -103,7 +105,7 @@ class LoginGate:
         return Login(principal, context)
 
     def _failed(
-        self, username: str, source_ip: str, wanted, buckets: Buckets, policy: Policy, refusal: str | None, audited: bool
+        self, username: str, source_ip: str, wanted: Read, buckets: Buckets, policy: Policy, refusal: str | None, audited: bool
     ) -> None:
         logger.info("login failed", extra={"user": username[:64], "source_ip": source_ip, "reason": refusal or "credentials"})
         try:
@@ -143,7 +145,7 @@ class LoginGate:
         except (ClientError, BotoCoreError):
             logger.exception("failed-login audit entry not written")
 
-    def _succeeded(self, wanted, buckets: Buckets) -> None:
+    def _succeeded(self, wanted: Read, buckets: Buckets) -> None:
         try:
             self._attempts.remember_success(wanted, buckets)
         except (ClientError, BotoCoreError):
