@@ -52,6 +52,7 @@ from chalicelib.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from chalicelib.meta.registry import Referrer
 from chalicelib.oci.digests import Digest
 
 logger = logging.getLogger("berth.proxy_cache")
@@ -228,7 +229,7 @@ class ProxyCache:
         return _from_tag(cached)
 
     # -- referrers -----------------------------------------------------------------------------
-    def referrers(self, upstream: Upstream, repository: str, subject: str, cached: list[dict]) -> list[dict]:
+    def referrers(self, upstream: Upstream, repository: str, subject: str, cached: list[Referrer]) -> list[Referrer]:
         """The referrers of `subject`: what is cached, or, with nothing cached, what the upstream
         lists (OCI 1.1's referrers API; nothing where it has none). A referrer the upstream
         lists is fetched, verified and cached when a client asks for it by digest. An upstream
@@ -241,7 +242,7 @@ class ProxyCache:
             logger.warning("proxy cache: the upstream's referrers were not read",
                            extra={"repository": repository, "subject": subject, "reason": _reason(exc)})
             return []
-        return [d for d in (_descriptor(item) for item in listed[:1000]) if d is not None]
+        return [r for r in (_referrer(item) for item in listed[:1000]) if r is not None]
 
     # -- blobs ---------------------------------------------------------------------------------
     def fetch_blob(self, upstream: Upstream, repository: str, digest: str) -> str | None:
@@ -376,21 +377,21 @@ class _NoUpstream:
         return fail
 
 
-def _descriptor(item: Any) -> dict | None:
-    """An upstream's referrer descriptor, if it is one (its fields as the referrers API has them)."""
+def _referrer(item: Any) -> Referrer | None:
+    """An upstream's referrer descriptor, if it is one, as a record (the fields of the wrong
+    type left out, media types cut to 255 characters)."""
     if not isinstance(item, dict) or not isinstance(item.get("mediaType"), str) or not isinstance(item.get("size"), int):
         return None
     try:
         digest = str(Digest.parse(str(item.get("digest"))))
     except (InvalidDigest, UnsupportedDigest):  # whatever the upstream wrote
         return None
-    out: dict[str, Any] = {"mediaType": item["mediaType"][:255], "digest": digest, "size": item["size"]}
-    if isinstance(item.get("artifactType"), str):
-        out["artifactType"] = item["artifactType"][:255]
+    artifact_type = item.get("artifactType")
     annotations = item.get("annotations")
-    if isinstance(annotations, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
-        out["annotations"] = annotations
-    return out
+    if not (isinstance(annotations, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in annotations.items())):
+        annotations = None
+    return Referrer(digest, item["mediaType"][:255], item["size"],
+                    artifact_type[:255] if isinstance(artifact_type, str) else None, annotations)
 
 
 def declared_sizes(data: bytes) -> dict[str, int]:

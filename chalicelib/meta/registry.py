@@ -169,6 +169,19 @@ class PushReads:
     in_blob_count: frozenset = frozenset()  # counted blobs whose record counts the project (meta/gc_ledger.py)
 
 
+@dataclass(frozen=True)
+class Referrer:
+    """A manifest whose subject is another (a signature, an SBOM): what the referrers API
+    lists of it. artifact_type and annotations are None when the manifest has none (empty
+    ones count as none; annotations too large for the item are left out too)."""
+
+    digest: str
+    media_type: str
+    size: int
+    artifact_type: str | None = None
+    annotations: dict[str, str] | None = None
+
+
 @dataclass
 class TagRecord:
     tag: str
@@ -381,9 +394,8 @@ class RegistryMeta(Protocol):
         ...
 
     # -- referrers
-    def list_referrers(self, name: str, subject: str) -> list[dict[str, Any]]:
-        """The OCI descriptors (mediaType, digest, size, artifactType, annotations) of the
-        repository's manifests whose subject is `subject`."""
+    def list_referrers(self, name: str, subject: str) -> list[Referrer]:
+        """The repository's manifests whose subject is `subject`, in digest order."""
         ...
 
     # -- repositories
@@ -1071,21 +1083,19 @@ class DynamoRegistryMeta:
             raise
 
     # -- referrers ---------------------------------------------------------------
-    def list_referrers(self, name: str, subject: str) -> list[dict[str, Any]]:
+    def list_referrers(self, name: str, subject: str) -> list[Referrer]:
+        """The subject's referrer entries (one Query; their sort keys end in the digest)."""
         prefix = keys.referrer_prefix(subject)
-        out = []
-        for item in self._t.query_all(keys.repo_pk(name), low=prefix, high=_prefix_end(prefix)):
-            desc: dict[str, Any] = {
-                "mediaType": item["media_type"],
-                "digest": item["digest"],
-                "size": int(item["nbytes"]),
-            }
-            if item.get("artifact_type"):
-                desc["artifactType"] = item["artifact_type"]
-            if item.get("annotations"):
-                desc["annotations"] = json.loads(item["annotations"])
-            out.append(desc)
-        return out
+        return [
+            Referrer(
+                digest=item["digest"],
+                media_type=item["media_type"],
+                size=int(item["nbytes"]),
+                artifact_type=item.get("artifact_type") or None,
+                annotations=json.loads(item["annotations"]) if item.get("annotations") else None,
+            )
+            for item in self._t.query_all(keys.repo_pk(name), low=prefix, high=_prefix_end(prefix))
+        ]
 
 
 @dataclass

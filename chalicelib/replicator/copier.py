@@ -61,9 +61,9 @@ class Copier:
         self._say(stats, f"copy {src_repo}@{manifest.digest} ({manifest.media_type}) to {dst_repo}")
         self._tree(src_repo, dst_repo, manifest, stats, depth=0)
         for referrer in self.src.referrers(src_repo, manifest.digest)[:MAX_REFERRERS]:
-            child = self.src.manifest(src_repo, referrer["digest"])
+            child = self.src.manifest(src_repo, referrer.digest)
             if child is not None:
-                self._say(stats, f"referrer {child.digest} ({referrer.get('artifactType', '')})")
+                self._say(stats, f"referrer {child.digest} ({referrer.artifact_type or ''})")
                 self._tree(src_repo, dst_repo, child, stats, depth=0)
         for tag in tags:
             current = self.dst.manifest_digest(dst_repo, tag)

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from chalicelib import artifacts
-from chalicelib.errors import ManifestBlobUnknown, ManifestNotFound, RemoteRegistryError
-from chalicelib.meta.registry import ManifestRecord
+from chalicelib.errors import (
+    InvalidDigest,
+    ManifestBlobUnknown,
+    ManifestNotFound,
+    RemoteRegistryError,
+    UnsupportedDigest,
+)
+from chalicelib.meta.registry import ManifestRecord, Referrer
 from chalicelib.oci.digests import Digest, looks_like_digest
 from chalicelib.oci.manifests import parse_manifest
 from chalicelib.registry.handlers.common import write_guard
@@ -43,7 +49,7 @@ class Endpoint(Protocol):
     def open_blob(self, repository: str, digest: str) -> OpenBlob: ...
     def write_blob(self, repository: str, digest: str, source: BinaryIO, size: int, *, chunked: bool) -> None: ...
     def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> None: ...
-    def referrers(self, repository: str, digest: str) -> list[dict]: ...
+    def referrers(self, repository: str, digest: str) -> list[Referrer]: ...
     def delete(self, repository: str, reference: str) -> bool: ...
 
 
@@ -119,7 +125,7 @@ class LocalEndpoint:
         except ManifestBlobUnknown as exc:
             raise RemoteRegistryError(f"{repository}: {exc.message}; the manifest is not put") from None
 
-    def referrers(self, repository: str, digest: str) -> list[dict]:
+    def referrers(self, repository: str, digest: str) -> list[Referrer]:
         return self.svc.meta.list_referrers(repository, digest)
 
     def delete(self, repository: str, reference: str) -> bool:
@@ -168,14 +174,29 @@ class RemoteEndpoint:
     def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> None:
         self.client.put_manifest(repository, reference, manifest)
 
-    def referrers(self, repository: str, digest: str) -> list[dict]:
-        return self.client.referrers(repository, digest)
+    def referrers(self, repository: str, digest: str) -> list[Referrer]:
+        """The registry's referrers of `digest` that name a digest (what a copy follows)."""
+        return [r for r in map(_referrer, self.client.referrers(repository, digest)) if r is not None]
 
     def delete(self, repository: str, reference: str) -> bool:
         """The artifact (a digest) or the tag alone; False if it was not there."""
         if looks_like_digest(reference):
             return self.client.delete_manifest(repository, reference)
         return self.client.delete_tag(repository, reference)
+
+
+def _referrer(item: object) -> Referrer | None:
+    """A registry's referrer descriptor as a record; None if it is none (mediaType, digest and
+    size are required: image-spec descriptor.md). The copy reads the referrer's manifest by
+    its digest, which checks the rest."""
+    if not isinstance(item, dict) or not isinstance(item.get("mediaType"), str) or not isinstance(item.get("size"), int):
+        return None
+    try:
+        digest = str(Digest.parse(str(item.get("digest"))))
+    except (InvalidDigest, UnsupportedDigest):
+        return None
+    artifact_type = item.get("artifactType")
+    return Referrer(digest, item["mediaType"], item["size"], artifact_type if isinstance(artifact_type, str) else None)
 
 
 class _Verified:

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from chalicelib.meta import keys
-from chalicelib.meta.registry import DynamoRegistryMeta, ManifestRecord, TagRecord
+from chalicelib.meta.registry import DynamoRegistryMeta, ManifestRecord, Referrer, TagRecord
 from chalicelib.oci import mediatypes as mt
 from chalicelib.oci.digests import Digest
 from tests.contract.helpers import T0
@@ -169,23 +169,19 @@ def test_put_manifest_with_subject_makes_a_referrer(meta):
         annotations={"org.example.kind": "sbom"},
     )
     sig = record("sig", subject=subject.digest, media_type=mt.OCI_MANIFEST, artifact_type=None)
+    bare = record("bare", subject=subject.digest, artifact_type="", annotations={})  # empty ones are none
     meta.put_manifest(NAME, sbom, None, T0)
     meta.put_manifest(NAME, sig, None, T0)
-    referrers = sorted(meta.list_referrers(NAME, subject.digest), key=lambda d: d["digest"])
+    meta.put_manifest(NAME, bare, "bare", T0)
     expected = sorted(
         [
-            {
-                "mediaType": mt.OCI_MANIFEST,
-                "digest": sbom.digest,
-                "size": sbom.size,
-                "artifactType": "application/vnd.example.sbom",
-                "annotations": {"org.example.kind": "sbom"},
-            },
-            {"mediaType": mt.OCI_MANIFEST, "digest": sig.digest, "size": sig.size},
+            Referrer(sbom.digest, mt.OCI_MANIFEST, sbom.size, "application/vnd.example.sbom", {"org.example.kind": "sbom"}),
+            Referrer(sig.digest, mt.OCI_MANIFEST, sig.size),
+            Referrer(bare.digest, mt.OCI_MANIFEST, bare.size),
         ],
-        key=lambda d: d["digest"],
+        key=lambda r: r.digest,
     )
-    assert referrers == expected
+    assert meta.list_referrers(NAME, subject.digest) == expected  # in digest order
     # the subject need not exist, and referrers are per repository and per subject
     assert meta.get_manifest(NAME, subject.digest) is None
     assert meta.list_referrers("library/other", subject.digest) == []
