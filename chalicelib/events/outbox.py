@@ -59,8 +59,12 @@ class Outbox:
     # what the stores call: they name the change ("artifact.pushed"), this module owns
     # the types, the subjects and the common fields
     def repository_change(self, kind: str, repository: str, reference: str, data: dict[str, Any]) -> dict[str, Any]:
+        return put_op(self.item(self.repository_event(kind, repository, reference, data)))
+
+    def repository_event(self, kind: str, repository: str, reference: str, data: dict[str, Any]) -> Event:
+        """The event of a change to a repository ("artifact.pushed"), by the current actor."""
         fields = {"repository": repository, "project": repository.split("/", 1)[0], "reference": reference, **data}
-        return self.put(_REPOSITORY_CHANGES[kind], reference_of(repository, reference), fields)
+        return self.event(_REPOSITORY_CHANGES[kind], reference_of(repository, reference), fields)
 
     def project_change(self, kind: str, project: str, data: dict[str, Any]) -> dict[str, Any]:
         return put_op(self.item(self.project_event(kind, project, data)))

@@ -28,10 +28,10 @@ INLINE_ANNOTATIONS_LIMIT = 192 * 1024
 MAX_TRANSACTION = 100
 # an index's children held in its transaction (beyond, an index of very many children
 # relies on garbage collection's grace period alone: docs/decisions/garbage-collection.md)
-_MAX_HELD_CHILDREN = 50
+MAX_HELD_CHILDREN = 50
 # how many times an upload waits for a garbage collection to finish deleting the blob's old
 # record (about 20 s in all, backing off to a second)
-_GONE_WAITS = 25
+GONE_WAITS = 25
 
 
 def _annotations_attr(annotations: dict[str, str] | None) -> str | None:
@@ -536,7 +536,7 @@ class DynamoRegistryMeta:
         record["Update"]["ConditionExpression"] = "attribute_not_exists(PK)"
         candidate = gc_ledger.candidate_op(digest, keys.project_of(name), now)
         wait = 0.05
-        for _ in range(_GONE_WAITS):
+        for _ in range(GONE_WAITS):
             try:
                 self._write([put_op(link), record, _upload_claim(upload_id, digest, now), candidate], guard=project)
                 return key
@@ -693,7 +693,7 @@ class DynamoRegistryMeta:
             ops.append(tag_op)
         ops += self._event("artifact.pushed", name, tag if tag is not None else record.digest, _artifact_data(record, tag))
         held = [c for c in dict.fromkeys(hold_children) if c != record.digest]
-        if len(held) <= _MAX_HELD_CHILDREN:
+        if len(held) <= MAX_HELD_CHILDREN:
             ops += [_when_exists(update_op(pk, keys.manifest_sk(c), f"SET {VERSION} = :v", {":v": _new_version()})) for c in held]
         if record.subject:
             ops.append(

@@ -1,29 +1,116 @@
-"""DynamoRegistryMeta (the RegistryMeta Protocol's DynamoDB implementation) against DynamoDB on moto: links, manifests, tags, referrers, lists."""
+"""The registry metadata's store contract (chalicelib/meta/registry.py, RegistryMeta), run
+against each implementation: DynamoRegistryMeta on moto, and MemoryRegistryMeta
+(chalicelib/meta/registry_memory.py). What one answers, the other must.
+
+Other stores' operations joining a write (`extra`) are those of the same backend's stores
+(the quota's change: DynamoQuotas / MemoryQuotas), and the labels and garbage collection's
+ledger are read through their own stores (DynamoLabels / MemoryLabels, DynamoGC /
+MemoryGC over the registry's MemoryLedger). Tests marked DYNAMODB read the table's items
+or load it in bulk: they are about how the DynamoDB store keeps its data."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 
+from chalicelib.errors import Conflict
+from chalicelib.events.outbox import Outbox, event_of
 from chalicelib.meta import keys
-from chalicelib.meta.registry import DynamoRegistryMeta, ManifestRecord, Referrer, TagRecord
+from chalicelib.meta.gc import DynamoGC, MemoryGC
+from chalicelib.meta.immutable_rules import DynamoImmutableRules, MemoryImmutableRules
+from chalicelib.meta.labels import DynamoLabels, Label, MemoryLabels
+from chalicelib.meta.quotas import DynamoQuotas, MemoryQuotas
+from chalicelib.meta.registry import Doomed, DynamoRegistryMeta, ManifestRecord, Referrer, TagRecord
+from chalicelib.meta.registry_memory import MemoryRegistryMeta
+from chalicelib.meta.table import Table, unmarshal
 from chalicelib.oci import mediatypes as mt
 from chalicelib.oci.digests import Digest
-from tests.contract.helpers import T0
+from tests.contract.helpers import T0, conflicting_transact
 
 NAME = "library/app"
+
+
+@dataclass
+class Registry:
+    """The store under test, with the stores of the same backend it works with."""
+
+    meta: DynamoRegistryMeta | MemoryRegistryMeta
+    labels: DynamoLabels | MemoryLabels
+    quotas: DynamoQuotas | MemoryQuotas
+    rules: DynamoImmutableRules | MemoryImmutableRules
+    gc: DynamoGC | MemoryGC
+    make_project: Callable[[str], None]  # the project exists from now on (the `project=` guard)
+    commit: Callable[[list], None]  # runs other stores' operations on their own, as the domain does
+    emitted: Callable[[], list]  # the events the store wrote (DynamoDB: its outbox items)
+    table: Table | None = None  # DynamoDB's
+
+
+# how the DynamoDB store keeps its data: items, bulk loads
+DYNAMODB = pytest.mark.parametrize("registry", ["dynamodb"], indirect=True)
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def registry(request, clock) -> Registry:
+    clock.now = T0
+    outbox = Outbox("/berth/test", clock)
+    if request.param == "memory":
+        projects: set[str] = set()
+        rules = MemoryImmutableRules()
+        gc = MemoryGC(clock)
+        meta: MemoryRegistryMeta | None = None
+        labels = MemoryLabels(clock, lambda repository, digest: meta is not None and meta.get_manifest(repository, digest) is not None)
+        quota_store = MemoryQuotas(clock, lambda digest: meta is not None and meta.blob_live(digest))
+        meta = MemoryRegistryMeta(outbox, project_exists=projects.__contains__, ledger=gc.ledger, rules=rules.get,
+                                  quota=quota_store.get, counted=quota_store.blob_refs, labels=labels)
+
+        def run(ops: list) -> None:
+            for op in ops:
+                op()
+
+        memory = meta
+        return Registry(meta, labels, quota_store, rules, gc, projects.add, run, lambda: list(memory.emitted))
+    table = request.getfixturevalue("table")
+
+    def make_project(project: str) -> None:
+        table.put({"PK": keys.project_pk(project), "SK": keys.PROJECT_SK, "name": project})
+
+    def outbox_events() -> list:
+        raw = table.client.scan(TableName=table.name)["Items"]
+        found = [e for e in (event_of(unmarshal(i)) for i in raw) if e is not None]
+        return sorted(found, key=lambda e: (e.epoch, e.id))
+
+    return Registry(DynamoRegistryMeta(table, outbox), DynamoLabels(table, clock), DynamoQuotas(table, clock),
+                    DynamoImmutableRules(table), DynamoGC(table, clock), make_project, conflicting_transact(table),
+                    outbox_events, table)
+
+
+@pytest.fixture
+def meta(registry):
+    return registry.meta
+
+
+@pytest.fixture
+def labels(registry):
+    return registry.labels
 
 
 def digest_of(text: str) -> str:
     return str(Digest.of(text.encode()))
 
 
-def put_in_bulk(meta, table, monkeypatch, writes) -> None:
-    """put_manifest for each (name, record, tag), its items written in bulk.
+def put_in_bulk(registry: Registry, monkeypatch, writes) -> None:
+    """put_manifest for each (name, record, tag); on DynamoDB its items written in bulk.
 
     moto copies the whole table for every TransactWriteItems, so a thousand
     transactions take minutes; the items are exactly those put_manifest builds.
     """
+    meta, table = registry.meta, registry.table
+    if table is None:
+        for name, rec, tag in writes:
+            meta.put_manifest(name, rec, tag, T0)
+        return
     ops: list[dict] = []
     with monkeypatch.context() as mp:
         mp.setattr(table, "transact", ops.extend)
@@ -67,7 +154,19 @@ def test_link_blob(meta: DynamoRegistryMeta):
     assert meta.link_size("library/other", d) is None
 
 
-def test_link_keeps_the_first_created_time(meta, table):
+def test_a_second_link_links_the_blob_there_too(meta):
+    d = digest_of("layer")
+    meta.link_blob(NAME, d, 10, T0)
+    meta.link_blob("library/other", d, 10, T0 + 500)
+    assert meta.link_size("library/other", d) == 10
+    assert meta.link_size(NAME, d) == 10
+    assert meta.blob_size(d) == 10
+
+
+@DYNAMODB
+def test_link_keeps_the_first_created_time(registry):
+    # the record's creation time is the DynamoDB item's alone (the Protocol does not read it)
+    meta, table = registry.meta, registry.table
     d = digest_of("layer")
     meta.link_blob(NAME, d, 10, T0)
     meta.link_blob("library/other", d, 10, T0 + 500)
@@ -217,9 +316,9 @@ def test_delete_manifest_removes_its_tags_and_referrer_entry(meta):
     assert meta.delete_manifest(NAME, m.digest) is None
 
 
-def test_delete_manifest_with_more_tags_than_one_transaction(meta, table, monkeypatch):
+def test_delete_manifest_with_more_tags_than_one_transaction(registry, meta, monkeypatch):
     m = record()
-    put_in_bulk(meta, table, monkeypatch, [(NAME, m, f"t{i:03d}") for i in range(150)])
+    put_in_bulk(registry, monkeypatch, [(NAME, m, f"t{i:03d}") for i in range(150)])
     meta.put_manifest(NAME, record("keep"), "keep", T0)
     assert meta.delete_manifest(NAME, m.digest) == m
     assert meta.list_tags(NAME, last=None, limit=1000) == (["keep"], False)
@@ -232,14 +331,11 @@ def test_delete_manifest_in_another_repository_is_none(meta):
     assert meta.get_tag(NAME, "latest") is not None
 
 
-def test_repository_contents_reads_manifests_tags_and_labels_once(meta, table):
-    from chalicelib.meta.labels import DynamoLabels, Label
-
+def test_repository_contents_reads_manifests_tags_and_labels_once(meta, labels):
     a, b = record("a"), record("b")
     meta.put_manifest(NAME, a, "v1", T0)
     meta.put_manifest(NAME, a, "v2", T0 + 5)
     meta.put_manifest(NAME, b, None, T0)
-    labels = DynamoLabels(table, lambda: T0)
     label = labels.create(Label(name="golden", scope="g"))
     labels.add_to_artifact(NAME, b.digest, label)
     contents = meta.repository_contents(NAME)
@@ -249,16 +345,12 @@ def test_repository_contents_reads_manifests_tags_and_labels_once(meta, table):
     assert contents.labels == {b.digest: [label.label_id]}
 
 
-def test_delete_manifests_deletes_as_read_in_one_transaction(meta, table):
-    from chalicelib.meta.labels import DynamoLabels, Label
-    from chalicelib.meta.registry import Doomed
-
+def test_delete_manifests_deletes_as_read_in_one_transaction(meta, labels):
     subject, a = record("subject"), record("a")
     referrer = record("sig", subject=subject.digest)
     meta.put_manifest(NAME, subject, "base", T0)
     meta.put_manifest(NAME, a, "v1", T0)
     meta.put_manifest(NAME, referrer, None, T0)
-    labels = DynamoLabels(table, lambda: T0)
     label = labels.create(Label(name="lbl", scope="g"))
     labels.add_to_artifact(NAME, a.digest, label)
     contents = meta.repository_contents(NAME)
@@ -271,11 +363,7 @@ def test_delete_manifests_deletes_as_read_in_one_transaction(meta, table):
 
 
 @pytest.mark.parametrize("change", ["tagged", "put again", "tag moved", "labelled"])
-def test_delete_manifests_deletes_nothing_when_anything_changed_since_the_read(meta, table, change):
-    from chalicelib.errors import Conflict
-    from chalicelib.meta.labels import DynamoLabels, Label
-    from chalicelib.meta.registry import Doomed
-
+def test_delete_manifests_deletes_nothing_when_anything_changed_since_the_read(meta, labels, change):
     a, b, c = record("a"), record("b"), record("c")
     meta.put_manifest(NAME, a, "v1", T0)
     meta.put_manifest(NAME, b, "v2", T0)
@@ -288,8 +376,7 @@ def test_delete_manifests_deletes_nothing_when_anything_changed_since_the_read(m
     elif change == "tag moved":
         meta.put_manifest(NAME, c, "v2", T0)  # v2 names c now
     else:
-        labels = DynamoLabels(table, lambda: T0)
-        labels.add_to_artifact(NAME, b.digest, labels.create(Label(name="late", scope="g")))
+            labels.add_to_artifact(NAME, b.digest, labels.create(Label(name="late", scope="g")))
     doomed = [Doomed(contents.manifests[a.digest], ("v1",)), Doomed(contents.manifests[b.digest], ("v2",))]
     with pytest.raises(Conflict):
         meta.delete_manifests(NAME, doomed)
@@ -348,11 +435,11 @@ def test_list_tags_only_lists_tags(meta):
     assert meta.list_tags(NAME, last=None, limit=100) == (["only"], False)
 
 
-def test_a_thousand_tags_in_pages_of_a_hundred(meta, table, monkeypatch):
+def test_a_thousand_tags_in_pages_of_a_hundred(registry, meta, monkeypatch):
     m = record()
     tags = [f"v{i}" for i in range(1000)]
     random.Random(2).shuffle(tags)
-    put_in_bulk(meta, table, monkeypatch, [(NAME, m, tag) for tag in tags])
+    put_in_bulk(registry, monkeypatch, [(NAME, m, tag) for tag in tags])
     assert meta.get_tag(NAME, tags[0]).digest == m.digest
     listed, pages = _pages(lambda **kw: meta.list_tags(NAME, **kw), 100)
     assert listed == sorted(tags)
