@@ -478,12 +478,12 @@ class MemoryRegistryMeta:
     def repositories_in_order(self, project: str) -> _Repositories:
         return _Repositories(lambda: {n: r for n, r in self._catalog.items() if n.startswith(project + "/")})
 
-    def list_size(self, *lists: str) -> dict[str, int]:
-        projects: dict[str, int] = {}
+    def repository_counts(self, projects: Iterable[str]) -> dict[str, int]:
+        counts = {p: 0 for p in projects}
         for name in self._catalog:
-            projects[keys.project_of(name)] = projects.get(keys.project_of(name), 0) + 1
-        return {n: projects.get(n[len(keys.repositories_list("")) :], 0) if n.startswith(keys.repositories_list(""))
-                else 0 for n in lists}
+            if keys.project_of(name) in counts:
+                counts[keys.project_of(name)] += 1
+        return counts
 
     def delete_repository(self, name: str) -> bool:
         if name not in self._catalog:
