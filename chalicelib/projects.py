@@ -4,7 +4,8 @@ that does not exist yet (the token service creates it, as ECR's create-on-push).
 
 - A name is Harbor's: 1-255 lower-case letters and digits with single `.`, `_` or
   `-` between them; `service`, `api` and `ui` are paths under /v2, not projects.
-- The creator becomes the project's admin, and the creation is in the audit log.
+- The creator becomes the project's admin; the creation's project.created event, written in
+  its transaction, is what the audit log enters (chalicelib/events/audit.py).
 - A project that still holds repositories is not deleted.
 """
 from __future__ import annotations
@@ -12,11 +13,9 @@ from __future__ import annotations
 import logging
 import re
 
-from chalicelib import audit
 from chalicelib.dependencies import DomainDependencies
 from chalicelib.errors import BerthError, InvalidName
 from chalicelib.meta.accounts import AccountNotFound, Project
-from chalicelib.meta.audit import AuditEntry
 
 logger = logging.getLogger("berth.projects")
 
@@ -47,7 +46,7 @@ def is_valid_name(name: str) -> bool:
     return True
 
 
-def create(svc: DomainDependencies, name: str, creator: str, *, public: bool = False, metadata: dict | None = None, source_ip: str = "",
+def create(svc: DomainDependencies, name: str, creator: str, *, public: bool = False, metadata: dict | None = None,
            registry_id: int = 0) -> Project:
     """Create the project with `creator` as its admin. Conflict if it exists. `registry_id`:
     a proxy cache project of that upstream registry (chalicelib/proxy_cache.py)."""
@@ -60,10 +59,6 @@ def create(svc: DomainDependencies, name: str, creator: str, *, public: bool = F
     except AccountNotFound:
         # the bootstrap admin without an account item yet: the project, for administrators
         project = svc.accounts.create_project(new)
-    audit.record(
-        svc,
-        AuditEntry(username=creator, operation="create", resource_type="project", resource=name, project=name, source_ip=source_ip),
-    )
     logger.info("project created", extra={"project": name, "user": creator})
     return project
 

@@ -1,11 +1,16 @@
-"""The audit log's consumer: registry pushes, pulls and deletes become audit
-entries (chalicelib/meta/audit.py), written by the `audit_events` function
-(app.py) from the queue its bus rule fills (infra/berth.yaml, AuditEventsRule).
+"""The audit log's consumer: the changes a domain event carries become audit entries
+(chalicelib/meta/audit.py), written by the `audit_events` function (app.py) from the
+queue its bus rule fills (infra/berth.yaml, AuditEventsRule).
 
-Idempotent: an entry's id and time come from its event's, so an event delivered
-twice writes the same items again. Only changes made through /v2 are entered
-here; the management API enters its own changes (chalicelib/management/audit.py),
-as Harbor words them.
+Which changes (docs/decisions/audit-entries.md): registry pushes, pulls and deletes
+(`via` registry), and the management API's changes whose event its own transaction
+writes: a tag created or deleted, a project created (also on push, `via` token) or
+deleted. Each is entered as Harbor words it, as the management API's dispatcher words
+the changes it still enters itself (chalicelib/management/audit.py record_change): the
+same username, operation, resource type, resource, project and address.
+
+Idempotent: an entry's id and time come from its event's, so an event delivered twice
+writes the same items again.
 """
 from __future__ import annotations
 
@@ -19,6 +24,9 @@ from chalicelib.events.envelope import (
     ARTIFACT_DELETED,
     ARTIFACT_PULLED,
     ARTIFACT_PUSHED,
+    PROJECT_CREATED,
+    PROJECT_DELETED,
+    TAG_CREATED,
     TAG_DELETED,
     Event,
     NotAnEvent,
@@ -28,24 +36,45 @@ from chalicelib.meta.audit import AuditEntry, entry_id
 
 logger = logging.getLogger("berth.events")
 
-# event type -> Harbor's audit operation; a DELETE of /v2/<name>/manifests/<tag> removes
-# the tag, which Harbor's log shows as the deletion of the artifact <name>:<tag>
-OPERATIONS = {ARTIFACT_PUSHED: "push", ARTIFACT_PULLED: "pull", ARTIFACT_DELETED: "delete", TAG_DELETED: "delete"}
+# (how the change came, event type) -> (Harbor's operation, resource type). A DELETE of
+# /v2/<name>/manifests/<tag> removes the tag, which Harbor's log shows as the deletion of the
+# artifact <name>:<tag>; the management API's tag routes are Harbor's tag operations. What
+# an event of another `via` carries (a copy's artifact.pushed, a retention run's deletions)
+# is not entered from it: docs/decisions/audit-entries.md.
+ENTERED = {
+    ("registry", ARTIFACT_PUSHED): ("push", "artifact"),
+    ("registry", ARTIFACT_PULLED): ("pull", "artifact"),
+    ("registry", ARTIFACT_DELETED): ("delete", "artifact"),
+    ("registry", TAG_DELETED): ("delete", "artifact"),
+    ("management", TAG_CREATED): ("create", "tag"),
+    ("management", TAG_DELETED): ("delete", "tag"),
+    ("management", PROJECT_CREATED): ("create", "project"),
+    ("token", PROJECT_CREATED): ("create", "project"),  # a system administrator's push into a new project
+    ("management", PROJECT_DELETED): ("delete", "project"),
+}
+TYPES = frozenset(kind for _, kind in ENTERED)  # what the audit rule of the bus matches
+_PROJECT_EVENTS = (PROJECT_CREATED, PROJECT_DELETED)
 
 
 def entry_for(event: Event) -> AuditEntry | None:
-    operation = OPERATIONS.get(event.type)
-    if operation is None or event.data.get("via") != "registry":
+    entered = ENTERED.get((str(event.data.get("via")), event.type))
+    if entered is None:
         return None
+    operation, resource_type = entered
     data = event.data
+    project = str(data["project"])
+    if event.type in _PROJECT_EVENTS:
+        resource = project
+    else:
+        resource = reference_of(str(data["repository"]), str(data["reference"]))
     at = event.epoch
     low_bits = int.from_bytes(hashlib.sha256(event.id.encode()).digest()[:2], "big")
     return AuditEntry(
         username=str(data.get("operator") or "anonymous"),
         operation=operation,
-        resource_type="artifact",
-        resource=reference_of(str(data["repository"]), str(data["reference"])),
-        project=str(data["project"]),
+        resource_type=resource_type,
+        resource=resource,
+        project=project,
         source_ip=str(data.get("source_ip") or ""),
         op_time=at,
         id=entry_id(at, low_bits),

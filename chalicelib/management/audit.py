@@ -1,8 +1,10 @@
 """The audit log: /audit-logs (system administrators) and /projects/{p}/logs
 (members with log.read), and `record_change`, which the dispatcher calls once
-for every successful change made through this API (chalicelib/audit.py records). Pushes, pulls and deletes
-through /v2 are entered by the domain events' audit consumer
-(chalicelib/events/audit.py).
+for every successful change made through this API that no domain event carries
+(chalicelib/audit.py records). The changes an event of their own transaction carries
+(a tag created or deleted, a project created or deleted), and pushes, pulls and deletes
+through /v2, are entered by the domain events' audit consumer (chalicelib/events/audit.py),
+in the same words: docs/decisions/audit-entries.md.
 
 Reads pick the narrowest partition the query names (user, operation, project,
 else the days of the time range; chalicelib/meta/audit.py) and filter the rest.
@@ -182,13 +184,12 @@ def _moment(text: str) -> float:
 
 # -- writing: the entry for a change made through this API (recorded by chalicelib/audit.py) ----
 def record_change(svc: ManagementDependencies, req: Request, route, params: dict, body: dict | None) -> None:
-    """The entry for a successful POST, PUT, PATCH or DELETE of this API."""
+    """The entry for a successful POST, PUT, PATCH or DELETE of this API (a route whose
+    change its event enters is not `audited`: management/routes.py)."""
     principal = req.identity
     username = principal.name if principal is not None else (body or {}).get("username", "")
     project = _project(svc, req, params, body)
-    kind = {"create_tag": "tag", "delete_tag": "tag", "update_configurations": "configuration"}.get(
-        route.name, route.operation.tag
-    )
+    kind = {"update_configurations": "configuration"}.get(route.name, route.operation.tag)
     audit.record(
         svc,
         AuditEntry(
@@ -210,7 +211,7 @@ def _project(svc: ManagementDependencies, req: Request, params: dict, body: dict
             return find_project(svc, req, str(params["project_name_or_id"])).name
         except BadRequest:
             return None
-        except NotFound:  # gone: the change was its deletion
+        except NotFound:  # gone meanwhile (its deletion is entered from its event)
             return str(params["project_name_or_id"])
     if body and isinstance(body.get("project_name"), str):
         return body["project_name"]
@@ -224,10 +225,6 @@ def _resource(route, params: dict, body: dict | None, project: str | None) -> st
     body = body or {}
     if "repository_name" in params:
         name = f"{params['project_name']}/{params['repository_name']}"
-        if "tag_name" in params:
-            return f"{name}:{params['tag_name']}"
-        if route.name == "create_tag":
-            return f"{name}:{body.get('name', '')}"
         if "reference" in params:
             reference = str(params["reference"])
             return f"{name}@{reference}" if ":" in reference else f"{name}:{reference}"

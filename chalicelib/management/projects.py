@@ -275,8 +275,7 @@ def create_project(svc: ManagementDependencies, req: Request, body: dict) -> Res
         metadata["public"] = "true" if public else "false"
     limit = _storage_limit(req, body)
     project = project_service.create(
-        svc, name, principal.name, public=metadata.get("public") == "true", metadata=metadata, source_ip=req.source_ip,
-        registry_id=registry_id,
+        svc, name, principal.name, public=metadata.get("public") == "true", metadata=metadata, registry_id=registry_id,
     )
     if limit is not None:
         svc.quotas.set_hard(project.name, limit)

@@ -77,7 +77,9 @@ class Route:
     template: str  # Harbor's: "/projects/{project_name_or_id}/members/{mid}"
     handler: Callable
     auth: str = "required"  # "required" | "optional" (anonymous allowed) | "public" (never checked)
-    audited: bool = True  # a successful change is recorded by the dispatcher (else by the handler)
+    # a successful change is entered by the dispatcher; False: by its domain event (chalicelib/events/
+    # audit.py, docs/decisions/audit-entries.md), or by the handler
+    audited: bool = True
 
     @property
     def operation(self) -> Operation:
@@ -156,7 +158,7 @@ ROUTES: tuple[Route, ...] = (
     # projects
     Route("GET", "/projects", projects.list_projects),
     Route("HEAD", "/projects", projects.head_project),
-    Route("POST", "/projects", projects.create_project, audited=False),  # chalicelib/projects.py records it
+    Route("POST", "/projects", projects.create_project, audited=False),  # its project.created event enters it
     Route("GET", _P + "/summary", projects.get_project_summary),
     Route("GET", _P + "/_deletable", projects.get_project_deletable),
     # members
@@ -182,11 +184,11 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", _P + "/immutabletagrules/{immutable_rule_id}", immutable.update_immutable_rule),
     Route("DELETE", _P + "/immutabletagrules/{immutable_rule_id}", immutable.delete_immutable_rule),
     # artifacts and tags (before repositories: see the module's docstring)
-    Route("DELETE", _ART + "/tags/{tag_name}", artifacts.delete_tag),
+    Route("DELETE", _ART + "/tags/{tag_name}", artifacts.delete_tag, audited=False),  # its tag.deleted event enters it
     Route("POST", _ART + "/labels", artifact_labels.add_label),
     Route("DELETE", _ART + "/labels/{label_id}", artifact_labels.remove_label),
     Route("GET", _ART + "/tags", artifacts.list_tags),
-    Route("POST", _ART + "/tags", artifacts.create_tag),
+    Route("POST", _ART + "/tags", artifacts.create_tag, audited=False),  # its tag.created event enters it
     Route("GET", _ART, artifacts.get_artifact),
     Route("DELETE", _ART, artifacts.delete_artifact),
     Route("GET", _REPO + "/artifacts", artifacts.list_artifacts),
@@ -198,7 +200,7 @@ ROUTES: tuple[Route, ...] = (
     # projects by name or id (after everything below a project)
     Route("GET", _P, projects.get_project),
     Route("PUT", _P, projects.update_project),
-    Route("DELETE", _P, projects.delete_project),
+    Route("DELETE", _P, projects.delete_project, audited=False),  # its project.deleted event enters it
     # the audit log
     Route("GET", "/audit-logs", audit.list_audit_logs),
     Route("GET", "/projects/{project_name}/logs", audit.get_logs),

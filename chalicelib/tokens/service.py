@@ -219,7 +219,7 @@ def _create_project(svc: TokenDependencies, req: Request, name: str, principal: 
 
     try:  # private, its creator as admin, as with POST /projects; its event names the administrator
         with acting_as(Actor(principal.name, req.source_ip, "token")):
-            return projects.create(svc, name, principal.name, source_ip=req.source_ip)
+            return projects.create(svc, name, principal.name)
     except Conflict:
         return svc.accounts.get_project(name)
 

@@ -266,3 +266,58 @@ def test_projects_created_and_deleted_name_their_actor(world):
         ("berth.project.created", "evproj", "carol", "management"),
         ("berth.project.deleted", "evproj", "carol", "management"),
     ]
+    # the management API's project changes are entered from these events, by their actor
+    entries = [(e.username, e.operation, e.resource_type, e.resource, e.source_ip) for e in world.audit("evproj")]
+    assert sorted(entries) == [
+        ("carol", "create", "project", "evproj", "198.51.100.4"),
+        ("carol", "delete", "project", "evproj", "198.51.100.4"),
+    ]
+
+
+def test_a_management_tag_change_is_entered_once_through_redeliveries_and_never_when_it_failed(world, monkeypatch):
+    """A tag created and one deleted through the management API (their events carry
+    `via` management): the audit consumer failing once and the forwarder crashing after
+    its PutEvents both deliver the events again; each change is entered once. A tag
+    creation refused (the tag exists) writes no event and so no entry."""
+    from chalicelib import artifacts
+    from chalicelib.errors import Conflict
+
+    manifest = push(world, "evt/app", "v1")
+    record = world.svc.meta.get_manifest("evt/app", manifest)
+    bob = Actor("bob", "192.0.2.9", "management")
+    with acting_as(bob):
+        world.svc.meta.create_tag("evt/app", "v2", record, 0)
+        with pytest.raises(Conflict):
+            world.svc.meta.create_tag("evt/app", "v1", record, 0)
+        assert artifacts.delete_tag(world.svc, "evt/app", "v2")
+        assert not artifacts.delete_tag(world.svc, "evt/app", "gone")
+    real_forward = world.delivery._forward
+    queue, consume = world.delivery._consumers[0]
+    crashes, failures = [], []
+
+    def crash_once(event, context):
+        out = real_forward(event, context)
+        if not crashes:
+            crashes.append(event)
+            raise RuntimeError("the function died before reporting success")
+        return out
+
+    def fail_once(event, context):
+        if not failures:
+            failures.append(event)
+            raise RuntimeError("DynamoDB was unavailable")
+        return consume(event, context)
+
+    monkeypatch.setattr(world.delivery, "_forward", crash_once)
+    monkeypatch.setattr(world.delivery, "_consumers", [(queue, fail_once)])
+    world.drain()
+    world.drain()
+    assert crashes and failures
+    tagged = [e for e in world.observed() if e["type"] in ("berth.tag.created", "berth.tag.deleted")]
+    assert len(tagged) == 4 and len({e["id"] for e in tagged}) == 2  # each on the bus twice
+    entries = sorted((e.username, e.operation, e.resource_type, e.resource, e.source_ip) for e in world.audit("evt"))
+    assert entries == [
+        ("anonymous", "push", "artifact", "evt/app:v1", "127.0.0.1"),
+        ("bob", "create", "tag", "evt/app:v2", "192.0.2.9"),
+        ("bob", "delete", "tag", "evt/app:v2", "192.0.2.9"),
+    ]

@@ -154,9 +154,31 @@ def test_audit_entries_come_from_registry_events_and_repeat_exactly():
     )
     assert audit.entry_for(Event.from_json(event.to_json())) == entry  # a second delivery, the same entry
     by_api = pushed(Actor("alice", "10.0.0.1", "management"))
-    assert audit.entry_for(by_api) is None  # the management API enters its own changes
-    created = outbox().event(envelope.PROJECT_CREATED, "p", {"project": "p"}, actor=Actor("a", via="registry"))
-    assert audit.entry_for(created) is None
+    assert audit.entry_for(by_api) is None  # a copy: its dispatcher enters it (one entry, not one per manifest)
+    created = outbox().event(envelope.PROJECT_CREATED, "p", {"project": "p"}, actor=Actor("a", via="system"))
+    assert audit.entry_for(created) is None  # the bootstrap's
+
+
+def test_the_management_apis_changes_an_event_carries_are_entered_as_its_dispatcher_words_them():
+    """The entries chalicelib/management/audit.py record_change wrote for these routes."""
+    bob = Actor("bob", "192.0.2.7", "management")
+    tag = {"repository": "lib/app", "project": "lib", "reference": "v2", "tag": "v2"}
+
+    def fields(kind: str, subject: str, data: dict, actor: Actor = bob):
+        entry = audit.entry_for(outbox().event(kind, subject, data, actor=actor))
+        return None if entry is None else (entry.username, entry.operation, entry.resource_type, entry.resource,
+                                           entry.project, entry.source_ip, entry.succeeded)
+
+    assert fields(envelope.TAG_CREATED, "lib/app:v2", tag) == ("bob", "create", "tag", "lib/app:v2", "lib", "192.0.2.7", True)
+    assert fields(envelope.TAG_DELETED, "lib/app:v2", tag) == ("bob", "delete", "tag", "lib/app:v2", "lib", "192.0.2.7", True)
+    project = {"project": "lib", "project_id": 3, "public": False}
+    assert fields(envelope.PROJECT_CREATED, "lib", project) == ("bob", "create", "project", "lib", "lib", "192.0.2.7", True)
+    assert fields(envelope.PROJECT_DELETED, "lib", project) == ("bob", "delete", "project", "lib", "lib", "192.0.2.7", True)
+    on_push = Actor("admin", "198.51.100.1", "token")
+    assert fields(envelope.PROJECT_CREATED, "lib", project, on_push) == ("admin", "create", "project", "lib", "lib", "198.51.100.1", True)
+    assert fields(envelope.PROJECT_DELETED, "lib", project, Actor("system")) is None
+    deleted = {**tag, "reference": "sha256:" + "a" * 64, "digest": "sha256:" + "a" * 64, "tags": ["v2"]}
+    assert fields(envelope.ARTIFACT_DELETED, "lib/app@sha256:" + "a" * 64, deleted) is None  # its dispatcher enters it
 
 
 def test_audit_reads_eventbridge_events_from_the_queue():
@@ -193,4 +215,4 @@ def test_the_audit_rule_matches_what_the_consumer_enters():
     template = load_template(Path(__file__).resolve().parents[2] / "infra" / "berth.yaml")
     pattern = template["Resources"]["AuditEventsRule"]["Properties"]["EventPattern"]
     assert pattern["source"] == [forwarder.BUS_SOURCE]
-    assert set(pattern["detail-type"]) == set(audit.OPERATIONS)
+    assert set(pattern["detail-type"]) == set(audit.TYPES)

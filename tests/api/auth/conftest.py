@@ -19,7 +19,7 @@ import pytest
 
 from tests.api.conftest import API_VERSION, ApiClient, Reply, _check_reply, check_body_type
 from tests.api.helpers import OCI_MANIFEST, PASSWORD, basic, digest, encode, password_hash, with_query
-from tests.conftest import create_stack, make_services, stack_env
+from tests.conftest import create_stack, in_process_delivery, make_services, stack_env
 
 ADMIN_PASSWORD = "Admin-Passw0rd"
 SERVICE = "berth-registry"
@@ -59,8 +59,20 @@ class World:
     outputs: dict[str, str]
     api: ApiClient = field(init=False)
 
+    delivery: object = field(init=False, default=None)
+
     def __post_init__(self):
         self.api = WorldClient(self.svc)
+
+    def drain_events(self) -> int:
+        """Deliver the domain events written so far to their consumers (the audit log's: a
+        project created on push is entered from its event)."""
+        import app as app_module
+
+        if self.delivery is None:
+            self.delivery = in_process_delivery(self.svc.aws_session, self.outputs)
+        with app_module.serving(self.svc):
+            return self.delivery.drain()
 
     # -- accounts ------------------------------------------------------------------
     def user(self, name: str, *, sysadmin: bool = False, password: str = PASSWORD):

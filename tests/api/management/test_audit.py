@@ -4,6 +4,7 @@ operation, day) with a retention TTL, and read back without scans."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from urllib.parse import urlencode
 
 import pytest
@@ -151,10 +152,12 @@ def test_an_audit_failure_does_not_fail_the_change(world, admin, monkeypatch):
     def broken(entry):
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "BatchWriteItem")
 
-    monkeypatch.setattr(world.svc.audit, "record", broken)
     name = world.name("unlogged")
-    assert admin.post("/projects", {"project_name": name}).status == 201
-    assert world.svc.accounts.get_project(name) is not None
+    world.project(name)
+    monkeypatch.setattr(world.svc.audit, "record", broken)
+    # a change its dispatcher enters (the entry of one an event carries is not written in the request)
+    assert admin.put(f"/projects/{name}", {"metadata": {"auto_scan": "true"}}).status == 200
+    assert world.svc.accounts.get_project(name).metadata["auto_scan"] == "true"
 
 
 @pytest.mark.parametrize("page_size", ["1", "2"])
@@ -163,6 +166,64 @@ def test_paging(world, admin, page_size):
     admin.post("/projects", {"project_name": name})
     admin.put(f"/projects/{name}", {"metadata": {"auto_scan": "true"}})
     admin.put(f"/projects/{name}", {"metadata": {"auto_scan": "false"}})
+    admin.api.drain_events()  # the project's creation is entered from its event
     reply = admin.get(f"/projects/{name}/logs?page_size={page_size}&page=2")
     assert reply.headers["x-total-count"] == "3"
     assert len(json.loads(reply.body)) == 1  # page 2 of 3 entries: the 2nd (size 1) or the 3rd (size 2)
+
+
+def test_a_change_its_event_carries_is_entered_once_as_its_dispatcher_worded_it(world, admin, monkeypatch):
+    """Tags created and deleted, projects created and deleted through this API are entered
+    from their domain events (docs/decisions/audit-entries.md): once, even when the event
+    reaches the audit log twice, and never for a change that failed."""
+    name = world.name("evt")
+    assert admin.post("/projects", {"project_name": name}).status == 201
+    digest = world.push(f"{name}/img", "t1")
+    tags = f"/projects/{name}/repositories/img/artifacts/{digest}/tags"
+    assert admin.post(tags, {"name": "t2"}).status == 201
+    assert admin.delete(f"{tags}/t2").status == 200
+    # failures write no event, so no entry
+    assert admin.post(tags, {"name": "t1"}).status == 409
+    assert admin.delete(f"{tags}/t2").status == 404
+    assert admin.post(tags, {"name": "bad tag"}).status == 400
+    assert admin.delete(f"/projects/{name}").status == 412  # it holds a repository
+    assert admin.post("/projects", {"project_name": name}).status == 409
+    empty = world.name("evt")
+    assert admin.post("/projects", {"project_name": empty}).status == 201
+    assert admin.delete(f"/projects/{empty}").status == 200
+    # the forwarder dies after putting its batch on the bus: Lambda hands it over again, so the
+    # audit consumer gets every event twice
+    delivery = admin.api.delivery
+    real, crashed = delivery._forward, []
+
+    def crash_once(event, context):
+        out = real(event, context)
+        if not crashed:
+            crashed.append(len(event["Records"]))
+            raise RuntimeError("the function died before reporting success")
+        return out
+
+    (audit_queue, audit_events), *others = delivery._consumers
+    received: list[str] = []
+
+    def audit_consumer(event, context):
+        received.extend(json.loads(r["body"])["detail"]["id"] for r in event["Records"])
+        return audit_events(event, context)
+
+    monkeypatch.setattr(delivery, "_forward", crash_once)
+    monkeypatch.setattr(delivery, "_consumers", [(audit_queue, audit_consumer), *others])
+    admin.api.drain_events()  # stops at the crash
+    admin.api.drain_events()
+    assert crashed and received and all(n == 2 for n in Counter(received).values())
+    entries = world.svc.audit.matching(project=name) + world.svc.audit.matching(project=empty)
+    entered = sorted((e.username, e.operation, e.resource_type, e.resource, e.project, e.source_ip, e.succeeded)
+                     for e in entries)
+    here = "127.0.0.1"  # the address of the test's requests (devstack/events.py proxy_event)
+    assert entered == sorted([
+        ("admin", "create", "project", name, name, here, True),
+        ("admin", "create", "tag", f"{name}/img:t2", name, here, True),
+        ("admin", "delete", "tag", f"{name}/img:t2", name, here, True),
+        ("admin", "create", "project", empty, empty, here, True),
+        ("admin", "delete", "project", empty, empty, here, True),
+    ])
+    assert len(logs(admin, f"/projects/{name}/logs")) == 3  # and read back once each
