@@ -108,11 +108,14 @@ class MemoryRegistryMeta:
         self._referrers: dict[str, dict[tuple[str, str], Referrer]] = {}  # repository -> (subject, digest)
         self._cancelled: set[str] = set()  # upload sessions ended by end_upload
         self._fills: dict[str, int] = {}  # digest -> until
+        self._linking: frozenset[str] = frozenset()
 
     # -- what other in-memory stores read of this one
     def blob_live(self, digest: str) -> bool:
         """Whether the blob's record is there and no garbage collection committed to
         deleting it (what MemoryQuotas checks where DynamoDB's operations check the record)."""
+        if digest in self._linking:  # linked by the write whose operations ask (see _run_linking)
+            return True
         blob = self.ledger.blobs.get(digest)
         return blob is not None and blob.gone is None
 
@@ -127,6 +130,17 @@ class MemoryRegistryMeta:
     def _run(extra: Iterable[Op]) -> None:
         for op in extra:
             op()
+
+    def _run_linking(self, extra: Iterable[Op], linked: Iterable[str]) -> None:
+        """The operations of a write that links these blobs (their conditions checked): to
+        them, the blobs are live. In DynamoDB a project's starting to name a blob the write
+        links is one update with the link's (gc_ledger.starts_naming), under the link's
+        condition (no record yet, or a live one naming the same object)."""
+        self._linking = frozenset(linked)
+        try:
+            self._run(extra)
+        finally:
+            self._linking = frozenset()
 
     # -- blobs -----------------------------------------------------------------
     def link_size(self, name: str, digest: str) -> int | None:
@@ -167,7 +181,7 @@ class MemoryRegistryMeta:
                   project: str | None = None, extra: Iterable[Op] = ()) -> None:
         self._guard(project)
         self._check_link(digest, key)
-        self._run(extra)
+        self._run(extra)  # (DynamoDB folds no operation on the blob's record into this one's)
         self._apply_link(name, digest, size, now, key)
 
     def link_existing(self, name: str, digest: str, now: int, *, project: str | None = None) -> int | None:
@@ -248,7 +262,8 @@ class MemoryRegistryMeta:
         quota = Quota(project)  # as DynamoDB's batch answers without the quota's item
         if digest is not None:
             counted = self._counted(project, [*blobs, digest])
-            quota = self._quota(project)
+            # DynamoDB's batch reads the limit and the usage of the quota's item, not its times
+            quota = replace(self._quota(project), created=0, updated=0)
         sizes = {}
         for d in blobs:
             link = self.get_link(name, d)
@@ -303,7 +318,7 @@ class MemoryRegistryMeta:
             raise Conflict(f"a child manifest of {record.digest} is not in {name} any more")
         for digest, _, key in links:
             self._check_link(digest, key)
-        self._run(extra)
+        self._run_linking(extra, (digest for digest, _, _ in links))
         # the write
         self._manifests.setdefault(name, {})[record.digest] = _as_stored(record)
         for child in held:

@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
-from chalicelib.errors import Conflict
+from chalicelib import quotas
+from chalicelib.errors import Conflict, ProjectGone
 from chalicelib.events.outbox import Outbox, event_of
 from chalicelib.meta import keys
 from chalicelib.meta.gc import DynamoGC, MemoryGC
-from chalicelib.meta.immutable_rules import DynamoImmutableRules, MemoryImmutableRules
+from chalicelib.meta.immutable_rules import DynamoImmutableRules, MemoryImmutableRules, RuleSet
 from chalicelib.meta.labels import DynamoLabels, Label, MemoryLabels
 from chalicelib.meta.quotas import DynamoQuotas, MemoryQuotas
-from chalicelib.meta.registry import Doomed, DynamoRegistryMeta, ManifestRecord, Referrer, TagRecord
+from chalicelib.meta.registry import (
+    BlobLink,
+    Doomed,
+    DynamoRegistryMeta,
+    ManifestRecord,
+    Referrer,
+    TagRecord,
+    UploadAlreadyComplete,
+)
 from chalicelib.meta.registry_memory import MemoryRegistryMeta
 from chalicelib.meta.table import Table, unmarshal
 from chalicelib.oci import mediatypes as mt
@@ -44,6 +53,7 @@ class Registry:
     make_project: Callable[[str], None]  # the project exists from now on (the `project=` guard)
     commit: Callable[[list], None]  # runs other stores' operations on their own, as the domain does
     emitted: Callable[[], list]  # the events the store wrote (DynamoDB: its outbox items)
+    outbox: Outbox
     table: Table | None = None  # DynamoDB's
 
 
@@ -70,7 +80,7 @@ def registry(request, clock) -> Registry:
                 op()
 
         memory = meta
-        return Registry(meta, labels, quota_store, rules, gc, projects.add, run, lambda: list(memory.emitted))
+        return Registry(meta, labels, quota_store, rules, gc, projects.add, run, lambda: list(memory.emitted), outbox)
     table = request.getfixturevalue("table")
 
     def make_project(project: str) -> None:
@@ -83,7 +93,7 @@ def registry(request, clock) -> Registry:
 
     return Registry(DynamoRegistryMeta(table, outbox), DynamoLabels(table, clock), DynamoQuotas(table, clock),
                     DynamoImmutableRules(table), DynamoGC(table, clock), make_project, conflicting_transact(table),
-                    outbox_events, table)
+                    outbox_events, outbox, table)
 
 
 @pytest.fixture
@@ -503,3 +513,447 @@ def test_one_background_copy_of_a_blob_at_a_time_until_it_ends_or_runs_out(meta)
     meta.end_fill(digest)
     assert meta.claim_fill(digest, T0 + 902, T0 + 1802)  # ended: the next pull may start one
     assert meta.claim_fill(digest_of("another"), T0, T0 + 900)
+
+
+# -- uploads, and garbage collection's ledger as the store shows it ----------------------------
+def test_an_upload_links_its_object_and_ends_its_session_once(meta):
+    d = digest_of("uploaded")
+    assert meta.link_uploaded_blob(NAME, d, 10, T0, upload_id="u1", key="uploads/u1") == "uploads/u1"
+    assert meta.get_link(NAME, d) == BlobLink(10, "uploads/u1")
+    assert meta.blob_size(d) == 10
+    assert meta.upload_ended("u1") and not meta.upload_cancelled("u1")
+    assert meta.claimed_uploads(["u1", "u2"]) == {"u1"}
+    with pytest.raises(UploadAlreadyComplete) as ended:
+        meta.link_uploaded_blob(NAME, d, 10, T0, upload_id="u1", key="uploads/u1")
+    assert ended.value.cancelled is False
+    assert meta.end_upload("u1", T0 + 3600) is False  # completed: its object is the blob's
+
+
+def test_a_second_upload_of_a_known_blob_links_the_first_object(meta):
+    d = digest_of("uploaded")
+    meta.link_uploaded_blob(NAME, d, 10, T0, upload_id="u1", key="uploads/u1")
+    assert meta.link_uploaded_blob("library/other", d, 10, T0 + 1, upload_id="u2", key="uploads/u2") == "uploads/u1"
+    assert meta.get_link("library/other", d) == BlobLink(10, "uploads/u1")
+    # the second session's object is a duplicate the caller removes: no blob claims it
+    assert meta.claimed_uploads(["u1", "u2"]) == {"u1"}
+    assert not meta.upload_ended("u2")
+
+
+def test_a_cancelled_session_completes_no_more(meta):
+    assert meta.end_upload("u3", T0 + 3600) is True
+    assert meta.end_upload("u3", T0 + 3600) is False
+    assert meta.upload_ended("u3") and meta.upload_cancelled("u3")
+    assert meta.claimed_uploads(["u3"]) == set()
+    d = digest_of("late")
+    with pytest.raises(UploadAlreadyComplete) as ended:
+        meta.link_uploaded_blob(NAME, d, 10, T0, upload_id="u3", key="uploads/u3")
+    assert ended.value.cancelled is True
+    assert meta.get_link(NAME, d) is None and meta.blob_size(d) is None
+    assert not meta.upload_ended("u4") and not meta.upload_cancelled("u4")
+
+
+def test_a_link_names_the_object_the_blob_record_names(meta):
+    d = digest_of("uploaded")
+    meta.link_uploaded_blob(NAME, d, 10, T0, upload_id="u1", key="uploads/u1")
+    with pytest.raises(Conflict):  # uploaded again elsewhere: not the object this caller holds
+        meta.link_blob("library/other", d, 10, T0)
+    with pytest.raises(Conflict):
+        meta.link_blob("library/other", d, 10, T0, key="uploads/u9")
+    assert meta.get_link("library/other", d) is None
+    meta.link_blob("library/other", d, 10, T0, key="uploads/u1")
+    assert meta.get_link("library/other", d) == BlobLink(10, "uploads/u1")
+    assert meta.link_existing("library/third", d, T0) == 10
+    assert meta.get_link("library/third", d) == BlobLink(10, "uploads/u1")
+    assert meta.link_existing("library/third", digest_of("unknown"), T0) is None
+    assert meta.get_link("library/third", digest_of("unknown")) is None
+
+
+def _collecting(registry: Registry, d: str):
+    """The blob uploaded at T0, then committed to by a garbage collection (its record `gone`)."""
+    registry.meta.link_uploaded_blob(NAME, d, 10, T0, upload_id="u1", key="uploads/u1")
+    state = registry.gc.mark_gone(d, T0 + 1, 7)
+    assert state is not None and state.gone == "7"
+    return state
+
+
+def test_a_blob_being_collected_is_linked_nowhere_and_named_by_no_manifest(registry, meta):
+    d = digest_of("collected")
+    _collecting(registry, d)
+    with pytest.raises(Conflict):
+        meta.link_blob("library/other", d, 10, T0 + 5, key="uploads/u1")
+    assert meta.link_existing("library/other", d, T0 + 5) is None
+    m = record("m", blobs=[d])
+    with pytest.raises(Conflict):
+        meta.put_manifest("library/other", m, "v1", T0 + 5, links=[(d, 10, "uploads/u1")])
+    assert meta.get_link("library/other", d) is None
+    assert meta.get_manifest("library/other", m.digest) is None
+    assert not meta.repository_exists("library/other")
+    assert meta.blob_size(d) == 10  # the record stays until the run forgets it
+
+
+def test_an_upload_waits_for_a_collection_to_forget_the_blob_then_records_its_own(registry, meta):
+    d = digest_of("collected")
+    state = _collecting(registry, d)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:  # the run finishes meanwhile
+            registry.gc.unlink_everywhere(state)
+            assert registry.gc.forget_blob(state, "u1")
+
+    assert meta.link_uploaded_blob("library/other", d, 10, T0 + 5, upload_id="u2", key="uploads/u2", sleep=sleep) == "uploads/u2"
+    assert waits == [0.05, 0.1, 0.2]
+    assert meta.get_link("library/other", d) == BlobLink(10, "uploads/u2")
+    assert meta.get_link(NAME, d) is None
+    assert meta.claimed_uploads(["u1", "u2"]) == {"u2"}
+
+
+def test_an_upload_gives_up_when_a_collection_lasts_too_long(registry, meta):
+    d = digest_of("collected")
+    _collecting(registry, d)
+    waits: list[float] = []
+    with pytest.raises(Conflict):
+        meta.link_uploaded_blob("library/other", d, 10, T0 + 5, upload_id="u2", key="uploads/u2", sleep=waits.append)
+    assert len(waits) == 25 and max(waits) == 1.0
+    assert meta.get_link("library/other", d) is None
+    assert not meta.upload_ended("u2")
+
+
+# -- the project's guard ---------------------------------------------------------------------------
+def test_writes_into_a_project_that_is_gone_write_nothing(registry, meta):
+    m, d = record(), digest_of("layer")
+    with pytest.raises(ProjectGone):
+        meta.put_manifest(NAME, m, "v1", T0, project="library", links=[(d, 1, None)])
+    with pytest.raises(ProjectGone):
+        meta.link_blob(NAME, d, 1, T0, project="library")
+    with pytest.raises(ProjectGone):
+        meta.link_uploaded_blob(NAME, d, 1, T0, upload_id="u1", key="uploads/u1", project="library")
+    assert meta.get_manifest(NAME, m.digest) is None and meta.get_tag(NAME, "v1") is None
+    assert not meta.repository_exists(NAME)
+    assert meta.get_link(NAME, d) is None and meta.blob_size(d) is None
+    assert not meta.upload_ended("u1")
+    assert registry.emitted() == []
+    registry.make_project("library")
+    meta.link_uploaded_blob(NAME, d, 1, T0, upload_id="u1", key="uploads/u1", project="library")
+    meta.put_manifest(NAME, m, "v1", T0, project="library", links=[(d, 1, "uploads/u1")])
+    assert meta.get_manifest(NAME, m.digest) == m
+    with pytest.raises(ProjectGone):
+        meta.link_existing("other/app", d, T0, project="other")
+    assert meta.link_existing("library/b", d, T0, project="library") == 1
+
+
+# -- what a manifest's write holds to -------------------------------------------------------------
+def test_put_manifest_holds_to_what_the_caller_read(meta):
+    a, b = record("a"), record("b")
+    with pytest.raises(Conflict):  # the caller read the repository as there
+        meta.put_manifest(NAME, a, None, T0, new_repository=False)
+    meta.put_manifest(NAME, a, "v1", T0, new_repository=True, new_manifest=True)
+    with pytest.raises(Conflict):  # a concurrent first push counted it
+        meta.put_manifest(NAME, b, None, T0, new_repository=True)
+    with pytest.raises(Conflict):
+        meta.put_manifest(NAME, a, None, T0, new_manifest=True)
+    with pytest.raises(Conflict):
+        meta.put_manifest(NAME, b, None, T0, new_manifest=False)
+    assert meta.get_manifest(NAME, b.digest) is None
+    assert meta.repository_counts(["library"]) == {"library": 1}
+    meta.put_manifest(NAME, a, None, T0 + 1, new_repository=False, new_manifest=False)
+    meta.put_manifest(NAME, b, None, T0 + 1, new_repository=False, new_manifest=True)
+    assert [m.digest for m in meta.list_manifests(NAME)] == sorted([a.digest, b.digest])
+
+
+def test_an_immutable_tag_is_only_created_or_put_again_on_its_manifest(meta):
+    a, b = record("a"), record("b")
+    meta.put_manifest(NAME, a, "v1", T0, keep_tag=True)
+    meta.put_manifest(NAME, a, "v1", T0 + 1, keep_tag=True)
+    with pytest.raises(Conflict):
+        meta.put_manifest(NAME, b, "v1", T0 + 2, keep_tag=True)
+    assert meta.get_tag(NAME, "v1").digest == a.digest
+    assert meta.get_manifest(NAME, b.digest) is None
+    meta.put_manifest(NAME, b, "v1", T0 + 3)  # not immutable: moves
+    assert meta.get_tag(NAME, "v1").digest == b.digest
+
+
+def test_an_index_lands_only_while_its_children_are_there_and_renews_them(meta):
+    child, gone = record("child"), record("gone")
+    meta.put_manifest(NAME, child, None, T0)
+    before = meta.repository_contents(NAME).manifests[child.digest]
+    index = record("index", media_type=mt.OCI_INDEX, blobs=[], children=[child.digest, gone.digest])
+    with pytest.raises(Conflict):
+        meta.put_manifest(NAME, index, "multi", T0, hold_children=[child.digest, gone.digest])
+    assert meta.get_manifest(NAME, index.digest) is None and meta.get_tag(NAME, "multi") is None
+    index = record("index", media_type=mt.OCI_INDEX, blobs=[], children=[child.digest])
+    meta.put_manifest(NAME, index, "multi", T0, hold_children=[child.digest, child.digest])
+    # a deletion that read the child before the index landed deletes nothing
+    with pytest.raises(Conflict):
+        meta.delete_manifests(NAME, [Doomed(before)])
+    assert meta.get_manifest(NAME, child.digest) == child
+    assert meta.artifact_count(NAME) == 1  # the index; its untagged child is part of it
+
+
+def test_a_push_that_links_its_blobs_and_charges_its_quota_at_once(registry, meta):
+    """The quota's change (QuotaStore.ops) joins the write; a stale one is a Conflict and
+    nothing of the push happens."""
+    layer = digest_of("layer")
+    meta.link_uploaded_blob(NAME, layer, 100, T0, upload_id="u1", key="uploads/u1")
+    m = record("m", blobs=[layer])
+    registry.quotas.set_hard("library", 1000)
+
+    def charge():
+        reads = meta.read_for_push(NAME, [layer], [], tag="v1", digest=m.digest)
+        assert reads.sizes == {layer: 100} and reads.missing == [] and not reads.manifest_exists
+        return quotas.charge("library", {layer: 100, m.digest: m.size}, reads.counted, reads.quota, T0,
+                             blobs=frozenset({layer}), in_blob_count=reads.in_blob_count)
+
+    stale = charge()
+    registry.quotas.set_hard("library", 2000)  # the limit changed since the read
+    with pytest.raises(Conflict):
+        meta.put_manifest("library/other", m, "v1", T0, links=[(layer, 100, "uploads/u1")],
+                          extra=registry.quotas.ops(stale))
+    assert meta.get_manifest("library/other", m.digest) is None and meta.get_link("library/other", layer) is None
+    assert not meta.repository_exists("library/other") and registry.emitted() == []
+    assert registry.quotas.get("library").used == 0
+
+    reads = meta.read_for_push("library/other", [layer], [], tag="v1", digest=m.digest)
+    assert reads.missing == [layer] and not reads.repository_exists
+    change = quotas.charge("library", {layer: 100, m.digest: m.size}, reads.counted, reads.quota, T0,
+                           blobs=frozenset({layer}), in_blob_count=reads.in_blob_count)
+    meta.put_manifest("library/other", m, "v1", T0, links=[(layer, 100, "uploads/u1")], extra=registry.quotas.ops(change))
+    assert meta.get_link("library/other", layer) == BlobLink(100, "uploads/u1")
+    assert registry.quotas.get("library").used == 100 + m.size
+    again = meta.read_for_push("library/other", [layer], [], tag="v1", digest=m.digest)
+    assert again.counted == {layer: 1, m.digest: 1} and again.in_blob_count == frozenset({layer})
+    assert (again.quota.hard, again.quota.used) == (2000, 100 + m.size)
+    assert again.quota == replace(registry.quotas.get("library"), created=0, updated=0)  # read for its limit and usage only
+    assert again.manifest_exists and again.tag_digest == m.digest
+
+
+def test_a_push_links_a_blob_the_store_has_no_record_of_and_counts_it_in_the_same_write(registry, meta):
+    """A blob put at its digest's own key before the ledger: the link creates its record,
+    and the project's starting to name it holds under the link's condition."""
+    layer = digest_of("old layer")
+    m = record("m", blobs=[layer])
+    reads = meta.read_for_push(NAME, [layer], [], digest=m.digest)
+    change = quotas.charge("library", {layer: 10, m.digest: m.size}, reads.counted, reads.quota, T0,
+                           blobs=frozenset({layer}), in_blob_count=reads.in_blob_count)
+    meta.put_manifest(NAME, m, "v1", T0, links=[(layer, 10, None)], extra=registry.quotas.ops(change))
+    assert meta.get_link(NAME, layer) == BlobLink(10, None) and meta.blob_size(layer) == 10
+    assert registry.quotas.blob_refs("library", [layer])[layer].in_blob_count
+    assert registry.quotas.get("library").used == 10 + m.size
+
+
+def test_read_for_push_reads_the_rules_and_leaves_the_quota_out_without_a_digest(registry, meta):
+    rules = [{"id": 1, "tag_selectors": [{"pattern": "v*"}]}]
+    registry.rules.save("library", RuleSet(), rules, 1)
+    registry.quotas.set_hard("library", 500)
+    meta.put_manifest(NAME, record("a"), "v1", T0)
+    reads = meta.read_for_push(NAME, [], [], tag="v1")
+    assert reads.rules == registry.rules.get("library") and reads.rules.rules == rules
+    assert reads.tag_digest == record("a").digest and reads.repository_exists
+    assert reads.quota.hard == -1 and reads.counted == {} and not reads.manifest_exists
+    assert meta.read_for_push(NAME, [], [], tag="v2", digest=record("a").digest).quota.hard == 500
+    assert meta.check_push("library/none", [digest_of("x")], []) == ([digest_of("x")], False)
+
+
+# -- tags -----------------------------------------------------------------------------------------
+def test_create_tag_names_a_held_manifest_once(meta):
+    a = record("a")
+    meta.put_manifest(NAME, a, None, T0)
+    read = meta.repository_contents(NAME).manifests[a.digest]
+    meta.create_tag(NAME, "v1", a, T0 + 10)
+    assert meta.get_tag(NAME, "v1") == TagRecord("v1", a.digest, a.media_type, a.size, a.body)
+    assert meta.tag_times(NAME) == [("v1", a.digest, T0 + 10, 0)]
+    assert meta.get_repository(NAME).updated == T0 + 10
+    with pytest.raises(Conflict):
+        meta.create_tag(NAME, "v1", a, T0 + 11)
+    with pytest.raises(Conflict):  # a deletion that read the manifest before the tag
+        meta.delete_manifests(NAME, [Doomed(read)])
+    with pytest.raises(Conflict):
+        meta.create_tag(NAME, "v2", record("b"), T0)
+    assert meta.get_tag(NAME, "v2") is None
+
+
+def test_a_proxy_cache_marks_a_tag_checked_only_while_it_names_the_digest(meta):
+    a, b = record("a"), record("b")
+    meta.put_manifest(NAME, a, "v1", T0)
+    assert meta.get_tag(NAME, "v1").checked is None
+    meta.mark_tag_checked(NAME, "v1", a.digest, T0 + 5)
+    assert meta.get_tag(NAME, "v1").checked == T0 + 5
+    meta.mark_tag_checked(NAME, "v1", b.digest, T0 + 9)
+    meta.mark_tag_checked(NAME, "v9", a.digest, T0 + 9)
+    assert meta.get_tag(NAME, "v1").checked == T0 + 5 and meta.get_tag(NAME, "v9") is None
+    meta.put_manifest(NAME, b, "v1", T0 + 10)  # the tag's record is written anew
+    assert meta.get_tag(NAME, "v1").checked is None
+
+
+def test_tag_digests_and_times(meta):
+    a, b = record("a"), record("b")
+    meta.put_manifest(NAME, a, "v2", T0 + 2)
+    meta.put_manifest(NAME, b, "v1", T0 + 1)
+    assert meta.tag_digests(NAME) == [("v1", b.digest, T0 + 1), ("v2", a.digest, T0 + 2)]
+    assert meta.tag_times("library/none") == []
+
+
+# -- deletions -----------------------------------------------------------------------------------
+def test_delete_manifest_holds_to_its_conditions(meta):
+    a = record("a", created=T0 + 50)
+    meta.put_manifest(NAME, a, "v1", T0 + 50)
+    with pytest.raises(Conflict):  # put again within garbage collection's grace period
+        meta.delete_manifest(NAME, a.digest, created_before=T0 + 50)
+    with pytest.raises(Conflict):  # tagged since garbage collection looked
+        meta.delete_manifest(NAME, a.digest, only_untagged=True)
+    assert meta.get_manifest(NAME, a.digest) == a and meta.get_tag(NAME, "v1") is not None
+    assert meta.delete_manifest(NAME, a.digest, created_before=T0 + 51) == a
+
+
+def test_a_deletion_takes_the_labels_and_gives_the_quota_back_at_once(registry, meta, labels):
+    layer = digest_of("a-layer")
+    a = record("a", blobs=[layer])
+    meta.link_blob(NAME, layer, 100, T0)
+    reads = meta.read_for_push(NAME, [layer], [], digest=a.digest)
+    registry.commit(registry.quotas.ops(quotas.charge("library", {layer: 100, a.digest: a.size}, reads.counted,
+                                                      reads.quota, T0)))
+    meta.put_manifest(NAME, a, "v1", T0)
+    label = labels.create(Label(name="golden", scope="g"))
+    labels.add_to_artifact(NAME, a.digest, label)
+    assert registry.quotas.get("library").used == 100 + a.size
+
+    def release(read: ManifestRecord) -> list:
+        named = {d: 1 for d in [*read.blobs, read.digest]}
+        counted = registry.quotas.blob_refs("library", named)
+        return registry.quotas.ops(quotas.release("library", named, counted, registry.quotas.get("library"), T0))
+
+    assert meta.delete_manifest(NAME, a.digest, extra=release) == a
+    assert labels.artifact_label_ids(NAME) == {}
+    assert registry.quotas.get("library").used == 0
+    assert meta.get_link(NAME, layer) == BlobLink(100, None)  # bytes and links stay for garbage collection
+
+
+def test_delete_manifests_that_do_not_fit_one_write_is_an_error(meta):
+    a = record("a")
+    meta.put_manifest(NAME, a, "v1", T0)
+    read = meta.repository_contents(NAME).manifests[a.digest]
+    doomed = Doomed(read, tuple(f"t{i}" for i in range(100)))
+    assert meta.deletion_size(doomed) == 1 + 1 + 100  # with the event
+    with pytest.raises(ValueError):
+        meta.delete_manifests(NAME, [doomed])
+    assert meta.get_manifest(NAME, a.digest) == a
+
+
+def test_delete_tag_and_delete_repository(registry, meta, labels):
+    a, sig = record("a"), record("sig", subject=record("a").digest)
+    layer = digest_of("layer")
+    meta.link_blob(NAME, layer, 1, T0)
+    meta.put_manifest(NAME, a, "v1", T0)
+    meta.put_manifest(NAME, sig, None, T0)
+    meta.put_manifest("library/keep", a, "v1", T0)
+    labels.add_to_artifact(NAME, a.digest, labels.create(Label(name="l", scope="g")))
+    assert meta.delete_repository("library/none") is False
+    assert meta.delete_repository(NAME) is True
+    for gone in (meta.get_manifest(NAME, a.digest), meta.get_tag(NAME, "v1"), meta.get_link(NAME, layer),
+                 meta.get_repository(NAME)):
+        assert gone is None
+    assert meta.list_referrers(NAME, a.digest) == [] and labels.artifact_label_ids(NAME) == {}
+    assert meta.blob_size(layer) == 1  # the bytes stay for garbage collection
+    assert meta.list_repositories(last=None, limit=10) == (["library/keep"], False)
+    assert meta.delete_tag("library/keep", "v1") is True
+    assert meta.delete_tag("library/keep", "v1") is False
+    assert meta.get_manifest("library/keep", a.digest) == a
+
+
+# -- events ---------------------------------------------------------------------------------------
+def test_each_change_writes_its_event_with_it(registry, meta, clock):
+    a = record("a")
+
+    def seen() -> list[tuple]:
+        return [(e.type, e.subject, e.data["repository"], e.data["reference"], e.data.get("tag"), e.data.get("tags"))
+                for e in registry.emitted()]
+
+    meta.put_manifest(NAME, a, "v1", T0)
+    clock.now = T0 + 1
+    meta.put_manifest(NAME, a, None, T0)
+    clock.now = T0 + 2
+    meta.create_tag(NAME, "v2", a, T0)
+    clock.now = T0 + 3
+    with pytest.raises(Conflict):
+        meta.create_tag(NAME, "v2", a, T0)
+    assert meta.delete_tag(NAME, "v2") is True
+    clock.now = T0 + 4
+    assert meta.delete_tag(NAME, "v2") is False
+    meta.delete_manifest(NAME, a.digest)
+    at = f"{NAME}@{a.digest}"
+    assert seen() == [
+        ("berth.artifact.pushed", f"{NAME}:v1", NAME, "v1", "v1", None),
+        ("berth.artifact.pushed", at, NAME, a.digest, None, None),
+        ("berth.tag.created", f"{NAME}:v2", NAME, "v2", "v2", None),
+        ("berth.tag.deleted", f"{NAME}:v2", NAME, "v2", "v2", None),
+        ("berth.artifact.deleted", at, NAME, a.digest, None, ["v1"]),
+    ]
+    assert registry.emitted()[0].data["digest"] == a.digest and registry.emitted()[0].data["size"] == a.size
+
+
+def test_emit_writes_events_of_changes_the_store_does_not_hold(registry, meta, clock):
+    event = registry.outbox.event("berth.artifact.pulled", f"{NAME}:v1", {"repository": NAME})
+    meta.emit([event])
+    meta.emit([])
+    assert [e.id for e in registry.emitted()] == [event.id]
+
+
+# -- pulls and the catalog ----------------------------------------------------------------------------
+def test_record_pulls_counts_what_is_there_and_creates_nothing(meta):
+    a = record("a")
+    meta.put_manifest(NAME, a, "v1", T0)
+    meta.record_pulls({NAME: (3, T0 + 10), "library/none": (1, T0)},
+                      {(NAME, a.digest): T0 + 10, (NAME, digest_of("none")): T0},
+                      {(NAME, "v1"): T0 + 10, (NAME, "v9"): T0})
+    meta.record_pulls({NAME: (2, T0 + 20)}, {})
+    repository = meta.get_repository(NAME)
+    assert (repository.pull_count, repository.pull_time, repository.created) == (5, T0 + 20, T0)
+    assert meta.get_manifest(NAME, a.digest).pull_time == T0 + 10
+    assert meta.tag_times(NAME) == [("v1", a.digest, T0, T0 + 10)]
+    assert meta.repository_contents(NAME).tags == {a.digest: [("v1", T0, T0 + 10)]}
+    assert not meta.repository_exists("library/none") and meta.get_tag(NAME, "v9") is None
+    assert meta.get_manifest(NAME, digest_of("none")) is None
+    meta.put_manifest(NAME, a, "v1", T0 + 30)  # written anew: not pulled since
+    assert meta.get_manifest(NAME, a.digest).pull_time == 0 and meta.tag_times(NAME) == [("v1", a.digest, T0 + 30, 0)]
+    assert meta.get_repository(NAME).pull_count == 5 and meta.get_repository(NAME).updated == T0 + 30
+
+
+def test_a_projects_repositories_by_prefix_and_in_pages(meta):
+    for name in REPOS:
+        meta.put_manifest(name, record(), None, T0)
+    assert meta.list_repositories(last=None, limit=10, prefix="library/") == (["library/app", "library/app-x", "library/app/x"], False)
+    assert meta.list_repositories(last="library/app", limit=1, prefix="library/") == (["library/app-x"], True)
+    assert meta.list_repositories(last="a", limit=10, prefix="library/") == (["library/app", "library/app-x", "library/app/x"], False)
+    assert meta.list_repositories(last="m", limit=10, prefix="library/") == ([], False)
+    assert meta.list_repositories(last=None, limit=10, prefix="b/") == ([], False)
+    assert [r.name for r in meta.repositories("library/")] == ["library/app", "library/app-x", "library/app/x"]
+    listed = meta.repositories_in_order("library")
+    assert listed.keys(None, 2) == ["library/app", "library/app-x"]
+    assert listed.keys("library/app-x", 10) == ["library/app/x"]
+    assert listed.keys(None, 0) == []
+    rows = listed.rows("library/app", 10)
+    assert [n for n, _ in rows] == ["library/app-x", "library/app/x"] and all(r.name == n for n, r in rows)
+    assert rows[0][1] == meta.get_repository("library/app-x")
+    assert meta.repositories_in_order("none").keys(None, 10) == []
+
+
+def test_list_manifests_without_their_bytes(meta):
+    a = record("a", annotations={"k": "v"})
+    meta.put_manifest(NAME, a, None, T0)
+    [full] = meta.list_manifests(NAME)
+    [bare] = meta.list_manifests(NAME, with_body=False)
+    assert full == a and full.version
+    assert bare.body is None and bare.digest == a.digest and bare.blobs == a.blobs and bare.size == a.size
+    assert meta.list_manifests("library/none") == []
+
+
+def test_annotations_too_large_for_the_item_stay_in_the_manifest_bytes_alone(meta):
+    from chalicelib.meta.registry import INLINE_ANNOTATIONS_LIMIT
+
+    big = {"k": "x" * INLINE_ANNOTATIONS_LIMIT}
+    subject = record("subject")
+    m = record("big", body=None, subject=subject.digest, annotations=big)
+    meta.put_manifest(NAME, m, None, T0)
+    assert meta.get_manifest(NAME, m.digest).annotations is None
+    assert meta.list_referrers(NAME, subject.digest) == [Referrer(m.digest, m.media_type, m.size)]
