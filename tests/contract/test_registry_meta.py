@@ -742,6 +742,19 @@ def test_a_push_links_a_blob_the_store_has_no_record_of_and_counts_it_in_the_sam
     assert registry.quotas.get("library").used == 10 + m.size
 
 
+def test_links_beyond_one_write_land_first_and_stay(meta):
+    """More links than one DynamoDB transaction holds: they are written first, in their own
+    writes (a link without its manifest is harmless), then the manifest."""
+    layers = [digest_of(f"layer-{i}") for i in range(60)]
+    m = record("many", blobs=layers)
+    with pytest.raises(Conflict):  # the repository was read as there: the manifest does not land
+        meta.put_manifest(NAME, m, "v1", T0, links=[(d, 1, None) for d in layers], new_repository=False)
+    assert meta.get_manifest(NAME, m.digest) is None and not meta.repository_exists(NAME)
+    assert meta.missing_references(NAME, layers, []) == []
+    meta.put_manifest(NAME, m, "v1", T0, links=[(d, 2, None) for d in layers])
+    assert meta.get_manifest(NAME, m.digest) == m and meta.link_size(NAME, layers[-1]) == 2
+
+
 def test_read_for_push_reads_the_rules_and_leaves_the_quota_out_without_a_digest(registry, meta):
     rules = [{"id": 1, "tag_selectors": [{"pattern": "v*"}]}]
     registry.rules.save("library", RuleSet(), rules, 1)
