@@ -106,6 +106,41 @@ def create_stack(name: str = "berth-test", *, stage: str | None = None, session=
     return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
 
 
+def empty_stack(session, name: str, outputs: dict[str, str]) -> None:
+    """Put stack `name` back as create_stack left it, at a fraction of a new one's cost: no
+    object (nor version, nor multipart upload) in the bucket, no item in the table, no
+    parameter under the SSM prefix, no message in any queue. The stack's other resources
+    (the event bus and its rules, the queues' policies) are not something a test changes;
+    tests/api/test_stack_reset.py checks that an emptied stack reads as a new one."""
+    s3, bucket = session.client("s3", region_name=REGION), outputs["BucketName"]
+    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+        for upload in page.get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        objects = [
+            {"Key": o["Key"], "VersionId": o["VersionId"]} for o in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        if objects:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+    ddb, table = session.client("dynamodb", region_name=REGION), outputs["TableName"]
+    keys = [k for page in ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="PK, SK") for k in page["Items"]]
+    for start in range(0, len(keys), 25):
+        ddb.batch_write_item(RequestItems={table: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]})
+    ssm = session.client("ssm", region_name=REGION)
+    names = [
+        p["Name"]
+        for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=outputs["SsmPrefix"], Recursive=True)
+        for p in page["Parameters"]
+    ]
+    for start in range(0, len(names), 10):
+        ssm.delete_parameters(Names=names[start : start + 10])
+    sqs = session.client("sqs", region_name=REGION)
+    resources = session.client("cloudformation", region_name=REGION).describe_stack_resources(StackName=name)
+    for resource in resources["StackResources"]:
+        if resource.get("ResourceType") == "AWS::SQS::Queue":  # the dead letters too
+            sqs.purge_queue(QueueUrl=resource["PhysicalResourceId"])
+
+
 def stack_env(outputs: dict[str, str], *, auth: str) -> dict[str, str]:
     """The app's environment for a stack's outputs, on top of this process's, with the
     settings a test must not inherit removed."""

@@ -2,7 +2,6 @@
 with AWS on moto (in-process), resources created from infra/berth.yaml."""
 from __future__ import annotations
 
-import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ import pytest
 
 from devstack import schedules
 from devstack.events import proxy_event, proxy_reply
-from tests.conftest import REGION, SharedClients, create_stack, in_process_moto, make_services
+from tests.conftest import REGION, SharedClients, create_stack, empty_stack, in_process_moto, make_services
 
 
 @dataclass
@@ -59,9 +58,8 @@ class ApiClient:
 
 @pytest.fixture(scope="package")
 def _moto():
-    """Each test gets a stack of its own from infra/berth.yaml, so tests share no state.
-    Package scope: the mock and the environment end with tests/api, before
-    other suites (e2e) that talk to a real endpoint."""
+    """One in-process moto for the package. Package scope: the mock and the environment
+    end with tests/api, before other suites (e2e) that talk to a real endpoint."""
     yield from in_process_moto()
 
 
@@ -71,13 +69,24 @@ def _shared_clients(_moto):
     return SharedClients(_moto)
 
 
-_stacks = itertools.count()
+STACK = "berth-t"
+
+
+@pytest.fixture(scope="package")
+def _stack(_shared_clients) -> dict[str, str]:
+    """The stack (infra/berth.yaml) of the tests that take `aws_env`: one per worker,
+    emptied before each test (`empty_stack`), since creating one per test cost about as
+    much as the test. The modules that share a `world` (auth/, management/) have stacks
+    of their own."""
+    return create_stack(STACK, stage="t", session=_shared_clients)
 
 
 @pytest.fixture
-def aws_env(_shared_clients, monkeypatch):
-    stage = f"t{next(_stacks)}"
-    outputs = create_stack(f"berth-{stage}", stage=stage, session=_shared_clients)
+def aws_env(_stack, _shared_clients, monkeypatch):
+    """The package's stack as create_stack leaves it, so tests share no state: emptied
+    before the test (a failed test's leftovers go too), then given a new upload-token key."""
+    outputs = _stack
+    empty_stack(_shared_clients, STACK, outputs)
     _shared_clients.client("ssm", region_name=REGION).put_parameter(
         Name=f"{outputs['SsmPrefix']}/upload-token-key", Value=os.urandom(32).hex(), Type="SecureString"
     )
@@ -87,9 +96,9 @@ def aws_env(_shared_clients, monkeypatch):
     monkeypatch.setenv("BERTH_UPLOAD_URL", "")
     # the protocol tests run on an open registry; auth has tests of its own
     monkeypatch.setenv("BERTH_AUTH", "none")
-    for name, value in schedules.environment(stage).items():
+    for name, value in schedules.environment(outputs["Stage"]).items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("BERTH_FUNCTION_PREFIX", f"berth-{stage}-")
+    monkeypatch.setenv("BERTH_FUNCTION_PREFIX", f"berth-{outputs['Stage']}-")
     yield outputs
 
 

@@ -1,7 +1,7 @@
 """Contract tests: each store against AWS on moto (in-process).
 
 One moto backend and one stack per test module (creating them is most of a
-test's cost); every test starts from an empty bucket and an empty table.
+test's cost); every test starts from the stack as new (tests/conftest.py: empty_stack).
 """
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from chalicelib.meta.registry import DynamoRegistryMeta
 from chalicelib.meta.table import Table
 from chalicelib.services import Services
 from chalicelib.storage.s3 import S3BlobStore
-from tests.conftest import REGION, create_stack, make_services, use_fake_aws
+from tests.conftest import REGION, create_stack, empty_stack, make_services, use_fake_aws
 from tests.contract.helpers import Clock
+
+STACK = "berth-test"
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +27,12 @@ def boto_session():
 
 
 @pytest.fixture(scope="module")
-def module_services(boto_session):
+def module_stack(boto_session):
+    """(the module's clients, its stack's outputs)"""
     with pytest.MonkeyPatch.context() as mp:
         use_fake_aws(mp)
         with mock_aws():
-            outputs = create_stack()
+            outputs = create_stack(STACK)
             settings = Settings(
                 table_name=outputs["TableName"],
                 bucket_name=outputs["BucketName"],
@@ -38,22 +41,7 @@ def module_services(boto_session):
             )
             # the production object graph, so clients carry the deployed configuration
             # (SigV4 and path-style addressing for presigned URLs, retries)
-            yield make_services(settings, session=boto_session)
-
-
-def _empty(svc: Services) -> None:
-    s3, bucket = svc.s3, svc.settings.bucket_name
-    for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
-        s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if objects:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
-    ddb, table = svc.dynamodb, svc.settings.table_name
-    for page in ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="PK, SK"):
-        for start in range(0, len(page["Items"]), 25):
-            batch = page["Items"][start : start + 25]
-            ddb.batch_write_item(RequestItems={table: [{"DeleteRequest": {"Key": k}} for k in batch]})
+            yield make_services(settings, session=boto_session), outputs
 
 
 @pytest.fixture
@@ -62,10 +50,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def aws(module_services) -> Services:
-    """The module's clients, over an empty bucket and table."""
-    _empty(module_services)
-    return module_services
+def aws(module_stack, boto_session) -> Services:
+    """The module's clients, over a stack as new (an empty bucket and table)."""
+    svc, outputs = module_stack
+    empty_stack(boto_session, STACK, outputs)
+    return svc
 
 
 @pytest.fixture
