@@ -101,7 +101,7 @@ def _operations(fuzz_schema):
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE], ids=["positive"])
 def test_no_server_errors_and_answers_match_the_document(fuzz_schema, mode, checked_replies):
     """Valid requests; the invalid ones: test_fuzz_negative.py (a file of its own, so that
-    `make check`'s two workers each run one half: each is most of a minute)."""
+    `make e2e`'s two workers each run one half: each is most of a minute)."""
     fuzz(fuzz_schema, mode, checked_replies)
 
 
