@@ -238,14 +238,15 @@ def delete_tag(svc: DomainDependencies, name: str, tag: str) -> bool:
 
 def delete_manifest(
     svc: DomainDependencies, name: str, digest: str, *, manifests: Iterable[ManifestRecord] | None = None, only_untagged: bool = False,
-    created_before: int | None = None, mark_changed: bool = True,
+    created_before: int | None = None, mark_changed: bool = True, named: str | None = None,
 ) -> ManifestRecord:
     """Delete a manifest, its tags and its referrer entry, unless an index in the
     repository still lists it or one of its tags is immutable. `manifests`: the
     repository's, if the caller has them; `only_untagged`: Conflict if it has a tag,
     `created_before`: Conflict if it was put since (garbage collection's untagged
     artifacts and grace period); `mark_changed`: False for garbage collection's own
-    deletions (meta/registry.py delete_manifest)."""
+    deletions (meta/registry.py delete_manifest); `named`: the reference the caller named it
+    by (its event carries it, for the audit entry)."""
     listed = svc.meta.list_manifests(name, with_body=False) if manifests is None else manifests
     referenced_by = parents(listed, digest)
     if referenced_by:
@@ -261,7 +262,7 @@ def delete_manifest(
     # the quota's release of the record the store reads and deletes, in the same transaction
     deleted = svc.meta.delete_manifest(
         name, digest, extra=lambda record: _release(svc, name, [record]), only_untagged=only_untagged,
-        created_before=created_before, mark_changed=mark_changed,
+        created_before=created_before, mark_changed=mark_changed, named=named,
     )
     if deleted is None:
         raise ManifestNotFound(f"manifest {digest} is not in {name}", detail={"digest": digest})

@@ -4,10 +4,10 @@ queue its bus rule fills (infra/berth.yaml, AuditEventsRule).
 
 Which changes (docs/decisions/audit-entries.md): registry pushes, pulls and deletes
 (`via` registry), and the management API's changes whose event its own transaction
-writes: a tag created or deleted, a project created (also on push, `via` token) or
-deleted. Each is entered as Harbor words it, as the management API's dispatcher words
-the changes it still enters itself (chalicelib/management/audit.py record_change): the
-same username, operation, resource type, resource, project and address.
+writes: an artifact deleted, a tag created or deleted, a project created (also on push,
+`via` token) or deleted. Each is entered as Harbor words it, as the management API's
+dispatcher words the changes it still enters itself (chalicelib/management/audit.py
+record_change): the same username, operation, resource type, resource, project and address.
 
 Idempotent: an entry's id and time come from its event's, so an event delivered twice
 writes the same items again.
@@ -40,12 +40,13 @@ logger = logging.getLogger("berth.events")
 # /v2/<name>/manifests/<tag> removes the tag, which Harbor's log shows as the deletion of the
 # artifact <name>:<tag>; the management API's tag routes are Harbor's tag operations. What
 # an event of another `via` carries (a copy's artifact.pushed, a retention run's deletions)
-# is not entered from it: docs/decisions/audit-entries.md.
+# or another management change's event (a copy's) is not entered from it: docs/decisions/audit-entries.md.
 ENTERED = {
     ("registry", ARTIFACT_PUSHED): ("push", "artifact"),
     ("registry", ARTIFACT_PULLED): ("pull", "artifact"),
     ("registry", ARTIFACT_DELETED): ("delete", "artifact"),
     ("registry", TAG_DELETED): ("delete", "artifact"),
+    ("management", ARTIFACT_DELETED): ("delete", "artifact"),
     ("management", TAG_CREATED): ("create", "tag"),
     ("management", TAG_DELETED): ("delete", "tag"),
     ("management", PROJECT_CREATED): ("create", "project"),
@@ -65,8 +66,8 @@ def entry_for(event: Event) -> AuditEntry | None:
     project = str(data["project"])
     if event.type in _PROJECT_EVENTS:
         resource = project
-    else:
-        resource = reference_of(str(data["repository"]), str(data["reference"]))
+    else:  # an artifact deleted through the management API: as its caller named it (a tag or the digest)
+        resource = reference_of(str(data["repository"]), str(data.get("named") or data["reference"]))
     at = event.epoch
     low_bits = int.from_bytes(hashlib.sha256(event.id.encode()).digest()[:2], "big")
     return AuditEntry(

@@ -310,7 +310,8 @@ def _with(req: Request) -> tuple[bool, bool]:
 def delete_artifact(svc: ManagementDependencies, req: Request, project_name: str, repository_name: str, reference: str) -> Response:
     _, repo = _open(svc, req, project_name, repository_name, "artifact.delete")
     record = repo.resolve(reference)
-    artifacts.delete_manifest(svc, repo.name, record.digest, manifests=repo.manifests.values())
+    # the event names the artifact as the caller did: its audit entry's resource
+    artifacts.delete_manifest(svc, repo.name, record.digest, manifests=repo.manifests.values(), named=reference)
     return Response.empty(200)
 
 

@@ -190,7 +190,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", _ART + "/tags", artifacts.list_tags),
     Route("POST", _ART + "/tags", artifacts.create_tag, audited=False),  # its tag.created event enters it
     Route("GET", _ART, artifacts.get_artifact),
-    Route("DELETE", _ART, artifacts.delete_artifact),
+    Route("DELETE", _ART, artifacts.delete_artifact, audited=False),  # its artifact.deleted event enters it
     Route("GET", _REPO + "/artifacts", artifacts.list_artifacts),
     Route("POST", _REPO + "/artifacts", artifacts.copy_artifact),
     # repositories

@@ -334,14 +334,15 @@ class RegistryMeta(Protocol):
 
     def delete_manifest(self, name: str, digest: str, *, extra: Callable[[ManifestRecord], list[Op]] | None = None,
                         only_untagged: bool = False, created_before: int | None = None,
-                        mark_changed: bool = True) -> ManifestRecord | None:
+                        mark_changed: bool = True, named: str | None = None) -> ManifestRecord | None:
         """Delete the manifest with the tags naming it, its referrer entry, its labels and its
         artifact.deleted event; the record deleted, None if there was none. `extra`: other
         stores' opaque operations for the record as read here (its quota's release), in the
         same write, which holds only if the manifest did not change since that read.
         Conflict if it was tagged (`only_untagged`), put at or after `created_before`, or
         changed concurrently. `mark_changed`: mark the repository for garbage collection's
-        untagged step."""
+        untagged step. `named`: the reference (a tag or the digest) the caller named the
+        artifact by, carried in the event's data as `named` (the audit entry's words)."""
         ...
 
     def deletion_size(self, doomed: Doomed) -> int:
@@ -820,6 +821,7 @@ class DynamoRegistryMeta:
     def delete_manifest(
         self, name: str, digest: str, *, extra: Callable[[ManifestRecord], list[dict]] | None = None,
         only_untagged: bool = False, created_before: int | None = None, mark_changed: bool = True,
+        named: str | None = None,
     ) -> ManifestRecord | None:
         """Delete the manifest, the tags that point at it and its referrer entry; `extra`:
         the operations (its quota's release) of the very record read here, to join the
@@ -846,7 +848,7 @@ class DynamoRegistryMeta:
         # the labels put on it (chalicelib/meta/labels.py) go with it
         labels = keys.artifact_labels_prefix(digest)
         label_sks = [i["SK"] for i in self._t.query_all(pk, low=labels, high=_prefix_end(labels), projection="SK")]
-        ops = self._deletion_ops(name, record, tags, label_sks)
+        ops = self._deletion_ops(name, record, tags, label_sks, named)
         # in the first transaction, with the manifest's own deletion and its event
         ops[2:2] = [*(extra(record) if extra is not None else []), *([gc_ledger.changed_op(name)] if mark_changed else [])]
         for start in range(0, len(ops), 100):
@@ -883,14 +885,15 @@ class DynamoRegistryMeta:
                 raise Conflict("a concurrent change to this repository won; retry") from None
             raise
 
-    def _deletion_ops(self, name: str, record: ManifestRecord, tags: Iterable[str], label_sks: Iterable[str]) -> list[dict[str, Any]]:
+    def _deletion_ops(self, name: str, record: ManifestRecord, tags: Iterable[str], label_sks: Iterable[str],
+                      named: str | None = None) -> list[dict[str, Any]]:
         """The manifest's deletion (only if nothing changed since `record` was read: it was not
         put again and no tag joined it, both of which change its version) and its event first,
         then its referrer entry, its tags (each only while it still names the manifest) and labels."""
         pk = keys.repo_pk(name)
         tags = list(tags)
         ops = [_delete_if(pk, keys.manifest_sk(record.digest), *_version_condition(record.version))]
-        ops += self._event("artifact.deleted", name, record.digest, {**_artifact_data(record, None), "tags": tags})
+        ops += self._event("artifact.deleted", name, record.digest, _deleted_data(record, tags, named))
         if record.subject:
             ops.append(delete_op(pk, keys.referrer_sk(record.subject, record.digest)))
         ops.extend(_delete_if(pk, keys.tag_sk(t), "#d = :d", {":d": record.digest}, {"#d": "digest"}) for t in tags)
@@ -1121,6 +1124,11 @@ class RepositoryRecord:
 _REPOSITORY_FIELDS = "SK, created, updated, pull_count, pull_time"
 # what goes first when a repository is deleted: what names a manifest before the manifest
 _DELETE_ORDER = ("T#", "F#", "M#", "B#")
+
+
+def _deleted_data(record: ManifestRecord, tags: list[str], named: str | None) -> dict[str, Any]:
+    """artifact.deleted's data: `named`, the reference its deleter named it by, when given."""
+    return {**_artifact_data(record, None), "tags": tags, **({"named": named} if named else {})}
 
 
 def _artifact_data(record: ManifestRecord, tag: str | None) -> dict[str, Any]:

@@ -360,7 +360,7 @@ class MemoryRegistryMeta:
 
     def delete_manifest(self, name: str, digest: str, *, extra: Callable[[ManifestRecord], list[Op]] | None = None,
                         only_untagged: bool = False, created_before: int | None = None,
-                        mark_changed: bool = True) -> ManifestRecord | None:
+                        mark_changed: bool = True, named: str | None = None) -> ManifestRecord | None:
         record = self.get_manifest(name, digest)
         if record is None:
             return None
@@ -370,7 +370,7 @@ class MemoryRegistryMeta:
         if only_untagged and tags:
             raise Conflict(f"manifest {digest} in {name} is tagged")
         label_ids = self._labels.artifact_label_ids(name).get(digest, [])
-        events = self._event("artifact.deleted", name, digest, {**_artifact_data(record, None), "tags": tags})
+        events = self._event("artifact.deleted", name, digest, _deleted_data(record, tags, named))
         self._run(extra(record) if extra is not None else [])
         self._delete(name, record, tags, label_ids)
         if mark_changed:
@@ -585,6 +585,11 @@ def _as_stored(record: ManifestRecord) -> ManifestRecord:
 def _tag_record(tag: str, record: ManifestRecord) -> TagRecord:
     # a copy of the manifest, so that a pull by tag is one read
     return TagRecord(tag, record.digest, record.media_type, record.size, record.body)
+
+
+def _deleted_data(record: ManifestRecord, tags: list[str], named: str | None) -> dict[str, Any]:
+    """artifact.deleted's data, as DynamoRegistryMeta's: `named` when given."""
+    return {**_artifact_data(record, None), "tags": tags, **({"named": named} if named else {})}
 
 
 def _artifact_data(record: ManifestRecord, tag: str | None) -> dict[str, Any]:

@@ -326,6 +326,20 @@ def test_delete_manifest_removes_its_tags_and_referrer_entry(meta):
     assert meta.delete_manifest(NAME, m.digest) is None
 
 
+def test_a_deletions_event_names_the_artifact_as_its_deleter_did(registry, meta):
+    """artifact.deleted carries `named` (the tag or digest the caller named: the audit
+    entry's words) when given, and nothing of the kind otherwise."""
+    first, second = record("first"), record("second")
+    meta.put_manifest(NAME, first, "v1", T0)
+    meta.put_manifest(NAME, second, "v2", T0)
+    assert meta.delete_manifest(NAME, first.digest, named="v1") == first
+    assert meta.delete_manifest(NAME, second.digest) == second
+    deleted = [e for e in registry.emitted() if e.type == "berth.artifact.deleted"]
+    by_digest = {e.data["digest"]: e.data for e in deleted}
+    assert by_digest[first.digest]["named"] == "v1" and by_digest[first.digest]["tags"] == ["v1"]
+    assert "named" not in by_digest[second.digest] and by_digest[second.digest]["reference"] == second.digest
+
+
 def test_delete_manifest_with_more_tags_than_one_transaction(registry, meta, monkeypatch):
     m = record()
     put_in_bulk(registry, monkeypatch, [(NAME, m, f"t{i:03d}") for i in range(150)])

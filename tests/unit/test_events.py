@@ -177,8 +177,13 @@ def test_the_management_apis_changes_an_event_carries_are_entered_as_its_dispatc
     on_push = Actor("admin", "198.51.100.1", "token")
     assert fields(envelope.PROJECT_CREATED, "lib", project, on_push) == ("admin", "create", "project", "lib", "lib", "198.51.100.1", True)
     assert fields(envelope.PROJECT_DELETED, "lib", project, Actor("system")) is None
-    deleted = {**tag, "reference": "sha256:" + "a" * 64, "digest": "sha256:" + "a" * 64, "tags": ["v2"]}
-    assert fields(envelope.ARTIFACT_DELETED, "lib/app@sha256:" + "a" * 64, deleted) is None  # its dispatcher enters it
+    digest = "sha256:" + "a" * 64
+    deleted = {**tag, "reference": digest, "digest": digest, "tags": ["v2"]}
+    by_tag, by_digest = {**deleted, "named": "v2"}, {**deleted, "named": digest}
+    assert fields(envelope.ARTIFACT_DELETED, f"lib/app@{digest}", by_tag) == (
+        "bob", "delete", "artifact", "lib/app:v2", "lib", "192.0.2.7", True)
+    assert fields(envelope.ARTIFACT_DELETED, f"lib/app@{digest}", by_digest)[3] == f"lib/app@{digest}"
+    assert fields(envelope.ARTIFACT_DELETED, f"lib/app@{digest}", deleted, Actor("system")) is None  # retention, GC
 
 
 def test_audit_reads_eventbridge_events_from_the_queue():

@@ -173,19 +173,25 @@ def test_paging(world, admin, page_size):
 
 
 def test_a_change_its_event_carries_is_entered_once_as_its_dispatcher_worded_it(world, admin, monkeypatch):
-    """Tags created and deleted, projects created and deleted through this API are entered
-    from their domain events (docs/decisions/audit-entries.md): once, even when the event
-    reaches the audit log twice, and never for a change that failed."""
+    """Artifacts deleted, tags created and deleted, projects created and deleted through this
+    API are entered from their domain events (docs/decisions/audit-entries.md): once, even
+    when the event reaches the audit log twice, and never for a change that failed."""
     name = world.name("evt")
     assert admin.post("/projects", {"project_name": name}).status == 201
     digest = world.push(f"{name}/img", "t1")
     tags = f"/projects/{name}/repositories/img/artifacts/{digest}/tags"
     assert admin.post(tags, {"name": "t2"}).status == 201
     assert admin.delete(f"{tags}/t2").status == 200
+    world.push(f"{name}/app", "a1")
+    second = world.push(f"{name}/app", "a2")
+    artifacts = f"/projects/{name}/repositories/app/artifacts"
+    assert admin.delete(f"{artifacts}/a1").status == 200  # by tag
+    assert admin.delete(f"{artifacts}/{second}").status == 200  # by digest
     # failures write no event, so no entry
     assert admin.post(tags, {"name": "t1"}).status == 409
     assert admin.delete(f"{tags}/t2").status == 404
     assert admin.post(tags, {"name": "bad tag"}).status == 400
+    assert admin.delete(f"{artifacts}/a1").status == 404
     assert admin.delete(f"/projects/{name}").status == 412  # it holds a repository
     assert admin.post("/projects", {"project_name": name}).status == 409
     empty = world.name("evt")
@@ -223,7 +229,9 @@ def test_a_change_its_event_carries_is_entered_once_as_its_dispatcher_worded_it(
         ("admin", "create", "project", name, name, here, True),
         ("admin", "create", "tag", f"{name}/img:t2", name, here, True),
         ("admin", "delete", "tag", f"{name}/img:t2", name, here, True),
+        ("admin", "delete", "artifact", f"{name}/app:a1", name, here, True),
+        ("admin", "delete", "artifact", f"{name}/app@{second}", name, here, True),
         ("admin", "create", "project", empty, empty, here, True),
         ("admin", "delete", "project", empty, empty, here, True),
     ])
-    assert len(logs(admin, f"/projects/{name}/logs")) == 3  # and read back once each
+    assert len(logs(admin, f"/projects/{name}/logs")) == 5  # and read back once each
