@@ -1,4 +1,9 @@
-"""Registry metadata in DynamoDB: repositories, blob links, manifests, tags, referrers."""
+"""Registry metadata in DynamoDB: repositories, blob links, manifests, tags, referrers.
+
+`RegistryMeta` is the contract the domain and the API are written against;
+`DynamoRegistryMeta` keeps it in DynamoDB, `MemoryRegistryMeta` (meta/registry_memory.py)
+in memory; tests/contract/test_registry_meta.py runs the same suite over both.
+"""
 from __future__ import annotations
 
 import json
