@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import immutability, quotas
@@ -28,7 +29,9 @@ from chalicelib.errors import (
     ManifestReferenced,
     TagImmutable,
 )
-from chalicelib.meta.registry import ManifestRecord, RepositoryContents
+from chalicelib.meta.immutable_rules import RuleSet
+from chalicelib.meta.quotas import Usage
+from chalicelib.meta.registry import ManifestRecord, PushReads, RepositoryContents
 from chalicelib.oci.digests import Digest, looks_like_digest
 from chalicelib.oci.names import project_of, validate_tag
 
@@ -90,6 +93,26 @@ def delete_repository(svc: DomainDependencies, name: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _WriteReads:
+    """What a manifest's write reads, in the registry store's one call: the repository's
+    part, the project's tag immutability rules and its quota usage (the last two read and
+    answered by their own stores)."""
+
+    repository: PushReads
+    rules: RuleSet
+    usage: Usage
+
+
+def _read_for_write(svc: DomainDependencies, name: str, record: ManifestRecord, tag: str | None,
+                    children: Iterable[str] = ()) -> _WriteReads:
+    project = project_of(name)
+    rules = svc.immutable_rules.read(project)
+    usage = svc.quotas.read(project, [*record.blobs, record.digest])
+    reads = svc.meta.read_for_push(name, record.blobs, children, tag=tag, digest=record.digest, also=(rules, usage))
+    return _WriteReads(reads, svc.immutable_rules.rules(rules, reads.also[0]), svc.quotas.usage(usage, reads.also[1]))
+
+
 def push_manifest(
     svc: DomainDependencies, name: str, record: ManifestRecord, tag: str | None, *, project: str | None, stored_body: bytes | None = None
 ) -> None:
@@ -101,15 +124,16 @@ def push_manifest(
 
     def write() -> None:
         nonlocal stored
-        reads = svc.meta.read_for_push(name, record.blobs, record.children, tag=tag, digest=record.digest)
+        read = _read_for_write(svc, name, record, tag, record.children)
+        reads = read.repository
         if reads.missing:
             raise ManifestBlobUnknown(
                 f"manifest references {reads.missing[0]}, which is not in {name}", detail={"digest": reads.missing[0]}
             )
-        keep_tag = tag is not None and immutability.protects(reads.rules.rules, name, tag)
+        keep_tag = tag is not None and immutability.protects(read.rules.rules, name, tag)
         if tag is not None and keep_tag and reads.tag_digest not in (None, record.digest):
             raise immutability.refuse_move(name, tag)
-        extra = _charge(svc, name, record, reads, reads.sizes, tag=tag)
+        extra = _charge(svc, name, record, read, reads.sizes, tag=tag)
         if stored_body is not None and not stored:
             svc.blobs.put_manifest(record.digest, stored_body)
             stored = True
@@ -127,8 +151,9 @@ def cache_manifest(svc: DomainDependencies, name: str, record: ManifestRecord, t
     for them, so they are charged at the sizes the (verified) manifest declares.
     QuotaExceeded (nothing written) when the project has no room for it."""
     def write() -> None:
-        reads = svc.meta.read_for_push(name, record.blobs, [], tag=tag, digest=record.digest)
-        extra = _charge(svc, name, record, reads, {**declared, **reads.sizes}, tag=tag)
+        read = _read_for_write(svc, name, record, tag)
+        reads = read.repository
+        extra = _charge(svc, name, record, read, {**declared, **reads.sizes}, tag=tag)
         _put(svc, name, record, tag, keep_tag=False, project=project, new_repository=not reads.repository_exists,
              extra=extra, new_manifest=not reads.manifest_exists)
 
@@ -162,7 +187,8 @@ _MAX_CHARGE_OPS = 80
 
 
 def _charge(
-    svc: DomainDependencies, name: str, record: ManifestRecord, reads, sizes: dict[str, int], *, tag: str | None = None, linked: Iterable[str] = ()
+    svc: DomainDependencies, name: str, record: ManifestRecord, read: _WriteReads, sizes: dict[str, int], *, tag: str | None = None,
+    linked: Iterable[str] = (),
 ) -> list[dict]:
     """The quota operations of a manifest new to the repository (none if it is there),
     with Harbor's QUOTA_WARNING event when the write takes usage across the warning bar
@@ -171,21 +197,22 @@ def _charge(
     from chalicelib.errors import QuotaExceeded
     from chalicelib.events.envelope import QUOTA_EXCEEDED, QUOTA_WARNING
 
-    if reads.manifest_exists:
+    if read.repository.manifest_exists:
         return []
     named = {d: sizes[d] for d in record.blobs if d in sizes}
     named[record.digest] = record.size
+    quota, counted = read.usage.quota, read.usage.counted
     try:
         change = quotas.charge(
-            project_of(name), named, reads.counted, reads.quota, int(svc.clock()),
+            project_of(name), named, {d: c.refs for d, c in counted.items()}, quota, int(svc.clock()),
             # the blobs whose records count the project (garbage collection's ledger): those the
             # repository links or the write links; a proxy cache's not yet fetched ones have
             # none (a cache: one collected is fetched again)
-            blobs=frozenset(d for d in record.blobs if d in reads.sizes or d in set(linked)),
-            in_blob_count=reads.in_blob_count,
+            blobs=frozenset(d for d in record.blobs if d in read.repository.sizes or d in set(linked)),
+            in_blob_count=frozenset(d for d, c in counted.items() if c.in_blob_count),
         )
     except QuotaExceeded as exc:
-        _quota_event(svc, QUOTA_EXCEEDED, name, record, tag, exc.message, reads.quota.hard, reads.quota.used, emit=True)
+        _quota_event(svc, QUOTA_EXCEEDED, name, record, tag, exc.message, quota.hard, quota.used, emit=True)
         raise
     ops = svc.quotas.ops(change)
     warned = quotas.warning(change, int(svc.runtime_config.typed("quota_warning_percent"))) if change.quota.hard > 0 else None
@@ -399,12 +426,13 @@ def _copy(svc: DomainDependencies, source: str, manifests: dict[str, ManifestRec
                 raise BlobNotFound(f"{source} lacks blob {digest}, which {record.digest} refers to", detail={"digest": digest})
             # the copy names the same bytes (the object the blob's upload wrote)
             links.append((digest, link.size, link.key))
-        reads = svc.meta.read_for_push(target, record.blobs, [], tag=tag, digest=record.digest)
-        keep_tag = tag is not None and immutability.protects(reads.rules.rules, target, tag)
+        read = _read_for_write(svc, target, copied, tag)
+        reads = read.repository
+        keep_tag = tag is not None and immutability.protects(read.rules.rules, target, tag)
         if tag is not None and keep_tag and reads.tag_digest not in (None, copied.digest):
             raise immutability.refuse_move(target, tag)
         sizes = {**reads.sizes, **{digest: size for digest, size, _ in links}}
-        extra = _charge(svc, target, copied, reads, sizes, tag=tag, linked=[digest for digest, _, _ in links])
+        extra = _charge(svc, target, copied, read, sizes, tag=tag, linked=[digest for digest, _, _ in links])
         # the blobs' links with the manifest, in one transaction: a fault copies all or nothing
         _put(svc, target, copied, tag, keep_tag=keep_tag, links=links, extra=extra, new_manifest=not reads.manifest_exists,
              hold_children=record.children)

@@ -8,7 +8,9 @@ The rules are kept as Harbor's JSON (chalicelib/immutability.py checks and reads
 `ImmutableRuleStore` is the contract the domain and the API are written against;
 `DynamoImmutableRules` keeps it in DynamoDB, `MemoryImmutableRules` in memory (for fast
 tests of the code that uses it); tests/contract/test_immutable_rule_store.py runs the same
-suite over both. (A push reads the rules in its own batch, meta/registry.py read_for_push.)
+suite over both. A push reads the rules in the registry store's one read of what it needs
+(`read` builds that part, meta/registry.py read_for_push answers it, `rules` reads the answer:
+docs/decisions/store-operations-in-other-transactions.md).
 """
 from __future__ import annotations
 
@@ -22,10 +24,12 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict
 from chalicelib.meta import keys
-from chalicelib.meta.table import Table, delete_op, is_condition_failure
+from chalicelib.meta.table import ItemsRead, Table, delete_op, is_condition_failure
 
-# the attribute holding the rules (a JSON list), read by the push's batch too
+# the attribute holding the rules (a JSON list)
 RULES_ATTRIBUTE = "rule_set"
+# what a push reads of the rules' item, besides its key
+_READ_ATTRIBUTES = (RULES_ATTRIBUTE, "last_id", "version")
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,25 @@ def rules_key(project: str) -> tuple[str, str]:
     return keys.immutable_pk(project), keys.RULES_SK
 
 
+# A read of a project's rules, joined to the registry store's read of a push
+# (RegistryMeta.read_for_push(also=...)): DynamoDB's is a table.ItemsRead, the in-memory one a
+# callable the in-memory registry store calls. Only this store looks into it or its answer.
+Read = Any
+
+
 class ImmutableRuleStore(Protocol):
     def get(self, project: str) -> RuleSet:
         """The project's rules (an empty RuleSet, version None, when it has none)."""
+        ...
+
+    def read(self, project: str) -> Read:
+        """The read of the project's rules, for the registry store of the same backend to
+        answer in a push's one read (RegistryMeta.read_for_push(also=...))."""
+        ...
+
+    def rules(self, read: Read, answer: Any) -> RuleSet:
+        """The rules in the registry store's answer to `read` (PushReads.also), as `get`
+        would have answered then."""
         ...
 
     def save(self, project: str, previous: RuleSet, rules: list[dict[str, Any]], last_id: int) -> None:
@@ -68,6 +88,12 @@ class MemoryImmutableRules:
     def get(self, project: str) -> RuleSet:
         return copy.deepcopy(self._sets.get(project, RuleSet()))
 
+    def read(self, project: str) -> Read:
+        return lambda: self.get(project)
+
+    def rules(self, read: Read, answer: Any) -> RuleSet:
+        return answer
+
     def save(self, project: str, previous: RuleSet, rules: list[dict[str, Any]], last_id: int) -> None:
         if self._sets.get(project, RuleSet()).version != previous.version:
             raise Conflict("the rules changed meanwhile; retry")
@@ -83,6 +109,13 @@ class DynamoImmutableRules:
 
     def get(self, project: str) -> RuleSet:
         return RuleSet.from_item(self._t.get(*rules_key(project), consistent=True))
+
+    def read(self, project: str) -> ItemsRead:
+        return ItemsRead((rules_key(project),), _READ_ATTRIBUTES)
+
+    def rules(self, read: ItemsRead, answer: dict[tuple[str, str], dict[str, Any]] | None) -> RuleSet:
+        """The rules' item in the answer ({key: item} of the items found)."""
+        return RuleSet.from_item((answer or {}).get(read.keys[0]))
 
     def save(self, project: str, previous: RuleSet, rules: list[dict[str, Any]], last_id: int) -> None:
         """Replace the rules, if nobody changed them since `previous` was read (Conflict)."""

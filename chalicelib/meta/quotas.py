@@ -12,7 +12,9 @@ of the project's `PBLOB` items and a push over the limit writes nothing.
 keeps it in DynamoDB, `MemoryQuotas` in memory (for fast tests of the code that uses it);
 tests/contract/test_quota_store.py runs the same suite over both. A change's operations
 (`ops`) are opaque to the domain: it hands them to the manifest write they join
-(meta/registry.py `extra`), which only a store of the same backend runs.
+(meta/registry.py `extra`), which only a store of the same backend runs. Likewise what a push
+reads of the quota (`read`) joins the registry store's one read of the push
+(read_for_push(also=...)), and only this store reads the answer (`usage`).
 """
 from __future__ import annotations
 
@@ -24,13 +26,13 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict
 from chalicelib.meta import keys
-from chalicelib.meta.table import Table, delete_op, is_condition_failure, put_op, update_op
+from chalicelib.meta.table import ItemsRead, Table, delete_op, is_condition_failure, put_op, update_op
 
 UNLIMITED = -1
 # a PBLOB item's flag: the blob's record counts this project (meta/gc_ledger.py PROJECTS)
 IN_BLOB_COUNT = "in_blob_count"
-# attributes read with a push's references (meta/registry.py read_for_push)
-PROJECTION = ("refs", "hard", "used", IN_BLOB_COUNT)
+# what a push reads of the quota's item and of the project's blob items, besides their keys
+_READ_ATTRIBUTES = ("hard", "used", "created", "updated", "refs", "nbytes", IN_BLOB_COUNT)
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,21 @@ class Counted:
     in_blob_count: bool = False
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What a manifest's write reads of its project's quota: the limit and usage, and those
+    of the digests it names that the project counts."""
+
+    quota: Quota
+    counted: dict[str, Counted]
+
+
 # one operation of a transaction, as the store's backend writes it: the domain only hands it on
 Op = Any
+# A read of a project's usage, joined to the registry store's read of a push
+# (RegistryMeta.read_for_push(also=...)): DynamoDB's is a table.ItemsRead, the in-memory one a
+# callable the in-memory registry store calls. Only this store looks into it or its answer.
+Read = Any
 
 
 def quota_key(project: str) -> tuple[str, str]:
@@ -182,6 +197,17 @@ class QuotaStore(Protocol):
         """The blobs among `digests` that the project counts."""
         ...
 
+    def read(self, project: str, digests: Iterable[str]) -> Read:
+        """The read of the project's quota and of its counts of `digests` (a manifest's blobs
+        and its own digest), for the registry store of the same backend to answer in a
+        push's one read (RegistryMeta.read_for_push(also=...))."""
+        ...
+
+    def usage(self, read: Read, answer: Any) -> Usage:
+        """The usage in the registry store's answer to `read` (PushReads.also), as `get` and
+        `blob_refs` would have answered then."""
+        ...
+
     def recount(self, project: str) -> tuple[int, int] | None:
         """Set the usage to the sum of the blobs the project counts: (before, after), or
         None if the project has no quota (or a concurrent write won: a later run tries again)."""
@@ -233,7 +259,18 @@ class DynamoQuotas:
     def blob_refs(self, project: str, digests: Iterable[str]) -> dict[str, Counted]:
         """The blobs among `digests` that the project counts (one BatchGetItem)."""
         found = self._t.batch_get((blob_key(project, d) for d in set(digests)), projection=f"SK, refs, nbytes, {IN_BLOB_COUNT}")
-        return {i["SK"]: Counted(int(i["refs"]), int(i["nbytes"]), bool(i.get(IN_BLOB_COUNT))) for i in found}
+        return {i["SK"]: _counted(i) for i in found}
+
+    def read(self, project: str, digests: Iterable[str]) -> ItemsRead:
+        """The quota's item, then the project's items of `digests`."""
+        return ItemsRead((quota_key(project), *(blob_key(project, d) for d in dict.fromkeys(digests))), _READ_ATTRIBUTES)
+
+    def usage(self, read: ItemsRead, answer: dict[tuple[str, str], dict[str, Any]] | None) -> Usage:
+        """The items in the answer ({key: item} of the items found)."""
+        answer = answer or {}
+        (pk, _), blobs = read.keys[0], read.keys[1:]
+        project = pk[len(keys.quota_pk("")) :]
+        return Usage(Quota.from_item(project, answer.get(read.keys[0])), {k[1]: _counted(answer[k]) for k in blobs if k in answer})
 
     def recount(self, project: str) -> tuple[int, int] | None:
         """Set the project's usage to the sum of the blobs it counts (garbage collection's
@@ -280,6 +317,10 @@ class DynamoQuotas:
         return delete_op(*quota_key(project))
 
 
+def _counted(item: dict[str, Any]) -> Counted:
+    return Counted(int(item["refs"]), int(item.get("nbytes", 0)), bool(item.get(IN_BLOB_COUNT)))
+
+
 class MemoryQuotas:
     """QuotaStore in memory: the same answers as DynamoQuotas, for fast tests.
     `blob_live(digest)`: whether the blob's record is there and no garbage collection
@@ -309,6 +350,13 @@ class MemoryQuotas:
     def blob_refs(self, project: str, digests: Iterable[str]) -> dict[str, Counted]:
         counted = self._blobs.get(project, {})
         return {d: counted[d] for d in set(digests) if d in counted}
+
+    def read(self, project: str, digests: Iterable[str]) -> Read:
+        digests = list(digests)
+        return lambda: Usage(self.get(project), self.blob_refs(project, digests))
+
+    def usage(self, read: Read, answer: Any) -> Usage:
+        return answer
 
     def recount(self, project: str) -> tuple[int, int] | None:
         current = self._quotas.get(project)

@@ -17,7 +17,17 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict, ProjectGone
 from chalicelib.meta import gc_ledger, keys
-from chalicelib.meta.table import KeyRange, Table, count_op, delete_op, is_condition_failure, marshal, put_op, update_op
+from chalicelib.meta.table import (
+    ItemsRead,
+    KeyRange,
+    Table,
+    count_op,
+    delete_op,
+    is_condition_failure,
+    marshal,
+    put_op,
+    update_op,
+)
 
 if TYPE_CHECKING:
     from chalicelib.oci.manifests import ParsedManifest
@@ -166,12 +176,11 @@ class PushReads:
     missing: list[str]  # references the repository lacks
     repository_exists: bool
     tag_digest: str | None  # what the pushed tag names now (None: no such tag)
-    rules: Any  # the project's immutability rules (meta/immutable_rules.RuleSet)
     manifest_exists: bool = False  # the repository has the pushed manifest already
     sizes: dict[str, int] = field(default_factory=dict)  # bytes of the blobs the repository links
-    counted: dict[str, int] = field(default_factory=dict)  # refs of the blobs the project counts
-    quota: Any = None  # the project's usage and limit (meta/quotas.Quota)
-    in_blob_count: frozenset = frozenset()  # counted blobs whose record counts the project (meta/gc_ledger.py)
+    # the answers to other stores' reads (read_for_push's `also`), in their order: each is
+    # read by the store whose read it answers
+    also: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,11 @@ class TagRecord:
 # manifest's quota change: QuotaStore.ops; opaque: the domain hands it on without looking
 # into it, docs/decisions/store-operations-in-other-transactions.md)
 Op = Any
+# A read of another store's items, answered in this store's read of a push (the project's
+# quota usage and immutability rules: QuotaStore.read, ImmutableRuleStore.read). The other
+# store builds it for its backend (DynamoDB: a table.ItemsRead; in memory: a callable) and
+# reads the answer (PushReads.also); the domain only hands them on.
+Read = Any
 
 
 class RepositoryList(Protocol):
@@ -300,13 +314,12 @@ class RegistryMeta(Protocol):
         ...
 
     def read_for_push(self, name: str, blobs: Iterable[str], manifests: Iterable[str], *, tag: str | None = None,
-                      digest: str | None = None) -> PushReads:
+                      digest: str | None = None, also: Iterable[Read] = ()) -> PushReads:
         """What a manifest PUT needs, read at once: the references the repository lacks and
-        the sizes of the blobs it links, whether it exists, what `tag` names now, the
-        project's tag immutability rules and, for the manifest `digest`, whether the
-        repository holds it and the project's quota with the counts of its blobs. (The
-        rules and quota are other stores' data read in the same call: meta/immutable_rules,
-        meta/quotas.)"""
+        the sizes of the blobs it links, whether it exists, what `tag` names now and whether
+        it holds the manifest `digest`; with `also` (other stores' reads: the project's
+        quota usage and immutability rules) answered in the same read, their answers in
+        PushReads.also, in order."""
         ...
 
     def put_manifest(self, name: str, record: ManifestRecord, tag: str | None, now: int, *,
@@ -611,45 +624,39 @@ class DynamoRegistryMeta:
         return reads.missing, reads.repository_exists
 
     def read_for_push(
-        self, name: str, blobs: Iterable[str], manifests: Iterable[str], *, tag: str | None = None, digest: str | None = None
+        self, name: str, blobs: Iterable[str], manifests: Iterable[str], *, tag: str | None = None, digest: str | None = None,
+        also: Iterable[ItemsRead] = (),
     ) -> PushReads:
         """What a manifest PUT needs to know, in one BatchGetItem: the references the
-        repository lacks (and the sizes of the blobs it has), whether it exists, what
-        `tag` names now, the project's tag immutability rules, and for the manifest
-        `digest`: whether the repository has it already, and the project's usage with
-        the counts of its blobs (meta/quotas.py)."""
-        from chalicelib.meta import quotas
-        from chalicelib.meta.immutable_rules import RULES_ATTRIBUTE, RuleSet, rules_key
-
+        repository lacks (and the sizes of the blobs it has), whether it exists, what `tag`
+        names now, whether it has the manifest `digest` already; and the items of `also`
+        (other stores' reads: QuotaStore.read, ImmutableRuleStore.read), each answered with
+        {key: item} of those found."""
         pk = keys.repo_pk(name)
-        project = keys.project_of(name)
         blobs = list(dict.fromkeys(blobs))
+        also = list(also)
         wanted = {keys.link_sk(d): d for d in blobs}
         wanted.update({keys.manifest_sk(d): d for d in manifests})
-        extra = [(keys.CATALOG_PK, name), rules_key(project)]
+        extra = [(keys.CATALOG_PK, name)]
         if tag is not None:
             extra.append((pk, keys.tag_sk(tag)))
-        counted_keys = []
         if digest is not None:
-            counted_keys = [quotas.blob_key(project, d) for d in [*blobs, digest]]
-            extra += [(pk, keys.manifest_sk(digest)), quotas.quota_key(project), *counted_keys]
-        fields = ["PK", "SK", "digest", "nbytes", RULES_ATTRIBUTE, "last_id", "version", *quotas.PROJECTION]
+            extra.append((pk, keys.manifest_sk(digest)))
+        fields = dict.fromkeys(["PK", "SK", "digest", "nbytes", *(a for read in also for a in read.attributes)])
         names = {f"#f{i}": f for i, f in enumerate(fields)}
+        others = [k for read in also for k in read.keys]
         found = {
             (i["PK"], i["SK"]): i
-            for i in self._t.batch_get([(pk, s) for s in wanted] + extra, projection=", ".join(names), names=names)
+            for i in self._t.batch_get([(pk, s) for s in wanted] + extra + others, projection=", ".join(names), names=names)
         }
         tag_item = found.get((pk, keys.tag_sk(tag))) if tag is not None else None
         return PushReads(
             missing=[d for s, d in wanted.items() if (pk, s) not in found],
             repository_exists=(keys.CATALOG_PK, name) in found,
             tag_digest=tag_item.get("digest") if tag_item else None,
-            rules=RuleSet.from_item(found.get(rules_key(project))),
             manifest_exists=digest is not None and (pk, keys.manifest_sk(digest)) in found,
             sizes={d: int(found[(pk, keys.link_sk(d))]["nbytes"]) for d in blobs if (pk, keys.link_sk(d)) in found},
-            counted={k[1]: int(found[k]["refs"]) for k in counted_keys if k in found},
-            in_blob_count=frozenset(k[1] for k in counted_keys if k in found and found[k].get(quotas.IN_BLOB_COUNT)),
-            quota=quotas.Quota.from_item(project, found.get(quotas.quota_key(project))),
+            also=tuple({k: found[k] for k in read.keys if k in found} for read in also),
         )
 
     # -- manifests and tags ----------------------------------------------------

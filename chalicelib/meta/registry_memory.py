@@ -10,12 +10,11 @@ its events in `emitted` (the DynamoDB store's outbox items).
 
 What the store reads or writes of other stores' data comes in as callables or objects:
 `project_exists` (the `project=` guard: DynamoDB's condition on the project's item),
-`rules`, `quota` and `counted` (what read_for_push reads of the immutability rules and
-the quota: MemoryImmutableRules.get, MemoryQuotas.get and MemoryQuotas.blob_refs),
 `labels` (the labels on artifacts, which DynamoDB keeps in the repository's partition:
 MemoryLabels). The blob records, links, upload claims, candidates and change marks are
 a `MemoryLedger` (meta/gc.py), the one a MemoryGC reads; `blob_live` is what a
-MemoryQuotas checks of a blob's record.
+MemoryQuotas checks of a blob's record. Other stores' reads joined to read_for_push
+(`also`: MemoryQuotas.read, MemoryImmutableRules.read) are callables, answered by calling them.
 """
 from __future__ import annotations
 
@@ -30,8 +29,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chalicelib.errors import Conflict, ProjectGone
 from chalicelib.meta import keys
 from chalicelib.meta.gc import BlobState, MemoryLedger
-from chalicelib.meta.immutable_rules import RuleSet
-from chalicelib.meta.quotas import Counted, Quota
 from chalicelib.meta.registry import (
     GONE_WAITS,
     INLINE_ANNOTATIONS_LIMIT,
@@ -42,6 +39,7 @@ from chalicelib.meta.registry import (
     ManifestRecord,
     Op,
     PushReads,
+    Read,
     Referrer,
     RepositoryContents,
     RepositoryRecord,
@@ -88,17 +86,11 @@ class MemoryRegistryMeta:
         *,
         project_exists: Callable[[str], bool] = lambda project: True,
         ledger: MemoryLedger | None = None,
-        rules: Callable[[str], RuleSet] = lambda project: RuleSet(),
-        quota: Callable[[str], Quota] = Quota,
-        counted: Callable[[str, Iterable[str]], dict[str, Counted]] = lambda project, digests: {},
         labels: ArtifactLabels | None = None,
     ):
         self._events = events
         self._project_exists = project_exists
         self.ledger = ledger if ledger is not None else MemoryLedger()
-        self._rules = rules
-        self._quota = quota
-        self._counted = counted
         self._labels: ArtifactLabels = labels if labels is not None else _NoLabels()
         self.emitted: list[Any] = []
         self._links: dict[tuple[str, str], BlobLink] = {}  # (repository, digest): ledger.links holds which exist
@@ -251,19 +243,12 @@ class MemoryRegistryMeta:
         return reads.missing, reads.repository_exists
 
     def read_for_push(self, name: str, blobs: Iterable[str], manifests: Iterable[str], *, tag: str | None = None,
-                      digest: str | None = None) -> PushReads:
-        project = keys.project_of(name)
+                      digest: str | None = None, also: Iterable[Read] = ()) -> PushReads:
         blobs = list(dict.fromkeys(blobs))
         held = self._manifests.get(name, {})
         missing = [d for d in blobs if self.get_link(name, d) is None]
         missing += [d for d in dict.fromkeys(manifests) if d not in held]
         tag_entry = self._tags.get(name, {}).get(tag) if tag is not None else None
-        counted: dict[str, Counted] = {}
-        quota = Quota(project)  # as DynamoDB's batch answers without the quota's item
-        if digest is not None:
-            counted = self._counted(project, [*blobs, digest])
-            # DynamoDB's batch reads the limit and the usage of the quota's item, not its times
-            quota = replace(self._quota(project), created=0, updated=0)
         sizes = {}
         for d in blobs:
             link = self.get_link(name, d)
@@ -273,12 +258,9 @@ class MemoryRegistryMeta:
             missing=missing,
             repository_exists=name in self._catalog,
             tag_digest=tag_entry.record.digest if tag_entry else None,
-            rules=self._rules(project),
             manifest_exists=digest is not None and digest in held,
             sizes=sizes,
-            counted={d: c.refs for d, c in counted.items()},
-            quota=quota,
-            in_blob_count=frozenset(d for d, c in counted.items() if c.in_blob_count),
+            also=tuple(read() for read in also),
         )
 
     # -- manifests ------------------------------------------------------------------

@@ -10,8 +10,8 @@ or load it in bulk: they are about how the DynamoDB store keeps its data."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import pytest
 
@@ -22,12 +22,13 @@ from chalicelib.meta import keys
 from chalicelib.meta.gc import DynamoGC, MemoryGC
 from chalicelib.meta.immutable_rules import DynamoImmutableRules, MemoryImmutableRules, RuleSet
 from chalicelib.meta.labels import DynamoLabels, Label, MemoryLabels
-from chalicelib.meta.quotas import DynamoQuotas, MemoryQuotas
+from chalicelib.meta.quotas import Counted, DynamoQuotas, MemoryQuotas, Quota, Usage
 from chalicelib.meta.registry import (
     BlobLink,
     Doomed,
     DynamoRegistryMeta,
     ManifestRecord,
+    PushReads,
     Referrer,
     TagRecord,
     UploadAlreadyComplete,
@@ -72,8 +73,7 @@ def registry(request, clock) -> Registry:
         meta: MemoryRegistryMeta | None = None
         labels = MemoryLabels(clock, lambda repository, digest: meta is not None and meta.get_manifest(repository, digest) is not None)
         quota_store = MemoryQuotas(clock, lambda digest: meta is not None and meta.blob_live(digest))
-        meta = MemoryRegistryMeta(outbox, project_exists=projects.__contains__, ledger=gc.ledger, rules=rules.get,
-                                  quota=quota_store.get, counted=quota_store.blob_refs, labels=labels)
+        meta = MemoryRegistryMeta(outbox, project_exists=projects.__contains__, ledger=gc.ledger, labels=labels)
 
         def run(ops: list) -> None:
             for op in ops:
@@ -224,6 +224,52 @@ def test_missing_references_beyond_one_batch(meta):
     for d in present:
         meta.link_blob(NAME, d, 1, T0)
     assert meta.missing_references(NAME, digests, []) == [d for d in digests if d not in present]
+
+
+def push_reads(registry: Registry, name: str, blobs: list[str], manifests: Iterable[str] = (), *, tag: str | None = None,
+               digest: str | None = None) -> tuple[PushReads, RuleSet, Usage]:
+    """read_for_push as the domain calls it (chalicelib/artifacts.py): the project's rules and
+    quota usage read in the same call by their own stores (of the same backend), and read
+    back from the answers by them."""
+    project = name.split("/")[0]
+    rules, usage = registry.rules.read(project), registry.quotas.read(project, [*blobs, *([digest] if digest else [])])
+    reads = registry.meta.read_for_push(name, blobs, manifests, tag=tag, digest=digest, also=(rules, usage))
+    return reads, registry.rules.rules(rules, reads.also[0]), registry.quotas.usage(usage, reads.also[1])
+
+
+def charge(project: str, sizes: dict[str, int], usage: Usage, **kwargs) -> quotas.Change:
+    """The quota's change of a push that read `usage` (as chalicelib/artifacts.py computes it)."""
+    refs = {d: c.refs for d, c in usage.counted.items()}
+    in_blob_count = frozenset(d for d, c in usage.counted.items() if c.in_blob_count)
+    return quotas.charge(project, sizes, refs, usage.quota, T0, in_blob_count=in_blob_count, **kwargs)
+
+
+def test_read_for_push_answers_the_quota_and_rules_reads_in_the_same_read(registry):
+    """A push's one read: the repository's part, and the project's usage and immutability
+    rules, read and answered for their own stores."""
+    meta, quota_store, rule_store = registry.meta, registry.quotas, registry.rules
+    first, second = record("first"), record("second", blobs=[digest_of("first-config"), digest_of("second-layer")])
+    reads, rules, usage = push_reads(registry, NAME, first.blobs, tag="latest", digest=first.digest)
+    assert reads == PushReads(missing=first.blobs, repository_exists=False, tag_digest=None, also=reads.also)
+    assert (rules, usage) == (RuleSet(), Usage(Quota("library"), {}))
+
+    rule_store.save("library", rule_store.get("library"), [{"id": 1, "action": "immutable"}], 1)
+    quota_store.set_hard("library", 10_000)
+    for d in first.blobs:
+        meta.link_blob(NAME, d, 100, T0)
+    sizes = {first.blobs[0]: 100, first.blobs[1]: 100, first.digest: first.size}
+    meta.put_manifest(NAME, first, "latest", T0, extra=quota_store.ops(charge("library", sizes, usage)))
+
+    reads, rules, usage = push_reads(registry, NAME, second.blobs, tag="latest", digest=second.digest)
+    assert reads == PushReads(missing=[second.blobs[1]], repository_exists=True, tag_digest=first.digest,
+                              manifest_exists=False, sizes={second.blobs[0]: 100}, also=reads.also)
+    assert rules == rule_store.get("library") and rules.rules == [{"id": 1, "action": "immutable"}]
+    assert usage == Usage(quota_store.get("library"), {second.blobs[0]: Counted(1, 100)})
+    assert (usage.quota.hard, usage.quota.used) == (10_000, 200 + first.size)
+    reads, _, usage = push_reads(registry, NAME, first.blobs, digest=first.digest)
+    assert reads.manifest_exists and usage.counted == quota_store.blob_refs("library", [*first.blobs, first.digest])
+    # another project's push reads that project's rules and usage
+    assert push_reads(registry, "other/app", first.blobs, digest=first.digest)[1:] == (RuleSet(), Usage(Quota("other"), {}))
 
 
 # -- manifests and tags -------------------------------------------------------------------
@@ -713,13 +759,12 @@ def test_a_push_that_links_its_blobs_and_charges_its_quota_at_once(registry, met
     m = record("m", blobs=[layer])
     registry.quotas.set_hard("library", 1000)
 
-    def charge():
-        reads = meta.read_for_push(NAME, [layer], [], tag="v1", digest=m.digest)
+    def read_and_charge():
+        reads, _, usage = push_reads(registry, NAME, [layer], tag="v1", digest=m.digest)
         assert reads.sizes == {layer: 100} and reads.missing == [] and not reads.manifest_exists
-        return quotas.charge("library", {layer: 100, m.digest: m.size}, reads.counted, reads.quota, T0,
-                             blobs=frozenset({layer}), in_blob_count=reads.in_blob_count)
+        return charge("library", {layer: 100, m.digest: m.size}, usage, blobs=frozenset({layer}))
 
-    stale = charge()
+    stale = read_and_charge()
     registry.quotas.set_hard("library", 2000)  # the limit changed since the read
     with pytest.raises(Conflict):
         meta.put_manifest("library/other", m, "v1", T0, links=[(layer, 100, "uploads/u1")],
@@ -728,17 +773,16 @@ def test_a_push_that_links_its_blobs_and_charges_its_quota_at_once(registry, met
     assert not meta.repository_exists("library/other") and registry.emitted() == []
     assert registry.quotas.get("library").used == 0
 
-    reads = meta.read_for_push("library/other", [layer], [], tag="v1", digest=m.digest)
+    reads, _, usage = push_reads(registry, "library/other", [layer], tag="v1", digest=m.digest)
     assert reads.missing == [layer] and not reads.repository_exists
-    change = quotas.charge("library", {layer: 100, m.digest: m.size}, reads.counted, reads.quota, T0,
-                           blobs=frozenset({layer}), in_blob_count=reads.in_blob_count)
+    change = charge("library", {layer: 100, m.digest: m.size}, usage, blobs=frozenset({layer}))
     meta.put_manifest("library/other", m, "v1", T0, links=[(layer, 100, "uploads/u1")], extra=registry.quotas.ops(change))
     assert meta.get_link("library/other", layer) == BlobLink(100, "uploads/u1")
     assert registry.quotas.get("library").used == 100 + m.size
-    again = meta.read_for_push("library/other", [layer], [], tag="v1", digest=m.digest)
-    assert again.counted == {layer: 1, m.digest: 1} and again.in_blob_count == frozenset({layer})
-    assert (again.quota.hard, again.quota.used) == (2000, 100 + m.size)
-    assert again.quota == replace(registry.quotas.get("library"), created=0, updated=0)  # read for its limit and usage only
+    again, _, usage = push_reads(registry, "library/other", [layer], tag="v1", digest=m.digest)
+    assert usage.counted == {layer: Counted(1, 100, in_blob_count=True), m.digest: Counted(1, m.size)}
+    assert (usage.quota.hard, usage.quota.used) == (2000, 100 + m.size)
+    assert usage.quota == registry.quotas.get("library")
     assert again.manifest_exists and again.tag_digest == m.digest
 
 
@@ -747,9 +791,8 @@ def test_a_push_links_a_blob_the_store_has_no_record_of_and_counts_it_in_the_sam
     and the project's starting to name it holds under the link's condition."""
     layer = digest_of("old layer")
     m = record("m", blobs=[layer])
-    reads = meta.read_for_push(NAME, [layer], [], digest=m.digest)
-    change = quotas.charge("library", {layer: 10, m.digest: m.size}, reads.counted, reads.quota, T0,
-                           blobs=frozenset({layer}), in_blob_count=reads.in_blob_count)
+    _, _, usage = push_reads(registry, NAME, [layer], digest=m.digest)
+    change = charge("library", {layer: 10, m.digest: m.size}, usage, blobs=frozenset({layer}))
     meta.put_manifest(NAME, m, "v1", T0, links=[(layer, 10, None)], extra=registry.quotas.ops(change))
     assert meta.get_link(NAME, layer) == BlobLink(10, None) and meta.blob_size(layer) == 10
     assert registry.quotas.blob_refs("library", [layer])[layer].in_blob_count
@@ -769,16 +812,12 @@ def test_links_beyond_one_write_land_first_and_stay(meta):
     assert meta.get_manifest(NAME, m.digest) == m and meta.link_size(NAME, layers[-1]) == 2
 
 
-def test_read_for_push_reads_the_rules_and_leaves_the_quota_out_without_a_digest(registry, meta):
-    rules = [{"id": 1, "tag_selectors": [{"pattern": "v*"}]}]
-    registry.rules.save("library", RuleSet(), rules, 1)
+def test_read_for_push_without_other_stores_reads_reads_the_repository_alone(registry, meta):
+    registry.rules.save("library", RuleSet(), [{"id": 1, "tag_selectors": [{"pattern": "v*"}]}], 1)
     registry.quotas.set_hard("library", 500)
     meta.put_manifest(NAME, record("a"), "v1", T0)
-    reads = meta.read_for_push(NAME, [], [], tag="v1")
-    assert reads.rules == registry.rules.get("library") and reads.rules.rules == rules
-    assert reads.tag_digest == record("a").digest and reads.repository_exists
-    assert reads.quota.hard == -1 and reads.counted == {} and not reads.manifest_exists
-    assert meta.read_for_push(NAME, [], [], tag="v2", digest=record("a").digest).quota.hard == 500
+    assert meta.read_for_push(NAME, [], [], tag="v1") == PushReads([], True, record("a").digest)
+    assert meta.read_for_push(NAME, [], [], tag="v2", digest=record("a").digest) == PushReads([], True, None, True)
     assert meta.check_push("library/none", [digest_of("x")], []) == ([digest_of("x")], False)
 
 
@@ -837,9 +876,8 @@ def test_a_deletion_takes_the_labels_and_gives_the_quota_back_at_once(registry, 
     layer = digest_of("a-layer")
     a = record("a", blobs=[layer])
     meta.link_blob(NAME, layer, 100, T0)
-    reads = meta.read_for_push(NAME, [layer], [], digest=a.digest)
-    registry.commit(registry.quotas.ops(quotas.charge("library", {layer: 100, a.digest: a.size}, reads.counted,
-                                                      reads.quota, T0)))
+    _, _, usage = push_reads(registry, NAME, [layer], digest=a.digest)
+    registry.commit(registry.quotas.ops(charge("library", {layer: 100, a.digest: a.size}, usage)))
     meta.put_manifest(NAME, a, "v1", T0)
     label = labels.create(Label(name="golden", scope="g"))
     labels.add_to_artifact(NAME, a.digest, label)
