@@ -390,11 +390,16 @@ def delete_manifests(
 
 def copy(svc: DomainDependencies, source: str, manifests: dict[str, ManifestRecord], target: str, record: ManifestRecord, tag: str | None) -> None:
     """Copy `record` (and, for an index, its children) from repository `source`,
-    whose manifests by digest are `manifests`, into `target`, tagging it `tag`."""
-    _copy(svc, source, manifests, target, record, tag, set())
+    whose manifests by digest are `manifests`, into `target`, tagging it `tag`. The
+    artifact.pushed event of `record` (not its children's) names what was copied
+    (`copy_of`): the change the audit log enters."""
+    from chalicelib.events.envelope import reference_of
+
+    _copy(svc, source, manifests, target, record, tag, set(), copy_of=reference_of(source, tag or record.digest))
 
 
-def _copy(svc: DomainDependencies, source: str, manifests: dict[str, ManifestRecord], target: str, record: ManifestRecord, tag: str | None, seen: set[str]) -> None:
+def _copy(svc: DomainDependencies, source: str, manifests: dict[str, ManifestRecord], target: str, record: ManifestRecord, tag: str | None, seen: set[str],
+          copy_of: str | None = None) -> None:
     seen.add(record.digest)
     now = int(svc.clock())
     for child in record.children:
@@ -435,6 +440,6 @@ def _copy(svc: DomainDependencies, source: str, manifests: dict[str, ManifestRec
         extra = _charge(svc, target, copied, read, sizes, tag=tag, linked=[digest for digest, _, _ in links])
         # the blobs' links with the manifest, in one transaction: a fault copies all or nothing
         _put(svc, target, copied, tag, keep_tag=keep_tag, links=links, extra=extra, new_manifest=not reads.manifest_exists,
-             hold_children=record.children)
+             hold_children=record.children, copy_of=copy_of)
 
     until_won(svc, write)

@@ -1,8 +1,8 @@
 """Recording the audit log: one domain service for the entries written in a request
 (the token service's and the console's logins, the management API's changes that no
 domain event carries), so an entry reads the same whoever wrote it. The changes an event
-carries (the registry's pushes, pulls and deletes; the management API's artifact
-deletions, tags and projects; a project created on push) are entered from their events
+carries (the registry's pushes, pulls and deletes; the management API's copies,
+artifact deletions, tags and projects; a project created on push) are entered from their events
 (chalicelib/events/audit.py; docs/decisions/audit-entries.md).
 Reading the log is the management API's (chalicelib/management/audit.py); storing it,
 chalicelib/meta/audit.py's.

@@ -4,8 +4,8 @@ queue its bus rule fills (infra/berth.yaml, AuditEventsRule).
 
 Which changes (docs/decisions/audit-entries.md): registry pushes, pulls and deletes
 (`via` registry), and the management API's changes whose event its own transaction
-writes: an artifact deleted, a tag created or deleted, a project created (also on push,
-`via` token) or deleted. Each is entered as Harbor words it, as the management API's
+writes: an artifact copied or deleted, a tag created or deleted, a project created (also
+on push, `via` token) or deleted. Each is entered as Harbor words it, as the management API's
 dispatcher words the changes it still enters itself (chalicelib/management/audit.py
 record_change): the same username, operation, resource type, resource, project and address.
 
@@ -38,14 +38,17 @@ logger = logging.getLogger("berth.events")
 
 # (how the change came, event type) -> (Harbor's operation, resource type). A DELETE of
 # /v2/<name>/manifests/<tag> removes the tag, which Harbor's log shows as the deletion of the
-# artifact <name>:<tag>; the management API's tag routes are Harbor's tag operations. What
-# an event of another `via` carries (a copy's artifact.pushed, a retention run's deletions)
-# or another management change's event (a copy's) is not entered from it: docs/decisions/audit-entries.md.
+# artifact <name>:<tag>; the management API's tag routes are Harbor's tag operations, its
+# copy the creation of an artifact in the target repository (the event of the artifact asked
+# for, `copy_of`; an index's children are copied without). What an event of another `via`
+# carries (a retention run's or garbage collection's deletions: `system`) is not entered
+# from it: docs/decisions/audit-entries.md.
 ENTERED = {
     ("registry", ARTIFACT_PUSHED): ("push", "artifact"),
     ("registry", ARTIFACT_PULLED): ("pull", "artifact"),
     ("registry", ARTIFACT_DELETED): ("delete", "artifact"),
     ("registry", TAG_DELETED): ("delete", "artifact"),
+    ("management", ARTIFACT_PUSHED): ("create", "artifact"),
     ("management", ARTIFACT_DELETED): ("delete", "artifact"),
     ("management", TAG_CREATED): ("create", "tag"),
     ("management", TAG_DELETED): ("delete", "tag"),
@@ -58,14 +61,20 @@ _PROJECT_EVENTS = (PROJECT_CREATED, PROJECT_DELETED)
 
 
 def entry_for(event: Event) -> AuditEntry | None:
-    entered = ENTERED.get((str(event.data.get("via")), event.type))
+    via = str(event.data.get("via"))
+    entered = ENTERED.get((via, event.type))
     if entered is None:
         return None
     operation, resource_type = entered
     data = event.data
     project = str(data["project"])
+    copy = via == "management" and event.type == ARTIFACT_PUSHED
+    if copy and not data.get("copy_of"):
+        return None  # a child of a copied index: the copy is entered once, from the index's event
     if event.type in _PROJECT_EVENTS:
         resource = project
+    elif copy:  # as the dispatcher worded a copy: the repository copied into
+        resource = str(data["repository"])
     else:  # an artifact deleted through the management API: as its caller named it (a tag or the digest)
         resource = reference_of(str(data["repository"]), str(data.get("named") or data["reference"]))
     at = event.epoch

@@ -2,7 +2,7 @@
 (members with log.read), and `record_change`, which the dispatcher calls once
 for every successful change made through this API that no domain event carries
 (chalicelib/audit.py records). The changes an event of their own transaction carries
-(an artifact deleted, a tag created or deleted, a project created or deleted), and pushes, pulls and deletes
+(an artifact copied or deleted, a tag created or deleted, a project created or deleted), and pushes, pulls and deletes
 through /v2, are entered by the domain events' audit consumer (chalicelib/events/audit.py),
 in the same words: docs/decisions/audit-entries.md.
 

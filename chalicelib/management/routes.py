@@ -192,7 +192,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", _ART, artifacts.get_artifact),
     Route("DELETE", _ART, artifacts.delete_artifact, audited=False),  # its artifact.deleted event enters it
     Route("GET", _REPO + "/artifacts", artifacts.list_artifacts),
-    Route("POST", _REPO + "/artifacts", artifacts.copy_artifact),
+    Route("POST", _REPO + "/artifacts", artifacts.copy_artifact, audited=False),  # its artifact.pushed (copy_of) enters it
     # repositories
     Route("GET", "/projects/{project_name}/repositories", repositories.list_repositories),
     Route("GET", _REPO, repositories.get_repository),

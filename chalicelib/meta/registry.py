@@ -325,7 +325,8 @@ class RegistryMeta(Protocol):
     def put_manifest(self, name: str, record: ManifestRecord, tag: str | None, now: int, *,
                      project: str | None = None, links: Iterable[tuple[str, int, str | None]] = (),
                      extra: Iterable[Op] = (), new_repository: bool | None = None, keep_tag: bool = False,
-                     new_manifest: bool | None = None, hold_children: Iterable[str] = ()) -> None:
+                     new_manifest: bool | None = None, hold_children: Iterable[str] = (),
+                     copy_of: str | None = None) -> None:
         """Write the manifest (a new version), its tag, its referrer entry, the catalog entry
         (a new repository counted in its project once), the repository's garbage-collection
         mark and the artifact.pushed event, with `links` ((digest, size, object key or
@@ -335,7 +336,10 @@ class RegistryMeta(Protocol):
         true, `keep_tag` (an immutable tag) naming another manifest, a `hold_children` child
         manifest gone, a blob being garbage-collected, a concurrent write. ProjectGone with
         `project`. Too many links for one transaction: the links are written first, in
-        their own writes (a link without its manifest is harmless), then the rest at once."""
+        their own writes (a link without its manifest is harmless), then the rest at once.
+        `copy_of`: the artifact a management API copy was asked for ("<repo>:<tag>" or
+        "<repo>@<digest>"), carried in the event's data (an index's children are copied
+        without it: the audit entry is the copy's, once)."""
         ...
 
     def get_manifest(self, name: str, digest: str) -> ManifestRecord | None:
@@ -674,6 +678,7 @@ class DynamoRegistryMeta:
         keep_tag: bool = False,
         new_manifest: bool | None = None,
         hold_children: Iterable[str] = (),
+        copy_of: str | None = None,
     ) -> None:
         """The manifest, its tag, its referrer entry and the catalog entry in one
         transaction; `links` ((digest, size, key of the bytes or None) of blobs) are linked in it too, `extra`
@@ -704,7 +709,7 @@ class DynamoRegistryMeta:
             if keep_tag:
                 tag_op["Put"]["ExpressionAttributeNames"] = {"#d": "digest"}
             ops.append(tag_op)
-        ops += self._event("artifact.pushed", name, tag if tag is not None else record.digest, _artifact_data(record, tag))
+        ops += self._event("artifact.pushed", name, tag if tag is not None else record.digest, _pushed_data(record, tag, copy_of))
         held = [c for c in dict.fromkeys(hold_children) if c != record.digest]
         if len(held) <= MAX_HELD_CHILDREN:
             ops += [_when_exists(update_op(pk, keys.manifest_sk(c), f"SET {VERSION} = :v", {":v": _new_version()})) for c in held]
@@ -1136,6 +1141,11 @@ class RepositoryRecord:
 _REPOSITORY_FIELDS = "SK, created, updated, pull_count, pull_time"
 # what goes first when a repository is deleted: what names a manifest before the manifest
 _DELETE_ORDER = ("T#", "F#", "M#", "B#")
+
+
+def _pushed_data(record: ManifestRecord, tag: str | None, copy_of: str | None) -> dict[str, Any]:
+    """artifact.pushed's data: `copy_of`, the artifact a copy was asked for, when given."""
+    return {**_artifact_data(record, tag), **({"copy_of": copy_of} if copy_of else {})}
 
 
 def _deleted_data(record: ManifestRecord, tags: list[str], named: str | None) -> dict[str, Any]:

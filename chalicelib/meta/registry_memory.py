@@ -267,14 +267,15 @@ class MemoryRegistryMeta:
     def put_manifest(self, name: str, record: ManifestRecord, tag: str | None, now: int, *,
                      project: str | None = None, links: Iterable[tuple[str, int, str | None]] = (),
                      extra: Iterable[Op] = (), new_repository: bool | None = None, keep_tag: bool = False,
-                     new_manifest: bool | None = None, hold_children: Iterable[str] = ()) -> None:
+                     new_manifest: bool | None = None, hold_children: Iterable[str] = (),
+                     copy_of: str | None = None) -> None:
         if new_repository is None:
             new_repository = not self.repository_exists(name)
         links, extra = list(links), list(extra)
         held = [c for c in dict.fromkeys(hold_children) if c != record.digest]
         if len(held) > MAX_HELD_CHILDREN:
             held = []  # not held: garbage collection's grace period (as DynamoRegistryMeta)
-        events = self._event("artifact.pushed", name, tag if tag is not None else record.digest, _artifact_data(record, tag))
+        events = self._event("artifact.pushed", name, tag if tag is not None else record.digest, _pushed_data(record, tag, copy_of))
         size = 1 + (2 if new_repository else 1) + 1 + (tag is not None) + len(events) + len(held) + bool(record.subject)
         if size + 2 * len(links) + len(extra) >= MAX_TRANSACTION:
             # as many links as DynamoDB's transactions do not hold: written first, in their own writes
@@ -567,6 +568,11 @@ def _as_stored(record: ManifestRecord) -> ManifestRecord:
 def _tag_record(tag: str, record: ManifestRecord) -> TagRecord:
     # a copy of the manifest, so that a pull by tag is one read
     return TagRecord(tag, record.digest, record.media_type, record.size, record.body)
+
+
+def _pushed_data(record: ManifestRecord, tag: str | None, copy_of: str | None) -> dict[str, Any]:
+    """artifact.pushed's data, as DynamoRegistryMeta's: `copy_of` when given."""
+    return {**_artifact_data(record, tag), **({"copy_of": copy_of} if copy_of else {})}
 
 
 def _deleted_data(record: ManifestRecord, tags: list[str], named: str | None) -> dict[str, Any]:

@@ -372,6 +372,16 @@ def test_delete_manifest_removes_its_tags_and_referrer_entry(meta):
     assert meta.delete_manifest(NAME, m.digest) is None
 
 
+def test_a_copys_event_names_what_was_copied(registry, meta):
+    """artifact.pushed carries `copy_of` (the artifact a copy was asked for) when given."""
+    copied, child = record("copied"), record("child")
+    meta.put_manifest(NAME, child, None, T0)
+    meta.put_manifest(NAME, copied, "v1", T0, copy_of="other/app:v1")
+    pushed = {e.data["digest"]: e.data for e in registry.emitted() if e.type == "berth.artifact.pushed"}
+    assert pushed[copied.digest]["copy_of"] == "other/app:v1" and pushed[copied.digest]["tag"] == "v1"
+    assert "copy_of" not in pushed[child.digest]
+
+
 def test_a_deletions_event_names_the_artifact_as_its_deleter_did(registry, meta):
     """artifact.deleted carries `named` (the tag or digest the caller named: the audit
     entry's words) when given, and nothing of the kind otherwise."""

@@ -153,8 +153,8 @@ def test_audit_entries_come_from_registry_events_and_repeat_exactly():
         "alice", "push", "artifact", "lib/app:v1", "lib", "10.0.0.1",
     )
     assert audit.entry_for(Event.from_json(event.to_json())) == entry  # a second delivery, the same entry
-    by_api = pushed(Actor("alice", "10.0.0.1", "management"))
-    assert audit.entry_for(by_api) is None  # a copy: its dispatcher enters it (one entry, not one per manifest)
+    child = pushed(Actor("alice", "10.0.0.1", "management"))
+    assert audit.entry_for(child) is None  # an index's child, copied with it: the copy is entered once
     created = outbox().event(envelope.PROJECT_CREATED, "p", {"project": "p"}, actor=Actor("a", via="system"))
     assert audit.entry_for(created) is None  # the bootstrap's
 
@@ -178,6 +178,9 @@ def test_the_management_apis_changes_an_event_carries_are_entered_as_its_dispatc
     assert fields(envelope.PROJECT_CREATED, "lib", project, on_push) == ("admin", "create", "project", "lib", "lib", "198.51.100.1", True)
     assert fields(envelope.PROJECT_DELETED, "lib", project, Actor("system")) is None
     digest = "sha256:" + "a" * 64
+    copied = {**tag, "digest": digest, "copy_of": "other/app:v2"}
+    assert fields(envelope.ARTIFACT_PUSHED, "lib/app:v2", copied) == ("bob", "create", "artifact", "lib/app", "lib", "192.0.2.7", True)
+    assert fields(envelope.ARTIFACT_PUSHED, "lib/app:v2", {**copied, "copy_of": None}) is None
     deleted = {**tag, "reference": digest, "digest": digest, "tags": ["v2"]}
     by_tag, by_digest = {**deleted, "named": "v2"}, {**deleted, "named": digest}
     assert fields(envelope.ARTIFACT_DELETED, f"lib/app@{digest}", by_tag) == (

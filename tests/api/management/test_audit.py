@@ -173,8 +173,8 @@ def test_paging(world, admin, page_size):
 
 
 def test_a_change_its_event_carries_is_entered_once_as_its_dispatcher_worded_it(world, admin, monkeypatch):
-    """Artifacts deleted, tags created and deleted, projects created and deleted through this
-    API are entered from their domain events (docs/decisions/audit-entries.md): once, even
+    """Artifacts copied and deleted, tags created and deleted, projects created and deleted
+    through this API are entered from their domain events (docs/decisions/audit-entries.md): once, even
     when the event reaches the audit log twice, and never for a change that failed."""
     name = world.name("evt")
     assert admin.post("/projects", {"project_name": name}).status == 201
@@ -187,11 +187,16 @@ def test_a_change_its_event_carries_is_entered_once_as_its_dispatcher_worded_it(
     artifacts = f"/projects/{name}/repositories/app/artifacts"
     assert admin.delete(f"{artifacts}/a1").status == 200  # by tag
     assert admin.delete(f"{artifacts}/{second}").status == 200  # by digest
+    amd, arm = world.push(f"{name}/idx", None, seed="e-amd"), world.push(f"{name}/idx", None, seed="e-arm")
+    world.push_index(f"{name}/idx", "multi", [amd, arm])
+    assert admin.post(f"/projects/{name}/repositories/copy/artifacts?from={name}/idx:multi").status == 201  # 3 events
+    assert admin.post(f"/projects/{name}/repositories/one/artifacts?from={name}/idx@{amd}").status == 201
     # failures write no event, so no entry
     assert admin.post(tags, {"name": "t1"}).status == 409
     assert admin.delete(f"{tags}/t2").status == 404
     assert admin.post(tags, {"name": "bad tag"}).status == 400
     assert admin.delete(f"{artifacts}/a1").status == 404
+    assert admin.post(f"/projects/{name}/repositories/copy/artifacts?from={name}/idx:nosuchtag").status == 404
     assert admin.delete(f"/projects/{name}").status == 412  # it holds a repository
     assert admin.post("/projects", {"project_name": name}).status == 409
     empty = world.name("evt")
@@ -231,7 +236,10 @@ def test_a_change_its_event_carries_is_entered_once_as_its_dispatcher_worded_it(
         ("admin", "delete", "tag", f"{name}/img:t2", name, here, True),
         ("admin", "delete", "artifact", f"{name}/app:a1", name, here, True),
         ("admin", "delete", "artifact", f"{name}/app@{second}", name, here, True),
+        ("admin", "create", "artifact", f"{name}/copy", name, here, True),  # the index, once
+        ("admin", "create", "artifact", f"{name}/one", name, here, True),
         ("admin", "create", "project", empty, empty, here, True),
         ("admin", "delete", "project", empty, empty, here, True),
     ])
-    assert len(logs(admin, f"/projects/{name}/logs")) == 5  # and read back once each
+    assert world.svc.meta.get_manifest(f"{name}/copy", amd) is not None  # its children were copied too
+    assert len(logs(admin, f"/projects/{name}/logs")) == 7  # and read back once each
