@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from chalicelib.oci.digests import Digest
     from chalicelib.runtime_config import RuntimeConfig
     from chalicelib.schedules import Schedules
-    from chalicelib.storage.s3 import S3BlobStore
+    from chalicelib.storage.blobs import BlobStore
 
 
 class BlobUploads(Protocol):
@@ -63,7 +63,7 @@ class DomainDependencies(Protocol):
     @property
     def audit(self) -> AuditLog: ...
     @property
-    def blobs(self) -> S3BlobStore: ...
+    def blobs(self) -> BlobStore: ...
     @property
     def uploads(self) -> BlobUploads: ...
     @property

@@ -174,3 +174,17 @@ class RuntimeConfig:
     @property
     def token_ttl_seconds(self) -> int:
         return self.typed("token_expiration") * 60
+
+
+class MemoryRuntimeConfig(RuntimeConfig):
+    """The runtime settings in memory, for fast tests of the code that reads them: `stored`
+    holds what SSM would (key -> text); a change is seen at once (no cache to forget)."""
+
+    def __init__(self, stored: dict[str, str] | None = None):
+        self.stored = dict(stored or {})
+
+    def values(self) -> dict[str, str]:
+        return {**DEFAULTS, **self.stored}
+
+    def forget(self) -> None:
+        pass

@@ -74,6 +74,29 @@ class Outbox:
         return self.event(_PROJECT_CHANGES[kind], project, data)
 
 
+class MemoryOutbox(Outbox):
+    """The outbox for the in-memory stores: an event's operation (`put`,
+    `repository_change`, `project_change`) is a callable that keeps the event in `written`,
+    called when the write it joins commits (as the in-memory stores run the operations they
+    are handed); the events those stores make themselves they keep in their `emitted`."""
+
+    def __init__(self, source: str, clock: Callable[[], float], written: list[Event] | None = None):
+        super().__init__(source, clock)
+        self.written: list[Event] = written if written is not None else []
+
+    def _keep(self, event: Event) -> Any:
+        return lambda: self.written.append(event)
+
+    def put(self, type: str, subject: str, data: dict[str, Any]) -> Any:
+        return self._keep(self.event(type, subject, data))
+
+    def repository_change(self, kind: str, repository: str, reference: str, data: dict[str, Any]) -> Any:
+        return self._keep(self.repository_event(kind, repository, reference, data))
+
+    def project_change(self, kind: str, project: str, data: dict[str, Any]) -> Any:
+        return self._keep(self.project_event(kind, project, data))
+
+
 _REPOSITORY_CHANGES = {
     "artifact.pushed": ARTIFACT_PUSHED,
     "artifact.deleted": ARTIFACT_DELETED,

@@ -113,6 +113,15 @@ def _random_bits() -> int:
 _ENTRIES_PER_TRANSACTION = 15  # 4 items each, and the counters: at most 100 items
 
 
+class EntriesInOrder(Protocol):
+    """Entries in key order, paged by chalicelib/management/paging.py (its KeyedList): keys
+    only, or (key, entry) pairs, after a key."""
+
+    def keys(self, after: str | None, limit: int) -> list[str]: ...
+
+    def rows(self, after: str | None, limit: int) -> list[tuple[str, AuditEntry]]: ...
+
+
 class AuditLog(Protocol):
     def record(self, entry: AuditEntry) -> AuditEntry:
         """Write an entry, stamped now (unless it has its op_time) with a new id."""
@@ -133,7 +142,7 @@ class AuditLog(Protocol):
         retention period by default), newest first."""
         ...
 
-    def newest_first(self, *, project: str | None, since: float, until: float, with_failed: bool) -> NewestFirst:
+    def newest_first(self, *, project: str | None, since: float, until: float, with_failed: bool) -> EntriesInOrder:
         """The log (a project's, or everything) in [since, until], newest first, as a
         paging.KeyedList whose keys are the entries' sort keys; `with_failed`: failed
         logins too."""

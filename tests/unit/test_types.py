@@ -1,4 +1,5 @@
-"""The code's types, checked: mypy over chalicelib (pyproject.toml [tool.mypy]), and the
+"""The code's types, checked: mypy over chalicelib (pyproject.toml [tool.mypy]) and the
+tests' in-memory object graph (tests/memory_graph.py), and the
 object graph handed to every function as `svc` typed by what its layer may use
 (chalicelib/dependencies.py, registry/, management/ and tokens/dependencies.py), never
 untyped and never the whole `Services` below the front."""
@@ -33,7 +34,9 @@ def _svc_parameters():
 
 
 def test_mypy_finds_no_error():
-    out, err, status = mypy_api.run(["--config-file", str(ROOT / "pyproject.toml"), "--cache-dir", "/dev/null", str(CHALICELIB)])
+    # and the tests' in-memory graph: that it is a DomainDependencies (its `_provides`)
+    out, err, status = mypy_api.run(["--config-file", str(ROOT / "pyproject.toml"), "--cache-dir", "/dev/null", str(CHALICELIB),
+                                     str(ROOT / "tests" / "memory_graph.py")])
     assert status == 0, out[-6000:] + err[-2000:]
 
 
