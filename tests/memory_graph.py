@@ -62,11 +62,8 @@ class MemoryGraph:
         self.immutable_rules = MemoryImmutableRules()
         self.gc = MemoryGC(self.clock)  # its ledger is the registry's
         self.labels = MemoryLabels(self.clock, lambda repository, digest: self.meta.get_manifest(repository, digest) is not None)
-        self.quotas = MemoryQuotas(self.clock, lambda digest: self.meta.blob_live(digest))
-        self.meta = MemoryRegistryMeta(
-            self.outbox, project_exists=self._project_exists, ledger=self.gc.ledger, rules=self.immutable_rules.get,
-            quota=self.quotas.get, counted=self.quotas.blob_refs, labels=self.labels,
-        )
+        self.quotas = MemoryQuotas(self.clock, lambda digest: self.meta.blob_live(digest), ledger=self.gc.ledger)
+        self.meta = MemoryRegistryMeta(self.outbox, project_exists=self._project_exists, ledger=self.gc.ledger, labels=self.labels)
         self.meta.emitted = self.events
         self.blobs = MemoryBlobStore(self.clock)
         self.uploads = UploadService(self.blobs, self.meta, self.clock, self.settings.upload_ttl_seconds)

@@ -224,6 +224,11 @@ class MemoryLedger:
     candidates: dict[str, Candidate] = field(default_factory=dict)
     changed: dict[str, Changed] = field(default_factory=dict)  # repository -> its change mark
 
+    def live(self, digest: str) -> bool:
+        """The blob's record is there and no garbage collection committed to deleting it."""
+        blob = self.blobs.get(digest)
+        return blob is not None and blob.gone is None
+
     def note_candidate(self, digest: str, project: str, now: int) -> None:
         """As gc_ledger.candidate_op: the first time kept, a new nonce, one more project."""
         current = self.candidates.get(digest)

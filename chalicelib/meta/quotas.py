@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict
 from chalicelib.meta import keys
+from chalicelib.meta.gc import BlobState, MemoryLedger
 from chalicelib.meta.table import ItemsRead, Table, delete_op, is_condition_failure, put_op, update_op
 
 UNLIMITED = -1
@@ -324,12 +325,19 @@ def _counted(item: dict[str, Any]) -> Counted:
 class MemoryQuotas:
     """QuotaStore in memory: the same answers as DynamoQuotas, for fast tests.
     `blob_live(digest)`: whether the blob's record is there and no garbage collection
-    committed to deleting it (the DynamoDB store's operations check the record); an
+    committed to deleting it (the DynamoDB store's operations check the record; by default
+    the ledger's); `ledger`: garbage collection's (meta/gc.py MemoryLedger, a MemoryGC's),
+    whose blob records count the projects naming them and whose candidates get a blob no
+    project names any more, as DynamoDB's operations write them (meta/gc_ledger.py); an
     operation (`ops`) is a callable that checks every condition, then writes all or
     nothing (Conflict), as the transaction it joins does."""
 
-    def __init__(self, clock: Callable[[], float], blob_live: Callable[[str], bool] = lambda digest: True):
+    def __init__(self, clock: Callable[[], float], blob_live: Callable[[str], bool] | None = None, *,
+                 ledger: MemoryLedger | None = None):
         self._clock = clock
+        self._ledger = ledger
+        if blob_live is None:
+            blob_live = (lambda digest: True) if ledger is None else ledger.live
         self._blob_live = blob_live
         self._quotas: dict[str, Quota] = {}
         self._blobs: dict[str, dict[str, Counted]] = {}  # project -> digest -> what it counts
@@ -378,6 +386,21 @@ class MemoryQuotas:
     def removal(self, project: str) -> Op:
         return lambda: self._quotas.pop(project, None)
 
+    def _named(self, digest: str, delta: int, now: int, nbytes: int = 0) -> None:
+        """As gc_ledger.named_op: one project more (and the time) or fewer on the blob's
+        record. A blob live without a record yet is one the write this joins links: in
+        DynamoDB the link's update of the record counts the project (gc_ledger.starts_naming),
+        so here the record starts with it and the link finds it."""
+        if self._ledger is None:
+            return
+        blob = self._ledger.blobs.get(digest)
+        if blob is None:
+            if delta > 0:
+                self._ledger.blobs[digest] = BlobState(digest, nbytes, None, delta, now, False, None)
+            return
+        projects = (blob.projects or 0) + delta
+        self._ledger.blobs[digest] = replace(blob, projects=projects, last_ref=now) if delta > 0 else replace(blob, projects=projects)
+
     def _write(self, change: Change) -> None:
         """All of `change` if every read it was computed from still holds, else Conflict."""
         counted = self._blobs.get(change.project, {})
@@ -393,6 +416,9 @@ class MemoryQuotas:
             now = counted.get(digest)
             if now is None or (now.refs != refs if count >= refs else now.refs <= count):
                 raise stale
+            # named_op(-1)'s condition: the record is there
+            if count >= refs and digest in change.in_blob_count and self._ledger is not None and digest not in self._ledger.blobs:
+                raise stale
         delta = change.delta
         current = self._quotas.get(change.project)
         over = current is None or current.hard != change.quota.hard or current.used > change.quota.hard - delta
@@ -401,13 +427,21 @@ class MemoryQuotas:
         counted = self._blobs.setdefault(change.project, counted)
         for digest, nbytes in change.added.items():
             counted[digest] = Counted(1, nbytes, digest in change.blobs)
+            if digest in change.blobs:
+                self._named(digest, 1, change.now, nbytes)
         for digest in change.shared:
             was = counted[digest]
-            flag = was.in_blob_count or (digest in change.blobs and digest not in change.in_blob_count)
-            counted[digest] = replace(was, refs=was.refs + 1, in_blob_count=flag)
+            newly = digest in change.blobs and digest not in change.in_blob_count
+            if newly:
+                self._named(digest, 1, change.now, was.nbytes)
+            counted[digest] = replace(was, refs=was.refs + 1, in_blob_count=was.in_blob_count or newly)
         for digest, (refs, count, _) in change.released.items():
             if count >= refs:
                 del counted[digest]
+                if digest in change.in_blob_count:
+                    self._named(digest, -1, change.now)
+                    if self._ledger is not None:
+                        self._ledger.note_candidate(digest, change.project, change.now)
             else:
                 counted[digest] = replace(counted[digest], refs=counted[digest].refs - count)
         if delta or change.added:

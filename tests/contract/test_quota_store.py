@@ -13,6 +13,7 @@ import pytest
 from chalicelib import quotas
 from chalicelib.errors import Conflict, QuotaExceeded
 from chalicelib.meta import keys
+from chalicelib.meta.gc import SHARDS, BlobState, DynamoGC, MemoryGC
 from chalicelib.meta.quotas import UNLIMITED, Change, Counted, DynamoQuotas, MemoryQuotas, Quota
 from tests.contract.helpers import T0, conflicting_transact
 
@@ -24,20 +25,24 @@ class Quotas:
     store: object
     commit: Callable[[list], None]  # runs a change's operations as the write they join does
     make_blob: Callable[[str], None]  # the blob's record is there from now on (gc_ledger)
+    gc: DynamoGC | MemoryGC  # reads the blob records and candidates the operations write
 
 
 @pytest.fixture(params=["dynamodb", "memory"])
 def q(request, clock) -> Quotas:
     clock.now = T0
     if request.param == "memory":
-        live: set[str] = set()
-        store = MemoryQuotas(clock, live.__contains__)
+        gc = MemoryGC(clock)
+        store = MemoryQuotas(clock, ledger=gc.ledger)
 
         def run(ops: list) -> None:
             for op in ops:
                 op()
 
-        return Quotas(store, run, live.add)
+        def make_record(digest: str) -> None:
+            gc.ledger.blobs[digest] = BlobState.of(digest, {"digest": digest})
+
+        return Quotas(store, run, make_record, gc)
     table = request.getfixturevalue("table")
 
     transact = conflicting_transact(table)
@@ -45,7 +50,7 @@ def q(request, clock) -> Quotas:
     def make_blob(digest: str) -> None:
         table.put({"PK": keys.blob_pk(digest), "SK": keys.BLOB_SK, "digest": digest})
 
-    return Quotas(DynamoQuotas(table, clock), transact, make_blob)
+    return Quotas(DynamoQuotas(table, clock), transact, make_blob, DynamoGC(table, clock))
 
 
 def push(q: Quotas, project: str, sizes: dict[str, int], **kwargs) -> Change:
@@ -196,6 +201,26 @@ def test_a_blob_named_by_a_project_is_counted_on_its_record(q):
     assert store.blob_refs("team", [M1]) == {M1: Counted(2, 5, True)}
     push(q, "team", {A: 100, M2: 5}, blobs=frozenset({A}))  # counted already: stays
     assert store.blob_refs("team", [A]) == {A: Counted(2, 100, True)}
+
+
+def test_the_blobs_record_counts_the_projects_naming_it(q):
+    """What garbage collection reads (meta/gc_ledger.py): one project more when a project
+    starts naming the blob, one fewer when it stops, and then the blob is a candidate."""
+
+    def candidates() -> list[tuple[str, frozenset[str]]]:
+        return [(c.digest, c.projects) for shard in SHARDS for c in q.gc.candidates(shard, None, 10)]
+
+    q.make_blob(A)
+    push(q, "team", {A: 100, M1: 5}, blobs=frozenset({A}))
+    push(q, "other", {A: 100, M1: 5}, blobs=frozenset({A}))
+    push(q, "team", {A: 100, M2: 5}, blobs=frozenset({A}))  # counted in team already
+    assert (q.gc.blob(A).projects, q.gc.blob(A).last_ref) == (2, T0)
+    drop(q, "team", {A: 1, M1: 1})  # M2 still names it in team
+    assert q.gc.blob(A).projects == 2 and candidates() == []
+    drop(q, "team", {A: 1, M2: 1})
+    assert q.gc.blob(A).projects == 1 and candidates() == [(A, frozenset({"team"}))]
+    drop(q, "other", {A: 1, M1: 1})
+    assert q.gc.blob(A).projects == 0 and candidates() == [(A, frozenset({"team", "other"}))]
 
 
 def test_the_removal_deletes_the_quota(q):

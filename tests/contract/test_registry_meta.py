@@ -72,7 +72,7 @@ def registry(request, clock) -> Registry:
         gc = MemoryGC(clock)
         meta: MemoryRegistryMeta | None = None
         labels = MemoryLabels(clock, lambda repository, digest: meta is not None and meta.get_manifest(repository, digest) is not None)
-        quota_store = MemoryQuotas(clock, lambda digest: meta is not None and meta.blob_live(digest))
+        quota_store = MemoryQuotas(clock, lambda digest: meta is not None and meta.blob_live(digest), ledger=gc.ledger)
         meta = MemoryRegistryMeta(outbox, project_exists=projects.__contains__, ledger=gc.ledger, labels=labels)
 
         def run(ops: list) -> None:
@@ -806,6 +806,7 @@ def test_a_push_links_a_blob_the_store_has_no_record_of_and_counts_it_in_the_sam
     meta.put_manifest(NAME, m, "v1", T0, links=[(layer, 10, None)], extra=registry.quotas.ops(change))
     assert meta.get_link(NAME, layer) == BlobLink(10, None) and meta.blob_size(layer) == 10
     assert registry.quotas.blob_refs("library", [layer])[layer].in_blob_count
+    assert (registry.gc.blob(layer).projects, registry.gc.blob(layer).last_ref) == (1, T0)  # the record counts the project
     assert registry.quotas.get("library").used == 10 + m.size
 
 
