@@ -960,13 +960,14 @@ class DynamoRegistryMeta:
         if low >= high:
             return [], False
         items = self._t.query_page(keys.CATALOG_PK, low=low, high=high, limit=limit + 1, projection="SK")
-        names = [i["SK"] for i in items]
+        # the Query's range holds `high`: a name equal to it does not start with the prefix
+        names = [i["SK"] for i in items if i["SK"] != high]
         return names[:limit], len(names) > limit
 
     def repositories(self, prefix: str) -> list[RepositoryRecord]:
         """Every repository whose name starts with `prefix` ("<project>/"): one Query."""
         items = self._t.query_all(keys.CATALOG_PK, low=prefix, high=_prefix_end(prefix), projection=_REPOSITORY_FIELDS)
-        return [RepositoryRecord.from_item(i) for i in items]
+        return [RepositoryRecord.from_item(i) for i in items if i["SK"].startswith(prefix)]
 
     def get_repository(self, name: str) -> RepositoryRecord | None:
         item = self._t.get(keys.CATALOG_PK, name, projection=_REPOSITORY_FIELDS)

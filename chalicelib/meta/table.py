@@ -220,7 +220,8 @@ class KeyRange:
         low = self._bounds(after)
         if low >= self.high or limit < 1:
             return []
-        return [i["SK"] for i in self._t.query_page(self.pk, low=low, high=self.high, limit=limit, projection="SK")]
+        items = self._t.query_page(self.pk, low=low, high=self.high, limit=limit, projection="SK")
+        return [i["SK"] for i in items if i["SK"] != self.high]
 
     def items(self, after: str | None, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` items after `after` (each with its SK)."""
@@ -228,7 +229,9 @@ class KeyRange:
         if low >= self.high or limit < 1:
             return []
         projection = f"SK, {self.projection}" if self.projection else None
-        return self._t.query_page(self.pk, low=low, high=self.high, limit=limit, projection=projection, names=self.names)
+        items = self._t.query_page(self.pk, low=low, high=self.high, limit=limit, projection=projection, names=self.names)
+        # a Query's range holds its upper bound: a key equal to it is past the prefix ("a/" ends at "a0")
+        return [i for i in items if i["SK"] != self.high]
 
 
 def _prefix_end(prefix: str) -> str:

@@ -1003,6 +1003,12 @@ def test_a_projects_repositories_by_prefix_and_in_pages(meta):
     assert meta.list_repositories(last="a", limit=10, prefix="library/") == (["library/app", "library/app-x", "library/app/x"], False)
     assert meta.list_repositories(last="m", limit=10, prefix="library/") == ([], False)
     assert meta.list_repositories(last=None, limit=10, prefix="b/") == ([], False)
+    # "a0" sorts right after every name under "a/": not one of them
+    assert meta.list_repositories(last=None, limit=10, prefix="a/") == (["a/b", "a/b/c"], False)
+    assert meta.list_repositories(last="a/b", limit=1, prefix="a/") == (["a/b/c"], False)
+    assert [r.name for r in meta.repositories("a/")] == ["a/b", "a/b/c"]
+    assert meta.repositories_in_order("a").keys(None, 10) == ["a/b", "a/b/c"]
+    assert [n for n, _ in meta.repositories_in_order("a").rows("a/b", 10)] == ["a/b/c"]
     assert [r.name for r in meta.repositories("library/")] == ["library/app", "library/app-x", "library/app/x"]
     listed = meta.repositories_in_order("library")
     assert listed.keys(None, 2) == ["library/app", "library/app-x"]
