@@ -39,12 +39,9 @@ def collect(svc: MemoryGraph, **parameters) -> gc.Run:
 
 
 def stored(svc: MemoryGraph, digest: str) -> bool:
-    """Whether the blob's bytes are in the blob store (under the key its record names)."""
-    key = svc.meta.get_link(APP, digest)
+    """Whether the blob's record and its bytes (under the key the record names) are there."""
     blob = svc.gc.blob(digest)
-    if blob is None:
-        return key is not None
-    return (blob.key or paths.blob_key(digest)) in svc.blobs.objects
+    return blob is not None and (blob.key or paths.blob_key(digest)) in svc.blobs.objects
 
 
 def test_what_a_deleted_manifest_named_goes_after_the_grace_period(svc):
