@@ -227,7 +227,8 @@ def _charge(
 
 def _quota_event(svc: DomainDependencies, kind: str, name: str, record: ManifestRecord, tag: str | None, details: str, hard: int, used: int,
                  *, emit: bool = False):
-    """A quota event's outbox operation, opaque here (or, emit=True, the event written on its own)."""
+    """The operation writing a quota event in the push's write, opaque here (or, emit=True,
+    the event written on its own)."""
     from chalicelib.events.envelope import reference_of
 
     data = {"repository": name, "project": project_of(name), "reference": tag or record.digest, "tag": tag,
@@ -241,7 +242,7 @@ def _quota_event(svc: DomainDependencies, kind: str, name: str, record: Manifest
 
             logging.getLogger("berth.quotas").exception("the quota-exceeded event was not written")
         return None
-    return svc.outbox.put(kind, subject, data)
+    return svc.meta.event_op(svc.outbox.event(kind, subject, data))
 
 
 def _put(svc: DomainDependencies, name: str, record: ManifestRecord, tag: str | None, *, keep_tag: bool, **kwargs) -> None:

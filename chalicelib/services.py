@@ -209,7 +209,7 @@ class Services:
     def replication_runs(self) -> ReplicationRunStore:
         from chalicelib.meta.replication import DynamoReplicationRuns
 
-        return DynamoReplicationRuns(self.table, self.clock, self.outbox)
+        return DynamoReplicationRuns(self.table, self.clock)
 
     @cached_property
     def stepfunctions(self) -> Any:

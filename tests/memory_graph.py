@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
 from chalicelib.events.envelope import Event
-from chalicelib.events.outbox import MemoryOutbox
+from chalicelib.events.outbox import Outbox
 from chalicelib.meta.accounts import MemoryAccounts
 from chalicelib.meta.audit import MemoryAuditLog
 from chalicelib.meta.gc import MemoryGC
@@ -54,7 +54,7 @@ class MemoryGraph:
         self.slept: list[float] = []
         self.events: list[Event] = []  # the one outbox every store writes to
         self.runtime_config = MemoryRuntimeConfig(runtime)
-        self.outbox = MemoryOutbox(self.settings.ssm_prefix, self.clock, self.events)
+        self.outbox = Outbox(self.settings.ssm_prefix, self.clock)
 
         self.accounts = MemoryAccounts(self.clock, self.outbox)
         self.accounts.emitted = self.events

@@ -2,12 +2,14 @@
 (app.py) gets batches of stream records (Lambda's DynamoDB event, or the local
 stack's poller: devstack/event_stream.py) and puts their events on EventBridge.
 
-Two kinds of record carry events:
-- an outbox item's INSERT (outbox.py): the event, as written with its change;
-- the catalog item's INSERT and REMOVE: a repository appears with its first
-  manifest and disappears when deleted, which no single store call knows
-  beforehand, so the stream itself says so (repository.created / .deleted,
-  the stream record's id as the event's).
+What a record says changed is the stores' to read (chalicelib/meta/outbox_items.py,
+`change_in`); two kinds of change make events:
+- an outbox item written: the event, as written with its change (outbox.py);
+- a repository's catalog entry created or removed: a repository appears with its
+  first manifest and disappears when deleted, which no single store call knows
+  beforehand, so the stream itself says so (repository.created / .deleted; the
+  created event's id follows the repository and its creation time, the deleted
+  one's is the stream record's id).
 
 Delivery is at least once: a batch that cannot be put on the bus raises, and
 Lambda hands the whole batch over again, events already put included. Consumers
@@ -23,9 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib.events.envelope import REPOSITORY_CREATED, REPOSITORY_DELETED, Event, NotAnEvent, new_event
-from chalicelib.events.outbox import event_of
-from chalicelib.meta import keys
-from chalicelib.meta.table import unmarshal
+from chalicelib.meta.outbox_items import EventWritten, RepositoryCreated, RepositoryRemoved, change_in
 
 logger = logging.getLogger("berth.events")
 
@@ -92,25 +92,20 @@ def forward(records: Iterable[dict[str, Any]], bus: EventBridgeBus, source: str)
 
 
 def _event_in(record: dict[str, Any], source: str) -> Event | None:
-    change = record.get("dynamodb") or {}
-    name = record.get("eventName")
-    key = unmarshal(change.get("Keys") or {})
-    if key.get("PK") == keys.CATALOG_PK and name in ("INSERT", "REMOVE"):
-        repository = str(key["SK"])
-        data = {"repository": repository, "project": repository.split("/", 1)[0]}
-        if name == "REMOVE":
-            at = float(change.get("ApproximateCreationDateTime") or time.time())
-            return new_event(REPOSITORY_DELETED, source, repository, data, at=at, id=str(record["eventID"]))
-        created = unmarshal(change.get("NewImage") or {}).get("created")
-        if created is None:  # not a catalog entry as the stores write it (moto's first record of an upsert)
-            return None
-        # the id follows the repository's creation, not the record: whoever reads the
-        # stream twice, or sees the insert twice, names the same event
-        seed = hashlib.sha256(f"{repository}\0{created}".encode()).hexdigest()
-        return new_event(REPOSITORY_CREATED, source, repository, data, at=float(created), id=_uuid_form(seed))
-    if name in ("INSERT", "MODIFY") and str(key.get("PK", "")).startswith(keys.OUTBOX_PREFIX):
-        return event_of(unmarshal(change.get("NewImage") or {}))
-    return None
+    change = change_in(record)
+    if isinstance(change, EventWritten):
+        return Event.from_json(change.event)
+    if change is None:
+        return None
+    data = {"repository": change.name, "project": change.name.split("/", 1)[0]}
+    if isinstance(change, RepositoryRemoved):
+        at = change.at if change.at is not None else time.time()
+        return new_event(REPOSITORY_DELETED, source, change.name, data, at=at, id=change.record_id)
+    assert isinstance(change, RepositoryCreated)
+    # the id follows the repository's creation, not the record: whoever reads the
+    # stream twice, or sees the insert twice, names the same event
+    seed = hashlib.sha256(f"{change.name}\0{change.created}".encode()).hexdigest()
+    return new_event(REPOSITORY_CREATED, source, change.name, data, at=float(change.created), id=_uuid_form(seed))
 
 
 def _uuid_form(hex_digest: str) -> str:

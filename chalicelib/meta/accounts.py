@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import BerthError, Conflict
-from chalicelib.meta import keys
+from chalicelib.meta import keys, outbox_items
 from chalicelib.meta.table import (
     ItemsRead,
     KeyRange,
@@ -464,13 +464,14 @@ class DynamoAccounts:
         self._t = table
         self._clock = clock
         # an Outbox (chalicelib/events/outbox.py): project events join their transactions
+        # as outbox items (outbox_items.py)
         self._events = events
 
     def _project_event(self, kind: str, project: Project) -> list[tuple[dict[str, Any], BerthError | None]]:
         if self._events is None:
             return []
         data = {"project": project.name, "project_id": project.project_id, "public": project.public}
-        return [(self._events.project_change(kind, project.name, data), None)]
+        return [(outbox_items.put(self._events.project_event(kind, project.name, data)), None)]
 
     # -- users -------------------------------------------------------------------------
     def create_user(self, user: User) -> User:

@@ -45,7 +45,7 @@ Audit log (chalicelib/meta/audit.py): each entry once per lookup, TTL expires_at
 
     LOG#P#<project> | LOG#U#<user> | LOG#O#<operation> | LOG#D#<yyyy-mm-dd>    <iso time>#<id>
 
-Domain events' outbox (chalicelib/events/outbox.py), TTL expires_at: written in
+Domain events' outbox (chalicelib/meta/outbox_items.py), TTL expires_at: written in
 the change's own transaction, carried from the table's stream to the event bus:
 
     EVT#<event id>         EVT                             the event (CloudEvents JSON)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import Conflict, ProjectGone
-from chalicelib.meta import gc_ledger, keys
+from chalicelib.meta import gc_ledger, keys, outbox_items
 from chalicelib.meta.table import (
     ItemsRead,
     KeyRange,
@@ -455,6 +455,12 @@ class RegistryMeta(Protocol):
         """Write these events (chalicelib/events Event) to the outbox (nothing without one)."""
         ...
 
+    def event_op(self, event: Any) -> Op:
+        """The operation that writes this event (chalicelib/events Event) in one of this
+        store's writes (`extra`), so it exists exactly when that write does (a quota
+        warning with the push that crossed the bar)."""
+        ...
+
     def record_pulls(self, repositories: dict[str, tuple[int, int]], artifacts: dict[tuple[str, str], int],
                      tags: dict[tuple[str, str], int] | None = None) -> None:
         """Add to repositories' pull counts ({name: (pulls, last pull time)}), set the last
@@ -475,15 +481,16 @@ class RegistryMeta(Protocol):
 class DynamoRegistryMeta:
     """RegistryMeta over the DynamoDB table (layout: docs/architecture.md, meta/keys.py)."""
 
-    def __init__(self, table: Table, events: Any = None):
+    def __init__(self, table: Table, events: outbox_items.EventMaker | None = None):
         self._t = table
         # an Outbox (chalicelib/events/outbox.py), given by the domain layer: each change's
-        # event joins its transaction. The store names the change; the outbox owns the event.
+        # event joins its transaction as an outbox item (outbox_items.py). The store names
+        # the change; the outbox makes the event.
         self._events = events
 
     def _event(self, kind: str, name: str, reference: str, data: dict[str, Any]) -> list[dict[str, Any]]:
         """The outbox operation of a change to repository `name` (none without an outbox)."""
-        return [] if self._events is None else [self._events.repository_change(kind, name, reference, data)]
+        return [] if self._events is None else [outbox_items.put(self._events.repository_event(kind, name, reference, data))]
 
     # -- blobs -----------------------------------------------------------------
     def link_size(self, name: str, digest: str) -> int | None:
@@ -976,7 +983,11 @@ class DynamoRegistryMeta:
     def emit(self, events: list[Any]) -> None:
         """Events of changes this table does not hold (pulls), in BatchWriteItem calls."""
         if self._events is not None and events:
-            self._t.batch_put([self._events.item(e) for e in events])
+            self._t.batch_put([outbox_items.item(e) for e in events])
+
+    def event_op(self, event: Any) -> dict[str, Any]:
+        """The event's outbox item's put, for another write's transaction (`extra`)."""
+        return outbox_items.put(event)
 
     def record_pulls(
         self,

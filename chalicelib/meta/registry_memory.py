@@ -503,6 +503,9 @@ class MemoryRegistryMeta:
         if self._events is not None:
             self.emitted.extend(events)
 
+    def event_op(self, event: Any) -> Op:
+        return lambda: self.emitted.append(event)  # run by the write it joins, once its checks passed
+
     def record_pulls(self, repositories: dict[str, tuple[int, int]], artifacts: dict[tuple[str, str], int],
                      tags: dict[tuple[str, str], int] | None = None) -> None:
         for name, (count, last) in repositories.items():

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from chalicelib.meta import keys
+from chalicelib.meta import keys, outbox_items
 from chalicelib.meta.table import Table, delete_op, put_op
 
 LOCAL = 0  # the registry id of this Berth in a policy (Harbor's: no registry)
@@ -400,12 +400,9 @@ def _copy(e: Execution) -> Execution:
 
 
 class DynamoReplicationRuns:
-    def __init__(self, table: Table, clock, outbox: Any = None):
+    def __init__(self, table: Table, clock):
         self._t = table
         self._clock = clock
-        # an Outbox (chalicelib/events/outbox.py), given by the domain layer: a run's end
-        # writes its events in its own transaction
-        self._events = outbox
 
     def start(self, policy_id: int, trigger: str, *, retry_of: int = 0, scope: str = "",
               after: int | None = None) -> Execution | None:
@@ -461,10 +458,8 @@ class DynamoReplicationRuns:
         while it is still running: a retried finish, or a stop that came first, writes nothing."""
         op = put_op(_execution_item(execution), "#s = :running", {":running": RUNNING})
         op["Put"]["ExpressionAttributeNames"] = {"#s": "status"}
-        if events and self._events is None:
-            raise ValueError("this store has no outbox to write events with")
         try:
-            self._t.transact([op, *(put_op(self._events.item(e)) for e in events)])
+            self._t.transact([op, *(outbox_items.put(e) for e in events)])
         except ClientError as exc:
             if _cancelled(exc):
                 return False

@@ -17,10 +17,10 @@ import moto
 import pytest
 
 from chalicelib.errors import Conflict
-from chalicelib.events.envelope import PROJECT_CREATED, PROJECT_DELETED
-from chalicelib.events.outbox import Outbox, event_of
+from chalicelib.events.envelope import PROJECT_CREATED, PROJECT_DELETED, Event
+from chalicelib.events.outbox import Outbox
 from chalicelib.meta import accounts as accounts_module
-from chalicelib.meta import keys
+from chalicelib.meta import keys, outbox_items
 from chalicelib.meta.account_names import BadName
 from chalicelib.meta.accounts import (
     NEVER,
@@ -74,7 +74,7 @@ def emitted(request, accounts):
 
     def outbox_events() -> list:
         raw = table.client.scan(TableName=table.name)["Items"]
-        return [e for e in (event_of(unmarshal(i)) for i in raw) if e is not None]
+        return [Event.from_json(j) for j in (outbox_items.event_json(unmarshal(i)) for i in raw) if j is not None]
 
     return outbox_events
 

@@ -17,8 +17,9 @@ import pytest
 
 from chalicelib import quotas
 from chalicelib.errors import Conflict, ProjectGone
-from chalicelib.events.outbox import Outbox, event_of
-from chalicelib.meta import keys
+from chalicelib.events.envelope import Event
+from chalicelib.events.outbox import Outbox
+from chalicelib.meta import keys, outbox_items
 from chalicelib.meta.gc import DynamoGC, MemoryGC
 from chalicelib.meta.immutable_rules import DynamoImmutableRules, MemoryImmutableRules, RuleSet
 from chalicelib.meta.labels import DynamoLabels, Label, MemoryLabels
@@ -88,7 +89,7 @@ def registry(request, clock) -> Registry:
 
     def outbox_events() -> list:
         raw = table.client.scan(TableName=table.name)["Items"]
-        found = [e for e in (event_of(unmarshal(i)) for i in raw) if e is not None]
+        found = [Event.from_json(j) for j in (outbox_items.event_json(unmarshal(i)) for i in raw) if j is not None]
         return sorted(found, key=lambda e: (e.epoch, e.id))
 
     return Registry(DynamoRegistryMeta(table, outbox), DynamoLabels(table, clock), DynamoQuotas(table, clock),
@@ -974,6 +975,17 @@ def test_emit_writes_events_of_changes_the_store_does_not_hold(registry, meta, c
     meta.emit([])
     assert [e.id for e in registry.emitted()] == [event.id]
 
+
+
+def test_an_event_op_is_written_with_the_write_it_joins_and_only_then(registry, meta):
+    warning = registry.outbox.event("berth.quota.warning", f"{NAME}:v1", {"repository": NAME})
+    a, b = record("a"), record("b")
+    meta.put_manifest(NAME, a, "v1", T0, extra=[meta.event_op(warning)])
+    assert warning.id in [e.id for e in registry.emitted()]
+    refused = registry.outbox.event("berth.quota.warning", f"{NAME}:v1", {"repository": NAME})
+    with pytest.raises(Conflict):  # v1 names another manifest: nothing written, the event neither
+        meta.put_manifest(NAME, b, "v1", T0, keep_tag=True, extra=[meta.event_op(refused)])
+    assert refused.id not in [e.id for e in registry.emitted()] and meta.get_manifest(NAME, b.digest) is None
 
 # -- pulls and the catalog ----------------------------------------------------------------------------
 def test_record_pulls_counts_what_is_there_and_creates_nothing(meta):

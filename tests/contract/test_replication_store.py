@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from chalicelib.events.envelope import REPLICATION_COMPLETED
-from chalicelib.events.outbox import Outbox, event_of
+from chalicelib.events.envelope import REPLICATION_COMPLETED, Event
+from chalicelib.events.outbox import Outbox
+from chalicelib.meta import outbox_items
 from chalicelib.meta.replication import (
     FAILED,
     MAX_LOG_LINES,
@@ -49,9 +50,9 @@ def rep(request, clock) -> Replication:
 
     def emitted() -> list:
         items = table.client.scan(TableName=table.name)["Items"]
-        return [e for e in (event_of(unmarshal(i)) for i in items) if e is not None]
+        return [Event.from_json(j) for j in (outbox_items.event_json(unmarshal(i)) for i in items) if j is not None]
 
-    return Replication(DynamoReplicationPolicies(table, clock), DynamoReplicationRuns(table, clock, outbox), outbox, emitted)
+    return Replication(DynamoReplicationPolicies(table, clock), DynamoReplicationRuns(table, clock), outbox, emitted)
 
 
 def policy(name: str = "mirror", **fields) -> ReplicationPolicy:

@@ -48,12 +48,13 @@ def start(world, policy_id: int, path: str = "/replication/executions"):
 
 
 def outbox_events(world):
-    from chalicelib.events.outbox import event_of
+    from chalicelib.events.envelope import Event
+    from chalicelib.meta import outbox_items
     from chalicelib.meta.table import unmarshal
 
     items = world.svc.dynamodb.scan(TableName=world.svc.settings.table_name, FilterExpression="begins_with(PK, :e)",
                                     ExpressionAttributeValues={":e": {"S": "EVT#"}})["Items"]
-    return [e for e in (event_of(unmarshal(i)) for i in items) if e is not None]
+    return [Event.from_json(j) for j in (outbox_items.event_json(unmarshal(i)) for i in items) if j is not None]
 
 
 def wait(world, execution_id: int, timeout: float = 300):

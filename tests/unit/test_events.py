@@ -2,6 +2,7 @@
 outbox item, the stream records the forwarder reads, the audit consumer's entries."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -10,7 +11,8 @@ from cloudevents.core.formats.json import JSONFormat
 from chalicelib.events import audit, envelope, forwarder
 from chalicelib.events.actor import SYSTEM, Actor, acting_as, current
 from chalicelib.events.envelope import Event, NotAnEvent
-from chalicelib.events.outbox import Outbox, event_of
+from chalicelib.events.outbox import Outbox
+from chalicelib.meta import outbox_items
 from chalicelib.meta.table import marshal
 
 NOW = 1_780_000_000.123456
@@ -77,11 +79,12 @@ def test_the_actor_is_the_requests_and_system_outside_one():
 
 def test_an_outbox_item_holds_its_event_and_expires():
     event = pushed()
-    item = outbox().item(event)
+    item = outbox_items.item(event)
     assert item["PK"] == f"EVT#{event.id}" and item["SK"] == "EVT"
     assert item["expires_at"] == int(NOW) + 2 * 24 * 3600
-    assert event_of(item) == event
-    assert event_of({"PK": "R#lib/app", "SK": "T#v1"}) is None
+    assert Event.from_json(outbox_items.event_json(item)) == event
+    assert outbox_items.event_json({"PK": "R#lib/app", "SK": "T#v1"}) is None
+    assert outbox_items.put(event) == {"Put": {"Item": marshal(item)}}
 
 
 def _record(name: str, keys: dict, image: dict | None = None, event_id: str = "e1") -> dict:
@@ -93,7 +96,7 @@ def _record(name: str, keys: dict, image: dict | None = None, event_id: str = "e
 
 def test_the_forwarder_reads_outbox_inserts_and_catalog_changes_only():
     event = pushed()
-    item = outbox().item(event)
+    item = outbox_items.item(event)
     records = [
         _record("INSERT", {"PK": item["PK"], "SK": "EVT"}, item),
         _record("REMOVE", {"PK": item["PK"], "SK": "EVT"}),  # its TTL expiry
@@ -111,8 +114,11 @@ def test_the_forwarder_reads_outbox_inserts_and_catalog_changes_only():
     ]
     assert events[0].id == event.id and events[2].id == "e3"
     assert events[1].data == {"repository": "lib/app", "project": "lib"} and events[1].epoch == 7
-    # the same creation seen twice is the same event
+    # the same creation seen twice is the same event: its id follows the repository and its
+    # creation time (sha256 of the name, NUL, the time; in UUID form)
     assert forwarder.events_in([records[4]], "/berth/test")[0].id == events[1].id
+    seed = hashlib.sha256(b"lib/app\x007").hexdigest()
+    assert events[1].id == f"{seed[:8]}-{seed[8:12]}-{seed[12:16]}-{seed[16:20]}-{seed[20:32]}"
 
 
 class FlakyEvents:
