@@ -11,13 +11,10 @@ import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from chalicelib.errors import BlobNotFound, UploadGone, UploadInvalid
 from chalicelib.storage import paths
-
-if TYPE_CHECKING:
-    from chalicelib.storage.s3 import S3BlobStore
 
 
 @dataclass(frozen=True)
@@ -170,9 +167,3 @@ class MemoryBlobStore:
             if upload.started < older_than:
                 yield upload.key, multipart_id
 
-
-if TYPE_CHECKING:
-
-    def _implementations(s3: S3BlobStore, memory: MemoryBlobStore) -> tuple[BlobStore, BlobStore]:
-        """mypy's check that both keep the contract."""
-        return s3, memory
