@@ -14,7 +14,8 @@ during iteration`` (a 500 that boto's retries used to hide). Real DynamoDB seria
 conflicting writes itself; here one lock does it. S3 stays parallel (blob bytes).
 And ``TransactWriteItems`` copies only the items it touches (devstack/moto_transactions.py),
 and a Query reads only its partition (devstack/moto_queries.py), so neither costs more as
-the table grows.
+the table grows; a projection converts only the attributes it names
+(devstack/moto_projections.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from devstack import moto_queries, moto_transactions
+from devstack import moto_projections, moto_queries, moto_transactions
 
 
 class MotoServer:
@@ -45,6 +46,7 @@ class MotoServer:
     def start(self) -> str:
         moto_transactions.install()
         moto_queries.install()
+        moto_projections.install()
         app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True)
         self._thread = threading.Thread(
