@@ -15,7 +15,8 @@ conflicting writes itself; here one lock does it. S3 stays parallel (blob bytes)
 And ``TransactWriteItems`` copies only the items it touches (devstack/moto_transactions.py),
 and a Query reads only its partition (devstack/moto_queries.py), so neither costs more as
 the table grows; a projection converts only the attributes it names
-(devstack/moto_projections.py).
+(devstack/moto_projections.py), and a response is written without asking again how each
+member is named (devstack/moto_serialize.py).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from devstack import moto_projections, moto_queries, moto_transactions
+from devstack import moto_projections, moto_queries, moto_serialize, moto_transactions
 
 
 class MotoServer:
@@ -47,6 +48,7 @@ class MotoServer:
         moto_transactions.install()
         moto_queries.install()
         moto_projections.install()
+        moto_serialize.install()
         app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True)
         self._thread = threading.Thread(

@@ -1,0 +1,104 @@
+"""The local stack's serializer shortcut (devstack/moto_serialize.py) writes every
+response as moto's own does: the same calls, answered once with each, parse the same
+(every DynamoDB attribute type, projections, pages, return values, errors, and the
+other services the app calls); it only asks the alias providers less often."""
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.core.serialize import XFormedAttributePicker
+
+from devstack import moto_serialize
+from tests.conftest import REGION, use_fake_aws
+
+TABLE = "t"
+ITEM = {
+    "PK": {"S": "REPO#a"},
+    "SK": {"S": "TAG#1"},
+    "s": {"S": "text"},
+    "n": {"N": "12.5"},
+    "b": {"B": b"\x00\xff bytes"},
+    "ss": {"SS": ["a", "b"]},
+    "ns": {"NS": ["1", "2"]},
+    "bs": {"BS": [b"x", b"y"]},
+    "m": {"M": {"inner": {"L": [{"S": "x"}, {"N": "1"}, {"M": {"deep": {"BOOL": True}}}]}, "null": {"NULL": True}}},
+    "l": {"L": [{"S": "a"}, {"B": b"z"}]},
+    "yes": {"BOOL": False},
+}
+
+
+@pytest.fixture(scope="module")
+def clients():
+    with pytest.MonkeyPatch.context() as mp:
+        use_fake_aws(mp)
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name=REGION)
+            ddb.create_table(
+                TableName=TABLE,
+                KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            for n in range(12):
+                ddb.put_item(TableName=TABLE, Item={**ITEM, "SK": {"S": f"TAG#{n:02d}"}})
+            ssm = boto3.client("ssm", region_name=REGION)
+            ssm.put_parameter(Name="/berth/config/a", Value="1", Type="String")
+            ssm.put_parameter(Name="/berth/secret", Value="s", Type="SecureString")
+            sqs = boto3.client("sqs", region_name=REGION)
+            queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+            yield ddb, ssm, sqs, queue
+
+
+CALLS = {
+    "get_item": lambda c: c[0].get_item(TableName=TABLE, Key={"PK": {"S": "REPO#a"}, "SK": {"S": "TAG#03"}}),
+    "get_item_projected": lambda c: c[0].get_item(
+        TableName=TABLE, Key={"PK": {"S": "REPO#a"}, "SK": {"S": "TAG#03"}}, ProjectionExpression="s, m.inner, l[1], #b",
+        ExpressionAttributeNames={"#b": "b"},
+    ),
+    "batch_get_item": lambda c: c[0].batch_get_item(
+        RequestItems={TABLE: {"Keys": [{"PK": {"S": "REPO#a"}, "SK": {"S": f"TAG#{n:02d}"}} for n in (1, 5, 99)],
+                              "ProjectionExpression": "PK, SK, n, ss, bs, yes"}}
+    ),
+    "query_page": lambda c: c[0].query(
+        TableName=TABLE, KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": {"S": "REPO#a"}}, Limit=5,
+        ScanIndexForward=False,
+    ),
+    "scan": lambda c: c[0].scan(TableName=TABLE, Select="COUNT"),
+    "update_return_values": lambda c: c[0].update_item(
+        TableName=TABLE, Key={"PK": {"S": "REPO#a"}, "SK": {"S": "TAG#00"}}, UpdateExpression="SET n = :v",
+        ExpressionAttributeValues={":v": {"N": "3"}}, ReturnValues="ALL_NEW",
+    ),
+    "transact_cancelled": lambda c: c[0].transact_write_items(
+        TransactItems=[{"ConditionCheck": {"TableName": TABLE, "Key": {"PK": {"S": "REPO#a"}, "SK": {"S": "TAG#00"}},
+                                           "ConditionExpression": "attribute_not_exists(PK)",
+                                           "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}]
+    ),
+    "describe_table": lambda c: c[0].describe_table(TableName=TABLE),
+    "ssm_by_path": lambda c: c[1].get_parameters_by_path(Path="/berth", Recursive=True, WithDecryption=True),
+    "sqs_attributes": lambda c: c[2].get_queue_attributes(QueueUrl=c[3], AttributeNames=["QueueArn", "VisibilityTimeout"]),
+}
+
+
+def answer(call, clients):
+    try:
+        reply = call(clients)
+    except ClientError as exc:
+        reply = exc.response
+    reply.pop("ResponseMetadata", None)
+    return reply
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_the_same_answer_as_motos_own(name, clients, monkeypatch):
+    monkeypatch.setattr(XFormedAttributePicker, "get_possible_keys", moto_serialize.MOTOS_POSSIBLE_KEYS)
+    motos = answer(CALLS[name], clients)
+    monkeypatch.setattr(XFormedAttributePicker, "get_possible_keys", moto_serialize.get_possible_keys)
+    ours, again = answer(CALLS[name], clients), answer(CALLS[name], clients)  # the second from what was remembered
+    assert ours == motos and again == motos
+    assert motos  # something was answered
+
+
+def test_installed_for_the_tests():
+    assert XFormedAttributePicker.get_possible_keys is moto_serialize.get_possible_keys
