@@ -516,19 +516,6 @@ def test_list_tags_only_lists_tags(meta):
     assert meta.list_tags(NAME, last=None, limit=100) == (["only"], False)
 
 
-def test_a_thousand_tags_in_pages_of_a_hundred(registry, meta, monkeypatch):
-    m = record()
-    tags = [f"v{i}" for i in range(1000)]
-    random.Random(2).shuffle(tags)
-    put_in_bulk(registry, monkeypatch, [(NAME, m, tag) for tag in tags])
-    assert meta.get_tag(NAME, tags[0]).digest == m.digest
-    listed, pages = _pages(lambda **kw: meta.list_tags(NAME, **kw), 100)
-    assert listed == sorted(tags)
-    assert pages == 10
-    assert meta.list_tags(NAME, last=None, limit=1000) == (sorted(tags), False)
-    assert meta.list_tags(NAME, last=None, limit=999) == (sorted(tags)[:999], True)
-
-
 def test_list_tags_of_an_unknown_repository(meta):
     assert meta.list_tags("no/such/repo", last=None, limit=100) == ([], False)
 

@@ -1,6 +1,7 @@
-"""Scale tests: a list at 100 and at 10,000 entries on in-process moto. Slow to set up
-(moto's Query reads its whole table), so they are a suite of their own: `make test`
-runs them; the quick suites do not."""
+"""Scale tests: a list at 100 and at 10,000 entries on in-process moto, and a thousand
+tags in pages over both registry stores (test_tag_pages.py, with the contract suite's
+fixtures). Slow to set up, so they are a suite of their own: `make test` (`make e2e`)
+runs them; `make check` does not."""
 from __future__ import annotations
 
 import pytest
