@@ -145,6 +145,10 @@ class ManifestReferenced(BerthError):
     """the manifest is listed by an index; delete the index first"""
 
 
+class StoreUnavailable(Exception):
+    """A store cannot be read: its backend refused or cannot be reached (the health check)."""
+
+
 class IdentityProviderUnavailable(Exception):
     """An external identity provider (LDAP) cannot answer: a 503, not a wrong password."""
 

@@ -11,7 +11,6 @@ if TYPE_CHECKING:
     from chalicelib.auth.login_gate import LoginGate
     from chalicelib.auth.passwords import PasswordHasher
     from chalicelib.auth.sessions import ConsoleSessions
-    from chalicelib.meta.table import Table
     from chalicelib.meta.webhooks import WebhookStore
     from chalicelib.webhooks.sender import HttpSender
 
@@ -25,8 +24,6 @@ class ManagementDependencies(DomainDependencies, Protocol):
     def webhooks(self) -> WebhookStore: ...
     @property
     def webhook_sender(self) -> HttpSender: ...
-    @property
-    def table(self) -> Table: ...
     @property
     def passwords(self) -> PasswordHasher: ...  # new users' passwords, robots' secrets
 

@@ -178,6 +178,9 @@ def fill_pk(digest: str) -> str:
 
 FILL_SK = "FILL"
 
+HEALTH_PK = "HEALTH"  # never written: the health check reads it (RegistryMeta.ping)
+HEALTH_SK = "HEALTH"
+
 
 OUTBOX_PREFIX = "EVT#"
 OUTBOX_SK = "EVT"

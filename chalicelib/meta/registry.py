@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import Conflict, ProjectGone
+from chalicelib.errors import Conflict, ProjectGone, StoreUnavailable
 from chalicelib.meta import gc_ledger, keys, outbox_items
 from chalicelib.meta.table import (
     ItemsRead,
@@ -477,6 +477,12 @@ class RegistryMeta(Protocol):
         """The copy ended (done or failed): the next pull may claim it."""
         ...
 
+    # -- the health check
+    def ping(self) -> None:
+        """One read of the store, by the path and permission every request uses;
+        StoreUnavailable (chalicelib/errors.py) if it cannot be read."""
+        ...
+
 
 class DynamoRegistryMeta:
     """RegistryMeta over the DynamoDB table (layout: docs/architecture.md, meta/keys.py)."""
@@ -812,6 +818,13 @@ class DynamoRegistryMeta:
     def end_fill(self, digest: str) -> None:
         """The copy ended (done, or failed: the next pull may start another)."""
         self._t.delete(keys.fill_pk(digest), keys.FILL_SK)
+
+    def ping(self) -> None:
+        # a GetItem, not DescribeTable: the same permission and path as every request
+        try:
+            self._t.get(keys.HEALTH_PK, keys.HEALTH_SK, projection="PK")
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreUnavailable(f"the table cannot be read: {type(exc).__name__}") from exc
 
     def mark_tag_checked(self, name: str, tag: str, digest: str, now: int) -> None:
         """A proxy cache found the upstream's tag unchanged: remember when (only while the

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from chalicelib import quotas
-from chalicelib.errors import Conflict, ProjectGone
+from chalicelib.errors import Conflict, ProjectGone, StoreUnavailable
 from chalicelib.events.envelope import Event
 from chalicelib.events.outbox import Outbox
 from chalicelib.meta import keys, outbox_items
@@ -973,6 +973,18 @@ def test_an_event_op_is_written_with_the_write_it_joins_and_only_then(registry, 
     with pytest.raises(Conflict):  # v1 names another manifest: nothing written, the event neither
         meta.put_manifest(NAME, b, "v1", T0, keep_tag=True, extra=[meta.event_op(refused)])
     assert refused.id not in [e.id for e in registry.emitted()] and meta.get_manifest(NAME, b.digest) is None
+
+
+# -- the health check ------------------------------------------------------------------------------
+def test_ping_reads_the_store_and_writes_nothing(registry, meta):
+    assert meta.ping() is None
+    assert meta.list_repositories(last=None, limit=10) == ([], False) and registry.emitted() == []
+
+
+@DYNAMODB
+def test_ping_of_a_table_that_cannot_be_read_is_store_unavailable(registry):
+    with pytest.raises(StoreUnavailable):
+        DynamoRegistryMeta(Table(registry.table.client, "no-such-table")).ping()
 
 # -- pulls and the catalog ----------------------------------------------------------------------------
 def test_record_pulls_counts_what_is_there_and_creates_nothing(meta):

@@ -26,6 +26,19 @@ def test_health_names_an_unhealthy_component(world, monkeypatch):
     assert storage == {"name": "storage", "status": "unhealthy", "error": "ClientError"}
 
 
+def test_health_names_an_unreadable_database(world, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    def refused(**kwargs):
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetItem")
+
+    monkeypatch.setattr(world.svc.dynamodb, "get_item", refused)
+    body = world.anonymous.get("/health").json()
+    assert body["status"] == "unhealthy"
+    database = next(c for c in body["components"] if c["name"] == "database")
+    assert database == {"name": "database", "status": "unhealthy", "error": "StoreUnavailable"}
+
+
 def test_ping_is_pong(world):
     reply = world.anonymous.get("/ping")
     assert reply.status == 200
