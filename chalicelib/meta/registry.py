@@ -722,7 +722,7 @@ class DynamoRegistryMeta:
             if keep_tag:
                 tag_op["Put"]["ExpressionAttributeNames"] = {"#d": "digest"}
             ops.append(tag_op)
-        ops += self._event("artifact.pushed", name, tag if tag is not None else record.digest, _pushed_data(record, tag, copy_of))
+        ops += self._event("artifact.pushed", name, tag if tag is not None else record.digest, pushed_data(record, tag, copy_of))
         held = [c for c in dict.fromkeys(hold_children) if c != record.digest]
         if len(held) <= MAX_HELD_CHILDREN:
             ops += [_when_exists(update_op(pk, keys.manifest_sk(c), f"SET {VERSION} = :v", {":v": _new_version()})) for c in held]
@@ -930,7 +930,7 @@ class DynamoRegistryMeta:
         pk = keys.repo_pk(name)
         tags = list(tags)
         ops = [_delete_if(pk, keys.manifest_sk(record.digest), *_version_condition(record.version))]
-        ops += self._event("artifact.deleted", name, record.digest, _deleted_data(record, tags, named))
+        ops += self._event("artifact.deleted", name, record.digest, deleted_data(record, tags, named))
         if record.subject:
             ops.append(delete_op(pk, keys.referrer_sk(record.subject, record.digest)))
         ops.extend(_delete_if(pk, keys.tag_sk(t), "#d = :d", {":d": record.digest}, {"#d": "digest"}) for t in tags)
@@ -1115,7 +1115,7 @@ class DynamoRegistryMeta:
                 )
             ),
             *_catalog_touch(name, now, new=False),
-            *self._event("tag.created", name, tag, {**_artifact_data(record, tag)}),
+            *self._event("tag.created", name, tag, artifact_data(record, tag)),
         ]
         try:
             self._t.transact(ops)
@@ -1168,17 +1168,20 @@ _REPOSITORY_FIELDS = "SK, created, updated, pull_count, pull_time"
 _DELETE_ORDER = ("T#", "F#", "M#", "B#")
 
 
-def _pushed_data(record: ManifestRecord, tag: str | None, copy_of: str | None) -> dict[str, Any]:
+# The data of the events a repository's changes write, one shape for every RegistryMeta
+# implementation (docs/events.md lists the fields)
+def pushed_data(record: ManifestRecord, tag: str | None, copy_of: str | None = None) -> dict[str, Any]:
     """artifact.pushed's data: `copy_of`, the artifact a copy was asked for, when given."""
-    return {**_artifact_data(record, tag), **({"copy_of": copy_of} if copy_of else {})}
+    return {**artifact_data(record, tag), **({"copy_of": copy_of} if copy_of else {})}
 
 
-def _deleted_data(record: ManifestRecord, tags: list[str], named: str | None) -> dict[str, Any]:
+def deleted_data(record: ManifestRecord, tags: Iterable[str], named: str | None = None) -> dict[str, Any]:
     """artifact.deleted's data: `named`, the reference its deleter named it by, when given."""
-    return {**_artifact_data(record, None), "tags": tags, **({"named": named} if named else {})}
+    return {**artifact_data(record, None), "tags": list(tags), **({"named": named} if named else {})}
 
 
-def _artifact_data(record: ManifestRecord, tag: str | None) -> dict[str, Any]:
+def artifact_data(record: ManifestRecord, tag: str | None) -> dict[str, Any]:
+    """What every artifact and tag event says of the manifest (tag.created's whole data)."""
     return {"digest": record.digest, "media_type": record.media_type, "size": record.size, "tag": tag}
 
 

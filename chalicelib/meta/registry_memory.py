@@ -45,6 +45,9 @@ from chalicelib.meta.registry import (
     RepositoryRecord,
     TagRecord,
     UploadAlreadyComplete,
+    artifact_data,
+    deleted_data,
+    pushed_data,
 )
 
 if TYPE_CHECKING:
@@ -275,7 +278,7 @@ class MemoryRegistryMeta:
         held = [c for c in dict.fromkeys(hold_children) if c != record.digest]
         if len(held) > MAX_HELD_CHILDREN:
             held = []  # not held: garbage collection's grace period (as DynamoRegistryMeta)
-        events = self._event("artifact.pushed", name, tag if tag is not None else record.digest, _pushed_data(record, tag, copy_of))
+        events = self._event("artifact.pushed", name, tag if tag is not None else record.digest, pushed_data(record, tag, copy_of))
         size = 1 + (2 if new_repository else 1) + 1 + (tag is not None) + len(events) + len(held) + bool(record.subject)
         if size + 2 * len(links) + len(extra) >= MAX_TRANSACTION:
             # as many links as DynamoDB's transactions do not hold: written first, in their own writes
@@ -353,7 +356,7 @@ class MemoryRegistryMeta:
         if only_untagged and tags:
             raise Conflict(f"manifest {digest} in {name} is tagged")
         label_ids = self._labels.artifact_label_ids(name).get(digest, [])
-        events = self._event("artifact.deleted", name, digest, _deleted_data(record, tags, named))
+        events = self._event("artifact.deleted", name, digest, deleted_data(record, tags, named))
         self._run(extra(record) if extra is not None else [])
         self._delete(name, record, tags, label_ids)
         if mark_changed:
@@ -385,7 +388,7 @@ class MemoryRegistryMeta:
             if not set(labelled.get(d.record.digest, [])) <= set(d.label_ids):
                 raise stale
         events = [e for d in doomed for e in self._event(
-            "artifact.deleted", name, d.record.digest, {**_artifact_data(d.record, None), "tags": list(d.tags)})]
+            "artifact.deleted", name, d.record.digest, deleted_data(d.record, d.tags))]
         self._run(extra)
         for d in doomed:
             self._delete(name, d.record, d.tags, d.label_ids)
@@ -434,7 +437,7 @@ class MemoryRegistryMeta:
         manifest = self._manifests.get(name, {}).get(record.digest)
         if manifest is None or name not in self._catalog:
             raise Conflict(f"manifest {record.digest} is not in {name} any more")
-        events = self._event("tag.created", name, tag, _artifact_data(record, tag))
+        events = self._event("tag.created", name, tag, artifact_data(record, tag))
         self._tags.setdefault(name, {})[tag] = _Tag(_tag_record(tag, record), now)
         # a new version, so that a delete that read its tags before this one fails
         manifest.version = _new_version()
@@ -574,20 +577,6 @@ def _as_stored(record: ManifestRecord) -> ManifestRecord:
 def _tag_record(tag: str, record: ManifestRecord) -> TagRecord:
     # a copy of the manifest, so that a pull by tag is one read
     return TagRecord(tag, record.digest, record.media_type, record.size, record.body)
-
-
-def _pushed_data(record: ManifestRecord, tag: str | None, copy_of: str | None) -> dict[str, Any]:
-    """artifact.pushed's data, as DynamoRegistryMeta's: `copy_of` when given."""
-    return {**_artifact_data(record, tag), **({"copy_of": copy_of} if copy_of else {})}
-
-
-def _deleted_data(record: ManifestRecord, tags: list[str], named: str | None) -> dict[str, Any]:
-    """artifact.deleted's data, as DynamoRegistryMeta's: `named` when given."""
-    return {**_artifact_data(record, None), "tags": tags, **({"named": named} if named else {})}
-
-
-def _artifact_data(record: ManifestRecord, tag: str | None) -> dict[str, Any]:
-    return {"digest": record.digest, "media_type": record.media_type, "size": record.size, "tag": tag}
 
 
 if TYPE_CHECKING:
