@@ -16,7 +16,8 @@ And ``TransactWriteItems`` copies only the items it touches (devstack/moto_trans
 and a Query reads only its partition (devstack/moto_queries.py), so neither costs more as
 the table grows; a projection converts only the attributes it names
 (devstack/moto_projections.py), and a response is written without asking again how each
-member is named (devstack/moto_serialize.py).
+member is named (devstack/moto_serialize.py); an update expression is parsed once per
+text (devstack/moto_update_expressions.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from devstack import moto_projections, moto_queries, moto_serialize, moto_transactions
+from devstack import moto_projections, moto_queries, moto_serialize, moto_transactions, moto_update_expressions
 
 
 class MotoServer:
@@ -49,6 +50,7 @@ class MotoServer:
         moto_queries.install()
         moto_projections.install()
         moto_serialize.install()
+        moto_update_expressions.install()
         app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True)
         self._thread = threading.Thread(

@@ -13,7 +13,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from devstack import moto_projections, moto_queries, moto_serialize, moto_transactions, schedules
+from devstack import (
+    moto_projections,
+    moto_queries,
+    moto_serialize,
+    moto_transactions,
+    moto_update_expressions,
+    schedules,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # CloudWatch EMF metrics would print a JSON document per request
@@ -21,11 +28,13 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 REGION = "us-east-1"
 # transactions that cost what they touch, queries that cost their partition, not the
 # whole table, projections that cost the attributes they name, and responses written
-# without asking again how each member is named (as the local stack's moto)
+# without asking again how each member is named, and update expressions parsed once per
+# text (as the local stack's moto)
 moto_transactions.install()
 moto_queries.install()
 moto_projections.install()
 moto_serialize.install()
+moto_update_expressions.install()
 
 
 def _parse_templates_once() -> None:
