@@ -51,12 +51,13 @@ SLOW_TESTS = tests $(addprefix --ignore=,$(QUICK_TESTS))
 # where PYTHONDONTWRITEBYTECODE is set: without it each worker compiles, and pytest
 # rewrites, every test module again, about 12 s of CPU a worker. The quick tests use no
 # pytest plugin of schemathesis, hypothesis or anyio (tests/fuzz is in e2e): not loading
-# them saves each process a second.
+# them saves each process a second. The workers take files in the order tests/conftest.py
+# sets (pytest_collection_modifyitems: a folder at a time, in it the longest files first).
 CHECK_PYTEST = PYTHONDONTWRITEBYTECODE= $(PYTHON) -m pytest -p no:schemathesis -p no:hypothesispytest -p no:anyio
 
 check: venv
 	$(PYTHON) -m ruff check --quiet .
-	$(CHECK_PYTEST) -q -n 2 --dist loadfile $(QUICK_TESTS)
+	$(CHECK_PYTEST) -q -n 2 --dist loadfile --no-loadscope-reorder $(QUICK_TESTS)
 
 # The end-to-end tests drive skopeo, a private dockerd, containerd, slapd and Chromium:
 # install them first (apt-get, only what is missing). Two workers, a file each at a time:

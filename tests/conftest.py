@@ -37,6 +37,24 @@ moto_serialize.install()
 moto_update_expressions.install()
 
 
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The order `make check`'s two workers take files in (xdist, `--dist loadfile
+    --no-loadscope-reorder`): each folder's files together, the folders in the order
+    given, and in a folder the files with the most tests first. xdist's own order (by
+    number of tests, all folders mixed) had each worker enter tests/api two dozen times,
+    starting its package-scoped moto and stack (a second or more) each time, and ended on
+    files of one long test (mypy, the import check) run by one worker while the other
+    waited. Only in xdist's workers; a run in one process keeps the order given."""
+    if not hasattr(config, "workerinput"):
+        return
+    folders: dict[Path, int] = {}
+    per_file: dict[Path, int] = {}
+    for item in items:
+        folders.setdefault(item.path.parent, len(folders))
+        per_file[item.path] = per_file.get(item.path, 0) + 1
+    items.sort(key=lambda item: (folders[item.path.parent], -per_file[item.path]))  # stable: in a file, as written
+
 def _parse_templates_once() -> None:
     """moto parses a stack's template with PyYAML's pure-Python loader, about 60 ms for
     infra/berth.yaml, and the API tests create a stack per test: parse each template
