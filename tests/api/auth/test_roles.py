@@ -161,19 +161,6 @@ def test_a_sysadmin_push_creates_a_private_project(world, api):
     assert world.svc.accounts.get_project("a__b") is None
 
 
-def test_a_project_created_on_push_follows_the_rules_of_post_projects(world, api):
-    """One rule for creating a project (chalicelib/projects.py): the reserved names are
-    refused on both paths, and both leave the same audit entry."""
-    for reserved in ("ui", "api", "service"):
-        claims = unverified_claims(token_for(world, "sysadmin", f"repository:{reserved}/app:pull,push"))
-        assert claims["access"][0]["actions"] == []
-        assert world.svc.accounts.get_project(reserved) is None
-    token_for(world, "sysadmin", "repository:audited/app:pull,push")
-    world.drain_events()  # entered from its project.created event, as POST /projects' is
-    entries = [e for e in world.svc.audit.matching(project="audited") if e.operation == "create"]
-    assert [(e.username, e.resource_type, e.resource) for e in entries] == [("sysadmin", "project", "audited")]
-
-
 def test_mount_needs_pull_on_the_source(world, api, setup):
     """A cross-repository mount from a private repository the caller cannot pull
     must not link the blob (it falls back to a plain upload session)."""
