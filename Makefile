@@ -3,7 +3,8 @@
 #               (requirements-stack.txt); its data is kept in .berth-data/ across restarts.
 #               Flags: make run ARGS="--fresh --apigw-limits --api-port 8080 -v" (README, "Try it")
 #   make venv   .venv with everything for development and tests (requirements-dev.txt)
-#   make check  the quick loop (aimed at two minutes on 2 cores; 3.5 now): ruff, the layering
+#   make check  the quick loop (aimed at two minutes on 2 cores; about 3 now: 330 s of user
+#               CPU, was 367, on a busy machine): ruff, the layering
 #               contract, mypy, unit, API and store-contract tests (Python only, no system
 #               packages; two workers, a file at a time; the tests' object graphs hash passwords
 #               at a trivial cost, their moto parses each template once, and the API tests share
