@@ -46,8 +46,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     starting its package-scoped moto and stack (a second or more) each time, and ended on
     files of one long test (mypy, the import check) run by one worker while the other
     waited. Only in xdist's workers; a run in one process keeps the order given."""
-    if not hasattr(config, "workerinput"):
-        return
+    if not hasattr(config, "workerinput") or config.getoption("loadscopereorder", True):
+        return  # only with make check's --no-loadscope-reorder: make e2e keeps xdist's order
     folders: dict[Path, int] = {}
     per_file: dict[Path, int] = {}
     for item in items:

@@ -140,6 +140,29 @@ class Browser:
 
         self.wait.until(clicked, f"{css} never clickable")
 
+    def click_in_row(self, table_css: str, text: str, button_css: str) -> None:
+        """Click the button of the table's row that says `text` (other tests' rows may be there)."""
+        from selenium.webdriver.common.by import By
+
+        def clicked(_) -> bool:
+            for row in self.driver.find_elements(By.CSS_SELECTOR, f"{table_css} tr"):
+                if text in row.text:
+                    row.find_element(By.CSS_SELECTOR, button_css).click()  # stale: raised, tried again
+                    return True
+            return False
+
+        self.wait.until(clicked, f"no row of {table_css} says {text!r}")
+
+    def row_text_in(self, table_css: str, row_text: str, text: str) -> None:
+        """Wait until the table's row that says `row_text` also says `text`."""
+        from selenium.webdriver.common.by import By
+
+        def says(_) -> bool:
+            rows = self.driver.find_elements(By.CSS_SELECTOR, f"{table_css} tr")
+            return any(row_text in row.text and text in row.text for row in rows)
+
+        self.wait.until(says, f"the row of {table_css} saying {row_text!r} never said {text!r}")
+
     def fill(self, css: str, text: str) -> None:
         field = self.visible(css)
         field.clear()
@@ -735,9 +758,10 @@ def test_console_replication(stack, browser, distribution):
         b.click("#registry-create-submit")
         b.text_in("#messages", f"Registry cncf-{name} added.")
         b.text_in("#registries-table", f"cncf-{name}")
-        b.click("#registries-table .test-registry")
+        # its own row: the worker's stack may hold other tests' registries (a proxy cache's)
+        b.click_in_row("#registries-table", f"cncf-{name}", ".test-registry")
         b.text_in("#messages", f"cncf-{name} answers and takes its credentials.")
-        b.text_in("#registries-table .registry-status", "healthy")
+        b.row_text_in("#registries-table", f"cncf-{name}", "healthy")
         # -- a push rule, run now ----------------------------------------------------------------
         b.loaded("#policy-list")
         b.click("#policy-new")
