@@ -15,6 +15,11 @@ MemoryLabels). The blob records, links, upload claims, candidates and change mar
 a `MemoryLedger` (meta/gc.py), the one a MemoryGC reads; `blob_live` is what a
 MemoryQuotas checks of a blob's record. Other stores' reads joined to read_for_push
 (`also`: MemoryQuotas.read, MemoryImmutableRules.read) are callables, answered by calling them.
+
+What it does not model: concurrency (one writer at a time, so no write loses a race it
+did not read), DynamoDB's 100-operation transactions (a big deletion is one write here),
+TTL expiry, and a label added then removed after a read (DynamoDB refuses the stale
+deletion by the manifest's version; here only labels the caller did not read refuse it).
 """
 from __future__ import annotations
 
