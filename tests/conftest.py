@@ -126,6 +126,19 @@ def use_fake_aws(mp: pytest.MonkeyPatch) -> None:
         mp.delenv(name, raising=False)
 
 
+def create_key_table(client: Any, name: str, *, sort_key: bool = True, **options: Any) -> None:
+    """A bare table keyed by PK (and SK, string keys), on demand: the moto comparison tests'
+    (tests/unit/test_moto_*.py). `options`: more of CreateTable's arguments (a stream)."""
+    keys = [("PK", "HASH"), ("SK", "RANGE")] if sort_key else [("PK", "HASH")]
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": a, "KeyType": k} for a, k in keys],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a, _ in keys],
+        BillingMode="PAY_PER_REQUEST",
+        **options,
+    )
+
+
 def create_stack(name: str = "berth-test", *, stage: str | None = None, session=None) -> dict[str, str]:
     """Create infra/berth.yaml on the active moto backend; returns the stack's outputs
     (BucketName, TableName, SsmPrefix)."""

@@ -12,7 +12,7 @@ from moto import mock_aws
 from moto.dynamodb.models.table import Table
 
 from devstack import moto_queries
-from tests.conftest import REGION, use_fake_aws
+from tests.conftest import REGION, create_key_table, use_fake_aws
 
 TABLE = "t"
 PARTITIONS = ["REPO#a", "REPO#b", "REPO#a/b", "USER#x"]
@@ -24,18 +24,8 @@ def dynamodb():
         use_fake_aws(mp)
         with mock_aws():
             client = boto3.client("dynamodb", region_name=REGION)
-            client.create_table(
-                TableName=TABLE,
-                KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-                AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            client.create_table(
-                TableName="flat",
-                KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            create_key_table(client, TABLE)
+            create_key_table(client, "flat", sort_key=False)
             rng = random.Random(7)
             for n in range(300):
                 pk = rng.choice(PARTITIONS)

@@ -11,7 +11,7 @@ from moto import mock_aws
 from moto.core.serialize import XFormedAttributePicker
 
 from devstack import moto_serialize
-from tests.conftest import REGION, use_fake_aws
+from tests.conftest import REGION, create_key_table, use_fake_aws
 
 TABLE = "t"
 ITEM = {
@@ -35,12 +35,7 @@ def clients():
         use_fake_aws(mp)
         with mock_aws():
             ddb = boto3.client("dynamodb", region_name=REGION)
-            ddb.create_table(
-                TableName=TABLE,
-                KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-                AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            create_key_table(ddb, TABLE)
             for n in range(12):
                 ddb.put_item(TableName=TABLE, Item={**ITEM, "SK": {"S": f"TAG#{n:02d}"}})
             ssm = boto3.client("ssm", region_name=REGION)

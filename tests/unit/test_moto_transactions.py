@@ -10,7 +10,7 @@ from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
 from devstack import moto_transactions
-from tests.conftest import REGION, use_fake_aws
+from tests.conftest import REGION, create_key_table, use_fake_aws
 
 TABLE = "t"
 
@@ -23,13 +23,7 @@ def dynamodb(request):
         mp.setattr(DynamoDBBackend, "transact_write_items", implementation)
         with mock_aws():
             client = boto3.client("dynamodb", region_name=REGION)
-            client.create_table(
-                TableName=TABLE,
-                KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-                AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            )
+            create_key_table(client, TABLE, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
             yield client
 
 

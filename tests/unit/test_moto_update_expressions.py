@@ -11,7 +11,7 @@ from moto import mock_aws
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
 from devstack import moto_update_expressions
-from tests.conftest import REGION, use_fake_aws
+from tests.conftest import REGION, create_key_table, use_fake_aws
 
 EXPRESSIONS = [
     "SET #e = :e",
@@ -67,10 +67,7 @@ def table():
         use_fake_aws(mp)
         with mock_aws():
             ddb = boto3.client("dynamodb", region_name=REGION)
-            ddb.create_table(
-                TableName="t", KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-            )
+            create_key_table(ddb, "t", sort_key=False)
             yield ddb
 
 
