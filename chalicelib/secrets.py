@@ -4,8 +4,8 @@ All of them are fetched in one GetParameters call, once per container.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -14,6 +14,15 @@ from chalicelib.config import ConfigurationError
 UPLOAD_TOKEN_KEY = "upload-token-key"
 TOKEN_SIGNING_KEY = "token-signing-key"
 ALL_SECRETS = (UPLOAD_TOKEN_KEY, TOKEN_SIGNING_KEY)
+
+
+class Secrets(Protocol):
+    def get(self, name: str) -> str:
+        """The secret `name`; ConfigurationError naming its parameter when there is none.
+        A value read is kept: a rotation is seen after `forget`."""
+        ...
+
+    def forget(self) -> None: ...
 
 
 class SsmSecrets:
@@ -49,6 +58,31 @@ class SsmSecrets:
             cache[paths[parameter["Name"]]] = parameter["Value"]
         self._cache = cache
         return cache
+
+
+class MemorySecrets:
+    """Secrets in memory, answering as SsmSecrets does (tests/contract/test_secrets.py):
+    `parameters` is what SSM holds under the prefix, by name; a miss reads `names` and
+    the one asked for, as SsmSecrets' one GetParameters does."""
+
+    def __init__(self, prefix: str, parameters: Mapping[str, str] | None = None, names: Iterable[str] = ALL_SECRETS):
+        self._prefix = prefix
+        self._names = tuple(names)
+        self.parameters = dict(parameters or {})
+        self._cache: dict[str, str] = {}
+
+    def get(self, name: str) -> str:
+        if name not in self._cache:
+            read = set(self._names) | {name}
+            self._cache = {**self._cache, **{n: v for n, v in self.parameters.items() if n in read}}
+        if name not in self._cache:
+            raise ConfigurationError(
+                f"SSM parameter {self._prefix}/{name} is missing; run the bootstrap step (see README)"
+            )
+        return self._cache[name]
+
+    def forget(self) -> None:
+        self._cache = {}
 
 
 class SsmSecretParameters:

@@ -2,7 +2,9 @@
 
 AWS clients and the clock are made here and passed down; nothing below
 reaches for a global. Each piece is built on first use, so a request only
-pays for the clients it needs.
+pays for the clients it needs. Any piece it builds may be handed in instead, by its
+name (`Services(settings, meta=..., blobs=...)`): the tests' in-memory stores
+(tests/memory_graph.py: `MemoryGraph.parts`).
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from chalicelib.registry.upload_tokens import UploadTokens
     from chalicelib.runtime_config import RuntimeConfig
     from chalicelib.schedules import Schedules
-    from chalicelib.secrets import SsmSecrets
+    from chalicelib.secrets import Secrets
     from chalicelib.storage.s3 import S3BlobStore
     from chalicelib.webhooks.delivery import Deliverer, JobQueue
     from chalicelib.webhooks.sender import HttpSender
@@ -56,7 +58,15 @@ class Services:
         sleep: Callable[[float], None] = time.sleep,
         authorizer: Any = None,
         passwords: PasswordHasher | None = None,
+        **given: Any,
     ):
+        unknown = sorted(name for name in given if not isinstance(getattr(Services, name, None), cached_property))
+        if unknown:
+            raise TypeError(f"Services builds no part named {', '.join(unknown)}")
+        # parts handed in instead of built (the tests' in-memory stores): they are the
+        # graph's from the start, so nothing builds them on first use
+        self._given = given
+        self.__dict__.update(given)
         self.settings = settings
         self.clock = clock
         self._passwords = passwords
@@ -66,8 +76,9 @@ class Services:
 
     def replace(self, **changes: Any) -> Services:
         """A new graph built from this one's parts (settings, AWS session, clock, sleep,
-        authorizer, password hasher) with `changes` in their place, e.g. another setting
-        or clock for one run; nothing already built is shared."""
+        authorizer, password hasher, the parts it was given) with `changes` in their place,
+        e.g. another setting or clock for one run; nothing already built is shared (a
+        given part is: it is not built)."""
         parts = {
             "settings": self.settings,
             "session": self._session,
@@ -75,6 +86,7 @@ class Services:
             "sleep": self.sleep,
             "authorizer": self._authorizer,
             "passwords": self._passwords,
+            **self._given,
         }
         return Services(**{**parts, **changes})
 
@@ -272,7 +284,7 @@ class Services:
         return UploadService(self.blobs, self.meta, self.clock, self.settings.upload_ttl_seconds)
 
     @cached_property
-    def secrets(self) -> SsmSecrets:
+    def secrets(self) -> Secrets:
         from chalicelib.secrets import SsmSecrets
 
         return SsmSecrets(self.ssm, self.settings.ssm_prefix)

@@ -88,6 +88,16 @@ def make_services(settings, *, session=None, **parts: Any):
     return Services(settings, session=session, **parts)
 
 
+def memory_services(graph, **parts: Any):
+    """Production's `Services` on an in-memory graph's stores (tests/memory_graph.py:
+    `MemoryGraph.parts`): its settings, clock and sleep, and no AWS (`NoAws`: a part that
+    has no twin fails on first use); `parts` as make_services takes them."""
+    from tests.memory_graph import NoAws
+
+    parts = {"clock": graph.clock, "sleep": graph.sleep, **graph.parts(), **parts}
+    return make_services(graph.settings, session=NoAws(), **parts)
+
+
 class SharedClients:
     """A boto3 session that makes each client once: one per service, region and
     configuration, shared by the object graphs the tests build on it (making one costs

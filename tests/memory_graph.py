@@ -11,6 +11,10 @@ order, by whichever store wrote it (the outbox items of DynamoDB's transactions)
 `svc.slept` the backoffs `artifacts.until_won` took. The AWS clients for work handed off the
 request (Step Functions, Lambda) are not in memory: touching one raises NotInMemory.
 mypy checks that the graph is a `DomainDependencies` (tests/unit/test_types.py).
+
+`svc.parts()` are its stores by the names production's `Services` builds them under:
+handed to `Services` (tests/conftest.py: memory_services), the app's handlers run on them
+(tests/api), with `NoAws` as the AWS session, so a part with no twin fails loudly.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from chalicelib.meta.retention import MemoryRetention
 from chalicelib.registry.upload_service import UploadService
 from chalicelib.runtime_config import MemoryRuntimeConfig
 from chalicelib.schedules import MemorySchedules
+from chalicelib.secrets import MemorySecrets
 from chalicelib.storage.blobs import MemoryBlobStore
 
 if TYPE_CHECKING:
@@ -40,8 +45,21 @@ if TYPE_CHECKING:
 T0 = 1_700_000_000
 
 
+# the graph's parts that `Services` builds on AWS, by the names it builds them under
+PARTS = ("meta", "outbox", "accounts", "audit", "blobs", "uploads", "quotas", "immutable_rules", "labels", "gc",
+         "registries", "replication_policies", "replication_runs", "retention", "runtime_config", "schedules", "secrets")
+
+
 class NotInMemory(RuntimeError):
     """The graph has no in-memory stand-in for this AWS client."""
+
+
+class NoAws:
+    """The AWS session of a `Services` on the graph's parts: whatever asks it for a client
+    is a part with no twin in the graph."""
+
+    def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        raise NotInMemory(f"{service_name}: a part of Services that has no in-memory twin asked for an AWS client")
 
 
 class MemoryGraph:
@@ -72,6 +90,11 @@ class MemoryGraph:
         self.replication_runs = MemoryReplicationRuns(self.clock)
         self.retention = MemoryRetention(self.clock, self._project_exists)
         self.schedules = MemorySchedules()
+        self.secrets = MemorySecrets(self.settings.ssm_prefix)  # SSM's SecureStrings: none until a test stores one
+
+    def parts(self) -> dict[str, Any]:
+        """The graph's stores, by the names `Services` takes them under (module docstring)."""
+        return {name: getattr(self, name) for name in PARTS}
 
     def clock(self) -> float:
         return self.now

@@ -1,5 +1,12 @@
-"""API-level tests: API Gateway proxy events through the real Chalice handler,
-with AWS on moto (in-process), resources created from infra/berth.yaml."""
+"""API-level tests: API Gateway proxy events through the real Chalice handler.
+
+The OCI protocol's tests (`api`, `services`) run on production's `Services` over the
+in-memory twins of its stores (`graph`: tests/memory_graph.py, each twin proven by its
+contract suite in tests/contract): no moto, a test takes milliseconds. A test that reads
+S3, DynamoDB or SSM itself, counts AWS calls or checks an S3 presigned URL takes `aws_api`
+and `aws_services` instead: AWS on moto (in-process), with the resources of
+infra/berth.yaml (`aws_env`). The auth/ and management/ packages build worlds of their
+own on moto."""
 from __future__ import annotations
 
 import json
@@ -11,7 +18,16 @@ import pytest
 
 from devstack import schedules
 from devstack.events import proxy_event, proxy_reply
-from tests.conftest import REGION, SharedClients, create_stack, empty_stack, in_process_moto, make_services
+from tests.conftest import (
+    REGION,
+    SharedClients,
+    create_stack,
+    empty_stack,
+    in_process_moto,
+    make_services,
+    memory_services,
+)
+from tests.memory_graph import MemoryGraph
 
 
 @dataclass
@@ -103,13 +119,43 @@ def aws_env(_stack, _shared_clients, monkeypatch):
 
 
 @pytest.fixture
-def services(aws_env, _shared_clients):
-    """The test's object graph (tests/conftest.py: make_services), served by the app
-    for the test's length."""
+def aws_services(aws_env, _shared_clients):
+    """The test's object graph on moto (tests/conftest.py: make_services), served by the
+    app for the test's length: for the tests that read S3, DynamoDB or SSM themselves."""
     import app as app_module
     from chalicelib.config import Settings
 
     with app_module.serving(make_services(Settings.from_env(), session=_shared_clients)) as svc:
+        yield svc
+
+
+@pytest.fixture
+def aws_api(aws_services):
+    import app as app_module
+
+    return ApiClient(app_module.app)
+
+
+@pytest.fixture
+def graph() -> MemoryGraph:
+    """The test's stores in memory (tests/memory_graph.py), as new as an emptied stack with
+    its upload-token key; an open registry, as `aws_env`'s."""
+    from chalicelib.config import Settings
+    from chalicelib.secrets import UPLOAD_TOKEN_KEY
+
+    graph = MemoryGraph(settings=Settings(table_name="memory", bucket_name="memory", ssm_prefix="/berth/memory",
+                                          region=REGION, auth="none"))
+    graph.secrets.parameters[UPLOAD_TOKEN_KEY] = os.urandom(32).hex()
+    return graph
+
+
+@pytest.fixture
+def services(graph):
+    """The test's object graph: production's `Services` on `graph`'s stores
+    (tests/conftest.py: memory_services), served by the app for the test's length."""
+    import app as app_module
+
+    with app_module.serving(memory_services(graph)) as svc:
         yield svc
 
 

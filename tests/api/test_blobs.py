@@ -1,4 +1,7 @@
-"""Blob reads and deletes: /v2/<name>/blobs/<digest>."""
+"""Blob reads and deletes: /v2/<name>/blobs/<digest>.
+
+On the in-memory stores (tests/api/conftest.py); the tests that read S3 or DynamoDB
+themselves, or a presigned URL's S3 shape, on moto (`aws_api`, `aws_services`)."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -13,29 +16,29 @@ NAME = "library/app"
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
-def test_linked_blob_redirects_to_presigned_url(api, services, method, algorithm):
+def test_linked_blob_redirects_to_presigned_url(aws_api, aws_services, method, algorithm):
     data = b"layer bytes" * 100
-    d = push_blob(api, NAME, data, algorithm)
-    r = api.request(method, f"/v2/{NAME}/blobs/{d}")
+    d = push_blob(aws_api, NAME, data, algorithm)
+    r = aws_api.request(method, f"/v2/{NAME}/blobs/{d}")
     assert r.status == 307, r.body
     assert r.headers["docker-content-digest"] == d
     location = r.headers["location"]
     url = urlsplit(location)
     assert url.scheme in ("http", "https")
     # the object the blob's record names (its upload's own: docs/decisions/garbage-collection.md)
-    assert url.path.endswith("/" + (services.meta.get_link(NAME, d).key or blob_key(d)))
-    assert services.settings.bucket_name in location
+    assert url.path.endswith("/" + (aws_services.meta.get_link(NAME, d).key or blob_key(d)))
+    assert aws_services.settings.bucket_name in location
     assert "X-Amz-Signature=" in url.query and "X-Amz-Expires=" in url.query
     assert r.body == b""
 
 
-def test_get_and_head_presign_different_operations(api, services):
-    d = push_blob(api, NAME, b"abc")
-    get = api.get(f"/v2/{NAME}/blobs/{d}").headers["location"]
-    head = api.head(f"/v2/{NAME}/blobs/{d}").headers["location"]
+def test_get_and_head_presign_different_operations(aws_api, aws_services):
+    d = push_blob(aws_api, NAME, b"abc")
+    get = aws_api.get(f"/v2/{NAME}/blobs/{d}").headers["location"]
+    head = aws_api.head(f"/v2/{NAME}/blobs/{d}").headers["location"]
     # a presigned URL is bound to its method: a GET URL would not serve a HEAD
     assert get != head
-    assert services.s3.head_object(Bucket=services.settings.bucket_name, Key=services.meta.get_link(NAME, d).key)["ContentLength"] == 3
+    assert aws_services.s3.head_object(Bucket=aws_services.settings.bucket_name, Key=aws_services.meta.get_link(NAME, d).key)["ContentLength"] == 3
 
 
 def test_blob_pushed_through_a_session_is_served(api):

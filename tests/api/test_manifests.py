@@ -1,4 +1,7 @@
-"""Manifests: PUT, GET, HEAD and DELETE on /v2/<name>/manifests/<reference>."""
+"""Manifests: PUT, GET, HEAD and DELETE on /v2/<name>/manifests/<reference>.
+
+On the in-memory stores (tests/api/conftest.py); the tests that read S3 or DynamoDB
+themselves, or a presigned URL's S3 shape, on moto (`aws_api`, `aws_services`)."""
 from __future__ import annotations
 
 import json
@@ -422,32 +425,32 @@ def test_same_manifest_pushed_twice(api):
     _assert_manifest_reply(api.get(f"/v2/{NAME}/manifests/v1"), body, OCI_MANIFEST)
 
 
-def test_large_manifest_is_stored_in_s3(api, services):
-    doc = json.loads(image_manifest(api, NAME))
+def test_large_manifest_is_stored_in_s3(aws_api, aws_services):
+    doc = json.loads(image_manifest(aws_api, NAME))
     doc["annotations"] = {f"org.example.key.{i:05d}": "v" * 64 for i in range(1500)}
     body = encode(doc)
     assert len(body) > 64 * 1024
-    d = push_manifest(api, NAME, "big", body)
-    stored = services.s3.get_object(Bucket=services.settings.bucket_name, Key=manifest_key(d))["Body"].read()
+    d = push_manifest(aws_api, NAME, "big", body)
+    stored = aws_services.s3.get_object(Bucket=aws_services.settings.bucket_name, Key=manifest_key(d))["Body"].read()
     assert stored == body
     for ref in ("big", d):
-        _assert_manifest_reply(api.get(f"/v2/{NAME}/manifests/{ref}"), body, OCI_MANIFEST)
-        _assert_manifest_reply(api.head(f"/v2/{NAME}/manifests/{ref}"), body, OCI_MANIFEST, head=True)
-    assert api.delete(f"/v2/{NAME}/manifests/{d}").status == 202
-    assert_error(api.get(f"/v2/{NAME}/manifests/big"), 404, "MANIFEST_UNKNOWN")
+        _assert_manifest_reply(aws_api.get(f"/v2/{NAME}/manifests/{ref}"), body, OCI_MANIFEST)
+        _assert_manifest_reply(aws_api.head(f"/v2/{NAME}/manifests/{ref}"), body, OCI_MANIFEST, head=True)
+    assert aws_api.delete(f"/v2/{NAME}/manifests/{d}").status == 202
+    assert_error(aws_api.get(f"/v2/{NAME}/manifests/big"), 404, "MANIFEST_UNKNOWN")
 
 
-def test_large_index_is_stored_in_s3(api, services):
+def test_large_index_is_stored_in_s3(aws_api, aws_services):
     children = []
     for i in range(4):
-        body = image_manifest(api, NAME, seed=f"child{i}")
-        push_manifest(api, NAME, digest(body), body)
+        body = image_manifest(aws_api, NAME, seed=f"child{i}")
+        push_manifest(aws_api, NAME, digest(body), body)
         children.append((OCI_MANIFEST, body))
     body = index_manifest(children, annotations={f"k{i:05d}": "x" * 100 for i in range(800)})
     assert len(body) > 64 * 1024
-    d = push_manifest(api, NAME, "multi", body, OCI_INDEX)
-    _assert_manifest_reply(api.get(f"/v2/{NAME}/manifests/multi"), body, OCI_INDEX)
-    assert services.s3.head_object(Bucket=services.settings.bucket_name, Key=manifest_key(d))["ContentLength"] == len(body)
+    d = push_manifest(aws_api, NAME, "multi", body, OCI_INDEX)
+    _assert_manifest_reply(aws_api.get(f"/v2/{NAME}/manifests/multi"), body, OCI_INDEX)
+    assert aws_services.s3.head_object(Bucket=aws_services.settings.bucket_name, Key=manifest_key(d))["ContentLength"] == len(body)
 
 
 def test_manifest_just_under_4_mib(api):

@@ -80,11 +80,11 @@ def _push_image(api, name: str, tag: str, blobs: list[bytes], push_blob) -> None
 
 @pytest.mark.parametrize("push_blob", [_push_blob_as_docker, _push_blob_as_containerd], ids=["docker", "containerd"])
 @pytest.mark.parametrize("layers, size", [(3, 100_000), (30, 2_000), (2, 7 * 1024 * 1024)], ids=["3", "30", "large"])
-def test_a_new_image_costs_three_calls_per_blob(api, services, push_blob, layers, size):
+def test_a_new_image_costs_three_calls_per_blob(aws_api, aws_services, push_blob, layers, size):
     blobs = [b'{"architecture":"amd64","os":"linux","x":"%s"}' % os.urandom(8).hex().encode()]
     blobs += [os.urandom(size) for _ in range(layers)]
-    with counted(services) as calls:
-        _push_image(api, NAME, "1", blobs, push_blob)
+    with counted(aws_services) as calls:
+        _push_image(aws_api, NAME, "1", blobs, push_blob)
     budget = PER_NEW_BLOB * len(blobs) + PER_MANIFEST
     assert sum(calls.values()) <= budget, dict(calls)
     # the bytes were written once: one PutObject per blob, nothing copied or read back
@@ -94,10 +94,10 @@ def test_a_new_image_costs_three_calls_per_blob(api, services, push_blob, layers
     assert calls[("dynamodb", "BatchGetItem")] == 1
 
 
-def test_an_image_whose_blobs_exist_costs_one_call_per_blob(api, services):
+def test_an_image_whose_blobs_exist_costs_one_call_per_blob(aws_api, aws_services):
     blobs = [b'{"os":"linux"}'] + [os.urandom(5000) for _ in range(5)]
-    _push_image(api, NAME, "1", blobs, _push_blob_as_docker)
-    with counted(services) as calls:
-        _push_image(api, NAME, "2", blobs, _push_blob_as_docker)
+    _push_image(aws_api, NAME, "1", blobs, _push_blob_as_docker)
+    with counted(aws_services) as calls:
+        _push_image(aws_api, NAME, "2", blobs, _push_blob_as_docker)
     assert sum(calls.values()) <= PER_EXISTING_BLOB * len(blobs) + PER_MANIFEST, dict(calls)
     assert calls[("dynamodb", "GetItem")] == len(blobs)

@@ -41,7 +41,7 @@ def fresh(_shared_clients):
     _shared_clients.client("cloudformation", region_name=REGION).delete_stack(StackName="berth-fresh")
 
 
-def test_an_emptied_stack_reads_as_a_new_one(aws_env, services, fresh, _shared_clients):
+def test_an_emptied_stack_reads_as_a_new_one(aws_env, aws_services, fresh, _shared_clients):
     session, outputs = _shared_clients, aws_env
     # everything a test may write: items, objects, a multipart upload, parameters, messages
     table = session.client("dynamodb", region_name=REGION)

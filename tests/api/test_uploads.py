@@ -1,10 +1,12 @@
-"""Blob uploads: POST, PATCH, PUT, GET and DELETE on /v2/<name>/blobs/uploads/."""
+"""Blob uploads: POST, PATCH, PUT, GET and DELETE on /v2/<name>/blobs/uploads/.
+
+On the in-memory stores (tests/api/conftest.py); the tests that read S3 or DynamoDB
+themselves, or a presigned URL's S3 shape, on moto (`aws_api`, `aws_services`)."""
 from __future__ import annotations
 
 import base64
 import json
 import os
-import time
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import pytest
@@ -80,23 +82,23 @@ def test_each_post_opens_a_new_session(api):
 
 
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
-def test_monolithic_post(api, services, algorithm):
+def test_monolithic_post(aws_api, aws_services, algorithm):
     data = os.urandom(3000)
     d = digest(data, algorithm)
-    r = api.post(with_query(f"/v2/{NAME}/blobs/uploads/", digest=d), data, headers=OCTET)
+    r = aws_api.post(with_query(f"/v2/{NAME}/blobs/uploads/", digest=d), data, headers=OCTET)
     assert r.status == 201, r.body
     assert r.headers["location"] == f"/v2/{NAME}/blobs/{d}"
     assert r.headers["docker-content-digest"] == d
-    assert blob_object(services, d) == data
-    assert _blob_is_servable(api, NAME, d)
+    assert blob_object(aws_services, d) == data
+    assert _blob_is_servable(aws_api, NAME, d)
 
 
-def test_monolithic_post_of_the_empty_blob(api, services):
+def test_monolithic_post_of_the_empty_blob(aws_api, aws_services):
     d = digest(b"")
-    r = api.post(with_query(f"/v2/{NAME}/blobs/uploads/", digest=d))
+    r = aws_api.post(with_query(f"/v2/{NAME}/blobs/uploads/", digest=d))
     assert r.status == 201, r.body
-    assert blob_object(services, d) == b""
-    assert _blob_is_servable(api, NAME, d)
+    assert blob_object(aws_services, d) == b""
+    assert _blob_is_servable(aws_api, NAME, d)
 
 
 def test_monolithic_post_with_wrong_digest(api):
@@ -114,36 +116,36 @@ def test_monolithic_post_with_malformed_digest(api, bad):
 
 # -- PUT with the whole body -------------------------------------------------------
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
-def test_put_with_whole_body(api, services, algorithm):
+def test_put_with_whole_body(aws_api, aws_services, algorithm):
     data = os.urandom(10_000)
     d = digest(data, algorithm)
-    loc = start_upload(api, NAME).headers["location"]
-    r = api.put(with_query(loc, digest=d), data, headers=OCTET)
+    loc = start_upload(aws_api, NAME).headers["location"]
+    r = aws_api.put(with_query(loc, digest=d), data, headers=OCTET)
     assert r.status == 201, r.body
     assert r.headers["location"] == f"/v2/{NAME}/blobs/{d}"
     assert r.headers["docker-content-digest"] == d
-    assert blob_object(services, d) == data
-    assert _blob_is_servable(api, NAME, d)
+    assert blob_object(aws_services, d) == data
+    assert _blob_is_servable(aws_api, NAME, d)
     # the session is finished
-    assert_error(api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")
+    assert_error(aws_api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")
 
 
-def test_put_of_the_empty_blob(api, services):
-    loc = start_upload(api, NAME).headers["location"]
+def test_put_of_the_empty_blob(aws_api, aws_services):
+    loc = start_upload(aws_api, NAME).headers["location"]
     d = digest(b"")
-    r = api.put(with_query(loc, digest=d))
+    r = aws_api.put(with_query(loc, digest=d))
     assert r.status == 201, r.body
-    assert blob_object(services, d) == b""
+    assert blob_object(aws_services, d) == b""
 
 
-def test_put_of_an_existing_blob_again(api, services):
+def test_put_of_an_existing_blob_again(aws_api, aws_services):
     data = b"same bytes"
-    d = push_blob(api, "library/one", data)
-    loc = start_upload(api, "library/two").headers["location"]
-    r = api.put(with_query(loc, digest=d), data, headers=OCTET)
+    d = push_blob(aws_api, "library/one", data)
+    loc = start_upload(aws_api, "library/two").headers["location"]
+    r = aws_api.put(with_query(loc, digest=d), data, headers=OCTET)
     assert r.status == 201
-    assert blob_object(services, d) == data
-    assert _blob_is_servable(api, "library/two", d)
+    assert blob_object(aws_services, d) == data
+    assert _blob_is_servable(aws_api, "library/two", d)
 
 
 # -- chunked -----------------------------------------------------------------------
@@ -167,53 +169,53 @@ def _object(services, key: str) -> bytes:
     return services.s3.get_object(Bucket=services.settings.bucket_name, Key=key)["Body"].read()
 
 
-def test_chunked_patches_without_content_range(api, services):
+def test_chunked_patches_without_content_range(aws_api, aws_services):
     data = os.urandom(300_000)
     chunks = [data[:100_000], data[100_000:250_000], data[250_000:]]
-    r = start_upload(api, NAME)
+    r = start_upload(aws_api, NAME)
     loc, upload_id = r.headers["location"], r.headers["docker-upload-uuid"]
     offset = 0
     for chunk in chunks:
-        r = _patch(api, loc, chunk)
+        r = _patch(aws_api, loc, chunk)
         offset += len(chunk)
         loc = _assert_session_reply(r, 202, offset)
-        status = api.get(loc)
+        status = aws_api.get(loc)
         _assert_session_reply(status, 204, offset)
     # the first chunk is the session's own object; smaller-than-a-part chunks after it are
     # pieces, each stored once, named by its offset; no multipart upload yet
-    assert _object(services, uploaded_key(upload_id)) == data[:100_000]
-    assert _scratch_keys(services, upload_id) == [piece_key(upload_id, 100_000), piece_key(upload_id, 250_000)]
+    assert _object(aws_services, uploaded_key(upload_id)) == data[:100_000]
+    assert _scratch_keys(aws_services, upload_id) == [piece_key(upload_id, 100_000), piece_key(upload_id, 250_000)]
     assert "m" not in _state(loc)
-    r = api.put(with_query(loc, digest=digest(data)))
+    r = aws_api.put(with_query(loc, digest=digest(data)))
     assert r.status == 201, r.body
     assert r.headers["docker-content-digest"] == digest(data)
     # joined in memory (each piece read once) into the session's own object
-    assert _object(services, uploaded_key(upload_id)) == data
-    assert services.meta.get_link("library/app", digest(data)).key == uploaded_key(upload_id)
-    assert _scratch_keys(services, upload_id) == []  # scratch objects are removed
-    assert _keys(services, blob_key(digest(data))) == []
+    assert _object(aws_services, uploaded_key(upload_id)) == data
+    assert aws_services.meta.get_link("library/app", digest(data)).key == uploaded_key(upload_id)
+    assert _scratch_keys(aws_services, upload_id) == []  # scratch objects are removed
+    assert _keys(aws_services, blob_key(digest(data))) == []
 
 
-def test_chunked_patches_with_content_range_and_final_chunk_in_put(api, services):
+def test_chunked_patches_with_content_range_and_final_chunk_in_put(aws_api, aws_services):
     data = os.urandom(250_000)
-    loc = start_upload(api, NAME).headers["location"]
-    r = _patch(api, loc, data[:100_000], "0-99999")
+    loc = start_upload(aws_api, NAME).headers["location"]
+    r = _patch(aws_api, loc, data[:100_000], "0-99999")
     loc = _assert_session_reply(r, 202, 100_000)
-    r = _patch(api, loc, data[100_000:200_000], "100000-199999")
+    r = _patch(aws_api, loc, data[100_000:200_000], "100000-199999")
     loc = _assert_session_reply(r, 202, 200_000)
     final = data[200_000:]
-    r = api.put(with_query(loc, digest=digest(data)), final, headers={**OCTET, "Content-Range": f"200000-{len(data) - 1}"})
+    r = aws_api.put(with_query(loc, digest=digest(data)), final, headers={**OCTET, "Content-Range": f"200000-{len(data) - 1}"})
     assert r.status == 201, r.body
-    assert blob_object(services, digest(data)) == data
+    assert blob_object(aws_services, digest(data)) == data
 
 
-def test_put_with_final_chunk_without_content_range(api, services):
+def test_put_with_final_chunk_without_content_range(aws_api, aws_services):
     data = os.urandom(70_000)
-    loc = start_upload(api, NAME).headers["location"]
-    loc = _patch(api, loc, data[:30_000]).headers["location"]
-    r = api.put(with_query(loc, digest=digest(data)), data[30_000:], headers=OCTET)
+    loc = start_upload(aws_api, NAME).headers["location"]
+    loc = _patch(aws_api, loc, data[:30_000]).headers["location"]
+    r = aws_api.put(with_query(loc, digest=digest(data)), data[30_000:], headers=OCTET)
     assert r.status == 201, r.body
-    assert blob_object(services, digest(data)) == data
+    assert blob_object(aws_services, digest(data)) == data
 
 
 def test_content_range_with_bytes_prefix(api):
@@ -223,52 +225,52 @@ def test_content_range_with_bytes_prefix(api):
 
 
 @pytest.fixture
-def small_parts(services, monkeypatch):
+def small_parts(aws_services, monkeypatch):
     """Parts of S3's minimum (5 MiB), and no single PutObject beyond one: the multipart
     paths with little data."""
-    monkeypatch.setattr(services.uploads, "limits", Limits(part_size=5 * MiB, single_put=5 * MiB))
+    monkeypatch.setattr(aws_services.uploads, "limits", Limits(part_size=5 * MiB, single_put=5 * MiB))
 
 
 @pytest.mark.parametrize("algorithm, final_in_put", [("sha256", False), ("sha512", False), ("sha256", True)])
-def test_large_chunked_upload_uses_multipart_parts(api, services, small_parts, algorithm, final_in_put):
+def test_large_chunked_upload_uses_multipart_parts(aws_api, aws_services, small_parts, algorithm, final_in_put):
     """> 10 MiB in ~3 MiB PATCHes: small chunks wait as pieces, then are joined into parts."""
     data = os.urandom(12 * MiB + 12345)
     step = 3 * MiB
     final = data[4 * step :] if final_in_put else b""  # the last 12345 bytes
-    loc = start_upload(api, NAME).headers["location"]
+    loc = start_upload(aws_api, NAME).headers["location"]
     upload_id = urlsplit(loc).path.rsplit("/", 1)[1]
     offset = 0
     for start in range(0, len(data) - len(final), step):
         chunk = data[start : start + step]
-        r = _patch(api, loc, chunk, f"{start}-{start + len(chunk) - 1}" if start % (2 * step) else None)
+        r = _patch(aws_api, loc, chunk, f"{start}-{start + len(chunk) - 1}" if start % (2 * step) else None)
         offset += len(chunk)
         loc = _assert_session_reply(r, 202, offset)
     state = _state(loc)
     assert state["m"] and state["c"] >= 3  # two parts written
     d = digest(data, algorithm)
-    r = api.put(with_query(loc, digest=d), final, headers=OCTET)
+    r = aws_api.put(with_query(loc, digest=d), final, headers=OCTET)
     assert r.status == 201, r.body
     assert r.headers["docker-content-digest"] == d
     # the multipart upload completed under the session's own object, which the blob's record names
-    assert _object(services, uploaded_key(upload_id)) == data
-    assert blob_object(services, d) == data
-    assert _blob_is_servable(api, NAME, d)
-    assert _scratch_keys(services, upload_id) == []
-    assert services.s3.list_multipart_uploads(Bucket=services.settings.bucket_name).get("Uploads", []) == []
+    assert _object(aws_services, uploaded_key(upload_id)) == data
+    assert blob_object(aws_services, d) == data
+    assert _blob_is_servable(aws_api, NAME, d)
+    assert _scratch_keys(aws_services, upload_id) == []
+    assert aws_services.s3.list_multipart_uploads(Bucket=aws_services.settings.bucket_name).get("Uploads", []) == []
 
 
-def test_large_chunked_upload_with_wrong_digest_is_discarded(api, services):
+def test_large_chunked_upload_with_wrong_digest_is_discarded(aws_api, aws_services):
     data = os.urandom(11 * MiB)
-    loc = start_upload(api, NAME).headers["location"]
+    loc = start_upload(aws_api, NAME).headers["location"]
     for start in range(0, len(data), 3 * MiB):
-        loc = _patch(api, loc, data[start : start + 3 * MiB]).headers["location"]
+        loc = _patch(aws_api, loc, data[start : start + 3 * MiB]).headers["location"]
     wrong = digest(b"not it")
-    assert_error(api.put(with_query(loc, digest=wrong)), 400, "DIGEST_INVALID")
+    assert_error(aws_api.put(with_query(loc, digest=wrong)), 400, "DIGEST_INVALID")
     upload_id = urlsplit(loc).path.rsplit("/", 1)[1]
-    assert _scratch_keys(services, upload_id) == []
-    assert_error(api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")
-    assert not _blob_is_servable(api, NAME, wrong)
-    assert not _blob_is_servable(api, NAME, digest(data))
+    assert _scratch_keys(aws_services, upload_id) == []
+    assert_error(aws_api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")
+    assert not _blob_is_servable(aws_api, NAME, wrong)
+    assert not _blob_is_servable(aws_api, NAME, digest(data))
 
 
 def test_patch_that_does_not_continue_is_416(api):
@@ -377,12 +379,12 @@ def test_delete_cancels_the_session(api):
     assert_error(api.put(with_query(loc, digest=digest(b"partial"))), 404, "BLOB_UPLOAD_UNKNOWN")
 
 
-def test_delete_cancels_a_multipart_session(api, services):
-    loc = start_upload(api, NAME).headers["location"]
-    loc = _patch(api, loc, os.urandom(6 * MiB)).headers["location"]
-    assert api.delete(loc).status == 204
-    assert_error(api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")
-    uploads = services.s3.list_multipart_uploads(Bucket=services.settings.bucket_name).get("Uploads", [])
+def test_delete_cancels_a_multipart_session(aws_api, aws_services):
+    loc = start_upload(aws_api, NAME).headers["location"]
+    loc = _patch(aws_api, loc, os.urandom(6 * MiB)).headers["location"]
+    assert aws_api.delete(loc).status == 204
+    assert_error(aws_api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")
+    uploads = aws_services.s3.list_multipart_uploads(Bucket=aws_services.settings.bucket_name).get("Uploads", [])
     assert uploads == []
 
 
@@ -446,16 +448,16 @@ def test_tampered_state(api):
 
 
 # -- mount -----------------------------------------------------------------------------
-def test_mount_from_another_repository(api, services):
+def test_mount_from_another_repository(aws_api, aws_services):
     data = b"shared layer" * 100
-    d = push_blob(api, "library/base", data)
-    assert not _blob_is_servable(api, "library/derived", d)
-    r = api.post(with_query("/v2/library/derived/blobs/uploads/", mount=d, **{"from": "library/base"}))
+    d = push_blob(aws_api, "library/base", data)
+    assert not _blob_is_servable(aws_api, "library/derived", d)
+    r = aws_api.post(with_query("/v2/library/derived/blobs/uploads/", mount=d, **{"from": "library/base"}))
     assert r.status == 201, r.body
     assert r.headers["docker-content-digest"] == d
     assert r.headers["location"] == f"/v2/library/derived/blobs/{d}"
-    assert _blob_is_servable(api, "library/derived", d)
-    assert blob_object(services, d) == data
+    assert _blob_is_servable(aws_api, "library/derived", d)
+    assert blob_object(aws_services, d) == data
 
 
 @pytest.mark.parametrize(
@@ -481,35 +483,32 @@ def test_mount_without_from_falls_back(api):
     _assert_session_reply(r, 202, 0, "library/derived")
 
 
-def test_expired_session(api, services, monkeypatch):
-    skew = [0.0]
-    # before the first request: the upload service takes the clock when it is built
-    monkeypatch.setattr(services, "clock", lambda: time.time() + skew[0])
+def test_expired_session(api, services, graph):
     loc = start_upload(api, NAME).headers["location"]
     assert api.get(loc).status == 204
-    skew[0] = services.settings.upload_ttl_seconds + 60
+    graph.now += services.settings.upload_ttl_seconds + 60  # every part's clock
     assert_error(api.get(loc), 404, "BLOB_UPLOAD_UNKNOWN")  # the signed state expired
     assert_error(api.get(loc.split("?", 1)[0]), 404, "BLOB_UPLOAD_UNKNOWN")  # and the session itself
 
 
 # -- big single requests ----------------------------------------------------------------
-def test_single_patch_larger_than_a_part(api, services):
+def test_single_patch_larger_than_a_part(aws_api, aws_services):
     data = os.urandom(9 * MiB)
-    loc = start_upload(api, NAME).headers["location"]
-    loc = _assert_session_reply(_patch(api, loc, data), 202, len(data))
-    r = api.put(with_query(loc, digest=digest(data)))
+    loc = start_upload(aws_api, NAME).headers["location"]
+    loc = _assert_session_reply(_patch(aws_api, loc, data), 202, len(data))
+    r = aws_api.put(with_query(loc, digest=digest(data)))
     assert r.status == 201, r.body
-    assert blob_object(services, digest(data)) == data
+    assert blob_object(aws_services, digest(data)) == data
 
 
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
-def test_single_put_larger_than_a_part(api, services, algorithm):
+def test_single_put_larger_than_a_part(aws_api, aws_services, algorithm):
     data = os.urandom(9 * MiB)
     d = digest(data, algorithm)
-    loc = start_upload(api, NAME).headers["location"]
-    r = api.put(with_query(loc, digest=d), data, headers=OCTET)
+    loc = start_upload(aws_api, NAME).headers["location"]
+    r = aws_api.put(with_query(loc, digest=d), data, headers=OCTET)
     assert r.status == 201, r.body
-    assert blob_object(services, d) == data
+    assert blob_object(aws_services, d) == data
 
 
 def test_single_put_larger_than_a_part_with_wrong_digest(api, services):
@@ -527,17 +526,17 @@ def test_body_larger_than_the_request_limit(api, services):
     assert_error(r, 413, "SIZE_INVALID")
 
 
-def test_small_chunked_upload_with_sha512(api, services):
+def test_small_chunked_upload_with_sha512(aws_api, aws_services):
     data = os.urandom(200_000)
-    loc = start_upload(api, NAME).headers["location"]
-    loc = _patch(api, loc, data[:120_000], "0-119999").headers["location"]
-    loc = _patch(api, loc, data[120_000:]).headers["location"]
+    loc = start_upload(aws_api, NAME).headers["location"]
+    loc = _patch(aws_api, loc, data[:120_000], "0-119999").headers["location"]
+    loc = _patch(aws_api, loc, data[120_000:]).headers["location"]
     d = digest(data, "sha512")
-    r = api.put(with_query(loc, digest=d))
+    r = aws_api.put(with_query(loc, digest=d))
     assert r.status == 201, r.body
     assert r.headers["docker-content-digest"] == d
-    assert blob_object(services, d) == data
-    assert _blob_is_servable(api, NAME, d)
+    assert blob_object(aws_services, d) == data
+    assert _blob_is_servable(aws_api, NAME, d)
 
 
 @pytest.fixture
@@ -631,36 +630,36 @@ GOOD_SO_FAR = {"empty": 0, "small": 1000, "part-sized": 6 * MiB}
         if good or kind != "overlap"  # an empty upload has nothing to overlap
     ],
 )
-def test_range_is_right_after_every_kind_of_failed_chunk(api, services, kind, good):
+def test_range_is_right_after_every_kind_of_failed_chunk(aws_api, aws_services, kind, good):
     data = os.urandom(good + 500)
-    loc = start_upload(api, NAME).headers["location"]
+    loc = start_upload(aws_api, NAME).headers["location"]
     if good:
-        loc = _assert_session_reply(_patch(api, loc, data[:good]), 202, good)
+        loc = _assert_session_reply(_patch(aws_api, loc, data[:good]), 202, good)
     body, headers = FAILED_CHUNKS[kind](good)
-    r = api.patch(loc, body, headers={**OCTET, **headers})
+    r = aws_api.patch(loc, body, headers={**OCTET, **headers})
     assert r.status in (400, 416), (r.status, r.body)
     # the failure names where the upload is, and both URLs still say so
     assert r.headers["range"] == f"0-{max(good - 1, 0)}"
     for url in (loc, r.headers["location"]):
-        _assert_session_reply(api.get(url), 204, good)
+        _assert_session_reply(aws_api.get(url), 204, good)
     # and the upload continues from there, with the Location the failure gave
-    r = _patch(api, r.headers["location"], data[good:], f"{good}-{len(data) - 1}")
+    r = _patch(aws_api, r.headers["location"], data[good:], f"{good}-{len(data) - 1}")
     loc = _assert_session_reply(r, 202, len(data))
-    assert api.put(with_query(loc, digest=digest(data))).status == 201
-    assert blob_object(services, digest(data)) == data
+    assert aws_api.put(with_query(loc, digest=digest(data))).status == 201
+    assert blob_object(aws_services, digest(data)) == data
 
 
 @pytest.mark.parametrize("good", [0, 1000], ids=["first", "later"])
-def test_two_patches_at_one_offset_the_loser_gets_416_and_the_winner_completes(api, services, good):
+def test_two_patches_at_one_offset_the_loser_gets_416_and_the_winner_completes(aws_api, aws_services, good):
     head = os.urandom(good)
-    loc = start_upload(api, NAME).headers["location"]
+    loc = start_upload(aws_api, NAME).headers["location"]
     if good:
-        loc = _patch(api, loc, head).headers["location"]
+        loc = _patch(aws_api, loc, head).headers["location"]
     ours, theirs = b"A" * 3000, b"B" * 3000
-    won = _patch(api, loc, ours, f"{good}-{good + 2999}")
-    lost = _patch(api, loc, theirs, f"{good}-{good + 2999}")
+    won = _patch(aws_api, loc, ours, f"{good}-{good + 2999}")
+    lost = _patch(aws_api, loc, theirs, f"{good}-{good + 2999}")
     won_loc = _assert_session_reply(won, 202, good + 3000)
     assert_error(lost, 416, "BLOB_UPLOAD_INVALID")
-    assert api.put(with_query(won_loc, digest=digest(head + ours))).status == 201
-    assert blob_object(services, digest(head + ours)) == head + ours
-    assert not _blob_is_servable(api, NAME, digest(head + theirs))
+    assert aws_api.put(with_query(won_loc, digest=digest(head + ours))).status == 201
+    assert blob_object(aws_services, digest(head + ours)) == head + ours
+    assert not _blob_is_servable(aws_api, NAME, digest(head + theirs))
