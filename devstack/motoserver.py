@@ -17,7 +17,8 @@ and a Query reads only its partition (devstack/moto_queries.py), so neither cost
 the table grows; a projection converts only the attributes it names
 (devstack/moto_projections.py), and a response is written without asking again how each
 member is named (devstack/moto_serialize.py); an update expression is parsed once per
-text (devstack/moto_update_expressions.py).
+text (devstack/moto_update_expressions.py) and validated without deep-copying its tree or
+walking it again for what its shape already passed (devstack/moto_update_validation.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from devstack import moto_projections, moto_queries, moto_serialize, moto_transactions, moto_update_expressions
+from devstack import (
+    moto_projections,
+    moto_queries,
+    moto_serialize,
+    moto_transactions,
+    moto_update_expressions,
+    moto_update_validation,
+)
 
 
 class MotoServer:
@@ -51,6 +59,7 @@ class MotoServer:
         moto_projections.install()
         moto_serialize.install()
         moto_update_expressions.install()
+        moto_update_validation.install()
         app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True)
         self._thread = threading.Thread(

@@ -19,6 +19,7 @@ from devstack import (
     moto_serialize,
     moto_transactions,
     moto_update_expressions,
+    moto_update_validation,
     schedules,
 )
 
@@ -28,13 +29,14 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 REGION = "us-east-1"
 # transactions that cost what they touch, queries that cost their partition, not the
 # whole table, projections that cost the attributes they name, and responses written
-# without asking again how each member is named, and update expressions parsed once per
-# text (as the local stack's moto)
+# without asking again how each member is named, update expressions parsed once per
+# text and validated without the deep copy and repeated walks (as the local stack's moto)
 moto_transactions.install()
 moto_queries.install()
 moto_projections.install()
 moto_serialize.install()
 moto_update_expressions.install()
+moto_update_validation.install()
 
 
 
