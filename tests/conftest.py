@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +69,47 @@ def _parse_templates_once() -> None:
 
 
 _parse_templates_once()
+
+
+def _chunked_bodies_in_linear_time() -> None:
+    """An S3 body botocore sends in-process to moto (PutObject, UploadPart: aws-chunked,
+    with a CRC32 trailer) is read whole by moto and decoded, and both sides join it a
+    1 MiB chunk at a time onto bytes, copying everything before each chunk again: a
+    40 MiB part cost a second. Same bytes, each copied once (botocore 1.44's
+    AwsChunkedWrapper.read, moto 5.2's S3Response._handle_encoded_body)."""
+    from botocore.httpchecksum import AwsChunkedWrapper
+    from moto.s3.responses import S3Response
+
+    read = AwsChunkedWrapper.read
+
+    def read_all(self, size=None):
+        if size is not None and size > 0:
+            return read(self, size)
+        chunks = [self._remaining]
+        while not self._complete:
+            chunks.append(self._make_chunk())
+        self._remaining = b""
+        return b"".join(chunks)
+
+    def decode(self, body):
+        if not body:
+            return b""
+        if isinstance(body, bytes):
+            body = io.BytesIO(body)
+        chunks = []
+        # lines of '{length in hex}\r\n', each followed by that many bytes and '\r\n'
+        length = int(body.readline().strip(), 16)
+        while length > 0:
+            chunks.append(body.read(length))
+            body.readline()
+            length = int(body.readline().strip(), 16)
+        return b"".join(chunks)
+
+    AwsChunkedWrapper.read = read_all
+    S3Response._handle_encoded_body = decode
+
+
+_chunked_bodies_in_linear_time()
 
 
 def cheap_passwords():

@@ -1,7 +1,8 @@
 """Contract tests: each store against AWS on moto (in-process).
 
-One moto backend and one stack per test module (creating them is most of a
-test's cost); every test starts from the stack as new (tests/conftest.py: empty_stack).
+One moto backend and one stack per worker (creating them cost about a second, once per
+test module before), emptied before every test (tests/conftest.py: empty_stack): every
+test starts from the stack as new. Each module builds its own object graph on it.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from chalicelib.meta.registry import DynamoRegistryMeta
 from chalicelib.meta.table import Table
 from chalicelib.services import Services
 from chalicelib.storage.s3 import S3BlobStore
-from tests.conftest import REGION, create_stack, empty_stack, make_services, use_fake_aws
+from tests.conftest import REGION, SharedClients, create_stack, empty_stack, make_services, use_fake_aws
 from tests.contract.helpers import Clock
 
 STACK = "berth-test"
@@ -26,22 +27,33 @@ def boto_session():
     return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
 
 
-@pytest.fixture(scope="module")
-def module_stack(boto_session):
-    """(the module's clients, its stack's outputs)"""
+@pytest.fixture(scope="package")
+def _stack(boto_session):
+    """(the package's clients, made once each, its stack's outputs). Package scope: the
+    mock and the environment end with tests/contract."""
     with pytest.MonkeyPatch.context() as mp:
         use_fake_aws(mp)
+        # moto keeps an object over 5 MiB in a file on disk; the upload service's tests
+        # write hundreds of MiB of them: in memory, as an object under 5 MiB is
+        mp.setenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(64 * 1024 * 1024))
         with mock_aws():
-            outputs = create_stack(STACK)
-            settings = Settings(
-                table_name=outputs["TableName"],
-                bucket_name=outputs["BucketName"],
-                ssm_prefix=outputs["SsmPrefix"],
-                region=REGION,
-            )
-            # the production object graph, so clients carry the deployed configuration
-            # (SigV4 and path-style addressing for presigned URLs, retries)
-            yield make_services(settings, session=boto_session), outputs
+            clients = SharedClients(boto_session)
+            yield clients, create_stack(STACK, session=clients)
+
+
+@pytest.fixture(scope="module")
+def module_stack(_stack):
+    """(the module's object graph, the stack's outputs)"""
+    clients, outputs = _stack
+    settings = Settings(
+        table_name=outputs["TableName"],
+        bucket_name=outputs["BucketName"],
+        ssm_prefix=outputs["SsmPrefix"],
+        region=REGION,
+    )
+    # the production object graph, so clients carry the deployed configuration
+    # (SigV4 and path-style addressing for presigned URLs, retries)
+    return make_services(settings, session=clients), outputs
 
 
 @pytest.fixture
@@ -50,10 +62,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def aws(module_stack, boto_session) -> Services:
-    """The module's clients, over a stack as new (an empty bucket and table)."""
+def aws(module_stack, _stack) -> Services:
+    """The module's object graph, over a stack as new (an empty bucket and table)."""
     svc, outputs = module_stack
-    empty_stack(boto_session, STACK, outputs)
+    empty_stack(_stack[0], STACK, outputs)
     return svc
 
 
