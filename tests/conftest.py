@@ -121,6 +121,24 @@ def cheap_passwords():
     return PasswordHasher(n=16, r=8, p=1)
 
 
+@functools.cache
+def _session_signing_key_pem() -> str:
+    from chalicelib.auth.tokens import SigningKey
+
+    return SigningKey.generate("RS256").to_pem()
+
+
+def share_signing_key(svc) -> None:
+    """Give a graph about to be bootstrapped the run's one token signing key, as bootstrap
+    would store its own (an RSA key costs 50 ms to make, and the API tests bootstrap a world
+    per module). For the worlds whose tests do not test how the key is made: bootstrap's
+    own key is tested by tests/api/auth/test_token_service.py's world."""
+    from chalicelib.bootstrap import ensure_secret
+    from chalicelib.secrets import TOKEN_SIGNING_KEY
+
+    ensure_secret(svc.ssm, svc.settings.ssm_prefix, TOKEN_SIGNING_KEY, _session_signing_key_pem)
+
+
 def make_services(settings, *, session=None, **parts: Any):
     """The app's object graph for a test: production's `Services`, with the test's
     settings and AWS session, a cheap password hasher, and any other part the test

@@ -19,7 +19,7 @@ import pytest
 
 from tests.api.conftest import API_VERSION, ApiClient, Reply, _check_reply, check_body_type
 from tests.api.helpers import OCI_MANIFEST, PASSWORD, basic, digest, encode, password_hash, with_query
-from tests.conftest import create_stack, in_process_delivery, make_services, stack_env
+from tests.conftest import create_stack, in_process_delivery, make_services, share_signing_key, stack_env
 
 ADMIN_PASSWORD = "Admin-Passw0rd"
 SERVICE = "berth-registry"
@@ -178,8 +178,10 @@ def _app():
     return app_module.app
 
 
-def make_world(session, *, before_bootstrap=None) -> World:
-    """A fresh stack from infra/berth.yaml with BERTH_AUTH=token, bootstrapped."""
+def make_world(session, *, before_bootstrap=None, own_key: bool = False) -> World:
+    """A fresh stack from infra/berth.yaml with BERTH_AUTH=token, bootstrapped: with the
+    run's one signing key (tests/conftest.py: share_signing_key), or with `own_key` one
+    bootstrap makes."""
     from chalicelib.bootstrap import bootstrap
     from chalicelib.config import Settings
 
@@ -191,6 +193,8 @@ def make_world(session, *, before_bootstrap=None) -> World:
     svc = make_services(settings, session=session)
     if before_bootstrap is not None:
         before_bootstrap(svc)
+    if not own_key:
+        share_signing_key(svc)
     bootstrap(svc, admin_password=ADMIN_PASSWORD)
     return World(svc=svc, outputs=outputs)
 

@@ -18,11 +18,18 @@ from tests.api.auth.conftest import (
     TOKEN_URL,
     basic,
     bearer,
+    make_world,
     password_hash,
     unverified_claims,
 )
 
 ISSUER = "berth-token-issuer"
+
+
+@pytest.fixture(scope="module")
+def world(_moto):
+    """With a signing key bootstrap makes (the other modules share one: make_world)."""
+    return make_world(_moto, own_key=True)
 
 
 @pytest.fixture(scope="module", autouse=True)

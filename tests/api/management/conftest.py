@@ -18,7 +18,7 @@ import pytest
 
 from tests.api.conftest import ApiClient, Reply, check_body_type
 from tests.api.helpers import PASSWORD, basic, password_hash
-from tests.conftest import create_stack, in_process_delivery, make_services, stack_env
+from tests.conftest import create_stack, in_process_delivery, make_services, share_signing_key, stack_env
 
 ADMIN_PASSWORD = "Admin-Passw0rd"
 BASE = "/v2/api/v2.0"
@@ -171,6 +171,7 @@ def make_world(session) -> World:
     outputs = create_stack(f"berth-{stage}", stage=stage, session=session)
     env = stack_env(outputs, auth="token")
     svc = make_services(Settings.from_env(env), session=session)
+    share_signing_key(svc)
     bootstrap(svc, admin_password=ADMIN_PASSWORD)
     return World(svc=svc, outputs=outputs)
 
