@@ -166,6 +166,15 @@ class World:
     def admin_push(self, name: str, tag: str = "latest") -> str:
         return self.push_image(self.admin_token(f"repository:{name}:pull,push"), name, tag)
 
+    def stored_image(self, name: str, tag: str = "latest") -> str:
+        """An image in `name` (an existing project's) written straight into the stores, as a
+        push leaves it (tests/api/management/images.py): the modules' set-ups, whose tests
+        are about what a token lets a caller do with it, not the push (a push through /v2
+        costs ten times as much: the tests that push do)."""
+        from tests.api.management.images import push_image
+
+        return push_image(self.svc, name, tag, seed=f"{name}:{tag}")
+
     def signing_key(self):
         from chalicelib.auth.tokens import SigningKey
 

@@ -30,7 +30,7 @@ def setup(world):
     world.robot("all", [{"kind": "project", "namespace": "*", "access": [{"resource": "repository", "action": "pull"}]}])
     for names in REPOS.values():
         for name in names:
-            world.admin_push(name)
+            world.stored_image(name)
 
 
 def catalog(world, user=None, password=PASSWORD, query: str = "") -> list[str]:

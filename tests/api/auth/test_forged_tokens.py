@@ -27,8 +27,8 @@ ACCESS = [{"type": "repository", "name": REPO, "actions": ["pull"]}]
 @pytest.fixture(scope="module", autouse=True)
 def setup(world):
     world.project("vault")
-    world.admin_push(REPO)
-    world.admin_push("vault/other")
+    world.stored_image(REPO)
+    world.stored_image("vault/other")
 
 
 @pytest.fixture(scope="module")

@@ -39,8 +39,8 @@ def setup(world):
     world.robot("later", [perms("rp", "pull", "push")], project="rp", expiry=now + 3600)
     world.robot("toggle", [perms("rp", "pull", "push")], project="rp")
     world.robot("sys", [perms("*", "pull", "push")])
-    world.admin_push("rp/seed")
-    world.admin_push("other/seed")
+    world.stored_image("rp/seed")
+    world.stored_image("other/seed")
 
 
 def push(world, api, robot: str, repo: str) -> int:

@@ -55,9 +55,9 @@ def setup(world):
     world.user("nonmember")
     seeds = {}
     for project in PROJECTS:
-        seeds[project] = world.admin_push(f"{project}/seed")
+        seeds[project] = world.stored_image(f"{project}/seed")
         for principal in PRINCIPALS:
-            world.admin_push(f"{project}/del-{principal.lower()}")
+            world.stored_image(f"{project}/del-{principal.lower()}")
     return seeds
 
 

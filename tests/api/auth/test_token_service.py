@@ -41,8 +41,8 @@ def accounts(world):
     world.member("team", "pat", 2)
     world.user("rita")  # refresh rotation after a password change
     world.member("team", "rita", 2)
-    world.admin_push("team/app")
-    world.admin_push("library/app")
+    world.stored_image("team/app")
+    world.stored_image("library/app")
 
 
 def access_of(token: str) -> list[dict]:
