@@ -18,7 +18,10 @@ the table grows; a projection converts only the attributes it names
 (devstack/moto_projections.py), and a response is written without asking again how each
 member is named (devstack/moto_serialize.py); an update expression is parsed once per
 text (devstack/moto_update_expressions.py) and validated without deep-copying its tree or
-walking it again for what its shape already passed (devstack/moto_update_validation.py).
+walking it again for what its shape already passed (devstack/moto_update_validation.py);
+a request is routed without listing its handler class's methods or rebuilding its
+backend's urls (devstack/moto_dispatch.py), and a botocore JSON-protocol request is
+parsed with converters planned once per operation (devstack/moto_parse.py).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from devstack import (
+    moto_dispatch,
+    moto_parse,
     moto_projections,
     moto_queries,
     moto_serialize,
@@ -60,6 +65,8 @@ class MotoServer:
         moto_serialize.install()
         moto_update_expressions.install()
         moto_update_validation.install()
+        moto_dispatch.install()
+        moto_parse.install()
         app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True)
         self._thread = threading.Thread(

@@ -15,6 +15,8 @@ import pytest
 from moto import mock_aws
 
 from devstack import (
+    moto_dispatch,
+    moto_parse,
     moto_projections,
     moto_queries,
     moto_serialize,
@@ -31,13 +33,17 @@ REGION = "us-east-1"
 # transactions that cost what they touch, queries that cost their partition, not the
 # whole table, projections that cost the attributes they name, and responses written
 # without asking again how each member is named, update expressions parsed once per
-# text and validated without the deep copy and repeated walks (as the local stack's moto)
+# text and validated without the deep copy and repeated walks, and requests routed and
+# parsed without working out again what depends only on their class and operation (as
+# the local stack's moto)
 moto_transactions.install()
 moto_queries.install()
 moto_projections.install()
 moto_serialize.install()
 moto_update_expressions.install()
 moto_update_validation.install()
+moto_dispatch.install()
+moto_parse.install()
 
 
 
