@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from chalicelib.meta.gc import GCStore
     from chalicelib.meta.immutable_rules import ImmutableRuleStore
     from chalicelib.meta.labels import LabelStore
+    from chalicelib.meta.login_attempts import LoginAttemptStore
     from chalicelib.meta.quotas import QuotaStore
     from chalicelib.meta.registries import RegistryStore
     from chalicelib.meta.registry import RegistryMeta
@@ -368,16 +369,21 @@ class Services:
         return AccessContextCache(self.accounts)
 
     @cached_property
+    def login_attempts(self) -> LoginAttemptStore:
+        from chalicelib.meta.login_attempts import DynamoLoginAttempts
+
+        return DynamoLoginAttempts(self.table, self.clock)
+
+    @cached_property
     def login_gate(self) -> LoginGate:
         """Every password login: throttled, counted, failures audited (boundedly)."""
         from chalicelib.auth.login_gate import LoginGate
         from chalicelib.auth.throttle import Policy
-        from chalicelib.meta.login_attempts import DynamoLoginAttempts
 
         return LoginGate(
             self.accounts,
             self.authenticator,
-            DynamoLoginAttempts(self.table, self.clock),
+            self.login_attempts,
             self.audit,
             policy=lambda: Policy.from_config(self.runtime_config.values()),
             clock=self.clock,

@@ -28,6 +28,7 @@ from chalicelib.meta.audit import MemoryAuditLog
 from chalicelib.meta.gc import MemoryGC
 from chalicelib.meta.immutable_rules import MemoryImmutableRules
 from chalicelib.meta.labels import MemoryLabels
+from chalicelib.meta.login_attempts import MemoryLoginAttempts
 from chalicelib.meta.quotas import MemoryQuotas
 from chalicelib.meta.registries import MemoryRegistries
 from chalicelib.meta.registry_memory import MemoryRegistryMeta
@@ -47,7 +48,8 @@ T0 = 1_700_000_000
 
 # the graph's parts that `Services` builds on AWS, by the names it builds them under
 PARTS = ("meta", "outbox", "accounts", "audit", "blobs", "uploads", "quotas", "immutable_rules", "labels", "gc",
-         "registries", "replication_policies", "replication_runs", "retention", "runtime_config", "schedules", "secrets")
+         "registries", "replication_policies", "replication_runs", "retention", "runtime_config", "schedules",
+         "login_attempts", "secrets")
 
 
 class NotInMemory(RuntimeError):
@@ -90,6 +92,7 @@ class MemoryGraph:
         self.replication_runs = MemoryReplicationRuns(self.clock)
         self.retention = MemoryRetention(self.clock, self._project_exists)
         self.schedules = MemorySchedules()
+        self.login_attempts = MemoryLoginAttempts(self.clock)
         self.secrets = MemorySecrets(self.settings.ssm_prefix)  # SSM's SecureStrings: none until a test stores one
 
     def parts(self) -> dict[str, Any]:

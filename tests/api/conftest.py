@@ -9,6 +9,7 @@ infra/berth.yaml (`aws_env`). The auth/ and management/ packages build worlds of
 own on moto."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -139,14 +140,25 @@ def aws_api(aws_services):
 @pytest.fixture
 def graph() -> MemoryGraph:
     """The test's stores in memory (tests/memory_graph.py), as new as an emptied stack with
-    its upload-token key; an open registry, as `aws_env`'s."""
+    its secrets (the upload-token key, the token service's key); an open registry, as
+    `aws_env`'s."""
     from chalicelib.config import Settings
-    from chalicelib.secrets import UPLOAD_TOKEN_KEY
+    from chalicelib.secrets import TOKEN_SIGNING_KEY, UPLOAD_TOKEN_KEY
 
     graph = MemoryGraph(settings=Settings(table_name="memory", bucket_name="memory", ssm_prefix="/berth/memory",
                                           region=REGION, auth="none"))
     graph.secrets.parameters[UPLOAD_TOKEN_KEY] = os.urandom(32).hex()
+    graph.secrets.parameters[TOKEN_SIGNING_KEY] = _signing_key()
     return graph
+
+
+@functools.cache
+def _signing_key() -> str:
+    """The token service's key, as the bootstrap step stores it: one per run (an RSA key
+    takes a while to make; tokens are not state a test could leave behind)."""
+    from chalicelib.auth.tokens import SigningKey
+
+    return SigningKey.generate("RS256").to_pem()
 
 
 @pytest.fixture
