@@ -1,5 +1,11 @@
 """UploadService over S3 and DynamoDB on moto: chunked uploads land byte-exact, verified,
-written once; anything that fails verification, is cancelled or abandoned leaves nothing."""
+written once; anything that fails verification, is cancelled or abandoned leaves nothing.
+
+Sizes are scaled down 64 times: S3's smallest part (moto's S3_UPLOAD_PART_MIN_SIZE, which
+moto documents for this) and the service's limits alike, so a "MiB" here (UNIT) is 16 KiB
+and every boundary sits where production's does in proportion (at full size, these
+tests pushed about a GiB through moto). The tests at the end run production's limits on
+S3's real minimum."""
 from __future__ import annotations
 
 import collections
@@ -23,10 +29,19 @@ from chalicelib.storage import paths
 from tests.contract.helpers import keys_under, open_multiparts, read_object
 
 MiB = 1024 * 1024
+SCALE = 64
+UNIT = MiB // SCALE  # the tests' "MiB"
 NAME = "library/app"
 TTL = 3600
-LIMITS = Limits()
+PRODUCTION = Limits()
+LIMITS = Limits(
+    min_part=PRODUCTION.min_part // SCALE,
+    part_size=PRODUCTION.part_size // SCALE,
+    single_put=PRODUCTION.single_put // SCALE,
+    read_size=PRODUCTION.read_size // SCALE,
+)
 MIN_PART, PART_SIZE, SINGLE_PUT = LIMITS.min_part, LIMITS.part_size, LIMITS.single_put
+S3_MIN_PART = 5 * MiB
 
 
 class CountingStore:
@@ -56,8 +71,22 @@ def store(blob_store) -> CountingStore:
 
 
 @pytest.fixture
-def make_service(store, meta, clock):
-    """A new UploadService per request, as separate Lambda instances would build them."""
+def make_service(store, meta, clock, monkeypatch):
+    """A new UploadService per request, as separate Lambda instances would build them, with
+    the scaled limits, on an S3 whose smallest part is scaled alike."""
+    import moto.s3.models
+
+    assert moto.s3.models.S3_UPLOAD_PART_MIN_SIZE == S3_MIN_PART  # what the scale stands for
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", S3_MIN_PART // SCALE)
+    return lambda: UploadService(store, meta, clock, TTL, LIMITS)
+
+
+@pytest.fixture
+def make_production_service(store, meta, clock):
+    """As make_service, with production's limits, on S3's own smallest part."""
+    import moto.s3.models
+
+    assert moto.s3.models.S3_UPLOAD_PART_MIN_SIZE == S3_MIN_PART
     return lambda: UploadService(store, meta, clock, TTL)
 
 
@@ -123,18 +152,18 @@ def assert_nothing_left(s3, bucket, meta, digest: Digest, name=NAME):
 
 
 def random_sizes(rng: random.Random, total: int) -> list[int]:
-    """Chunk sizes from 1 byte to 12 MiB, favouring the part-size boundaries."""
+    """Chunk sizes from 1 byte to 12 (scaled) MiB, favouring the part-size boundaries."""
     sizes, remaining = [], total
     while remaining:
         kind = rng.random()
         if kind < 0.2:
             size = rng.randint(1, 64)
         elif kind < 0.35:
-            size = rng.randint(1, MiB)
+            size = rng.randint(1, UNIT)
         elif kind < 0.65:
-            size = rng.choice([MIN_PART - 1, MIN_PART, MIN_PART + 1, PART_SIZE - 1, PART_SIZE, PART_SIZE + 1, 12 * MiB])
+            size = rng.choice([MIN_PART - 1, MIN_PART, MIN_PART + 1, PART_SIZE - 1, PART_SIZE, PART_SIZE + 1, 12 * UNIT])
         else:
-            size = rng.randint(1, 12 * MiB)
+            size = rng.randint(1, 12 * UNIT)
         size = min(size, remaining)
         sizes.append(size)
         remaining -= size
@@ -145,9 +174,9 @@ def random_sizes(rng: random.Random, total: int) -> list[int]:
 @pytest.mark.parametrize("seed", range(8))
 def test_random_chunk_splits_store_exact_bytes(seed, make_service, store, meta, s3, bucket):
     rng = random.Random(seed)
-    total = rng.choice([1, 777, MIN_PART, PART_SIZE + 1, 13 * MiB + 7, rng.randint(1, 40 * MiB), 40 * MiB])
+    total = rng.choice([1, 777, MIN_PART, PART_SIZE + 1, 13 * UNIT + 7, rng.randint(1, 40 * UNIT), 40 * UNIT])
     if seed == 0:
-        total = 40 * MiB  # at least one upload beyond a single PutObject
+        total = 40 * UNIT  # at least one upload beyond a single PutObject
     data = rng.randbytes(total)
     sizes = random_sizes(rng, total)
     if rng.random() < 0.5:  # the PUT carries the last chunk, or nothing
@@ -170,10 +199,10 @@ def test_random_chunk_splits_store_exact_bytes(seed, make_service, store, meta, 
         pytest.param([MIN_PART], id="exact-part"),
         pytest.param([PART_SIZE], id="exact-part-size"),
         pytest.param([SINGLE_PUT + 1], id="beyond-one-put"),
-        pytest.param([3 * MiB] * 8, id="pieces-join-into-parts"),
-        pytest.param([4 * MiB] * 6, id="lambda-sized-chunks"),
-        pytest.param([12 * MiB, 1, 12 * MiB], id="large-small-large"),
-        pytest.param([6 * MiB, 6 * MiB], id="first-object-copied-as-a-part"),
+        pytest.param([3 * UNIT] * 8, id="pieces-join-into-parts"),
+        pytest.param([4 * UNIT] * 6, id="lambda-sized-chunks"),
+        pytest.param([12 * UNIT, 1, 12 * UNIT], id="large-small-large"),
+        pytest.param([6 * UNIT, 6 * UNIT], id="first-object-copied-as-a-part"),
     ],
 )
 def test_boundary_splits(sizes, make_service, store, meta, s3, bucket):
@@ -187,7 +216,7 @@ def test_boundary_splits(sizes, make_service, store, meta, s3, bucket):
 
 def test_one_patch_then_an_empty_put_links_the_object_it_wrote(make_service, store, meta, s3, bucket):
     """docker, skopeo, podman: the layer in one PATCH; nothing is copied or read back."""
-    data = random.Random(21).randbytes(9 * MiB)
+    data = random.Random(21).randbytes(9 * UNIT)
     digest = Digest.of(data)
     session = push(make_service, data, [len(data)], digest)
     assert stored_key(meta, digest) == paths.uploaded_key(session.id)
@@ -199,7 +228,7 @@ def test_a_whole_blob_with_its_digest_goes_to_its_own_key(make_service, store, m
     """containerd, oras: the layer in the PUT; beyond one PutObject, a multipart upload that
     completes under the session's own key (never the digest's: no other writer ever writes
     it, so garbage collection can delete it) only once the digest matched."""
-    data = random.Random(22).randbytes(SINGLE_PUT + MiB)
+    data = random.Random(22).randbytes(SINGLE_PUT + UNIT)
     digest = Digest.of(data)
     session = push(make_service, data, [], digest)
     assert keys_under(s3, bucket) == [paths.uploaded_key(session.id)]
@@ -210,7 +239,7 @@ def test_hash_state_is_saved_after_every_chunk(make_service):
     svc = make_service()
     session = svc.start(NAME)
     states = []
-    for chunk in (b"a" * 100, b"b" * (6 * MiB), b"c"):
+    for chunk in (b"a" * 100, b"b" * (6 * UNIT), b"c"):
         session = via_url(session)
         svc.append(session, io.BytesIO(chunk), len(chunk), None)
         states.append(session.hash_state)
@@ -223,7 +252,7 @@ def test_empty_blob(make_service, meta, s3, bucket):
     assert_stored(s3, bucket, meta, b"", digest)
 
 
-@pytest.mark.parametrize("sizes", [[], [100], [6 * MiB, 100]], ids=["in-memory", "tail", "multipart"])
+@pytest.mark.parametrize("sizes", [[], [100], [6 * UNIT, 100]], ids=["in-memory", "tail", "multipart"])
 def test_sha512_digest_verifies(sizes, make_service, store, meta, s3, bucket):
     data = random.Random(3).randbytes(sum(sizes) + 500)
     digest = Digest.of(data, "sha512")
@@ -232,10 +261,10 @@ def test_sha512_digest_verifies(sizes, make_service, store, meta, s3, bucket):
 
 
 def test_a_blob_already_stored_is_kept_once(make_service, store, meta, s3, bucket):
-    data = random.Random(4).randbytes(7 * MiB)
+    data = random.Random(4).randbytes(7 * UNIT)
     digest = Digest.of(data)
-    first = push(make_service, data, [7 * MiB], digest)
-    push(make_service, data, [7 * MiB], digest, name="other/repo")
+    first = push(make_service, data, [7 * UNIT], digest)
+    push(make_service, data, [7 * UNIT], digest, name="other/repo")
     assert_stored(s3, bucket, meta, data, digest, name="other/repo")
     # both repositories name the first upload's object; the second's copy is gone
     assert stored_key(meta, digest) == stored_key(meta, digest, "other/repo") == paths.uploaded_key(first.id)
@@ -249,9 +278,9 @@ def test_a_blob_already_stored_is_kept_once(make_service, store, meta, s3, bucke
         pytest.param([], id="single-put"),
         pytest.param([100], id="first-object"),
         pytest.param([100, 100], id="pieces"),
-        pytest.param([6 * MiB, 100], id="first-object-and-piece"),
-        pytest.param([SINGLE_PUT + MiB], id="multipart"),
-        pytest.param([SINGLE_PUT + MiB, 3 * MiB], id="multipart-and-piece"),
+        pytest.param([6 * UNIT, 100], id="first-object-and-piece"),
+        pytest.param([SINGLE_PUT + UNIT], id="multipart"),
+        pytest.param([SINGLE_PUT + UNIT, 3 * UNIT], id="multipart-and-piece"),
     ],
 )
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
@@ -279,7 +308,7 @@ def test_after_a_wrong_digest_the_session_is_over(make_service):
 # -- without libcrypto: verify by reading back from S3 ----------------------------------------------
 @pytest.mark.parametrize(
     "sizes",
-    [[], [100, 200], [6 * MiB], [MIN_PART - 1, 1], [1, SINGLE_PUT + MiB, 3 * MiB, 7]],
+    [[], [100, 200], [6 * UNIT], [MIN_PART - 1, 1], [1, SINGLE_PUT + UNIT, 3 * UNIT, 7]],
     ids=["single-put", "pieces", "first-object", "pieces-to-part", "mixed"],
 )
 def test_without_resumable_hash_uploads_still_verify(sizes, hash_unavailable, make_service, store, meta, s3, bucket):
@@ -290,17 +319,17 @@ def test_without_resumable_hash_uploads_still_verify(sizes, hash_unavailable, ma
 
 
 def test_without_resumable_hash_chunks_save_no_state_and_read_back(hash_unavailable, make_service, store, meta, s3, bucket):
-    data = random.Random(7).randbytes(11 * MiB)
+    data = random.Random(7).randbytes(11 * UNIT)
     digest = Digest.of(data)
     svc = make_service()
     session = svc.start(NAME)
-    svc.append(session, io.BytesIO(data[: 6 * MiB]), 6 * MiB, None)
+    svc.append(session, io.BytesIO(data[: 6 * UNIT]), 6 * UNIT, None)
     assert session.hash_state is None
-    svc.complete(via_url(session), digest, io.BytesIO(data[6 * MiB :]), None, None)
+    svc.complete(via_url(session), digest, io.BytesIO(data[6 * UNIT :]), None, None)
     assert_stored(s3, bucket, meta, data, digest)
 
 
-@pytest.mark.parametrize("sizes", [[100, 100], [SINGLE_PUT + MiB, 100]], ids=["in-memory", "multipart"])
+@pytest.mark.parametrize("sizes", [[100, 100], [SINGLE_PUT + UNIT, 100]], ids=["in-memory", "multipart"])
 def test_without_resumable_hash_a_wrong_digest_still_fails(sizes, hash_unavailable, make_service, meta, s3, bucket):
     data = random.Random(8).randbytes(sum(sizes) + 10)
     wrong = Digest.of(b"something else")
@@ -311,11 +340,11 @@ def test_without_resumable_hash_a_wrong_digest_still_fails(sizes, hash_unavailab
 
 def test_libcrypto_lost_mid_upload(make_service, store, meta, s3, bucket, monkeypatch):
     # the first chunks were hashed on an instance with libcrypto, the rest on one without
-    data = random.Random(9).randbytes(13 * MiB)
+    data = random.Random(9).randbytes(13 * UNIT)
     digest = Digest.of(data)
     svc = make_service()
     session = svc.start(NAME)
-    svc.append(session, io.BytesIO(data[:MiB]), MiB, None)
+    svc.append(session, io.BytesIO(data[:UNIT]), UNIT, None)
     assert session.hash_state is not None
 
     def unavailable(cls, *args, **kwargs):
@@ -324,8 +353,8 @@ def test_libcrypto_lost_mid_upload(make_service, store, meta, s3, bucket, monkey
     monkeypatch.setattr(resumable_hash.ResumableHash, "restore", classmethod(unavailable))
     monkeypatch.setattr(resumable_hash.ResumableHash, "new", classmethod(unavailable))
     session = via_url(session)
-    make_service().append(session, io.BytesIO(data[MiB : 8 * MiB]), 7 * MiB, None)
-    make_service().complete(via_url(session), digest, io.BytesIO(data[8 * MiB :]), None, None)
+    make_service().append(session, io.BytesIO(data[UNIT : 8 * UNIT]), 7 * UNIT, None)
+    make_service().complete(via_url(session), digest, io.BytesIO(data[8 * UNIT :]), None, None)
     assert_stored(s3, bucket, meta, data, digest)
 
 
@@ -353,7 +382,7 @@ def test_content_length_must_match_content_range(make_service):
 
 
 @pytest.mark.parametrize("length, content_range", [(10, None), (None, ContentRange(0, 9)), (2, None)])
-@pytest.mark.parametrize("before", [0, 100, 6 * MiB], ids=["first", "after-first", "after-part-sized"])
+@pytest.mark.parametrize("before", [0, 100, 6 * UNIT], ids=["first", "after-first", "after-part-sized"])
 def test_a_failed_chunk_changes_nothing_and_can_be_sent_again(length, content_range, before, make_service, meta, s3, bucket):
     data = random.Random(13).randbytes(before + 3)
     svc = make_service()
@@ -372,8 +401,8 @@ def test_a_failed_chunk_changes_nothing_and_can_be_sent_again(length, content_ra
     assert_stored(s3, bucket, meta, data, Digest.of(data))
 
 
-@pytest.mark.parametrize("before", [0, 1000, 6 * MiB], ids=["first", "after-first", "after-part-sized"])
-@pytest.mark.parametrize("size", [1000, SINGLE_PUT + MiB], ids=["small", "with-parts"])
+@pytest.mark.parametrize("before", [0, 1000, 6 * UNIT], ids=["first", "after-first", "after-part-sized"])
+@pytest.mark.parametrize("size", [1000, SINGLE_PUT + UNIT], ids=["small", "with-parts"])
 def test_two_chunks_at_one_offset_one_wins(before, size, make_service, meta, s3, bucket):
     """Two PATCHes from the same URL: the loser gets 416 and cannot change the winner's bytes."""
     head = random.Random(10).randbytes(before)
@@ -401,10 +430,10 @@ def test_sessions_expire_with_their_url(make_service, clock):
 def test_cancel_removes_everything(make_service, meta, s3, bucket):
     svc = make_service()
     session = svc.start(NAME)
-    data = random.Random(12).randbytes(SINGLE_PUT + MiB + 10)
-    svc.append(session, io.BytesIO(data[: SINGLE_PUT + MiB]), SINGLE_PUT + MiB, None)
+    data = random.Random(12).randbytes(SINGLE_PUT + UNIT + 10)
+    svc.append(session, io.BytesIO(data[: SINGLE_PUT + UNIT]), SINGLE_PUT + UNIT, None)
     session = via_url(session)
-    svc.append(session, io.BytesIO(data[SINGLE_PUT + MiB :]), 10, None)
+    svc.append(session, io.BytesIO(data[SINGLE_PUT + UNIT :]), 10, None)
     assert open_multiparts(s3, bucket) and keys_under(s3, bucket, paths.UPLOADS_PREFIX)
     svc.cancel(via_url(session))
     assert open_multiparts(s3, bucket) == []
@@ -424,7 +453,7 @@ def test_cancel_after_completion_keeps_the_blob(make_service, meta, s3, bucket):
 
 @pytest.mark.parametrize(
     "sizes",
-    [[100], [100, 100], [SINGLE_PUT + MiB], [SINGLE_PUT + MiB, 3 * MiB]],
+    [[100], [100, 100], [SINGLE_PUT + UNIT], [SINGLE_PUT + UNIT, 3 * UNIT]],
     ids=["first-object", "pieces", "multipart", "multipart-and-piece"],
 )
 def test_the_clean_up_removes_what_an_abandoned_upload_left(sizes, make_service, meta, clock, store, s3, bucket):
@@ -461,3 +490,24 @@ def test_put_monolithic(make_service, meta, s3, bucket):
     with pytest.raises(InvalidDigest):
         make_service().put_monolithic(NAME, Digest.of(b"x"), data)
     assert keys_under(s3, bucket) == [stored_key(meta, digest)]
+
+
+# -- production's limits, on S3's real smallest part -------------------------------------------
+@pytest.mark.parametrize(
+    "sizes, first_object",
+    [
+        # a first chunk of at least S3's smallest part joins as a part copied inside S3, unread
+        pytest.param([6 * MiB, 16 * MiB], "copied", id="first-object-copied-as-a-part"),
+        pytest.param([3 * MiB] * 8, "read", id="pieces-join-into-parts"),
+        pytest.param([], None, id="whole-blob-beyond-one-put"),
+    ],
+)
+def test_production_limits_make_parts_s3_takes(sizes, first_object, make_production_service, store, meta, s3, bucket):
+    data = random.Random(30).randbytes(sum(sizes) + 1000 + (0 if sizes else PRODUCTION.single_put))
+    digest = Digest.of(data)
+    session = push(make_production_service, data, sizes, digest)
+    assert_stored(s3, bucket, meta, data, digest)
+    assert store.read_backs == 0
+    assert all(n == 1 for n in store.reads.values()), store.reads
+    if first_object:
+        assert store.reads[paths.uploaded_key(session.id)] == (first_object == "read")
