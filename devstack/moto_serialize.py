@@ -12,6 +12,15 @@ time on moto goes there.
 the keys they named for (picker, providers, member, shape, parent). Objects of any other
 class ask the providers each time, as before.
 
+And for each member moto's picker is handed a new context (the object, the member, its
+shape, the path so far joined into a string) and looks each named key up through its
+generic `get_value` (dotted paths, attributes or items), then checks the response
+class's transformers against the path. For a plain dict, with moto's own picker
+(`XFormedAttributePicker`, unpatched) and no transformers (DynamoDB, SQS: none), that is
+the first named key the dict holds, which `ResponseSerializer.get_value` now reads
+directly (`dict.get`; a dotted key still goes through moto's `get_value`); in every other
+case it asks the picker as before.
+
 Installed by the local stack's moto server (devstack/motoserver.py) and by the test
 suites' in-process moto (tests/conftest.py); never part of the deployed app.
 """
@@ -20,9 +29,18 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from moto.core.serialize import AttributePickerContext, XFormedAttributePicker
+from moto.core import utils
+from moto.core.serialize import (
+    AttributePicker,
+    AttributePickerContext,
+    ResponseSerializer,
+    XFormedAttributePicker,
+)
 
 MOTOS_POSSIBLE_KEYS = XFormedAttributePicker.__dict__["get_possible_keys"]  # kept for the tests
+MOTOS_GET_VALUE = ResponseSerializer.__dict__["get_value"]
+MOTOS_PICK = AttributePicker.__dict__["__call__"]
+MISSING = utils.MISSING
 
 _named: dict[tuple[Any, ...], tuple[str, ...]] = {}
 
@@ -40,6 +58,28 @@ def get_possible_keys(self: XFormedAttributePicker, context: AttributePickerCont
     yield from names
 
 
+def get_value(self: ResponseSerializer, value: Any, key: str, shape: Any) -> Any:
+    picker = self._value_picker
+    if (
+        type(value) is not dict
+        or type(picker) is not XFormedAttributePicker
+        or picker.response_transformers
+        or XFormedAttributePicker.get_possible_keys is not get_possible_keys
+        or XFormedAttributePicker.__call__ is not MOTOS_PICK
+    ):
+        return MOTOS_GET_VALUE(self, value, key, shape)
+    parent = getattr(shape, "parent", None) if shape is not None else None
+    names = _named.get((XFormedAttributePicker, tuple(picker.alias_providers), key, shape, parent))
+    if names is None:
+        return MOTOS_GET_VALUE(self, value, key, shape)  # asks, and remembers the answer
+    for name in names:
+        found = value.get(name, MISSING) if "." not in name else utils.get_value(value, name, MISSING)
+        if found is not MISSING:
+            return found
+    return None
+
+
 def install() -> None:
-    """Idempotent: moto's serializers pick dict values with the function above."""
+    """Idempotent: moto's serializers pick dict values with the functions above."""
     XFormedAttributePicker.get_possible_keys = get_possible_keys
+    ResponseSerializer.get_value = get_value

@@ -1,14 +1,15 @@
 """The local stack's serializer shortcut (devstack/moto_serialize.py) writes every
 response as moto's own does: the same calls, answered once with each, parse the same
 (every DynamoDB attribute type, projections, pages, return values, errors, and the
-other services the app calls); it only asks the alias providers less often."""
+other services the app calls); it only asks the alias providers less often, and reads a
+plain dict's member without a picker's context."""
 from __future__ import annotations
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.core.serialize import XFormedAttributePicker
+from moto.core.serialize import ResponseSerializer, XFormedAttributePicker
 
 from devstack import moto_serialize
 from tests.conftest import REGION, create_key_table, use_fake_aws
@@ -88,8 +89,10 @@ def answer(call, clients):
 @pytest.mark.parametrize("name", CALLS)
 def test_the_same_answer_as_motos_own(name, clients, monkeypatch):
     monkeypatch.setattr(XFormedAttributePicker, "get_possible_keys", moto_serialize.MOTOS_POSSIBLE_KEYS)
+    monkeypatch.setattr(ResponseSerializer, "get_value", moto_serialize.MOTOS_GET_VALUE)
     motos = answer(CALLS[name], clients)
     monkeypatch.setattr(XFormedAttributePicker, "get_possible_keys", moto_serialize.get_possible_keys)
+    monkeypatch.setattr(ResponseSerializer, "get_value", moto_serialize.get_value)
     ours, again = answer(CALLS[name], clients), answer(CALLS[name], clients)  # the second from what was remembered
     assert ours == motos and again == motos
     assert motos  # something was answered
@@ -97,3 +100,26 @@ def test_the_same_answer_as_motos_own(name, clients, monkeypatch):
 
 def test_installed_for_the_tests():
     assert XFormedAttributePicker.get_possible_keys is moto_serialize.get_possible_keys
+    assert ResponseSerializer.get_value is moto_serialize.get_value
+
+
+class Named(dict):
+    """A dict of another class: the providers may name other keys for it."""
+
+
+@pytest.mark.parametrize("obj", [
+    {"Item": 0}, {"item": False}, {"Item": None, "item": 1}, {}, {"Item": {"a": 1}, "Other": 2},
+    Named(Item=3), Named(),
+])
+@pytest.mark.parametrize("transformers", [None, {"GetItem.Item": lambda v: ("transformed", v)}])
+def test_a_members_value_as_motos_picker_reads_it(obj, transformers):
+    from moto.core.serialize import JSONSerializer
+    from moto.core.utils import get_service_model
+
+    operation = get_service_model("dynamodb").operation_model("GetItem")
+    member = operation.output_shape.members["Item"]
+    member.parent = operation.output_shape  # as the serializer sets it before asking
+    serializer = JSONSerializer(operation_model=operation, value_picker=XFormedAttributePicker(response_transformers=transformers))
+    motos = moto_serialize.MOTOS_GET_VALUE(serializer, obj, "Item", member)
+    assert moto_serialize.get_value(serializer, obj, "Item", member) == motos
+    assert moto_serialize.get_value(serializer, obj, "Item", member) == motos  # from what was remembered
