@@ -19,9 +19,12 @@ the table grows; a projection converts only the attributes it names
 member is named (devstack/moto_serialize.py); an update expression is parsed once per
 text (devstack/moto_update_expressions.py) and validated without deep-copying its tree or
 walking it again for what its shape already passed (devstack/moto_update_validation.py);
-a request is routed without listing its handler class's methods or rebuilding its
-backend's urls (devstack/moto_dispatch.py), and a botocore JSON-protocol request is
-parsed with converters planned once per operation (devstack/moto_parse.py).
+a condition is parsed once per expression, names and values (devstack/moto_conditions.py),
+an item is built without summing its size again for each attribute
+(devstack/moto_item_sizes.py), a request is routed without listing its handler class's
+methods or rebuilding its backend's urls (devstack/moto_dispatch.py), and a botocore
+JSON-protocol request is parsed with converters planned once per operation
+(devstack/moto_parse.py).
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from devstack import (
+    moto_conditions,
     moto_dispatch,
+    moto_item_sizes,
     moto_parse,
     moto_projections,
     moto_queries,
@@ -67,6 +72,8 @@ class MotoServer:
         moto_update_validation.install()
         moto_dispatch.install()
         moto_parse.install()
+        moto_conditions.install()
+        moto_item_sizes.install()
         app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True)
         self._thread = threading.Thread(

@@ -15,7 +15,9 @@ import pytest
 from moto import mock_aws
 
 from devstack import (
+    moto_conditions,
     moto_dispatch,
+    moto_item_sizes,
     moto_parse,
     moto_projections,
     moto_queries,
@@ -33,9 +35,10 @@ REGION = "us-east-1"
 # transactions that cost what they touch, queries that cost their partition, not the
 # whole table, projections that cost the attributes they name, and responses written
 # without asking again how each member is named, update expressions parsed once per
-# text and validated without the deep copy and repeated walks, and requests routed and
-# parsed without working out again what depends only on their class and operation (as
-# the local stack's moto)
+# text and validated without the deep copy and repeated walks, conditions parsed once per
+# (expression, names, values), items built without sizing them again for each attribute,
+# and requests routed and parsed without working out again what depends only on their
+# class and operation (as the local stack's moto)
 moto_transactions.install()
 moto_queries.install()
 moto_projections.install()
@@ -44,6 +47,8 @@ moto_update_expressions.install()
 moto_update_validation.install()
 moto_dispatch.install()
 moto_parse.install()
+moto_conditions.install()
+moto_item_sizes.install()
 
 
 
