@@ -8,11 +8,9 @@ the EventBridge bus, whose rules (infra/berth.yaml) deliver them into the queues
 
 As Lambda does, a batch whose function raises is delivered again (the stream's
 position is not advanced; the messages become visible again at once), so what the
-functions write must be idempotent, and is.
-
-`OutboxScan` stands in for the stream where there is none: moto's in-process mock
-does not serve the streams API, so tests that run the app in-process read the
-outbox items themselves (`EventDelivery.drain`).
+functions write must be idempotent, and is. (Tests that run the app in-process on
+moto's mock, which has no streams API, read the outbox items instead: tests/conftest.py,
+`MotoOutbox`.)
 """
 from __future__ import annotations
 
@@ -68,42 +66,6 @@ class StreamPoller:
 
         def advance() -> None:
             self._handed |= new
-
-        return records, advance
-
-
-class OutboxScan:
-    """The outbox items not handed over yet, as INSERT records (in-process tests only)."""
-
-    def __init__(self, dynamodb: Any, table: str) -> None:
-        self._ddb = dynamodb
-        self._table = table
-        self._seen: set[str] = set()
-
-    def records(self) -> tuple[list[dict], Callable[[], None]]:
-        from chalicelib.meta import keys
-
-        records = []
-        for page in self._ddb.get_paginator("scan").paginate(
-            TableName=self._table,
-            FilterExpression="begins_with(PK, :p)",
-            ExpressionAttributeValues={":p": {"S": keys.OUTBOX_PREFIX}},
-        ):
-            for item in page["Items"]:
-                pk = item["PK"]["S"]
-                if pk not in self._seen:
-                    records.append(
-                        {
-                            "eventID": pk,
-                            "eventName": "INSERT",
-                            "eventSource": "aws:dynamodb",
-                            "dynamodb": {"Keys": {"PK": item["PK"], "SK": item["SK"]}, "NewImage": item},
-                        }
-                    )
-        handed = {r["eventID"] for r in records}
-
-        def advance() -> None:
-            self._seen |= handed
 
         return records, advance
 

@@ -288,23 +288,102 @@ def stack_env(outputs: dict[str, str], *, auth: str) -> dict[str, str]:
     return env
 
 
+class MotoOutbox:
+    """The table's stream for the app run in-process on moto's mock (which has no streams
+    API): the outbox items not handed over yet, as INSERT records. Which keys are new is read
+    from moto's table itself, and only those items through the API (BatchGetItem), in the
+    order a scan returns them: a scan read every item of the table through the API at each
+    pass of a drain, and a module's world holds hundreds."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        from moto.dynamodb.models import dynamodb_backends
+
+        self._ddb = dynamodb
+        self._table = table
+        arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]  # arn:aws:dynamodb:<region>:<account>:table/...
+        self._backend = dynamodb_backends[arn.split(":")[4]][REGION]
+        self._seen: set[str] = set()
+
+    def _new_keys(self) -> list[tuple[str, str]]:
+        from chalicelib.meta import keys
+
+        table = self._backend.get_table(self._table)  # each time: moto may replace the table by a copy
+        return sorted(
+            (pk.value, sk.value)
+            for pk, by_sort_key in list(table.items.items())
+            if pk.value.startswith(keys.OUTBOX_PREFIX) and pk.value not in self._seen
+            for sk in list(by_sort_key)
+        )
+
+    def records(self) -> tuple[list[dict], Any]:
+        wanted = self._new_keys()
+        items: dict[tuple[str, str], dict] = {}
+        for start in range(0, len(wanted), 100):
+            request = {"Keys": [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in wanted[start : start + 100]], "ConsistentRead": True}
+            while request:
+                out = self._ddb.batch_get_item(RequestItems={self._table: request})
+                for item in out["Responses"].get(self._table, []):
+                    items[(item["PK"]["S"], item["SK"]["S"])] = item
+                request = out.get("UnprocessedKeys", {}).get(self._table)
+        records = [
+            {
+                "eventID": key[0],
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "dynamodb": {"Keys": {"PK": items[key]["PK"], "SK": items[key]["SK"]}, "NewImage": items[key]},
+            }
+            for key in wanted
+            if key in items  # gone since: as the scan would not have found it
+        ]
+        handed = {r["eventID"] for r in records}
+
+        def advance() -> None:
+            self._seen |= handed
+
+        return records, advance
+
+
+def _moto_queue_poller():
+    from devstack.event_stream import QueuePoller
+
+    class MotoQueue(QueuePoller):
+        """A QueuePoller that asks moto's queue itself whether any message is there to
+        receive before it calls ReceiveMessage: a drain's every pass polled each of the four
+        consumers' queues, most of them empty."""
+
+        def __init__(self, sqs: Any, queue_url: str) -> None:
+            from moto.sqs.models import sqs_backends
+
+            super().__init__(sqs, queue_url)
+            account, name = queue_url.rstrip("/").split("/")[-2:]
+            self._queue = sqs_backends[account][REGION].get_queue(name)
+
+        def receive(self) -> list[dict]:
+            if not self._queue.messages:  # the visible ones, as ReceiveMessage would take
+                return []
+            return super().receive()
+
+    return MotoQueue
+
+
 def in_process_delivery(session, outputs: dict[str, str]):
     """The event path for an app run in-process on moto's mock (which has no streams API):
-    the outbox items read from the table stand in for the stream; from there on it is the
-    real path, the app's forward_events, the bus and its rules, the consumers' queues, the
-    app's consumers. `drain()` delivers what is waiting (devstack/event_stream.py)."""
+    the outbox items read from the table stand in for the stream (MotoOutbox); from there
+    on it is the real path, the app's forward_events, the bus and its rules, the consumers'
+    queues, the app's consumers. `drain()` delivers what is waiting (devstack/event_stream.py)."""
     import app as app_module
-    from devstack.event_stream import EventDelivery, OutboxScan, QueuePoller
+    from devstack.event_stream import EventDelivery
 
     sqs = session.client("sqs", region_name=REGION)
+    queue = _moto_queue_poller()
     return EventDelivery(
-        OutboxScan(session.client("dynamodb", region_name=REGION), outputs["TableName"]),
+        MotoOutbox(session.client("dynamodb", region_name=REGION), outputs["TableName"]),
         app_module.forward_events,
         [
-            (QueuePoller(sqs, outputs["AuditEventsQueueUrl"]), app_module.audit_events),
-            (QueuePoller(sqs, outputs["WebhookEventsQueueUrl"]), app_module.webhook_events),
-            (QueuePoller(sqs, outputs["WebhookDeliveriesQueueUrl"]), app_module.deliver_webhooks),
-            (QueuePoller(sqs, outputs["ReplicationEventsQueueUrl"]), app_module.replication_events),
+            (queue(sqs, outputs["AuditEventsQueueUrl"]), app_module.audit_events),
+            (queue(sqs, outputs["WebhookEventsQueueUrl"]), app_module.webhook_events),
+            (queue(sqs, outputs["WebhookDeliveriesQueueUrl"]), app_module.deliver_webhooks),
+            (queue(sqs, outputs["ReplicationEventsQueueUrl"]), app_module.replication_events),
         ],
     )
 
