@@ -9,8 +9,7 @@ from tests.api.management.conftest import codes
 GROUP_DN = "cn=Builders,ou=groups,dc=example,dc=com"
 
 
-@pytest.fixture
-def team(world):
+def make_team(world):
     """A project with an admin, a developer, a limited guest and an outsider."""
     name = world.name("team")
     world.project(name)
@@ -19,6 +18,17 @@ def team(world):
     world.member(name, people["developer"].username, 2)
     world.member(name, people["limited"].username, 5)
     return name, {k: v.username for k, v in people.items()}
+
+
+@pytest.fixture
+def team(world):
+    return make_team(world)
+
+
+@pytest.fixture(scope="module")
+def refusing_team(world):
+    """A team for the tests of refused requests, which change nothing: one for the module."""
+    return make_team(world)
 
 
 def test_project_admin_adds_lists_updates_and_removes_a_user(world, team):
@@ -97,21 +107,21 @@ def test_readers_and_writers(world, team):
         ({"role_id": 2, "member_user": {"username": "x", "password": "y"}}, 400, "BAD_REQUEST"),
     ],
 )
-def test_bad_member_requests(team, admin, body, status, code):
-    project, _ = team
+def test_bad_member_requests(refusing_team, admin, body, status, code):
+    project, _ = refusing_team
     reply = admin.post(f"/projects/{project}/members", body)
     assert reply.status == status, reply.body
     assert codes(reply) == [code]
 
 
-def test_duplicate_member_is_409(team, admin):
-    project, people = team
+def test_duplicate_member_is_409(refusing_team, admin):
+    project, people = refusing_team
     reply = admin.post(f"/projects/{project}/members", {"role_id": 3, "member_user": {"username": people["developer"]}})
     assert reply.status == 409 and codes(reply) == ["CONFLICT"]
 
 
-def test_unknown_members_and_projects(team, admin):
-    project, _ = team
+def test_unknown_members_and_projects(refusing_team, admin):
+    project, _ = refusing_team
     assert admin.get(f"/projects/{project}/members/999999").status == 404
     assert admin.get(f"/projects/{project}/members/abc").status == 400
     assert admin.put(f"/projects/{project}/members/999999", {"role_id": 2}).status == 404

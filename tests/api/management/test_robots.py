@@ -13,8 +13,7 @@ def perm(namespace: str, *actions: str, resource: str = "repository") -> dict:
     return {"kind": "project", "namespace": namespace, "access": [{"resource": resource, "action": a} for a in actions]}
 
 
-@pytest.fixture
-def team(world):
+def make_team(world):
     name = world.name("rb")
     world.project(name)
     owner, maintainer, dev = world.user(), world.user(), world.user()
@@ -22,6 +21,17 @@ def team(world):
     world.member(name, maintainer.username, 4)
     world.member(name, dev.username, 2)
     return name, owner.username, maintainer.username, dev.username
+
+
+@pytest.fixture
+def team(world):
+    return make_team(world)
+
+
+@pytest.fixture(scope="module")
+def refusing_team(world):
+    """A team for the tests of refused requests, which change nothing: one for the module."""
+    return make_team(world)
 
 
 def create(harbor, name, level="project", permissions=(), **extra):
@@ -120,8 +130,8 @@ def test_system_robots_are_for_system_administrators(world, team, admin):
         {"level": "project"},
     ],
 )
-def test_bad_robot_requests_are_400(team, admin, body):
-    project = team[0]
+def test_bad_robot_requests_are_400(refusing_team, admin, body):
+    project = refusing_team[0]
     body = {"permissions": [perm(project, "pull")], **body}
     reply = admin.post("/robots", body)
     assert reply.status == 400, body
@@ -139,8 +149,8 @@ def test_bad_robot_requests_are_400(team, admin, body):
         [{"kind": "project", "namespace": "P"}],
     ],
 )
-def test_bad_project_robot_permissions_are_400(team, admin, permissions):
-    project = team[0]
+def test_bad_project_robot_permissions_are_400(refusing_team, admin, permissions):
+    project = refusing_team[0]
     permissions = [{**p, "namespace": project} if p.get("namespace") == "P" else p for p in permissions]
     reply = create(admin, "bp", permissions=permissions)
     assert reply.status == 400, permissions
