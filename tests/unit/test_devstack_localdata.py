@@ -27,10 +27,18 @@ def make_resources(url: str) -> Resources:
     return Resources(bucket="blobs", table="meta", ssm_prefix=PREFIX)
 
 
-@pytest.fixture
-def moto():
+@pytest.fixture(scope="module")
+def _server():
+    # one server for the module (stopping one waits out its half-second poll)
     with MotoServer("127.0.0.1", 0) as server:
         yield server.url
+
+
+@pytest.fixture
+def moto(_server):
+    """The module's moto server, holding nothing (its backends are the process's: reset all)."""
+    requests.post(f"{_server}/moto-api/reset", timeout=30).raise_for_status()
+    return _server
 
 
 def test_a_second_moto_gets_back_what_the_first_held(tmp_path, moto):
