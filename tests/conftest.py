@@ -133,7 +133,8 @@ def cheap_passwords():
 
 
 @functools.cache
-def _session_signing_key_pem() -> str:
+def session_signing_key_pem() -> str:
+    """The run's one token signing key (PEM), as bootstrap makes one."""
     from chalicelib.auth.tokens import SigningKey
 
     return SigningKey.generate("RS256").to_pem()
@@ -147,7 +148,7 @@ def share_signing_key(svc) -> None:
     from chalicelib.bootstrap import ensure_secret
     from chalicelib.secrets import TOKEN_SIGNING_KEY
 
-    ensure_secret(svc.ssm, svc.settings.ssm_prefix, TOKEN_SIGNING_KEY, _session_signing_key_pem)
+    ensure_secret(svc.ssm, svc.settings.ssm_prefix, TOKEN_SIGNING_KEY, session_signing_key_pem)
 
 
 def make_services(settings, *, session=None, **parts: Any):

@@ -9,7 +9,6 @@ infra/berth.yaml (`aws_env`). The auth/ and management/ packages build worlds of
 own on moto."""
 from __future__ import annotations
 
-import functools
 import json
 import os
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from tests.conftest import (
     in_process_moto,
     make_services,
     memory_services,
+    session_signing_key_pem,
 )
 from tests.memory_graph import MemoryGraph
 
@@ -148,17 +148,9 @@ def graph() -> MemoryGraph:
     graph = MemoryGraph(settings=Settings(table_name="memory", bucket_name="memory", ssm_prefix="/berth/memory",
                                           region=REGION, auth="none"))
     graph.secrets.parameters[UPLOAD_TOKEN_KEY] = os.urandom(32).hex()
-    graph.secrets.parameters[TOKEN_SIGNING_KEY] = _signing_key()
+    graph.secrets.parameters[TOKEN_SIGNING_KEY] = session_signing_key_pem()  # as share_signing_key's
     return graph
 
-
-@functools.cache
-def _signing_key() -> str:
-    """The token service's key, as the bootstrap step stores it: one per run (an RSA key
-    takes a while to make; tokens are not state a test could leave behind)."""
-    from chalicelib.auth.tokens import SigningKey
-
-    return SigningKey.generate("RS256").to_pem()
 
 
 @pytest.fixture
