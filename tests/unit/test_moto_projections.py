@@ -22,12 +22,15 @@ ITEM = {
     "nothing": None,
     "blob": b"\x00\x01",
     "numbers": {1, 2, 3},
+    "empty": "",
+    "unicode": "é ü",
 }
 PATHS = [
     ["PK"], ["SK"], ["digest"], ["size"], ["tags"], ["tags[1]"], ["tags[9]"], ["labels"], ["labels", "team"],
     ["labels", "nested"], ["labels", "nested", "deep"], ["labels", "nested", "deep[2]", "k"], ["labels", "missing"],
     ["list_of_maps[0]", "b"], ["list_of_maps[2]", "c", "d"], ["list_of_maps[1]"], ["list_of_maps"], ["empty_map"],
-    ["nothing"], ["blob"], ["numbers"], ["absent"], ["absent[0]"], ["size", "deeper"],
+    ["nothing"], ["blob"], ["numbers"], ["absent"], ["absent[0]"], ["size", "deeper"], ["digest", "deeper"],
+    ["digest[0]"], ["empty"], ["unicode"],
 ]
 
 
@@ -38,7 +41,8 @@ def item() -> Item:
 def outcome(project, paths: list[list[str]]) -> dict | str:
     """The projected item, or the error (moto fails on a path into a scalar: so must we)."""
     try:
-        return project(item(), paths).to_json()
+        projected = project(item(), paths)
+        return {**projected.to_json(), "order": list(projected.attrs)}
     except Exception as exc:  # noqa: BLE001 (compared, not hidden)
         return f"{type(exc).__name__}: {exc}"
 
@@ -83,6 +87,18 @@ def test_every_path_at_once_is_the_whole_item():
 def test_a_path_into_a_scalar_fails_as_in_moto():
     motos, ours = both([["size", "deeper"]])
     assert ours == motos and isinstance(ours, str)
+
+
+def test_a_path_into_a_string_finds_nothing_as_in_moto():
+    motos, ours = both([["digest", "deeper"], ["digest[0]"]])
+    assert ours == motos == {"Attributes": {}, "order": []}
+
+
+def test_a_string_named_with_other_paths_to_it():
+    for paths in ([["digest"], ["digest"]], [["digest"], ["digest[0]"]], [["digest[0]"], ["digest"], ["PK"]],
+                  [["SK"], ["digest"], ["labels", "team"], ["PK"]]):
+        motos, ours = both(paths)
+        assert ours == motos, paths
 
 
 def test_installed_for_the_tests():
