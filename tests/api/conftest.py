@@ -152,7 +152,6 @@ def graph() -> MemoryGraph:
     return graph
 
 
-
 @pytest.fixture
 def services(graph):
     """The test's object graph: production's `Services` on `graph`'s stores
