@@ -9,12 +9,17 @@ moto 5.2 routes each AWS call in two steps that depend on nothing the call carri
   anew from its urls module's `url_bases` and `url_paths` and two settings; for S3 the
   urls module is even reloaded first, since it reads one of those settings at import:
   up to 1.5 ms a call.
+- `call_action` turns the action's name into its method's (`camelcase_to_underscores`,
+  character by character), and SQS's queue model does the same for each attribute name
+  it reads: the same few dozen names each time.
 
 `install()` keeps moto's functions and remembers their answers: the function names per
 class, keyed also by the size of each class dict on its MRO (so a function added to or
 deleted from a handler class is seen; moto and the tests only ever replace methods);
 the urls per backend class and the two settings they read (`MOTO_ENABLE_ISO_REGIONS`
-and S3's custom endpoints, `MOTO_S3_CUSTOM_ENDPOINTS`); each caller gets its own copy.
+and S3's custom endpoints, `MOTO_S3_CUSTOM_ENDPOINTS`); each caller gets its own copy;
+and the underscored form of each name (a function of the name alone, a string), for
+the first few thousand names.
 
 Installed by the local stack's moto server (devstack/motoserver.py) and by the test
 suites' in-process moto (tests/conftest.py); never part of the deployed app.
@@ -27,13 +32,18 @@ from typing import Any
 from moto import settings
 from moto.core import responses
 from moto.core.base_backend import BaseBackend
+from moto.core.utils import camelcase_to_underscores as motos_underscores
 from moto.core.utils import method_names_from_class as motos_method_names
+from moto.sqs import models as sqs_models
 
 MOTOS_METHOD_NAMES = motos_method_names  # kept for the tests that compare the two
 MOTOS_URLS = BaseBackend.__dict__["urls"]
+MOTOS_UNDERSCORES = motos_underscores
+MAX_REMEMBERED = 4096  # more names than this are not a fixed set: stop remembering new ones
 
 _names: dict[tuple[Any, ...], list[str]] = {}
 _urls: dict[tuple[Any, ...], dict[str, Callable[..., Any]]] = {}
+_underscored: dict[str, str] = {}
 
 
 def method_names_from_class(clazz: type) -> list[str]:
@@ -52,7 +62,18 @@ def urls(self: BaseBackend) -> dict[str, Callable[..., Any]]:
     return dict(found)
 
 
+def camelcase_to_underscores(argument: str) -> str:
+    found = _underscored.get(argument) if type(argument) is str else None
+    if found is None:
+        found = MOTOS_UNDERSCORES(argument)
+        if type(argument) is str and len(_underscored) < MAX_REMEMBERED:
+            _underscored[argument] = found
+    return found
+
+
 def install() -> None:
     """Idempotent: moto routes with the remembered answers."""
     responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+    responses.camelcase_to_underscores = camelcase_to_underscores
+    sqs_models.camelcase_to_underscores = camelcase_to_underscores
     BaseBackend.urls = property(urls)  # type: ignore[assignment,method-assign]

@@ -21,6 +21,7 @@ from devstack import (
     moto_parse,
     moto_projections,
     moto_queries,
+    moto_request_ids,
     moto_serialize,
     moto_transactions,
     moto_update_expressions,
@@ -38,7 +39,7 @@ REGION = "us-east-1"
 # text and validated without the deep copy and repeated walks, conditions parsed once per
 # (expression, names, values), items built without sizing them again for each attribute,
 # and requests routed and parsed without working out again what depends only on their
-# class and operation (as the local stack's moto)
+# class and operation, with request ids drawn in one loop (as the local stack's moto)
 moto_transactions.install()
 moto_queries.install()
 moto_projections.install()
@@ -49,6 +50,7 @@ moto_dispatch.install()
 moto_parse.install()
 moto_conditions.install()
 moto_item_sizes.install()
+moto_request_ids.install()
 
 
 

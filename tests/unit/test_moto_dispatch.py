@@ -1,7 +1,7 @@
 """The local stack's routing answers (devstack/moto_dispatch.py) are moto's own: the same
 handler method names for every response class of the services Berth calls, kept up to
-date when a class gains or loses a function, and the same backend urls, under the
-settings they read, each caller with its own copy."""
+date when a class gains or loses a function, the same backend urls, under the settings
+they read, each caller with its own copy, and the same underscored names."""
 from __future__ import annotations
 
 import pytest
@@ -13,6 +13,7 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.events.responses import EventsHandler
 from moto.logs.responses import LogsResponse
 from moto.s3.responses import S3Response
+from moto.sqs import models as sqs_models
 from moto.sqs.responses import SQSResponse
 from moto.ssm.responses import SimpleSystemManagerResponse
 from moto.stepfunctions.responses import StepFunctionResponse
@@ -71,3 +72,16 @@ def test_the_same_urls_as_motos(service, iso, endpoints, monkeypatch):
 def test_installed_for_the_tests():
     assert responses.method_names_from_class is moto_dispatch.method_names_from_class
     assert BaseBackend.urls.fget is moto_dispatch.urls
+    assert responses.camelcase_to_underscores is moto_dispatch.camelcase_to_underscores
+    assert sqs_models.camelcase_to_underscores is moto_dispatch.camelcase_to_underscores
+
+
+NAMES = ["GetItem", "TransactWriteItems", "ApproximateNumberOfMessagesNotVisible", "RedrivePolicy", "KmsMasterKeyId",
+         "FifoQueue", "listTables", "DBInstanceIdentifier", "SSEEnabled", "a", "", "Two Words", "ABC", "already_under"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_same_underscored_names_as_motos(name):
+    motos = moto_dispatch.MOTOS_UNDERSCORES(name)
+    assert moto_dispatch.camelcase_to_underscores(name) == motos
+    assert moto_dispatch.camelcase_to_underscores(name) == motos  # from what was remembered
