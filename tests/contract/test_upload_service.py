@@ -4,7 +4,7 @@ written once; anything that fails verification, is cancelled or abandoned leaves
 Sizes are scaled down 64 times: S3's smallest part (moto's S3_UPLOAD_PART_MIN_SIZE, which
 moto documents for this) and the service's limits alike, so a "MiB" here (UNIT) is 16 KiB
 and every boundary sits where production's does in proportion (at full size, these
-tests pushed about a GiB through moto). The tests at the end run production's limits on
+tests pushed about a GiB through moto). The test at the end runs production's limits on
 S3's real minimum."""
 from __future__ import annotations
 
@@ -493,21 +493,15 @@ def test_put_monolithic(make_service, meta, s3, bucket):
 
 
 # -- production's limits, on S3's real smallest part -------------------------------------------
-@pytest.mark.parametrize(
-    "sizes, first_object",
-    [
-        # a first chunk of at least S3's smallest part joins as a part copied inside S3, unread
-        pytest.param([6 * MiB, 16 * MiB], "copied", id="first-object-copied-as-a-part"),
-        pytest.param([3 * MiB] * 8, "read", id="pieces-join-into-parts"),
-        pytest.param([], None, id="whole-blob-beyond-one-put"),
-    ],
-)
-def test_production_limits_make_parts_s3_takes(sizes, first_object, make_production_service, store, meta, s3, bucket):
-    data = random.Random(30).randbytes(sum(sizes) + 1000 + (0 if sizes else PRODUCTION.single_put))
+def test_production_limits_make_parts_s3_takes(make_production_service, store, meta, s3, bucket):
+    """Parts in all three ways at S3's real sizes: the first chunk's object (at least S3's
+    smallest part) copied inside S3 as the first part, unread; a piece read once and joined
+    to the next chunk's bytes into a part; the PUT's bytes as the last part."""
+    sizes = [6 * MiB, 3 * MiB, 16 * MiB]
+    data = random.Random(30).randbytes(sum(sizes) + 1000)
     digest = Digest.of(data)
     session = push(make_production_service, data, sizes, digest)
     assert_stored(s3, bucket, meta, data, digest)
     assert store.read_backs == 0
-    assert all(n == 1 for n in store.reads.values()), store.reads
-    if first_object:
-        assert store.reads[paths.uploaded_key(session.id)] == (first_object == "read")
+    assert paths.uploaded_key(session.id) not in store.reads
+    assert list(store.reads.values()) == [1]  # the piece
