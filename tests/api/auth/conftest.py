@@ -209,8 +209,10 @@ def make_world(session, *, before_bootstrap=None, own_key: bool = False) -> Worl
 
 
 @pytest.fixture(scope="module")
-def world(_moto) -> World:
-    return make_world(_moto)
+def world(_shared_clients) -> World:
+    """The module's world, on the package's shared clients (tests/conftest.py: SharedClients;
+    a module that registers hooks on its clients makes its world on `_moto`)."""
+    return make_world(_shared_clients)
 
 
 def without_login_throttling(svc) -> None:

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from tests.api.auth.conftest import bearer
+from tests.api.auth.conftest import bearer, make_world
 from tests.api.helpers import digest, encode, with_query
 
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -15,6 +15,12 @@ OCTET = {"Content-Type": "application/octet-stream"}
 
 SOURCE = "library/mount-source"
 _names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def world(_moto):
+    """With clients of its own: a test attaches a recorder and a hook to its clients."""
+    return make_world(_moto)
 
 
 @pytest.fixture

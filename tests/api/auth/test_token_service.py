@@ -27,9 +27,9 @@ ISSUER = "berth-token-issuer"
 
 
 @pytest.fixture(scope="module")
-def world(_moto):
+def world(_shared_clients):
     """With a signing key bootstrap makes (the other modules share one: make_world)."""
-    return make_world(_moto, own_key=True)
+    return make_world(_shared_clients, own_key=True)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -190,8 +190,10 @@ def clear_config(world: World, key: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(_moto) -> World:
-    return make_world(_moto)
+def world(_shared_clients) -> World:
+    """The module's world, on the package's shared clients (tests/conftest.py: SharedClients;
+    a module that registers hooks on its clients makes its world on `_moto`)."""
+    return make_world(_shared_clients)
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,14 @@ import json
 import pytest
 
 from devstack.log_subscription import subscription_event
-from tests.api.management.conftest import ADMIN_PASSWORD
+from tests.api.management.conftest import ADMIN_PASSWORD, make_world
 from tests.api.management.test_audit import logs, token
+
+
+@pytest.fixture(scope="module")
+def world(_moto):
+    """With clients of its own: log_mode registers a hook on its DynamoDB client."""
+    return make_world(_moto)
 
 NEVER = "0001-01-01T00:00:00.000Z"
 
