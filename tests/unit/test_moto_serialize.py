@@ -2,7 +2,7 @@
 response as moto's own does: the same calls, answered once with each, parse the same
 (every DynamoDB attribute type, projections, pages, return values, errors, and the
 other services the app calls); it only asks the alias providers less often, and reads a
-plain dict's member without a picker's context."""
+plain dict's members without a picker's context."""
 from __future__ import annotations
 
 import boto3
@@ -49,6 +49,12 @@ def clients():
 
 CALLS = {
     "get_item": lambda c: c[0].get_item(TableName=TABLE, Key={"PK": {"S": "REPO#a"}, "SK": {"S": "TAG#03"}}),
+    "get_item_capacity": lambda c: c[0].get_item(
+        TableName=TABLE, Key={"PK": {"S": "REPO#a"}, "SK": {"S": "TAG#04"}}, ReturnConsumedCapacity="INDEXES",
+    ),
+    "get_item_missing": lambda c: c[0].get_item(
+        TableName=TABLE, Key={"PK": {"S": "REPO#a"}, "SK": {"S": "none"}}, ReturnConsumedCapacity="TOTAL"
+    ),
     "get_item_projected": lambda c: c[0].get_item(
         TableName=TABLE, Key={"PK": {"S": "REPO#a"}, "SK": {"S": "TAG#03"}}, ProjectionExpression="s, m.inner, l[1], #b",
         ExpressionAttributeNames={"#b": "b"},
@@ -90,9 +96,11 @@ def answer(call, clients):
 def test_the_same_answer_as_motos_own(name, clients, monkeypatch):
     monkeypatch.setattr(XFormedAttributePicker, "get_possible_keys", moto_serialize.MOTOS_POSSIBLE_KEYS)
     monkeypatch.setattr(ResponseSerializer, "get_value", moto_serialize.MOTOS_GET_VALUE)
+    monkeypatch.setattr(ResponseSerializer, "_serialize_type_structure", moto_serialize.MOTOS_STRUCTURE)
     motos = answer(CALLS[name], clients)
     monkeypatch.setattr(XFormedAttributePicker, "get_possible_keys", moto_serialize.get_possible_keys)
     monkeypatch.setattr(ResponseSerializer, "get_value", moto_serialize.get_value)
+    monkeypatch.setattr(ResponseSerializer, "_serialize_type_structure", moto_serialize._serialize_type_structure)
     ours, again = answer(CALLS[name], clients), answer(CALLS[name], clients)  # the second from what was remembered
     assert ours == motos and again == motos
     assert motos  # something was answered
@@ -101,6 +109,7 @@ def test_the_same_answer_as_motos_own(name, clients, monkeypatch):
 def test_installed_for_the_tests():
     assert XFormedAttributePicker.get_possible_keys is moto_serialize.get_possible_keys
     assert ResponseSerializer.get_value is moto_serialize.get_value
+    assert ResponseSerializer._serialize_type_structure is moto_serialize._serialize_type_structure
 
 
 class Named(dict):
