@@ -14,8 +14,9 @@ values, the same errors, raised by the same node first), and changes only how th
 is copied and walked:
 
 - copy: a tree that holds only nodes and plain values (names, indexes, flags: what
-  the parser produces) is copied node by node, each with the same attributes and a
-  parent link to its copy; anything else goes to `copy.deepcopy`, as before.
+  the parser produces) is copied by pickling it and unpickling the pickle (each node
+  rebuilt with the same attributes, parent links to the copies, as the deep copy does,
+  in C); anything else goes to `copy.deepcopy`, as before.
 - walk: the same depth-first, children-first order, the same pre-child hook, the same
   replacement of a node by what its handler returns; the handler map is read once per
   walk, not once per node, and "is this node of a class the map names, and which handler
@@ -29,7 +30,7 @@ is copied and walked:
   their names, indexes and operators), the expression's attribute names and the table's
   key attributes, and change nothing: the action counts, overlapping paths, and key
   attributes updated. A pass of one of them is remembered for those inputs (the shape is
-  taken while copying) and not walked again; a failure is never remembered, so the
+  the tree's pickle, taken for the copy) and not walked again; a failure is never remembered, so the
   error is always moto's, raised afresh. They run first, before any check that rewrites
   the tree; a check that comes after one that may have rewritten it is always walked.
 
@@ -39,6 +40,7 @@ suites' in-process moto (tests/conftest.py); never part of the deployed app.
 from __future__ import annotations
 
 import copy
+import pickle
 from typing import Any
 
 from moto.dynamodb.parsing import ast_nodes
@@ -64,6 +66,7 @@ _WALK_METHODS = ("traverse_node_recursively", "nodes_to_be_processed", "process"
 # more distinct (shape, inputs) passes than this means they are not a fixed set: stop remembering
 MAX_REMEMBERED = 4096
 _passed: set[tuple[Any, ...]] = set()
+_plain_pickles: dict[bytes, bool] = {}  # a tree's pickle: is the tree plain
 _is_node: dict[type, bool] = {}
 _descended: dict[type, bool] = {}  # find_clauses looks into the node's children
 # per handler map's classes: for each node class, the map's class that handles it, if any
@@ -71,41 +74,41 @@ _handled_as: dict[tuple[type, ...], dict[type, type | None]] = {}
 
 
 def copy_tree(root: Any) -> tuple[Any, Any]:
-    """`copy.deepcopy(root)`, node by node where the tree holds only nodes and plain values,
-    each node once, linked to the node that holds it; and then the tree's shape (its
-    nodes' classes and values, all the structural checks read), else None."""
+    """`copy.deepcopy(root)` and the tree's shape, for a tree that holds only nodes and plain
+    values, each node once, linked to the node that holds it; else the deep copy and None.
+
+    The shape is the tree pickled: its nodes' classes and values, all the structural checks
+    read; the copy is that unpickled, which rebuilds each node from its class and
+    attributes as the deep copy does (neither calls `__init__`; a node has no copy or
+    pickle hooks of its own). Trees with the same pickle are the same tree, so whether a
+    pickle is of a plain tree is worked out once per pickle."""
     try:
-        return _copy(root, None, None, set())
-    except _NotPlain:
+        pickled = pickle.dumps(root, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return copy.deepcopy(root), None
+    plain = _plain_pickles.get(pickled)
+    if plain is None:
+        plain = _node(type(root)) and root.parent is None and _plain(root, set())
+        if len(_plain_pickles) < MAX_REMEMBERED:
+            _plain_pickles[pickled] = plain
+    if not plain:
+        return copy.deepcopy(root), None
+    return pickle.loads(pickled), pickled
 
 
-class _NotPlain(Exception):
-    pass
-
-
-def _copy(node: Any, holder: Any, holder_copy: Any, seen: set[int]) -> tuple[Any, Any]:
-    cls = type(node)
-    if cls in _PLAIN:
-        return node, (cls, node)
-    if not _node(cls) or node.__dict__.keys() != _NODE_ATTRIBUTES or node.parent is not holder or id(node) in seen:
-        raise _NotPlain
+def _plain(node: Any, seen: set[int]) -> bool:
+    """Only nodes and plain values below `node`, each node once and linked to its holder."""
+    if not _node(type(node)) or node.__dict__.keys() != _NODE_ATTRIBUTES or id(node) in seen:
+        return False
     seen.add(id(node))
-    new = object.__new__(cls)
-    new.__dict__.update(node.__dict__)
-    new.parent = holder_copy
     children = node.children
     if children is None:
-        return new, (cls, None)
+        return True
     if type(children) is not list:
-        raise _NotPlain
-    copies, shapes = [], []
-    for child in children:
-        child_copy, child_shape = _copy(child, node, new, seen)
-        copies.append(child_copy)
-        shapes.append(child_shape)
-    new.children = copies
-    return new, (cls, tuple(shapes))
+        return False
+    return all(
+        type(child) in _PLAIN or (getattr(child, "parent", None) is node and _plain(child, seen)) for child in children
+    )
 
 
 def _node(cls: type) -> bool:

@@ -21,8 +21,9 @@ text (devstack/moto_update_expressions.py) and validated without deep-copying it
 walking it again for what its shape already passed (devstack/moto_update_validation.py);
 a condition is parsed once per expression, names and values (devstack/moto_conditions.py),
 an item is built without summing its size again for each attribute
-(devstack/moto_item_sizes.py), a request is routed without listing its handler class's
-methods or rebuilding its backend's urls (devstack/moto_dispatch.py), and a botocore
+(devstack/moto_item_sizes.py), an attribute value is made and cast without the
+detours (devstack/moto_dynamo_types.py), a request is routed without listing its handler
+class's methods or rebuilding its backend's urls (devstack/moto_dispatch.py), and a botocore
 JSON-protocol request is parsed with converters planned once per operation
 (devstack/moto_parse.py); its request id is drawn with fewer calls
 (devstack/moto_request_ids.py).
@@ -43,6 +44,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from devstack import (
     moto_conditions,
     moto_dispatch,
+    moto_dynamo_types,
     moto_item_sizes,
     moto_parse,
     moto_projections,
@@ -76,6 +78,7 @@ class MotoServer:
         moto_parse.install()
         moto_conditions.install()
         moto_item_sizes.install()
+        moto_dynamo_types.install()
         moto_request_ids.install()
         app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True)

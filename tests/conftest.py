@@ -17,6 +17,7 @@ from moto import mock_aws
 from devstack import (
     moto_conditions,
     moto_dispatch,
+    moto_dynamo_types,
     moto_item_sizes,
     moto_parse,
     moto_projections,
@@ -38,6 +39,7 @@ REGION = "us-east-1"
 # without asking again how each member is named, update expressions parsed once per
 # text and validated without the deep copy and repeated walks, conditions parsed once per
 # (expression, names, values), items built without sizing them again for each attribute,
+# attribute values made and cast without the detours,
 # and requests routed and parsed without working out again what depends only on their
 # class and operation, with request ids drawn in one loop (as the local stack's moto)
 moto_transactions.install()
@@ -50,6 +52,7 @@ moto_dispatch.install()
 moto_parse.install()
 moto_conditions.install()
 moto_item_sizes.install()
+moto_dynamo_types.install()
 moto_request_ids.install()
 
 
