@@ -7,42 +7,17 @@ from __future__ import annotations
 
 import ast
 import importlib
-import re
-import textwrap
-from collections.abc import Iterator
 from pathlib import Path
+
+from tests.source_imports import import_statements
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("chalicelib", "devstack", "bench", "deploy", "tests")
 SOURCES = [ROOT / "app.py", *(path for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py")))]
 
 
-# a line that starts an import statement (ruff's E701/E702 keep every statement on lines of
-# its own, so none starts after a colon or a semicolon)
-IMPORT_LINE = re.compile(r"[ \t]*(?:from[ \t]+\S+[ \t]+import\b|import[ \t]+\w)")
-
-
 def first_party(module: str) -> bool:
     return module.split(".")[0] in PACKAGES
-
-
-def import_statements(source: str) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Every import statement of a module, at any depth: each line that starts one, parsed
-    with the lines it continues on (parsing the 450 files whole cost three seconds). A line
-    inside a string may be taken for one too: then it is checked as well."""
-    lines = source.splitlines()
-    for start, line in enumerate(lines):
-        if not IMPORT_LINE.match(line):
-            continue
-        for end in range(start + 1, len(lines) + 1):
-            try:
-                body = ast.parse(textwrap.dedent("\n".join(lines[start:end]))).body
-            except SyntaxError:
-                continue  # a statement over more lines (parentheses, backslashes)
-            if body and isinstance(body[0], ast.Import | ast.ImportFrom):
-                body[0].lineno = start + 1
-                yield body[0]
-            break
 
 
 def unresolved() -> list[str]:

@@ -11,6 +11,8 @@ from pathlib import Path
 import grimp
 import pytest
 
+from tests.source_imports import import_statements
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -86,7 +88,7 @@ def _private_imports() -> list[str]:
     for path in sorted((ROOT / "chalicelib").rglob("*.py")):
         module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
         package = module.rsplit(".", 1)[0]
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in import_statements(path.read_text()):
             if not isinstance(node, ast.ImportFrom) or not node.module or not node.module.startswith("chalicelib"):
                 continue
             source_package = node.module if (ROOT / Path(*node.module.split("."))).is_dir() else node.module.rsplit(".", 1)[0]
