@@ -3,13 +3,17 @@
 #               (requirements-stack.txt); its data is kept in .berth-data/ across restarts.
 #               Flags: make run ARGS="--fresh --apigw-limits --api-port 8080 -v" (README, "Try it")
 #   make venv   .venv with everything for development and tests (requirements-dev.txt)
-#   make check  the quick loop (aimed at two minutes on 2 cores; about 3 now: 330 s of user
-#               CPU, was 367, on a busy machine): ruff, the layering
-#               contract, mypy, unit, API and store-contract tests (Python only, no system
-#               packages; two workers, a file at a time; the tests' object graphs hash passwords
-#               at a trivial cost, their moto parses each template once, and the API tests share
-#               a stack per worker, emptied before each test: tests/conftest.py, tests/api)
-#   make e2e    every other test: real clients against the local stack, slapd (tests/ldap,
+#   make check  the quick loop (aimed at two minutes on 2 cores: 142 s of user CPU at
+#               31f853a, was 330): ruff, the layering
+#               contract, mypy (with its incremental cache, .mypy_cache), unit, API and
+#               store-contract tests (Python only, no system packages; two workers, a file
+#               at a time; the tests' object
+#               graphs hash passwords at a trivial cost, their moto parses each template once,
+#               the API and contract tests share a stack per worker, emptied before each
+#               test, and the upload service's contract tests run at a 64th of the size:
+#               tests/conftest.py, tests/api, tests/contract)
+#   make e2e    every other test: real clients against the local stack, the local stack's own
+#               processes (tests/devstack), slapd (tests/ldap,
 #               the LDAP tests of the client, the token service and /configurations),
 #               Chromium, the deployment checks, the fault matrix, the scale checks, the fuzz
 #               run over the management API's OpenAPI document (tests/fuzz: a minute and a
