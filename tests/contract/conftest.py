@@ -15,7 +15,7 @@ from chalicelib.meta.registry import DynamoRegistryMeta
 from chalicelib.meta.table import Table
 from chalicelib.services import Services
 from chalicelib.storage.s3 import S3BlobStore
-from tests.conftest import REGION, SharedClients, create_stack, empty_stack, make_services, use_fake_aws
+from tests.conftest import REGION, SharedClients, create_stack, empty_stack, make_services, stack_queues, use_fake_aws
 from tests.contract.helpers import Clock
 
 STACK = "berth-test"
@@ -29,22 +29,23 @@ def boto_session():
 
 @pytest.fixture(scope="package")
 def _stack(boto_session):
-    """(the package's clients, made once each, its stack's outputs). Package scope: the
-    mock and the environment end with tests/contract."""
+    """(the package's clients, made once each, its stack's outputs, its queues). Package
+    scope: the mock and the environment end with tests/contract."""
     with pytest.MonkeyPatch.context() as mp:
         use_fake_aws(mp)
-        # moto keeps an object over 5 MiB in a file on disk; the upload service's tests
-        # write hundreds of MiB of them: in memory, as an object under 5 MiB is
+        # moto keeps an object over 5 MiB in a file on disk (the upload service's tests at
+        # production's limits write some): in memory, as an object under 5 MiB is
         mp.setenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(64 * 1024 * 1024))
         with mock_aws():
             clients = SharedClients(boto_session)
-            yield clients, create_stack(STACK, session=clients)
+            outputs = create_stack(STACK, session=clients)
+            yield clients, outputs, stack_queues(clients, STACK)
 
 
 @pytest.fixture(scope="module")
 def module_stack(_stack):
     """(the module's object graph, the stack's outputs)"""
-    clients, outputs = _stack
+    clients, outputs, _ = _stack
     settings = Settings(
         table_name=outputs["TableName"],
         bucket_name=outputs["BucketName"],
@@ -64,8 +65,9 @@ def clock() -> Clock:
 @pytest.fixture
 def aws(module_stack, _stack) -> Services:
     """The module's object graph, over a stack as new (an empty bucket and table)."""
-    svc, outputs = module_stack
-    empty_stack(_stack[0], STACK, outputs)
+    clients, outputs, queues = _stack
+    empty_stack(clients, STACK, outputs, queues)
+    svc, _ = module_stack
     return svc
 
 
