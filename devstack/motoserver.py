@@ -12,21 +12,8 @@ and DynamoDB requests are served one at a time. moto's DynamoDB is not thread-sa
 to them, and parallel pushes then fail with ``RuntimeError: dictionary changed size
 during iteration`` (a 500 that boto's retries used to hide). Real DynamoDB serializes
 conflicting writes itself; here one lock does it. S3 stays parallel (blob bytes).
-And ``TransactWriteItems`` copies only the items it touches (devstack/moto_transactions.py),
-and a Query reads only its partition (devstack/moto_queries.py), so neither costs more as
-the table grows; a projection converts only the attributes it names
-(devstack/moto_projections.py), and a response is written without asking again how each
-member is named (devstack/moto_serialize.py); an update expression is parsed once per
-text (devstack/moto_update_expressions.py) and validated without deep-copying its tree or
-walking it again for what its shape already passed (devstack/moto_update_validation.py);
-a condition is parsed once per expression, names and values (devstack/moto_conditions.py),
-an item is built without summing its size again for each attribute
-(devstack/moto_item_sizes.py), an attribute value is made and cast without the
-detours (devstack/moto_dynamo_types.py), a request is routed without listing its handler
-class's methods or rebuilding its backend's urls (devstack/moto_dispatch.py), and a botocore
-JSON-protocol request is parsed with converters planned once per operation
-(devstack/moto_parse.py); its request id is drawn with fewer calls
-(devstack/moto_request_ids.py).
+And moto's own answers come at a fraction of its CPU: every shortcut of
+devstack/moto_shortcuts.py is installed.
 """
 
 from __future__ import annotations
@@ -41,20 +28,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from devstack import (
-    moto_conditions,
-    moto_dispatch,
-    moto_dynamo_types,
-    moto_item_sizes,
-    moto_parse,
-    moto_projections,
-    moto_queries,
-    moto_request_ids,
-    moto_serialize,
-    moto_transactions,
-    moto_update_expressions,
-    moto_update_validation,
-)
+from devstack import moto_shortcuts
 
 
 class MotoServer:
@@ -68,18 +42,7 @@ class MotoServer:
         self.url = ""
 
     def start(self) -> str:
-        moto_transactions.install()
-        moto_queries.install()
-        moto_projections.install()
-        moto_serialize.install()
-        moto_update_expressions.install()
-        moto_update_validation.install()
-        moto_dispatch.install()
-        moto_parse.install()
-        moto_conditions.install()
-        moto_item_sizes.install()
-        moto_dynamo_types.install()
-        moto_request_ids.install()
+        moto_shortcuts.install()
         app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._host, self._port, app, threaded=True)
         self._thread = threading.Thread(

@@ -14,46 +14,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from devstack import (
-    moto_conditions,
-    moto_dispatch,
-    moto_dynamo_types,
-    moto_item_sizes,
-    moto_parse,
-    moto_projections,
-    moto_queries,
-    moto_request_ids,
-    moto_serialize,
-    moto_transactions,
-    moto_update_expressions,
-    moto_update_validation,
-    schedules,
-)
+from devstack import moto_shortcuts, schedules
 
 ROOT = Path(__file__).resolve().parents[1]
 # CloudWatch EMF metrics would print a JSON document per request
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 REGION = "us-east-1"
-# transactions that cost what they touch, queries that cost their partition, not the
-# whole table, projections that cost the attributes they name, and responses written
-# without asking again how each member is named, update expressions parsed once per
-# text and validated without the deep copy and repeated walks, conditions parsed once per
-# (expression, names, values), items built without sizing them again for each attribute,
-# attribute values made and cast without the detours,
-# and requests routed and parsed without working out again what depends only on their
-# class and operation, with request ids drawn in one loop (as the local stack's moto)
-moto_transactions.install()
-moto_queries.install()
-moto_projections.install()
-moto_serialize.install()
-moto_update_expressions.install()
-moto_update_validation.install()
-moto_dispatch.install()
-moto_parse.install()
-moto_conditions.install()
-moto_item_sizes.install()
-moto_dynamo_types.install()
-moto_request_ids.install()
+# moto's own answers at a fraction of its CPU, as the local stack's moto gives them
+# (devstack/moto_shortcuts.py lists each shortcut)
+moto_shortcuts.install()
 
 
 

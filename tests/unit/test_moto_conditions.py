@@ -4,15 +4,13 @@ names and values found, the same error; a fresh tree for each parse; and through
 API the same writes, cancellations and filtered reads."""
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
 from devstack import moto_conditions
-from tests.conftest import REGION, create_key_table, use_fake_aws
+from tests.conftest import create_key_table
 
 NAMES = {"#v": "version", "#r": "repo", "#t": "tags"}
 VALUES = {":v": {"N": "3"}, ":n": {"N": "2"}, ":p": {"S": "lib/"}, ":s": {"S": "x"}, ":l": {"L": [{"S": "a"}]},
@@ -84,11 +82,8 @@ def test_each_parse_is_a_fresh_tree():
 
 
 @pytest.fixture
-def table():
-    with pytest.MonkeyPatch.context() as mp:
-        use_fake_aws(mp)
-        with mock_aws():
-            yield boto3.client("dynamodb", region_name=REGION)
+def table(moto_dynamodb):
+    return moto_dynamodb
 
 
 def through_the_api(ddb, table: str) -> list:

@@ -4,13 +4,11 @@ they hold the same type and value, cast to the same Python value, hash and compa
 same; and through the API the same keys find the same items."""
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto import mock_aws
 from moto.dynamodb.models.dynamo_type import DynamoType
 
 from devstack import moto_dynamo_types
-from tests.conftest import REGION, create_key_table, use_fake_aws
+from tests.conftest import create_key_table
 
 VALUES = [
     {"S": "text"}, {"S": ""}, {"N": "-1.50"}, {"N": "1E+2"}, {"B": "AAEC"}, {"BOOL": False}, {"NULL": True},
@@ -71,13 +69,9 @@ def test_the_same_hashes_and_equalities():
 
 
 @pytest.fixture
-def table():
-    with pytest.MonkeyPatch.context() as mp:
-        use_fake_aws(mp)
-        with mock_aws():
-            ddb = boto3.client("dynamodb", region_name=REGION)
-            create_key_table(ddb, "t")
-            yield ddb
+def table(moto_dynamodb):
+    create_key_table(moto_dynamodb, "t")
+    return moto_dynamodb
 
 
 def test_keys_find_their_items_through_the_api(table):

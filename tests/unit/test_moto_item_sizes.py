@@ -4,14 +4,12 @@ items of every kind of value, at the limit and over it; and through the API the 
 items and the same errors from PutItem, UpdateItem, TransactWriteItems and projections."""
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
 from devstack import moto_item_sizes
-from tests.conftest import REGION, create_key_table, use_fake_aws
+from tests.conftest import create_key_table
 
 KEYS = {"PK": {"S": "p"}, "SK": {"S": "s"}}
 VALUES = {
@@ -71,13 +69,9 @@ def test_the_attribute_that_crosses_the_limit_is_the_one_refused():
 
 
 @pytest.fixture
-def table():
-    with pytest.MonkeyPatch.context() as mp:
-        use_fake_aws(mp)
-        with mock_aws():
-            ddb = boto3.client("dynamodb", region_name=REGION)
-            create_key_table(ddb, "t")
-            yield ddb
+def table(moto_dynamodb):
+    create_key_table(moto_dynamodb, "t")
+    return moto_dynamodb
 
 
 def through_the_api(ddb, pk: str) -> list:

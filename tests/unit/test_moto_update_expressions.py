@@ -4,14 +4,12 @@ parse, a tree that moto's validator and executor may rewrite without changing th
 parse of the same text, and the same items and errors from the same updates."""
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
 from devstack import moto_update_expressions
-from tests.conftest import REGION, create_key_table, use_fake_aws
+from tests.conftest import create_key_table
 
 EXPRESSIONS = [
     "SET #e = :e",
@@ -62,13 +60,9 @@ def test_each_parse_is_a_fresh_tree_that_rewriting_does_not_reach():
 
 
 @pytest.fixture
-def table():
-    with pytest.MonkeyPatch.context() as mp:
-        use_fake_aws(mp)
-        with mock_aws():
-            ddb = boto3.client("dynamodb", region_name=REGION)
-            create_key_table(ddb, "t", sort_key=False)
-            yield ddb
+def table(moto_dynamodb):
+    create_key_table(moto_dynamodb, "t", sort_key=False)
+    return moto_dynamodb
 
 
 UPDATES = [  # (expression, its names, its values): each run twice, in a transaction and not

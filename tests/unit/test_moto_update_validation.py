@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import copy
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.parsing.validators import UpdateExpressionValidator, Validator
 
 from devstack import moto_update_validation as ours
-from tests.conftest import REGION, create_key_table, use_fake_aws
+from tests.conftest import create_key_table
 
 
 class Table:
@@ -161,13 +159,9 @@ def test_a_tree_of_anything_else_is_deep_copied():
 
 
 @pytest.fixture
-def table():
-    with pytest.MonkeyPatch.context() as mp:
-        use_fake_aws(mp)
-        with mock_aws():
-            ddb = boto3.client("dynamodb", region_name=REGION)
-            create_key_table(ddb, "t")
-            yield ddb
+def table(moto_dynamodb):
+    create_key_table(moto_dynamodb, "t")
+    return moto_dynamodb
 
 
 UPDATES = [  # (expression, its names, its values, the condition if any)
