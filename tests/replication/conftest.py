@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from tests.api.management.conftest import admin, api, checked_replies, wired, world  # noqa: F401
-from tests.conftest import use_fake_aws
+from tests.conftest import SharedClients, use_fake_aws
 
 
 @pytest.fixture(scope="package")
@@ -26,3 +26,10 @@ def _moto():
 
             install(app_module, one_at_a_time=True)
             yield boto3.session.Session(region_name="us-east-1")
+
+
+@pytest.fixture(scope="package")
+def _shared_clients(_moto):
+    """The package's session making each client once, which the management and auth
+    worlds are made on (tests/conftest.py: SharedClients)."""
+    return SharedClients(_moto)

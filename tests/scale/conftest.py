@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import in_process_moto
+from tests.conftest import SharedClients, in_process_moto
 
 
 @pytest.fixture(scope="package")
 def _moto():
     yield from in_process_moto()
+
+
+@pytest.fixture(scope="package")
+def _shared_clients(_moto):
+    """The package's session making each client once, which the management and auth
+    worlds are made on (tests/conftest.py: SharedClients)."""
+    return SharedClients(_moto)

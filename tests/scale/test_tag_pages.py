@@ -8,10 +8,10 @@ import random
 
 import pytest
 
-from tests.contract.conftest import aws, boto_session, clock, module_stack, table
+from tests.contract.conftest import _stack, aws, boto_session, clock, module_stack, table
 from tests.contract.test_registry_meta import NAME, _pages, put_in_bulk, record, registry
 
-__all__ = ["aws", "boto_session", "clock", "module_stack", "registry", "table"]  # fixtures
+__all__ = ["_stack", "aws", "boto_session", "clock", "module_stack", "registry", "table"]  # fixtures
 
 
 @pytest.fixture
