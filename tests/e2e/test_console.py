@@ -173,6 +173,12 @@ class Browser:
 
         Select(self.visible(css)).select_by_value(value)
 
+    def choose_text(self, css: str, text: str) -> None:
+        """The option whose label is `text` (a choice whose values are ids)."""
+        from selenium.webdriver.support.ui import Select
+
+        Select(self.visible(css)).select_by_visible_text(text)
+
     def confirm(self) -> None:
         """Answer the console's confirmation dialog with its action button."""
         self.visible("dialog#confirm[open]")
@@ -767,12 +773,14 @@ def test_console_replication(stack, browser, distribution):
         b.click("#policy-new")
         b.fill("#policy-name", f"rule-{name}")
         b.choose("#policy-direction", "push")
+        # its own registry: the first one listed may be another test's (CI chose a proxy cache's)
+        b.choose_text("#policy-registry", f"cncf-{name} ({distribution.url})")
         b.fill("#policy-name-filter", f"library/{name}")
         b.fill("#policy-namespace", "consolemirror")
         b.click("#policy-create-submit")
         b.text_in("#messages", f"Rule rule-{name} created.")
         b.text_in("#policies-table", f"push to cncf-{name}")
-        b.click("#policies-table .run-policy")
+        b.click_in_row("#policies-table", f"rule-{name}", ".run-policy")
         b.text_in("#messages", f"Rule rule-{name} started.")
         for _ in range(60):  # the run is a Step Functions execution: refresh until it ended
             b.click("#executions-refresh")
@@ -788,6 +796,7 @@ def test_console_replication(stack, browser, distribution):
         b.click("#policy-new")
         b.fill("#policy-name", f"labelled-{name}")
         b.choose("#policy-direction", "push")
+        b.choose_text("#policy-registry", f"cncf-{name} ({distribution.url})")
         b.fill("#policy-label-filter", "prod, signed")
         b.choose("#policy-trigger", "event_based")
         b.click("#policy-deletion")
