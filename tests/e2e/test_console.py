@@ -168,6 +168,23 @@ class Browser:
         field.clear()
         field.send_keys(text)
 
+    def open_form(self, opener_css: str, field_css: str) -> None:
+        """Click a "New …" button until its form's field shows: a click can land where the
+        button was a moment before (a message at the top of the page went away and the
+        page moved up), and then nothing opens (CI, the second rule of the replication test)."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+
+        def opened(_) -> bool:
+            if ec.visibility_of_element_located((By.CSS_SELECTOR, field_css))(self.driver):
+                return True
+            opener = ec.element_to_be_clickable((By.CSS_SELECTOR, opener_css))(self.driver)
+            if opener:
+                opener.click()  # stale or covered: raised, ignored by the wait, tried again
+            return bool(ec.visibility_of_element_located((By.CSS_SELECTOR, field_css))(self.driver))
+
+        self.wait.until(opened, f"{opener_css} never opened {field_css}")
+
     def choose(self, css: str, value: str) -> None:
         from selenium.webdriver.support.ui import Select
 
@@ -757,7 +774,7 @@ def test_console_replication(stack, browser, distribution):
         b.log_in(admin, admin_password)
         b.loaded("#registry-list")
         # -- a registry, checked by the server before it is stored -----------------------------
-        b.click("#registry-new")
+        b.open_form("#registry-new", "#registry-name")
         b.fill("#registry-name", f"cncf-{name}")
         b.choose("#registry-type", "docker-registry")
         b.fill("#registry-url", distribution.url)
@@ -770,7 +787,7 @@ def test_console_replication(stack, browser, distribution):
         b.row_text_in("#registries-table", f"cncf-{name}", "healthy")
         # -- a push rule, run now ----------------------------------------------------------------
         b.loaded("#policy-list")
-        b.click("#policy-new")
+        b.open_form("#policy-new", "#policy-name")
         b.fill("#policy-name", f"rule-{name}")
         b.choose("#policy-direction", "push")
         # its own registry: the first one listed may be another test's (CI chose a proxy cache's)
@@ -793,7 +810,7 @@ def test_console_replication(stack, browser, distribution):
         assert f"consolemirror/{name}:v1" in b.find("#tasks-table").text
         assert RegistryClient(distribution.url).manifest_digest(f"consolemirror/{name}", "v1") == pushed.digest
         # -- an on-push rule with a label filter that deletes at the destination too ----------------
-        b.click("#policy-new")
+        b.open_form("#policy-new", "#policy-name")
         b.fill("#policy-name", f"labelled-{name}")
         b.choose("#policy-direction", "push")
         b.choose_text("#policy-registry", f"cncf-{name} ({distribution.url})")
